@@ -1,0 +1,1 @@
+//! Records exchanged between the runtime, its hooks and the node services.
