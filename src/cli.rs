@@ -1,6 +1,219 @@
-//! Command-line entry point.
+//! Command-line surface: runc's global flags and subcommands (youki's `liboci-cli` definitions,
+//! extended where runc differs), plus openshell's own `policy`, `gpu` and `audit` tooling.
+
+use std::path::PathBuf;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+use crate::commands::{self, Context};
+use crate::logging::{LogFormat, Logger};
+
+/// Default state root, as `/run/runc` is runc's.
+pub const DEFAULT_ROOT: &str = "/run/openshell";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "openshell",
+    about = "A runc-compatible OCI runtime that hardens containers by SandboxPolicy",
+    disable_version_flag = true
+)]
+struct Cli {
+    #[command(flatten)]
+    global: liboci_cli::GlobalOpts,
+
+    /// Policy for containers that attach none (name in the policy directory, or a path); for
+    /// Docker's daemon.json `runtimeArgs`, since Docker cannot pass annotations.
+    #[arg(long, value_name = "NAME")]
+    default_policy: Option<String>,
+
+    /// Print the version, the OCI runtime-spec version and the libseccomp version.
+    #[arg(short = 'v', long)]
+    version: bool,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    Create(liboci_cli::Create),
+    Start(liboci_cli::Start),
+    State(liboci_cli::State),
+    Kill(KillArgs),
+    Delete(liboci_cli::Delete),
+    Run(liboci_cli::Run),
+    Exec(liboci_cli::Exec),
+    Ps(liboci_cli::Ps),
+    Pause(liboci_cli::Pause),
+    Resume(liboci_cli::Resume),
+    Events(liboci_cli::Events),
+    Update(liboci_cli::Update),
+    Features(liboci_cli::Features),
+    Spec(liboci_cli::Spec),
+    List(liboci_cli::List),
+    Checkpoint(liboci_cli::Checkpoint),
+    Restore(RestoreArgs),
+    /// Print a shell completion script.
+    Completion(CompletionArgs),
+}
+
+/// Send a signal to the container's init process (default SIGTERM), or to all its processes.
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    /// Send the signal to all processes in the container
+    #[arg(short, long)]
+    pub all: bool,
+    /// Container identifier
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub container_id: String,
+    /// Signal name (KILL, SIGKILL) or number (9)
+    #[arg(default_value = "SIGTERM")]
+    pub signal: String,
+}
+
+/// Restore a container from a checkpoint (not supported).
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// Accepted for runc compatibility; restore is not supported.
+    #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+    pub args: Vec<String>,
+}
+
+/// Print a completion script for a shell.
+#[derive(Args, Debug)]
+pub struct CompletionArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell
+    #[arg(default_value = "bash")]
+    pub shell: clap_complete::Shell,
+}
+
+/// The version text, in runc's layout.
+fn version_text() -> String {
+    let seccomp = libseccomp::ScmpVersion::current()
+        .map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))
+        .unwrap_or_else(|_| "unknown".to_owned());
+    format!(
+        "openshell version {}\nspec: {}\nlibcontainer: 0.7\nlibseccomp: {seccomp}\n",
+        env!("CARGO_PKG_VERSION"),
+        oci_spec::runtime::VERSION,
+    )
+}
 
 /// Runs the command line and returns the process exit status.
 pub fn main() -> i32 {
-    0
+    let cli = Cli::parse();
+    if cli.version {
+        print!("{}", version_text());
+        return 0;
+    }
+    let Some(command) = cli.command else {
+        // Printing help cannot meaningfully fail.
+        let _ = Cli::command().print_help();
+        return 0;
+    };
+    let logger = match LogFormat::parse(cli.global.log_format.as_deref())
+        .and_then(|format| Logger::install(cli.global.log.as_deref(), format, cli.global.debug))
+    {
+        Ok(logger) => logger,
+        Err(err) => {
+            eprintln!("openshell: {err:#}");
+            return 1;
+        }
+    };
+    let ctx = Context {
+        root: cli
+            .global
+            .root
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT)),
+        systemd_cgroup: cli.global.systemd_cgroup,
+        default_policy: cli.default_policy,
+    };
+    match dispatch(&ctx, command) {
+        Ok(status) => status,
+        Err(err) => {
+            logger.fatal(&err);
+            1
+        }
+    }
+}
+
+fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<i32> {
+    let done = |result: anyhow::Result<()>| result.map(|()| 0);
+    match command {
+        Command::Create(args) => done(commands::create::create(ctx, args)),
+        Command::Start(args) => done(commands::start::start(ctx, args)),
+        Command::State(args) => done(commands::state::state(ctx, args)),
+        Command::Kill(args) => done(commands::kill::kill(ctx, args)),
+        Command::Delete(args) => done(commands::delete::delete(ctx, args)),
+        Command::Run(args) => commands::run::run(ctx, args),
+        Command::Exec(args) => commands::exec::exec(ctx, args),
+        Command::Ps(args) => done(commands::ps::ps(ctx, args)),
+        Command::Pause(args) => done(commands::pause::pause(ctx, args)),
+        Command::Resume(args) => done(commands::pause::resume(ctx, args)),
+        Command::Events(args) => done(commands::events::events(ctx, args)),
+        Command::Update(args) => done(commands::update::update(ctx, args)),
+        Command::Features(_) => done(commands::features::features()),
+        Command::Spec(args) => done(commands::spec::spec(args)),
+        Command::List(args) => done(commands::list::list(ctx, args)),
+        Command::Checkpoint(_) => Err(commands::unsupported("checkpoint")),
+        Command::Restore(_) => Err(commands::unsupported("restore")),
+        Command::Completion(args) => {
+            clap_complete::generate(
+                args.shell,
+                &mut Cli::command(),
+                "openshell",
+                &mut std::io::stdout(),
+            );
+            Ok(0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn kill_defaults_to_sigterm_like_runc() {
+        let cli = Cli::try_parse_from(["openshell", "kill", "c1"]).unwrap();
+        match cli.command {
+            Some(Command::Kill(kill)) => assert_eq!(kill.signal, "SIGTERM"),
+            other => panic!("unexpected parse: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn containerd_style_invocation_parses() {
+        let cli = Cli::try_parse_from([
+            "openshell",
+            "--root",
+            "/run/containerd/runc/default",
+            "--log",
+            "/b/log.json",
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            "/b",
+            "--pid-file",
+            "/b/init.pid",
+            "c1",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.log_format.as_deref(), Some("json"));
+        assert!(matches!(cli.command, Some(Command::Create(_))));
+    }
+
+    #[test]
+    fn version_names_the_spec() {
+        let text = version_text();
+        assert!(text.starts_with("openshell version "), "{text}");
+        assert!(text.contains(&format!("spec: {}", oci_spec::runtime::VERSION)));
+        assert!(text.contains("libseccomp: 2."), "{text}");
+    }
 }

@@ -1,2 +1,13 @@
 //! openshell: a runc-compatible OCI runtime built on youki's `libcontainer`.
+//!
+//! With no policy attached it behaves like runc; with a SandboxPolicy it hardens the OCI spec
+//! before the container is created.
+
+mod bundle;
+mod cgroup_path;
 pub mod cli;
+mod commands;
+mod exe_seal;
+mod foreground;
+mod keyring;
+mod logging;

@@ -1,0 +1,101 @@
+//! `create`: set up a container from a bundle and leave its init waiting for `start`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use libcontainer::container::Container;
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::syscall::syscall::SyscallType;
+
+use super::{Context, validate_id};
+use crate::bundle::{CallerBundle, StagedBundle};
+use crate::{cgroup_path, exe_seal, keyring};
+
+/// What `create` and `run` need to build a container's init.
+pub struct InitRequest<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub console_socket: Option<&'a PathBuf>,
+    pub pid_file: Option<&'a PathBuf>,
+    pub preserve_fds: i32,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub detach: bool,
+}
+
+pub fn create(ctx: &Context, args: liboci_cli::Create) -> Result<()> {
+    create_container(
+        ctx,
+        &InitRequest {
+            id: &args.container_id,
+            bundle: &args.bundle,
+            console_socket: args.console_socket.as_ref(),
+            pid_file: args.pid_file.as_ref(),
+            preserve_fds: args.preserve_fds,
+            no_pivot: args.no_pivot,
+            no_new_keyring: args.no_new_keyring,
+            detach: true,
+        },
+    )
+    .map(drop)
+}
+
+/// Builds the container: stages the spec the runtime will run, then asks libcontainer to create
+/// it. On failure nothing is left behind: no state directory, staged bundle or cgroup.
+pub fn create_container(ctx: &Context, req: &InitRequest<'_>) -> Result<Container> {
+    validate_id(req.id)?;
+    let root = ctx.root()?;
+    if root.join(req.id).exists() {
+        bail!("container {:?} already exists", req.id);
+    }
+    let caller = CallerBundle::load(req.bundle)?;
+    let mut spec = caller.spec;
+    cgroup_path::ensure_cgroups_path(&mut spec, req.id, ctx.systemd_cgroup)?;
+
+    exe_seal::ensure_sealed(&root)?;
+    let staged = StagedBundle::write(&root, req.id, &caller.dir, &spec)?;
+    let built = build_init(ctx, &root, staged.dir(), req);
+    if built.is_err() {
+        remove_partial_container(&root, req.id);
+        staged.remove();
+    }
+    built
+}
+
+fn build_init(
+    ctx: &Context,
+    root: &Path,
+    bundle: &Path,
+    req: &InitRequest<'_>,
+) -> Result<Container> {
+    if !req.no_new_keyring {
+        keyring::join_new_session_keyring(req.id)?;
+    }
+    let container = ContainerBuilder::new(req.id.to_owned(), SyscallType::default())
+        .with_root_path(root)?
+        .with_pid_file(req.pid_file)?
+        .with_console_socket(req.console_socket)
+        .with_preserved_fds(req.preserve_fds)
+        .as_init(bundle)
+        .with_systemd(ctx.systemd_cgroup)
+        .with_detach(req.detach)
+        .with_no_pivot(req.no_pivot)
+        .build()
+        .with_context(|| format!("cannot create container {:?}", req.id))?;
+    Ok(container)
+}
+
+/// Removes whatever a failed create left: the init (if it was started), the cgroup, the state.
+fn remove_partial_container(root: &Path, id: &str) {
+    let dir = root.join(id);
+    if !dir.exists() {
+        return;
+    }
+    let deleted = Container::load(dir.clone()).and_then(|mut container| container.delete(true));
+    if let Err(err) = deleted {
+        tracing::warn!("cleanup of container {id:?} after a failed create: {err}");
+        if let Err(err) = std::fs::remove_dir_all(&dir) {
+            tracing::warn!("cannot remove {}: {err}", dir.display());
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! `list`: the containers under the state root, as a table or as JSON.
+
+use std::fs;
+use std::io::Write;
+
+use anyhow::{Context as _, Result, bail};
+use libcontainer::container::Container;
+use tabwriter::TabWriter;
+
+use super::Context;
+use super::state::StateDocument;
+
+pub fn list(ctx: &Context, args: liboci_cli::List) -> Result<()> {
+    let root = ctx.root()?;
+    let mut documents = Vec::new();
+    for entry in fs::read_dir(&root).with_context(|| format!("cannot read {}", root.display()))? {
+        let dir = entry?.path();
+        if !dir.join("state.json").is_file() {
+            continue;
+        }
+        match Container::load(dir.clone()) {
+            Ok(container) => documents.push(StateDocument::of(ctx, &container)?),
+            Err(err) => tracing::warn!("skipping {}: {err}", dir.display()),
+        }
+    }
+    documents.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut out = std::io::stdout().lock();
+    if args.quiet {
+        for document in &documents {
+            writeln!(out, "{}", document.id)?;
+        }
+        return Ok(());
+    }
+    match args.format.as_str() {
+        "json" => writeln!(out, "{}", serde_json::to_string(&documents)?)?,
+        "table" => {
+            let mut table = TabWriter::new(out);
+            writeln!(table, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER")?;
+            for d in &documents {
+                writeln!(
+                    table,
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    d.id,
+                    d.pid,
+                    d.status,
+                    d.bundle.display(),
+                    d.created,
+                    d.owner
+                )?;
+            }
+            table.flush()?;
+        }
+        other => bail!("invalid --format {other:?}: expected \"table\" or \"json\""),
+    }
+    Ok(())
+}
