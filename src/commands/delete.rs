@@ -3,7 +3,7 @@
 use anyhow::{Context as _, Result, bail};
 use libcontainer::container::ContainerStatus;
 
-use super::Context;
+use super::{Context, status_name};
 use crate::bundle::StagedBundle;
 
 pub fn delete(ctx: &Context, args: liboci_cli::Delete) -> Result<()> {
@@ -22,7 +22,7 @@ pub fn delete(ctx: &Context, args: liboci_cli::Delete) -> Result<()> {
     {
         bail!(
             "cannot delete container {id:?} that is not stopped: {}",
-            container.status()
+            status_name(container.status())
         );
     }
     container

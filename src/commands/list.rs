@@ -7,8 +7,8 @@ use anyhow::{Context as _, Result, bail};
 use libcontainer::container::Container;
 use tabwriter::TabWriter;
 
-use super::Context;
 use super::state::StateDocument;
+use super::{Context, status_name};
 
 pub fn list(ctx: &Context, args: liboci_cli::List) -> Result<()> {
     let root = ctx.root()?;
@@ -42,7 +42,7 @@ pub fn list(ctx: &Context, args: liboci_cli::List) -> Result<()> {
                     "{}\t{}\t{}\t{}\t{}\t{}",
                     d.id,
                     d.pid,
-                    d.status,
+                    status_name(d.status),
                     d.bundle.display(),
                     d.created,
                     d.owner

@@ -96,8 +96,13 @@ pub fn require_status(
     Err(anyhow!(
         "cannot {action} container {:?}: it is {}",
         container.id(),
-        status
+        status_name(status)
     ))
+}
+
+/// A status as runc names it (`created`, `running`, `paused`, `stopped`).
+pub fn status_name(status: ContainerStatus) -> String {
+    status.to_string().to_ascii_lowercase()
 }
 
 /// The error for runc subcommands this runtime deliberately does not implement.

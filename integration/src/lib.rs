@@ -1,0 +1,45 @@
+//! Support for integration tests that drive the built binaries against real containers.
+//!
+//! - [`binaries`]: where the workspace's built binaries are.
+//! - [`bundle`]: OCI bundles with a busybox rootfs from Debian's `busybox-static`.
+//! - [`runtime`]: an `openshell` invocation on a private state root, cleaned up on drop.
+//! - [`leftovers`]: checks that a container left nothing behind.
+
+pub mod binaries;
+pub mod bundle;
+pub mod leftovers;
+pub mod runtime;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A container id unique to this test process: `<prefix>-<pid>-<n>`.
+pub fn unique_id(prefix: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Panics unless the tests run as root: containers, cgroups and namespaces need it.
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "integration tests start real containers and must run as root"
+    );
+}
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
+pub fn wait_for(timeout: std::time::Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,146 @@
+//! `openshell` on a private state root; every container still there is force-deleted on drop.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// One private `--root` for the runtime binary.
+pub struct Runtime {
+    root: TempDir,
+    binary: PathBuf,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Runtime {
+    /// A fresh state root.
+    pub fn new() -> Self {
+        crate::require_root();
+        let root = tempfile::Builder::new()
+            .prefix("openshell-root-")
+            .tempdir()
+            .expect("state root");
+        Self {
+            root,
+            binary: crate::binaries::openshell(),
+        }
+    }
+
+    /// The state root.
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// The runtime binary.
+    pub fn binary(&self) -> &Path {
+        &self.binary
+    }
+
+    /// `openshell --root <root>` ready for more arguments; stdin is closed.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(&self.binary);
+        command
+            .arg("--root")
+            .arg(self.root.path())
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs `openshell --root <root> ARGS` and returns its output.
+    ///
+    /// stdout and stderr go to files rather than pipes: a container started by `create`,
+    /// `run --detach` or `exec --detach` inherits them and would hold a pipe open long after the
+    /// runtime itself has exited.
+    pub fn output(&self, args: &[&str]) -> Output {
+        run_to_files(self.command().args(args))
+    }
+
+    /// Runs and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.output(args);
+        assert!(
+            out.status.success(),
+            "openshell {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs and asserts failure with exit status 1; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.output(args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "openshell {args:?} should fail with 1:\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// `openshell state ID` parsed.
+    pub fn state(&self, id: &str) -> Value {
+        serde_json::from_str(&self.ok(&["state", id])).expect("state is JSON")
+    }
+
+    /// The status string of `id`.
+    pub fn status(&self, id: &str) -> String {
+        self.state(id)["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The init pid of `id`.
+    pub fn pid(&self, id: &str) -> i32 {
+        self.state(id)["pid"].as_i64().expect("state has a pid") as i32
+    }
+
+    /// Creates and starts `id` from `bundle` in the background.
+    pub fn start_detached(&self, id: &str, bundle: &Path) {
+        self.ok(&["run", "--detach", "--bundle", bundle.to_str().unwrap(), id]);
+    }
+}
+
+/// Runs `command` with stdout and stderr captured through temporary files.
+pub fn run_to_files(command: &mut Command) -> Output {
+    let mut stdout = tempfile::tempfile().expect("stdout file");
+    let mut stderr = tempfile::tempfile().expect("stderr file");
+    let status = command
+        .stdout(stdout.try_clone().expect("dup stdout file"))
+        .stderr(stderr.try_clone().expect("dup stderr file"))
+        .status()
+        .expect("spawn command");
+    let read = |file: &mut std::fs::File| {
+        file.seek(SeekFrom::Start(0)).expect("rewind");
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).expect("read captured output");
+        bytes
+    };
+    Output {
+        status,
+        stdout: read(&mut stdout),
+        stderr: read(&mut stderr),
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        let Ok(out) = self.command().args(["list", "--quiet"]).output() else {
+            return;
+        };
+        for id in String::from_utf8_lossy(&out.stdout).lines() {
+            let _ = self.command().args(["delete", "--force", id]).output();
+        }
+    }
+}

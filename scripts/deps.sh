@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build, the tests and the benchmarks need (idempotent).
+set -euo pipefail
+packages=(
+  # build: libcontainer's seccomp support
+  build-essential pkg-config libseccomp-dev
+  # test fixtures and tools: busybox rootfs, ps, ip/nft for sandbox networking
+  busybox-static procps iproute2 nftables
+  # real clients the integration tests drive, and the runc baseline
+  runc podman containerd docker.io uidmap
+  # benchmarks
+  hyperfine
+)
+if [ "$(id -u)" -ne 0 ]; then
+  echo "scripts/deps.sh: run as root (apt-get install)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
