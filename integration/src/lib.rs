@@ -7,6 +7,7 @@
 
 pub mod binaries;
 pub mod bundle;
+pub mod clients;
 pub mod leftovers;
 pub mod runtime;
 

@@ -1,0 +1,316 @@
+//! Real container clients (containerd + ctr, Docker, Podman) started on private paths by the
+//! tests themselves, plus the busybox image they run.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+
+use crate::bundle::write_rootfs;
+use crate::wait_for;
+
+/// Host paths a client creates on its own (sockets dirs, caches); any that did not exist before
+/// the guard is made are removed when it drops, so tests leave the host as they found it.
+pub struct HostPathGuard {
+    created_by_us: Vec<PathBuf>,
+}
+
+impl HostPathGuard {
+    /// Remembers which of `paths` are missing now.
+    pub fn new(paths: &[&str]) -> Self {
+        Self {
+            created_by_us: paths
+                .iter()
+                .map(PathBuf::from)
+                .filter(|p| !p.exists())
+                .collect(),
+        }
+    }
+}
+
+impl Drop for HostPathGuard {
+    fn drop(&mut self) {
+        for path in &self.created_by_us {
+            if path.is_dir() {
+                let _ = fs::remove_dir_all(path);
+            } else {
+                let _ = fs::remove_file(path);
+            }
+        }
+    }
+}
+
+/// Writes a docker-archive (`docker save` layout) of the busybox rootfs tagged `tag`.
+pub fn busybox_docker_archive(dir: &Path, tag: &str) -> PathBuf {
+    let rootfs = dir.join("image-rootfs");
+    write_rootfs(&rootfs);
+    let mut layer = tar::Builder::new(Vec::new());
+    layer.follow_symlinks(false);
+    layer.append_dir_all(".", &rootfs).expect("tar rootfs");
+    let layer = layer.into_inner().expect("finish layer");
+    let layer_digest = hex(&Sha256::digest(&layer));
+    let config = serde_json::json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{layer_digest}")]}
+    })
+    .to_string();
+    let config_name = format!("{}.json", hex(&Sha256::digest(config.as_bytes())));
+    let layer_name = format!("{layer_digest}/layer.tar");
+    let manifest = serde_json::json!([{
+        "Config": config_name, "RepoTags": [tag], "Layers": [layer_name]
+    }])
+    .to_string();
+    let archive_path = dir.join("busybox-image.tar");
+    let mut archive = tar::Builder::new(fs::File::create(&archive_path).expect("create archive"));
+    for (name, bytes) in [
+        (config_name.as_str(), config.as_bytes()),
+        (layer_name.as_str(), layer.as_slice()),
+        ("manifest.json", manifest.as_bytes()),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        archive
+            .append_data(&mut header, name, bytes)
+            .expect("append to archive");
+    }
+    archive.finish().expect("finish archive");
+    archive_path
+}
+
+/// A plain tar of the busybox rootfs (for `podman import`).
+pub fn busybox_rootfs_tar(dir: &Path) -> PathBuf {
+    let rootfs = dir.join("import-rootfs");
+    write_rootfs(&rootfs);
+    let path = dir.join("rootfs.tar");
+    let mut tar = tar::Builder::new(fs::File::create(&path).expect("create tar"));
+    tar.follow_symlinks(false);
+    tar.append_dir_all(".", &rootfs).expect("tar rootfs");
+    tar.finish().expect("finish tar");
+    path
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A daemon process, killed and reaped on drop.
+struct Daemon {
+    child: Child,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        if !wait_for(Duration::from_secs(10), || {
+            matches!(self.child.try_wait(), Ok(Some(_)))
+        }) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn spawn_daemon(command: &mut Command, log: &Path, socket: &Path) -> Daemon {
+    let log = fs::File::create(log).expect("daemon log");
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("dup log"))
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|err| panic!("spawn {command:?}: {err}"));
+    let daemon = Daemon { child };
+    assert!(
+        wait_for(Duration::from_secs(30), || socket.exists()),
+        "{command:?} did not create {}",
+        socket.display()
+    );
+    daemon
+}
+
+/// containerd 1.6 on a private root, state and socket.
+pub struct Containerd {
+    dir: TempDir,
+    _daemon: Daemon,
+    _host_paths: HostPathGuard,
+}
+
+impl Containerd {
+    /// Starts containerd with its config, root, state and sockets in a temp dir.
+    pub fn start() -> Self {
+        // The runc v2 shim keeps its sockets under /run/containerd/s whatever the config says.
+        let host_paths = HostPathGuard::new(&["/run/containerd"]);
+        let dir = tempfile::Builder::new()
+            .prefix("containerd-")
+            .tempdir()
+            .unwrap();
+        let d = dir.path().display();
+        let config = format!(
+            "version = 2\nroot = \"{d}/root\"\nstate = \"{d}/state\"\n\
+             [grpc]\n  address = \"{d}/containerd.sock\"\n\
+             [ttrpc]\n  address = \"{d}/containerd.sock.ttrpc\"\n\
+             [debug]\n  address = \"{d}/debug.sock\"\n\
+             [plugins.\"io.containerd.grpc.v1.cri\"]\n  disable_cgroup = true\n"
+        );
+        fs::write(dir.path().join("config.toml"), config).unwrap();
+        let daemon = spawn_daemon(
+            Command::new("containerd")
+                .arg("--config")
+                .arg(dir.path().join("config.toml")),
+            &dir.path().join("containerd.log"),
+            &dir.path().join("containerd.sock"),
+        );
+        Self {
+            dir,
+            _daemon: daemon,
+            _host_paths: host_paths,
+        }
+    }
+
+    /// The gRPC socket.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("containerd.sock")
+    }
+
+    /// `ctr -a <socket>` ready for more arguments.
+    pub fn ctr(&self) -> Command {
+        let mut command = Command::new("ctr");
+        command.arg("-a").arg(self.socket());
+        command
+    }
+
+    /// A private directory for ctr's fifos and the runtime's state root.
+    pub fn scratch(&self, name: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        fs::create_dir_all(&path).unwrap();
+        path
+    }
+}
+
+/// dockerd on private data/exec roots and socket, with `openshell` registered as a runtime,
+/// talking to a private containerd.
+pub struct Dockerd {
+    dir: TempDir,
+    _daemon: Daemon,
+    _host_paths: HostPathGuard,
+}
+
+impl Dockerd {
+    /// Starts dockerd with no networking (no iptables, no bridge) and runtime `openshell`.
+    pub fn start(containerd: &Containerd, runtime: &Path) -> Self {
+        let host_paths = HostPathGuard::new(&["/run/docker", "/etc/docker/key.json"]);
+        let dir = tempfile::Builder::new()
+            .prefix("dockerd-")
+            .tempdir()
+            .unwrap();
+        let p = |name: &str| dir.path().join(name);
+        let daemon = spawn_daemon(
+            Command::new("dockerd")
+                .arg("--data-root")
+                .arg(p("data"))
+                .arg("--exec-root")
+                .arg(p("exec"))
+                .arg("--pidfile")
+                .arg(p("docker.pid"))
+                .arg("-H")
+                .arg(format!("unix://{}", p("docker.sock").display()))
+                .arg("--containerd")
+                .arg(containerd.socket())
+                .args([
+                    "--iptables=false",
+                    "--ip6tables=false",
+                    "--ip-masq=false",
+                    "--bridge=none",
+                ])
+                .arg("--add-runtime")
+                .arg(format!("openshell={}", runtime.display())),
+            &p("dockerd.log"),
+            &p("docker.sock"),
+        );
+        let docker = Self {
+            dir,
+            _daemon: daemon,
+            _host_paths: host_paths,
+        };
+        assert!(
+            wait_for(Duration::from_secs(30), || docker
+                .docker()
+                .arg("info")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())),
+            "dockerd did not become ready"
+        );
+        docker
+    }
+
+    /// `docker -H <socket>` ready for more arguments.
+    pub fn docker(&self) -> Command {
+        let mut command = Command::new("docker");
+        command.arg("-H").arg(format!(
+            "unix://{}",
+            self.dir.path().join("docker.sock").display()
+        ));
+        command
+    }
+}
+
+/// Podman with private storage, run root, temp dir and containers.conf.
+pub struct Podman {
+    dir: TempDir,
+    runtime: PathBuf,
+    _host_paths: HostPathGuard,
+}
+
+impl Podman {
+    /// A private Podman setup that runs containers with `runtime`.
+    pub fn new(runtime: &Path) -> Self {
+        let host_paths = HostPathGuard::new(&["/run/containers", "/var/lib/containers"]);
+        let dir = tempfile::Builder::new()
+            .prefix("podman-")
+            .tempdir()
+            .unwrap();
+        let conf = format!(
+            "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\
+             [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n\
+             events_logfile_path = \"{}/events.log\"\n",
+            dir.path().display()
+        );
+        fs::write(dir.path().join("containers.conf"), conf).unwrap();
+        Self {
+            dir,
+            runtime: runtime.to_path_buf(),
+            _host_paths: host_paths,
+        }
+    }
+
+    /// `podman` with the private paths and `--runtime` set.
+    pub fn podman(&self) -> Command {
+        let d = self.dir.path();
+        let mut command = Command::new("podman");
+        command
+            .env("CONTAINERS_CONF", d.join("containers.conf"))
+            .arg("--root")
+            .arg(d.join("storage"))
+            .arg("--runroot")
+            .arg(d.join("runroot"))
+            .arg("--tmpdir")
+            .arg(d.join("tmp"))
+            .args(["--storage-driver", "vfs", "--runtime"])
+            .arg(&self.runtime);
+        command
+    }
+
+    /// The private directory (for image tarballs).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
