@@ -2,17 +2,21 @@
 
 use std::path::PathBuf;
 
-/// `target/<profile>/<name>`, next to the running test executable's `deps/` directory.
+/// `target/<profile>/<name>`: the profile directory of the running test or benchmark.
 /// `OPENSHELL_BIN_DIR` overrides the directory.
 pub fn path(name: &str) -> PathBuf {
     let dir = match std::env::var_os("OPENSHELL_BIN_DIR") {
         Some(dir) => PathBuf::from(dir),
         None => {
+            // Tests run from target/<profile>/deps, the benchmark binaries from target/<profile>.
             let exe = std::env::current_exe().expect("current_exe");
-            exe.parent()
-                .and_then(|deps| deps.parent())
-                .expect("test executable lives in target/<profile>/deps")
-                .to_path_buf()
+            let dir = exe.parent().expect("executable has a directory");
+            match dir.file_name() {
+                Some(name) if name == "deps" => {
+                    dir.parent().expect("deps has a parent").to_path_buf()
+                }
+                _ => dir.to_path_buf(),
+            }
         }
     };
     let path = dir.join(name);
