@@ -3,11 +3,15 @@
 //!
 //! Libraries are found by their versioned name, `<name>.<driver version>` (for example
 //! `libcuda.so.550.54.15`), so a stale library of another driver version is never mounted
-//! (a libcuda/kernel-module version mismatch fails every CUDA call). Each file is mounted
-//! read-only at the path it has inside the driver root, together with every symlink in the
-//! same directory that resolves to it (`libcuda.so.1`, `libcuda.so`), as separate read-only
-//! bind mounts of the same file: the container needs no symlink created and no `ldconfig` run
-//! inside it (the toolkit's hooks that had CVE-2025-23266 and CVE-2025-23267).
+//! (a libcuda/kernel-module version mismatch fails every CUDA call). The first search
+//! directory holding the name wins. The file is mounted read-only at
+//! `<the directory's canonical path inside the driver root>/<name>`, together with every
+//! symlink in that directory that resolves to it (`libcuda.so.1`, `libcuda.so`), as separate
+//! read-only bind mounts of the same file: the container needs no symlink created and no
+//! `ldconfig` run inside it (the toolkit's hooks that had CVE-2025-23266 and CVE-2025-23267).
+//! The source is the fully resolved file; the destination never follows a symlink, so a
+//! driver root whose `libfoo.so.<version>` points at, say, its `/etc/passwd` still mounts at
+//! the library path, not over the container's `/etc/passwd`.
 
 use std::path::{Path, PathBuf};
 
@@ -206,7 +210,7 @@ pub(crate) fn locate(
             DriverFileKind::Library => (library_dirs(), format!("{}.{driver_version}", file.name)),
             DriverFileKind::Executable => (binary_dirs(), file.name.to_owned()),
         };
-        let Some(found) = find_regular_file(driver, &dirs, &name)? else {
+        let Some((dir, found)) = find_regular_file(driver, &dirs, &name)? else {
             if file.required {
                 let searched: Vec<String> =
                     dirs.iter().map(|d| format!("/{}", d.display())).collect();
@@ -221,10 +225,10 @@ pub(crate) fn locate(
         };
         let mut file_mounts = vec![DriverMount {
             source: found.host.clone(),
-            destination: found.in_root.clone(),
+            destination: dir.join(&name),
         }];
         if file.kind == DriverFileKind::Library {
-            file_mounts.extend(symlinks_to(driver, &found, file.name)?);
+            file_mounts.extend(symlinks_to(driver, &dir, &found, &name, file.name)?);
         }
         for mount in file_mounts {
             if !mounts
@@ -238,43 +242,54 @@ pub(crate) fn locate(
     Ok(mounts)
 }
 
+/// The first search directory holding `name` as (or as a symlink to) a regular file: the
+/// directory's canonical path inside the root, and the resolved file.
 fn find_regular_file(
     driver: &InRoot,
     dirs: &[PathBuf],
     name: &str,
-) -> Result<Option<Resolved>, HostError> {
+) -> Result<Option<(PathBuf, Resolved)>, HostError> {
     for dir in dirs {
-        if let Some(resolved) = driver.resolve(&dir.join(name), true)?
+        let Some(resolved_dir) = driver.resolve(dir, true)? else {
+            continue;
+        };
+        if resolved_dir.file_type() != SFlag::S_IFDIR {
+            continue;
+        }
+        if let Some(resolved) = driver.resolve(&resolved_dir.in_root.join(name), true)?
             && resolved.file_type() == SFlag::S_IFREG
         {
-            return Ok(Some(resolved));
+            return Ok(Some((resolved_dir.in_root, resolved)));
         }
     }
     Ok(None)
 }
 
-/// Symlinks next to `target` named `<stem>…` (for `libcuda.so`: `libcuda.so.1`, `libcuda.so`)
-/// that resolve, inside the driver root, to `target` itself.
+/// Symlinks in `dir` named `<base name>…` (for `libcuda.so`: `libcuda.so.1`, `libcuda.so`),
+/// other than `found_name` itself, that resolve inside the driver root to `target`.
 fn symlinks_to(
     driver: &InRoot,
+    dir: &Path,
     target: &Resolved,
+    found_name: &str,
     name: &str,
 ) -> Result<Vec<DriverMount>, HostError> {
-    let Some(dir) = target.in_root.parent() else {
-        return Ok(Vec::new());
-    };
     let base = Path::new(name)
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or(name);
+    let found_base = Path::new(found_name)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(found_name);
+    let found_dir = dir.join(found_name);
+    let link_dir = found_dir.parent().unwrap_or(dir);
     let mut links = Vec::new();
-    for entry in driver.list(dir)? {
-        if !entry.starts_with(base)
-            || Some(entry.as_str()) == target.in_root.file_name().and_then(|n| n.to_str())
-        {
+    for entry in driver.list(link_dir)? {
+        if !entry.starts_with(base) || entry == found_base {
             continue;
         }
-        let path = dir.join(&entry);
+        let path = link_dir.join(&entry);
         let Some(link) = driver.resolve(&path, false)? else {
             continue;
         };
@@ -286,7 +301,7 @@ fn symlinks_to(
         {
             links.push(DriverMount {
                 source: target.host.clone(),
-                destination: link.in_root,
+                destination: path,
             });
         }
     }

@@ -45,7 +45,7 @@ impl Default for HostRoots {
 
 impl HostRoots {
     /// All four roots inside one directory laid out like `/` (`dev/`, `proc/`, `sys/`, `usr/`),
-    /// as [`crate::testing::FakeDriverRoot`] builds it.
+    /// as `testing::FakeDriverRoot` builds it.
     pub fn under(root: &Path) -> Self {
         Self {
             driver_root: root.to_path_buf(),

@@ -13,7 +13,7 @@
 //! - [`edits`]: [`compile`] and [`GpuEdits`]; [`cdi`]: the CDI document.
 //! - [`driver_files`]: which driver files each level exposes; [`host`]: host roots and
 //!   confined path resolution; device nodes and `/proc` parsing are internal.
-//! - `testing` (feature `testing`): [`testing::FakeDriverRoot`] and a sample inventory.
+//! - `testing` (feature `testing`): `testing::FakeDriverRoot` and a sample inventory.
 //!
 //! # Access levels: the exact definition
 //!

@@ -332,7 +332,8 @@ impl Selection {
         devices.dedup_by_key(|device| device.sort_key());
         let whole: Vec<u32> = devices
             .iter()
-            .filter_map(|d| matches!(d, SelectedDevice::Gpu(_)).then(|| d.gpu().index))
+            .filter(|d| matches!(d, SelectedDevice::Gpu(_)))
+            .map(|d| d.gpu().index)
             .collect();
         devices.retain(|d| matches!(d, SelectedDevice::Gpu(_)) || !whole.contains(&d.gpu().index));
         Self { devices }
