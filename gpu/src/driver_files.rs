@@ -13,6 +13,7 @@
 //! driver root whose `libfoo.so.<version>` points at, say, its `/etc/passwd` still mounts at
 //! the library path, not over the container's `/etc/passwd`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use nix::sys::stat::SFlag;
@@ -204,21 +205,28 @@ pub(crate) fn locate(
     driver: &InRoot,
     driver_version: &str,
 ) -> Result<Vec<DriverMount>, HostError> {
+    let mut locator = Locator {
+        driver,
+        library_dirs: SearchDirs::resolve(driver, library_dirs())?,
+        binary_dirs: SearchDirs::resolve(driver, binary_dirs())?,
+        listings: HashMap::new(),
+    };
     let mut mounts: Vec<DriverMount> = Vec::new();
     for file in driver_files(access) {
         let (dirs, name) = match file.kind {
-            DriverFileKind::Library => (library_dirs(), format!("{}.{driver_version}", file.name)),
-            DriverFileKind::Executable => (binary_dirs(), file.name.to_owned()),
+            DriverFileKind::Library => (
+                &locator.library_dirs,
+                format!("{}.{driver_version}", file.name),
+            ),
+            DriverFileKind::Executable => (&locator.binary_dirs, file.name.to_owned()),
         };
-        let Some((dir, found)) = find_regular_file(driver, &dirs, &name)? else {
+        let Some((dir, found)) = dirs.find_regular_file(driver, &name)? else {
             if file.required {
-                let searched: Vec<String> =
-                    dirs.iter().map(|d| format!("/{}", d.display())).collect();
                 return Err(HostError::MissingDriverFile {
                     name,
                     driver_version: driver_version.to_owned(),
                     root: driver.path().to_path_buf(),
-                    searched: searched.join(", "),
+                    searched: dirs.searched(),
                 });
             }
             continue;
@@ -228,7 +236,7 @@ pub(crate) fn locate(
             destination: dir.join(&name),
         }];
         if file.kind == DriverFileKind::Library {
-            file_mounts.extend(symlinks_to(driver, &dir, &found, &name, file.name)?);
+            file_mounts.extend(locator.symlinks_to(&dir.join(&name), &found, file.name)?);
         }
         for mount in file_mounts {
             if !mounts
@@ -242,68 +250,106 @@ pub(crate) fn locate(
     Ok(mounts)
 }
 
-/// The first search directory holding `name` as (or as a symlink to) a regular file: the
-/// directory's canonical path inside the root, and the resolved file.
-fn find_regular_file(
-    driver: &InRoot,
-    dirs: &[PathBuf],
-    name: &str,
-) -> Result<Option<(PathBuf, Resolved)>, HostError> {
-    for dir in dirs {
-        let Some(resolved_dir) = driver.resolve(dir, true)? else {
-            continue;
-        };
-        if resolved_dir.file_type() != SFlag::S_IFDIR {
-            continue;
-        }
-        if let Some(resolved) = driver.resolve(&resolved_dir.in_root.join(name), true)?
-            && resolved.file_type() == SFlag::S_IFREG
-        {
-            return Ok(Some((resolved_dir.in_root, resolved)));
-        }
-    }
-    Ok(None)
+/// Search directories as configured and as resolved inside the driver root (canonical,
+/// existing, without duplicates such as `/lib/x` and `/usr/lib/x` on a usr-merged root).
+struct SearchDirs {
+    configured: Vec<PathBuf>,
+    canonical: Vec<PathBuf>,
 }
 
-/// Symlinks in `dir` named `<base name>…` (for `libcuda.so`: `libcuda.so.1`, `libcuda.so`),
-/// other than `found_name` itself, that resolve inside the driver root to `target`.
-fn symlinks_to(
-    driver: &InRoot,
-    dir: &Path,
-    target: &Resolved,
-    found_name: &str,
-    name: &str,
-) -> Result<Vec<DriverMount>, HostError> {
-    let base = Path::new(name)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or(name);
-    let found_base = Path::new(found_name)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or(found_name);
-    let found_dir = dir.join(found_name);
-    let link_dir = found_dir.parent().unwrap_or(dir);
-    let mut links = Vec::new();
-    for entry in driver.list(link_dir)? {
-        if !entry.starts_with(base) || entry == found_base {
-            continue;
+impl SearchDirs {
+    fn resolve(driver: &InRoot, configured: Vec<PathBuf>) -> Result<Self, HostError> {
+        let mut canonical: Vec<PathBuf> = Vec::new();
+        for dir in &configured {
+            if let Some(resolved) = driver.resolve(dir, true)?
+                && resolved.file_type() == SFlag::S_IFDIR
+                && !canonical.contains(&resolved.in_root)
+            {
+                canonical.push(resolved.in_root);
+            }
         }
-        let path = link_dir.join(&entry);
-        let Some(link) = driver.resolve(&path, false)? else {
-            continue;
-        };
-        if link.file_type() != SFlag::S_IFLNK {
-            continue;
-        }
-        if let Some(resolved) = driver.resolve(&path, true)?
-            && resolved.host == target.host
-        {
-            links.push(DriverMount {
-                source: target.host.clone(),
-                destination: path,
-            });
-        }
+        Ok(Self {
+            configured,
+            canonical,
+        })
     }
-    Ok(links)
+
+    /// The first directory holding `name` as (or as a symlink to) a regular file: the
+    /// directory's canonical path inside the root, and the resolved file.
+    fn find_regular_file(
+        &self,
+        driver: &InRoot,
+        name: &str,
+    ) -> Result<Option<(PathBuf, Resolved)>, HostError> {
+        for dir in &self.canonical {
+            if let Some(resolved) = driver.resolve(&dir.join(name), true)?
+                && resolved.file_type() == SFlag::S_IFREG
+            {
+                return Ok(Some((dir.clone(), resolved)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn searched(&self) -> String {
+        let dirs: Vec<String> = self
+            .configured
+            .iter()
+            .map(|d| format!("/{}", d.display()))
+            .collect();
+        dirs.join(", ")
+    }
+}
+
+struct Locator<'a> {
+    driver: &'a InRoot,
+    library_dirs: SearchDirs,
+    binary_dirs: SearchDirs,
+    /// Directory listings, read once (a real library directory has thousands of entries).
+    listings: HashMap<PathBuf, Vec<String>>,
+}
+
+impl Locator<'_> {
+    /// Symlinks next to `found_path` named `<base name>…` (for `libcuda.so`: `libcuda.so.1`,
+    /// `libcuda.so`) that resolve inside the driver root to the same file.
+    fn symlinks_to(
+        &mut self,
+        found_path: &Path,
+        target: &Resolved,
+        name: &str,
+    ) -> Result<Vec<DriverMount>, HostError> {
+        let (Some(dir), Some(found_name)) = (found_path.parent(), found_path.file_name()) else {
+            return Ok(Vec::new());
+        };
+        let base = Path::new(name)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(name);
+        if !self.listings.contains_key(dir) {
+            self.listings
+                .insert(dir.to_path_buf(), self.driver.list(dir)?);
+        }
+        let mut links = Vec::new();
+        for entry in self.listings.get(dir).into_iter().flatten() {
+            if !entry.starts_with(base) || entry.as_str() == found_name {
+                continue;
+            }
+            // Another name that leads to the same inode can only be a symlink to it (a hard
+            // link would be a second regular file, not mounted).
+            let path = dir.join(entry);
+            if let Some(stat) = self.driver.stat(&path)?
+                && (stat.st_dev, stat.st_ino) == (target.stat.st_dev, target.stat.st_ino)
+                && self
+                    .driver
+                    .resolve(&path, false)?
+                    .is_some_and(|link| link.file_type() == SFlag::S_IFLNK)
+            {
+                links.push(DriverMount {
+                    source: target.host.clone(),
+                    destination: path,
+                });
+            }
+        }
+        Ok(links)
+    }
 }

@@ -234,6 +234,28 @@ impl InRoot {
         }))
     }
 
+    /// Metadata of `path` (trailing symlink followed), without computing its host path.
+    /// `None` when it does not exist.
+    pub(crate) fn stat(&self, path: &Path) -> Result<Option<FileStat>, HostError> {
+        let handle = match self.root.resolve(path) {
+            Ok(handle) => handle,
+            Err(error) if is_not_found(&error) => return Ok(None),
+            Err(source) => {
+                return Err(HostError::Resolve {
+                    root: self.root_path.clone(),
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        fstat(handle.as_fd().as_raw_fd())
+            .map(Some)
+            .map_err(|errno| HostError::Read {
+                path: self.root_path.join(relative(path)),
+                source: errno.into(),
+            })
+    }
+
     /// Names in a directory inside the root (empty when it does not exist).
     pub(crate) fn list(&self, dir: &Path) -> Result<Vec<String>, HostError> {
         let Some(resolved) = self.resolve(dir, true)? else {

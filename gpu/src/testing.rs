@@ -169,6 +169,17 @@ impl FakeDriverRoot {
         &self.inventory
     }
 
+    /// Writes the inventory as `<root>/inventory.json`, the fixture format
+    /// [`crate::InventorySource::Fixture`] reads, and returns its path.
+    pub fn write_inventory_fixture(&self) -> io::Result<PathBuf> {
+        let path = self.path().join("inventory.json");
+        fs::write(
+            &path,
+            crate::render::inventory_json(&self.inventory).map_err(io::Error::other)?,
+        )?;
+        Ok(path)
+    }
+
     /// The multiarch library directory holding the stub libraries.
     pub fn library_dir(&self) -> PathBuf {
         self.path().join(&library_dirs()[0])

@@ -173,6 +173,22 @@ fn missing_library_is_no_driver_not_a_panic() {
 }
 
 #[test]
+fn default_library_reads_the_node_or_reports_no_driver() {
+    // Whatever this machine has: a driver yields a valid inventory, none the no-driver error.
+    match NvmlInventory::default().inventory() {
+        Ok(inventory) => inventory.validate().unwrap(),
+        Err(error) => assert!(error.is_no_driver(), "{error:?}"),
+    }
+}
+
+#[test]
+fn fixture_written_by_the_fake_root_drives_the_fixture_source() {
+    let root = FakeDriverRoot::new(&sample_inventory()).unwrap();
+    let source = InventorySource::Fixture(root.write_inventory_fixture().unwrap());
+    assert_eq!(source.inventory().unwrap(), sample_inventory());
+}
+
+#[test]
 fn other_nvml_failures_name_the_call() {
     let mut machine = nvml_machine(&sample_inventory());
     machine["initResult"] = json!(999); // NVML_ERROR_UNKNOWN
