@@ -68,11 +68,16 @@ impl GpuError {
     }
 }
 
-/// OCI edits for one container. The compiler appends `device_cgroup` **after** the caller's
-/// rules (the last matching rule wins, so the denies here override any broader allow the
-/// caller had), adds `devices` and `mounts`, replaces any existing entries for the variables
-/// in `env`, adds `masked_paths`, and enforces `forbidden_capabilities` and
-/// `no_new_privileges`.
+/// OCI edits for one container. How the compiler merges them:
+/// - `device_cgroup`: drop the caller's allow rules for any major these rules deny (type `c`
+///   or `a`, that major or a wildcard major), then append these rules after the caller's.
+///   Appending alone is not enough: cgroup v2 (eBPF) and runc's emulator let the last match
+///   win, but under cgroup v1, which libcontainer writes rule by rule, a deny only removes an
+///   identical earlier allow (`deny c 195:* rwm` leaves an `allow c 195:3 rw` in place).
+/// - `devices`, `mounts`, `masked_paths`: add.
+/// - `env`: replace any existing entry for the same variable (images bake
+///   `NVIDIA_VISIBLE_DEVICES` and `NVIDIA_DRIVER_CAPABILITIES`).
+/// - `forbidden_capabilities`: remove from every capability set; `no_new_privileges`: force.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GpuEdits {
     /// The level these edits implement.

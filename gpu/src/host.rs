@@ -152,8 +152,7 @@ pub enum HostError {
 /// A path resolved inside a root.
 #[derive(Debug, Clone)]
 pub(crate) struct Resolved {
-    /// The path as seen from inside the root (absolute, no symlinks): also where it is mounted
-    /// in the container.
+    /// The path as seen from inside the root (absolute, no symlinks).
     pub in_root: PathBuf,
     /// The same file's path on the host.
     pub host: PathBuf,

@@ -401,11 +401,15 @@ pub fn select(
     let Some(env) = input.env else {
         return Ok(Selection::default());
     };
+    let request = DeviceRequest::parse(env, Origin::Environment)?;
+    if request == DeviceRequest::NoGpus {
+        return Ok(Selection::default());
+    }
     let ceiling = resolve(inventory, &input.env_ceiling, Origin::Ceiling)?;
-    let devices = match DeviceRequest::parse(env, Origin::Environment)? {
+    let devices = match request {
         DeviceRequest::NoGpus => Vec::new(),
         DeviceRequest::All => ceiling,
-        request => {
+        DeviceRequest::List(_) => {
             let wanted = resolve(inventory, &request, Origin::Environment)?;
             if let Some(outside) = wanted.iter().find(|device| !within(device, &ceiling)) {
                 return Err(SelectionError::OutsideCeiling {
@@ -729,6 +733,8 @@ mod tests {
                 ..
             })
         ));
+        // A container that asks for nothing is not failed by a misconfigured ceiling.
+        assert!(from_env("void", "9").unwrap().is_empty());
     }
 
     #[test]
