@@ -54,3 +54,24 @@ impl FromStr for AccessLevel {
             .ok_or_else(|| UnknownAccessLevel(value.to_owned()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_spellings_round_trip() {
+        for level in AccessLevel::ALL {
+            assert_eq!(level.as_str().parse::<AccessLevel>().unwrap(), level);
+            assert_eq!(
+                serde_json::to_string(&level).unwrap(),
+                format!("\"{level}\"")
+            );
+        }
+        assert_eq!(
+            "inference".parse::<AccessLevel>().unwrap_err().to_string(),
+            "unknown GPU access level \"inference\": expected none, inference-only or full"
+        );
+        assert_eq!(AccessLevel::default(), AccessLevel::None);
+    }
+}
