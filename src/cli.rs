@@ -55,6 +55,8 @@ enum Command {
     Restore(RestoreArgs),
     /// Print a shell completion script.
     Completion(CompletionArgs),
+    /// GPU inventory and CDI specs.
+    Gpu(commands::gpu::GpuArgs),
 }
 
 /// Send a signal to the container's init process (default SIGTERM), or to all its processes.
@@ -157,6 +159,7 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<i32> {
         Command::List(args) => done(commands::list::list(ctx, args)),
         Command::Checkpoint(_) => Err(commands::unsupported("checkpoint")),
         Command::Restore(_) => Err(commands::unsupported("restore")),
+        Command::Gpu(args) => done(commands::gpu::gpu(args)),
         Command::Completion(args) => {
             clap_complete::generate(
                 args.shell,

@@ -13,6 +13,7 @@ pub mod delete;
 pub mod events;
 pub mod exec;
 pub mod features;
+pub mod gpu;
 pub mod kill;
 pub mod list;
 pub mod pause;
