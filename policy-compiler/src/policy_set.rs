@@ -341,3 +341,6 @@ fn duplicate(metadata: &Metadata, kind: &str, diagnostics: &mut Diagnostics) {
         format!("keep one {kind} per policy file"),
     );
 }
+
+#[cfg(test)]
+mod tests;

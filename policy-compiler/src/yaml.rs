@@ -98,13 +98,25 @@ fn position_of(line: usize, col: usize) -> Position {
 }
 
 fn blank_outside(text: &str, from: usize, to: usize) -> String {
+    // Lines before the document become empty, the part of its first line before it becomes
+    // spaces (so columns hold), and everything after it goes. Spaces on lines of their own
+    // would read as content of a block scalar (`text: >-`) ending the document.
+    let first_line_start = text
+        .chars()
+        .take(from)
+        .enumerate()
+        .filter(|(_, c)| *c == '\n')
+        .last()
+        .map_or(0, |(index, _)| index + 1);
     text.chars()
         .enumerate()
-        .map(|(index, c)| {
-            if (from..to).contains(&index) || c == '\n' {
-                c
+        .filter_map(|(index, c)| {
+            if c == '\n' || (from..to).contains(&index) {
+                Some(c)
+            } else if (first_line_start..from).contains(&index) {
+                Some(' ')
             } else {
-                ' '
+                None
             }
         })
         .collect()
@@ -429,7 +441,8 @@ mod tests {
         assert!(documents[0].root_is_mapping);
         assert!(!documents[2].root_is_mapping);
         assert_eq!(documents[1].text.lines().nth(6), Some("b: 2"));
-        assert_eq!(documents[1].text.lines().nth(2), Some("    "));
+        assert_eq!(documents[1].text.lines().nth(2), Some(""));
+        assert_eq!(documents[2].text.lines().nth(8), Some("--- [1]"));
     }
 
     #[test]
