@@ -5,6 +5,8 @@ pub mod wire;
 
 mod documents;
 mod error;
+mod explain;
+mod harden;
 mod located;
 mod patterns;
 mod policy_set;
@@ -16,6 +18,11 @@ mod yaml;
 
 pub use documents::*;
 pub use error::{PolicyError, Problem};
+pub use explain::{Explanation, Section};
+pub use harden::{
+    AGENT_CAPABILITIES, DIGEST_ANNOTATION, GpuEdits, HardenOptions, Hardened, HookInjection,
+    POLICY_ANNOTATION, POLICY_ENV, harden, policy_from_env,
+};
 pub use located::{Located, Position};
 pub use patterns::{ApiPattern, DomainPattern, HttpMethod, PathPattern, PatternError};
 pub use policy_set::PolicySet;

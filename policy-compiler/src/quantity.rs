@@ -171,7 +171,7 @@ fn evaluate(text: &str, scale: u128) -> Result<u128, QuantityError> {
         let divisor = 10u128
             .checked_pow(exponent.unsigned_abs())
             .ok_or_else(syntax)?;
-        if mantissa % divisor != 0 {
+        if !mantissa.is_multiple_of(divisor) {
             let unit = if scale == 1 { "bytes" } else { "millicores" };
             return Err(QuantityError::Fraction(text.to_owned(), unit));
         }

@@ -405,7 +405,7 @@ fn restrictive_entries(
         .iter()
         .any(|e| e.args.is_empty() && allows(e.action))
     {
-        entries.retain(|e| !(allows(e.action) && !e.args.is_empty()));
+        entries.retain(|e| !allows(e.action) || e.args.is_empty());
     }
     entries
 }

@@ -123,3 +123,31 @@ pub(crate) fn reasons(profile: SyscallProfile, name: &str) -> Vec<&'static str> 
         .map(|rule| rule.why)
         .collect()
 }
+
+/// Why the profiles refuse `name` whatever else they allow, if they do.
+pub(crate) fn denial_reason(name: &str) -> Option<&'static str> {
+    let refusing_rule = profiles::rules(false)
+        .chain(profiles::rules(true))
+        .find(|rule| matches!(rule.verdict, Verdict::Errno(_)) && rule.names.contains(&name))
+        .map(|rule| rule.why);
+    refusing_rule.or_else(|| {
+        profiles::ALWAYS_DENIED
+            .iter()
+            .find(|(names, _)| names.contains(&name))
+            .map(|(_, why)| *why)
+    })
+}
+
+/// Where a reason comes in the tables, so explanations follow the tables' order.
+pub(crate) fn reason_rank(why: &str) -> usize {
+    profiles::rules(true)
+        .chain(profiles::rules(false))
+        .position(|rule| rule.why == why)
+        .or_else(|| {
+            profiles::ALWAYS_DENIED
+                .iter()
+                .position(|(_, reason)| *reason == why)
+                .map(|index| 1000 + index)
+        })
+        .unwrap_or(usize::MAX)
+}
