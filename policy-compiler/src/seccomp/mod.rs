@@ -151,3 +151,6 @@ pub(crate) fn reason_rank(why: &str) -> usize {
         })
         .unwrap_or(usize::MAX)
 }
+
+#[cfg(test)]
+mod tests;
