@@ -71,9 +71,9 @@ impl PolicySet {
         for document in &documents {
             set.read_document(document, &mut diagnostics);
         }
-        if diagnostics.is_empty() {
-            validate::check(&set, &mut diagnostics);
-        }
+        // Documents that failed to read are absent, so the checks below never run on half a
+        // document; their problems are reported next to the ones found here.
+        validate::check(&set, &mut diagnostics);
         diagnostics.finish(set)
     }
 

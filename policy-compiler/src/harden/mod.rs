@@ -57,9 +57,9 @@ pub struct HardenOptions {
 pub struct HookInjection {
     /// Absolute path of the hook binary.
     pub path: PathBuf,
-    /// `args` of the `createRuntime` hook (argv, including argv[0]).
+    /// `args` of the `createRuntime` hook (the full argv, program name first).
     pub create_runtime_args: Vec<String>,
-    /// `args` of the `poststop` hook (argv, including argv[0]).
+    /// `args` of the `poststop` hook (the full argv, program name first).
     pub poststop_args: Vec<String>,
     /// The hooks' whole environment (`KEY=VALUE`); nothing is inherited. Empty = a bare PATH.
     pub env: Vec<String>,

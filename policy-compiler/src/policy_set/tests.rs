@@ -484,15 +484,17 @@ fn paths_and_audit_are_checked() {
 fn problems_from_several_documents_are_all_reported() {
     let text = format!(
         "{}---\nkind: NetworkPolicy\napiVersion: openshell.nvidia.com/v1\nmetadata: {{name: n}}\n\
-         spec:\n  egres: {{}}\n---\nfoo: bar\n",
+         spec:\n  egres: {{}}\n---\nfoo: bar\n---\napprovalPolicy:\n  channels: [a, a]\n  \
+         timeout: 1m\n",
         sandbox("  isolation:\n    network: nowhere\n")
     );
     let problems = problems(&text);
-    assert_eq!(problems.len(), 3, "{problems:#?}");
+    assert_eq!(problems.len(), 4, "{problems:#?}");
     assert!(problems[0].starts_with("policy.yaml:7:14: unknown value 'nowhere'"));
     assert!(problems[1].starts_with("policy.yaml:13:3: unknown field 'egres' in spec"));
     assert!(problems[1].ends_with("did you mean 'egress'?"));
     assert!(problems[2].starts_with("policy.yaml:15:1: document has no 'kind'"));
+    assert!(problems[3].starts_with("policy.yaml:18:17: channel 'a' is listed twice"));
 }
 
 #[test]
