@@ -241,7 +241,7 @@ mod tests {
         serde_json::json!({
             "ociVersion": "1.0.2",
             "root": {"path": "rootfs"},
-            "process": {"cwd": "/", "args": ["sh"]},
+            "process": {"cwd": "/", "args": ["sh"], "user": {"uid": 0, "gid": 0}},
             "mounts": [
                 {"destination": "/data", "type": "bind", "source": "data", "options": ["rbind"]},
                 {"destination": "/proc", "type": "proc", "source": "proc"}

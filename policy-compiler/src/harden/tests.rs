@@ -186,8 +186,8 @@ fn customer_support_policy_over_runc_spec() {
     let clone = &filter.syscalls["clone"][0].args[0];
     assert_eq!(
         (clone.value(), clone.value_two()),
-        (0, Some(0x7E02_0000)),
-        "libcontainer reads valueTwo as the mask"
+        (0x7E02_0000, Some(0)),
+        "OCI convention: mask in value, datum in valueTwo"
     );
 
     let annotations = hardened.annotations().as_ref().unwrap();

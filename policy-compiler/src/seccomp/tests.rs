@@ -218,10 +218,14 @@ fn build_like_libcontainer(seccomp: &LinuxSeccomp) -> ScmpFilterContext {
                         LinuxSeccompOperator::ScmpCmpGe => ScmpCompareOp::GreaterEqual,
                         LinuxSeccompOperator::ScmpCmpGt => ScmpCompareOp::Greater,
                         LinuxSeccompOperator::ScmpCmpMaskedEq => {
-                            ScmpCompareOp::MaskedEqual(arg.value_two().unwrap_or(0))
+                            ScmpCompareOp::MaskedEqual(arg.value())
                         }
                     };
-                    ScmpArgCompare::new(arg.index() as u32, op, arg.value())
+                    let datum = match arg.op() {
+                        LinuxSeccompOperator::ScmpCmpMaskedEq => arg.value_two().unwrap_or(0),
+                        _ => arg.value(),
+                    };
+                    ScmpArgCompare::new(arg.index() as u32, op, datum)
                 })
                 .collect();
             if comparisons.is_empty() {
