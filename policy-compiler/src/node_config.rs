@@ -8,6 +8,7 @@
 //! policy_dir = "/etc/openshell/policies"
 //! default_policy = "customer-support-agent"
 //! region = "EU"
+//! registry_dir = "/run/openshell/containers"
 //!
 //! [services]                      # absent = embedded in the caller
 //! nemotron = "/run/openshell/nemotron.sock"
@@ -94,6 +95,9 @@ pub struct NodeConfig {
     pub default_policy: Option<String>,
     /// The node's data-residency region (`EU`, `US`, `CN`), if any.
     pub region: Option<String>,
+    /// Where the `createRuntime` hook writes each container's registration record
+    /// (`<id>.json`), read by the policy service at start, the egress engine and the router.
+    pub registry_dir: PathBuf,
     /// Sockets of the node services; an absent one means "embedded in the caller".
     pub services: ServiceSockets,
     /// OCI hook settings.
@@ -116,6 +120,7 @@ impl Default for NodeConfig {
             policy_dir: PathBuf::from("/etc/openshell/policies"),
             default_policy: None,
             region: None,
+            registry_dir: PathBuf::from("/run/openshell/containers"),
             services: ServiceSockets::default(),
             hooks: HookSettings::default(),
             audit: AuditNodeSettings::default(),
