@@ -1,6 +1,5 @@
 //! openshell policy documents and the types every openshell component shares.
 //!
-//! - `wire`: the records services exchange (decisions, registrations, audit events).
 //! - Policy documents ([`SandboxPolicy`], [`NetworkPolicy`], [`ApprovalPolicy`],
 //!   [`PrivacyRouterPolicy`], [`NaturalLanguagePolicy`], [`ApiCatalog`]), read from YAML by
 //!   [`PolicySet`] with every problem reported as `file:line:column: message — hint`.
@@ -48,6 +47,11 @@
 //!   `siem://NAME` (resolved by the node configuration).
 //! - A policy file's permissions are checked against an `ApiCatalog` in the same file;
 //!   for a catalog kept in its own file call [`PolicySet::check_catalog`].
+//!
+//! # Shared records
+//! - [`wire`]: what the runtime, its hooks and the node services exchange.
+//! - [`node_config`]: the node configuration (`/etc/openshell/config.toml`).
+pub mod node_config;
 pub mod wire;
 
 mod documents;
