@@ -9,6 +9,8 @@ pub mod binaries;
 pub mod bundle;
 pub mod clients;
 pub mod leftovers;
+pub mod policies;
+pub mod probe;
 pub mod runtime;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
