@@ -3,13 +3,18 @@
 //! `cargo bench -p nemotron-service --bench decisions` starts `nemotron-service` (the embedded
 //! engine, audit to a file and the node trail), registers the seed's customer-support policy and
 //! measures:
+//! 0. `GET /healthz` and `POST /v1/evaluate` one request at a time: the transport's floor and
+//!    the unloaded decision latency;
 //! 1. `POST /v1/evaluate` at a fixed 5,000 requests/s (open loop over 16 keep-alive
-//!    connections; latency counted from each request's scheduled time, so queueing shows);
+//!    connections, each paced by its own thread; latency counted from each request's scheduled
+//!    time, so queueing shows, and from its actual send);
 //! 2. the most decisions/s 16 closed-loop connections get;
 //! 3. `POST /v1/classify` with the model backend answering from its cache (a local
 //!    chat-completions stand-in answers the first call), against the embedded engine.
 //!
-//! Options (environment): `BENCH_RATE` (default 5000), `BENCH_SECONDS` (default 5).
+//! Options (environment): `BENCH_RATE` (default 5000), `BENCH_SECONDS` (default 5),
+//! `BENCH_SERVER_THREADS` (the daemon's `--threads`, default one per CPU), `BENCH_AUDIT=0`
+//! (no audit: what the audit trail costs).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -38,14 +43,15 @@ impl Drop for Daemon {
     }
 }
 
-fn start_daemon(dir: &Path, name: &str, extra: &str) -> Daemon {
+fn start_daemon(dir: &Path, name: &str, trail: bool, extra: &str) -> Daemon {
     let socket = dir.join(format!("{name}.sock"));
     let config = dir.join(format!("{name}.toml"));
     std::fs::write(
         &config,
         format!(
-            "registry_dir = \"{0}/registry-{name}\"\n[audit]\nspool_dir = \"{0}/spool-{name}\"\ntrail = \"{0}/trail-{name}.jsonl\"\n{extra}",
-            dir.display()
+            "registry_dir = \"{0}/registry-{name}\"\n[audit]\nspool_dir = \"{0}/spool-{name}\"\n{1}{extra}",
+            dir.display(),
+            if trail { format!("trail = \"{}/trail-{name}.jsonl\"\n", dir.display()) } else { String::new() }
         ),
     )
     .unwrap();
@@ -117,38 +123,57 @@ fn report(label: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
 
 const CONNECTIONS: usize = 16;
 
-async fn fixed_rate(
+/// Open-loop load at `rate`/s: one thread per connection, each with its own single-threaded
+/// runtime, sleeping (with 1 µs timer slack) until each of its requests' scheduled times, so
+/// pacing does not depend on an async timer's millisecond ticks. Returns latencies from the
+/// scheduled time (queueing included) and from the actual send.
+fn fixed_rate(
     socket: &Path,
     rate: u64,
     seconds: u64,
     body: Bytes,
-) -> (Vec<Duration>, Duration) {
+) -> (Vec<Duration>, Vec<Duration>, Duration) {
     let total = rate * seconds;
     let interval = Duration::from_nanos(1_000_000_000 / rate);
-    let start = tokio::time::Instant::now() + Duration::from_millis(50);
-    let mut tasks = Vec::new();
-    for k in 0..CONNECTIONS as u64 {
-        let mut sender = connect(socket).await;
-        let body = body.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut i = k;
-            while i < total {
-                let scheduled = start + interval * i as u32;
-                tokio::time::sleep_until(scheduled).await;
-                let (status, _) = send(&mut sender, Method::POST, "/v1/evaluate", &body).await;
-                assert_eq!(status, 200);
-                latencies.push(scheduled.elapsed());
-                i += CONNECTIONS as u64;
-            }
-            latencies
-        }));
+    let start = Instant::now() + Duration::from_millis(100);
+    let threads: Vec<_> = (0..CONNECTIONS as u64)
+        .map(|k| {
+            let socket = socket.to_owned();
+            let body = body.clone();
+            std::thread::spawn(move || {
+                // SAFETY: prctl(PR_SET_TIMERSLACK) only changes this thread's timer slack.
+                unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1, 0, 0, 0) };
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let mut sender = runtime.block_on(connect(&socket));
+                let (mut scheduled_lat, mut sent_lat) = (Vec::new(), Vec::new());
+                let mut i = k;
+                while i < total {
+                    let scheduled = start + interval * i as u32;
+                    if let Some(wait) = scheduled.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                    let sent = Instant::now();
+                    let (status, _) =
+                        runtime.block_on(send(&mut sender, Method::POST, "/v1/evaluate", &body));
+                    assert_eq!(status, 200);
+                    scheduled_lat.push(scheduled.elapsed());
+                    sent_lat.push(sent.elapsed());
+                    i += CONNECTIONS as u64;
+                }
+                (scheduled_lat, sent_lat)
+            })
+        })
+        .collect();
+    let (mut scheduled, mut sent) = (Vec::new(), Vec::new());
+    for t in threads {
+        let (a, b) = t.join().unwrap();
+        scheduled.extend(a);
+        sent.extend(b);
     }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    (all, start.elapsed())
+    (scheduled, sent, start.elapsed())
 }
 
 async fn closed_loop(
@@ -188,6 +213,19 @@ async fn sequential(socket: &Path, n: usize, path: &str, body: Bytes) -> (Vec<Du
     for _ in 0..n {
         let t = Instant::now();
         let (status, _) = send(&mut sender, Method::POST, path, &body).await;
+        assert_eq!(status, 200);
+        latencies.push(t.elapsed());
+    }
+    (latencies, started.elapsed())
+}
+
+async fn sequential_get(socket: &Path, n: usize, path: &str) -> (Vec<Duration>, Duration) {
+    let mut sender = connect(socket).await;
+    let started = Instant::now();
+    let mut latencies = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let (status, _) = send(&mut sender, Method::GET, path, &Bytes::new()).await;
         assert_eq!(status, 200);
         latencies.push(t.elapsed());
     }
@@ -243,7 +281,8 @@ fn main() {
         .build()
         .unwrap();
 
-    let embedded = start_daemon(dir.path(), "embedded", "");
+    let audit_on = std::env::var("BENCH_AUDIT").map_or(true, |v| v != "0");
+    let embedded = start_daemon(dir.path(), "embedded", audit_on, "");
     let audit = dir.path().join("policy-audit.jsonl");
     let registration = json!({
         "container_id": "bench-1", "bundle": "/tmp/bundle", "registered_at": "2026-11-24T10:00:00Z",
@@ -252,7 +291,7 @@ fn main() {
             "denied_apis": ["admin.*", "billing.*", "user.delete"],
             "natural_language": ["Customer support agents may access customer records for active tickets only. They may not access financial data, modify account settings, or communicate with customers outside of the ticketing system. All PII must be redacted from internal logs."],
             "approval_triggers": [{"action": "data.delete", "threshold": "always"}, {"action": "payment.process", "threshold": "above-100-usd"}],
-            "audit": {"enabled": true, "destination": format!("file://{}", audit.display())}
+            "audit": {"enabled": audit_on, "destination": format!("file://{}", audit.display())}
         }}
     });
     let evaluate = Bytes::from(
@@ -271,8 +310,16 @@ fn main() {
         // Warm up.
         closed_loop(&socket, 1, "/v1/evaluate", evaluate.clone()).await;
 
-        let (lat, elapsed) = fixed_rate(&socket, rate, seconds, evaluate.clone()).await;
-        report(&format!("evaluate, embedded, fixed {rate}/s"), lat, elapsed);
+        let (lat, elapsed) = sequential_get(&socket, 5000, "/healthz").await;
+        report("healthz, sequential (transport floor)", lat, elapsed);
+        let (lat, elapsed) = sequential(&socket, 5000, "/v1/evaluate", evaluate.clone()).await;
+        report("evaluate, embedded, sequential", lat, elapsed);
+        let fixed = {
+            let (socket, body) = (Arc::clone(&socket), evaluate.clone());
+            tokio::task::spawn_blocking(move || fixed_rate(&socket, rate, seconds, body)).await.unwrap()
+        };
+        report(&format!("evaluate, embedded, fixed {rate}/s, from schedule"), fixed.0, fixed.2);
+        report(&format!("evaluate, embedded, fixed {rate}/s, from send"), fixed.1, fixed.2);
         let (lat, elapsed) = closed_loop(&socket, 3, "/v1/evaluate", evaluate.clone()).await;
         report("evaluate, embedded, max throughput", lat, elapsed);
         let classify = Bytes::from(
@@ -284,6 +331,7 @@ fn main() {
         let model = start_daemon(
             dir.path(),
             "model",
+            audit_on,
             &format!("[model]\nendpoint = \"{}\"\nmodel = \"bench\"\ntimeout_ms = 2000\n", model_stand_in()),
         );
         let (lat, elapsed) = sequential(&model.socket, 1, "/v1/classify", classify.clone()).await;
