@@ -38,6 +38,8 @@ pub struct ActionFacts {
     pub attributes: BTreeSet<String>,
     /// How many records or recipients the action touches, when the caller says.
     pub count: Option<u64>,
+    /// The API acts in bulk (`bulk_update`, `mass_delete`).
+    pub bulk: bool,
 }
 
 impl ActionFacts {
@@ -60,7 +62,12 @@ impl ActionFacts {
                     && k.chars()
                         .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
             })
-            .or_else(|| api.object.first().cloned())
+            .or_else(|| {
+                api.object
+                    .iter()
+                    .find(|w| !crate::taxonomy::BULK_PREFIXES.contains(&w.as_str()))
+                    .cloned()
+            })
             .map(|k| singular(&k))
             .unwrap_or_default();
         let destination = request
@@ -102,7 +109,12 @@ impl ActionFacts {
             .iter()
             .find_map(|k| request.attributes.get(*k))
             .and_then(|v| v.trim().parse().ok());
+        let bulk = api
+            .object
+            .iter()
+            .any(|w| crate::taxonomy::BULK_PREFIXES.contains(&w.as_str()));
         ActionFacts {
+            bulk,
             verb_meaning: verb_meaning(&api.verb),
             api: request.action.trim().to_ascii_lowercase(),
             service: api.service,

@@ -85,6 +85,8 @@ const VERBS: &[(&str, VerbClass, Reversibility, f32)] = &[
     ("retrieve", VerbClass::Read, Fully, 0.95),
     ("describe", VerbClass::Read, Fully, 0.95),
     ("see", VerbClass::Read, Fully, 0.9),
+    ("summarize", VerbClass::Read, Fully, 0.85),
+    ("count", VerbClass::Read, Fully, 0.9),
     ("create", VerbClass::Create, Fully, 0.8),
     ("add", VerbClass::Create, Fully, 0.8),
     ("insert", VerbClass::Create, Fully, 0.8),
@@ -110,6 +112,9 @@ const VERBS: &[(&str, VerbClass, Reversibility, f32)] = &[
     ("archive", VerbClass::Modify, Fully, 0.8),
     ("restore", VerbClass::Modify, Partially, 0.7),
     ("merge", VerbClass::Modify, Partially, 0.7),
+    ("rotate", VerbClass::Modify, Partially, 0.75),
+    ("reset", VerbClass::Modify, Partially, 0.75),
+    ("rename", VerbClass::Modify, Fully, 0.8),
     ("delete", VerbClass::Delete, Irreversible, 0.8),
     ("remove", VerbClass::Delete, Irreversible, 0.75),
     ("erase", VerbClass::Delete, Irreversible, 0.9),
@@ -139,6 +144,7 @@ const VERBS: &[(&str, VerbClass, Reversibility, f32)] = &[
     ("text", VerbClass::Send, Irreversible, 0.8),
     ("sms", VerbClass::Send, Irreversible, 0.9),
     ("tweet", VerbClass::Send, Irreversible, 0.9),
+    ("push", VerbClass::Send, Irreversible, 0.8),
     ("pay", VerbClass::Pay, Partially, 0.8),
     ("charge", VerbClass::Pay, Partially, 0.8),
     ("process", VerbClass::Pay, Partially, 0.6),
@@ -274,6 +280,9 @@ const RESOURCES: &[(
     ("admin", Confidential, None, Some(Soc2), true),
     ("account", Confidential, Some(Personal), None, false),
     ("settings", Internal, None, None, false),
+    ("setting", Internal, None, None, false),
+    ("config", Internal, None, Some(Soc2), false),
+    ("configuration", Internal, None, Some(Soc2), false),
     ("infra", Internal, None, Some(Soc2), true),
     ("deploy", Internal, None, Some(Soc2), true),
     ("k8s", Internal, None, Some(Soc2), true),
@@ -347,16 +356,25 @@ pub struct ApiName {
     pub object: Vec<String>,
 }
 
+/// Words before a verb that make it act on many things (`bulk_update`).
+pub const BULK_PREFIXES: [&str; 3] = ["bulk", "mass", "batch"];
+
 /// Splits an API name (`service.verb`, `service.sub.verb_object`).
 pub fn split_api(api: &str) -> ApiName {
     let lower = api.to_ascii_lowercase();
     let mut segments: Vec<&str> = lower.split('.').filter(|s| !s.is_empty()).collect();
     let last = segments.pop().unwrap_or("");
     let service = segments.first().copied().unwrap_or(last).to_owned();
-    let mut words = last.split(['_', '-']).filter(|w| !w.is_empty());
-    let verb = words.next().unwrap_or("").to_owned();
+    let mut words = last.split(['_', '-']).filter(|w| !w.is_empty()).peekable();
+    let mut verb = words.next().unwrap_or("").to_owned();
+    let mut bulk = Vec::new();
+    if BULK_PREFIXES.contains(&verb.as_str()) && words.peek().is_some() {
+        bulk.push(std::mem::take(&mut verb));
+        verb = words.next().unwrap_or("").to_owned();
+    }
     let mut object: Vec<String> = segments.iter().skip(1).map(|s| (*s).to_owned()).collect();
     object.extend(words.map(str::to_owned));
+    object.extend(bulk);
     ApiName {
         service,
         verb,
@@ -400,6 +418,11 @@ mod tests {
         assert_eq!(
             (a.service.as_str(), a.verb.as_str()),
             ("payment", "process")
+        );
+        let a = split_api("crm.bulk_update");
+        assert_eq!(
+            (a.verb.as_str(), a.object.clone()),
+            ("update", vec!["bulk".to_owned()])
         );
         let a = split_api("delete");
         assert_eq!((a.service.as_str(), a.verb.as_str()), ("delete", "delete"));

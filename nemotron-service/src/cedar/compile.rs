@@ -44,17 +44,60 @@ impl Default for Thresholds {
     }
 }
 
+/// Which Cedar actions a policy applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applies {
+    /// API calls.
+    Invoke,
+    /// Sandbox starts.
+    Admit,
+    /// Both.
+    Both,
+}
+
+impl Applies {
+    fn scope(self) -> String {
+        match self {
+            Applies::Invoke => format!("action == {INVOKE}"),
+            Applies::Admit => format!("action == {ADMIT}"),
+            Applies::Both => format!("action in [{INVOKE}, {ADMIT}]"),
+        }
+    }
+
+    /// Whether the policy concerns API calls.
+    pub fn invoke(self) -> bool {
+        self != Applies::Admit
+    }
+
+    /// Whether the policy concerns sandbox starts.
+    pub fn admit(self) -> bool {
+        self != Applies::Invoke
+    }
+}
+
 /// One generated Cedar policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GeneratedPolicy {
     /// Its id.
     pub id: String,
+    /// The actions it applies to.
+    pub applies: Applies,
     /// Its text.
     pub text: String,
     /// Whether it escalates rather than denies.
     pub escalates: bool,
     /// The reason reported when it decides.
     pub reason: String,
+    /// The only API service it can match (its glob's first segment), when it tests nothing
+    /// else about the API; `None` when it can match any API. Lets evaluation skip policies
+    /// about other services.
+    pub service: Option<String>,
+}
+
+/// The service a glob can only match (`crm.*` → `crm`), if its first segment is literal.
+pub fn glob_service(glob: &str) -> Option<String> {
+    let first = glob.split('.').next()?.to_ascii_lowercase();
+    (!first.is_empty() && !first.contains('*')).then_some(first)
 }
 
 /// A Cedar string literal.
@@ -96,11 +139,12 @@ pub fn check_glob(glob: &str) -> Result<(), String> {
 fn cedar_policy(
     id: &str,
     effect: &str,
-    action: &str,
+    applies: Applies,
     body: &str,
     escalates: bool,
     reason: &str,
 ) -> GeneratedPolicy {
+    let action = applies.scope();
     let mut text = format!("@id({})\n@reason({})\n", lit(id), lit(reason));
     if escalates {
         text.push_str("@decision(\"escalate\")\n");
@@ -108,18 +152,14 @@ fn cedar_policy(
     text.push_str(&format!("{effect}(principal, {action}, resource){body};"));
     GeneratedPolicy {
         id: id.to_owned(),
+        applies,
         text,
         escalates,
         reason: reason.to_owned(),
+        service: None,
     }
 }
 
-fn invoke() -> String {
-    format!("action == {INVOKE}")
-}
-fn admit() -> String {
-    format!("action == {ADMIT}")
-}
 fn api_like(glob: &str) -> String {
     format!("context.api like {}", lit(&glob.to_ascii_lowercase()))
 }
@@ -150,33 +190,39 @@ pub fn generate(
     let denied: BTreeSet<&str> = rules.denied_apis.iter().map(|g| g.trim()).collect();
     for glob in &denied {
         check_glob(glob).map_err(|e| fail(format!("deniedAPIs: {e}")))?;
-        out.push(cedar_policy(
-            &format!("sandbox.denied-api[{glob}]"),
-            "forbid",
-            &format!("action in [{INVOKE}, {ADMIT}]"),
-            &format!(" when {{ {} }}", api_like(glob)),
-            false,
-            &format!("{glob} is in deniedAPIs"),
-        ));
+        out.push(GeneratedPolicy {
+            service: glob_service(glob),
+            ..cedar_policy(
+                &format!("sandbox.denied-api[{glob}]"),
+                "forbid",
+                Applies::Both,
+                &format!(" when {{ {} }}", api_like(glob)),
+                false,
+                &format!("{glob} is in deniedAPIs"),
+            )
+        });
     }
     let allowed: BTreeSet<&str> = rules.allowed_apis.iter().map(|g| g.trim()).collect();
     for glob in &allowed {
         check_glob(glob).map_err(|e| fail(format!("allowedAPIs: {e}")))?;
-        out.push(cedar_policy(
-            &format!("sandbox.allowed-api[{glob}]"),
-            "permit",
-            &invoke(),
-            &format!(" when {{ {} }}", api_like(glob)),
-            false,
-            &format!("{glob} is in allowedAPIs"),
-        ));
+        out.push(GeneratedPolicy {
+            service: glob_service(glob),
+            ..cedar_policy(
+                &format!("sandbox.allowed-api[{glob}]"),
+                "permit",
+                Applies::Invoke,
+                &format!(" when {{ {} }}", api_like(glob)),
+                false,
+                &format!("{glob} is in allowedAPIs"),
+            )
+        });
     }
     if !allowed.is_empty() {
         let any: Vec<String> = allowed.iter().map(|g| api_like(g)).collect();
         out.push(cedar_policy(
             "sandbox.allowlist",
             "forbid",
-            &invoke(),
+            Applies::Invoke,
             &format!(" unless {{ {} }}", any.join(" || ")),
             false,
             "the API is not in allowedAPIs",
@@ -186,7 +232,7 @@ pub fn generate(
     out.push(cedar_policy(
         "admission.default",
         "permit",
-        &admit(),
+        Applies::Admit,
         "",
         false,
         "sandboxes may start unless a policy forbids it",
@@ -199,7 +245,7 @@ pub fn generate(
         out.push(cedar_policy(
             "admission.gpu-access",
             "forbid",
-            &admit(),
+            Applies::Admit,
             " when { context.gpu_requested }",
             false,
             "the sandbox requests GPUs but the policy's gpuAccess is none",
@@ -213,7 +259,7 @@ pub fn generate(
         out.push(cedar_policy(
             "admission.host-network",
             "forbid",
-            &admit(),
+            Applies::Admit,
             " when { context.network == \"host\" }",
             false,
             "the sandbox asks for the host network but the policy's network isolation forbids it",
@@ -224,7 +270,7 @@ pub fn generate(
         out.push(cedar_policy(
             "threshold.external-sensitivity",
             "forbid",
-            &invoke(),
+            Applies::Invoke,
             &format!(" when {{ context.destination_external && context.classification.sensitivity >= {} }}", level.rank()),
             false,
             &format!("{level} data may not leave the organisation"),
@@ -234,7 +280,7 @@ pub fn generate(
         out.push(cedar_policy(
             "threshold.external-approval",
             "forbid",
-            &invoke(),
+            Applies::Invoke,
             &format!(" when {{ context.destination_external && context.classification.sensitivity >= {} }}", level.rank()),
             true,
             &format!("{level} data leaving the organisation needs approval"),
@@ -244,7 +290,7 @@ pub fn generate(
         out.push(cedar_policy(
             "threshold.irreversible-organization",
             "forbid",
-            &invoke(),
+            Applies::Invoke,
             " when { context.classification.reversibility == 2 && context.classification.scope == 2 }",
             true,
             "an irreversible action across the organisation needs approval",
@@ -327,14 +373,21 @@ fn approval(trigger: &ApprovalTrigger) -> Result<GeneratedPolicy, String> {
             body.push_str(&amount_above(*amount, currency));
         }
     }
-    Ok(cedar_policy(
+    Ok(GeneratedPolicy {
+        service: glob_service(trigger.action.trim()),
+        ..approval_policy(trigger, &body)
+    })
+}
+
+fn approval_policy(trigger: &ApprovalTrigger, body: &str) -> GeneratedPolicy {
+    cedar_policy(
         &format!(
             "approval[{} {}]",
             trigger.action.trim(),
             trigger.threshold.trim()
         ),
         "forbid",
-        &invoke(),
+        Applies::Invoke,
         &format!(" when {{ {body} }}"),
         true,
         &format!(
@@ -342,7 +395,7 @@ fn approval(trigger: &ApprovalTrigger) -> Result<GeneratedPolicy, String> {
             trigger.action.trim(),
             trigger.threshold.trim()
         ),
-    ))
+    )
 }
 
 fn target_expr(target: &Target) -> Result<String, String> {
@@ -426,8 +479,8 @@ pub fn nl_rule(rule: &NlRule) -> Result<Vec<GeneratedPolicy>, String> {
         Effect::Redact => return Ok(Vec::new()),
     };
     let action = match rule.action {
-        RuleAction::Invoke => invoke(),
-        RuleAction::Admit => admit(),
+        RuleAction::Invoke => Applies::Invoke,
+        RuleAction::Admit => Applies::Admit,
     };
     let mut matched = Vec::new();
     if rule.action == RuleAction::Invoke {
@@ -458,7 +511,7 @@ pub fn nl_rule(rule: &NlRule) -> Result<Vec<GeneratedPolicy>, String> {
     let mut out = vec![cedar_policy(
         &rule.id,
         effect,
-        &action,
+        action,
         &format!(" when {{ {} }}", join(&all)),
         escalates,
         &format!("{verb} by {:?}", sentence),
@@ -467,7 +520,7 @@ pub fn nl_rule(rule: &NlRule) -> Result<Vec<GeneratedPolicy>, String> {
         out.push(cedar_policy(
             &format!("{}.only", rule.id),
             "forbid",
-            &action,
+            action,
             &format!(
                 " when {{ {} }} unless {{ {} }}",
                 join(&matched),

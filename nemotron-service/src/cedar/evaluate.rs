@@ -42,11 +42,67 @@ pub struct Verdict {
     pub reasons: Vec<String>,
 }
 
-/// A container's policy, compiled to Cedar and validated.
-pub struct CompiledPolicy {
-    name: String,
+/// The policies of one Cedar action: all of them, and all but the escalating forbids.
+#[derive(Default, Clone)]
+struct ActionSets {
     full: PolicySet,
     hard: PolicySet,
+}
+
+impl ActionSets {
+    fn add(&mut self, policy: &Policy, escalates: bool) -> Result<(), String> {
+        if !escalates {
+            self.hard.add(policy.clone()).map_err(|e| e.to_string())?;
+        }
+        self.full.add(policy.clone()).map_err(|e| e.to_string())
+    }
+}
+
+/// The policies of one Cedar action, partitioned by API service: a policy whose glob names a
+/// service (`crm.*`) cannot match an API of another service, so it is only evaluated for its
+/// own. The decision is the same as evaluating them all.
+#[derive(Default)]
+struct Partitioned {
+    /// Policies that can match any API, plus those of the service.
+    by_service: HashMap<String, ActionSets>,
+    /// Policies that can match any API (for services no policy names).
+    any: ActionSets,
+}
+
+impl Partitioned {
+    fn build(policies: &[(&GeneratedPolicy, &Policy)]) -> Result<Partitioned, String> {
+        let mut out = Partitioned::default();
+        for (g, p) in policies.iter().filter(|(g, _)| g.service.is_none()) {
+            out.any.add(p, g.escalates)?;
+        }
+        for (g, _) in policies {
+            if let Some(service) = &g.service
+                && !out.by_service.contains_key(service)
+            {
+                let mut sets = out.any.clone();
+                for (other, p) in policies
+                    .iter()
+                    .filter(|(o, _)| o.service.as_ref() == Some(service))
+                {
+                    sets.add(p, other.escalates)?;
+                }
+                out.by_service.insert(service.clone(), sets);
+            }
+        }
+        Ok(out)
+    }
+
+    fn for_service(&self, service: &str) -> &ActionSets {
+        self.by_service.get(service).unwrap_or(&self.any)
+    }
+}
+
+/// A container's policy, compiled to Cedar and validated. Policies are kept per Cedar action
+/// and API service so a request is evaluated against the policies that can apply to it.
+pub struct CompiledPolicy {
+    name: String,
+    invoke: Partitioned,
+    admit: Partitioned,
     generated: Vec<GeneratedPolicy>,
     reasons: HashMap<String, String>,
     escalating: HashSet<String>,
@@ -103,22 +159,29 @@ impl CompiledPolicy {
         };
         let generated = generate(policy, &nl, thresholds)?;
         let mut full = PolicySet::new();
-        let mut hard = PolicySet::new();
+        let mut parsed = Vec::with_capacity(generated.len());
         let mut reasons = HashMap::new();
         let mut escalating = HashSet::new();
         for g in &generated {
-            let parsed = Policy::parse(Some(PolicyId::new(&g.id)), &g.text)
+            let policy = Policy::parse(Some(PolicyId::new(&g.id)), &g.text)
                 .map_err(|e| fail(format!("generated policy {} does not parse: {e}", g.id)))?;
             if g.escalates {
                 escalating.insert(g.id.clone());
-            } else {
-                hard.add(parsed.clone())
-                    .map_err(|e| fail(format!("{}: {e}", g.id)))?;
             }
-            full.add(parsed)
+            full.add(policy.clone())
                 .map_err(|e| fail(format!("{}: {e}", g.id)))?;
             reasons.insert(g.id.clone(), g.reason.clone());
+            parsed.push((g, policy));
         }
+        let pairs = |keep: fn(&GeneratedPolicy) -> bool| -> Vec<(&GeneratedPolicy, &Policy)> {
+            parsed
+                .iter()
+                .filter(|(g, _)| keep(g))
+                .map(|(g, p)| (*g, p))
+                .collect()
+        };
+        let invoke = Partitioned::build(&pairs(|g| g.applies.invoke())).map_err(&fail)?;
+        let admit = Partitioned::build(&pairs(|g| g.applies.admit())).map_err(&fail)?;
         let validation = Validator::new(schema().clone()).validate(&full, ValidationMode::Strict);
         if !validation.validation_passed() {
             let errors: Vec<String> = validation
@@ -132,8 +195,8 @@ impl CompiledPolicy {
         }
         Ok(CompiledPolicy {
             name: policy.name.clone(),
-            full,
-            hard,
+            invoke,
+            admit,
             generated,
             reasons,
             escalating,
@@ -178,7 +241,7 @@ impl CompiledPolicy {
     ) -> Verdict {
         let resource = request.resource.as_deref().unwrap_or(&request.action);
         match action_request(principal, resource, request, facts, classification) {
-            Ok(r) => self.decide(&r, &facts.api),
+            Ok(r) => self.decide(self.invoke.for_service(&facts.service), &r, &facts.api),
             Err(e) => fail_closed(format!("cannot build the decision request: {e}")),
         }
     }
@@ -186,13 +249,16 @@ impl CompiledPolicy {
     /// Decides whether the sandbox of `request` may start.
     pub fn decide_admission(&self, request: &AdmissionRequest) -> Verdict {
         match admission_request(request) {
-            Ok(r) => self.decide(&r, ADMISSION_API),
+            Ok(r) => {
+                let service = crate::taxonomy::split_api(ADMISSION_API).service;
+                self.decide(self.admit.for_service(&service), &r, ADMISSION_API)
+            }
             Err(e) => fail_closed(format!("cannot build the admission request: {e}")),
         }
     }
 
-    fn decide(&self, request: &Request, api: &str) -> Verdict {
-        let response = authorizer().is_authorized(request, &self.full, &Entities::empty());
+    fn decide(&self, sets: &ActionSets, request: &Request, api: &str) -> Verdict {
+        let response = authorizer().is_authorized(request, &sets.full, &Entities::empty());
         let errors: Vec<String> = response
             .diagnostics()
             .errors()
@@ -222,7 +288,7 @@ impl CompiledPolicy {
                 if !hard.is_empty() {
                     return self.verdict(Outcome::Deny, hard);
                 }
-                let without = authorizer().is_authorized(request, &self.hard, &Entities::empty());
+                let without = authorizer().is_authorized(request, &sets.hard, &Entities::empty());
                 match without.decision() {
                     CedarDecision::Allow => self.verdict(Outcome::Escalate, ids),
                     CedarDecision::Deny => {

@@ -20,6 +20,7 @@ use openshell_policy::wire::{
     DataTypeAssessment, Evidence, IntentClassification, Reversibility, Scope, Sensitivity,
 };
 
+use crate::cedar::CONTEXT_DATA_TYPE_MIN_CONFIDENCE;
 use crate::destination::DestinationAnalyzer;
 use crate::facts::ActionFacts;
 use crate::taxonomy::{ResourceMeaning, VerbClass, resource_meaning};
@@ -104,9 +105,9 @@ impl EmbeddedEngine {
     ) -> IntentClassification {
         let content = self.content(request);
         let taxonomy = self.taxonomy(facts);
-        let sensitivity = sensitivity(&content, &taxonomy);
         let data_types = data_types(&content, &taxonomy);
-        let reversibility = reversibility(facts);
+        let sensitivity = protected_health(sensitivity(&content, &taxonomy), &content, &data_types);
+        let reversibility = reversibility(facts, request.data.is_some());
         let scope = scope(facts, &taxonomy);
         let compliance = self.compliance(
             facts,
@@ -188,6 +189,15 @@ impl EmbeddedEngine {
         };
         let of_type = |t: DataType| data_types.iter().find(|d| d.data_type == t);
         let personal = of_type(DataType::Personal);
+        let iban: Vec<Evidence> = content
+            .iter()
+            .flat_map(|c| c.evidence.iter())
+            .filter(|e| e.detector == "iban")
+            .cloned()
+            .collect();
+        if personal.is_none() && !iban.is_empty() {
+            add(ComplianceFramework::Gdpr, 0.8, iban);
+        }
         if let Some(p) = personal {
             let eu = self
                 .region
@@ -200,7 +210,7 @@ impl EmbeddedEngine {
             add(ComplianceFramework::Gdpr, if eu { 0.95 } else { 0.85 }, ev);
         }
         if let Some(h) = of_type(DataType::Health) {
-            let phi = personal.is_some();
+            let phi = personal.is_some() && sensitivity == Sensitivity::Restricted;
             add(
                 ComplianceFramework::Hipaa,
                 if phi { 0.9 } else { 0.75 },
@@ -321,7 +331,39 @@ fn sensitivity(
     }
 }
 
-/// Data types from content and taxonomy, each with its evidence.
+/// Health data found in the content about an identifiable person (from the content or the
+/// kind of record) is protected health information: restricted.
+fn protected_health(
+    sensitivity: Assessment<Sensitivity>,
+    content: &[ContentClassification],
+    data_types: &[DataTypeAssessment],
+) -> Assessment<Sensitivity> {
+    let health_in_content = content.iter().any(|c| c.has(DataType::Health));
+    let person = data_types
+        .iter()
+        .find(|d| d.data_type == DataType::Personal);
+    match person {
+        Some(p) if health_in_content && sensitivity.value < Sensitivity::Restricted => {
+            let mut ev = sensitivity.evidence;
+            ev.push(evidence(
+                None,
+                "rule:health-with-identifier",
+                None,
+                p.confidence.min(0.9),
+            ));
+            Assessment {
+                value: Sensitivity::Restricted,
+                confidence: p.confidence.min(0.9),
+                evidence: ev,
+            }
+        }
+        _ => sensitivity,
+    }
+}
+
+/// Data types from content and taxonomy, each with its evidence; only types asserted with at
+/// least [`CONTEXT_DATA_TYPE_MIN_CONFIDENCE`] count (a passing mention of money is not
+/// financial data).
 fn data_types(
     content: &[ContentClassification],
     taxonomy: &[(String, String, ResourceMeaning)],
@@ -355,15 +397,34 @@ fn data_types(
             );
         }
     }
-    by_type.into_values().collect()
+    by_type
+        .into_values()
+        .filter(|d| d.confidence >= CONTEXT_DATA_TYPE_MIN_CONFIDENCE)
+        .collect()
 }
 
-fn reversibility(facts: &ActionFacts) -> Assessment<Reversibility> {
+fn reversibility(facts: &ActionFacts, carries_data: bool) -> Assessment<Reversibility> {
     if facts.attributes.contains("dry_run=true") {
         return Assessment {
             value: Reversibility::FullyReversible,
             confidence: 0.9,
             evidence: vec![evidence(Some("attributes.dry_run"), "dry-run", None, 0.9)],
+        };
+    }
+    if let Some(d) = facts
+        .destination
+        .as_ref()
+        .filter(|d| d.external && carries_data)
+    {
+        return Assessment {
+            value: Reversibility::Irreversible,
+            confidence: 0.85,
+            evidence: vec![evidence(
+                Some("destination"),
+                "destination:external-disclosure",
+                Some(d.reason.clone()),
+                0.85,
+            )],
         };
     }
     match facts.verb_meaning {
@@ -461,20 +522,33 @@ fn scope(facts: &ActionFacts, taxonomy: &[(String, String, ResourceMeaning)]) ->
             );
         }
     }
-    if let Some((field, name, _)) = taxonomy.iter().find(|(_, _, m)| m.organization_wide) {
+    if facts.verb_class() == VerbClass::Send
+        && let Some((field, name, _)) = taxonomy
+            .iter()
+            .find(|(_, _, m)| m.sensitivity == Sensitivity::Public)
+    {
+        let note = Some("published on a public channel".to_owned());
+        return at(
+            Scope::External,
+            0.75,
+            evidence(Some(field), format!("resource:{name}"), note, 0.75),
+        );
+    }
+    // Reading changes nothing: only actions that change an organisation-wide system reach
+    // the whole organisation.
+    let mutates = facts.verb_class() != VerbClass::Read;
+    if mutates && let Some((field, name, _)) = taxonomy.iter().find(|(_, _, m)| m.organization_wide)
+    {
+        let note = Some("organization-wide system".to_owned());
         return at(
             Scope::Organization,
             0.7,
-            evidence(
-                Some(field),
-                format!("resource:{name}"),
-                Some("organization-wide system".into()),
-                0.7,
-            ),
+            evidence(Some(field), format!("resource:{name}"), note, 0.7),
         );
     }
     if facts.resource_kind == "*"
         || facts.resource_kind == "all"
+        || facts.bulk
         || facts.attributes.contains("bulk=true")
     {
         return at(

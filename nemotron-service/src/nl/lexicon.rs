@@ -165,7 +165,7 @@ fn known_object(phrase: &str) -> Option<Vec<Target>> {
         | "account configuration"
         | "account preferences"
         | "settings"
-        | "account details" => vec![service("account"), service("settings"), kind("settings")],
+        | "account details" => vec![service("account"), service("settings"), kind("setting")],
         "customers"
         | "clients"
         | "the public"
@@ -255,7 +255,11 @@ pub fn object_targets(object: &str) -> Result<Vec<Target>, String> {
             .all(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
     {
         // A plain noun phrase naming a system or kind of record ("backups", "vendor contracts").
+        let written = words[words.len() - 1];
         let mut targets = vec![service(&last), kind(&last)];
+        if written != last {
+            targets.insert(1, service(written));
+        }
         if words.len() == 2 && resource_meaning(words[0]).is_some() {
             targets.push(kind(&singular(words[0])));
         }
@@ -324,7 +328,7 @@ mod tests {
         assert_eq!(object_targets("billing.* admin.*").unwrap().len(), 2);
         assert_eq!(
             object_targets("backups").unwrap(),
-            vec![service("backup"), kind("backup")]
+            vec![service("backup"), service("backups"), kind("backup")]
         );
         assert!(object_targets("the thing we discussed yesterday").is_err());
         assert_eq!(data_types_of("all pii"), Some(vec![DataType::Personal]));
