@@ -105,6 +105,7 @@ fn version_text() -> String {
 
 /// Runs the command line and returns the process exit status.
 pub fn main() -> i32 {
+    crate::exe_seal::record_original_exe();
     let cli = Cli::parse();
     if cli.version {
         print!("{}", version_text());

@@ -54,6 +54,7 @@
 pub mod node_config;
 pub mod wire;
 
+mod container_policy;
 mod documents;
 mod error;
 mod explain;

@@ -9,10 +9,14 @@ use libcontainer::syscall::syscall::SyscallType;
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use openshell_policy::node_config::NodeConfig;
+use openshell_policy::wire::ContainerPolicy;
 
 use super::{Context, validate_id};
 use crate::bundle::{CallerBundle, StagedBundle};
 use crate::{cgroup_path, exe_seal, hardening, keyring, loopback, policy_attach};
+
+/// The annotation naming a container's data-residency region (else the node's `region`).
+pub const REGION_ANNOTATION: &str = "openshell.nvidia.com/region";
 
 /// What `create` and `run` need to build a container's init.
 pub struct InitRequest<'a> {
@@ -53,11 +57,12 @@ pub fn create_container(ctx: &Context, req: &InitRequest<'_>) -> Result<Containe
     }
     let caller = CallerBundle::load(req.bundle)?;
     let node = NodeConfig::load()?;
-    let mut spec = apply_policy(ctx, caller.spec, &caller.dir, &node)?;
+    let policy_file = StagedBundle::path(&root, req.id).join(StagedBundle::POLICY_FILE);
+    let (mut spec, policy) = apply_policy(ctx, caller.spec, &caller.dir, &node, &policy_file)?;
     cgroup_path::ensure_cgroups_path(&mut spec, req.id, ctx.systemd_cgroup)?;
 
     exe_seal::ensure_sealed(&root)?;
-    let staged = StagedBundle::write(&root, req.id, &caller.dir, &spec)?;
+    let staged = StagedBundle::write(&root, req.id, &caller.dir, &spec, policy.as_ref())?;
     let new_netns = has_new_network_namespace(&spec);
     let built = build_init(ctx, &root, staged.dir(), req).and_then(|container| {
         if new_netns {
@@ -75,16 +80,30 @@ pub fn create_container(ctx: &Context, req: &InitRequest<'_>) -> Result<Containe
     built
 }
 
-/// Hardens the caller's spec by the container's policy, if it has one (else returns it as is).
-fn apply_policy(ctx: &Context, spec: Spec, bundle: &Path, node: &NodeConfig) -> Result<Spec> {
+/// Hardens the caller's spec by the container's policy, if it has one (else returns it as is),
+/// with the plain policy the hooks read.
+fn apply_policy(
+    ctx: &Context,
+    spec: Spec,
+    bundle: &Path,
+    node: &NodeConfig,
+    policy_file: &Path,
+) -> Result<(Spec, Option<ContainerPolicy>)> {
     let Some(attached) =
         policy_attach::resolve(&spec, bundle, ctx.default_policy.as_deref(), node)?
     else {
-        return Ok(spec);
+        return Ok((spec, None));
     };
     let policy = &attached.policy;
-    let hardened = hardening::harden_spec(&spec, policy, node)
-        .with_context(|| format!("policy {:?} from {}", policy.name(), attached.origin))?;
+    let context = || format!("policy {:?} from {}", policy.name(), attached.origin);
+    let hooks = hardening::hook_injection(node, policy_file).with_context(context)?;
+    let hardened =
+        hardening::harden_spec(&spec, policy, node, Some(hooks)).with_context(context)?;
+    let region = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(REGION_ANNOTATION).cloned())
+        .or_else(|| node.region.clone());
     tracing::info!(
         "policy {:?} ({}, {}) attached from {}",
         policy.name(),
@@ -92,7 +111,7 @@ fn apply_policy(ctx: &Context, spec: Spec, bundle: &Path, node: &NodeConfig) -> 
         policy.digest(),
         attached.origin
     );
-    Ok(hardened.spec)
+    Ok((hardened.spec, Some(policy.container_policy(region))))
 }
 
 /// True when the container gets a network namespace of its own (not joined by path).

@@ -27,7 +27,8 @@ enum PolicyCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Print the hardened config.json a bundle would run with under the policy.
+    /// Print the hardened config.json a bundle would run with under the policy (without the
+    /// per-container `openshell-hook` calls `create` adds).
     Compile {
         /// The policy file
         file: PathBuf,
@@ -86,5 +87,5 @@ fn harden_file(file: &Path, bundle: Option<&Path>) -> Result<openshell_policy::H
         None => Spec::default(),
     };
     let node = NodeConfig::load().context("node configuration")?;
-    hardening::harden_spec(&spec, &policy, &node)
+    hardening::harden_spec(&spec, &policy, &node, None)
 }
