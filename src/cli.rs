@@ -26,6 +26,11 @@ struct Cli {
     #[arg(long, value_name = "NAME")]
     default_policy: Option<String>,
 
+    /// Node configuration file (default $OPENSHELL_CONFIG, else /etc/openshell/config.toml);
+    /// for callers that do not pass their environment to the runtime (Podman's conmon).
+    #[arg(long, value_name = "FILE")]
+    node_config: Option<PathBuf>,
+
     /// Print the version, the OCI runtime-spec version and the libseccomp version.
     #[arg(short = 'v', long)]
     version: bool,
@@ -107,6 +112,11 @@ fn version_text() -> String {
 pub fn main() -> i32 {
     crate::exe_seal::record_original_exe();
     let cli = Cli::parse();
+    if let Some(path) = &cli.node_config {
+        // SAFETY: single-threaded here; the node configuration is read through this variable by
+        // the runtime and handed to its hooks.
+        unsafe { std::env::set_var(openshell_policy::node_config::CONFIG_ENV, path) };
+    }
     if cli.version {
         print!("{}", version_text());
         return 0;

@@ -43,6 +43,46 @@ impl Drop for HostPathGuard {
     }
 }
 
+/// A cgroup directory name (such as Podman's `libpod_parent`) a client creates in every
+/// hierarchy; where it did not exist before the guard is made, it is removed (children first)
+/// when the guard drops.
+pub struct CgroupGuard {
+    created_by_us: Vec<PathBuf>,
+}
+
+impl CgroupGuard {
+    /// Remembers the hierarchies in which `/sys/fs/cgroup/<hierarchy>/<name>` is missing now.
+    pub fn new(name: &str) -> Self {
+        let hierarchies = fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten();
+        Self {
+            created_by_us: hierarchies
+                .map(|h| h.path().join(name))
+                .filter(|p| !p.exists())
+                .collect(),
+        }
+    }
+}
+
+fn remove_cgroup_tree(dir: &Path) {
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_cgroup_tree(&entry.path());
+        }
+    }
+    let _ = fs::remove_dir(dir);
+}
+
+impl Drop for CgroupGuard {
+    fn drop(&mut self) {
+        for dir in &self.created_by_us {
+            remove_cgroup_tree(dir);
+        }
+    }
+}
+
 /// Writes a docker-archive (`docker save` layout) of the busybox rootfs tagged `tag`.
 pub fn busybox_docker_archive(dir: &Path, tag: &str) -> PathBuf {
     let rootfs = dir.join("image-rootfs");
@@ -268,12 +308,16 @@ pub struct Podman {
     dir: TempDir,
     runtime: PathBuf,
     _host_paths: HostPathGuard,
+    _cgroups: CgroupGuard,
 }
 
 impl Podman {
     /// A private Podman setup that runs containers with `runtime`.
     pub fn new(runtime: &Path) -> Self {
-        let host_paths = HostPathGuard::new(&["/run/containers", "/var/lib/containers"]);
+        // Podman gives runtimes it does not know no --root (and its --rm cleanup drops any
+        // --runtime-flag), so their state lands in the runtime's default root, /run/openshell.
+        let host_paths =
+            HostPathGuard::new(&["/run/containers", "/var/lib/containers", "/run/openshell"]);
         let dir = tempfile::Builder::new()
             .prefix("podman-")
             .tempdir()
@@ -289,6 +333,7 @@ impl Podman {
             dir,
             runtime: runtime.to_path_buf(),
             _host_paths: host_paths,
+            _cgroups: CgroupGuard::new("libpod_parent"),
         }
     }
 

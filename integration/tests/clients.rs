@@ -78,7 +78,85 @@ fn podman_runs_execs_stops_and_removes() {
     ok(podman.podman().args(["stop", "-t", "1", "agent"]));
     ok(podman.podman().args(["rm", "agent"]));
     assert_eq!(ok(podman.podman().args(["ps", "-aq"])), "");
-    assert!(cgroup_dirs(&id).is_empty() && cgroup_dirs(&format!("libpod-{id}")).is_empty());
+    let left: Vec<_> = [cgroup_dirs(&id), cgroup_dirs(&format!("libpod-{id}"))].concat();
+    assert!(left.is_empty(), "cgroups left behind: {left:?}");
+}
+
+#[test]
+fn podman_applies_a_policy_named_by_annotation() {
+    require_root();
+    let _one = CLIENTS.lock().unwrap_or_else(|e| e.into_inner());
+    let podman = Podman::new(&binaries::openshell());
+    let tar = busybox_rootfs_tar(podman.dir());
+    ok(podman
+        .podman()
+        .arg("import")
+        .arg(&tar)
+        .arg("localhost/openshell-busybox"));
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        openshell_integration::policies::sandbox_policy(
+            "podman-agent",
+            &["network: none", "syscalls: default"],
+            &[],
+        ),
+    )
+    .unwrap();
+    let registry = dir.path().join("registry");
+    let node_config = dir.path().join("node.toml");
+    std::fs::write(
+        &node_config,
+        format!(
+            "registry_dir = \"{}\"\n[audit]\ntrail = \"{}\"\nspool_dir = \"{}\"\n",
+            registry.display(),
+            dir.path().join("trail.jsonl").display(),
+            dir.path().join("spool").display()
+        ),
+    )
+    .unwrap();
+    let out = ok(podman
+        .podman()
+        .arg("--runtime-flag")
+        .arg(format!("node-config={}", node_config.display()))
+        .args(["run", "--rm", "--network", "none", "--annotation"])
+        .arg(format!("openshell.nvidia.com/policy={}", policy.display()))
+        .args([
+            "localhost/openshell-busybox",
+            "sh",
+            "-c",
+            "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; touch /x 2>&1; true",
+        ]));
+    assert!(
+        out.contains("Seccomp:\t2") && out.contains("NoNewPrivs:\t1"),
+        "{out}"
+    );
+    assert!(out.contains("Read-only file system"), "{out}");
+    // The hook registered the container and poststop removed the record again.
+    assert!(registry.is_dir(), "the hook never ran");
+    assert!(
+        openshell_integration::wait_for(std::time::Duration::from_secs(10), || std::fs::read_dir(
+            &registry
+        )
+        .unwrap()
+        .count()
+            == 0),
+        "poststop left a registration record"
+    );
+
+    // Without the annotation the same image runs as under runc: its root is writable.
+    let out = ok(podman.podman().args([
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "localhost/openshell-busybox",
+        "sh",
+        "-c",
+        "touch /x && echo writable",
+    ]));
+    assert_eq!(out, "writable\n");
 }
 
 #[test]

@@ -51,7 +51,7 @@ pub fn create(ctx: &Context, args: liboci_cli::Create) -> Result<()> {
 /// it. On failure nothing is left behind: no state directory, staged bundle or cgroup.
 pub fn create_container(ctx: &Context, req: &InitRequest<'_>) -> Result<Container> {
     validate_id(req.id)?;
-    let root = ctx.root()?;
+    let root = ctx.create_root()?;
     if root.join(req.id).exists() {
         bail!("container {:?} already exists", req.id);
     }

@@ -13,7 +13,12 @@ use super::{Context, status_name};
 pub fn list(ctx: &Context, args: liboci_cli::List) -> Result<()> {
     let root = ctx.root()?;
     let mut documents = Vec::new();
-    for entry in fs::read_dir(&root).with_context(|| format!("cannot read {}", root.display()))? {
+    let entries = match fs::read_dir(&root) {
+        Ok(entries) => entries.collect::<Vec<_>>(),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(err) => return Err(err).with_context(|| format!("cannot read {}", root.display())),
+    };
+    for entry in entries {
         let dir = entry?.path();
         if !dir.join("state.json").is_file() {
             continue;

@@ -36,15 +36,26 @@ pub struct Context {
 }
 
 impl Context {
-    /// The state root, created (mode 0700) when missing, as an absolute path.
-    pub fn root(&self) -> Result<PathBuf> {
+    /// The state root, created (mode 0700) when missing, as an absolute path: for commands that
+    /// create containers.
+    pub fn create_root(&self) -> Result<PathBuf> {
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&self.root)
             .with_context(|| format!("cannot create state root {}", self.root.display()))?;
-        fs::canonicalize(&self.root)
-            .with_context(|| format!("cannot resolve state root {}", self.root.display()))
+        self.root()
+    }
+
+    /// The state root as an absolute path. Commands that only read or remove state never create
+    /// it (a late `delete --force` from a client's cleanup must not bring it back).
+    pub fn root(&self) -> Result<PathBuf> {
+        match fs::canonicalize(&self.root) {
+            Ok(root) => Ok(root),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(self.root.clone()),
+            Err(err) => Err(err)
+                .with_context(|| format!("cannot resolve state root {}", self.root.display())),
+        }
     }
 
     /// Loads container `id`, or fails with runc's "container does not exist" wording.
