@@ -112,8 +112,18 @@ fn api_end_to_end() {
         (status, r["policy"]["name"].as_str()),
         (200, Some("customer-support-agent"))
     );
-    let (status, trail) = s.json("GET", "/v1/audit/c1?limit=2", &Value::Null);
-    assert_eq!(status, 200);
+    // Audit events are written by a background writer: wait until both have landed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let trail = loop {
+        let (status, trail) = s.json("GET", "/v1/audit/c1?limit=2", &Value::Null);
+        assert_eq!(status, 200);
+        if trail["events"].as_array().is_some_and(|e| e.len() == 2)
+            || std::time::Instant::now() > deadline
+        {
+            break trail;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     let events = trail["events"].as_array().unwrap();
     assert_eq!(events.len(), 2);
     assert_eq!(events[1]["decision"], "deny");
