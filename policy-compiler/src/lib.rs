@@ -1,4 +1,77 @@
 //! openshell policy documents and the types every openshell component shares.
 //!
 //! - `wire`: the records services exchange (decisions, registrations, audit events).
+//! - Policy documents ([`SandboxPolicy`], [`NetworkPolicy`], [`ApprovalPolicy`],
+//!   [`PrivacyRouterPolicy`], [`NaturalLanguagePolicy`], [`ApiCatalog`]), read from YAML by
+//!   [`PolicySet`] with every problem reported as `file:line:column: message — hint`.
+//! - [`harden`]: a `SandboxPolicy` compiled into the caller's OCI spec, only ever tightening it,
+//!   with an [`Explanation`] of what changed.
+//!
+//! ```no_run
+//! use openshell_policy::{HardenOptions, PolicySet, harden};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let policy = PolicySet::load("bundles/customer-support/openshell-policy.yaml")?;
+//! let caller = oci_spec::runtime::Spec::load("bundle/config.json")?;
+//! let hardened = harden(&caller, &policy, &HardenOptions::default())?;
+//! println!("{}", hardened.explanation);
+//! # Ok(()) }
+//! ```
+//!
+//! # YAML
+//!
+//! `serde_yaml` is archived. Its candidates were weighed as follows:
+//! - **serde-saphyr 2.x** (chosen): maintained, pure Rust (its parser, granit-parser, is a
+//!   YAML 1.2 parser derived from saphyr with no `unsafe` libyaml port), panic-free with budgets
+//!   against alias bombs, duplicate keys refused by default, strict YAML 1.2 booleans on
+//!   request, structured errors (unknown field with the expected list, unknown variant, missing
+//!   field) carrying line and column, and `Spanned<T>` so positions survive into checks made
+//!   after parsing, which is what line-accurate semantic errors need.
+//! - `serde_yml`: an archived fork, unsound (RUSTSEC-2025-0068). `serde_yaml_ng` and
+//!   `serde_norway`: forks that keep serde_yaml's C-derived `unsafe-libyaml` core and its
+//!   errors without usable positions for values checked after parsing. `saphyr`/`yaml-rust2`:
+//!   parsers without serde, which would mean hand-writing the deserialization of every document.
+//!
+//! Each document of a file is deserialized on its own ([`PolicySet`] splits the stream with
+//! serde-saphyr's parser first), so a mistake in one document does not hide those in the next.
+//! Values checked after parsing are [`Located`], carrying their line and column.
+//!
+//! # Choices the documents make
+//! - Omitted isolation settings are the safe side: `network: none`, `filesystem: read-only`,
+//!   `syscalls: default`, `gpuAccess: none`; audit is on unless `auditLog.enabled: false`.
+//! - Per-syscall overrides live in `spec.isolation.syscallOverrides` (`NAME: allow | deny |
+//!   escalate`); escape syscalls (mount family, namespaces, modules, kexec, bpf, keyrings, …)
+//!   cannot be `allow`ed, `write` and the exit calls cannot be escalated.
+//! - `spec.isolation.tmpfs`, `maskedPaths` and `readOnlyPaths` adjust the filesystem view.
+//! - Privacy-router endpoints carry a URL, `local`, a region and SPKI pins
+//!   (`sha256:<hex>` of the SubjectPublicKeyInfo); routes map each sensitivity to endpoints.
+//! - Audit destinations: `file:///abs/path`, `syslog://`, `syslog://host[:port]`,
+//!   `siem://NAME` (resolved by the node configuration).
+//! - A policy file's permissions are checked against an `ApiCatalog` in the same file;
+//!   for a catalog kept in its own file call [`PolicySet::check_catalog`].
 pub mod wire;
+
+mod documents;
+mod error;
+mod explain;
+mod harden;
+mod located;
+mod patterns;
+mod policy_set;
+mod quantity;
+mod seccomp;
+mod suggest;
+mod validate;
+mod yaml;
+
+pub use documents::*;
+pub use error::{PolicyError, Problem};
+pub use explain::{Explanation, Section};
+pub use harden::{
+    AGENT_CAPABILITIES, DIGEST_ANNOTATION, GpuEdits, HardenOptions, Hardened, HookInjection,
+    POLICY_ANNOTATION, POLICY_ENV, harden, policy_from_env,
+};
+pub use located::{Located, Position};
+pub use patterns::{ApiPattern, DomainPattern, HttpMethod, PathPattern, PatternError};
+pub use policy_set::PolicySet;
+pub use quantity::{CpuQuantity, MemoryQuantity, QuantityError, Timeout};
+pub use validate::MIN_MEMORY_BYTES;

@@ -1,0 +1,72 @@
+//! `ApiCatalog`: what an API name means on the wire, so `allowedAPIs`/`deniedAPIs` can be
+//! enforced on real HTTP traffic by the egress engine.
+//!
+//! ```yaml
+//! apiVersion: openshell.nvidia.com/v1
+//! kind: ApiCatalog
+//! metadata:
+//!   name: example-apis
+//! spec:
+//!   apis:
+//!     crm.read:
+//!       - methods: [GET]
+//!         host: crm.example.test
+//!         path: /api/v1/customers/**
+//! ```
+//!
+//! API names are concrete dotted names (no wildcards); policies use `crm.*` to cover a family.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::Metadata;
+use crate::located::Located;
+use crate::patterns::{DomainPattern, HttpMethod, PathPattern};
+
+/// An `ApiCatalog` document.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ApiCatalog {
+    /// Name and labels.
+    pub metadata: Metadata,
+    /// The catalog.
+    pub spec: ApiCatalogSpec,
+}
+
+/// `spec` of an `ApiCatalog`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiCatalogSpec {
+    /// API name → the requests that make it up.
+    pub apis: BTreeMap<Located<String>, Vec<ApiEndpoint>>,
+}
+
+/// Requests that belong to an API.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiEndpoint {
+    /// HTTP methods (at least one).
+    pub methods: Vec<Located<HttpMethod>>,
+    /// Host pattern.
+    pub host: Located<DomainPattern>,
+    /// Path pattern.
+    pub path: Located<PathPattern>,
+}
+
+impl ApiCatalog {
+    /// The names of the APIs a request (method, host, path) belongs to.
+    pub fn apis_for(&self, method: HttpMethod, host: &str, path: &str) -> Vec<&str> {
+        self.spec
+            .apis
+            .iter()
+            .filter(|(_, endpoints)| {
+                endpoints.iter().any(|endpoint| {
+                    endpoint.methods.iter().any(|m| m.value == method)
+                        && endpoint.host.matches(host)
+                        && endpoint.path.matches(path)
+                })
+            })
+            .map(|(name, _)| name.value.as_str())
+            .collect()
+    }
+}

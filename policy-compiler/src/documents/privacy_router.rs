@@ -1,0 +1,212 @@
+//! `PrivacyRouterPolicy`: which model endpoint may see a request, by data sensitivity and
+//! residency.
+//!
+//! ```yaml
+//! privacyRouter:                  # or apiVersion/kind: PrivacyRouterPolicy/metadata/spec
+//!   endpoints:                    # optional: without it, names are resolved by node config
+//!     - name: local-nemotron
+//!       url: http://nemotron.internal:8000/v1
+//!       local: true               # on-premises: may receive confidential/restricted data
+//!       region: EU
+//!     - name: cloud-eu
+//!       url: https://api.cloud.example/v1
+//!       region: EU
+//!       spkiPins: ["sha256:<64 hex digits of the SHA-256 of the server's SubjectPublicKeyInfo>"]
+//!   routes:                       # endpoints per sensitivity, in order of preference
+//!     restricted: [local-nemotron]
+//!     confidential: [local-nemotron]
+//!     internal: [cloud-eu]
+//!     public: [cloud-eu, local-nemotron]
+//!   residencyRules:
+//!     - region: EU
+//!       dataTypes: [personalData, financialData]
+//!       allowedEndpoints: [eu-west-1-local, eu-central-1-local]
+//!   fallback: local-only          # local-only (default) | deny
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize, Serializer};
+
+use super::Metadata;
+use crate::located::Located;
+use crate::yaml::HINT_SEPARATOR;
+
+/// A `PrivacyRouterPolicy` document.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PrivacyRouterPolicy {
+    /// Name and labels.
+    pub metadata: Metadata,
+    /// The routing rules.
+    pub spec: PrivacyRouterSpec,
+}
+
+/// `spec` of a `PrivacyRouterPolicy` (also the body of a bare `privacyRouter:` block).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PrivacyRouterSpec {
+    /// The document name; only in the bare-block form.
+    #[serde(default, skip_serializing)]
+    pub name: Option<Located<String>>,
+    /// Model endpoints this policy names; empty = names resolved by the node configuration.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<ModelEndpoint>,
+    /// Endpoints allowed per sensitivity, in order of preference.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub routes: BTreeMap<Located<Sensitivity>, Vec<Located<String>>>,
+    /// Where data of given types may be processed.
+    #[serde(default)]
+    pub residency_rules: Vec<ResidencyRule>,
+    /// What to do when no allowed endpoint is available.
+    #[serde(default)]
+    pub fallback: Located<Fallback>,
+}
+
+/// A model endpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ModelEndpoint {
+    /// Name used in routes and residency rules.
+    pub name: Located<String>,
+    /// OpenAI-compatible base URL.
+    pub url: Located<String>,
+    /// Runs on premises (eligible for confidential and restricted data).
+    #[serde(default)]
+    pub local: Located<bool>,
+    /// Region it processes data in (`EU`, `US`, `CN`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<Located<String>>,
+    /// Accepted server keys (`sha256:<hex>` of the SubjectPublicKeyInfo); empty = CA trust only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spki_pins: Vec<Located<SpkiPin>>,
+}
+
+/// Data sensitivity classes, from least to most sensitive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sensitivity {
+    /// Public data.
+    Public,
+    /// Internal data.
+    Internal,
+    /// Confidential data: local endpoints only.
+    Confidential,
+    /// Restricted data: local endpoints only.
+    Restricted,
+}
+
+impl Sensitivity {
+    /// The class as written in policies.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Sensitivity::Public => "public",
+            Sensitivity::Internal => "internal",
+            Sensitivity::Confidential => "confidential",
+            Sensitivity::Restricted => "restricted",
+        }
+    }
+}
+
+/// One residency rule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResidencyRule {
+    /// The jurisdiction (`EU`, `CN`).
+    pub region: Located<String>,
+    /// Data the rule applies to.
+    pub data_types: Vec<Located<DataType>>,
+    /// The only endpoints such data may go to.
+    pub allowed_endpoints: Vec<Located<String>>,
+}
+
+/// Data types the content classifier tags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DataType {
+    /// Every type.
+    All,
+    /// Personal data (names, contact details, national ids).
+    PersonalData,
+    /// Financial data (IBANs, account numbers).
+    FinancialData,
+    /// Payment card data.
+    PaymentCardData,
+    /// Health data.
+    HealthData,
+    /// Secrets and credentials.
+    Credentials,
+}
+
+/// `fallback`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fallback {
+    /// Use a local endpoint.
+    #[default]
+    LocalOnly,
+    /// Refuse the request.
+    Deny,
+}
+
+/// A SHA-256 pin of a server's SubjectPublicKeyInfo.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SpkiPin(pub [u8; 32]);
+
+impl SpkiPin {
+    /// Parses `sha256:<64 hex digits>`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let hex = text
+            .strip_prefix("sha256:")
+            .filter(|hex| hex.len() == 64 && hex.is_ascii())
+            .ok_or_else(|| format!("'{text}' is not sha256:<64 hex digits>"))?;
+        let mut bytes = [0u8; 32];
+        for (index, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[index * 2..index * 2 + 2], 16)
+                .map_err(|_| format!("'{text}' has a non-hex digit"))?;
+        }
+        Ok(SpkiPin(bytes))
+    }
+}
+
+impl fmt::Display for SpkiPin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("sha256:")?;
+        self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+    }
+}
+
+impl<'de> Deserialize<'de> for SpkiPin {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        SpkiPin::parse(&text).map_err(|error| {
+            de::Error::custom(format!(
+                "{error}{HINT_SEPARATOR}pin the SHA-256 of the key, e.g. from `openssl x509 \
+                 -pubkey -noout | openssl pkey -pubin -outform der | sha256sum`"
+            ))
+        })
+    }
+}
+
+impl Serialize for SpkiPin {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_round_trip() {
+        let text = format!("sha256:{}", "0a".repeat(32));
+        let pin = SpkiPin::parse(&text).unwrap();
+        assert_eq!(pin.0, [10; 32]);
+        assert_eq!(pin.to_string(), text);
+        assert!(SpkiPin::parse("sha256:00").is_err());
+        assert!(SpkiPin::parse(&format!("sha1:{}", "0a".repeat(32))).is_err());
+        assert!(SpkiPin::parse(&format!("sha256:{}", "zz".repeat(32))).is_err());
+    }
+}

@@ -1,0 +1,490 @@
+//! The pattern languages of the policy documents, shared by validation here and enforcement in
+//! the egress engine and the policy service, so all of them read a pattern the same way.
+//!
+//! - [`DomainPattern`]: `api.hubspot.com` (exactly that host) or `*.salesforce.com` (any host
+//!   below it, at any depth; not `salesforce.com` itself). `*` alone matches every host and is
+//!   accepted only where it narrows (a deny rule). Wildcards covering a public suffix (`*.com`,
+//!   `*.co.uk`, per the Public Suffix List) are refused.
+//! - [`ApiPattern`]: `crm.read` or `admin.*` (every API below `admin`), or `*`.
+//! - [`PathPattern`]: `/api/v1/events`, `/api/v1/customers/*` (`*` = one segment), or
+//!   `/api/v1/**` (`**` as the last segment = any rest, including nothing).
+
+use std::fmt;
+
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::yaml::HINT_SEPARATOR;
+
+/// Why a pattern was refused, with how to fix it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PatternError {
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: String,
+}
+
+fn refuse(message: impl Into<String>, hint: impl Into<String>) -> PatternError {
+    PatternError {
+        message: message.into(),
+        hint: hint.into(),
+    }
+}
+
+/// A host-name pattern (see the module documentation).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DomainPattern {
+    text: String,
+    shape: DomainShape,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum DomainShape {
+    Any,
+    Exact,
+    /// Any host ending in `.` + the stored suffix.
+    Below(String),
+}
+
+impl DomainPattern {
+    /// Parses and checks a pattern.
+    pub fn parse(text: &str) -> Result<Self, PatternError> {
+        if text == "*" {
+            return Ok(DomainPattern {
+                text: text.to_owned(),
+                shape: DomainShape::Any,
+            });
+        }
+        let (wildcard, name) = match text.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        check_host_name(name, text)?;
+        if !wildcard {
+            return Ok(DomainPattern {
+                text: text.to_owned(),
+                shape: DomainShape::Exact,
+            });
+        }
+        let is_public_suffix = psl::suffix(name.as_bytes())
+            .map(|suffix| suffix.as_bytes() == name.as_bytes())
+            .unwrap_or(true);
+        if !name.contains('.') || is_public_suffix {
+            return Err(refuse(
+                format!("'{text}' covers a whole public suffix ('{name}')"),
+                format!("name the organisation's domain, e.g. '*.example.{name}'"),
+            ));
+        }
+        Ok(DomainPattern {
+            text: text.to_owned(),
+            shape: DomainShape::Below(name.to_owned()),
+        })
+    }
+
+    /// Whether the pattern is `*` (every host).
+    pub fn is_any(&self) -> bool {
+        self.shape == DomainShape::Any
+    }
+
+    /// Whether `host` matches (case-insensitive, one trailing dot ignored).
+    pub fn matches(&self, host: &str) -> bool {
+        let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+        match &self.shape {
+            DomainShape::Any => true,
+            DomainShape::Exact => host == self.text,
+            DomainShape::Below(suffix) => host
+                .strip_suffix(suffix.as_str())
+                .is_some_and(|head| head.len() > 1 && head.ends_with('.')),
+        }
+    }
+
+    /// Whether every host matched by `other` is also matched by `self`.
+    pub fn covers(&self, other: &DomainPattern) -> bool {
+        match (&self.shape, &other.shape) {
+            (DomainShape::Any, _) => true,
+            (_, DomainShape::Any) => false,
+            (_, DomainShape::Exact) => self.matches(&other.text),
+            (DomainShape::Below(mine), DomainShape::Below(theirs)) => {
+                mine == theirs || self.matches(theirs)
+            }
+            (DomainShape::Exact, DomainShape::Below(_)) => false,
+        }
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+fn check_host_name(name: &str, text: &str) -> Result<(), PatternError> {
+    let hint = "write a lower-case host name such as 'api.example.com' or '*.example.com' \
+                (a single leading '*.' is the only wildcard)";
+    if name.is_empty() || name.len() > 253 {
+        return Err(refuse(format!("'{text}' is not a host name"), hint));
+    }
+    if name.contains('*') {
+        return Err(refuse(
+            format!("'{text}' has a wildcard that is not a leading '*.'"),
+            hint,
+        ));
+    }
+    for label in name.split('.') {
+        let valid = !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid {
+            return Err(refuse(
+                format!("'{text}' is not a host name (bad label '{label}')"),
+                hint,
+            ));
+        }
+    }
+    if name
+        .rsplit('.')
+        .next()
+        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(refuse(
+            format!("'{text}' is an IP address, not a host name"),
+            "name the host; addresses are resolved and checked by the egress engine",
+        ));
+    }
+    Ok(())
+}
+
+impl fmt::Display for DomainPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// A pattern over dotted API or action names (see the module documentation).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ApiPattern {
+    text: String,
+    /// Segments before a trailing `*`; all segments when there is none.
+    prefix: Vec<String>,
+    wildcard: bool,
+}
+
+impl ApiPattern {
+    /// Parses `crm.read`, `admin.*` or `*`.
+    pub fn parse(text: &str) -> Result<Self, PatternError> {
+        let hint = "write dotted lower-case names such as 'crm.read' or 'admin.*' \
+                    ('*' only as the last segment)";
+        let mut segments: Vec<&str> = text.split('.').collect();
+        let wildcard = segments.last() == Some(&"*");
+        if wildcard {
+            segments.pop();
+        }
+        for segment in &segments {
+            let valid = segment
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_lowercase())
+                && segment.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                });
+            if !valid {
+                return Err(refuse(format!("'{text}' is not an API name"), hint));
+            }
+        }
+        if segments.is_empty() && !wildcard {
+            return Err(refuse(format!("'{text}' is not an API name"), hint));
+        }
+        Ok(ApiPattern {
+            text: text.to_owned(),
+            prefix: segments.into_iter().map(str::to_owned).collect(),
+            wildcard,
+        })
+    }
+
+    /// Whether the pattern has a trailing `*`.
+    pub fn is_wildcard(&self) -> bool {
+        self.wildcard
+    }
+
+    /// Whether the pattern is `*` (every name).
+    pub fn is_any(&self) -> bool {
+        self.wildcard && self.prefix.is_empty()
+    }
+
+    /// Whether the concrete name `name` matches.
+    pub fn matches(&self, name: &str) -> bool {
+        let segments: Vec<&str> = name.split('.').collect();
+        if self.wildcard {
+            segments.len() > self.prefix.len()
+                && self.prefix.iter().zip(&segments).all(|(a, b)| a == b)
+        } else {
+            segments.len() == self.prefix.len()
+                && self.prefix.iter().zip(&segments).all(|(a, b)| a == b)
+        }
+    }
+
+    /// Whether every name matched by `other` is matched by `self`.
+    pub fn covers(&self, other: &ApiPattern) -> bool {
+        if !self.wildcard {
+            return self == other;
+        }
+        other.prefix.len() >= self.prefix.len()
+            && (other.prefix.len() > self.prefix.len() || other.wildcard)
+            && self.prefix.iter().zip(&other.prefix).all(|(a, b)| a == b)
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for ApiPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// A URL path pattern (see the module documentation).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PathPattern {
+    text: String,
+}
+
+impl PathPattern {
+    /// Parses `/api/v1/events`, `/customers/*/notes` or `/api/**`.
+    pub fn parse(text: &str) -> Result<Self, PatternError> {
+        let hint = "write an absolute path such as '/api/v1/events'; '*' matches one segment, \
+                    a final '**' the rest";
+        if !text.starts_with('/') {
+            return Err(refuse(
+                format!("path '{text}' does not start with '/'"),
+                hint,
+            ));
+        }
+        if text.contains(|c: char| c.is_whitespace() || c == '?' || c == '#') {
+            return Err(refuse(
+                format!("path '{text}' has whitespace, a query or a fragment"),
+                hint,
+            ));
+        }
+        let segments: Vec<&str> = text[1..].split('/').collect();
+        for (index, segment) in segments.iter().enumerate() {
+            let last = index + 1 == segments.len();
+            let bad_wildcard = segment.contains('*') && *segment != "*" && *segment != "**";
+            if bad_wildcard || (*segment == "**" && !last) || *segment == ".." {
+                return Err(refuse(
+                    format!("path '{text}' has a bad segment '{segment}'"),
+                    hint,
+                ));
+            }
+        }
+        Ok(PathPattern {
+            text: text.to_owned(),
+        })
+    }
+
+    /// Whether the request path `path` (a query string is ignored) matches.
+    pub fn matches(&self, path: &str) -> bool {
+        let path = path.split(['?', '#']).next().unwrap_or(path);
+        let Some(path) = path.strip_prefix('/') else {
+            return false;
+        };
+        let pattern: Vec<&str> = self.text[1..].split('/').collect();
+        let actual: Vec<&str> = path.split('/').collect();
+        if pattern.last() == Some(&"**") {
+            let fixed = &pattern[..pattern.len() - 1];
+            return actual.len() >= fixed.len() && segments_match(fixed, &actual[..fixed.len()]);
+        }
+        pattern.len() == actual.len() && segments_match(&pattern, &actual)
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+fn segments_match(pattern: &[&str], actual: &[&str]) -> bool {
+    pattern
+        .iter()
+        .zip(actual)
+        .all(|(p, a)| *p == *a || (*p == "*" && !a.is_empty()))
+}
+
+impl fmt::Display for PathPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// An HTTP request method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    /// GET
+    Get,
+    /// HEAD
+    Head,
+    /// POST
+    Post,
+    /// PUT
+    Put,
+    /// PATCH
+    Patch,
+    /// DELETE
+    Delete,
+    /// OPTIONS
+    Options,
+    /// CONNECT
+    Connect,
+    /// TRACE
+    Trace,
+}
+
+impl HttpMethod {
+    /// The method as it appears on the wire.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Head => "HEAD",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
+            HttpMethod::Options => "OPTIONS",
+            HttpMethod::Connect => "CONNECT",
+            HttpMethod::Trace => "TRACE",
+        }
+    }
+}
+
+impl fmt::Display for HttpMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Patterns are written as YAML strings; a bad one is reported with its fix hint.
+macro_rules! string_pattern_serde {
+    ($($pattern:ty),*) => {$(
+        impl<'de> Deserialize<'de> for $pattern {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                <$pattern>::parse(&text).map_err(|error| {
+                    de::Error::custom(format!("{}{HINT_SEPARATOR}{}", error.message, error.hint))
+                })
+            }
+        }
+
+        impl Serialize for $pattern {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+    )*};
+}
+
+string_pattern_serde!(DomainPattern, ApiPattern, PathPattern);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn domain(text: &str) -> DomainPattern {
+        DomainPattern::parse(text).unwrap()
+    }
+
+    #[test]
+    fn domain_patterns_match_whole_labels() {
+        let salesforce = domain("*.salesforce.com");
+        assert!(salesforce.matches("na1.salesforce.com"));
+        assert!(salesforce.matches("a.b.SALESFORCE.com."));
+        assert!(!salesforce.matches("salesforce.com"));
+        assert!(!salesforce.matches("evilsalesforce.com"));
+        let hubspot = domain("api.hubspot.com");
+        assert!(hubspot.matches("api.hubspot.com"));
+        assert!(!hubspot.matches("x.api.hubspot.com"));
+        assert!(domain("*").matches("anything.example"));
+    }
+
+    #[test]
+    fn too_broad_or_malformed_domains_are_refused() {
+        for text in [
+            "*.com",
+            "*.co.uk",
+            "*.test",
+            "**.com",
+            "a.*.com",
+            "*example.com",
+        ] {
+            assert!(DomainPattern::parse(text).is_err(), "{text}");
+        }
+        for text in [
+            "Api.example.com",
+            "-a.example.com",
+            "a..b",
+            "10.0.0.1",
+            "",
+            "a b.com",
+        ] {
+            assert!(DomainPattern::parse(text).is_err(), "{text}");
+        }
+        assert!(DomainPattern::parse("*.example.co.uk").is_ok());
+        assert!(DomainPattern::parse("*.crm.example.test").is_ok());
+        let error = DomainPattern::parse("*.com").unwrap_err();
+        assert_eq!(
+            error.message,
+            "'*.com' covers a whole public suffix ('com')"
+        );
+    }
+
+    #[test]
+    fn domain_coverage() {
+        assert!(domain("*").covers(&domain("*.a.com")));
+        assert!(domain("*.a.com").covers(&domain("x.a.com")));
+        assert!(domain("*.a.com").covers(&domain("*.b.a.com")));
+        assert!(domain("*.a.com").covers(&domain("*.a.com")));
+        assert!(!domain("*.b.a.com").covers(&domain("*.a.com")));
+        assert!(!domain("x.a.com").covers(&domain("*.a.com")));
+        assert!(!domain("*.a.com").covers(&domain("*")));
+    }
+
+    #[test]
+    fn api_patterns() {
+        let admin = ApiPattern::parse("admin.*").unwrap();
+        assert!(admin.matches("admin.users"));
+        assert!(admin.matches("admin.users.delete"));
+        assert!(!admin.matches("admin"));
+        assert!(!admin.matches("administrator.x"));
+        let read = ApiPattern::parse("crm.read").unwrap();
+        assert!(read.matches("crm.read") && !read.matches("crm.read.all"));
+        assert!(admin.covers(&ApiPattern::parse("admin.users.*").unwrap()));
+        assert!(admin.covers(&ApiPattern::parse("admin.x").unwrap()));
+        assert!(!read.covers(&ApiPattern::parse("crm.*").unwrap()));
+        assert!(ApiPattern::parse("*").unwrap().is_any());
+        for text in ["", "Crm.read", "crm..read", "crm.*.read", "*crm", "1crm"] {
+            assert!(ApiPattern::parse(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn path_patterns() {
+        let events = PathPattern::parse("/api/v1/events").unwrap();
+        assert!(events.matches("/api/v1/events?x=1"));
+        assert!(!events.matches("/api/v1/events/1"));
+        let one = PathPattern::parse("/customers/*/notes").unwrap();
+        assert!(one.matches("/customers/42/notes"));
+        assert!(!one.matches("/customers//notes"));
+        let rest = PathPattern::parse("/api/**").unwrap();
+        assert!(rest.matches("/api") && rest.matches("/api/a/b"));
+        assert!(!rest.matches("/apix"));
+        for text in ["api", "/a/**/b", "/a*b", "/a b", "/a/../b", "/a?x"] {
+            assert!(PathPattern::parse(text).is_err(), "{text}");
+        }
+    }
+}
