@@ -1,6 +1,7 @@
 //! openshell policy documents and the types every openshell component shares.
 //!
 //! - `wire`: the records services exchange (decisions, registrations, audit events).
+//! - `node_config`: the node configuration (`/etc/openshell/config.toml`).
 //! - Policy documents ([`SandboxPolicy`], [`NetworkPolicy`], [`ApprovalPolicy`],
 //!   [`PrivacyRouterPolicy`], [`NaturalLanguagePolicy`], [`ApiCatalog`]), read from YAML by
 //!   [`PolicySet`] with every problem reported as `file:line:column: message — hint`.
@@ -48,6 +49,7 @@
 //!   `siem://NAME` (resolved by the node configuration).
 //! - A policy file's permissions are checked against an `ApiCatalog` in the same file;
 //!   for a catalog kept in its own file call [`PolicySet::check_catalog`].
+pub mod node_config;
 pub mod wire;
 
 mod documents;

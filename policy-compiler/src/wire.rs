@@ -1,1 +1,694 @@
 //! Records exchanged between the runtime, its hooks and the node services.
+//!
+//! Everything here is plain serde data so that any component (the runtime binary included) can
+//! read and write these records without linking a daemon, a regex engine or an async runtime.
+//! JSON field names are `snake_case`; enum values are the lower-case words of the seed
+//! (`confidential`, `irreversible`, `PCI-DSS`, ...). Requests reject unknown fields so a typo in a
+//! client is an error, not a silently ignored setting.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+// ---------------------------------------------------------------------------------------------
+// Classification vocabulary (the seed's four axes plus the data types found)
+// ---------------------------------------------------------------------------------------------
+
+/// How sensitive the data an action touches is. Ordered: `Public < Internal < Confidential <
+/// Restricted`, so "at least confidential" is a comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sensitivity {
+    /// May be published.
+    Public,
+    /// Inside the organisation only.
+    Internal,
+    /// Personal or business data whose disclosure harms someone (PII, account data).
+    Confidential,
+    /// Regulated or secret data (card numbers, national ids, health records, credentials).
+    Restricted,
+}
+
+impl Sensitivity {
+    /// All levels, lowest first.
+    pub const ALL: [Sensitivity; 4] = [
+        Sensitivity::Public,
+        Sensitivity::Internal,
+        Sensitivity::Confidential,
+        Sensitivity::Restricted,
+    ];
+
+    /// The level's rank, 0 (public) to 3 (restricted), as used in Cedar contexts.
+    pub fn rank(self) -> i64 {
+        self as i64
+    }
+
+    /// The lower-case name used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sensitivity::Public => "public",
+            Sensitivity::Internal => "internal",
+            Sensitivity::Confidential => "confidential",
+            Sensitivity::Restricted => "restricted",
+        }
+    }
+}
+
+impl fmt::Display for Sensitivity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A category of regulated or personal data found in content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataType {
+    /// Data about an identifiable person (contact details, national ids).
+    Personal,
+    /// Accounts, payment cards, money movements.
+    Financial,
+    /// Diagnoses, medications, medical codes.
+    Health,
+    /// Secrets that grant access (API keys, tokens, private keys, passwords).
+    Credentials,
+}
+
+impl DataType {
+    /// All data types.
+    pub const ALL: [DataType; 4] = [
+        DataType::Personal,
+        DataType::Financial,
+        DataType::Health,
+        DataType::Credentials,
+    ];
+
+    /// The lower-case name used on the wire and in Cedar contexts.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataType::Personal => "personal",
+            DataType::Financial => "financial",
+            DataType::Health => "health",
+            DataType::Credentials => "credentials",
+        }
+    }
+}
+
+impl fmt::Display for DataType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether an action can be undone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reversibility {
+    /// Undone completely (reads, creations that can be deleted).
+    FullyReversible,
+    /// Undone with loss or effort (updates without history, refundable payments).
+    PartiallyReversible,
+    /// Cannot be undone (deletions, messages sent, money wired).
+    Irreversible,
+}
+
+impl Reversibility {
+    /// The level's rank, 0 (fully reversible) to 2 (irreversible), as used in Cedar contexts.
+    pub fn rank(self) -> i64 {
+        self as i64
+    }
+}
+
+/// How far an action's effects reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// One record, one user, one system.
+    Single,
+    /// A team, a group, a channel.
+    Team,
+    /// The whole organisation or shared infrastructure.
+    Organization,
+    /// Leaves the organisation (external recipients, third-party services).
+    External,
+}
+
+impl Scope {
+    /// The level's rank, 0 (single) to 3 (external), as used in Cedar contexts.
+    pub fn rank(self) -> i64 {
+        self as i64
+    }
+}
+
+/// A regulatory or audit framework an action falls under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ComplianceFramework {
+    /// EU General Data Protection Regulation: personal data.
+    #[serde(rename = "GDPR")]
+    Gdpr,
+    /// US Health Insurance Portability and Accountability Act: health data.
+    #[serde(rename = "HIPAA")]
+    Hipaa,
+    /// SOC 2 trust services: security, availability, confidentiality of systems.
+    #[serde(rename = "SOC2")]
+    Soc2,
+    /// Payment Card Industry Data Security Standard: card numbers.
+    #[serde(rename = "PCI-DSS")]
+    PciDss,
+}
+
+impl ComplianceFramework {
+    /// All frameworks.
+    pub const ALL: [ComplianceFramework; 4] = [
+        ComplianceFramework::Gdpr,
+        ComplianceFramework::Hipaa,
+        ComplianceFramework::Soc2,
+        ComplianceFramework::PciDss,
+    ];
+
+    /// The name used on the wire and in Cedar contexts.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComplianceFramework::Gdpr => "GDPR",
+            ComplianceFramework::Hipaa => "HIPAA",
+            ComplianceFramework::Soc2 => "SOC2",
+            ComplianceFramework::PciDss => "PCI-DSS",
+        }
+    }
+}
+
+impl fmt::Display for ComplianceFramework {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A byte range `[start, end)` in a scanned string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+}
+
+/// Why a classification result is what it is: which field, which detector, where.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    /// The request field the evidence comes from (`data.customer.email`, `action`,
+    /// `destination`), absent for bare content scans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The detector or rule that fired (`email`, `payment-card`, `verb:delete`,
+    /// `resource:billing`, `model:<name>`).
+    pub detector: String,
+    /// Where in the field's text the detector matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span: Option<Span>,
+    /// The match with its identifying part masked (`****1111`, `j***@example.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<String>,
+    /// How sure the detector is, 0.0 to 1.0.
+    pub confidence: f32,
+}
+
+/// One axis of a classification: the value, how sure, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assessment<T> {
+    /// The value on this axis.
+    pub value: T,
+    /// 0.0 to 1.0.
+    pub confidence: f32,
+    /// What produced the value.
+    pub evidence: Vec<Evidence>,
+}
+
+/// One compliance framework an action falls under, with why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComplianceAssessment {
+    /// The framework.
+    pub framework: ComplianceFramework,
+    /// 0.0 to 1.0.
+    pub confidence: f32,
+    /// What put the action under the framework.
+    pub evidence: Vec<Evidence>,
+}
+
+/// The intent classification of one agent action along the seed's four axes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntentClassification {
+    /// How sensitive the data involved is.
+    pub sensitivity: Assessment<Sensitivity>,
+    /// The data types found, with evidence.
+    pub data_types: Vec<DataTypeAssessment>,
+    /// Whether the action can be undone.
+    pub reversibility: Assessment<Reversibility>,
+    /// How far its effects reach.
+    pub scope: Assessment<Scope>,
+    /// The frameworks it falls under (empty when none).
+    pub compliance: Vec<ComplianceAssessment>,
+    /// Which engine produced the result: `embedded` or `model:<model name>`.
+    pub engine: String,
+    /// Set when the configured model backend failed and the embedded engine answered instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+}
+
+/// One data type present in an action, with why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataTypeAssessment {
+    /// The data type.
+    pub data_type: DataType,
+    /// 0.0 to 1.0.
+    pub confidence: f32,
+    /// What revealed it.
+    pub evidence: Vec<Evidence>,
+}
+
+impl IntentClassification {
+    /// The compact form carried by decisions and audit events.
+    pub fn summary(&self) -> ClassificationSummary {
+        ClassificationSummary {
+            sensitivity: self.sensitivity.value,
+            data_types: self.data_types.iter().map(|d| d.data_type).collect(),
+            reversibility: Some(self.reversibility.value),
+            scope: Some(self.scope.value),
+            compliance: self.compliance.iter().map(|c| c.framework).collect(),
+        }
+    }
+}
+
+/// The classification reduced to its values, for decisions and audit events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassificationSummary {
+    /// Sensitivity level.
+    pub sensitivity: Sensitivity,
+    /// Data types present.
+    #[serde(default)]
+    pub data_types: Vec<DataType>,
+    /// Reversibility, when an action (not bare content) was classified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reversibility: Option<Reversibility>,
+    /// Scope, when an action was classified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+    /// Compliance frameworks.
+    #[serde(default)]
+    pub compliance: Vec<ComplianceFramework>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+// ---------------------------------------------------------------------------------------------
+
+/// An action an agent asks to perform, as sent to the policy service.
+///
+/// `action` is an API name from the catalog (`crm.update`, `email.send`); `data` is a sample of
+/// the payload or its fields (any JSON: string, object, array), scanned by the content detectors
+/// along with field names; `attributes` carries facts the caller knows (`ticket.status` →
+/// `active`, `count` → `250`) that natural-language conditions can test.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    /// API name, `service.verb` (`crm.update`).
+    pub action: String,
+    /// What the action acts on (`customer:4411`, `s3://bucket/key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// A sample of the data or its fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+    /// Where data goes: an email address, URL, host name or internal system name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    /// A money amount the action moves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<f64>,
+    /// ISO 4217 currency of `amount` (default USD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// The agent (role or name) acting, when the caller knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// Caller-known facts, `key` → `value`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// Ask the service to evaluate an action of a registered container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateRequest {
+    /// The registered container the agent runs in.
+    pub container_id: String,
+    /// The action.
+    pub action: ActionRequest,
+}
+
+/// The isolation and resources a container asks for, as read from its OCI spec.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestedSandbox {
+    /// `none` (own empty netns), `private` (own netns with interfaces) or `host`.
+    #[serde(default)]
+    pub network: String,
+    /// Root filesystem mounted read-only.
+    #[serde(default)]
+    pub readonly_rootfs: bool,
+    /// GPU devices requested (device nodes, CDI names or `NVIDIA_VISIBLE_DEVICES`).
+    #[serde(default)]
+    pub gpus: Vec<String>,
+    /// Runs with CAP_SYS_ADMIN or equivalent.
+    #[serde(default)]
+    pub privileged: bool,
+    /// Memory limit in bytes, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
+    /// CPU limit in millicores, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_millis: Option<u64>,
+    /// Pids limit, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids: Option<u64>,
+}
+
+/// Ask whether a sandbox may start (the `createRuntime` hook's question).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdmissionRequest {
+    /// The container id from the OCI state.
+    pub container_id: String,
+    /// The bundle directory from the OCI state.
+    pub bundle: PathBuf,
+    /// The container's process arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// The image reference, when an annotation names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// The OCI annotations.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// What the container asks for.
+    #[serde(default)]
+    pub requested: RequestedSandbox,
+    /// The policy attached to the container.
+    pub policy: ContainerPolicy,
+}
+
+/// The API name an admission is evaluated as: `deniedAPIs: [sandbox.start]` (or `sandbox.*`)
+/// denies every sandbox of that policy.
+pub const ADMISSION_API: &str = "sandbox.start";
+
+// ---------------------------------------------------------------------------------------------
+// Policies in the plain form the decision engine consumes
+// ---------------------------------------------------------------------------------------------
+
+/// The policy attached to a container: its identity, where its documents are, and the rules
+/// the decision engine needs, in plain form. The runtime writes it (as JSON) into its state
+/// directory at `create`; the hook reads it from there and hands it to the service.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerPolicy {
+    /// The policy's name (`metadata.name` of its SandboxPolicy).
+    pub name: String,
+    /// The digest recorded in `openshell.nvidia.com/policy-digest` (`sha256:…`).
+    #[serde(default)]
+    pub digest: String,
+    /// The policy files (YAML), for components that read the documents themselves.
+    #[serde(default)]
+    pub documents: Vec<PathBuf>,
+    /// The decision rules.
+    #[serde(default)]
+    pub rules: PolicyRules,
+}
+
+/// The decision-relevant parts of a container's policy documents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRules {
+    /// SandboxPolicy `spec.permissions.allowedAPIs` (globs). Empty means no API is allowed by
+    /// the allow-list (natural-language permits may still allow some).
+    #[serde(default)]
+    pub allowed_apis: Vec<String>,
+    /// SandboxPolicy `spec.permissions.deniedAPIs` (globs); deny wins.
+    #[serde(default)]
+    pub denied_apis: Vec<String>,
+    /// NaturalLanguagePolicy `spec.text` of every NL document attached.
+    #[serde(default)]
+    pub natural_language: Vec<String>,
+    /// ApprovalPolicy triggers: actions that need a human's approval.
+    #[serde(default)]
+    pub approval_triggers: Vec<ApprovalTrigger>,
+    /// ApprovalPolicy `defaultAction`: what an escalation resolves to while no approval
+    /// workflow answers (deny unless the policy says allow).
+    #[serde(default)]
+    pub approval_default: Enforcement,
+    /// SandboxPolicy `spec.resources.gpuAccess` (`none`, `inference-only`, `full`), when set:
+    /// admission denies a container that requests GPUs under `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_access: Option<String>,
+    /// SandboxPolicy `spec.isolation.network` (`none`, `restricted`, `host`), when set:
+    /// admission denies a container asking for the host network under anything but `host`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    /// SandboxPolicy `spec.auditLog`.
+    #[serde(default)]
+    pub audit: AuditSettings,
+    /// Data-residency region of the container (PrivacyRouterPolicy), when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+impl Default for PolicyRules {
+    fn default() -> Self {
+        PolicyRules {
+            allowed_apis: Vec::new(),
+            denied_apis: Vec::new(),
+            natural_language: Vec::new(),
+            approval_triggers: Vec::new(),
+            approval_default: Enforcement::Deny,
+            gpu_access: None,
+            network: None,
+            audit: AuditSettings::default(),
+            region: None,
+        }
+    }
+}
+
+/// One ApprovalPolicy trigger: `{action: 'payment.process', threshold: 'above-100-usd'}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalTrigger {
+    /// API name or glob.
+    pub action: String,
+    /// `always`, `external-only` or `above-<N>-<currency>`.
+    pub threshold: String,
+}
+
+/// SandboxPolicy `spec.auditLog`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Whether decisions are audited to `destination`.
+    #[serde(default)]
+    pub enabled: bool,
+    /// `file://PATH`, `syslog://…` or `siem://NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decisions
+// ---------------------------------------------------------------------------------------------
+
+/// What the policies say about an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// A permit matched and no forbid did.
+    Allow,
+    /// A forbid matched, or no permit did.
+    Deny,
+    /// Only forbids marked `@decision("escalate")` matched: a human decides.
+    Escalate,
+}
+
+/// What is enforced: allow or deny, escalations resolved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Enforcement {
+    /// The action goes ahead.
+    Allow,
+    /// The action is refused.
+    #[default]
+    Deny,
+}
+
+/// The policy service's answer to an action or an admission.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    /// What the policies say.
+    pub outcome: Outcome,
+    /// What is enforced now (an escalation resolved by the approval default).
+    pub enforced: Enforcement,
+    /// Human-readable reasons, one per policy that decided (or why none did).
+    pub reasons: Vec<String>,
+    /// Ids of the Cedar policies that produced the outcome (`@id` annotations).
+    pub policies: Vec<String>,
+    /// The classification the decision was taken on, if the action was classified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification: Option<ClassificationSummary>,
+    /// Time taken to decide, microseconds.
+    pub latency_us: u64,
+}
+
+impl Decision {
+    /// Whether the action may go ahead.
+    pub fn is_allowed(&self) -> bool {
+        self.enforced == Enforcement::Allow
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registration
+// ---------------------------------------------------------------------------------------------
+
+/// A running sandbox, as registered by the `createRuntime` hook with the policy service (and,
+/// later, the egress engine and the privacy router, which read the same record).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerRegistration {
+    /// The container id.
+    pub container_id: String,
+    /// The bundle directory.
+    pub bundle: PathBuf,
+    /// The container's init process on the host, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// The policy attached.
+    pub policy: ContainerPolicy,
+    /// Data-residency region (from the policy, else the node's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The container's network namespace (`/proc/PID/ns/net` or a bind mount).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns_path: Option<PathBuf>,
+    /// Addresses of the sandbox's network, once set up.
+    #[serde(default)]
+    pub sandbox: SandboxAddresses,
+    /// When the hook registered it.
+    pub registered_at: DateTime<Utc>,
+}
+
+/// Network addresses of a sandbox (filled in by the network step of the hook).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxAddresses {
+    /// The sandbox's own address inside its netns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_ip: Option<IpAddr>,
+    /// The host-side address of the veth pair (the sandbox's gateway).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_ip: Option<IpAddr>,
+    /// Where the egress engine listens for this sandbox (`ip:port`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress: Option<String>,
+    /// Where the privacy router listens for this sandbox (`ip:port`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit
+// ---------------------------------------------------------------------------------------------
+
+/// One audited decision. Written as one JSON line; string fields are PII-redacted by the audit
+/// library before they leave the process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditEvent {
+    /// Unique id (UUID v7, time-ordered) so a SIEM can drop duplicates of a retried batch.
+    pub id: String,
+    /// When the decision was taken.
+    pub timestamp: DateTime<Utc>,
+    /// Which component decided: `nemotron`, `hook`, `egress`, `router`, `approvals`.
+    pub component: String,
+    /// The container, when the decision concerns one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_id: Option<String>,
+    /// The policy name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// The agent or role acting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// What was attempted (`crm.update`, `sandbox.start`, `egress.connect`).
+    pub action: String,
+    /// What it was attempted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// The classification the decision used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification: Option<ClassificationSummary>,
+    /// Ids of the rules or policies that produced the decision.
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// `allow`, `deny`, `escalate` (or a component's own word, e.g. `route:local`).
+    pub decision: String,
+    /// Why.
+    #[serde(default)]
+    pub reason: String,
+    /// Time taken to decide, microseconds.
+    #[serde(default)]
+    pub latency_us: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_use_the_seed_vocabulary_on_the_wire() {
+        let words = serde_json::to_string(&(
+            Sensitivity::Confidential,
+            Reversibility::PartiallyReversible,
+            Scope::Organization,
+            ComplianceFramework::PciDss,
+            DataType::Health,
+            Outcome::Escalate,
+        ))
+        .unwrap();
+        assert_eq!(
+            words,
+            r#"["confidential","partially-reversible","organization","PCI-DSS","health","escalate"]"#
+        );
+        assert!(Sensitivity::Restricted > Sensitivity::Confidential);
+        assert_eq!(Scope::External.rank(), 3);
+    }
+
+    #[test]
+    fn requests_reject_unknown_fields() {
+        let err = serde_json::from_str::<ActionRequest>(r#"{"action":"crm.read","colour":"red"}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown field `colour`"), "{err}");
+    }
+
+    #[test]
+    fn policy_rules_default_to_denying_escalations() {
+        let rules: PolicyRules = serde_json::from_str("{}").unwrap();
+        assert_eq!(rules.approval_default, Enforcement::Deny);
+        assert!(rules.allowed_apis.is_empty());
+    }
+}

@@ -1,0 +1,95 @@
+//! The audit hub of a process: one logger per destination in use, plus the node's local trail.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use openshell_policy::node_config::NodeConfig;
+use openshell_policy::wire::AuditEvent;
+
+use crate::AuditError;
+use crate::destination::Destination;
+use crate::logger::{AuditLogger, LoggerOptions};
+
+/// Routes events to their policy's destination and to the node's local trail, opening each
+/// destination's logger once.
+pub struct AuditHub {
+    node: NodeConfig,
+    options: LoggerOptions,
+    trail: Option<(PathBuf, Arc<AuditLogger>)>,
+    loggers: Mutex<HashMap<String, Arc<AuditLogger>>>,
+}
+
+impl AuditHub {
+    /// A hub for the node: opens the local trail (`[audit] trail`) if one is configured.
+    pub fn new(node: &NodeConfig) -> Result<AuditHub, AuditError> {
+        AuditHub::with_options(node, LoggerOptions::from_node(node))
+    }
+
+    /// A hub with explicit logger options.
+    pub fn with_options(node: &NodeConfig, options: LoggerOptions) -> Result<AuditHub, AuditError> {
+        let trail = match &node.audit.trail {
+            Some(path) => {
+                let logger = AuditLogger::start(Destination::File(path.clone()), options.clone())?;
+                Some((path.clone(), Arc::new(logger)))
+            }
+            None => None,
+        };
+        Ok(AuditHub {
+            node: node.clone(),
+            options,
+            trail,
+            loggers: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The node's local trail file, if any.
+    pub fn trail_path(&self) -> Option<&Path> {
+        self.trail.as_ref().map(|(path, _)| path.as_path())
+    }
+
+    /// The logger of `destination`, opened on first use.
+    pub fn logger(&self, destination: &str) -> Result<Arc<AuditLogger>, AuditError> {
+        let mut loggers = self.loggers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(logger) = loggers.get(destination) {
+            return Ok(Arc::clone(logger));
+        }
+        let resolved = Destination::resolve(destination, &self.node)?;
+        if let Some((path, trail)) = &self.trail
+            && resolved == Destination::File(path.clone())
+        {
+            return Ok(Arc::clone(trail));
+        }
+        let logger = Arc::new(AuditLogger::start(resolved, self.options.clone())?);
+        loggers.insert(destination.to_owned(), Arc::clone(&logger));
+        Ok(logger)
+    }
+
+    /// Records `event` in the local trail and, when given, at `destination` (once if the
+    /// destination is the trail file itself).
+    pub fn record(&self, destination: Option<&str>, event: AuditEvent) -> Result<(), AuditError> {
+        let target = destination.map(|d| self.logger(d)).transpose()?;
+        match (target, &self.trail) {
+            (Some(target), Some((_, trail))) if !Arc::ptr_eq(&target, trail) => {
+                trail.log(event.clone())?;
+                target.log(event)
+            }
+            (Some(target), _) => target.log(event),
+            (None, Some((_, trail))) => trail.log(event),
+            (None, None) => Ok(()),
+        }
+    }
+
+    /// Flushes every logger; the first error wins.
+    pub fn flush(&self, timeout: Duration) -> Result<(), AuditError> {
+        let loggers: Vec<Arc<AuditLogger>> = {
+            let map = self.loggers.lock().unwrap_or_else(|p| p.into_inner());
+            map.values().cloned().collect()
+        };
+        for logger in loggers.iter().chain(self.trail.iter().map(|(_, l)| l)) {
+            logger.flush(timeout)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,67 @@
+//! Audit trail: one JSON event per decision, PII redacted, delivered to the SandboxPolicy's
+//! `auditLog.destination`.
+//!
+//! # Public API
+//! - [`new_event`], [`decision_event`]: build an [`AuditEvent`](openshell_policy::wire::AuditEvent)
+//!   (the record lives in `openshell_policy::wire` so readers need no extra dependency).
+//! - [`AuditLogger`]: one destination — `file://PATH` (JSON lines, `O_APPEND`, fdatasync per
+//!   batch), `syslog://` (RFC 5424 over a unix socket path or UDP `host:port`), `siem://NAME`
+//!   (resolved by the node configuration's `[siem]` table to an HTTP endpoint, batched as JSON
+//!   arrays, or to a syslog target). [`AuditLogger::log`] never blocks on the destination: a
+//!   bounded queue feeds a writer thread; when the queue is full the caller spools. Failed
+//!   batches are spooled to disk and retried with exponential backoff; the spool is replayed
+//!   when a logger starts, so nothing is lost across restarts (delivery is at least once; the
+//!   event `id` de-duplicates).
+//! - [`AuditHub`]: a process's loggers by destination, plus the node's local trail
+//!   (`[audit] trail`) that every event is also written to.
+//! - [`read_trail`]: a container's events from a trail file (`openshell audit CONTAINER`).
+//! - [`redact_event`]: the redaction applied to every event before it leaves the process.
+
+mod destination;
+mod event;
+mod hub;
+mod logger;
+mod reader;
+mod sink;
+mod spool;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use destination::{Destination, SyslogTarget};
+pub use event::{decision_event, new_event, redact_event};
+pub use hub::AuditHub;
+pub use logger::{AuditLogger, AuditStats, FlushReport, LoggerOptions};
+pub use reader::{Trail, TrailQuery, read_trail};
+
+/// Errors of the audit library.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The destination string is malformed or names an unknown SIEM.
+    #[error("audit destination {destination:?}: {why}")]
+    Destination {
+        /// The destination as written in the policy.
+        destination: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// The spool directory cannot be created or written.
+    #[error("audit spool {dir}: {source}")]
+    Spool {
+        /// The spool directory.
+        dir: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A trail file cannot be read.
+    #[error("cannot read audit trail {path}: {source}")]
+    Read {
+        /// The trail file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The writer did not confirm a flush in time.
+    #[error("audit flush did not complete within {0:?}")]
+    FlushTimeout(Duration),
+}

@@ -1,0 +1,460 @@
+//! The audit logger of one destination: a bounded queue in front of a writer thread.
+//!
+//! - [`AuditLogger::log`] never waits on the destination: it hands the event to the queue, or
+//!   — when the queue is full or the writer is gone — redacts it and writes it to the spool
+//!   itself. Nothing is dropped.
+//! - The writer redacts, serializes and delivers batches (everything queued, up to the batch
+//!   size). A failed batch is spooled and retried with exponential backoff; while the spool is
+//!   not empty new batches join it, so order is kept. The spool is replayed when the logger
+//!   starts, so events spooled before a restart (or by another process) are delivered.
+//! - Delivery is at least once: a crash between a delivery and the spool update resends that
+//!   batch; every event carries a unique `id` for de-duplication.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use openshell_policy::node_config::NodeConfig;
+use openshell_policy::wire::AuditEvent;
+
+use crate::AuditError;
+use crate::destination::Destination;
+use crate::event::redact_event;
+use crate::sink::{self, DeliveryError, Sink};
+use crate::spool::Spool;
+
+/// Tuning of a logger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggerOptions {
+    /// Where spools live (one subdirectory per destination).
+    pub spool_dir: PathBuf,
+    /// Events held in memory before callers spool directly.
+    pub queue_capacity: usize,
+    /// Most events per delivery.
+    pub batch_size: usize,
+    /// First retry delay after a failure.
+    pub initial_backoff: Duration,
+    /// Longest retry delay.
+    pub max_backoff: Duration,
+    /// Timeout of one network delivery.
+    pub request_timeout: Duration,
+    /// How often an idle writer looks for segments other processes spooled.
+    pub rescan_interval: Duration,
+    /// How long dropping the logger waits for a last delivery attempt.
+    pub shutdown_grace: Duration,
+}
+
+impl LoggerOptions {
+    /// Options from the node configuration's `[audit]` table.
+    pub fn from_node(node: &NodeConfig) -> LoggerOptions {
+        LoggerOptions {
+            spool_dir: node.audit.spool_dir.clone(),
+            queue_capacity: 8192,
+            batch_size: node.audit.batch_size,
+            initial_backoff: Duration::from_millis(node.audit.initial_backoff_ms),
+            max_backoff: Duration::from_millis(node.audit.max_backoff_ms),
+            request_timeout: Duration::from_millis(node.audit.request_timeout_ms),
+            rescan_interval: Duration::from_secs(5),
+            shutdown_grace: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Counters of a logger, for metrics.
+#[derive(Debug, Default)]
+pub struct AuditStats {
+    /// Events delivered to the destination.
+    pub delivered: AtomicU64,
+    /// Events written to the spool (destination down, or queue full).
+    pub spooled: AtomicU64,
+    /// Events spooled by callers because the queue was full.
+    pub overflowed: AtomicU64,
+    /// Events the destination rejected for good (kept in `rejected/`).
+    pub rejected: AtomicU64,
+    /// Delivery attempts that failed.
+    pub failures: AtomicU64,
+}
+
+/// What [`AuditLogger::flush`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlushReport {
+    /// Segments still waiting in the spool (0: everything delivered).
+    pub spooled_segments: usize,
+}
+
+enum Message {
+    Event(Box<AuditEvent>),
+    Flush(mpsc::Sender<FlushReport>),
+    Shutdown,
+}
+
+/// The logger of one destination. Share it with an `Arc`; dropping the last one stops the
+/// writer after a last delivery attempt (bounded by `shutdown_grace`).
+pub struct AuditLogger {
+    destination: Destination,
+    queue: SyncSender<Message>,
+    spool: Arc<Spool>,
+    overflowed: Arc<AtomicBool>,
+    stats: Arc<AuditStats>,
+    writer: Mutex<Option<(JoinHandle<()>, Receiver<()>)>>,
+    shutdown_grace: Duration,
+}
+
+impl AuditLogger {
+    /// A logger for `destination` (`file://`, `syslog://`, `siem://NAME`) with the node's
+    /// settings.
+    pub fn open(destination: &str, node: &NodeConfig) -> Result<AuditLogger, AuditError> {
+        let resolved = Destination::resolve(destination, node)?;
+        AuditLogger::start(resolved, LoggerOptions::from_node(node))
+    }
+
+    /// A logger for a resolved destination.
+    pub fn start(
+        destination: Destination,
+        options: LoggerOptions,
+    ) -> Result<AuditLogger, AuditError> {
+        let dir = options.spool_dir.join(destination.spool_key());
+        let spool = Arc::new(
+            Spool::open(dir.clone()).map_err(|source| AuditError::Spool {
+                dir: dir.clone(),
+                source,
+            })?,
+        );
+        let (queue, rx) = mpsc::sync_channel(options.queue_capacity.max(1));
+        let overflowed = Arc::new(AtomicBool::new(false));
+        let stats = Arc::new(AuditStats::default());
+        let (done_tx, done_rx) = mpsc::channel();
+        let mut writer = Writer {
+            sink: sink::open(&destination, options.request_timeout),
+            spool: Arc::clone(&spool),
+            overflowed: Arc::clone(&overflowed),
+            stats: Arc::clone(&stats),
+            spool_dirty: true,
+            retry_at: None,
+            backoff: options.initial_backoff,
+            options: options.clone(),
+        };
+        let handle = std::thread::Builder::new()
+            .name(format!("audit-{}", destination.spool_key()))
+            .spawn(move || {
+                writer.run(rx);
+                let _ = done_tx.send(());
+            })
+            .map_err(|source| AuditError::Spool { dir, source })?;
+        Ok(AuditLogger {
+            destination,
+            queue,
+            spool,
+            overflowed,
+            stats,
+            writer: Mutex::new(Some((handle, done_rx))),
+            shutdown_grace: options.shutdown_grace,
+        })
+    }
+
+    /// The destination this logger writes to.
+    pub fn destination(&self) -> &Destination {
+        &self.destination
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &AuditStats {
+        &self.stats
+    }
+
+    /// Records one event without waiting on the destination. If the queue is full the event is
+    /// redacted and spooled by the caller (a few file operations); an error means even the
+    /// spool could not be written.
+    pub fn log(&self, event: AuditEvent) -> Result<(), AuditError> {
+        match self.queue.try_send(Message::Event(Box::new(event))) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(refused) | TrySendError::Disconnected(refused)) => match refused
+            {
+                Message::Event(event) => self.overflow(*event),
+                Message::Flush(_) | Message::Shutdown => Ok(()),
+            },
+        }
+    }
+
+    fn overflow(&self, mut event: AuditEvent) -> Result<(), AuditError> {
+        redact_event(&mut event);
+        let line = serialize(&event);
+        self.spool
+            .append(&[line])
+            .map_err(|source| AuditError::Spool {
+                dir: self.spool.dir().to_owned(),
+                source,
+            })?;
+        self.stats.overflowed.fetch_add(1, Ordering::Relaxed);
+        self.stats.spooled.fetch_add(1, Ordering::Relaxed);
+        self.overflowed.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Waits until every event logged before this call is delivered or durably spooled, and
+    /// reports what is still spooled.
+    pub fn flush(&self, timeout: Duration) -> Result<FlushReport, AuditError> {
+        let (tx, rx) = mpsc::channel();
+        let deadline = Instant::now() + timeout;
+        let mut message = Message::Flush(tx);
+        loop {
+            match self.queue.try_send(message) {
+                Ok(()) => break,
+                Err(TrySendError::Full(m)) if Instant::now() < deadline => {
+                    message = m;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(_) => return Err(AuditError::FlushTimeout(timeout)),
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        rx.recv_timeout(left)
+            .map_err(|_| AuditError::FlushTimeout(timeout))
+    }
+}
+
+impl Drop for AuditLogger {
+    fn drop(&mut self) {
+        let _ = self.queue.try_send(Message::Shutdown);
+        let writer = self.writer.get_mut().ok().and_then(Option::take);
+        if let Some((handle, done)) = writer
+            && done.recv_timeout(self.shutdown_grace).is_ok()
+        {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn serialize(event: &AuditEvent) -> String {
+    serde_json::to_string(event).expect("audit events serialize")
+}
+
+struct Writer {
+    sink: Box<dyn Sink>,
+    spool: Arc<Spool>,
+    overflowed: Arc<AtomicBool>,
+    stats: Arc<AuditStats>,
+    /// The spool may hold segments (true at start: replay).
+    spool_dirty: bool,
+    /// When the next delivery attempt is due after a failure.
+    retry_at: Option<Instant>,
+    backoff: Duration,
+    options: LoggerOptions,
+}
+
+impl Writer {
+    fn run(&mut self, rx: Receiver<Message>) {
+        self.drain_spool();
+        loop {
+            let wait = match self.retry_at {
+                Some(at) => at.saturating_duration_since(Instant::now()),
+                None => self.options.rescan_interval,
+            };
+            match rx.recv_timeout(wait) {
+                Ok(Message::Event(event)) => {
+                    let mut batch = vec![self.prepare(*event)];
+                    let mut control = None;
+                    while batch.len() < self.options.batch_size {
+                        match rx.try_recv() {
+                            Ok(Message::Event(event)) => batch.push(self.prepare(*event)),
+                            Ok(other) => {
+                                control = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.handle_batch(batch);
+                    if let Some(control) = control
+                        && !self.control(control)
+                    {
+                        return;
+                    }
+                }
+                Ok(control) => {
+                    if !self.control(control) {
+                        return;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.retry_at.is_some_and(|at| Instant::now() >= at) {
+                        self.retry_at = None;
+                    }
+                    self.spool_dirty = true;
+                    if self.retry_at.is_none() {
+                        self.drain_spool();
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            if self.overflowed.swap(false, Ordering::AcqRel) {
+                self.spool_dirty = true;
+                if self.retry_at.is_none() {
+                    self.drain_spool();
+                }
+            }
+        }
+    }
+
+    /// Handles a flush or shutdown; false when the writer must stop.
+    fn control(&mut self, message: Message) -> bool {
+        match message {
+            Message::Flush(ack) => {
+                if self.overflowed.swap(false, Ordering::AcqRel) {
+                    self.spool_dirty = true;
+                }
+                if self.retry_at.is_none_or(|at| Instant::now() >= at) {
+                    self.retry_at = None;
+                    self.drain_spool();
+                }
+                let spooled_segments = self.spool.segments().map_or(0, |s| s.len());
+                let _ = ack.send(FlushReport { spooled_segments });
+                true
+            }
+            Message::Shutdown => {
+                if self.retry_at.is_none() {
+                    self.spool_dirty = true;
+                    self.drain_spool();
+                }
+                false
+            }
+            Message::Event(_) => true,
+        }
+    }
+
+    fn prepare(&self, mut event: AuditEvent) -> String {
+        redact_event(&mut event);
+        serialize(&event)
+    }
+
+    fn handle_batch(&mut self, batch: Vec<String>) {
+        let n = batch.len() as u64;
+        if self.spool_dirty || self.retry_at.is_some() {
+            self.spool_batch(&batch);
+            if self.retry_at.is_none() {
+                self.drain_spool();
+            }
+            return;
+        }
+        match self.sink.deliver(&batch) {
+            Ok(()) => {
+                self.stats.delivered.fetch_add(n, Ordering::Relaxed);
+                self.backoff = self.options.initial_backoff;
+            }
+            Err(DeliveryError::Transient(why)) => {
+                self.failed(&why);
+                self.spool_batch(&batch);
+            }
+            Err(DeliveryError::Rejected(why)) => self.rejected(&batch, &why),
+        }
+    }
+
+    fn spool_batch(&mut self, batch: &[String]) {
+        match self.spool.append(batch) {
+            Ok(()) => {
+                self.stats
+                    .spooled
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                self.spool_dirty = true;
+            }
+            Err(e) => {
+                // Last resort: the destination is down and the spool is unwritable.
+                eprintln!(
+                    "openshell-audit: cannot spool {} events to {}: {e}",
+                    batch.len(),
+                    self.spool.dir().display()
+                );
+            }
+        }
+    }
+
+    fn failed(&mut self, why: &str) {
+        self.stats.failures.fetch_add(1, Ordering::Relaxed);
+        self.retry_at = Some(Instant::now() + self.backoff);
+        self.backoff = (self.backoff * 2).min(self.options.max_backoff);
+        if self.stats.failures.load(Ordering::Relaxed) == 1 {
+            eprintln!("openshell-audit: delivery failed, spooling: {why}");
+        }
+    }
+
+    fn rejected(&mut self, lines: &[String], why: &str) {
+        self.stats
+            .rejected
+            .fetch_add(lines.len() as u64, Ordering::Relaxed);
+        eprintln!(
+            "openshell-audit: destination rejected {} events, kept in {}/rejected: {why}",
+            lines.len(),
+            self.spool.dir().display()
+        );
+        if let Err(e) = self.spool.reject(lines) {
+            eprintln!("openshell-audit: cannot keep rejected events: {e}");
+        }
+    }
+
+    /// Delivers spooled segments, oldest first, until the spool is empty or a delivery fails.
+    fn drain_spool(&mut self) {
+        if !self.spool_dirty {
+            return;
+        }
+        let lock = match self.spool.try_lock() {
+            Ok(Some(lock)) => lock,
+            Ok(None) => {
+                // Another process drains; look again later.
+                self.retry_at = Some(Instant::now() + self.options.initial_backoff);
+                return;
+            }
+            Err(e) => {
+                self.failed(&format!("cannot lock spool: {e}"));
+                return;
+            }
+        };
+        let segments = match self.spool.segments() {
+            Ok(s) => s,
+            Err(e) => {
+                self.failed(&format!("cannot list spool: {e}"));
+                return;
+            }
+        };
+        for segment in segments {
+            let lines = match self.spool.read(&segment) {
+                Ok(lines) => lines,
+                Err(e) => {
+                    self.failed(&format!("cannot read {}: {e}", segment.display()));
+                    return;
+                }
+            };
+            let mut done = 0;
+            while done < lines.len() {
+                let end = (done + self.options.batch_size).min(lines.len());
+                match self.sink.deliver(&lines[done..end]) {
+                    Ok(()) => {
+                        self.stats
+                            .delivered
+                            .fetch_add((end - done) as u64, Ordering::Relaxed);
+                    }
+                    Err(DeliveryError::Rejected(why)) => self.rejected(&lines[done..end], &why),
+                    Err(DeliveryError::Transient(why)) => {
+                        if done > 0
+                            && let Err(e) = self.spool.rewrite(&segment, &lines[done..])
+                        {
+                            eprintln!("openshell-audit: cannot trim {}: {e}", segment.display());
+                        }
+                        self.failed(&why);
+                        return;
+                    }
+                }
+                done = end;
+            }
+            if let Err(e) = self.spool.remove(&segment) {
+                eprintln!("openshell-audit: cannot remove {}: {e}", segment.display());
+            }
+        }
+        drop(lock);
+        self.spool_dirty = false;
+        self.retry_at = None;
+        self.backoff = self.options.initial_backoff;
+    }
+}

@@ -1,0 +1,275 @@
+//! Audit events at real destinations: a file, syslog over UDP and a unix socket, and a local
+//! HTTP SIEM stand-in that goes down and comes back.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use openshell_audit::{
+    AuditHub, AuditLogger, Destination, LoggerOptions, SyslogTarget, TrailQuery, new_event,
+    read_trail,
+};
+use openshell_policy::node_config::NodeConfig;
+use openshell_policy::wire::AuditEvent;
+use support::Siem;
+
+fn options(spool: &Path) -> LoggerOptions {
+    LoggerOptions {
+        spool_dir: spool.to_owned(),
+        queue_capacity: 1024,
+        batch_size: 4,
+        initial_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(100),
+        request_timeout: Duration::from_secs(2),
+        rescan_interval: Duration::from_millis(200),
+        shutdown_grace: Duration::from_secs(2),
+    }
+}
+
+fn event(i: usize, container: &str) -> AuditEvent {
+    let mut e = new_event("nemotron", "crm.update", "allow");
+    e.container_id = Some(container.into());
+    e.resource = Some(format!("customer:{i} jane{i}@example.com"));
+    e.reason = format!("event {i}");
+    e
+}
+
+const FLUSH: Duration = Duration::from_secs(10);
+
+#[test]
+fn file_destination_gets_redacted_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("logs/audit.jsonl");
+    let logger = AuditLogger::start(
+        Destination::File(path.clone()),
+        options(&dir.path().join("spool")),
+    )
+    .unwrap();
+    for i in 0..10 {
+        logger
+            .log(event(i, if i % 2 == 0 { "c1" } else { "c2" }))
+            .unwrap();
+    }
+    let report = logger.flush(FLUSH).unwrap();
+    assert_eq!(report.spooled_segments, 0);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 10);
+    assert!(
+        !text.contains("@example.com"),
+        "PII left in the trail: {text}"
+    );
+    assert!(text.contains("customer:0 [REDACTED:email]"));
+    let trail = read_trail(
+        &path,
+        &TrailQuery {
+            container_id: Some("c2".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let reasons: Vec<_> = trail.events.iter().map(|e| e.reason.as_str()).collect();
+    assert_eq!(
+        reasons,
+        vec!["event 1", "event 3", "event 5", "event 7", "event 9"]
+    );
+    assert_eq!(logger.stats().delivered.load(Ordering::Relaxed), 10);
+}
+
+#[test]
+fn syslog_over_udp_and_unix_socket_is_rfc5424() {
+    let dir = tempfile::tempdir().unwrap();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let unix_path = dir.path().join("syslog.sock");
+    let unix = UnixDatagram::bind(&unix_path).unwrap();
+    unix.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+
+    for target in [
+        SyslogTarget::Udp(udp.local_addr().unwrap()),
+        SyslogTarget::Unix(unix_path.clone()),
+    ] {
+        let logger = AuditLogger::start(
+            Destination::Syslog(target.clone()),
+            options(&dir.path().join("spool")),
+        )
+        .unwrap();
+        logger.log(event(7, "c1")).unwrap();
+        logger.flush(FLUSH).unwrap();
+        let mut buf = [0u8; 8192];
+        let n = match target {
+            SyslogTarget::Udp(_) => udp.recv(&mut buf).unwrap(),
+            SyslogTarget::Unix(_) => unix.recv(&mut buf).unwrap(),
+        };
+        let message = std::str::from_utf8(&buf[..n]).unwrap();
+        // <PRI>VERSION: authpriv (10) * 8 + notice (5) = 85.
+        assert!(message.starts_with("<85>1 "), "{message}");
+        let fields: Vec<&str> = message.splitn(8, ' ').collect();
+        assert_eq!(fields[3], "openshell", "APP-NAME in {message}");
+        assert_eq!(fields[5], "audit", "MSGID in {message}");
+        assert_eq!(fields[6], "-", "no structured data in {message}");
+        let event: AuditEvent = serde_json::from_str(fields[7]).unwrap();
+        assert_eq!(
+            event.resource.as_deref(),
+            Some("customer:7 [REDACTED:email]")
+        );
+    }
+}
+
+#[test]
+fn siem_down_for_a_while_loses_nothing_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    let siem = Siem::start("127.0.0.1:0");
+    let addr = siem.addr;
+    let destination = Destination::Http {
+        name: "security-events".into(),
+        url: siem.url(),
+    };
+    let mut sent = Vec::new();
+
+    // Up: delivered in batches.
+    let logger = AuditLogger::start(destination.clone(), options(&spool)).unwrap();
+    for i in 0..6 {
+        let e = event(i, "c1");
+        sent.push(e.id.clone());
+        logger.log(e).unwrap();
+    }
+    assert_eq!(logger.flush(FLUSH).unwrap().spooled_segments, 0);
+    assert_eq!(siem.ids(), sent);
+
+    // Failing (503): spooled, retried with backoff.
+    siem.status.store(503, Ordering::SeqCst);
+    for i in 6..16 {
+        let e = event(i, "c1");
+        sent.push(e.id.clone());
+        logger.log(e).unwrap();
+    }
+    assert!(logger.flush(FLUSH).unwrap().spooled_segments > 0);
+    std::thread::sleep(Duration::from_millis(150));
+    assert!(
+        siem.received.requests.load(Ordering::SeqCst) > 3,
+        "retries happen"
+    );
+
+    // Down completely (port closed) and the logger restarts meanwhile.
+    drop(logger);
+    let received = siem.stop();
+    let logger = AuditLogger::start(destination.clone(), options(&spool)).unwrap();
+    let e = event(16, "c1");
+    sent.push(e.id.clone());
+    logger.log(e).unwrap();
+    assert!(logger.flush(FLUSH).unwrap().spooled_segments > 0);
+    drop(logger);
+
+    // Back on the same port; a new logger replays the spool, then delivers new events.
+    let siem = Siem::start_with(&addr.to_string(), received);
+    let logger = AuditLogger::start(destination, options(&spool)).unwrap();
+    let e = event(17, "c1");
+    sent.push(e.id.clone());
+    logger.log(e).unwrap();
+    assert_eq!(logger.flush(FLUSH).unwrap().spooled_segments, 0);
+    let got = siem.ids();
+    assert_eq!(
+        got.iter().collect::<BTreeSet<_>>(),
+        sent.iter().collect::<BTreeSet<_>>(),
+        "nothing lost"
+    );
+    assert_eq!(got.len(), sent.len(), "no duplicates in this run");
+    assert_eq!(
+        got, sent,
+        "spooled events are replayed in order, before new ones"
+    );
+}
+
+#[test]
+fn full_queue_spools_instead_of_blocking_or_dropping() {
+    let dir = tempfile::tempdir().unwrap();
+    let siem = Siem::start("127.0.0.1:0");
+    siem.delay_ms.store(100, Ordering::SeqCst);
+    let mut opts = options(&dir.path().join("spool"));
+    opts.queue_capacity = 2;
+    let logger = Arc::new(
+        AuditLogger::start(
+            Destination::Http {
+                name: "slow".into(),
+                url: siem.url(),
+            },
+            opts,
+        )
+        .unwrap(),
+    );
+    let mut sent = BTreeSet::new();
+    for i in 0..40 {
+        let e = event(i, "c1");
+        sent.insert(e.id.clone());
+        logger.log(e).unwrap();
+    }
+    assert!(
+        logger.stats().overflowed.load(Ordering::Relaxed) > 0,
+        "queue of 2 must overflow"
+    );
+    siem.delay_ms.store(0, Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + FLUSH;
+    while logger.flush(FLUSH).unwrap().spooled_segments > 0 && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(siem.ids().into_iter().collect::<BTreeSet<_>>(), sent);
+}
+
+#[test]
+fn rejected_batches_are_kept_not_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let siem = Siem::start("127.0.0.1:0");
+    siem.status.store(400, Ordering::SeqCst);
+    let spool = dir.path().join("spool");
+    let logger = AuditLogger::start(
+        Destination::Http {
+            name: "strict".into(),
+            url: siem.url(),
+        },
+        options(&spool),
+    )
+    .unwrap();
+    logger.log(event(1, "c1")).unwrap();
+    assert_eq!(logger.flush(FLUSH).unwrap().spooled_segments, 0);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        siem.received.requests.load(Ordering::SeqCst),
+        1,
+        "a 400 is not retried"
+    );
+    let rejected = spool.join("siem-strict/rejected");
+    assert_eq!(std::fs::read_dir(rejected).unwrap().count(), 1);
+}
+
+#[test]
+fn hub_writes_the_policy_destination_and_the_local_trail() {
+    let dir = tempfile::tempdir().unwrap();
+    let siem = Siem::start("127.0.0.1:0");
+    let mut node = NodeConfig::default();
+    node.audit.spool_dir = dir.path().join("spool");
+    node.audit.trail = Some(dir.path().join("trail.jsonl"));
+    node.siem.insert("security-events".into(), siem.url());
+    let hub = AuditHub::new(&node).unwrap();
+    hub.record(Some("siem://security-events"), event(1, "c9"))
+        .unwrap();
+    hub.record(None, event(2, "c9")).unwrap();
+    let file_dest = format!("file://{}", dir.path().join("trail.jsonl").display());
+    hub.record(Some(&file_dest), event(3, "c9")).unwrap();
+    hub.flush(FLUSH).unwrap();
+    assert_eq!(siem.received.events.lock().unwrap().len(), 1);
+    let trail = read_trail(hub.trail_path().unwrap(), &TrailQuery::default()).unwrap();
+    let reasons: Vec<_> = trail.events.iter().map(|e| e.reason.as_str()).collect();
+    assert_eq!(
+        reasons,
+        vec!["event 1", "event 2", "event 3"],
+        "the trail file gets each event once"
+    );
+    assert!(hub.record(Some("siem://unknown"), event(4, "c9")).is_err());
+}

@@ -1,0 +1,424 @@
+//! The node configuration: `/etc/openshell/config.toml`, or the file named by `OPENSHELL_CONFIG`.
+//!
+//! Every key is optional; an absent file is the all-defaults configuration (no services: the
+//! runtime and hooks use their embedded engines). Unknown keys are errors, reported with the
+//! file, line and column.
+//!
+//! ```toml
+//! policy_dir = "/etc/openshell/policies"
+//! default_policy = "customer-support-agent"
+//! region = "EU"
+//!
+//! [services]                      # absent = embedded in the caller
+//! nemotron = "/run/openshell/nemotron.sock"
+//! egress = "/run/openshell/egress.sock"
+//! router = "/run/openshell/router.sock"
+//!
+//! [hooks]
+//! timeout_ms = 5000
+//!
+//! [audit]
+//! spool_dir = "/var/lib/openshell/audit-spool"
+//! trail = "/var/log/openshell/audit.jsonl"
+//!
+//! [siem]                          # siem://NAME → an HTTP endpoint or a syslog target
+//! security-events = "http://127.0.0.1:8088/ingest"
+//! local-syslog = "syslog:///dev/log"
+//!
+//! [egress]
+//! ca_cert = "/etc/openshell/egress-ca.pem"
+//! ca_key = "/etc/openshell/egress-ca.key"
+//!
+//! [classifier]
+//! internal_domains = ["company.com", "corp.example"]
+//!
+//! [model]                         # absent = embedded engine only
+//! endpoint = "http://127.0.0.1:8000/v1"
+//! model = "nvidia/nemotron"
+//! guided = "nim"                  # nim | vllm | openai
+//! timeout_ms = 2000
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Where the node configuration lives unless `OPENSHELL_CONFIG` says otherwise.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/openshell/config.toml";
+/// The environment variable that overrides [`DEFAULT_CONFIG_PATH`].
+pub const CONFIG_ENV: &str = "OPENSHELL_CONFIG";
+/// The Nemotron policy service's conventional socket.
+pub const DEFAULT_NEMOTRON_SOCKET: &str = "/run/openshell/nemotron.sock";
+
+/// Errors reading the node configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeConfigError {
+    /// The file exists but cannot be read.
+    #[error("cannot read node configuration {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys or wrong types.
+    #[error("invalid node configuration {path}:{line}:{column}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the offending key or value.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is well-formed TOML but makes no sense.
+    #[error("invalid node configuration {path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The node configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeConfig {
+    /// Where policies named by annotation are looked up (`NAME.yaml`).
+    pub policy_dir: PathBuf,
+    /// The policy applied when a container names none, if any.
+    pub default_policy: Option<String>,
+    /// The node's data-residency region (`EU`, `US`, `CN`), if any.
+    pub region: Option<String>,
+    /// Sockets of the node services; an absent one means "embedded in the caller".
+    pub services: ServiceSockets,
+    /// OCI hook settings.
+    pub hooks: HookSettings,
+    /// Audit spool and local trail.
+    pub audit: AuditNodeSettings,
+    /// `siem://NAME` destinations: NAME → `http(s)://…` endpoint or `syslog://…` target.
+    pub siem: BTreeMap<String, String>,
+    /// The egress engine's interception CA.
+    pub egress: EgressSettings,
+    /// Content classification settings.
+    pub classifier: ClassifierSettings,
+    /// The model backend of the policy service; absent = embedded engine only.
+    pub model: Option<ModelSettings>,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            policy_dir: PathBuf::from("/etc/openshell/policies"),
+            default_policy: None,
+            region: None,
+            services: ServiceSockets::default(),
+            hooks: HookSettings::default(),
+            audit: AuditNodeSettings::default(),
+            siem: BTreeMap::new(),
+            egress: EgressSettings::default(),
+            classifier: ClassifierSettings::default(),
+            model: None,
+        }
+    }
+}
+
+/// Sockets of the node services.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceSockets {
+    /// The Nemotron policy service.
+    pub nemotron: Option<PathBuf>,
+    /// The egress engine's admin socket.
+    pub egress: Option<PathBuf>,
+    /// The privacy router's admin socket.
+    pub router: Option<PathBuf>,
+}
+
+/// OCI hook settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HookSettings {
+    /// How long a hook waits for a service before failing closed, milliseconds.
+    pub timeout_ms: u64,
+}
+
+impl Default for HookSettings {
+    fn default() -> Self {
+        HookSettings { timeout_ms: 5000 }
+    }
+}
+
+/// Audit settings of the node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditNodeSettings {
+    /// Where events wait while their destination is down (one subdirectory per destination).
+    pub spool_dir: PathBuf,
+    /// The node's local trail (JSON lines) that `openshell audit CONTAINER` reads; every event
+    /// is written here as well as to the policy's destination. Absent = no local copy.
+    pub trail: Option<PathBuf>,
+    /// Most events sent to a SIEM in one request.
+    pub batch_size: usize,
+    /// First retry delay after a SIEM failure, milliseconds (doubles up to `max_backoff_ms`).
+    pub initial_backoff_ms: u64,
+    /// Longest retry delay, milliseconds.
+    pub max_backoff_ms: u64,
+    /// Timeout of one SIEM request, milliseconds.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for AuditNodeSettings {
+    fn default() -> Self {
+        AuditNodeSettings {
+            spool_dir: PathBuf::from("/var/lib/openshell/audit-spool"),
+            trail: Some(PathBuf::from("/var/log/openshell/audit.jsonl")),
+            batch_size: 256,
+            initial_backoff_ms: 200,
+            max_backoff_ms: 30_000,
+            request_timeout_ms: 5000,
+        }
+    }
+}
+
+/// The egress engine's TLS interception CA.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EgressSettings {
+    /// PEM certificate of the CA.
+    pub ca_cert: Option<PathBuf>,
+    /// PEM private key of the CA.
+    pub ca_key: Option<PathBuf>,
+}
+
+/// Content classification settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClassifierSettings {
+    /// Domains (and their subdomains) that count as inside the organisation.
+    pub internal_domains: Vec<String>,
+}
+
+/// Which JSON-schema constraint the model server understands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuidedDecoding {
+    /// NVIDIA NIM: `nvext.guided_json`.
+    #[default]
+    Nim,
+    /// vLLM: `guided_json`.
+    Vllm,
+    /// OpenAI (and Ollama): `response_format: {type: json_schema}`.
+    Openai,
+}
+
+/// The model backend: an OpenAI-compatible chat-completions server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSettings {
+    /// Base URL up to and including `/v1` (`http://127.0.0.1:8000/v1`).
+    pub endpoint: String,
+    /// The model name sent in requests.
+    pub model: String,
+    /// How output is constrained to the JSON schema.
+    #[serde(default)]
+    pub guided: GuidedDecoding,
+    /// Per-request timeout, milliseconds.
+    #[serde(default = "default_model_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Classification results kept in the cache.
+    #[serde(default = "default_cache_entries")]
+    pub cache_entries: usize,
+    /// How long a cached classification stays valid, seconds.
+    #[serde(default = "default_cache_ttl_s")]
+    pub cache_ttl_s: u64,
+    /// The environment variable holding the API key, if the server needs one.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Also compile natural-language policies with the model (default: the grammar).
+    #[serde(default)]
+    pub compile_natural_language: bool,
+}
+
+fn default_model_timeout_ms() -> u64 {
+    2000
+}
+fn default_cache_entries() -> usize {
+    4096
+}
+fn default_cache_ttl_s() -> u64 {
+    300
+}
+
+impl NodeConfig {
+    /// The configuration file in effect: `$OPENSHELL_CONFIG`, else [`DEFAULT_CONFIG_PATH`].
+    pub fn default_path() -> PathBuf {
+        std::env::var_os(CONFIG_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH))
+    }
+
+    /// Loads the configuration in effect; a missing file at the default path is the default
+    /// configuration, a missing file named by `OPENSHELL_CONFIG` is an error.
+    pub fn load() -> Result<NodeConfig, NodeConfigError> {
+        let explicit = std::env::var_os(CONFIG_ENV).is_some_and(|v| !v.is_empty());
+        let path = NodeConfig::default_path();
+        if !explicit && !path.exists() {
+            return Ok(NodeConfig::default());
+        }
+        NodeConfig::load_from(&path)
+    }
+
+    /// Loads the configuration from `path`.
+    pub fn load_from(path: &Path) -> Result<NodeConfig, NodeConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| NodeConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        NodeConfig::parse(&text, path)
+    }
+
+    /// Parses configuration text; `path` only names the source in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<NodeConfig, NodeConfigError> {
+        let config: NodeConfig = toml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|span| line_column(text, span.start))
+                .unwrap_or((1, 1));
+            NodeConfigError::Parse {
+                path: path.to_owned(),
+                line,
+                column,
+                message: e.message().to_owned(),
+            }
+        })?;
+        config.check(path)?;
+        Ok(config)
+    }
+
+    /// The endpoint a `siem://NAME` destination resolves to.
+    pub fn siem_endpoint(&self, name: &str) -> Option<&str> {
+        self.siem.get(name).map(String::as_str)
+    }
+
+    fn check(&self, path: &Path) -> Result<(), NodeConfigError> {
+        let invalid = |message: String| NodeConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        for (name, target) in &self.siem {
+            let known = ["http://", "https://", "syslog://"];
+            if !known.iter().any(|scheme| target.starts_with(scheme)) {
+                return Err(invalid(format!(
+                    "siem.{name} = {target:?}: expected an http://, https:// or syslog:// URL"
+                )));
+            }
+        }
+        if self.hooks.timeout_ms == 0 {
+            return Err(invalid("hooks.timeout_ms must be at least 1".into()));
+        }
+        if self.audit.batch_size == 0 {
+            return Err(invalid("audit.batch_size must be at least 1".into()));
+        }
+        if let Some(model) = &self.model
+            && !(model.endpoint.starts_with("http://") || model.endpoint.starts_with("https://"))
+        {
+            return Err(invalid(format!(
+                "model.endpoint = {:?}: expected an http:// or https:// URL",
+                model.endpoint
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_default_configuration() {
+        let config = NodeConfig::parse("", Path::new("c.toml")).unwrap();
+        assert_eq!(config, NodeConfig::default());
+        assert_eq!(config.policy_dir, Path::new("/etc/openshell/policies"));
+        assert_eq!(config.hooks.timeout_ms, 5000);
+        assert!(config.services.nemotron.is_none());
+    }
+
+    #[test]
+    fn full_file_parses() {
+        let text = r#"
+policy_dir = "/srv/policies"
+default_policy = "support"
+region = "EU"
+[services]
+nemotron = "/run/x/nemotron.sock"
+[hooks]
+timeout_ms = 750
+[audit]
+spool_dir = "/tmp/spool"
+[siem]
+security-events = "http://127.0.0.1:9/ingest"
+[classifier]
+internal_domains = ["company.com"]
+[model]
+endpoint = "http://127.0.0.1:8000/v1"
+model = "nemotron"
+guided = "vllm"
+"#;
+        let config = NodeConfig::parse(text, Path::new("c.toml")).unwrap();
+        assert_eq!(config.default_policy.as_deref(), Some("support"));
+        assert_eq!(
+            config.services.nemotron.as_deref(),
+            Some(Path::new("/run/x/nemotron.sock"))
+        );
+        assert_eq!(config.hooks.timeout_ms, 750);
+        assert_eq!(
+            config.siem_endpoint("security-events"),
+            Some("http://127.0.0.1:9/ingest")
+        );
+        let model = config.model.unwrap();
+        assert_eq!(model.guided, GuidedDecoding::Vllm);
+        assert_eq!(model.timeout_ms, 2000);
+    }
+
+    #[test]
+    fn unknown_key_is_reported_with_line_and_column() {
+        let text = "policy_dir = \"/p\"\n[hooks]\ntimeout = 5\n";
+        let err = NodeConfig::parse(text, Path::new("/etc/c.toml")).unwrap_err();
+        let NodeConfigError::Parse {
+            line,
+            column,
+            message,
+            ..
+        } = &err
+        else {
+            panic!("unexpected error {err}");
+        };
+        assert_eq!((*line, *column), (3, 1), "{err}");
+        assert!(message.contains("timeout"), "{message}");
+        assert!(
+            err.to_string()
+                .starts_with("invalid node configuration /etc/c.toml:3:1")
+        );
+    }
+
+    #[test]
+    fn siem_target_must_be_a_url() {
+        let err = NodeConfig::parse("[siem]\nx = \"ftp://h\"\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("siem.x"), "{err}");
+    }
+}
