@@ -1,13 +1,20 @@
 //! openshell-egress
 pub mod address;
+pub mod admin;
 pub mod api_permissions;
 pub mod audit;
 pub mod body_scan;
+pub mod client;
 pub mod config;
+pub mod dns;
+pub mod engine;
+pub mod firewall;
 pub mod interception;
 pub mod metrics;
+pub mod proxy;
 pub mod registry;
 pub mod resolver;
 pub mod rules;
 pub mod sandbox;
+pub mod sandbox_net;
 pub mod synthetic;

@@ -91,6 +91,13 @@ pub enum Denial {
         /// Methods it allows.
         allowed: Vec<HttpMethod>,
     },
+    /// The rule naming host and port limits methods, which an uninspected tunnel hides.
+    NeedsInspection {
+        /// The rule.
+        rule: String,
+        /// Methods it allows.
+        allowed: Vec<HttpMethod>,
+    },
 }
 
 impl Denial {
@@ -99,9 +106,9 @@ impl Denial {
         match self {
             Denial::DeniedBy(rule) => rule.clone(),
             Denial::HostNotAllowed => "default deny".to_owned(),
-            Denial::PortNotAllowed { rule, .. } | Denial::MethodNotAllowed { rule, .. } => {
-                rule.clone()
-            }
+            Denial::PortNotAllowed { rule, .. }
+            | Denial::MethodNotAllowed { rule, .. }
+            | Denial::NeedsInspection { rule, .. } => rule.clone(),
         }
     }
 }
@@ -115,11 +122,21 @@ impl fmt::Display for Denial {
                 write!(f, "port not allowed: {rule} allows ports {allowed:?}")
             }
             Denial::MethodNotAllowed { rule, allowed } => {
-                let names: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
-                write!(f, "method not allowed: {rule} allows {}", names.join(", "))
+                write!(f, "method not allowed: {rule} allows {}", names(allowed))
             }
+            Denial::NeedsInspection { rule, allowed } => write!(
+                f,
+                "{rule} allows only {}, which cannot be checked in a tunnel the engine does not \
+                 decrypt (tlsDecrypt: true)",
+                names(allowed)
+            ),
         }
     }
+}
+
+fn names(methods: &[HttpMethod]) -> String {
+    let names: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
+    names.join(", ")
 }
 
 /// The compiled egress rules of one sandbox.
@@ -233,13 +250,12 @@ impl EgressRules {
     /// checked inside.
     pub fn check_opaque(&self, host: &str, port: u16) -> Result<&Rule, Denial> {
         self.check_request(host, port, Some(HttpMethod::Connect))
-            .or_else(|denial| match denial {
+            .map_err(|denial| match denial {
                 // A rule restricting methods names the host and port: say so precisely.
-                Denial::MethodNotAllowed { rule, allowed } => Err(Denial::MethodNotAllowed {
-                    rule: format!("{rule}, which needs tlsDecrypt to check methods"),
-                    allowed,
-                }),
-                other => Err(other),
+                Denial::MethodNotAllowed { rule, allowed } => {
+                    Denial::NeedsInspection { rule, allowed }
+                }
+                other => other,
             })
     }
 
@@ -396,7 +412,8 @@ mod tests {
         assert!(rules.check_opaque("smtp.company.com", 587).is_ok());
         assert!(rules.check_opaque("crm.example.test", 443).is_ok());
         let denial = rules.check_opaque("api.hubspot.com", 443).unwrap_err();
-        assert!(denial.to_string().contains("needs tlsDecrypt"), "{denial}");
+        assert!(matches!(denial, Denial::NeedsInspection { .. }));
+        assert!(denial.to_string().contains("tlsDecrypt: true"), "{denial}");
         assert!(rules.check_tunnel("api.hubspot.com", 443).is_ok());
         assert!(rules.check_tunnel("api.hubspot.com", 22).is_err());
     }

@@ -11,6 +11,7 @@ use tempfile::TempDir;
 pub struct Runtime {
     root: TempDir,
     binary: PathBuf,
+    netns: Option<PathBuf>,
 }
 
 impl Default for Runtime {
@@ -30,7 +31,16 @@ impl Runtime {
         Self {
             root,
             binary: crate::binaries::openshell(),
+            netns: None,
         }
+    }
+
+    /// A fresh state root whose runtime (and the hooks it runs) lives in the network namespace
+    /// at `netns`, a test's stand-in for the node's.
+    pub fn in_netns(netns: &Path) -> Self {
+        let mut runtime = Self::new();
+        runtime.netns = Some(netns.to_owned());
+        runtime
     }
 
     /// The state root.
@@ -50,6 +60,9 @@ impl Runtime {
             .arg("--root")
             .arg(self.root.path())
             .stdin(Stdio::null());
+        if let Some(netns) = &self.netns {
+            crate::netns::enter_before_exec(&mut command, netns);
+        }
         command
     }
 
