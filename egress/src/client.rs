@@ -186,6 +186,19 @@ impl EgressClient {
         }
     }
 
+    /// `GET /metrics`: the Prometheus text.
+    pub async fn metrics(&self) -> Result<String, ClientError> {
+        let (status, answer) = self.exchange(Method::GET, "/metrics", Vec::new()).await?;
+        if !status.is_success() {
+            return Err(ClientError::Refused {
+                what: "GET /metrics".to_owned(),
+                status,
+                message: String::from_utf8_lossy(&answer).into_owned(),
+            });
+        }
+        Ok(String::from_utf8_lossy(&answer).into_owned())
+    }
+
     /// `GET /v1/network`.
     pub async fn network(&self) -> Result<NetworkInfo, ClientError> {
         self.expect::<(), _>(Method::GET, "/v1/network", None).await

@@ -1,7 +1,7 @@
 //! The engine's configuration: `openshell-egress --config FILE` (TOML, every key optional).
 //!
 //! ```toml
-//! state_file = "/var/lib/openshell/egress/state.json"   # registrations, restored at start
+//! state_file = "/run/openshell/egress/state.json"   # registrations, restored at start
 //! catalog = "/etc/openshell/api-catalog.yaml"           # node-wide ApiCatalog (optional)
 //!
 //! [network]
@@ -43,6 +43,10 @@
 //!
 //! [inspection]
 //! block_at = "restricted"       # scanForPII blocks bodies at or above this sensitivity
+//!
+//! [ingress]                     # webhooks into sandboxes (absent listen: none reach them)
+//! listen = "192.0.2.1:8443"     # /sandboxes/<container-id>/<path>
+//! sandbox_port = 8080           # where sandboxes serve them
 //! ```
 
 use std::collections::BTreeMap;
@@ -84,7 +88,8 @@ pub enum ConfigError {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
-    /// Registrations are saved here and restored at start.
+    /// Registrations are saved here and restored at start (by default on /run: sandboxes do
+    /// not outlive a reboot, so neither should their registrations).
     pub state_file: PathBuf,
     /// A node-wide ApiCatalog file, used for sandboxes registered without a catalog.
     pub catalog: Option<PathBuf>,
@@ -102,12 +107,14 @@ pub struct EngineConfig {
     pub limits: Limits,
     /// Body inspection.
     pub inspection: InspectionSettings,
+    /// Requests into sandboxes.
+    pub ingress: IngressSettings,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
-            state_file: PathBuf::from("/var/lib/openshell/egress/state.json"),
+            state_file: PathBuf::from("/run/openshell/egress/state.json"),
             catalog: None,
             network: NetworkSettings::default(),
             resolver: ResolverSettings::default(),
@@ -116,6 +123,7 @@ impl Default for EngineConfig {
             tls: TlsSettings::default(),
             limits: Limits::default(),
             inspection: InspectionSettings::default(),
+            ingress: IngressSettings::default(),
         }
     }
 }
@@ -320,6 +328,25 @@ impl Default for InspectionSettings {
     }
 }
 
+/// `[ingress]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngressSettings {
+    /// Where the engine accepts requests for sandboxes; absent = nothing reaches them.
+    pub listen: Option<std::net::SocketAddr>,
+    /// The port sandboxes serve inbound requests on.
+    pub sandbox_port: u16,
+}
+
+impl Default for IngressSettings {
+    fn default() -> Self {
+        IngressSettings {
+            listen: None,
+            sandbox_port: 8080,
+        }
+    }
+}
+
 impl EngineConfig {
     /// Reads `path`.
     pub fn load(path: &Path) -> Result<EngineConfig, ConfigError> {
@@ -402,6 +429,9 @@ impl EngineConfig {
         }
         if self.tls.ca_cert.is_some() != self.tls.ca_key.is_some() {
             return invalid("tls.ca_cert and tls.ca_key must be given together".into());
+        }
+        if self.ingress.sandbox_port == 0 {
+            return invalid("ingress.sandbox_port must not be 0".into());
         }
         if self.limits.max_header_bytes < 8192 {
             return invalid("limits.max_header_bytes must be at least 8192".into());

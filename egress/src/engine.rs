@@ -4,7 +4,8 @@
 //! At start it restores the saved registrations whose veth still exists, installs the node's
 //! nftables table (unless `[network] firewall = false`), loads or creates the interception CA,
 //! and binds the explicit proxy, the transparent listener and the DNS responder on the gateway
-//! address with `IP_FREEBIND` (the address appears on the first sandbox's veth). Every 10 s it
+//! address with `IP_FREEBIND` (the address appears on the first sandbox's veth), and the
+//! ingress listener when configured. Every 10 s it
 //! checks the table is still there (registrations are refused while it is not) and drops
 //! registrations whose veth vanished without a `poststop`.
 
@@ -32,7 +33,7 @@ use crate::registry::Registry;
 use crate::resolver::Resolver;
 use crate::sandbox::{NetworkInfo, SandboxRecord};
 use crate::synthetic::SyntheticNames;
-use crate::{admin, dns, firewall, proxy};
+use crate::{admin, dns, firewall, ingress, proxy};
 
 /// Where the CA lives when neither the engine's nor the node's configuration names it.
 pub const DEFAULT_CA_CERT: &str = "/var/lib/openshell/egress/ca.pem";
@@ -241,6 +242,20 @@ impl Engine {
             "the DNS responder",
             SocketAddrV4::new(gateway, config.network.dns_port),
         )?;
+        let ingress = match config.ingress.listen {
+            Some(address) => {
+                Some(
+                    TcpListener::bind(address)
+                        .await
+                        .map_err(|source| EngineError::Bind {
+                            what: "the ingress listener",
+                            address: address.to_string(),
+                            source,
+                        })?,
+                )
+            }
+            None => None,
+        };
         let admin_listener = bind_admin(admin_socket)?;
         let state = Arc::new(EngineState {
             synthetic: Mutex::new(SyntheticNames::new(config.network.synthetic)),
@@ -254,7 +269,7 @@ impl Engine {
             body_scanner,
             firewall_ok: AtomicBool::new(true),
         });
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(proxy::listener::serve_explicit(
                 Arc::clone(&state),
                 explicit,
@@ -267,6 +282,9 @@ impl Engine {
             tokio::spawn(serve_admin(Arc::clone(&state), admin_listener)),
             tokio::spawn(sweep(Arc::clone(&state))),
         ];
+        if let Some(listener) = ingress {
+            tasks.push(tokio::spawn(ingress::serve(Arc::clone(&state), listener)));
+        }
         tracing::info!(%gateway, "egress engine started");
         Ok(Engine {
             state,

@@ -11,6 +11,7 @@
 //!     iifname "osh*" ip daddr != GATEWAY meta l4proto tcp dnat ip to GATEWAY:TRANSPARENT
 //!     iifname "osh*" ip daddr GATEWAY tcp dport != PROXY dnat ip to GATEWAY:TRANSPARENT }
 //!   chain input { type filter hook input priority filter;
+//!     iifname "osh*" ct state established,related accept   # answers to the engine's ingress
 //!     iifname "osh*" ip daddr GATEWAY tcp dport PROXY accept
 //!     iifname "osh*" ip daddr GATEWAY tcp dport TRANSPARENT accept
 //!     iifname "osh*" ip daddr GATEWAY udp dport DNS_PORT accept
@@ -19,7 +20,8 @@
 //!     iifname "osh*" reject                      # nothing is routed out of a sandbox…
 //!     oifname "osh*" drop }                      # …or into one (sandboxes never see each other)
 //!   chain output { type filter hook output priority filter;
-//!     oifname "osh*" ct state new reject }       # no connection from the node into a sandbox
+//!     oifname "osh*" meta mark INGRESS_MARK accept  # the engine's ingress forwarding…
+//!     oifname "osh*" ct state new reject }       # …and no other connection into a sandbox
 //! }
 //! ```
 //!
@@ -184,6 +186,25 @@ pub fn ruleset(network: &NetworkSettings) -> nftables::schema::Nftables<'static>
             dnat(gateway, network.transparent_port),
         ],
     ));
+    let ct_state = || {
+        Expression::Named(NamedExpression::CT(CT {
+            key: Cow::Borrowed("state"),
+            family: None,
+            dir: None,
+        }))
+    };
+    batch.add(rule(
+        "input",
+        vec![
+            sandboxes(),
+            matches(
+                ct_state(),
+                Operator::IN,
+                Expression::List(vec![text("established"), text("related")]),
+            ),
+            Statement::Accept(None),
+        ],
+    ));
     for (protocol, port) in [
         ("tcp", network.proxy_port),
         ("tcp", network.transparent_port),
@@ -207,14 +228,18 @@ pub fn ruleset(network: &NetworkSettings) -> nftables::schema::Nftables<'static>
         vec![
             to_sandboxes(),
             matches(
-                Expression::Named(NamedExpression::CT(CT {
-                    key: Cow::Borrowed("state"),
-                    family: None,
-                    dir: None,
-                })),
-                Operator::IN,
-                text("new"),
+                meta(MetaKey::Mark),
+                Operator::EQ,
+                Expression::Number(crate::ingress::INGRESS_MARK),
             ),
+            Statement::Accept(None),
+        ],
+    ));
+    batch.add(rule(
+        "output",
+        vec![
+            to_sandboxes(),
+            matches(ct_state(), Operator::IN, text("new")),
             Statement::Reject(None),
         ],
     ));

@@ -274,7 +274,9 @@ impl Registry {
         }
     }
 
-    /// Writes the state file atomically (temporary file, fsync, rename).
+    /// Writes the state file atomically (temporary file, rename). Not fsynced: registrations must
+    /// survive an engine restart, which the page cache does; a machine restart takes the sandboxes
+    /// with it (the default file is on /run, a tmpfs, for that reason).
     fn save(&self, maps: &Maps) -> Result<(), RegistryError> {
         let mut sandboxes: Vec<SandboxRecord> =
             maps.by_id.values().map(|s| s.record.clone()).collect();
@@ -305,7 +307,6 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let temporary = path.with_extension("tmp");
     let mut file = std::fs::File::create(&temporary)?;
     file.write_all(bytes)?;
-    file.sync_all()?;
     std::fs::rename(&temporary, path)
 }
 

@@ -105,6 +105,35 @@ impl Resolver {
         }
     }
 
+    /// Every address `host` resolves to, unchecked: for confirming where an inbound request
+    /// comes from, not for dialling.
+    pub async fn addresses(&self, host: &str) -> Result<Vec<IpAddr>, ResolveError> {
+        self.answers(&normalize(host)).await
+    }
+
+    /// The names that point at `address`: fixed answers naming it, then the system
+    /// resolver's PTR records. Callers confirm a name by resolving it forward.
+    pub async fn names_for(&self, address: IpAddr) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .hosts
+            .iter()
+            .filter(|(_, addresses)| addresses.contains(&address))
+            .map(|(name, _)| name.clone())
+            .collect();
+        if let Some(system) = &self.system
+            && let Ok(lookup) = system
+                .reverse_lookup(hickory_proto::rr::Name::from(address))
+                .await
+        {
+            for record in lookup.answers() {
+                if let hickory_proto::rr::RData::PTR(pointer) = &record.data {
+                    names.push(normalize(&pointer.0.to_ascii()));
+                }
+            }
+        }
+        names
+    }
+
     /// Whether `address` may be dialled for `host`.
     pub fn check(&self, host: &str, address: IpAddr) -> Result<(), ResolveError> {
         match refused_class(address) {
@@ -214,6 +243,12 @@ mod tests {
             r.resolve("nowhere.test").await,
             Err(ResolveError::NotFound { .. })
         ));
+        // Inbound checks see every answer, and fixed answers work backwards too.
+        assert_eq!(r.addresses("rebind.example.test").await.unwrap().len(), 2);
+        assert_eq!(
+            r.names_for("203.0.113.10".parse().unwrap()).await,
+            vec!["api.hubspot.com".to_owned()]
+        );
     }
 
     #[tokio::test]

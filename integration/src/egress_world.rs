@@ -12,7 +12,9 @@
 //!
 //! The internet answers HTTP on port 80 and HTTPS on 443 (a certificate for every name from a
 //! test CA the engine trusts), echoes TCP on 203.0.113.20:7 and records UDP datagrams on
-//! 203.0.113.20:9999. Names resolve through the engine's resolver configuration only.
+//! 203.0.113.20:9999. Names resolve through the engine's resolver configuration only;
+//! `webhook.salesforce.com` is the internet's side of the link, for ingress from it to the
+//! engine's ingress listener on the node's side (192.0.2.1:8443).
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -48,6 +50,12 @@ pub const HOSTS: [(&str, &str); 4] = [
 ];
 /// An internet address no name resolves to (for raw-IP attempts).
 pub const NAMELESS: &str = "203.0.113.20";
+/// The node's address on its link to the internet (the ingress listener is here).
+pub const NODE_SIDE: &str = "192.0.2.1";
+/// The internet's address on that link (webhook.salesforce.com resolves to it).
+pub const INTERNET_SIDE: &str = "192.0.2.2";
+/// The ingress listener's port.
+pub const INGRESS_PORT: u16 = 8443;
 /// Every sandbox's gateway with the default engine configuration.
 pub const GATEWAY: &str = "10.200.0.1";
 /// Where the CA certificate is mounted in test containers.
@@ -254,12 +262,18 @@ impl EgressWorld {
             "netns",
             internet.name(),
         ]);
-        node.ip(&["addr", "add", "192.0.2.1/30", "dev", "up0"]);
+        node.ip(&["addr", "add", &format!("{NODE_SIDE}/30"), "dev", "up0"]);
         node.ip(&["link", "set", "up0", "up"]);
-        internet.ip(&["addr", "add", "192.0.2.2/30", "dev", "down0"]);
+        internet.ip(&[
+            "addr",
+            "add",
+            &format!("{INTERNET_SIDE}/30"),
+            "dev",
+            "down0",
+        ]);
         internet.ip(&["link", "set", "down0", "up"]);
         for net in ["203.0.113.0/24", "10.77.0.0/16"] {
-            node.ip(&["route", "add", net, "via", "192.0.2.2"]);
+            node.ip(&["route", "add", net, "via", INTERNET_SIDE]);
         }
         for (_, address) in HOSTS {
             internet.ip(&["addr", "add", &format!("{address}/32"), "dev", "lo"]);
@@ -299,9 +313,11 @@ impl EgressWorld {
                 "state_file = \"{d}/state.json\"\n\
                  [resolver]\nsystem = false\n[resolver.hosts]\n{hosts}\
                  \"loopback.example.test\" = [\"127.0.0.1\"]\n\
+                 \"webhook.salesforce.com\" = [\"{INTERNET_SIDE}\"]\n\
                  [upstream]\nca_file = \"{d}/test-ca.pem\"\n\
                  [tls]\nca_cert = \"{d}/egress-ca.pem\"\nca_key = \"{d}/egress-ca.key\"\n\
-                 [limits]\nheader_timeout_ms = 2000\nmax_connections_per_sandbox = 64\n"
+                 [limits]\nheader_timeout_ms = 2000\nmax_connections_per_sandbox = 64\n\
+                 [ingress]\nlisten = \"{NODE_SIDE}:{INGRESS_PORT}\"\nsandbox_port = 8080\n"
             ),
         )
         .expect("write engine config");

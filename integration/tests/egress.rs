@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use openshell_egress::client::block_on;
 use openshell_egress::sandbox::EgressPolicy;
-use openshell_integration::egress_world::{EgressWorld, GATEWAY, NAMELESS};
+use openshell_integration::egress_world::{
+    EgressWorld, GATEWAY, INGRESS_PORT, NAMELESS, NODE_SIDE,
+};
 use openshell_integration::leftovers::assert_clean;
 use openshell_integration::runtime::Runtime;
 use openshell_integration::{unique_id, wait_for};
@@ -315,6 +317,14 @@ fn a_restricted_container_reaches_exactly_what_its_policy_allows() {
     assert!(decided("crm.read", "allow"));
     assert!(decided("admin.users.list", "deny"));
     assert!(mine.iter().all(|e| e["policy"] == "egress-test"));
+    let metrics = block_on(world.client().metrics()).unwrap().unwrap();
+    for line in [
+        r#"openshell_egress_decisions_total{kind="https",decision="allow"}"#,
+        r#"openshell_egress_decisions_total{kind="https",decision="deny"}"#,
+        r#"openshell_egress_decisions_total{kind="connect",decision="deny"}"#,
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
     let trail = std::fs::read_to_string(world.dir().join("audit.jsonl")).unwrap();
     assert!(!trail.contains("4111"), "no payload in the audit trail");
     assert!(
@@ -710,5 +720,152 @@ fn hostile_clients_do_not_take_the_engine_down() {
     assert!(health.is_ok());
     rt.ok(&["delete", "--force", &hostile]);
     rt.ok(&["delete", "--force", &calm]);
+    assert!(world.sandbox_interfaces().is_empty());
+}
+
+#[test]
+fn the_admin_api_refuses_unenforceable_policies_and_reports() {
+    let world = EgressWorld::new();
+    let client = world.client();
+    let network = block_on(client.network()).unwrap().unwrap();
+    assert_eq!(network.gateway.to_string(), GATEWAY);
+    assert_eq!(network.proxy_url, format!("http://{GATEWAY}:3128"));
+    assert_eq!(network.ca_cert, world.egress_ca());
+    let ca = std::fs::read_to_string(&network.ca_cert).unwrap();
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
+
+    let allow_all: EgressPolicy =
+        serde_json::from_str(r#"{"name":"p","network":{"egress":{"allow":[{"domain":"*"}]}}}"#)
+            .unwrap();
+    let request = openshell_egress::sandbox::RegisterRequest {
+        container_id: "c1".to_owned(),
+        policy: allow_all,
+    };
+    let error = block_on(client.register(&request)).unwrap().unwrap_err();
+    assert!(error.to_string().contains("every host"), "{error}");
+    // A TLD-wide wildcard never gets that far: the pattern language refuses it.
+    let tld: Result<EgressPolicy, _> =
+        serde_json::from_str(r#"{"name":"p","network":{"egress":{"allow":[{"domain":"*.com"}]}}}"#);
+    assert!(tld.unwrap_err().to_string().contains("public suffix"));
+    let missing = block_on(client.sandbox("nobody")).unwrap().unwrap_err();
+    assert!(missing.is_not_found(), "{missing}");
+    let missing = block_on(client.unregister("nobody")).unwrap().unwrap_err();
+    assert!(missing.is_not_found(), "{missing}");
+
+    let metrics = block_on(client.metrics()).unwrap().unwrap();
+    assert!(
+        metrics.contains("openshell_egress_sandboxes 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("openshell_egress_open_connections 0"),
+        "{metrics}"
+    );
+    // The node's table is in place and nothing else was added to the node namespace.
+    let tables = world.node_tables();
+    assert_eq!(tables.trim(), "table inet openshell_egress", "{tables}");
+}
+
+/// `curl` from a namespace: the status code, then the body.
+fn curl(netns: &openshell_integration::netns::TestNetns, url: &str) -> (String, String) {
+    let out = netns
+        .command("curl")
+        .args(["-s", "-m", "5", "-w", "\n%{http_code}", url])
+        .output()
+        .expect("run curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (code.to_owned(), body.to_owned())
+}
+
+#[test]
+fn webhooks_reach_a_sandbox_only_from_their_source_and_path() {
+    let world = EgressWorld::new();
+    let rt = world.runtime();
+    let policy = world.policy(
+        "webhooks",
+        "apiVersion: openshell.nvidia.com/v1
+kind: SandboxPolicy
+metadata:
+  name: webhooks
+spec:
+  isolation:
+    network: restricted
+---
+networkPolicy:
+  name: webhooks
+  egress:
+    allow:
+      - domain: api.hubspot.com
+  ingress:
+    allow:
+      - source: webhook.salesforce.com
+        path: /api/v1/events
+",
+    );
+    let bundle = world.sandbox_bundle(&policy);
+    for (path, text) in [
+        ("www/api/v1/events", "event received\n"),
+        ("www/admin", "secret\n"),
+    ] {
+        let file = bundle.rootfs().join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+    let id = unique_id("egress-ingress");
+    rt.start_detached(&id, bundle.path());
+    rt.ok(&[
+        "exec", "--detach", &id, "httpd", "-f", "-p", "8080", "-h", "/www",
+    ]);
+    let base = format!("http://{NODE_SIDE}:{INGRESS_PORT}/sandboxes/{id}");
+
+    // From the rule's source, on the rule's path: delivered.
+    let delivered = wait_for(Duration::from_secs(5), || {
+        curl(&world.internet, &format!("{base}/api/v1/events"))
+            == ("200".into(), "event received\n".into())
+    });
+    assert!(
+        delivered,
+        "{:?}\n{}",
+        curl(&world.internet, &format!("{base}/api/v1/events")),
+        world.engine_log()
+    );
+    // Another path, another source, another sandbox: refused.
+    let (code, body) = curl(&world.internet, &format!("{base}/admin"));
+    assert_eq!(code, "403", "{body}");
+    assert!(body.contains("ingress_denied"), "{body}");
+    let (code, _) = curl(&world.node, &format!("{base}/api/v1/events"));
+    assert_eq!(code, "403", "the node itself is not webhook.salesforce.com");
+    let (code, _) = curl(
+        &world.internet,
+        &format!("http://{NODE_SIDE}:{INGRESS_PORT}/sandboxes/nobody/api/v1/events"),
+    );
+    assert_eq!(code, "404");
+    // Straight to the sandbox, around the engine: no way in.
+    let address = block_on(world.client().sandbox(&id))
+        .unwrap()
+        .unwrap()
+        .sandbox_ip;
+    let (code, _) = curl(&world.node, &format!("http://{address}:8080/api/v1/events"));
+    assert_eq!(
+        code, "000",
+        "the node cannot open connections into a sandbox"
+    );
+    let (code, _) = curl(
+        &world.internet,
+        &format!("http://{address}:8080/api/v1/events"),
+    );
+    assert_eq!(code, "000");
+
+    let events = world.audit_events();
+    let mine = events_for(&events, &id);
+    assert!(
+        mine.iter()
+            .any(|e| e["action"] == "ingress.http" && e["decision"] == "allow")
+    );
+    assert!(mine.iter().any(|e| e["action"] == "ingress.http"
+        && e["decision"] == "deny"
+        && e["resource"] == "GET /admin"));
+    rt.ok(&["delete", "--force", &id]);
     assert!(world.sandbox_interfaces().is_empty());
 }

@@ -8,7 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use futures_util::TryStreamExt;
-use rtnetlink::packet_route::link::{InfoData, InfoVeth};
+use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkAttribute, State};
 use rtnetlink::packet_route::route::RouteScope;
 use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
@@ -55,6 +55,44 @@ async fn index_of(handle: &Handle, name: &str, step: &'static str) -> Result<u32
             message: format!("no interface {name}"),
         }),
     }
+}
+
+/// How long a new veth may take to come up before the wiring fails.
+const LINK_UP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether the link `index` is operationally up (the kernel has attached its queue: packets
+/// sent before that are dropped, and a first TCP SYN lost costs a one-second retransmit).
+async fn is_up(handle: &Handle, index: u32) -> Result<bool, NetError> {
+    let mut links = handle.link().get().match_index(index).execute();
+    let link = links
+        .try_next()
+        .await
+        .map_err(netlink("read the veth's state"))?;
+    Ok(link.is_some_and(|link| {
+        link.attributes
+            .iter()
+            .any(|a| matches!(a, LinkAttribute::OperState(State::Up)))
+    }))
+}
+
+/// Waits until both ends of the pair are up.
+async fn wait_until_up(
+    host: &Handle,
+    host_index: u32,
+    inside: &Handle,
+    inside_index: u32,
+) -> Result<(), NetError> {
+    let deadline = tokio::time::Instant::now() + LINK_UP_TIMEOUT;
+    while !(is_up(host, host_index).await? && is_up(inside, inside_index).await?) {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(NetError::Netlink {
+                step: "bring the veth pair up",
+                message: format!("not up after {} ms", LINK_UP_TIMEOUT.as_millis()),
+            });
+        }
+        tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+    }
+    Ok(())
 }
 
 /// Creates and configures both sides. Must run inside a tokio runtime.
@@ -140,7 +178,7 @@ pub async fn wire(netns: &NetNs, wiring: &Wiring) -> Result<(), NetError> {
         .execute()
         .await
         .map_err(netlink("default route"))?;
-    Ok(())
+    wait_until_up(&host, index, &inside, eth0).await
 }
 
 /// Whether the kernel said there is no such interface.
