@@ -236,13 +236,21 @@ pub struct EgressWorld {
     /// What the internet received.
     pub recorded: Recorded,
     engine: Option<Child>,
+    trail: PathBuf,
     /// Serves the internet; its worker threads live in the internet's namespace.
     _internet_runtime: tokio::runtime::Runtime,
 }
 
 impl EgressWorld {
-    /// Builds the namespaces, the internet and the configuration, and starts the engine.
+    /// Builds the namespaces, the internet and the configuration, and starts the engine; its
+    /// decisions are audited to the node's trail (`audit.jsonl` in [`EgressWorld::dir`]).
     pub fn new() -> EgressWorld {
+        EgressWorld::with_trail_in(None)
+    }
+
+    /// The same world with the node's audit trail in `trail_dir` (e.g. a tmpfs, where the audit
+    /// library's per-batch fdatasync costs nothing), or in [`EgressWorld::dir`] for `None`.
+    pub fn with_trail_in(trail_dir: Option<&Path>) -> EgressWorld {
         crate::require_root();
         let dir = tempfile::Builder::new()
             .prefix("openshell-egress-world-")
@@ -321,12 +329,14 @@ impl EgressWorld {
             ),
         )
         .expect("write engine config");
+        let trail = trail_dir.unwrap_or(dir.path()).join("audit.jsonl");
         fs::write(
             dir.path().join("node.toml"),
             format!(
                 "[services]\negress = \"{d}/egress.sock\"\n\
                  [hooks]\ntimeout_ms = 5000\n\
-                 [audit]\nspool_dir = \"{d}/spool\"\ntrail = \"{d}/audit.jsonl\"\n"
+                 [audit]\nspool_dir = \"{d}/spool\"\ntrail = \"{}\"\n",
+                trail.display()
             ),
         )
         .expect("write node config");
@@ -336,6 +346,7 @@ impl EgressWorld {
             internet,
             recorded,
             engine: None,
+            trail,
             _internet_runtime: runtime,
         };
         world.start_engine();
@@ -418,10 +429,15 @@ impl EgressWorld {
         Runtime::in_netns(self.node.path())
     }
 
+    /// The node's audit trail.
+    pub fn trail(&self) -> &Path {
+        &self.trail
+    }
+
     /// The audit events recorded so far (the node's trail), waiting briefly for the writer.
     pub fn audit_events(&self) -> Vec<Value> {
         std::thread::sleep(Duration::from_millis(300));
-        fs::read_to_string(self.dir.path().join("audit.jsonl"))
+        fs::read_to_string(&self.trail)
             .unwrap_or_default()
             .lines()
             .filter_map(|line| serde_json::from_str(line).ok())

@@ -325,7 +325,7 @@ fn a_restricted_container_reaches_exactly_what_its_policy_allows() {
     ] {
         assert!(metrics.contains(line), "{line} in {metrics}");
     }
-    let trail = std::fs::read_to_string(world.dir().join("audit.jsonl")).unwrap();
+    let trail = std::fs::read_to_string(world.trail()).unwrap();
     assert!(!trail.contains("4111"), "no payload in the audit trail");
     assert!(
         !trail.contains("gold"),

@@ -7,12 +7,16 @@
 //!    from the node namespace and through the explicit proxy from a wired sandbox namespace,
 //!    alternating the two. One connection for unloaded latency (p50/p99), then `--connections`
 //!    for throughput. The proxied path carries everything production does: per-request policy
-//!    lookup, rules, resolution, upstream reuse and one audit event per request.
+//!    lookup, rules, resolution, upstream reuse and one audit event per request. A bare TCP
+//!    relay (socat) on the node is measured too, as a control for the cost of the extra hop.
 //!
-//! `egress-bench [--sandboxes N] [--seconds S] [--connections C] [--rounds R]`
+//! `egress-bench [--sandboxes N] [--seconds S] [--connections C] [--rounds R] [--trail-dir DIR]`
+//! (`--trail-dir /dev/shm`: the audit trail on a tmpfs, where the audit library's per-batch
+//! fdatasync costs nothing; by default it is on the world's directory under /tmp)
 //! (build with `cargo build --release -p openshell-egress -p openshell-integration --bins`).
 
 use std::convert::Infallible;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -24,10 +28,11 @@ use hyper_util::rt::TokioIo;
 use openshell_egress::client::block_on;
 use openshell_egress::sandbox::EgressPolicy;
 use openshell_egress::sandbox_net::{setup_sandbox, teardown_sandbox};
-use openshell_integration::egress_world::{EgressWorld, GATEWAY};
+use openshell_integration::egress_world::{EgressWorld, GATEWAY, NODE_SIDE};
 use openshell_integration::netns::TestNetns;
 
 const BENCH_PORT: u16 = 8080;
+const RELAY_PORT: u16 = 9000;
 const UPSTREAM: &str = "203.0.113.10";
 
 fn policy() -> EgressPolicy {
@@ -142,6 +147,27 @@ fn serve_upstream(world: &EgressWorld) -> tokio::runtime::Runtime {
     runtime
 }
 
+/// The three ways to the upstream server.
+#[derive(Clone, Copy)]
+enum Path {
+    /// wrk on the node straight to the server.
+    Direct,
+    /// wrk in a wired sandbox through the engine's explicit proxy.
+    Proxied,
+    /// wrk on the node through a bare TCP relay.
+    Relay,
+}
+
+impl Path {
+    fn name(self) -> &'static str {
+        match self {
+            Path::Direct => "direct",
+            Path::Proxied => "proxied",
+            Path::Relay => "tcp relay",
+        }
+    }
+}
+
 struct WrkResult {
     requests_per_second: f64,
     p50: f64,
@@ -190,21 +216,28 @@ fn median(mut values: Vec<f64>) -> f64 {
 fn main() {
     let (mut sandboxes, mut seconds, mut connections, mut rounds) =
         (50usize, 5u64, 32usize, 3usize);
+    let mut trail_dir: Option<tempfile::TempDir> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = || args.next().and_then(|v| v.parse().ok());
+        let value = |args: &mut std::iter::Skip<std::env::Args>| {
+            args.next().and_then(|v| v.parse::<usize>().ok())
+        };
         match arg.as_str() {
-            "--sandboxes" => sandboxes = value().expect("--sandboxes N"),
-            "--seconds" => seconds = value().expect("--seconds S") as u64,
-            "--connections" => connections = value().expect("--connections C"),
-            "--rounds" => rounds = value().expect("--rounds R"),
+            "--sandboxes" => sandboxes = value(&mut args).expect("--sandboxes N"),
+            "--seconds" => seconds = value(&mut args).expect("--seconds S") as u64,
+            "--connections" => connections = value(&mut args).expect("--connections C"),
+            "--rounds" => rounds = value(&mut args).expect("--rounds R"),
+            "--trail-dir" => {
+                let parent = args.next().expect("--trail-dir DIR");
+                trail_dir = Some(tempfile::tempdir_in(parent).expect("trail directory"));
+            }
             other => panic!(
                 "unknown argument {other:?}; usage: egress-bench [--sandboxes N] [--seconds S] \
-                 [--connections C] [--rounds R]"
+                 [--connections C] [--rounds R] [--trail-dir DIR]"
             ),
         }
     }
-    let world = EgressWorld::new();
+    let world = EgressWorld::with_trail_in(trail_dir.as_ref().map(|d| d.path()));
     // The wiring runs where the node's veths live.
     world.node.enter_current_thread();
     setup_times(&world, sandboxes);
@@ -232,25 +265,55 @@ fn main() {
     let proxy_url = format!("http://{GATEWAY}:3128/");
     let duration = format!("{seconds}s");
     let script = script.display().to_string();
-    let measure = |proxied: bool, connections: usize| {
+    // Control: a bare TCP relay (socat, a process per connection, no HTTP, no policy) on the
+    // node, one hop like the engine, to tell the cost of the extra hop from the engine's own.
+    let relay = world
+        .node
+        .command("socat")
+        .args([
+            &format!("TCP-LISTEN:{RELAY_PORT},bind={NODE_SIDE},fork,reuseaddr"),
+            &format!("TCP:{UPSTREAM}:{BENCH_PORT}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok();
+    let relay_url = format!("http://{NODE_SIDE}:{RELAY_PORT}/bench");
+    let measure = |path: Path, connections: usize| {
         let connections = connections.to_string();
         let mut args = vec!["--latency", "-t", "1", "-c", &connections, "-d", &duration];
-        if proxied {
-            args.extend(["-s", &script, &proxy_url]);
-            run_wrk(&sandbox, &args)
-        } else {
-            args.push(&direct_url);
-            run_wrk(&world.node, &args)
+        match path {
+            Path::Proxied => {
+                args.extend(["-s", &script, &proxy_url]);
+                run_wrk(&sandbox, &args)
+            }
+            Path::Direct => {
+                args.push(&direct_url);
+                run_wrk(&world.node, &args)
+            }
+            Path::Relay => {
+                args.push(&relay_url);
+                run_wrk(&world.node, &args)
+            }
         }
     };
-    // Warm both paths.
-    measure(false, 1);
-    measure(true, 1);
-    for (label, load) in [("unloaded, 1 connection", 1usize), ("loaded", connections)] {
-        let (mut direct, mut proxied) = (vec![], vec![]);
+    let mut paths = vec![Path::Direct, Path::Proxied];
+    if relay.is_some() {
+        std::thread::sleep(Duration::from_millis(200));
+        paths.push(Path::Relay);
+    } else {
+        println!("(socat not installed: no relay control)");
+    }
+    // Warm every path.
+    for path in &paths {
+        measure(*path, 1);
+    }
+    for (label, load) in [("unloaded", 1usize), ("loaded", connections)] {
+        let mut results: Vec<Vec<WrkResult>> = paths.iter().map(|_| Vec::new()).collect();
         for _ in 0..rounds {
-            direct.push(measure(false, load));
-            proxied.push(measure(true, load));
+            for (path, results) in paths.iter().zip(&mut results) {
+                results.push(measure(*path, load));
+            }
         }
         let summary = |results: &[WrkResult]| {
             (
@@ -259,19 +322,30 @@ fn main() {
                 median(results.iter().map(|r| r.p99).collect()),
             )
         };
-        let (d_rps, d50, d99) = summary(&direct);
-        let (p_rps, p50, p99) = summary(&proxied);
         println!(
             "proxy vs direct, {label} ({load} connections, {seconds} s x {rounds} rounds, medians):"
         );
-        println!("  direct    {d_rps:>10.0} req/s   p50 {d50:>7.3} ms   p99 {d99:>7.3} ms");
-        println!("  proxied   {p_rps:>10.0} req/s   p50 {p50:>7.3} ms   p99 {p99:>7.3} ms");
+        let (d_rps, d50, d99) = summary(&results[0]);
+        for (path, results) in paths.iter().zip(&results) {
+            let (rps, p50, p99) = summary(results);
+            println!(
+                "  {:<9} {rps:>10.0} req/s   p50 {p50:>7.3} ms   p99 {p99:>7.3} ms   \
+                 ratio {:.2}",
+                path.name(),
+                rps / d_rps
+            );
+        }
+        let (p_rps, p50, p99) = summary(&results[1]);
         println!(
-            "  added     p50 {:>7.3} ms   p99 {:>7.3} ms   throughput ratio {:.2}",
+            "  added by the engine: p50 {:>7.3} ms   p99 {:>7.3} ms   throughput ratio {:.2}",
             p50 - d50,
             p99 - d99,
             p_rps / d_rps
         );
+    }
+    if let Some(mut relay) = relay {
+        let _ = relay.kill();
+        let _ = relay.wait();
     }
     block_on(teardown_sandbox(Some(&world.client()), "bench-client"))
         .unwrap()
