@@ -114,3 +114,81 @@ impl EgressAudit {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::{EgressPolicy, SandboxRecord};
+    use openshell_audit::{TrailQuery, read_trail};
+    use openshell_policy::node_config::NodeConfig;
+
+    fn sandbox(log_payloads: bool) -> Sandbox {
+        let json = format!(
+            r#"{{"name":"p","network":{{"egress":{{"allow":[{{"domain":"crm.example.test"}}]}},
+                 "inspection":{{"logPayloads":{log_payloads}}}}}}}"#
+        );
+        let policy: EgressPolicy = serde_json::from_str(&json).unwrap();
+        let record = SandboxRecord {
+            container_id: "c1".to_owned(),
+            interface: "osh000000000000".to_owned(),
+            sandbox_ip: "10.200.0.2".parse().unwrap(),
+            policy,
+            registered_at: chrono::Utc::now(),
+        };
+        Sandbox::compile(
+            record,
+            &[80, 443],
+            None,
+            Arc::new(tokio::sync::Semaphore::new(1)),
+        )
+        .unwrap()
+    }
+
+    fn decision<'a>(sandbox: &'a Sandbox, payload: &'a [u8]) -> Decision<'a> {
+        Decision {
+            sandbox,
+            action: "crm.update".to_owned(),
+            resource: "PATCH https://crm.example.test:443/api/v1/customers/1".to_owned(),
+            outcome: Outcome::Allow,
+            rules: vec!["egress.allow[0] (crm.example.test)".to_owned()],
+            reason: "forwarded".to_owned(),
+            latency: Duration::from_micros(40),
+            classification: None,
+            payload: Some(payload),
+        }
+    }
+
+    #[test]
+    fn bodies_reach_the_trail_only_with_log_payloads_and_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let trail = dir.path().join("audit.jsonl");
+        let mut node = NodeConfig::default();
+        node.audit.trail = Some(trail.clone());
+        node.audit.spool_dir = dir.path().join("spool");
+        let hub = Arc::new(AuditHub::new(&node).unwrap());
+        let audit = EgressAudit::new(Arc::clone(&hub));
+        let body = br#"{"tier":"gold","email":"jane@example.com"}"#;
+        let (quiet, verbose) = (sandbox(false), sandbox(true));
+        audit.record(decision(&quiet, body));
+        audit.record(decision(&verbose, body));
+        hub.flush(Duration::from_secs(5)).unwrap();
+        let events = read_trail(&trail, &TrailQuery::default()).unwrap().events;
+        assert_eq!(events.len(), 2);
+        let (first, second) = (&events[0], &events[1]);
+        assert_eq!(first.component, "egress");
+        assert_eq!(first.container_id.as_deref(), Some("c1"));
+        assert_eq!(first.action, "crm.update");
+        assert_eq!(first.decision, "allow");
+        assert_eq!(first.latency_us, 40);
+        assert_eq!(
+            first.reason, "forwarded",
+            "logPayloads: false keeps the body out"
+        );
+        assert!(second.reason.contains("gold"), "{}", second.reason);
+        assert!(
+            !second.reason.contains("jane@example.com"),
+            "{}",
+            second.reason
+        );
+    }
+}
