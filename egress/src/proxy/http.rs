@@ -33,7 +33,7 @@ use super::first_head::{self, FirstHead};
 use super::responses::{self, ProxyBody, bad_request, empty};
 use super::stream::Prefixed;
 use super::tunnel;
-use super::upstream::{Upstream, UpstreamKey, open};
+use super::upstream::{Upstream, UpstreamError, UpstreamKey, open};
 use crate::api_permissions::ApiDecision;
 use crate::audit::{Decision, Outcome};
 use crate::body_scan::BodyVerdict;
@@ -600,31 +600,42 @@ impl Connection {
     }
 
     /// Sends on the kept upstream connection when it goes to the same place and is usable,
-    /// otherwise on a new one (kept for the next request).
+    /// otherwise on a new one (kept for the next request). A request the kept connection could
+    /// not send at all (the server closed it while idle) is sent again on a new one.
     async fn send(
         &self,
         key: UpstreamKey,
         request: Request<ProxyBody>,
-    ) -> Result<Response<Incoming>, super::upstream::UpstreamError> {
+    ) -> Result<Response<Incoming>, UpstreamError> {
         let kept = self.upstream.lock().await.take();
         let reusable = match kept {
             Some(mut kept) if kept.key == key => kept.sender.ready().await.is_ok().then_some(kept),
             _ => None,
         };
-        let mut upstream = match reusable {
-            Some(kept) => kept,
-            None => {
-                let timeout = Duration::from_millis(self.state.config.upstream.connect_timeout_ms);
-                open(key, &self.state.upstream_tls, timeout).await?
-            }
+        let http_error = |host: &str, error: hyper::Error| UpstreamError::Http {
+            host: host.to_owned(),
+            message: error.to_string(),
         };
-        let host = upstream.key.host.clone();
-        let response = upstream.sender.send_request(request).await.map_err(|e| {
-            super::upstream::UpstreamError::Http {
-                host,
-                message: e.to_string(),
-            }
-        })?;
+        let request = match reusable {
+            Some(mut kept) => match kept.sender.try_send_request(request).await {
+                Ok(response) => {
+                    *self.upstream.lock().await = Some(kept);
+                    return Ok(response);
+                }
+                Err(mut failed) => match failed.take_message() {
+                    Some(unsent) => unsent,
+                    None => return Err(http_error(&kept.key.host, failed.into_error())),
+                },
+            },
+            None => request,
+        };
+        let timeout = Duration::from_millis(self.state.config.upstream.connect_timeout_ms);
+        let mut upstream = open(key, &self.state.upstream_tls, timeout).await?;
+        let response = upstream
+            .sender
+            .send_request(request)
+            .await
+            .map_err(|e| http_error(&upstream.key.host, e))?;
         *self.upstream.lock().await = Some(upstream);
         Ok(response)
     }
