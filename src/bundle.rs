@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use oci_spec::runtime::Spec;
+use openshell_policy::wire::ContainerPolicy;
 use serde::{Deserialize, Serialize};
 
 /// Directory under the state root that holds the staged bundles.
@@ -139,9 +140,19 @@ impl StagedBundle {
         root.join(STAGING_DIR).join(id)
     }
 
-    /// Writes `spec` as the staged bundle of container `id`. Fails if one already exists, which
-    /// also keeps two concurrent `create`s of the same id apart.
-    pub fn write(root: &Path, id: &str, caller_bundle: &Path, spec: &Spec) -> Result<Self> {
+    /// The plain policy the hooks read (`ContainerPolicy` as JSON), when a policy is attached.
+    pub const POLICY_FILE: &str = "policy.json";
+
+    /// Writes `spec` (and the container's plain policy, if any) as the staged bundle of container
+    /// `id`. Fails if one already exists, which also keeps two concurrent `create`s of the same
+    /// id apart.
+    pub fn write(
+        root: &Path,
+        id: &str,
+        caller_bundle: &Path,
+        spec: &Spec,
+        policy: Option<&ContainerPolicy>,
+    ) -> Result<Self> {
         let parent = root.join(STAGING_DIR);
         fs::create_dir_all(&parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
@@ -157,14 +168,24 @@ impl StagedBundle {
             Err(err) => return Err(err).context(format!("cannot create {}", dir.display())),
         }
         let staged = Self { dir };
-        let written = staged.write_files(caller_bundle, spec);
+        let written = staged.write_files(caller_bundle, spec, policy);
         if written.is_err() {
             staged.remove();
         }
         written.map(|()| staged)
     }
 
-    fn write_files(&self, caller_bundle: &Path, spec: &Spec) -> Result<()> {
+    fn write_files(
+        &self,
+        caller_bundle: &Path,
+        spec: &Spec,
+        policy: Option<&ContainerPolicy>,
+    ) -> Result<()> {
+        if let Some(policy) = policy {
+            let path = self.dir.join(Self::POLICY_FILE);
+            fs::write(&path, serde_json::to_vec_pretty(policy)?)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
         let config = self.dir.join("config.json");
         let json = serde_json::to_vec(spec).context("cannot serialize the staged spec")?;
         fs::write(&config, json).with_context(|| format!("cannot write {}", config.display()))?;
@@ -241,7 +262,7 @@ mod tests {
         serde_json::json!({
             "ociVersion": "1.0.2",
             "root": {"path": "rootfs"},
-            "process": {"cwd": "/", "args": ["sh"]},
+            "process": {"cwd": "/", "args": ["sh"], "user": {"uid": 0, "gid": 0}},
             "mounts": [
                 {"destination": "/data", "type": "bind", "source": "data", "options": ["rbind"]},
                 {"destination": "/proc", "type": "proc", "source": "proc"}
@@ -301,13 +322,13 @@ mod tests {
     fn staging_refuses_a_second_copy_and_records_the_origin() {
         let root = tempfile::tempdir().unwrap();
         let spec = Spec::default();
-        let staged = StagedBundle::write(root.path(), "c1", Path::new("/b"), &spec).unwrap();
+        let staged = StagedBundle::write(root.path(), "c1", Path::new("/b"), &spec, None).unwrap();
         assert!(staged.dir().join("config.json").is_file());
         assert_eq!(
             StagedBundle::caller_bundle(root.path(), "c1").as_deref(),
             Some(Path::new("/b"))
         );
-        let err = StagedBundle::write(root.path(), "c1", Path::new("/b"), &spec)
+        let err = StagedBundle::write(root.path(), "c1", Path::new("/b"), &spec, None)
             .err()
             .unwrap()
             .to_string();

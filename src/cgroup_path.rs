@@ -7,6 +7,12 @@
 //! - cgroupfs on cgroup v1 (legacy or hybrid): `<the runtime's own cgroup>/<id>`. runc resolves that
 //!   per controller; libcontainer takes one path for all controllers, so the `cpu` controller's
 //!   placement is used.
+//!
+//! libcontainer drives systemd only on cgroup v2. On a v1 or hybrid host a systemd-style path
+//! (`slice:prefix:name`, from `--systemd-cgroup` or written by a systemd-configured caller) is
+//! translated to the cgroupfs directory systemd itself would have used,
+//! `/<expanded slice>/<prefix>-<name>.scope`, instead of becoming a directory literally named
+//! `slice:prefix:name`.
 
 use std::path::{Path, PathBuf};
 
@@ -14,22 +20,34 @@ use anyhow::{Context, Result};
 use libcgroups::common::{CgroupSetup, get_cgroup_setup};
 use oci_spec::runtime::{LinuxBuilder, Spec};
 
-/// Fills in `linux.cgroupsPath` when the caller left it out.
+/// Fills in `linux.cgroupsPath` when the caller left it out, and makes a systemd-style path
+/// usable on hosts where libcontainer cannot drive systemd.
 pub fn ensure_cgroups_path(spec: &mut Spec, id: &str, systemd: bool) -> Result<()> {
-    let has_path = spec
+    let given = spec
         .linux()
         .as_ref()
-        .is_some_and(|linux| linux.cgroups_path().is_some());
-    if has_path {
-        return Ok(());
-    }
-    let path = if systemd {
-        PathBuf::from(format!("system.slice:openshell:{id}"))
-    } else {
-        let setup = get_cgroup_setup().context("cannot detect the cgroup layout")?;
-        let own = std::fs::read_to_string("/proc/self/cgroup")
-            .context("cannot read /proc/self/cgroup")?;
-        cgroupfs_path(setup, &own, id)
+        .and_then(|linux| linux.cgroups_path().clone());
+    let setup = get_cgroup_setup().context("cannot detect the cgroup layout")?;
+    let v1 = matches!(setup, CgroupSetup::Legacy | CgroupSetup::Hybrid);
+    let path = match given {
+        Some(path) => match systemd_unit_path(&path) {
+            Some(translated) if v1 => {
+                tracing::warn!(
+                    "cgroup v1 host: systemd cgroup path {} placed at {} through cgroupfs",
+                    path.display(),
+                    translated.display()
+                );
+                translated
+            }
+            _ => return Ok(()),
+        },
+        None if systemd && v1 => PathBuf::from(format!("/system.slice/openshell-{id}.scope")),
+        None if systemd => PathBuf::from(format!("system.slice:openshell:{id}")),
+        None => {
+            let own = std::fs::read_to_string("/proc/self/cgroup")
+                .context("cannot read /proc/self/cgroup")?;
+            cgroupfs_path(setup, &own, id)
+        }
     };
     let mut linux = match spec.linux() {
         Some(linux) => linux.clone(),
@@ -38,6 +56,38 @@ pub fn ensure_cgroups_path(spec: &mut Spec, id: &str, systemd: bool) -> Result<(
     linux.set_cgroups_path(Some(path));
     spec.set_linux(Some(linux));
     Ok(())
+}
+
+/// `slice:prefix:name` → `/<expanded slice>/<prefix>-<name>.scope`; `None` for other paths.
+fn systemd_unit_path(path: &Path) -> Option<PathBuf> {
+    let text = path.to_str()?;
+    let mut parts = text.split(':');
+    let (slice, prefix, name) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || text.starts_with('/') {
+        return None;
+    }
+    let slice = if slice.is_empty() {
+        "system.slice"
+    } else {
+        slice
+    };
+    let mut dir = PathBuf::from("/");
+    // systemd nests "a-b-c.slice" as a.slice/a-b.slice/a-b-c.slice.
+    let stem = slice.strip_suffix(".slice")?;
+    let mut prefix_so_far = String::new();
+    for part in stem.split('-') {
+        if !prefix_so_far.is_empty() {
+            prefix_so_far.push('-');
+        }
+        prefix_so_far.push_str(part);
+        dir.push(format!("{prefix_so_far}.slice"));
+    }
+    let unit = if prefix.is_empty() {
+        format!("{name}.scope")
+    } else {
+        format!("{prefix}-{name}.scope")
+    };
+    Some(dir.join(unit))
 }
 
 fn cgroupfs_path(setup: CgroupSetup, proc_self_cgroup: &str, id: &str) -> PathBuf {
@@ -88,6 +138,26 @@ mod tests {
     }
 
     #[test]
+    fn systemd_paths_expand_like_systemd() {
+        assert_eq!(
+            systemd_unit_path(Path::new("system.slice:docker:abc")),
+            Some(PathBuf::from("/system.slice/docker-abc.scope"))
+        );
+        assert_eq!(
+            systemd_unit_path(Path::new("machine-agents.slice:openshell:c1")),
+            Some(PathBuf::from(
+                "/machine.slice/machine-agents.slice/openshell-c1.scope"
+            ))
+        );
+        assert_eq!(
+            systemd_unit_path(Path::new(":runc:c1")),
+            Some(PathBuf::from("/system.slice/runc-c1.scope"))
+        );
+        assert_eq!(systemd_unit_path(Path::new("/plain/path")), None);
+        assert_eq!(systemd_unit_path(Path::new("not-a-slice:x:y")), None);
+    }
+
+    #[test]
     fn explicit_path_is_kept_and_missing_one_is_filled() {
         let mut spec = Spec::default();
         let mut linux = spec.linux().clone().unwrap();
@@ -101,9 +171,13 @@ mod tests {
 
         let mut spec = Spec::default();
         ensure_cgroups_path(&mut spec, "c1", true).unwrap();
+        let expected = match get_cgroup_setup().unwrap() {
+            CgroupSetup::Unified => "system.slice:openshell:c1",
+            CgroupSetup::Legacy | CgroupSetup::Hybrid => "/system.slice/openshell-c1.scope",
+        };
         assert_eq!(
             spec.linux().as_ref().unwrap().cgroups_path().as_deref(),
-            Some(Path::new("system.slice:openshell:c1"))
+            Some(Path::new(expected))
         );
     }
 }

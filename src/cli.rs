@@ -57,6 +57,8 @@ enum Command {
     Completion(CompletionArgs),
     /// GPU inventory and CDI specs.
     Gpu(commands::gpu::GpuArgs),
+    /// Policy tooling: validate, compile, explain.
+    Policy(commands::policy::PolicyArgs),
 }
 
 /// Send a signal to the container's init process (default SIGTERM), or to all its processes.
@@ -103,6 +105,7 @@ fn version_text() -> String {
 
 /// Runs the command line and returns the process exit status.
 pub fn main() -> i32 {
+    crate::exe_seal::record_original_exe();
     let cli = Cli::parse();
     if cli.version {
         print!("{}", version_text());
@@ -160,6 +163,7 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<i32> {
         Command::Checkpoint(_) => Err(commands::unsupported("checkpoint")),
         Command::Restore(_) => Err(commands::unsupported("restore")),
         Command::Gpu(args) => done(commands::gpu::gpu(args)),
+        Command::Policy(args) => done(commands::policy::policy(args)),
         Command::Completion(args) => {
             clap_complete::generate(
                 args.shell,

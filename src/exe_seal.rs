@@ -20,7 +20,8 @@ use std::ffi::{CString, OsString};
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result, anyhow};
 use nix::fcntl::AtFlags;
@@ -30,22 +31,54 @@ use rustix::mount::{
     fsopen,
 };
 
-/// Environment marker set on the re-executed process, and removed again at once: it only tells
-/// the second incarnation that an overlayfs view was attempted, the filesystem check decides.
-const SEALED_MARKER: &str = "_OPENSHELL_EXE_SEALED";
+/// Set on the re-executed process (and removed at once by [`record_original_exe`]): the path the
+/// binary was started from, since `/proc/self/exe` then names the sealed copy. Its presence also
+/// tells the second incarnation that it was re-executed; the filesystem check decides whether
+/// the copy is sealed.
+const REEXEC_ENV: &str = "_OPENSHELL_ORIGINAL_EXE";
+
+struct Origin {
+    exe: PathBuf,
+    reexecuted: bool,
+}
+
+static ORIGIN: OnceLock<Origin> = OnceLock::new();
+
+/// Records where the binary was started from. Call first in `main`, before any thread starts.
+pub fn record_original_exe() {
+    let passed = std::env::var_os(REEXEC_ENV);
+    // SAFETY: called at the start of main, before any other thread exists.
+    unsafe { std::env::remove_var(REEXEC_ENV) };
+    let reexecuted = passed.is_some();
+    let exe = passed
+        .map(PathBuf::from)
+        .or_else(|| std::fs::read_link("/proc/self/exe").ok())
+        .unwrap_or_default();
+    let _ = ORIGIN.set(Origin { exe, reexecuted });
+}
+
+fn origin() -> &'static Origin {
+    ORIGIN.get_or_init(|| Origin {
+        exe: std::fs::read_link("/proc/self/exe").unwrap_or_default(),
+        reexecuted: false,
+    })
+}
+
+/// The path of this binary on the host (not of its sealed copy): siblings such as
+/// `openshell-hook` are found next to it.
+pub fn original_exe() -> &'static Path {
+    &origin().exe
+}
 
 /// Re-executes the current process from a sealed view of its binary unless it already runs from one.
 ///
 /// `scratch_dir` must be an existing directory on the host (the state root); it serves as the
 /// empty lower layer of the overlay. Returns only when the process already runs sealed.
 pub fn ensure_sealed(scratch_dir: &Path) -> Result<()> {
-    let marked = std::env::var_os(SEALED_MARKER).is_some();
-    // SAFETY: called before any thread is spawned (first thing a guarded command does).
-    unsafe { std::env::remove_var(SEALED_MARKER) };
     if pentacle::is_sealed() {
         return Ok(());
     }
-    let overlay = if marked {
+    let overlay = if origin().reexecuted {
         // We were re-executed through an overlay view; trust it only if it really is one.
         if runs_from_readonly_overlay()? {
             return Ok(());
@@ -56,6 +89,8 @@ pub fn ensure_sealed(scratch_dir: &Path) -> Result<()> {
     } else {
         sealed_overlay_view(scratch_dir)
     };
+    // SAFETY: guarded commands seal before starting any thread.
+    unsafe { std::env::set_var(REEXEC_ENV, original_exe()) };
     match overlay {
         Ok(exe) => Err(reexec(&exe)).context("cannot re-execute from the sealed overlay view"),
         Err(err) => {
@@ -120,7 +155,7 @@ fn escape_lowerdir(path: &[u8]) -> String {
         .replace(':', "\\:")
 }
 
-/// Replaces the process image with `exe`, keeping argv and the environment (plus the marker).
+/// Replaces the process image with `exe`, keeping argv and the environment.
 fn reexec(exe: &OwnedFd) -> anyhow::Error {
     let to_cstring = |arg: OsString| CString::new(arg.as_bytes()).ok();
     let Some(args) = std::env::args_os()
@@ -129,7 +164,7 @@ fn reexec(exe: &OwnedFd) -> anyhow::Error {
     else {
         return anyhow!("argument contains a NUL byte");
     };
-    let mut env: Vec<CString> = std::env::vars_os()
+    let env: Vec<CString> = std::env::vars_os()
         .filter_map(|(key, value)| {
             let mut pair = key.as_bytes().to_vec();
             pair.push(b'=');
@@ -137,7 +172,6 @@ fn reexec(exe: &OwnedFd) -> anyhow::Error {
             CString::new(pair).ok()
         })
         .collect();
-    env.push(CString::new(format!("{SEALED_MARKER}=1")).expect("marker has no NUL"));
     let fd = std::os::fd::AsRawFd::as_raw_fd(exe);
     match nix::unistd::execveat(Some(fd), c"", &args, &env, AtFlags::AT_EMPTY_PATH) {
         Ok(never) => match never {},

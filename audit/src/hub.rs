@@ -10,7 +10,7 @@ use openshell_policy::wire::AuditEvent;
 
 use crate::AuditError;
 use crate::destination::Destination;
-use crate::logger::{AuditLogger, LoggerOptions};
+use crate::logger::{AuditLogger, LoggerOptions, SharedEvent};
 
 /// Routes events to their policy's destination and to the node's local trail, opening each
 /// destination's logger once.
@@ -72,8 +72,9 @@ impl AuditHub {
         let target = destination.map(|d| self.logger(d)).transpose()?;
         match (target, &self.trail) {
             (Some(target), Some((_, trail))) if !Arc::ptr_eq(&target, trail) => {
-                trail.log(event.clone())?;
-                target.log(event)
+                let shared = SharedEvent::new(event);
+                trail.log_shared(Arc::clone(&shared))?;
+                target.log_shared(shared)
             }
             (Some(target), _) => target.log(event),
             (None, Some((_, trail))) => trail.log(event),

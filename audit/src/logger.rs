@@ -13,7 +13,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -45,6 +45,9 @@ pub struct LoggerOptions {
     pub rescan_interval: Duration,
     /// How long dropping the logger waits for a last delivery attempt.
     pub shutdown_grace: Duration,
+    /// How long the writer waits after the first event of a batch for more to arrive, so a
+    /// busy service wakes it (and fsyncs) once per linger rather than once per event.
+    pub linger: Duration,
 }
 
 impl LoggerOptions {
@@ -59,6 +62,7 @@ impl LoggerOptions {
             request_timeout: Duration::from_millis(node.audit.request_timeout_ms),
             rescan_interval: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(2),
+            linger: Duration::from_millis(2),
         }
     }
 }
@@ -85,8 +89,33 @@ pub struct FlushReport {
     pub spooled_segments: usize,
 }
 
+/// An event shared by several loggers (the hub's trail and a policy's destination): redacted
+/// and serialized once, by whichever writer gets to it first.
+pub(crate) struct SharedEvent {
+    event: AuditEvent,
+    line: OnceLock<String>,
+}
+
+impl SharedEvent {
+    pub(crate) fn new(event: AuditEvent) -> Arc<SharedEvent> {
+        Arc::new(SharedEvent {
+            event,
+            line: OnceLock::new(),
+        })
+    }
+
+    /// The redacted JSON line.
+    fn line(&self) -> &str {
+        self.line.get_or_init(|| {
+            let mut event = self.event.clone();
+            redact_event(&mut event);
+            serialize(&event)
+        })
+    }
+}
+
 enum Message {
-    Event(Box<AuditEvent>),
+    Event(Arc<SharedEvent>),
     Flush(mpsc::Sender<FlushReport>),
     Shutdown,
 }
@@ -169,21 +198,24 @@ impl AuditLogger {
     /// redacted and spooled by the caller (a few file operations); an error means even the
     /// spool could not be written.
     pub fn log(&self, event: AuditEvent) -> Result<(), AuditError> {
-        match self.queue.try_send(Message::Event(Box::new(event))) {
+        self.log_shared(SharedEvent::new(event))
+    }
+
+    /// [`AuditLogger::log`] for an event other loggers also record.
+    pub(crate) fn log_shared(&self, event: Arc<SharedEvent>) -> Result<(), AuditError> {
+        match self.queue.try_send(Message::Event(event)) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(refused) | TrySendError::Disconnected(refused)) => match refused
             {
-                Message::Event(event) => self.overflow(*event),
+                Message::Event(event) => self.overflow(&event),
                 Message::Flush(_) | Message::Shutdown => Ok(()),
             },
         }
     }
 
-    fn overflow(&self, mut event: AuditEvent) -> Result<(), AuditError> {
-        redact_event(&mut event);
-        let line = serialize(&event);
+    fn overflow(&self, event: &SharedEvent) -> Result<(), AuditError> {
         self.spool
-            .append(&[line])
+            .append(&[event.line().to_owned()])
             .map_err(|source| AuditError::Spool {
                 dir: self.spool.dir().to_owned(),
                 source,
@@ -255,11 +287,14 @@ impl Writer {
             };
             match rx.recv_timeout(wait) {
                 Ok(Message::Event(event)) => {
-                    let mut batch = vec![self.prepare(*event)];
+                    if !self.options.linger.is_zero() {
+                        std::thread::sleep(self.options.linger);
+                    }
+                    let mut batch = vec![event.line().to_owned()];
                     let mut control = None;
                     while batch.len() < self.options.batch_size {
                         match rx.try_recv() {
-                            Ok(Message::Event(event)) => batch.push(self.prepare(*event)),
+                            Ok(Message::Event(event)) => batch.push(event.line().to_owned()),
                             Ok(other) => {
                                 control = Some(other);
                                 break;
@@ -323,11 +358,6 @@ impl Writer {
             }
             Message::Event(_) => true,
         }
-    }
-
-    fn prepare(&self, mut event: AuditEvent) -> String {
-        redact_event(&mut event);
-        serialize(&event)
     }
 
     fn handle_batch(&mut self, batch: Vec<String>) {

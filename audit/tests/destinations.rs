@@ -28,6 +28,7 @@ fn options(spool: &Path) -> LoggerOptions {
         request_timeout: Duration::from_secs(2),
         rescan_interval: Duration::from_millis(200),
         shutdown_grace: Duration::from_secs(2),
+        linger: Duration::from_millis(1),
     }
 }
 

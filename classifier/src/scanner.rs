@@ -191,7 +191,7 @@ const PATTERNS: &[Pattern] = &[
         detector: Detector::MoneyAmount,
         regex: r"(?:[$€£] ?[0-9]+(?:,[0-9]{3})*(?:\.[0-9]{1,2})?|(?-u:\b)[0-9]+(?:,[0-9]{3})*(?:\.[0-9]{1,2})? ?(?:USD|EUR|GBP|usd|eur|gbp)(?-u:\b))",
         group: 0,
-        check: |_| Some(0.6),
+        check: |_| Some(0.5),
     },
 ];
 

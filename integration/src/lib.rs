@@ -14,6 +14,8 @@ pub mod clients;
 pub mod egress_world;
 pub mod leftovers;
 pub mod netns;
+pub mod policies;
+pub mod probe;
 pub mod runtime;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

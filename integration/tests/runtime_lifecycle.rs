@@ -593,3 +593,72 @@ fn run_detach_keeps_running_and_keep_keeps_state() {
     rt.ok(&["delete", &id]);
     assert_clean(rt.root(), &id, bundle.path());
 }
+
+#[test]
+fn output_on_dev_null_is_writable() {
+    let rt = Runtime::new();
+    let (bundle, data) = bundle_with_data(&[
+        "sh",
+        "-c",
+        "echo to-dev-null; echo status=$? > /data/status",
+    ]);
+    let id = unique_id("devnull");
+    let status = rt
+        .command()
+        .args(["run", "--bundle", bundle_arg(&bundle), &id])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        fs::read_to_string(data.path().join("status")).unwrap(),
+        "status=0\n"
+    );
+    assert_clean(rt.root(), &id, bundle.path());
+}
+
+#[test]
+fn loopback_is_up_in_a_new_network_namespace() {
+    let rt = Runtime::new();
+    let bundle = Bundle::new(&["sh", "-c", "ip -o link show lo; ip -o addr show lo"]);
+    let id = unique_id("lo");
+    let out = rt.ok(&["run", "--bundle", bundle_arg(&bundle), &id]);
+    let flags = out.lines().next().unwrap();
+    assert!(flags.contains("LOOPBACK,UP"), "{out}");
+    assert!(out.contains("inet 127.0.0.1/8"), "{out}");
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains(": ") && l.contains("link/"))
+            .count(),
+        1,
+        "only lo: {out}"
+    );
+}
+
+#[test]
+fn masked_seccomp_checks_follow_the_oci_convention() {
+    // value = mask, valueTwo = datum (OCI, runc): refuse unshare unless it asks for a new netns.
+    let rt = Runtime::new();
+    let mut bundle = Bundle::new(&[
+        "sh",
+        "-c",
+        "unshare -n true && echo net-ok; unshare -u true || echo uts-refused",
+    ]);
+    bundle.edit(|c| {
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set].as_array_mut().unwrap().push(json!("CAP_SYS_ADMIN"));
+        }
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["unshare"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
+                          "args": [{"index": 0, "value": 0x4000_0000u64, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]}]
+        });
+    });
+    let id = unique_id("masked");
+    let out = rt.output(&["run", "--bundle", bundle_arg(&bundle), &id]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "net-ok\nuts-refused\n",
+        "{out:?}"
+    );
+}

@@ -1,7 +1,5 @@
 //! openshell policy documents and the types every openshell component shares.
 //!
-//! - `wire`: the records services exchange (decisions, registrations, audit events).
-//! - `node_config`: the node configuration (`/etc/openshell/config.toml`).
 //! - Policy documents ([`SandboxPolicy`], [`NetworkPolicy`], [`ApprovalPolicy`],
 //!   [`PrivacyRouterPolicy`], [`NaturalLanguagePolicy`], [`ApiCatalog`]), read from YAML by
 //!   [`PolicySet`] with every problem reported as `file:line:column: message — hint`.
@@ -49,9 +47,14 @@
 //!   `siem://NAME` (resolved by the node configuration).
 //! - A policy file's permissions are checked against an `ApiCatalog` in the same file;
 //!   for a catalog kept in its own file call [`PolicySet::check_catalog`].
+//!
+//! # Shared records
+//! - [`wire`]: what the runtime, its hooks and the node services exchange.
+//! - [`node_config`]: the node configuration (`/etc/openshell/config.toml`).
 pub mod node_config;
 pub mod wire;
 
+mod container_policy;
 mod documents;
 mod error;
 mod explain;

@@ -8,6 +8,7 @@
 //! policy_dir = "/etc/openshell/policies"
 //! default_policy = "customer-support-agent"
 //! region = "EU"
+//! registry_dir = "/run/openshell/containers"
 //!
 //! [services]                      # absent = embedded in the caller
 //! nemotron = "/run/openshell/nemotron.sock"
@@ -31,6 +32,11 @@
 //!
 //! [classifier]
 //! internal_domains = ["company.com", "corp.example"]
+//!
+//! [gpu]
+//! ceiling = "all"                 # GPUs an image's NVIDIA_VISIBLE_DEVICES may select (default none)
+//! nvml_library = "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1"
+//! driver_root = "/"
 //!
 //! [model]                         # absent = embedded engine only
 //! endpoint = "http://127.0.0.1:8000/v1"
@@ -94,6 +100,9 @@ pub struct NodeConfig {
     pub default_policy: Option<String>,
     /// The node's data-residency region (`EU`, `US`, `CN`), if any.
     pub region: Option<String>,
+    /// Where the `createRuntime` hook writes each container's registration record
+    /// (`<id>.json`), read by the policy service at start, the egress engine and the router.
+    pub registry_dir: PathBuf,
     /// Sockets of the node services; an absent one means "embedded in the caller".
     pub services: ServiceSockets,
     /// OCI hook settings.
@@ -108,6 +117,8 @@ pub struct NodeConfig {
     pub classifier: ClassifierSettings,
     /// The model backend of the policy service; absent = embedded engine only.
     pub model: Option<ModelSettings>,
+    /// GPU discovery and selection.
+    pub gpu: GpuSettings,
 }
 
 impl Default for NodeConfig {
@@ -116,6 +127,7 @@ impl Default for NodeConfig {
             policy_dir: PathBuf::from("/etc/openshell/policies"),
             default_policy: None,
             region: None,
+            registry_dir: PathBuf::from("/run/openshell/containers"),
             services: ServiceSockets::default(),
             hooks: HookSettings::default(),
             audit: AuditNodeSettings::default(),
@@ -123,6 +135,7 @@ impl Default for NodeConfig {
             egress: EgressSettings::default(),
             classifier: ClassifierSettings::default(),
             model: None,
+            gpu: GpuSettings::default(),
         }
     }
 }
@@ -145,11 +158,16 @@ pub struct ServiceSockets {
 pub struct HookSettings {
     /// How long a hook waits for a service before failing closed, milliseconds.
     pub timeout_ms: u64,
+    /// The `openshell-hook` binary the runtime injects; default: next to the runtime binary.
+    pub binary: Option<PathBuf>,
 }
 
 impl Default for HookSettings {
     fn default() -> Self {
-        HookSettings { timeout_ms: 5000 }
+        HookSettings {
+            timeout_ms: 5000,
+            binary: None,
+        }
     }
 }
 
@@ -201,6 +219,43 @@ pub struct EgressSettings {
 pub struct ClassifierSettings {
     /// Domains (and their subdomains) that count as inside the organisation.
     pub internal_domains: Vec<String>,
+}
+
+/// GPU discovery and selection (see `openshell-gpu`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GpuSettings {
+    /// The GPUs a container's `NVIDIA_VISIBLE_DEVICES` may select (same syntax: `all`, indexes,
+    /// UUIDs). An image's own variable never widens access beyond this; the
+    /// `openshell.nvidia.com/gpus` annotation is not bound by it. Default: none.
+    pub ceiling: Option<String>,
+    /// The NVML library to load (default `libnvidia-ml.so.1` through the loader's search path).
+    pub nvml_library: Option<PathBuf>,
+    /// A fake inventory (the `openshell gpu list --format json` format) used instead of NVML:
+    /// for nodes and tests without a GPU.
+    pub inventory_fixture: Option<PathBuf>,
+    /// Root of the host's user-space driver files.
+    pub driver_root: PathBuf,
+    /// Root under which the host's `dev/nvidia*` nodes live.
+    pub dev_root: PathBuf,
+    /// The host's procfs.
+    pub proc_root: PathBuf,
+    /// The host's sysfs.
+    pub sys_root: PathBuf,
+}
+
+impl Default for GpuSettings {
+    fn default() -> Self {
+        GpuSettings {
+            ceiling: None,
+            nvml_library: None,
+            inventory_fixture: None,
+            driver_root: PathBuf::from("/"),
+            dev_root: PathBuf::from("/"),
+            proc_root: PathBuf::from("/proc"),
+            sys_root: PathBuf::from("/sys"),
+        }
+    }
 }
 
 /// Which JSON-schema constraint the model server understands.

@@ -406,6 +406,23 @@ pub struct AdmissionRequest {
     pub policy: ContainerPolicy,
 }
 
+/// Checks a container id the way OCI runtimes do: 1 to 128 characters of letters, digits,
+/// `_`, `-` and `.`, not starting with `.` (ids name files in state directories).
+pub fn check_container_id(id: &str) -> Result<(), String> {
+    let ok = (1..=128).contains(&id.len())
+        && !id.starts_with('.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "container id {id:?} must be 1-128 letters, digits, '_', '-' or '.', not starting with '.'"
+        ))
+    }
+}
+
 /// The API name an admission is evaluated as: `deniedAPIs: [sandbox.start]` (or `sandbox.*`)
 /// denies every sandbox of that policy.
 pub const ADMISSION_API: &str = "sandbox.start";
@@ -683,6 +700,14 @@ mod tests {
         let err = serde_json::from_str::<ActionRequest>(r#"{"action":"crm.read","colour":"red"}"#)
             .unwrap_err();
         assert!(err.to_string().contains("unknown field `colour`"), "{err}");
+    }
+
+    #[test]
+    fn container_ids_are_checked() {
+        assert!(check_container_id("abc-123_x.y").is_ok());
+        assert!(check_container_id("../etc").is_err());
+        assert!(check_container_id("").is_err());
+        assert!(check_container_id("a/b").is_err());
     }
 
     #[test]

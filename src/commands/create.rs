@@ -7,9 +7,16 @@ use libcontainer::container::Container;
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::syscall::syscall::SyscallType;
 
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use openshell_policy::node_config::NodeConfig;
+use openshell_policy::wire::ContainerPolicy;
+
 use super::{Context, validate_id};
 use crate::bundle::{CallerBundle, StagedBundle};
-use crate::{cgroup_path, exe_seal, keyring};
+use crate::{cgroup_path, exe_seal, hardening, keyring, loopback, policy_attach};
+
+/// The annotation naming a container's data-residency region (else the node's `region`).
+pub const REGION_ANNOTATION: &str = "openshell.nvidia.com/region";
 
 /// What `create` and `run` need to build a container's init.
 pub struct InitRequest<'a> {
@@ -49,17 +56,74 @@ pub fn create_container(ctx: &Context, req: &InitRequest<'_>) -> Result<Containe
         bail!("container {:?} already exists", req.id);
     }
     let caller = CallerBundle::load(req.bundle)?;
-    let mut spec = caller.spec;
+    let node = NodeConfig::load()?;
+    let policy_file = StagedBundle::path(&root, req.id).join(StagedBundle::POLICY_FILE);
+    let (mut spec, policy) = apply_policy(ctx, caller.spec, &caller.dir, &node, &policy_file)?;
     cgroup_path::ensure_cgroups_path(&mut spec, req.id, ctx.systemd_cgroup)?;
 
     exe_seal::ensure_sealed(&root)?;
-    let staged = StagedBundle::write(&root, req.id, &caller.dir, &spec)?;
-    let built = build_init(ctx, &root, staged.dir(), req);
+    let staged = StagedBundle::write(&root, req.id, &caller.dir, &spec, policy.as_ref())?;
+    let new_netns = has_new_network_namespace(&spec);
+    let built = build_init(ctx, &root, staged.dir(), req).and_then(|container| {
+        if new_netns {
+            let pid = container
+                .pid()
+                .context("created container has no init pid")?;
+            loopback::bring_up(pid.as_raw()).context("cannot bring up lo in the container")?;
+        }
+        Ok(container)
+    });
     if built.is_err() {
         remove_partial_container(&root, req.id);
         staged.remove();
     }
     built
+}
+
+/// Hardens the caller's spec by the container's policy, if it has one (else returns it as is),
+/// with the plain policy the hooks read.
+fn apply_policy(
+    ctx: &Context,
+    spec: Spec,
+    bundle: &Path,
+    node: &NodeConfig,
+    policy_file: &Path,
+) -> Result<(Spec, Option<ContainerPolicy>)> {
+    let Some(attached) =
+        policy_attach::resolve(&spec, bundle, ctx.default_policy.as_deref(), node)?
+    else {
+        return Ok((spec, None));
+    };
+    let policy = &attached.policy;
+    let context = || format!("policy {:?} from {}", policy.name(), attached.origin);
+    let hooks = hardening::hook_injection(node, policy_file).with_context(context)?;
+    let hardened =
+        hardening::harden_spec(&spec, policy, node, Some(hooks)).with_context(context)?;
+    let region = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(REGION_ANNOTATION).cloned())
+        .or_else(|| node.region.clone());
+    tracing::info!(
+        "policy {:?} ({}, {}) attached from {}",
+        policy.name(),
+        policy.file(),
+        policy.digest(),
+        attached.origin
+    );
+    Ok((hardened.spec, Some(policy.container_policy(region))))
+}
+
+/// True when the container gets a network namespace of its own (not joined by path).
+fn has_new_network_namespace(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|linux| linux.namespaces().as_ref())
+        .is_some_and(|namespaces| {
+            namespaces
+                .iter()
+                .any(|ns| ns.typ() == LinuxNamespaceType::Network && ns.path().is_none())
+        })
 }
 
 fn build_init(

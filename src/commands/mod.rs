@@ -17,6 +17,7 @@ pub mod gpu;
 pub mod kill;
 pub mod list;
 pub mod pause;
+pub mod policy;
 pub mod ps;
 pub mod run;
 pub mod spec;

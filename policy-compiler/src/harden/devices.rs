@@ -131,6 +131,16 @@ pub(super) fn apply(spec: &mut Spec, gpu: Option<&GpuEdits>) {
         }
     }
     resources.set_devices(Some(rules));
+
+    if let Some(edits) = gpu.filter(|edits| !edits.masked_paths.is_empty()) {
+        let mut masked = linux.masked_paths().clone().unwrap_or_default();
+        for path in &edits.masked_paths {
+            if !masked.contains(path) {
+                masked.push(path.clone());
+            }
+        }
+        linux.set_masked_paths(Some(masked));
+    }
 }
 
 fn remove_gpu_hooks(hooks: &mut Hooks) {

@@ -78,6 +78,9 @@ pub struct GpuEdits {
     pub mounts: Vec<Mount>,
     /// Environment (`KEY=VALUE`), replacing the process's variables of the same name.
     pub env: Vec<String>,
+    /// Paths hidden from the container (e.g. `/proc/driver/nvidia/gpus/<bus>` of GPUs it was
+    /// not given).
+    pub masked_paths: Vec<String>,
 }
 
 /// A hardened spec and what changed, in words.

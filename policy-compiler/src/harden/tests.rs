@@ -186,8 +186,8 @@ fn customer_support_policy_over_runc_spec() {
     let clone = &filter.syscalls["clone"][0].args[0];
     assert_eq!(
         (clone.value(), clone.value_two()),
-        (0, Some(0x7E02_0000)),
-        "libcontainer reads valueTwo as the mask"
+        (0x7E02_0000, Some(0)),
+        "OCI convention: mask in value, datum in valueTwo"
     );
 
     let annotations = hardened.annotations().as_ref().unwrap();
@@ -632,6 +632,7 @@ fn gpu_edits_are_merged_only_when_the_policy_grants_gpus() {
             &["ro", "nosuid", "nodev", "bind"],
         )],
         env: vec!["NVIDIA_VISIBLE_DEVICES=GPU-1234".into()],
+        masked_paths: vec!["/proc/driver/nvidia/gpus/0000:02:00.0".into()],
     };
     let options = HardenOptions {
         gpu: Some(edits.clone()),
@@ -663,6 +664,13 @@ fn gpu_edits_are_merged_only_when_the_policy_grants_gpus() {
     .spec;
     let devices = linux(&hardened).devices().clone().unwrap();
     assert_eq!(devices, edits.devices);
+    assert!(
+        linux(&hardened)
+            .masked_paths()
+            .as_ref()
+            .unwrap()
+            .contains(&edits.masked_paths[0])
+    );
     let rules = linux(&hardened)
         .resources()
         .as_ref()

@@ -407,9 +407,8 @@ fn too_broad_domains_are_refused() {
     let problem = only_problem("networkPolicy:\n  egress:\n    allow:\n      - domain: '*.com'\n");
     assert_eq!(
         problem,
-        "policy.yaml:4:17: spec.egress.allow[0].domain: '*.com' covers a whole public suffix \
-         ('com') — name the organisation's domain, e.g. '*.example.com'"
-            .replace("spec.", "networkPolicy.")
+        "policy.yaml:4:17: networkPolicy.egress.allow[0].domain: '*.com' covers a whole public \
+         suffix ('com') — name the organisation's domain, e.g. '*.example.com'"
     );
 }
 
@@ -621,4 +620,39 @@ spec:
 fn natural_language_text_must_not_be_empty() {
     let text = "apiVersion: openshell.nvidia.com/v1\nkind: NaturalLanguagePolicy\nmetadata: {name: n}\nspec:\n  text: '  '\n";
     assert!(only_problem(text).starts_with("policy.yaml:5:9: spec.text is empty"));
+}
+
+/// The write-up's JavaScript object literal (between `const approvalPolicy = ` and `;`), kept
+/// exactly as the write-up prints it, is also a YAML flow mapping.
+const SEED_APPROVAL_OBJECT: &str = "{
+triggers: [
+{ action: 'data.delete', threshold: 'always' },
+{ action: 'infra.modify', threshold: 'always' },
+{ action: 'email.send', threshold: 'external-only' },
+{ action: 'payment.process', threshold: 'above-100-usd' },
+],
+channels: ['slack', 'teams', 'pagerduty'],
+timeout: '15m',
+defaultAction: 'deny',
+}";
+
+#[test]
+fn seed_approval_object_literal_reads_as_a_flow_mapping() {
+    let text = format!("approvalPolicy: {SEED_APPROVAL_OBJECT}\n");
+    let set = PolicySet::parse("approvals.yaml", &text).unwrap();
+    let spec = &set.approval().unwrap().spec;
+    let actions: Vec<&str> = spec.triggers.iter().map(|t| t.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "data.delete",
+            "infra.modify",
+            "email.send",
+            "payment.process"
+        ]
+    );
+    assert_eq!(spec.triggers[2].threshold.value, Threshold::ExternalOnly);
+    assert_eq!(spec.channels[2].value, "pagerduty");
+    assert_eq!(spec.timeout.to_string(), "15m");
+    assert_eq!(spec.default_action.value, ApprovalDefault::Deny);
 }

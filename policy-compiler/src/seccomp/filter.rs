@@ -1,12 +1,10 @@
 //! A seccomp filter as a map from syscall name to its rules, convertible to and from the OCI
 //! `linux.seccomp` object, and the intersection of two filters.
 //!
-//! Argument checks are read the way libcontainer 0.7 (the runtime's engine) hands them to
-//! libseccomp: for `SCMP_CMP_MASKED_EQ` the mask is `valueTwo` and the compared value is
-//! `value`. runc reads them the other way round (mask in `value`), so a profile written for
-//! runc — Docker's `clone` rule, for one — has mask 0 under libcontainer and always matches;
-//! the intersection treats such a check as the tautology it is, and the profiles here are
-//! written in libcontainer's convention so their checks hold.
+//! Argument checks follow the OCI runtime spec and runc: for `SCMP_CMP_MASKED_EQ` the mask is
+//! `value` and the compared datum is `valueTwo` (`arg & value == valueTwo`). The runtime's
+//! vendored libcontainer is patched to read them that way (upstream 0.7.0 swapped them), so a
+//! hardened config.json means the same under openshell and runc.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -201,7 +199,7 @@ pub(crate) fn seccomp_arg(
         .expect("every LinuxSeccompArg field has a default, so building cannot fail")
 }
 
-/// An argument check as libseccomp will evaluate it under libcontainer.
+/// An argument check as libseccomp evaluates it.
 fn holds(check: &LinuxSeccompArg, value: u64) -> bool {
     let datum = check.value();
     match check.op() {
@@ -212,7 +210,7 @@ fn holds(check: &LinuxSeccompArg, value: u64) -> bool {
         LinuxSeccompOperator::ScmpCmpGt => value > datum,
         LinuxSeccompOperator::ScmpCmpGe => value >= datum,
         LinuxSeccompOperator::ScmpCmpMaskedEq => {
-            let mask = check.value_two().unwrap_or(0);
+            let (mask, datum) = (check.value(), check.value_two().unwrap_or(0));
             value & mask == datum & mask
         }
     }
@@ -220,7 +218,7 @@ fn holds(check: &LinuxSeccompArg, value: u64) -> bool {
 
 /// A masked comparison with an empty mask holds for every value.
 fn is_tautology(check: &LinuxSeccompArg) -> bool {
-    check.op() == LinuxSeccompOperator::ScmpCmpMaskedEq && check.value_two().unwrap_or(0) == 0
+    check.op() == LinuxSeccompOperator::ScmpCmpMaskedEq && check.value() == 0
 }
 
 /// Whether `a` holding guarantees `b` holds (both on the same argument). Conservative: `false`
@@ -233,8 +231,9 @@ fn implies(a: &LinuxSeccompArg, b: &LinuxSeccompArg) -> bool {
     match (a.op(), b.op()) {
         (ScmpCmpEq, _) => holds(b, a.value()),
         (ScmpCmpMaskedEq, ScmpCmpMaskedEq) => {
-            let (mask_a, mask_b) = (a.value_two().unwrap_or(0), b.value_two().unwrap_or(0));
-            mask_b & !mask_a == 0 && a.value() & mask_b == b.value() & mask_b
+            let (mask_a, mask_b) = (a.value(), b.value());
+            let (datum_a, datum_b) = (a.value_two().unwrap_or(0), b.value_two().unwrap_or(0));
+            mask_b & !mask_a == 0 && datum_a & mask_b == datum_b & mask_b
         }
         _ => false,
     }
@@ -502,20 +501,27 @@ mod tests {
     }
 
     #[test]
-    fn a_runc_style_masked_check_is_a_tautology_under_libcontainer() {
-        let ours = check(0, ScmpCmpMaskedEq, 0, Some(0x7E02_0000));
-        let dockers = check(0, ScmpCmpMaskedEq, 0x7E02_0000, None);
+    fn a_runc_style_masked_check_is_honoured() {
+        // Docker writes its clone rule as mask 0x7E020000, datum 0: no namespace flags.
+        let dockers = check(0, ScmpCmpMaskedEq, 0x7E02_0000, Some(0));
+        let empty_mask = check(0, ScmpCmpMaskedEq, 0, Some(0));
+        assert!(holds(&dockers, 0x11));
+        assert!(
+            !holds(&dockers, 0x1000_0000),
+            "CLONE_NEWUSER must fail the check"
+        );
+        assert!(is_tautology(&empty_mask) && !is_tautology(&dockers));
         let mut policy = deny_all();
         policy
             .syscalls
-            .insert("clone".into(), vec![allow(vec![ours])]);
+            .insert("clone".into(), vec![allow(vec![empty_mask])]);
         let mut caller = deny_all();
         caller
             .syscalls
-            .insert("clone".into(), vec![allow(vec![dockers])]);
+            .insert("clone".into(), vec![allow(vec![dockers.clone()])]);
         assert_eq!(
             intersect(&policy, &caller).syscalls["clone"],
-            vec![allow(vec![ours])]
+            vec![allow(vec![dockers])]
         );
     }
 

@@ -33,12 +33,12 @@ fn oci_arg(index: usize, check: Check) -> LinuxSeccompArg {
         Check::Eq(value) => {
             filter::seccomp_arg(index, LinuxSeccompOperator::ScmpCmpEq, value, None)
         }
-        // libcontainer 0.7 passes `valueTwo` as the mask (see `filter`).
+        // OCI convention: the mask in `value`, the compared datum in `valueTwo`.
         Check::MaskedEq { mask, value } => filter::seccomp_arg(
             index,
             LinuxSeccompOperator::ScmpCmpMaskedEq,
-            value,
-            Some(mask),
+            mask,
+            Some(value),
         ),
     }
 }

@@ -218,10 +218,14 @@ fn build_like_libcontainer(seccomp: &LinuxSeccomp) -> ScmpFilterContext {
                         LinuxSeccompOperator::ScmpCmpGe => ScmpCompareOp::GreaterEqual,
                         LinuxSeccompOperator::ScmpCmpGt => ScmpCompareOp::Greater,
                         LinuxSeccompOperator::ScmpCmpMaskedEq => {
-                            ScmpCompareOp::MaskedEqual(arg.value_two().unwrap_or(0))
+                            ScmpCompareOp::MaskedEqual(arg.value())
                         }
                     };
-                    ScmpArgCompare::new(arg.index() as u32, op, arg.value())
+                    let datum = match arg.op() {
+                        LinuxSeccompOperator::ScmpCmpMaskedEq => arg.value_two().unwrap_or(0),
+                        _ => arg.value(),
+                    };
+                    ScmpArgCompare::new(arg.index() as u32, op, datum)
                 })
                 .collect();
             if comparisons.is_empty() {
@@ -435,4 +439,82 @@ fn intersection_with_dockers_profile_builds_and_only_narrows() {
         merged.architectures,
         Some(vec![Arch::ScmpArchX86_64, Arch::ScmpArchX32])
     );
+}
+
+#[test]
+fn escape_syscalls_are_denied_by_minimal_and_default() {
+    let escapes = [
+        "mount",
+        "umount2",
+        "unshare",
+        "ptrace",
+        "keyctl",
+        "add_key",
+        "request_key",
+        "bpf",
+        "kexec_load",
+        "kexec_file_load",
+        "init_module",
+        "finit_module",
+        "delete_module",
+        "perf_event_open",
+        "userfaultfd",
+        "io_uring_setup",
+        "io_uring_enter",
+        "io_uring_register",
+        "open_by_handle_at",
+        "pivot_root",
+        "setns",
+        "process_vm_readv",
+        "process_vm_writev",
+        "reboot",
+        "swapon",
+        "swapoff",
+        "sethostname",
+        "memfd_create",
+        "pidfd_open",
+        "pidfd_send_signal",
+        "pidfd_getfd",
+        "fsopen",
+        "fsmount",
+        "move_mount",
+        "open_tree",
+        "mount_setattr",
+    ];
+    for profile in [SyscallProfile::Minimal, SyscallProfile::Default] {
+        let filter = policy_filter(&isolation(profile, &[]), None, "x86_64")
+            .unwrap()
+            .unwrap();
+        for name in escapes {
+            assert_eq!(
+                filter.treatment(name),
+                filter::Treatment::Denied,
+                "{profile:?} {name}"
+            );
+        }
+        assert_eq!(filter.treatment("clone"), filter::Treatment::Conditional);
+        assert_eq!(filter.treatment("socket"), filter::Treatment::Conditional);
+    }
+    let default = policy_filter(&isolation(SyscallProfile::Default, &[]), None, "x86_64")
+        .unwrap()
+        .unwrap();
+    for name in ["execveat", "seccomp", "personality"] {
+        assert_eq!(
+            default.treatment(name),
+            filter::Treatment::Conditional,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn architectures_per_machine() {
+    use SyscallProfile::{Default, Minimal};
+    assert_eq!(architectures(Minimal, "x86_64"), [Arch::ScmpArchX86_64]);
+    assert_eq!(
+        architectures(Default, "x86_64"),
+        [Arch::ScmpArchX86_64, Arch::ScmpArchX32]
+    );
+    assert_eq!(architectures(Default, "aarch64"), [Arch::ScmpArchAarch64]);
+    assert_eq!(architectures(Minimal, "riscv64"), [Arch::ScmpArchNative]);
 }

@@ -235,11 +235,18 @@ pub fn initialize_seccomp(seccomp: &LinuxSeccomp) -> Result<Option<io::RawFd>> {
 
                         for arg in args {
                             let index = arg.index() as u32;
-                            let comparator = ScmpArgCompare::new(
-                                index,
-                                translate_op(arg.op(), arg.value_two()),
-                                arg.value(),
-                            );
+                            // openshell patch: for SCMP_CMP_MASKED_EQ the OCI spec (and runc)
+                            // put the mask in `value` and the compared datum in `valueTwo`.
+                            // Upstream 0.7.0 swapped them, which turned Docker's `clone`
+                            // namespace-flag check into a rule that always matches.
+                            let (op, datum) = match arg.op() {
+                                LinuxSeccompOperator::ScmpCmpMaskedEq => (
+                                    ScmpCompareOp::MaskedEqual(arg.value()),
+                                    arg.value_two().unwrap_or(0),
+                                ),
+                                other => (translate_op(other, arg.value_two()), arg.value()),
+                            };
+                            let comparator = ScmpArgCompare::new(index, op, datum);
                             if !seen.insert(index) {
                                 has_duplicate_index = true;
                             }

@@ -663,7 +663,14 @@ fn reopen_dev_null() -> Result<()> {
     // At this point we should be inside of the container and now
     // we can re-open /dev/null if it is in use to the /dev/null
     // in the container.
-    let dev_null = fs::File::open("/dev/null").map_err(|err| {
+    // openshell patch: open it read-write (as runc does). Upstream 0.7.0 opened it read-only
+    // and dup2'ed it over stdout/stderr, so a container started with its output on /dev/null
+    // got EBADF on every write.
+    let dev_null = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(|err| {
         tracing::error!(?err, "failed to open /dev/null inside the container");
         InitProcessError::ReopenDevNull(err)
     })?;

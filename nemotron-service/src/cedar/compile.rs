@@ -1,0 +1,569 @@
+//! Compiling a container's policy into Cedar: every source of rules becomes Cedar policies with
+//! stable ids, and the set must pass strict validation against the schema before it is used.
+//!
+//! | source | policy id | effect |
+//! |---|---|---|
+//! | `deniedAPIs` glob | `sandbox.denied-api[GLOB]` | forbid (API calls and admission: `sandbox.start`) |
+//! | `allowedAPIs` glob | `sandbox.allowed-api[GLOB]` | permit |
+//! | `allowedAPIs` as a whole | `sandbox.allowlist` | forbid any API not in the list |
+//! | admission | `admission.default` | permit the sandbox to start |
+//! | `gpuAccess: none` | `admission.gpu-access` | forbid a start that requests GPUs |
+//! | `network` other than `host` | `admission.host-network` | forbid a start on the host network |
+//! | classification thresholds | `threshold.*` | forbid, or escalate |
+//! | ApprovalPolicy trigger | `approval[ACTION THRESHOLD]` | escalate |
+//! | NL rule | `nl:D.S.C` (and `nl:D.S.C.only`) | permit / forbid / escalate |
+//!
+//! Escalating forbids carry `@decision("escalate")`; every policy carries `@reason("…")`, the
+//! sentence reported when it decides.
+
+use std::collections::BTreeSet;
+
+use openshell_policy::wire::{ApprovalTrigger, ContainerPolicy, Sensitivity};
+
+use super::schema::{ADMIT, INVOKE};
+use crate::nl::{Condition, Effect, NlPolicyIr, NlRule, RuleAction, Target};
+
+/// Classification thresholds compiled into every container's policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thresholds {
+    /// Data at least this sensitive may not go to an external destination.
+    pub deny_external_at: Option<Sensitivity>,
+    /// Data at least this sensitive going to an external destination needs approval.
+    pub escalate_external_at: Option<Sensitivity>,
+    /// Irreversible actions across the organisation need approval.
+    pub escalate_irreversible_organization: bool,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            deny_external_at: Some(Sensitivity::Restricted),
+            escalate_external_at: None,
+            escalate_irreversible_organization: true,
+        }
+    }
+}
+
+/// Which Cedar actions a policy applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applies {
+    /// API calls.
+    Invoke,
+    /// Sandbox starts.
+    Admit,
+    /// Both.
+    Both,
+}
+
+impl Applies {
+    fn scope(self) -> String {
+        match self {
+            Applies::Invoke => format!("action == {INVOKE}"),
+            Applies::Admit => format!("action == {ADMIT}"),
+            Applies::Both => format!("action in [{INVOKE}, {ADMIT}]"),
+        }
+    }
+
+    /// Whether the policy concerns API calls.
+    pub fn invoke(self) -> bool {
+        self != Applies::Admit
+    }
+
+    /// Whether the policy concerns sandbox starts.
+    pub fn admit(self) -> bool {
+        self != Applies::Invoke
+    }
+}
+
+/// One generated Cedar policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedPolicy {
+    /// Its id.
+    pub id: String,
+    /// The actions it applies to.
+    pub applies: Applies,
+    /// Its text.
+    pub text: String,
+    /// Whether it escalates rather than denies.
+    pub escalates: bool,
+    /// The reason reported when it decides.
+    pub reason: String,
+    /// The only API service it can match (its glob's first segment), when it tests nothing
+    /// else about the API; `None` when it can match any API. Lets evaluation skip policies
+    /// about other services.
+    pub service: Option<String>,
+}
+
+/// The service a glob can only match (`crm.*` → `crm`), if its first segment is literal.
+pub fn glob_service(glob: &str) -> Option<String> {
+    let first = glob.split('.').next()?.to_ascii_lowercase();
+    (!first.is_empty() && !first.contains('*')).then_some(first)
+}
+
+/// A Cedar string literal.
+fn lit(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Checks an API glob: letters, digits, `.`, `_`, `-` and `*` only.
+pub fn check_glob(glob: &str) -> Result<(), String> {
+    let ok = !glob.is_empty()
+        && glob.len() <= 200
+        && glob
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '*'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "API glob {glob:?} may only contain letters, digits, '.', '_', '-' and '*'"
+        ))
+    }
+}
+
+fn cedar_policy(
+    id: &str,
+    effect: &str,
+    applies: Applies,
+    body: &str,
+    escalates: bool,
+    reason: &str,
+) -> GeneratedPolicy {
+    let action = applies.scope();
+    let mut text = format!("@id({})\n@reason({})\n", lit(id), lit(reason));
+    if escalates {
+        text.push_str("@decision(\"escalate\")\n");
+    }
+    text.push_str(&format!("{effect}(principal, {action}, resource){body};"));
+    GeneratedPolicy {
+        id: id.to_owned(),
+        applies,
+        text,
+        escalates,
+        reason: reason.to_owned(),
+        service: None,
+    }
+}
+
+fn api_like(glob: &str) -> String {
+    format!("context.api like {}", lit(&glob.to_ascii_lowercase()))
+}
+
+/// Errors compiling a policy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("policy {policy}: {message}")]
+pub struct CompileError {
+    /// The policy name.
+    pub policy: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Generates the Cedar policies of a container's policy (not yet parsed or validated).
+pub fn generate(
+    policy: &ContainerPolicy,
+    nl: &NlPolicyIr,
+    thresholds: &Thresholds,
+) -> Result<Vec<GeneratedPolicy>, CompileError> {
+    let fail = |message: String| CompileError {
+        policy: policy.name.clone(),
+        message,
+    };
+    let rules = &policy.rules;
+    let mut out = Vec::new();
+
+    let denied: BTreeSet<&str> = rules.denied_apis.iter().map(|g| g.trim()).collect();
+    for glob in &denied {
+        check_glob(glob).map_err(|e| fail(format!("deniedAPIs: {e}")))?;
+        out.push(GeneratedPolicy {
+            service: glob_service(glob),
+            ..cedar_policy(
+                &format!("sandbox.denied-api[{glob}]"),
+                "forbid",
+                Applies::Both,
+                &format!(" when {{ {} }}", api_like(glob)),
+                false,
+                &format!("{glob} is in deniedAPIs"),
+            )
+        });
+    }
+    let allowed: BTreeSet<&str> = rules.allowed_apis.iter().map(|g| g.trim()).collect();
+    for glob in &allowed {
+        check_glob(glob).map_err(|e| fail(format!("allowedAPIs: {e}")))?;
+        out.push(GeneratedPolicy {
+            service: glob_service(glob),
+            ..cedar_policy(
+                &format!("sandbox.allowed-api[{glob}]"),
+                "permit",
+                Applies::Invoke,
+                &format!(" when {{ {} }}", api_like(glob)),
+                false,
+                &format!("{glob} is in allowedAPIs"),
+            )
+        });
+    }
+    if !allowed.is_empty() {
+        let any: Vec<String> = allowed.iter().map(|g| api_like(g)).collect();
+        out.push(cedar_policy(
+            "sandbox.allowlist",
+            "forbid",
+            Applies::Invoke,
+            &format!(" unless {{ {} }}", any.join(" || ")),
+            false,
+            "the API is not in allowedAPIs",
+        ));
+    }
+
+    out.push(cedar_policy(
+        "admission.default",
+        "permit",
+        Applies::Admit,
+        "",
+        false,
+        "sandboxes may start unless a policy forbids it",
+    ));
+    if rules
+        .gpu_access
+        .as_deref()
+        .is_some_and(|g| g.eq_ignore_ascii_case("none"))
+    {
+        out.push(cedar_policy(
+            "admission.gpu-access",
+            "forbid",
+            Applies::Admit,
+            " when { context.gpu_requested }",
+            false,
+            "the sandbox requests GPUs but the policy's gpuAccess is none",
+        ));
+    }
+    if rules
+        .network
+        .as_deref()
+        .is_some_and(|n| !n.eq_ignore_ascii_case("host"))
+    {
+        out.push(cedar_policy(
+            "admission.host-network",
+            "forbid",
+            Applies::Admit,
+            " when { context.network == \"host\" }",
+            false,
+            "the sandbox asks for the host network but the policy's network isolation forbids it",
+        ));
+    }
+
+    if let Some(level) = thresholds.deny_external_at {
+        out.push(cedar_policy(
+            "threshold.external-sensitivity",
+            "forbid",
+            Applies::Invoke,
+            &format!(" when {{ context.destination_external && context.classification.sensitivity >= {} }}", level.rank()),
+            false,
+            &format!("{level} data may not leave the organisation"),
+        ));
+    }
+    if let Some(level) = thresholds.escalate_external_at {
+        out.push(cedar_policy(
+            "threshold.external-approval",
+            "forbid",
+            Applies::Invoke,
+            &format!(" when {{ context.destination_external && context.classification.sensitivity >= {} }}", level.rank()),
+            true,
+            &format!("{level} data leaving the organisation needs approval"),
+        ));
+    }
+    if thresholds.escalate_irreversible_organization {
+        out.push(cedar_policy(
+            "threshold.irreversible-organization",
+            "forbid",
+            Applies::Invoke,
+            " when { context.classification.reversibility == 2 && context.classification.scope == 2 }",
+            true,
+            "an irreversible action across the organisation needs approval",
+        ));
+    }
+
+    for trigger in &rules.approval_triggers {
+        out.push(
+            approval(trigger)
+                .map_err(|e| fail(format!("approval trigger {}: {e}", trigger.action)))?,
+        );
+    }
+
+    for rule in &nl.rules {
+        out.extend(nl_rule(rule).map_err(|e| fail(format!("{}: {e}", rule.id)))?);
+    }
+    Ok(out)
+}
+
+/// A threshold of an approval trigger.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TriggerThreshold {
+    /// Every time.
+    Always,
+    /// When the destination is external.
+    ExternalOnly,
+    /// When the amount exceeds this many units of the currency.
+    Above {
+        /// Threshold.
+        amount: f64,
+        /// ISO 4217 code, upper case.
+        currency: String,
+    },
+}
+
+/// Parses `always`, `external-only` or `above-<N>-<currency>` (`above-100-usd`).
+pub fn parse_threshold(text: &str) -> Result<TriggerThreshold, String> {
+    let t = text.trim().to_ascii_lowercase();
+    match t.as_str() {
+        "always" => return Ok(TriggerThreshold::Always),
+        "external-only" => return Ok(TriggerThreshold::ExternalOnly),
+        _ => {}
+    }
+    let parsed = t.strip_prefix("above-").and_then(|rest| {
+        let (n, cur) = rest.rsplit_once('-')?;
+        let amount: f64 = n
+            .parse()
+            .ok()
+            .filter(|a: &f64| a.is_finite() && *a >= 0.0)?;
+        (cur.len() == 3 && cur.chars().all(|c| c.is_ascii_alphabetic())).then(|| {
+            TriggerThreshold::Above {
+                amount,
+                currency: cur.to_ascii_uppercase(),
+            }
+        })
+    });
+    parsed.ok_or_else(|| {
+        format!("threshold {text:?}: expected always, external-only or above-<N>-<currency>")
+    })
+}
+
+/// `amount > threshold`, failing closed when the currency differs (no exchange rates here).
+fn amount_above(amount: f64, currency: &str) -> String {
+    let cents = (amount * 100.0).round() as i64;
+    format!(
+        "(context.amount_cents > {cents} || (context.amount_cents > 0 && context.currency != {}))",
+        lit(currency)
+    )
+}
+
+fn approval(trigger: &ApprovalTrigger) -> Result<GeneratedPolicy, String> {
+    check_glob(trigger.action.trim())?;
+    let threshold = parse_threshold(&trigger.threshold)?;
+    let mut body = api_like(trigger.action.trim());
+    match &threshold {
+        TriggerThreshold::Always => {}
+        TriggerThreshold::ExternalOnly => body.push_str(" && context.destination_external"),
+        TriggerThreshold::Above { amount, currency } => {
+            body.push_str(" && ");
+            body.push_str(&amount_above(*amount, currency));
+        }
+    }
+    Ok(GeneratedPolicy {
+        service: glob_service(trigger.action.trim()),
+        ..approval_policy(trigger, &body)
+    })
+}
+
+fn approval_policy(trigger: &ApprovalTrigger, body: &str) -> GeneratedPolicy {
+    cedar_policy(
+        &format!(
+            "approval[{} {}]",
+            trigger.action.trim(),
+            trigger.threshold.trim()
+        ),
+        "forbid",
+        Applies::Invoke,
+        &format!(" when {{ {body} }}"),
+        true,
+        &format!(
+            "{} needs approval ({})",
+            trigger.action.trim(),
+            trigger.threshold.trim()
+        ),
+    )
+}
+
+fn target_expr(target: &Target) -> Result<String, String> {
+    Ok(match target {
+        Target::Service { name } => format!("context.service == {}", lit(name)),
+        Target::Api { glob } => {
+            check_glob(glob)?;
+            api_like(glob)
+        }
+        Target::ResourceKind { name } => format!("context.resource_kind == {}", lit(name)),
+        Target::DataType { data_type } => {
+            format!(
+                "context.classification.data_types.contains({})",
+                lit(data_type.as_str())
+            )
+        }
+        Target::ExternalRecipient => "context.destination_external".into(),
+    })
+}
+
+fn condition_expr(condition: &Condition, effect: Effect) -> String {
+    let not = |negated: bool, e: String| if negated { format!("!({e})") } else { e };
+    match condition {
+        Condition::Attribute {
+            key,
+            value,
+            negated,
+        } => not(
+            *negated,
+            format!(
+                "context.attributes.contains({})",
+                lit(&format!(
+                    "{}={}",
+                    key.to_ascii_lowercase(),
+                    value.to_ascii_lowercase()
+                ))
+            ),
+        ),
+        Condition::Channel { channel, negated } => {
+            format!(
+                "context.channel {} {}",
+                if *negated { "!=" } else { "==" },
+                lit(channel)
+            )
+        }
+        Condition::DestinationExternal { external } => {
+            not(!external, "context.destination_external".into())
+        }
+        Condition::AmountAbove { amount, currency } => {
+            if effect == Effect::Permit {
+                format!(
+                    "(context.amount_cents > {} && context.currency == {})",
+                    (amount * 100.0).round() as i64,
+                    lit(currency)
+                )
+            } else {
+                amount_above(*amount, currency)
+            }
+        }
+        Condition::ContainsData { data_type } => {
+            format!(
+                "context.classification.data_types.contains({})",
+                lit(data_type.as_str())
+            )
+        }
+        Condition::SensitivityAtLeast { level } => {
+            format!("context.classification.sensitivity >= {}", level.rank())
+        }
+        Condition::GpuRequested { requested } => not(!requested, "context.gpu_requested".into()),
+        Condition::Privileged { privileged } => not(!privileged, "context.privileged".into()),
+        Condition::HostNetwork { host } => not(!host, "context.network == \"host\"".into()),
+    }
+}
+
+/// The Cedar policies of one NL rule (none for redaction obligations).
+pub fn nl_rule(rule: &NlRule) -> Result<Vec<GeneratedPolicy>, String> {
+    let (effect, escalates, verb) = match rule.effect {
+        Effect::Permit => ("permit", false, "permitted"),
+        Effect::Forbid => ("forbid", false, "forbidden"),
+        Effect::Escalate => ("forbid", true, "needs approval"),
+        Effect::Redact => return Ok(Vec::new()),
+    };
+    let action = match rule.action {
+        RuleAction::Invoke => Applies::Invoke,
+        RuleAction::Admit => Applies::Admit,
+    };
+    let mut matched = Vec::new();
+    if rule.action == RuleAction::Invoke {
+        if !rule.verbs.is_empty() {
+            let verbs: Vec<String> = rule.verbs.iter().map(|v| lit(v.as_str())).collect();
+            matched.push(format!("[{}].contains(context.verb)", verbs.join(", ")));
+        }
+        if !rule.targets.is_empty() {
+            let any: Result<Vec<String>, String> = rule.targets.iter().map(target_expr).collect();
+            matched.push(format!("({})", any?.join(" || ")));
+        }
+    }
+    let conditions: Vec<String> = rule
+        .conditions
+        .iter()
+        .map(|c| condition_expr(c, rule.effect))
+        .collect();
+    let sentence = rule.source.text.as_str();
+    let join = |parts: &[String]| {
+        if parts.is_empty() {
+            "true".to_owned()
+        } else {
+            parts.join(" && ")
+        }
+    };
+    let mut all = matched.clone();
+    all.extend(conditions.iter().cloned());
+    let mut out = vec![cedar_policy(
+        &rule.id,
+        effect,
+        action,
+        &format!(" when {{ {} }}", join(&all)),
+        escalates,
+        &format!("{verb} by {:?}", sentence),
+    )];
+    if rule.only && rule.effect == Effect::Permit && !conditions.is_empty() {
+        out.push(cedar_policy(
+            &format!("{}.only", rule.id),
+            "forbid",
+            action,
+            &format!(
+                " when {{ {} }} unless {{ {} }}",
+                join(&matched),
+                conditions.join(" && ")
+            ),
+            false,
+            &format!("only allowed under the conditions of {:?}", sentence),
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_are_escaped() {
+        assert_eq!(lit("a\"b\\c\nd"), r#""a\"b\\c\nd""#);
+    }
+
+    #[test]
+    fn thresholds_parse() {
+        assert_eq!(parse_threshold("always").unwrap(), TriggerThreshold::Always);
+        assert_eq!(
+            parse_threshold("External-Only").unwrap(),
+            TriggerThreshold::ExternalOnly
+        );
+        assert_eq!(
+            parse_threshold("above-100-usd").unwrap(),
+            TriggerThreshold::Above {
+                amount: 100.0,
+                currency: "USD".into()
+            }
+        );
+        assert!(parse_threshold("above-lots-usd").is_err());
+        assert!(parse_threshold("sometimes").is_err());
+    }
+
+    #[test]
+    fn globs_are_restricted() {
+        assert!(check_glob("admin.*").is_ok());
+        assert!(check_glob("x\" || true || \"").is_err());
+        assert!(check_glob("").is_err());
+    }
+}

@@ -1,0 +1,209 @@
+//! Destination analysis: where an action sends data, and whether that leaves the organisation.
+
+use std::net::IpAddr;
+
+/// The form a destination was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DestinationForm {
+    /// `jane@example.com`.
+    Email,
+    /// `https://host/path`.
+    Url,
+    /// `api.example.com`, `10.0.0.4:8080`.
+    Host,
+    /// An internal system's name (`ticketing`, `zendesk`): no dot, no `@`.
+    System,
+}
+
+/// What a destination is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DestinationInfo {
+    /// How it was written.
+    pub form: DestinationForm,
+    /// The domain or host (lower case), or the system name.
+    pub domain: String,
+    /// The local part of an email address (lower case), else empty.
+    pub mailbox: String,
+    /// Whether it is outside the organisation.
+    pub external: bool,
+    /// The channel data goes through (`ticketing`, `email`, `chat`, a system name), if known.
+    pub channel: String,
+    /// Why it was judged internal or external.
+    pub reason: String,
+}
+
+/// Classifies destinations against the organisation's internal domains.
+#[derive(Debug, Clone, Default)]
+pub struct DestinationAnalyzer {
+    internal_domains: Vec<String>,
+}
+
+/// Domain suffixes that never leave the organisation's network.
+const PRIVATE_SUFFIXES: [&str; 6] = [
+    "localhost",
+    ".local",
+    ".internal",
+    ".svc",
+    ".cluster.local",
+    ".lan",
+];
+
+impl DestinationAnalyzer {
+    /// An analyzer for the given internal domains (`company.com` covers its subdomains).
+    pub fn new(internal_domains: &[String]) -> DestinationAnalyzer {
+        DestinationAnalyzer {
+            internal_domains: internal_domains
+                .iter()
+                .map(|d| d.trim().trim_start_matches("*.").to_ascii_lowercase())
+                .filter(|d| !d.is_empty())
+                .collect(),
+        }
+    }
+
+    /// Analyzes a destination string.
+    pub fn analyze(&self, destination: &str) -> DestinationInfo {
+        let trimmed = destination.trim();
+        let lower = trimmed.to_ascii_lowercase();
+        let mut mailbox = String::new();
+        let (form, domain) = if let Some((local, domain)) = lower
+            .strip_prefix("mailto:")
+            .unwrap_or(&lower)
+            .rsplit_once('@')
+        {
+            mailbox = local.trim_start_matches('<').to_owned();
+            (
+                DestinationForm::Email,
+                domain.trim_end_matches('>').to_owned(),
+            )
+        } else if let Some((_, rest)) = lower.split_once("://") {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+            (DestinationForm::Url, strip_port(host))
+        } else if lower.contains('.') || lower.contains(':') {
+            (
+                DestinationForm::Host,
+                strip_port(lower.split('/').next().unwrap_or("")),
+            )
+        } else {
+            (DestinationForm::System, lower.clone())
+        };
+        let (external, reason) = self.judge(form, &domain);
+        let channel = match form {
+            DestinationForm::Email => "email".to_owned(),
+            DestinationForm::System => channel_name(&domain),
+            DestinationForm::Url | DestinationForm::Host => String::new(),
+        };
+        DestinationInfo {
+            form,
+            domain,
+            mailbox,
+            external,
+            channel,
+            reason,
+        }
+    }
+
+    fn judge(&self, form: DestinationForm, domain: &str) -> (bool, String) {
+        if form == DestinationForm::System {
+            return (false, format!("{domain:?} names an internal system"));
+        }
+        if let Ok(ip) = domain.trim_matches(['[', ']']).parse::<IpAddr>() {
+            let private = match ip {
+                IpAddr::V4(v4) => v4.is_private() || v4.is_loopback() || v4.is_link_local(),
+                IpAddr::V6(v6) => v6.is_loopback() || v6.is_unique_local(),
+            };
+            return if private {
+                (false, format!("{ip} is a private address"))
+            } else {
+                (true, format!("{ip} is a public address"))
+            };
+        }
+        if let Some(internal) = self
+            .internal_domains
+            .iter()
+            .find(|d| domain == d.as_str() || domain.ends_with(&format!(".{d}")))
+        {
+            return (
+                false,
+                format!("{domain} is under internal domain {internal}"),
+            );
+        }
+        if PRIVATE_SUFFIXES
+            .iter()
+            .any(|s| domain == s.trim_start_matches('.') || domain.ends_with(s))
+        {
+            return (false, format!("{domain} is a private name"));
+        }
+        (true, format!("{domain} is not an internal domain"))
+    }
+}
+
+fn strip_port(host: &str) -> String {
+    if host.starts_with('[') {
+        return host
+            .split(']')
+            .next()
+            .unwrap_or("")
+            .trim_start_matches('[')
+            .to_owned();
+    }
+    match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h.to_owned(),
+        _ => host.to_owned(),
+    }
+}
+
+/// The canonical name of a channel (`ticketing system`, `helpdesk`, `tickets` → `ticketing`).
+pub fn channel_name(name: &str) -> String {
+    let lower = name.trim().to_ascii_lowercase();
+    let base = lower
+        .trim_end_matches(" system")
+        .trim_end_matches(" platform")
+        .trim_end_matches(" tool")
+        .trim_end_matches(" channel")
+        .trim();
+    match base {
+        "ticket" | "tickets" | "ticketing" | "helpdesk" | "help desk" | "support ticket"
+        | "support tickets" | "support" | "zendesk" | "servicenow" | "jira service desk" => {
+            "ticketing".into()
+        }
+        "mail" | "e-mail" | "email" | "smtp" => "email".into(),
+        "slack" | "teams" | "chat" | "messaging" => "chat".into(),
+        "sms" | "text" | "phone" => "sms".into(),
+        other => other.replace(' ', "-"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_are_judged() {
+        let a = DestinationAnalyzer::new(&["company.com".into()]);
+        let d = a.analyze("jane@gmail.com");
+        assert_eq!(
+            (d.form, d.domain.as_str(), d.external),
+            (DestinationForm::Email, "gmail.com", true)
+        );
+        assert_eq!(d.channel, "email");
+        assert!(!a.analyze("ops@mail.company.com").external);
+        assert!(!a.analyze("https://wiki.company.com/x").external);
+        assert!(a.analyze("https://api.hubspot.com/v1").external);
+        assert!(!a.analyze("10.1.2.3:8443").external);
+        assert!(a.analyze("8.8.8.8").external);
+        assert!(!a.analyze("db.internal").external);
+        let t = a.analyze("ticketing");
+        assert_eq!(
+            (t.form, t.external, t.channel.as_str()),
+            (DestinationForm::System, false, "ticketing")
+        );
+    }
+
+    #[test]
+    fn channels_are_canonical() {
+        assert_eq!(channel_name("ticketing system"), "ticketing");
+        assert_eq!(channel_name("Slack"), "chat");
+        assert_eq!(channel_name("billing portal"), "billing-portal");
+    }
+}

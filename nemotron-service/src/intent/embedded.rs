@@ -1,0 +1,577 @@
+//! The embedded intent engine: deterministic, explainable, microseconds per call.
+//!
+//! - Sensitivity: the highest of the content detectors over `data` (every field and field
+//!   name), `resource` and `attributes`, and the resource taxonomy of the service and resource
+//!   kind (unknown systems default to internal with low confidence).
+//! - Reversibility: the verb taxonomy (`delete` irreversible, `update` partially, `read`
+//!   fully); `dry_run=true` makes anything fully reversible.
+//! - Scope: external when the destination is outside the organisation; organisation for
+//!   infrastructure and identity systems, wildcard resources, all-hands addresses or counts of
+//!   100+; team for team-like resources, team addresses or counts of 2–99; else single.
+//! - Compliance: GDPR for personal data, HIPAA for health data, PCI-DSS for card data, SOC 2
+//!   for credentials, security and infrastructure systems, access changes and destruction of
+//!   confidential data.
+
+use std::collections::BTreeMap;
+
+use openshell_classifier::{Classifier, ContentClassification};
+use openshell_policy::wire::{
+    ActionRequest, Assessment, ComplianceAssessment, ComplianceFramework, DataType,
+    DataTypeAssessment, Evidence, IntentClassification, Reversibility, Scope, Sensitivity,
+};
+
+use crate::cedar::CONTEXT_DATA_TYPE_MIN_CONFIDENCE;
+use crate::destination::DestinationAnalyzer;
+use crate::facts::ActionFacts;
+use crate::taxonomy::{ResourceMeaning, VerbClass, resource_meaning};
+
+/// The engine name reported in results.
+pub const EMBEDDED_ENGINE: &str = "embedded";
+
+/// Resource kinds that are groups of people or work.
+const TEAM_KINDS: [&str; 8] = [
+    "team",
+    "group",
+    "channel",
+    "project",
+    "department",
+    "queue",
+    "org-unit",
+    "list",
+];
+/// Mailbox names that reach everyone.
+const ALL_HANDS: [&str; 6] = [
+    "all",
+    "everyone",
+    "staff",
+    "company",
+    "allhands",
+    "all-staff",
+];
+
+/// The embedded engine.
+#[derive(Clone)]
+pub struct EmbeddedEngine {
+    classifier: Classifier,
+    destinations: DestinationAnalyzer,
+    region: Option<String>,
+}
+
+fn evidence(
+    field: Option<&str>,
+    detector: impl Into<String>,
+    sample: Option<String>,
+    confidence: f32,
+) -> Evidence {
+    Evidence {
+        field: field.map(str::to_owned),
+        detector: detector.into(),
+        span: None,
+        sample,
+        confidence,
+    }
+}
+
+impl EmbeddedEngine {
+    /// An engine with the node's internal domains and region.
+    pub fn new(
+        classifier: Classifier,
+        destinations: DestinationAnalyzer,
+        region: Option<String>,
+    ) -> EmbeddedEngine {
+        EmbeddedEngine {
+            classifier,
+            destinations,
+            region,
+        }
+    }
+
+    /// The destination analyzer (shared with the decision context).
+    pub fn destinations(&self) -> &DestinationAnalyzer {
+        &self.destinations
+    }
+
+    /// Classifies an action.
+    pub fn classify(&self, request: &ActionRequest) -> IntentClassification {
+        let facts = ActionFacts::derive(request, &self.destinations);
+        self.classify_with_facts(request, &facts)
+    }
+
+    /// Classifies an action whose facts are already derived.
+    pub fn classify_with_facts(
+        &self,
+        request: &ActionRequest,
+        facts: &ActionFacts,
+    ) -> IntentClassification {
+        let content = self.content(request);
+        let taxonomy = self.taxonomy(facts);
+        let data_types = data_types(&content, &taxonomy);
+        let sensitivity = protected_health(sensitivity(&content, &taxonomy), &content, &data_types);
+        let reversibility = reversibility(facts, request.data.is_some());
+        let scope = scope(facts, &taxonomy);
+        let compliance = self.compliance(
+            facts,
+            &content,
+            &taxonomy,
+            &data_types,
+            sensitivity.value,
+            scope.value,
+        );
+        IntentClassification {
+            sensitivity,
+            data_types,
+            reversibility,
+            scope,
+            compliance,
+            engine: EMBEDDED_ENGINE.into(),
+            fallback: None,
+        }
+    }
+
+    /// Content findings over `data`, `resource` and `attributes`, merged.
+    pub fn content(&self, request: &ActionRequest) -> Vec<ContentClassification> {
+        let mut parts = Vec::new();
+        if let Some(data) = &request.data {
+            parts.push(self.classifier.classify_json(data, "data"));
+        }
+        if let Some(resource) = &request.resource {
+            let mut c = self.classifier.classify_text(resource);
+            c.evidence
+                .iter_mut()
+                .for_each(|e| e.field = Some("resource".into()));
+            c.data_types
+                .iter_mut()
+                .flat_map(|d| d.evidence.iter_mut())
+                .for_each(|e| e.field = Some("resource".into()));
+            parts.push(c);
+        }
+        if !request.attributes.is_empty() {
+            let attributes = serde_json::to_value(&request.attributes).unwrap_or_default();
+            parts.push(self.classifier.classify_json(&attributes, "attributes"));
+        }
+        parts
+    }
+
+    fn taxonomy(&self, facts: &ActionFacts) -> Vec<(String, String, ResourceMeaning)> {
+        let mut found = Vec::new();
+        if let Some(m) = resource_meaning(&facts.service) {
+            found.push(("action".to_owned(), facts.service.clone(), m));
+        }
+        if !facts.resource_kind.is_empty()
+            && facts.resource_kind != facts.service
+            && let Some(m) = resource_meaning(&facts.resource_kind)
+        {
+            found.push(("resource".to_owned(), facts.resource_kind.clone(), m));
+        }
+        found
+    }
+
+    fn compliance(
+        &self,
+        facts: &ActionFacts,
+        content: &[ContentClassification],
+        taxonomy: &[(String, String, ResourceMeaning)],
+        data_types: &[DataTypeAssessment],
+        sensitivity: Sensitivity,
+        scope: Scope,
+    ) -> Vec<ComplianceAssessment> {
+        let mut out: BTreeMap<ComplianceFramework, ComplianceAssessment> = BTreeMap::new();
+        let mut add = |framework: ComplianceFramework, confidence: f32, ev: Vec<Evidence>| {
+            let entry = out
+                .entry(framework)
+                .or_insert_with(|| ComplianceAssessment {
+                    framework,
+                    confidence: 0.0,
+                    evidence: Vec::new(),
+                });
+            entry.confidence = entry.confidence.max(confidence);
+            entry.evidence.extend(ev);
+        };
+        let of_type = |t: DataType| data_types.iter().find(|d| d.data_type == t);
+        let personal = of_type(DataType::Personal);
+        let iban: Vec<Evidence> = content
+            .iter()
+            .flat_map(|c| c.evidence.iter())
+            .filter(|e| e.detector == "iban")
+            .cloned()
+            .collect();
+        if personal.is_none() && !iban.is_empty() {
+            add(ComplianceFramework::Gdpr, 0.8, iban);
+        }
+        if let Some(p) = personal {
+            let eu = self
+                .region
+                .as_deref()
+                .is_some_and(|r| r.eq_ignore_ascii_case("eu"));
+            let mut ev = p.evidence.clone();
+            if eu {
+                ev.push(evidence(None, "region:EU", None, 0.95));
+            }
+            add(ComplianceFramework::Gdpr, if eu { 0.95 } else { 0.85 }, ev);
+        }
+        if let Some(h) = of_type(DataType::Health) {
+            let phi = personal.is_some() && sensitivity == Sensitivity::Restricted;
+            add(
+                ComplianceFramework::Hipaa,
+                if phi { 0.9 } else { 0.75 },
+                h.evidence.clone(),
+            );
+        }
+        let card_evidence: Vec<Evidence> = content
+            .iter()
+            .flat_map(|c| c.evidence.iter())
+            .filter(|e| {
+                e.detector == "payment-card"
+                    || (e.detector == "field-name:financial"
+                        && e.sample.as_deref().is_some_and(|s| {
+                            let s = s.to_ascii_lowercase();
+                            s.contains("card")
+                                || s.contains("cvv")
+                                || s.contains("cvc")
+                                || s == "pan"
+                        }))
+            })
+            .cloned()
+            .collect();
+        if !card_evidence.is_empty() {
+            add(ComplianceFramework::PciDss, 0.95, card_evidence);
+        }
+        if let Some(c) = of_type(DataType::Credentials) {
+            add(ComplianceFramework::Soc2, 0.85, c.evidence.clone());
+        }
+        for (field, name, meaning) in taxonomy {
+            if let Some(framework) = meaning.compliance {
+                add(
+                    framework,
+                    0.75,
+                    vec![evidence(
+                        Some(field),
+                        format!("resource:{name}"),
+                        None,
+                        0.75,
+                    )],
+                );
+            }
+        }
+        let verb_ev = || {
+            vec![evidence(
+                Some("action"),
+                format!("verb:{}", facts.verb),
+                None,
+                0.7,
+            )]
+        };
+        match facts.verb_class() {
+            VerbClass::Admin => add(ComplianceFramework::Soc2, 0.75, verb_ev()),
+            VerbClass::Delete if sensitivity >= Sensitivity::Confidential => {
+                add(ComplianceFramework::Soc2, 0.7, verb_ev())
+            }
+            VerbClass::Execute if scope >= Scope::Organization => {
+                add(ComplianceFramework::Soc2, 0.7, verb_ev())
+            }
+            _ => {}
+        }
+        out.into_values().collect()
+    }
+}
+
+/// The highest level among content and taxonomy, with the evidence at that level.
+fn sensitivity(
+    content: &[ContentClassification],
+    taxonomy: &[(String, String, ResourceMeaning)],
+) -> Assessment<Sensitivity> {
+    let mut candidates: Vec<(Sensitivity, f32, Vec<Evidence>)> = Vec::new();
+    for c in content {
+        if c.fail_closed.is_some() || c.sensitivity > Sensitivity::Public {
+            let at_level: Vec<Evidence> = c.evidence.clone();
+            candidates.push((c.sensitivity, c.confidence, at_level));
+        }
+    }
+    for (field, name, meaning) in taxonomy {
+        candidates.push((
+            meaning.sensitivity,
+            meaning.confidence,
+            vec![evidence(
+                Some(field),
+                format!("resource:{name}"),
+                None,
+                meaning.confidence,
+            )],
+        ));
+    }
+    if candidates.is_empty() {
+        return Assessment {
+            value: Sensitivity::Internal,
+            confidence: 0.4,
+            evidence: vec![evidence(
+                Some("action"),
+                "default:enterprise-system",
+                None,
+                0.4,
+            )],
+        };
+    }
+    let top = candidates
+        .iter()
+        .map(|c| c.0)
+        .max()
+        .unwrap_or(Sensitivity::Internal);
+    let mut confidence: f32 = 0.0;
+    let mut ev = Vec::new();
+    for (level, conf, e) in candidates {
+        if level == top {
+            confidence = confidence.max(conf);
+            ev.extend(e);
+        }
+    }
+    Assessment {
+        value: top,
+        confidence,
+        evidence: ev,
+    }
+}
+
+/// Health data found in the content about an identifiable person (from the content or the
+/// kind of record) is protected health information: restricted.
+fn protected_health(
+    sensitivity: Assessment<Sensitivity>,
+    content: &[ContentClassification],
+    data_types: &[DataTypeAssessment],
+) -> Assessment<Sensitivity> {
+    let health_in_content = content.iter().any(|c| c.has(DataType::Health));
+    let person = data_types
+        .iter()
+        .find(|d| d.data_type == DataType::Personal);
+    match person {
+        Some(p) if health_in_content && sensitivity.value < Sensitivity::Restricted => {
+            let mut ev = sensitivity.evidence;
+            ev.push(evidence(
+                None,
+                "rule:health-with-identifier",
+                None,
+                p.confidence.min(0.9),
+            ));
+            Assessment {
+                value: Sensitivity::Restricted,
+                confidence: p.confidence.min(0.9),
+                evidence: ev,
+            }
+        }
+        _ => sensitivity,
+    }
+}
+
+/// Data types from content and taxonomy, each with its evidence; only types asserted with at
+/// least [`CONTEXT_DATA_TYPE_MIN_CONFIDENCE`] count (a passing mention of money is not
+/// financial data).
+fn data_types(
+    content: &[ContentClassification],
+    taxonomy: &[(String, String, ResourceMeaning)],
+) -> Vec<DataTypeAssessment> {
+    let mut by_type: BTreeMap<DataType, DataTypeAssessment> = BTreeMap::new();
+    let mut merge = |t: DataType, confidence: f32, ev: Vec<Evidence>| {
+        let entry = by_type.entry(t).or_insert_with(|| DataTypeAssessment {
+            data_type: t,
+            confidence: 0.0,
+            evidence: Vec::new(),
+        });
+        entry.confidence = entry.confidence.max(confidence);
+        entry.evidence.extend(ev);
+    };
+    for c in content {
+        for d in &c.data_types {
+            merge(d.data_type, d.confidence, d.evidence.clone());
+        }
+    }
+    for (field, name, meaning) in taxonomy {
+        if let Some(t) = meaning.data_type {
+            merge(
+                t,
+                meaning.confidence,
+                vec![evidence(
+                    Some(field),
+                    format!("resource:{name}"),
+                    None,
+                    meaning.confidence,
+                )],
+            );
+        }
+    }
+    by_type
+        .into_values()
+        .filter(|d| d.confidence >= CONTEXT_DATA_TYPE_MIN_CONFIDENCE)
+        .collect()
+}
+
+fn reversibility(facts: &ActionFacts, carries_data: bool) -> Assessment<Reversibility> {
+    if facts.attributes.contains("dry_run=true") {
+        return Assessment {
+            value: Reversibility::FullyReversible,
+            confidence: 0.9,
+            evidence: vec![evidence(Some("attributes.dry_run"), "dry-run", None, 0.9)],
+        };
+    }
+    if let Some(d) = facts
+        .destination
+        .as_ref()
+        .filter(|d| d.external && carries_data)
+    {
+        return Assessment {
+            value: Reversibility::Irreversible,
+            confidence: 0.85,
+            evidence: vec![evidence(
+                Some("destination"),
+                "destination:external-disclosure",
+                Some(d.reason.clone()),
+                0.85,
+            )],
+        };
+    }
+    match facts.verb_meaning {
+        Some(m) => Assessment {
+            value: m.reversibility,
+            confidence: m.confidence,
+            evidence: vec![evidence(
+                Some("action"),
+                format!("verb:{}", facts.verb),
+                Some(m.class.as_str().into()),
+                m.confidence,
+            )],
+        },
+        None => Assessment {
+            value: Reversibility::PartiallyReversible,
+            confidence: 0.3,
+            evidence: vec![evidence(
+                Some("action"),
+                format!("verb:{}", facts.verb),
+                Some("unknown".into()),
+                0.3,
+            )],
+        },
+    }
+}
+
+fn scope(facts: &ActionFacts, taxonomy: &[(String, String, ResourceMeaning)]) -> Assessment<Scope> {
+    let at = |value: Scope, confidence: f32, ev: Evidence| Assessment {
+        value,
+        confidence,
+        evidence: vec![ev],
+    };
+    if let Some(d) = facts.destination.as_ref().filter(|d| d.external) {
+        return at(
+            Scope::External,
+            0.9,
+            evidence(
+                Some("destination"),
+                "destination:external",
+                Some(d.reason.clone()),
+                0.9,
+            ),
+        );
+    }
+    if let Some(count) = facts.count {
+        if count >= 100 {
+            return at(
+                Scope::Organization,
+                0.8,
+                evidence(
+                    Some("attributes.count"),
+                    "count:100+",
+                    Some(count.to_string()),
+                    0.8,
+                ),
+            );
+        }
+        if count >= 2 {
+            return at(
+                Scope::Team,
+                0.7,
+                evidence(
+                    Some("attributes.count"),
+                    "count:2-99",
+                    Some(count.to_string()),
+                    0.7,
+                ),
+            );
+        }
+    }
+    if let Some(d) = facts.destination.as_ref().filter(|d| !d.mailbox.is_empty()) {
+        let address = format!("{}@{}", d.mailbox, d.domain);
+        if ALL_HANDS.contains(&d.mailbox.as_str()) {
+            return at(
+                Scope::Organization,
+                0.8,
+                evidence(
+                    Some("destination"),
+                    "destination:all-hands",
+                    Some(address),
+                    0.8,
+                ),
+            );
+        }
+        if d.mailbox.contains("team") || d.mailbox.ends_with("-list") {
+            return at(
+                Scope::Team,
+                0.7,
+                evidence(
+                    Some("destination"),
+                    "destination:team-address",
+                    Some(address),
+                    0.7,
+                ),
+            );
+        }
+    }
+    if facts.verb_class() == VerbClass::Send
+        && let Some((field, name, _)) = taxonomy
+            .iter()
+            .find(|(_, _, m)| m.sensitivity == Sensitivity::Public)
+    {
+        let note = Some("published on a public channel".to_owned());
+        return at(
+            Scope::External,
+            0.75,
+            evidence(Some(field), format!("resource:{name}"), note, 0.75),
+        );
+    }
+    // Reading changes nothing: only actions that change an organisation-wide system reach
+    // the whole organisation.
+    let mutates = facts.verb_class() != VerbClass::Read;
+    if mutates && let Some((field, name, _)) = taxonomy.iter().find(|(_, _, m)| m.organization_wide)
+    {
+        let note = Some("organization-wide system".to_owned());
+        return at(
+            Scope::Organization,
+            0.7,
+            evidence(Some(field), format!("resource:{name}"), note, 0.7),
+        );
+    }
+    if facts.resource_kind == "*"
+        || facts.resource_kind == "all"
+        || facts.bulk
+        || facts.attributes.contains("bulk=true")
+    {
+        return at(
+            Scope::Organization,
+            0.75,
+            evidence(Some("resource"), "resource:all", None, 0.75),
+        );
+    }
+    if TEAM_KINDS.contains(&facts.resource_kind.as_str()) {
+        return at(
+            Scope::Team,
+            0.7,
+            evidence(
+                Some("resource"),
+                format!("resource:{}", facts.resource_kind),
+                None,
+                0.7,
+            ),
+        );
+    }
+    at(
+        Scope::Single,
+        0.6,
+        evidence(Some("resource"), "default:single-target", None, 0.6),
+    )
+}

@@ -1,0 +1,562 @@
+//! The policy service's core, independent of transport: the HTTP daemon serves it, and the OCI
+//! hook runs it in-process when the node configures no service socket.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use lru::LruCache;
+use openshell_audit::{
+    AuditError, AuditHub, Destination, Trail, TrailQuery, decision_event, new_event, read_trail,
+};
+use openshell_classifier::{Classifier, Limits};
+use openshell_policy::node_config::NodeConfig;
+use openshell_policy::wire::{
+    ADMISSION_API, ActionRequest, AdmissionRequest, AuditEvent, ContainerPolicy,
+    ContainerRegistration, Decision, EvaluateRequest, IntentClassification, Outcome,
+    check_container_id,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::cedar::{CompileError, CompiledPolicy, GeneratedPolicy, Thresholds, Verdict};
+use crate::destination::DestinationAnalyzer;
+use crate::escalation::enforcement;
+use crate::facts::ActionFacts;
+use crate::intent::{EmbeddedEngine, IntentBackend};
+use crate::model::{ModelClient, ModelEngine};
+use crate::nl::{
+    GrammarCompiler, ModelNlCompiler, NlCompiler, NlError, NlPolicyIr, compile_documents,
+};
+
+/// The audit component name of this service.
+pub const COMPONENT: &str = "nemotron";
+
+/// Errors of the service core.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The container is not registered.
+    #[error("container {0:?} is not registered")]
+    UnknownContainer(String),
+    /// A request is well-formed JSON but invalid.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The container's policy does not compile.
+    #[error(transparent)]
+    Policy(#[from] CompileError),
+    /// A natural-language compilation failed.
+    #[error(transparent)]
+    NaturalLanguage(#[from] NlError),
+    /// The audit trail cannot be opened or read.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+}
+
+/// Settings of the service core.
+#[derive(Debug, Clone)]
+pub struct ServiceSettings {
+    /// The node configuration.
+    pub node: NodeConfig,
+    /// Classification thresholds compiled into every policy.
+    pub thresholds: Thresholds,
+    /// Compiled policies kept (by policy content).
+    pub compiled_cache: usize,
+    /// Scan limits of the content detectors.
+    pub limits: Limits,
+}
+
+impl ServiceSettings {
+    /// Defaults for `node`.
+    pub fn new(node: NodeConfig) -> ServiceSettings {
+        ServiceSettings {
+            node,
+            thresholds: Thresholds::default(),
+            compiled_cache: 256,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// The result of compiling natural-language text on request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NlCompilation {
+    /// Which compiler ran.
+    pub compiler: String,
+    /// The intermediate form.
+    pub ir: NlPolicyIr,
+    /// The Cedar policies generated from it (validated), in order.
+    pub cedar: Vec<CedarPolicyText>,
+}
+
+/// One generated Cedar policy, for inspection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CedarPolicyText {
+    /// The policy id.
+    pub id: String,
+    /// The Cedar text.
+    pub text: String,
+}
+
+impl From<&GeneratedPolicy> for CedarPolicyText {
+    fn from(g: &GeneratedPolicy) -> Self {
+        CedarPolicyText {
+            id: g.id.clone(),
+            text: g.text.clone(),
+        }
+    }
+}
+
+struct Registered {
+    registration: ContainerRegistration,
+    policy: Arc<CompiledPolicy>,
+}
+
+/// The policy service.
+pub struct PolicyService {
+    settings: ServiceSettings,
+    intent: IntentBackend,
+    grammar: GrammarCompiler,
+    model_nl: Option<ModelNlCompiler>,
+    compiled: Mutex<LruCache<String, Arc<CompiledPolicy>>>,
+    containers: RwLock<HashMap<String, Registered>>,
+    audit: AuditHub,
+}
+
+impl PolicyService {
+    /// A service for the settings: the model backend if the node configures one, the audit hub
+    /// of the node.
+    pub fn new(settings: ServiceSettings) -> Result<PolicyService, ServiceError> {
+        let node = &settings.node;
+        let embedded = EmbeddedEngine::new(
+            Classifier::new(settings.limits),
+            DestinationAnalyzer::new(&node.classifier.internal_domains),
+            node.region.clone(),
+        );
+        let (intent, model_nl) = match &node.model {
+            Some(model) => {
+                let nl = model
+                    .compile_natural_language
+                    .then(|| ModelNlCompiler::new(ModelClient::new(model)));
+                (
+                    IntentBackend::Model(Box::new(ModelEngine::new(model, embedded))),
+                    nl,
+                )
+            }
+            None => (IntentBackend::Embedded(embedded), None),
+        };
+        let audit = AuditHub::new(node)?;
+        let capacity = NonZeroUsize::new(settings.compiled_cache.max(1)).expect("at least one");
+        Ok(PolicyService {
+            intent,
+            grammar: GrammarCompiler,
+            model_nl,
+            compiled: Mutex::new(LruCache::new(capacity)),
+            containers: RwLock::new(HashMap::new()),
+            audit,
+            settings,
+        })
+    }
+
+    /// The node configuration.
+    pub fn node(&self) -> &NodeConfig {
+        &self.settings.node
+    }
+
+    /// The natural-language compiler used for policies: the model when the node asks for it,
+    /// else the grammar.
+    fn nl_compiler(&self) -> &dyn NlCompiler {
+        match &self.model_nl {
+            Some(model) => model,
+            None => &self.grammar,
+        }
+    }
+
+    /// Compiles (or fetches from the cache) a container's policy. Fails when the policy's
+    /// rules are malformed, a natural-language sentence is not understood, or the audit
+    /// destination does not resolve.
+    pub fn compile(&self, policy: &ContainerPolicy) -> Result<Arc<CompiledPolicy>, ServiceError> {
+        let key = serde_json::to_string(policy).unwrap_or_default();
+        if let Some(hit) = self
+            .compiled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(Arc::clone(hit));
+        }
+        let fail = |message: String| CompileError {
+            policy: policy.name.clone(),
+            message,
+        };
+        let nl = compile_documents(self.nl_compiler(), &policy.rules.natural_language)?;
+        if let Some(u) = nl.unparsed.first() {
+            return Err(fail(format!(
+                "natural-language sentence at characters {}..{} not understood ({}): {:?}",
+                u.source.start, u.source.end, u.reason, u.source.text
+            ))
+            .into());
+        }
+        if policy.rules.audit.enabled {
+            let destination = policy
+                .rules
+                .audit
+                .destination
+                .as_deref()
+                .ok_or_else(|| fail("auditLog is enabled without a destination".into()))?;
+            Destination::resolve(destination, &self.settings.node)
+                .map_err(|e| fail(e.to_string()))?;
+        }
+        let compiled = Arc::new(CompiledPolicy::build(
+            policy,
+            nl,
+            &self.settings.thresholds,
+        )?);
+        self.compiled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .put(key, Arc::clone(&compiled));
+        Ok(compiled)
+    }
+
+    /// Classifies without blocking, when possible (embedded engine, or a cached model answer).
+    pub fn classify_quick(&self, action: &ActionRequest) -> Option<IntentClassification> {
+        self.intent.quick(action)
+    }
+
+    /// Classifies an action (may block on the model backend). A fallback from the model to the
+    /// embedded engine is audited.
+    pub fn classify(
+        &self,
+        action: &ActionRequest,
+        container_id: Option<&str>,
+    ) -> IntentClassification {
+        let c = self.intent.classify(action);
+        self.audit_fallback(&c, action, container_id);
+        c
+    }
+
+    fn audit_fallback(
+        &self,
+        c: &IntentClassification,
+        action: &ActionRequest,
+        container_id: Option<&str>,
+    ) {
+        if let Some(reason) = &c.fallback {
+            let mut event = new_event(COMPONENT, "classifier.fallback", "fallback");
+            event.container_id = container_id.map(str::to_owned);
+            event.resource = Some(action.action.clone());
+            event.reason = reason.clone();
+            self.record(None, event);
+        }
+    }
+
+    /// Evaluates an action of a registered container, classifying it first (may block on the
+    /// model backend).
+    pub fn evaluate(&self, request: &EvaluateRequest) -> Result<Decision, ServiceError> {
+        let started = Instant::now();
+        let classification = self.classify(&request.action, Some(&request.container_id));
+        self.evaluate_classified(request, classification, started)
+    }
+
+    /// Evaluates an action already classified.
+    pub fn evaluate_classified(
+        &self,
+        request: &EvaluateRequest,
+        classification: IntentClassification,
+        started: Instant,
+    ) -> Result<Decision, ServiceError> {
+        let (policy, registration_policy) = {
+            let containers = self.containers.read().unwrap_or_else(|p| p.into_inner());
+            let registered = containers
+                .get(&request.container_id)
+                .ok_or_else(|| ServiceError::UnknownContainer(request.container_id.clone()))?;
+            (
+                Arc::clone(&registered.policy),
+                registered.registration.policy.name.clone(),
+            )
+        };
+        let facts = ActionFacts::derive(&request.action, self.intent.embedded().destinations());
+        let verdict = policy.decide_action(
+            &request.container_id,
+            &request.action,
+            &facts,
+            &classification,
+        );
+        let decision = decide(verdict, &policy, Some(classification.summary()), started);
+        let mut event = decision_event(COMPONENT, &request.action.action, &decision);
+        event.container_id = Some(request.container_id.clone());
+        event.policy = Some(registration_policy);
+        event.actor = request.action.agent.clone();
+        event.resource = request
+            .action
+            .resource
+            .clone()
+            .or_else(|| request.action.destination.clone());
+        self.record(audit_destination(&policy), event);
+        Ok(decision)
+    }
+
+    /// Decides whether a sandbox may start. Never fails: a policy that does not compile denies.
+    pub fn admit(&self, request: &AdmissionRequest) -> Decision {
+        let started = Instant::now();
+        let (decision, destination) = match self.admission_policy(request) {
+            Ok(policy) => {
+                let verdict = policy.decide_admission(request);
+                let destination = audit_destination(&policy).map(str::to_owned);
+                (decide(verdict, &policy, None, started), destination)
+            }
+            Err(e) => (
+                Decision {
+                    outcome: Outcome::Deny,
+                    enforced: openshell_policy::wire::Enforcement::Deny,
+                    reasons: vec![format!("admission fails closed: {e}")],
+                    policies: Vec::new(),
+                    classification: None,
+                    latency_us: elapsed_us(started),
+                },
+                None,
+            ),
+        };
+        let mut event = decision_event(COMPONENT, ADMISSION_API, &decision);
+        event.container_id = Some(request.container_id.clone());
+        event.policy = Some(request.policy.name.clone());
+        event.resource = Some(
+            request
+                .image
+                .clone()
+                .unwrap_or_else(|| request.bundle.display().to_string()),
+        );
+        self.record(destination.as_deref(), event);
+        decision
+    }
+
+    fn admission_policy(
+        &self,
+        request: &AdmissionRequest,
+    ) -> Result<Arc<CompiledPolicy>, ServiceError> {
+        check_container_id(&request.container_id).map_err(ServiceError::BadRequest)?;
+        self.compile(&request.policy)
+    }
+
+    /// Registers a running container; returns the ids of its compiled policies.
+    pub fn register(
+        &self,
+        registration: ContainerRegistration,
+    ) -> Result<Vec<String>, ServiceError> {
+        check_container_id(&registration.container_id).map_err(ServiceError::BadRequest)?;
+        let policy = self.compile(&registration.policy)?;
+        let ids = policy.policies().iter().map(|p| p.id.clone()).collect();
+        let mut event = new_event(COMPONENT, "container.register", "registered");
+        event.container_id = Some(registration.container_id.clone());
+        event.policy = Some(registration.policy.name.clone());
+        let destination = audit_destination(&policy).map(str::to_owned);
+        self.containers
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                registration.container_id.clone(),
+                Registered {
+                    registration,
+                    policy,
+                },
+            );
+        self.record(destination.as_deref(), event);
+        Ok(ids)
+    }
+
+    /// Forgets a container; false if it was not registered.
+    pub fn unregister(&self, container_id: &str) -> bool {
+        let removed = self
+            .containers
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(container_id);
+        if let Some(r) = &removed {
+            let mut event = new_event(COMPONENT, "container.unregister", "unregistered");
+            event.container_id = Some(container_id.to_owned());
+            event.policy = Some(r.registration.policy.name.clone());
+            self.record(audit_destination(&r.policy), event);
+        }
+        removed.is_some()
+    }
+
+    /// The registration record of a container.
+    pub fn registration(&self, container_id: &str) -> Option<ContainerRegistration> {
+        self.containers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(container_id)
+            .map(|r| r.registration.clone())
+    }
+
+    /// Number of registered containers.
+    pub fn registered_count(&self) -> usize {
+        self.containers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
+    /// Registers every record in the node's registry directory (after a restart); returns how
+    /// many were loaded and the files that were not.
+    pub fn load_registry(&self, dir: &Path) -> (usize, Vec<String>) {
+        let mut loaded = 0;
+        let mut problems = Vec::new();
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return (0, problems);
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let parsed = std::fs::read_to_string(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|text| {
+                    serde_json::from_str::<ContainerRegistration>(&text).map_err(|e| e.to_string())
+                });
+            match parsed.map(|r| self.register(r).map_err(|e| e.to_string())) {
+                Ok(Ok(_)) => loaded += 1,
+                Ok(Err(e)) | Err(e) => problems.push(format!("{}: {e}", path.display())),
+            }
+        }
+        (loaded, problems)
+    }
+
+    /// Compiles natural-language text on request (`compiler`: `grammar`, `model`, or the
+    /// service's default), with the Cedar it generates, validated.
+    pub fn compile_nl(
+        &self,
+        text: &str,
+        compiler: Option<&str>,
+    ) -> Result<NlCompilation, ServiceError> {
+        let chosen: &dyn NlCompiler = match compiler {
+            None => self.nl_compiler(),
+            Some("grammar") => &self.grammar,
+            Some("model") => match &self.model_nl {
+                Some(m) => m,
+                None => {
+                    let model = self.settings.node.model.as_ref().ok_or_else(|| {
+                        ServiceError::BadRequest(
+                            "no model backend is configured on this node".into(),
+                        )
+                    })?;
+                    return self
+                        .compile_nl_with(&ModelNlCompiler::new(ModelClient::new(model)), text);
+                }
+            },
+            Some(other) => {
+                return Err(ServiceError::BadRequest(format!(
+                    "unknown compiler {other:?}: expected grammar or model"
+                )));
+            }
+        };
+        self.compile_nl_with(chosen, text)
+    }
+
+    fn compile_nl_with(
+        &self,
+        compiler: &dyn NlCompiler,
+        text: &str,
+    ) -> Result<NlCompilation, ServiceError> {
+        let ir = compile_documents(compiler, &[text.to_owned()])?;
+        let cedar = nl_policies(&ir)?;
+        Ok(NlCompilation {
+            compiler: compiler.name().to_owned(),
+            ir,
+            cedar,
+        })
+    }
+
+    /// A container's audit trail, from the node's local trail (or, without one, from the
+    /// container's `file://` destination).
+    pub fn trail(&self, container_id: &str, mut query: TrailQuery) -> Result<Trail, ServiceError> {
+        query.container_id = Some(container_id.to_owned());
+        if let Some(path) = self.audit.trail_path() {
+            return Ok(read_trail(path, &query)?);
+        }
+        let file = {
+            let containers = self.containers.read().unwrap_or_else(|p| p.into_inner());
+            containers
+                .get(container_id)
+                .and_then(|r| r.policy.audit().destination.clone())
+                .and_then(|d| d.strip_prefix("file://").map(str::to_owned))
+        };
+        match file {
+            Some(path) => Ok(read_trail(Path::new(&path), &query)?),
+            None => Ok(Trail::default()),
+        }
+    }
+
+    /// Waits until audit events recorded so far are delivered or spooled.
+    pub fn flush_audit(&self, timeout: Duration) -> Result<(), ServiceError> {
+        Ok(self.audit.flush(timeout)?)
+    }
+
+    fn record(&self, destination: Option<&str>, event: AuditEvent) {
+        if let Err(e) = self.audit.record(destination, event) {
+            eprintln!("nemotron-service: audit event not recorded: {e}");
+        }
+    }
+}
+
+/// The Cedar policies of natural-language rules alone, validated strictly.
+fn nl_policies(ir: &NlPolicyIr) -> Result<Vec<CedarPolicyText>, ServiceError> {
+    let policy = ContainerPolicy {
+        name: "natural-language".into(),
+        ..ContainerPolicy::default()
+    };
+    let none = Thresholds {
+        deny_external_at: None,
+        escalate_external_at: None,
+        escalate_irreversible_organization: false,
+    };
+    let compiled = CompiledPolicy::build(&policy, ir.clone(), &none)?;
+    Ok(compiled
+        .policies()
+        .iter()
+        .filter(|p| p.id.starts_with("nl:"))
+        .map(CedarPolicyText::from)
+        .collect())
+}
+
+fn audit_destination(policy: &CompiledPolicy) -> Option<&str> {
+    let audit = policy.audit();
+    audit
+        .enabled
+        .then_some(audit.destination.as_deref())
+        .flatten()
+}
+
+fn elapsed_us(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
+/// A wire decision from a verdict: escalations resolved by the policy's approval default.
+fn decide(
+    verdict: Verdict,
+    policy: &CompiledPolicy,
+    classification: Option<openshell_policy::wire::ClassificationSummary>,
+    started: Instant,
+) -> Decision {
+    let enforced = enforcement(verdict.outcome, policy.approval_default());
+    let mut reasons = verdict.reasons;
+    if verdict.outcome == Outcome::Escalate {
+        reasons.push(format!(
+            "escalated for approval; no approval workflow answers yet, so the policy's default action ({}) applies",
+            match enforced {
+                openshell_policy::wire::Enforcement::Allow => "allow",
+                openshell_policy::wire::Enforcement::Deny => "deny",
+            }
+        ));
+    }
+    Decision {
+        outcome: verdict.outcome,
+        enforced,
+        reasons,
+        policies: verdict.policies,
+        classification,
+        latency_us: elapsed_us(started),
+    }
+}

@@ -1,0 +1,430 @@
+//! Action-verb and resource taxonomies: what an API name (`crm.update`, `billing.refund`) says
+//! about the intent of an action. Shared by the embedded intent engine and the natural-language
+//! compiler so both speak the same words.
+
+use openshell_policy::wire::{ComplianceFramework, DataType, Reversibility, Sensitivity};
+use serde::{Deserialize, Serialize};
+
+/// The class of what an action does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerbClass {
+    /// Reads, lists, searches.
+    Read,
+    /// Creates something new.
+    Create,
+    /// Changes something existing.
+    Modify,
+    /// Deletes.
+    Delete,
+    /// Sends data somewhere (messages, exports, shares).
+    Send,
+    /// Moves money.
+    Pay,
+    /// Runs or deploys something.
+    Execute,
+    /// Changes who may do what.
+    Admin,
+    /// Not in the taxonomy.
+    Unknown,
+}
+
+impl VerbClass {
+    /// All classes a policy can name.
+    pub const ALL: [VerbClass; 9] = [
+        VerbClass::Read,
+        VerbClass::Create,
+        VerbClass::Modify,
+        VerbClass::Delete,
+        VerbClass::Send,
+        VerbClass::Pay,
+        VerbClass::Execute,
+        VerbClass::Admin,
+        VerbClass::Unknown,
+    ];
+
+    /// The lower-case name used in Cedar contexts.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerbClass::Read => "read",
+            VerbClass::Create => "create",
+            VerbClass::Modify => "modify",
+            VerbClass::Delete => "delete",
+            VerbClass::Send => "send",
+            VerbClass::Pay => "pay",
+            VerbClass::Execute => "execute",
+            VerbClass::Admin => "admin",
+            VerbClass::Unknown => "unknown",
+        }
+    }
+}
+
+/// What one verb means: its class and how reversible its effect is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VerbMeaning {
+    /// The class.
+    pub class: VerbClass,
+    /// How reversible the effect is.
+    pub reversibility: Reversibility,
+    /// How sure the taxonomy is.
+    pub confidence: f32,
+}
+
+use Reversibility::{FullyReversible as Fully, Irreversible, PartiallyReversible as Partially};
+
+/// Verbs (as they appear in API names and in policy sentences) and what they mean.
+const VERBS: &[(&str, VerbClass, Reversibility, f32)] = &[
+    ("read", VerbClass::Read, Fully, 0.95),
+    ("get", VerbClass::Read, Fully, 0.95),
+    ("list", VerbClass::Read, Fully, 0.95),
+    ("view", VerbClass::Read, Fully, 0.95),
+    ("search", VerbClass::Read, Fully, 0.95),
+    ("query", VerbClass::Read, Fully, 0.95),
+    ("fetch", VerbClass::Read, Fully, 0.95),
+    ("lookup", VerbClass::Read, Fully, 0.95),
+    ("retrieve", VerbClass::Read, Fully, 0.95),
+    ("describe", VerbClass::Read, Fully, 0.95),
+    ("see", VerbClass::Read, Fully, 0.9),
+    ("summarize", VerbClass::Read, Fully, 0.85),
+    ("count", VerbClass::Read, Fully, 0.9),
+    ("create", VerbClass::Create, Fully, 0.8),
+    ("add", VerbClass::Create, Fully, 0.8),
+    ("insert", VerbClass::Create, Fully, 0.8),
+    ("open", VerbClass::Create, Fully, 0.8),
+    ("submit", VerbClass::Create, Fully, 0.75),
+    ("upload", VerbClass::Create, Fully, 0.75),
+    ("book", VerbClass::Create, Partially, 0.7),
+    ("schedule", VerbClass::Create, Fully, 0.75),
+    ("update", VerbClass::Modify, Partially, 0.75),
+    ("modify", VerbClass::Modify, Partially, 0.75),
+    ("edit", VerbClass::Modify, Partially, 0.75),
+    ("change", VerbClass::Modify, Partially, 0.75),
+    ("alter", VerbClass::Modify, Partially, 0.75),
+    ("patch", VerbClass::Modify, Partially, 0.75),
+    ("set", VerbClass::Modify, Partially, 0.75),
+    ("write", VerbClass::Modify, Partially, 0.7),
+    ("configure", VerbClass::Modify, Partially, 0.7),
+    ("resolve", VerbClass::Modify, Fully, 0.8),
+    ("close", VerbClass::Modify, Fully, 0.8),
+    ("reopen", VerbClass::Modify, Fully, 0.8),
+    ("assign", VerbClass::Modify, Fully, 0.8),
+    ("tag", VerbClass::Modify, Fully, 0.85),
+    ("archive", VerbClass::Modify, Fully, 0.8),
+    ("restore", VerbClass::Modify, Partially, 0.7),
+    ("merge", VerbClass::Modify, Partially, 0.7),
+    ("rotate", VerbClass::Modify, Partially, 0.75),
+    ("reset", VerbClass::Modify, Partially, 0.75),
+    ("rename", VerbClass::Modify, Fully, 0.8),
+    ("delete", VerbClass::Delete, Irreversible, 0.8),
+    ("remove", VerbClass::Delete, Irreversible, 0.75),
+    ("erase", VerbClass::Delete, Irreversible, 0.9),
+    ("purge", VerbClass::Delete, Irreversible, 0.95),
+    ("destroy", VerbClass::Delete, Irreversible, 0.95),
+    ("drop", VerbClass::Delete, Irreversible, 0.95),
+    ("truncate", VerbClass::Delete, Irreversible, 0.95),
+    ("wipe", VerbClass::Delete, Irreversible, 0.95),
+    ("shred", VerbClass::Delete, Irreversible, 0.95),
+    ("send", VerbClass::Send, Irreversible, 0.9),
+    ("email", VerbClass::Send, Irreversible, 0.9),
+    ("mail", VerbClass::Send, Irreversible, 0.9),
+    ("message", VerbClass::Send, Irreversible, 0.9),
+    ("reply", VerbClass::Send, Irreversible, 0.9),
+    ("respond", VerbClass::Send, Irreversible, 0.9),
+    ("notify", VerbClass::Send, Irreversible, 0.85),
+    ("post", VerbClass::Send, Irreversible, 0.85),
+    ("publish", VerbClass::Send, Irreversible, 0.9),
+    ("share", VerbClass::Send, Irreversible, 0.85),
+    ("forward", VerbClass::Send, Irreversible, 0.9),
+    ("export", VerbClass::Send, Irreversible, 0.85),
+    ("contact", VerbClass::Send, Irreversible, 0.85),
+    ("communicate", VerbClass::Send, Irreversible, 0.85),
+    ("disclose", VerbClass::Send, Irreversible, 0.9),
+    ("transmit", VerbClass::Send, Irreversible, 0.9),
+    ("call", VerbClass::Send, Irreversible, 0.7),
+    ("text", VerbClass::Send, Irreversible, 0.8),
+    ("sms", VerbClass::Send, Irreversible, 0.9),
+    ("tweet", VerbClass::Send, Irreversible, 0.9),
+    ("push", VerbClass::Send, Irreversible, 0.8),
+    ("pay", VerbClass::Pay, Partially, 0.8),
+    ("charge", VerbClass::Pay, Partially, 0.8),
+    ("process", VerbClass::Pay, Partially, 0.6),
+    ("refund", VerbClass::Pay, Partially, 0.8),
+    ("capture", VerbClass::Pay, Partially, 0.75),
+    ("invoice", VerbClass::Pay, Partially, 0.7),
+    ("transfer", VerbClass::Pay, Irreversible, 0.85),
+    ("wire", VerbClass::Pay, Irreversible, 0.9),
+    ("payout", VerbClass::Pay, Irreversible, 0.9),
+    ("withdraw", VerbClass::Pay, Irreversible, 0.85),
+    ("execute", VerbClass::Execute, Partially, 0.6),
+    ("run", VerbClass::Execute, Partially, 0.6),
+    ("deploy", VerbClass::Execute, Partially, 0.7),
+    ("restart", VerbClass::Execute, Fully, 0.7),
+    ("scale", VerbClass::Execute, Fully, 0.7),
+    ("apply", VerbClass::Execute, Partially, 0.65),
+    ("migrate", VerbClass::Execute, Partially, 0.6),
+    ("rollback", VerbClass::Execute, Partially, 0.7),
+    ("install", VerbClass::Execute, Partially, 0.65),
+    ("start", VerbClass::Execute, Fully, 0.7),
+    ("launch", VerbClass::Execute, Fully, 0.7),
+    ("stop", VerbClass::Execute, Fully, 0.7),
+    ("shutdown", VerbClass::Execute, Partially, 0.7),
+    ("grant", VerbClass::Admin, Partially, 0.75),
+    ("revoke", VerbClass::Admin, Partially, 0.75),
+    ("invite", VerbClass::Admin, Partially, 0.7),
+    ("disable", VerbClass::Admin, Partially, 0.7),
+    ("enable", VerbClass::Admin, Partially, 0.7),
+    ("suspend", VerbClass::Admin, Partially, 0.7),
+    ("approve", VerbClass::Admin, Partially, 0.7),
+    ("impersonate", VerbClass::Admin, Partially, 0.8),
+];
+
+/// What `verb` means (lower-case, singular: `update`, `send`), if the taxonomy knows it.
+pub fn verb_meaning(verb: &str) -> Option<VerbMeaning> {
+    let verb = verb
+        .strip_suffix("es")
+        .filter(|v| VERBS.iter().any(|(n, ..)| n == v))
+        .or_else(|| {
+            verb.strip_suffix('s')
+                .filter(|v| VERBS.iter().any(|(n, ..)| n == v))
+        })
+        .unwrap_or(verb);
+    VERBS
+        .iter()
+        .find(|(name, ..)| *name == verb)
+        .map(|&(_, class, reversibility, confidence)| VerbMeaning {
+            class,
+            reversibility,
+            confidence,
+        })
+}
+
+/// What a service or resource kind (`crm`, `billing`, `patient`) holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResourceMeaning {
+    /// The sensitivity of data kept there.
+    pub sensitivity: Sensitivity,
+    /// The data type kept there, if regulated or personal.
+    pub data_type: Option<DataType>,
+    /// A framework touching it regardless of content.
+    pub compliance: Option<ComplianceFramework>,
+    /// Whether acting on it affects the whole organisation (infrastructure, identity).
+    pub organization_wide: bool,
+    /// How sure the taxonomy is.
+    pub confidence: f32,
+}
+
+use ComplianceFramework::{Hipaa, PciDss, Soc2};
+use DataType::{Credentials, Financial, Health, Personal};
+use Sensitivity::{Confidential, Internal, Public, Restricted};
+
+/// Services and resource kinds and what they hold.
+#[allow(clippy::type_complexity)]
+const RESOURCES: &[(
+    &str,
+    Sensitivity,
+    Option<DataType>,
+    Option<ComplianceFramework>,
+    bool,
+)] = &[
+    ("crm", Confidential, Some(Personal), None, false),
+    ("customer", Confidential, Some(Personal), None, false),
+    ("contact", Confidential, Some(Personal), None, false),
+    ("lead", Confidential, Some(Personal), None, false),
+    ("user", Confidential, Some(Personal), None, false),
+    ("profile", Confidential, Some(Personal), None, false),
+    ("employee", Confidential, Some(Personal), None, false),
+    ("hr", Confidential, Some(Personal), None, false),
+    ("ticket", Internal, None, None, false),
+    ("helpdesk", Internal, None, None, false),
+    ("email", Internal, None, None, false),
+    ("chat", Internal, None, None, false),
+    ("slack", Internal, None, None, false),
+    ("billing", Confidential, Some(Financial), None, false),
+    ("invoice", Confidential, Some(Financial), None, false),
+    ("payment", Confidential, Some(Financial), None, false),
+    ("finance", Confidential, Some(Financial), None, false),
+    ("accounting", Confidential, Some(Financial), None, false),
+    ("payroll", Restricted, Some(Financial), None, false),
+    ("bank", Confidential, Some(Financial), None, false),
+    ("card", Restricted, Some(Financial), Some(PciDss), false),
+    (
+        "cardholder",
+        Restricted,
+        Some(Financial),
+        Some(PciDss),
+        false,
+    ),
+    ("pci", Restricted, Some(Financial), Some(PciDss), false),
+    ("ehr", Restricted, Some(Health), Some(Hipaa), false),
+    ("emr", Restricted, Some(Health), Some(Hipaa), false),
+    ("patient", Restricted, Some(Health), Some(Hipaa), false),
+    ("health", Restricted, Some(Health), Some(Hipaa), false),
+    ("medical", Restricted, Some(Health), Some(Hipaa), false),
+    ("clinical", Restricted, Some(Health), Some(Hipaa), false),
+    ("pharmacy", Restricted, Some(Health), Some(Hipaa), false),
+    ("lab", Restricted, Some(Health), Some(Hipaa), false),
+    ("prescription", Restricted, Some(Health), Some(Hipaa), false),
+    ("secrets", Restricted, Some(Credentials), Some(Soc2), true),
+    ("secret", Restricted, Some(Credentials), Some(Soc2), true),
+    ("vault", Restricted, Some(Credentials), Some(Soc2), true),
+    (
+        "credentials",
+        Restricted,
+        Some(Credentials),
+        Some(Soc2),
+        true,
+    ),
+    ("keys", Restricted, Some(Credentials), Some(Soc2), true),
+    ("iam", Confidential, None, Some(Soc2), true),
+    ("auth", Confidential, None, Some(Soc2), true),
+    ("admin", Confidential, None, Some(Soc2), true),
+    ("account", Confidential, Some(Personal), None, false),
+    ("settings", Internal, None, None, false),
+    ("setting", Internal, None, None, false),
+    ("config", Internal, None, Some(Soc2), false),
+    ("configuration", Internal, None, Some(Soc2), false),
+    ("infra", Internal, None, Some(Soc2), true),
+    ("deploy", Internal, None, Some(Soc2), true),
+    ("k8s", Internal, None, Some(Soc2), true),
+    ("cluster", Internal, None, Some(Soc2), true),
+    ("db", Confidential, None, Some(Soc2), true),
+    ("database", Confidential, None, Some(Soc2), true),
+    ("dns", Internal, None, Some(Soc2), true),
+    ("firewall", Internal, None, Some(Soc2), true),
+    ("backup", Confidential, None, Some(Soc2), true),
+    ("audit", Confidential, None, Some(Soc2), true),
+    ("logs", Internal, None, Some(Soc2), false),
+    ("data", Internal, None, None, false),
+    ("analytics", Internal, None, None, false),
+    ("report", Internal, None, None, false),
+    ("wiki", Internal, None, None, false),
+    ("docs", Internal, None, None, false),
+    ("kb", Internal, None, None, false),
+    ("calendar", Internal, None, None, false),
+    ("file", Internal, None, None, false),
+    ("storage", Internal, None, None, false),
+    ("weather", Public, None, None, false),
+    ("news", Public, None, None, false),
+    ("website", Public, None, None, false),
+    ("blog", Public, None, None, false),
+    ("web", Public, None, None, false),
+    ("public", Public, None, None, false),
+    ("catalog", Public, None, None, false),
+];
+
+/// What a service or resource kind holds, if the taxonomy knows it (singular or plural).
+pub fn resource_meaning(kind: &str) -> Option<ResourceMeaning> {
+    let lookup = |k: &str| {
+        RESOURCES.iter().find(|(name, ..)| *name == k).map(
+            |&(_, sensitivity, data_type, compliance, organization_wide)| ResourceMeaning {
+                sensitivity,
+                data_type,
+                compliance,
+                organization_wide,
+                confidence: 0.7,
+            },
+        )
+    };
+    lookup(kind).or_else(|| lookup(&singular(kind)))
+}
+
+/// A naive English singular (`tickets` → `ticket`, `policies` → `policy`).
+pub fn singular(word: &str) -> String {
+    if let Some(stem) = word.strip_suffix("ies")
+        && stem.len() > 1
+    {
+        return format!("{stem}y");
+    }
+    if word.ends_with("sses") || word.ends_with("shes") || word.ends_with("ches") {
+        return word[..word.len() - 2].to_owned();
+    }
+    if word.len() > 3 && word.ends_with('s') && !word.ends_with("ss") && !word.ends_with("us") {
+        return word[..word.len() - 1].to_owned();
+    }
+    word.to_owned()
+}
+
+/// An API name split into its parts: `crm.update_settings` → service `crm`, verb `update`,
+/// object words `settings`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiName {
+    /// The service (first dotted segment).
+    pub service: String,
+    /// The verb (first word of the last segment).
+    pub verb: String,
+    /// Further words naming what is acted on.
+    pub object: Vec<String>,
+}
+
+/// Words before a verb that make it act on many things (`bulk_update`).
+pub const BULK_PREFIXES: [&str; 3] = ["bulk", "mass", "batch"];
+
+/// Splits an API name (`service.verb`, `service.sub.verb_object`).
+pub fn split_api(api: &str) -> ApiName {
+    let lower = api.to_ascii_lowercase();
+    let mut segments: Vec<&str> = lower.split('.').filter(|s| !s.is_empty()).collect();
+    let last = segments.pop().unwrap_or("");
+    let service = segments.first().copied().unwrap_or(last).to_owned();
+    let mut words = last.split(['_', '-']).filter(|w| !w.is_empty()).peekable();
+    let mut verb = words.next().unwrap_or("").to_owned();
+    let mut bulk = Vec::new();
+    if BULK_PREFIXES.contains(&verb.as_str()) && words.peek().is_some() {
+        bulk.push(std::mem::take(&mut verb));
+        verb = words.next().unwrap_or("").to_owned();
+    }
+    let mut object: Vec<String> = segments.iter().skip(1).map(|s| (*s).to_owned()).collect();
+    object.extend(words.map(str::to_owned));
+    object.extend(bulk);
+    ApiName {
+        service,
+        verb,
+        object,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verbs_and_resources() {
+        assert_eq!(verb_meaning("update").unwrap().class, VerbClass::Modify);
+        assert_eq!(verb_meaning("sends").unwrap().class, VerbClass::Send);
+        assert_eq!(
+            verb_meaning("purge").unwrap().reversibility,
+            Reversibility::Irreversible
+        );
+        assert!(verb_meaning("frobnicate").is_none());
+        assert_eq!(
+            resource_meaning("patients").unwrap().data_type,
+            Some(Health)
+        );
+        assert_eq!(singular("policies"), "policy");
+        assert_eq!(singular("tickets"), "ticket");
+        assert_eq!(singular("status"), "status");
+    }
+
+    #[test]
+    fn api_names_split() {
+        assert_eq!(
+            split_api("crm.update_settings"),
+            ApiName {
+                service: "crm".into(),
+                verb: "update".into(),
+                object: vec!["settings".into()]
+            }
+        );
+        let a = split_api("payment.process");
+        assert_eq!(
+            (a.service.as_str(), a.verb.as_str()),
+            ("payment", "process")
+        );
+        let a = split_api("crm.bulk_update");
+        assert_eq!(
+            (a.verb.as_str(), a.object.clone()),
+            ("update", vec!["bulk".to_owned()])
+        );
+        let a = split_api("delete");
+        assert_eq!((a.service.as_str(), a.verb.as_str()), ("delete", "delete"));
+    }
+}

@@ -1,0 +1,568 @@
+//! Decisions by the service core: the seed's customer-support policy (SandboxPolicy permissions,
+//! ApprovalPolicy triggers and the natural-language paragraph) evaluated against allowed and
+//! forbidden actions; deny wins; escalation; admission; every decision audited.
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::Utc;
+use nemotron_service::cedar::{SCHEMA, action_request, admission_request};
+use nemotron_service::destination::DestinationAnalyzer;
+use nemotron_service::facts::ActionFacts;
+use nemotron_service::{PolicyService, ServiceSettings};
+use openshell_audit::{TrailQuery, read_trail};
+use openshell_policy::node_config::NodeConfig;
+use openshell_policy::wire::{
+    ActionRequest, AdmissionRequest, ApprovalTrigger, AuditSettings, ContainerPolicy,
+    ContainerRegistration, Decision, Enforcement, EvaluateRequest, Outcome, PolicyRules,
+    RequestedSandbox, SandboxAddresses,
+};
+use serde_json::json;
+
+const SEED_TEXT: &str = "Customer support agents may access customer records for active tickets only. \
+They may not access financial data, modify account settings, or communicate \
+with customers outside of the ticketing system. All PII must be redacted \
+from internal logs.";
+
+fn node(dir: &Path) -> NodeConfig {
+    let mut node = NodeConfig::default();
+    node.audit.spool_dir = dir.join("spool");
+    node.audit.trail = Some(dir.join("trail.jsonl"));
+    node.registry_dir = dir.join("registry");
+    node.classifier.internal_domains = vec!["company.com".into()];
+    node
+}
+
+/// The seed's customer-support agent: its SandboxPolicy permissions, its ApprovalPolicy
+/// triggers, and its natural-language policy.
+fn seed_policy(audit_file: &Path) -> ContainerPolicy {
+    ContainerPolicy {
+        name: "customer-support-agent".into(),
+        digest: "sha256:seed".into(),
+        documents: vec![],
+        rules: PolicyRules {
+            allowed_apis: [
+                "crm.read",
+                "crm.update",
+                "ticket.create",
+                "ticket.resolve",
+                "ticket.reply",
+                "email.send",
+            ]
+            .map(String::from)
+            .to_vec(),
+            denied_apis: ["admin.*", "billing.*", "user.delete"]
+                .map(String::from)
+                .to_vec(),
+            natural_language: vec![SEED_TEXT.into()],
+            approval_triggers: vec![
+                ApprovalTrigger {
+                    action: "data.delete".into(),
+                    threshold: "always".into(),
+                },
+                ApprovalTrigger {
+                    action: "email.send".into(),
+                    threshold: "external-only".into(),
+                },
+                ApprovalTrigger {
+                    action: "payment.process".into(),
+                    threshold: "above-100-usd".into(),
+                },
+            ],
+            approval_default: Enforcement::Deny,
+            audit: AuditSettings {
+                enabled: true,
+                destination: Some(format!("file://{}", audit_file.display())),
+            },
+            ..PolicyRules::default()
+        },
+    }
+}
+
+fn registration(id: &str, policy: ContainerPolicy) -> ContainerRegistration {
+    ContainerRegistration {
+        container_id: id.into(),
+        bundle: "/tmp/bundle".into(),
+        pid: None,
+        policy,
+        region: None,
+        netns_path: None,
+        sandbox: SandboxAddresses::default(),
+        registered_at: Utc::now(),
+    }
+}
+
+fn action(value: serde_json::Value) -> ActionRequest {
+    serde_json::from_value(value).unwrap()
+}
+
+fn evaluate(service: &PolicyService, id: &str, a: serde_json::Value) -> Decision {
+    service
+        .evaluate(&EvaluateRequest {
+            container_id: id.into(),
+            action: action(a),
+        })
+        .unwrap()
+}
+
+#[test]
+fn seed_policy_allows_and_forbids_what_it_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit_file = dir.path().join("policy-audit.jsonl");
+    let service = PolicyService::new(ServiceSettings::new(node(dir.path()))).unwrap();
+    service
+        .register(registration("cs-1", seed_policy(&audit_file)))
+        .unwrap();
+
+    let cases = [
+        // (action, expected outcome, a policy id that must be among the deciding ones)
+        (
+            json!({"action": "crm.read", "resource": "customer:4411", "attributes": {"ticket.status": "active"}}),
+            Outcome::Allow,
+            "nl:1.1.1",
+        ),
+        (
+            json!({"action": "crm.update", "resource": "customer:4411", "attributes": {"ticket.status": "active"},
+                "data": {"note": "prefers phone contact"}}),
+            Outcome::Allow,
+            "sandbox.allowed-api[crm.update]",
+        ),
+        (
+            json!({"action": "ticket.create", "data": {"subject": "Login issue"}}),
+            Outcome::Allow,
+            "sandbox.allowed-api[ticket.create]",
+        ),
+        (
+            json!({"action": "ticket.reply", "resource": "ticket:881", "destination": "ticketing",
+                "data": {"body": "We reset your session."}}),
+            Outcome::Allow,
+            "sandbox.allowed-api[ticket.reply]",
+        ),
+        // "for active tickets only"
+        (
+            json!({"action": "crm.read", "resource": "customer:4411"}),
+            Outcome::Deny,
+            "nl:1.1.1.only",
+        ),
+        (
+            json!({"action": "crm.read", "resource": "customer:4411", "attributes": {"ticket.status": "closed"}}),
+            Outcome::Deny,
+            "nl:1.1.1.only",
+        ),
+        // "may not access financial data": an IBAN in the record makes it financial data
+        (
+            json!({"action": "crm.read", "resource": "customer:4411", "attributes": {"ticket.status": "active"},
+                "data": {"iban": "DE89370400440532013000"}}),
+            Outcome::Deny,
+            "nl:1.2.1",
+        ),
+        // deniedAPIs and the NL sentence agree on billing
+        (
+            json!({"action": "billing.read", "resource": "invoice:1"}),
+            Outcome::Deny,
+            "sandbox.denied-api[billing.*]",
+        ),
+        // "modify account settings"
+        (
+            json!({"action": "crm.update", "resource": "settings:notifications", "attributes": {"ticket.status": "active"}}),
+            Outcome::Deny,
+            "nl:1.2.2",
+        ),
+        // "communicate with customers outside of the ticketing system"
+        (
+            json!({"action": "email.send", "destination": "jane@gmail.com", "data": {"body": "Hello"}}),
+            Outcome::Deny,
+            "nl:1.2.3",
+        ),
+        // not in allowedAPIs
+        (
+            json!({"action": "crm.delete", "resource": "customer:4411", "attributes": {"ticket.status": "active"}}),
+            Outcome::Deny,
+            "sandbox.allowlist",
+        ),
+        // deniedAPIs
+        (
+            json!({"action": "admin.create_user"}),
+            Outcome::Deny,
+            "sandbox.denied-api[admin.*]",
+        ),
+        (
+            json!({"action": "user.delete", "resource": "user:bob"}),
+            Outcome::Deny,
+            "sandbox.denied-api[user.delete]",
+        ),
+        // restricted data may not leave the organisation (threshold), even through the ticketing system
+        (
+            json!({"action": "ticket.reply", "resource": "ticket:881", "destination": "jane@gmail.com",
+                "data": {"body": "Your card 4111 1111 1111 1111 is on file"}}),
+            Outcome::Deny,
+            "threshold.external-sensitivity",
+        ),
+    ];
+    for (request, expected, policy_id) in cases {
+        let d = evaluate(&service, "cs-1", request.clone());
+        assert_eq!(d.outcome, expected, "{request}: {d:?}");
+        assert!(
+            d.policies.iter().any(|p| p == policy_id),
+            "{request}: expected {policy_id} among {:?}",
+            d.policies
+        );
+        assert_eq!(d.is_allowed(), expected == Outcome::Allow);
+        assert_eq!(
+            d.reasons.len(),
+            d.policies.len(),
+            "one reason per deciding policy: {d:?}"
+        );
+        assert!(d.classification.is_some());
+    }
+
+    // Every decision was audited to the policy's destination and to the node trail, with the
+    // policy ids and PII redacted.
+    service.flush_audit(Duration::from_secs(10)).unwrap();
+    let trail = read_trail(
+        &audit_file,
+        &TrailQuery {
+            container_id: Some("cs-1".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let decisions: Vec<_> = trail
+        .events
+        .iter()
+        .filter(|e| e.action != "container.register")
+        .collect();
+    assert_eq!(decisions.len(), 14);
+    assert!(decisions.iter().all(|e| e.component == "nemotron"
+        && !e.policies.is_empty()
+        && e.classification.is_some()));
+    assert_eq!(decisions[0].decision, "allow");
+    assert_eq!(decisions[4].decision, "deny");
+    assert_eq!(
+        decisions[9].resource.as_deref(),
+        Some("[REDACTED:email]"),
+        "destination redacted"
+    );
+    let text = std::fs::read_to_string(&audit_file).unwrap();
+    assert!(
+        !text.contains("jane@gmail.com") && !text.contains("4111"),
+        "PII in the audit trail"
+    );
+    let node_trail = service.trail("cs-1", TrailQuery::default()).unwrap();
+    assert_eq!(node_trail.events.len(), trail.events.len());
+}
+
+#[test]
+fn escalations_resolve_by_the_approval_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = PolicyService::new(ServiceSettings::new(node(dir.path()))).unwrap();
+    let mut policy = seed_policy(&dir.path().join("a.jsonl"));
+    policy.rules.natural_language.clear();
+    policy
+        .rules
+        .allowed_apis
+        .extend(["payment.process".into(), "data.delete".into()]);
+    service
+        .register(registration("pay-1", policy.clone()))
+        .unwrap();
+
+    let small = evaluate(
+        &service,
+        "pay-1",
+        json!({"action": "payment.process", "amount": 40.0}),
+    );
+    assert_eq!(small.outcome, Outcome::Allow, "{small:?}");
+    let large = evaluate(
+        &service,
+        "pay-1",
+        json!({"action": "payment.process", "amount": 250.0}),
+    );
+    assert_eq!(large.outcome, Outcome::Escalate, "{large:?}");
+    assert_eq!(large.enforced, Enforcement::Deny);
+    assert_eq!(
+        large.policies,
+        vec!["approval[payment.process above-100-usd]"]
+    );
+    assert!(
+        large
+            .reasons
+            .last()
+            .unwrap()
+            .contains("default action (deny)")
+    );
+    // Another currency cannot be compared: it escalates (fails closed).
+    let euros = evaluate(
+        &service,
+        "pay-1",
+        json!({"action": "payment.process", "amount": 20.0, "currency": "EUR"}),
+    );
+    assert_eq!(euros.outcome, Outcome::Escalate);
+    let delete = evaluate(
+        &service,
+        "pay-1",
+        json!({"action": "data.delete", "resource": "dataset:old"}),
+    );
+    assert_eq!(delete.outcome, Outcome::Escalate);
+    // An external email needs approval; an internal one does not.
+    let external = evaluate(
+        &service,
+        "pay-1",
+        json!({"action": "email.send", "destination": "x@gmail.com"}),
+    );
+    assert_eq!(
+        (external.outcome, external.enforced),
+        (Outcome::Escalate, Enforcement::Deny)
+    );
+    let internal = evaluate(
+        &service,
+        "pay-1",
+        json!({"action": "email.send", "destination": "ops@company.com"}),
+    );
+    assert_eq!(internal.outcome, Outcome::Allow, "{internal:?}");
+
+    // A hard deny beats an escalation: denied APIs are never escalated.
+    let mut both = policy.clone();
+    both.rules.denied_apis.push("payment.*".into());
+    service.register(registration("pay-2", both)).unwrap();
+    let d = evaluate(
+        &service,
+        "pay-2",
+        json!({"action": "payment.process", "amount": 250.0}),
+    );
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert_eq!(d.policies, vec!["sandbox.denied-api[payment.*]"]);
+
+    // An escalation of something the policy refuses anyway is a deny.
+    let mut refused = policy.clone();
+    refused.rules.allowed_apis.retain(|a| a != "data.delete");
+    service.register(registration("pay-3", refused)).unwrap();
+    let d = evaluate(&service, "pay-3", json!({"action": "data.delete"}));
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert_eq!(d.policies, vec!["sandbox.allowlist"]);
+
+    // A policy whose default action is allow lets escalations through.
+    let mut lenient = policy;
+    lenient.rules.approval_default = Enforcement::Allow;
+    service.register(registration("pay-4", lenient)).unwrap();
+    let d = evaluate(
+        &service,
+        "pay-4",
+        json!({"action": "payment.process", "amount": 250.0}),
+    );
+    assert_eq!(
+        (d.outcome, d.enforced),
+        (Outcome::Escalate, Enforcement::Allow)
+    );
+}
+
+#[test]
+fn natural_language_escalation_and_forbid_win_over_permits() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = PolicyService::new(ServiceSettings::new(node(dir.path()))).unwrap();
+    let mut policy = seed_policy(&dir.path().join("a.jsonl"));
+    policy.rules.approval_triggers.clear();
+    policy.rules.allowed_apis = vec!["crm.*".into(), "report.*".into()];
+    policy.rules.natural_language = vec![
+        "Agents may read and delete reports. Agents must obtain approval before deleting customer records. \
+         Agents may not export customer data to third parties."
+            .into(),
+    ];
+    service.register(registration("nl-1", policy)).unwrap();
+    let d = evaluate(
+        &service,
+        "nl-1",
+        json!({"action": "report.delete", "resource": "report:q1"}),
+    );
+    assert_eq!(d.outcome, Outcome::Allow, "{d:?}");
+    let d = evaluate(
+        &service,
+        "nl-1",
+        json!({"action": "crm.delete", "resource": "customer:7"}),
+    );
+    assert_eq!(
+        (d.outcome, d.policies.clone()),
+        (Outcome::Escalate, vec!["nl:1.2.1".to_owned()])
+    );
+    let d = evaluate(
+        &service,
+        "nl-1",
+        json!({"action": "crm.export", "resource": "customer:7", "destination": "https://broker.example"}),
+    );
+    assert_eq!(
+        (d.outcome, d.policies.clone()),
+        (Outcome::Deny, vec!["nl:1.3.1".to_owned()])
+    );
+    assert!(d.reasons[0].contains("third parties"), "{:?}", d.reasons);
+}
+
+fn admission(id: &str, policy: ContainerPolicy, requested: RequestedSandbox) -> AdmissionRequest {
+    AdmissionRequest {
+        container_id: id.into(),
+        bundle: "/tmp/bundle".into(),
+        args: vec!["/usr/bin/agent".into(), "--serve".into()],
+        image: Some("registry.example/agent:1".into()),
+        annotations: Default::default(),
+        requested,
+        policy,
+    }
+}
+
+#[test]
+fn admission_can_be_denied_by_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = PolicyService::new(ServiceSettings::new(node(dir.path()))).unwrap();
+    let base = seed_policy(&dir.path().join("a.jsonl"));
+    let plain = RequestedSandbox {
+        network: "none".into(),
+        ..Default::default()
+    };
+
+    let d = service.admit(&admission("a1", base.clone(), plain.clone()));
+    assert_eq!(
+        (d.outcome, d.policies.clone()),
+        (Outcome::Allow, vec!["admission.default".to_owned()])
+    );
+
+    let mut denied = base.clone();
+    denied.rules.denied_apis.push("sandbox.*".into());
+    let d = service.admit(&admission("a2", denied, plain.clone()));
+    assert_eq!(
+        (d.outcome, d.policies.clone()),
+        (
+            Outcome::Deny,
+            vec!["sandbox.denied-api[sandbox.*]".to_owned()]
+        )
+    );
+
+    let mut no_gpu = base.clone();
+    no_gpu.rules.gpu_access = Some("none".into());
+    let gpu = RequestedSandbox {
+        gpus: vec!["nvidia.com/gpu=0".into()],
+        ..plain.clone()
+    };
+    let d = service.admit(&admission("a3", no_gpu.clone(), gpu.clone()));
+    assert_eq!(
+        (d.outcome, d.policies.clone()),
+        (Outcome::Deny, vec!["admission.gpu-access".to_owned()])
+    );
+    assert!(
+        service
+            .admit(&admission("a3", no_gpu, plain.clone()))
+            .is_allowed()
+    );
+
+    let mut restricted = base.clone();
+    restricted.rules.network = Some("restricted".into());
+    let host = RequestedSandbox {
+        network: "host".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        service.admit(&admission("a4", restricted, host)).policies,
+        vec!["admission.host-network"]
+    );
+
+    let mut sentence = base.clone();
+    sentence
+        .rules
+        .natural_language
+        .push("Sandboxes may not start with GPU access.".into());
+    let d = service.admit(&admission("a5", sentence, gpu));
+    assert_eq!(
+        (d.outcome, d.policies.clone()),
+        (Outcome::Deny, vec!["nl:2.1.1".to_owned()])
+    );
+
+    // A policy that does not compile fails closed, saying why and where.
+    let mut broken = base;
+    broken
+        .rules
+        .natural_language
+        .push("Agents may read tickets. Please be excellent to each other.".into());
+    let d = service.admit(&admission("a6", broken.clone(), plain.clone()));
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert!(
+        d.reasons[0].contains("characters 25..59"),
+        "{:?}",
+        d.reasons
+    );
+    let mut bad_glob = broken;
+    bad_glob.rules.natural_language.clear();
+    bad_glob.rules.denied_apis.push("x\" || true".into());
+    let d = service.admit(&admission("a7", bad_glob, plain.clone()));
+    assert!(d.reasons[0].contains("deniedAPIs"), "{:?}", d.reasons);
+    let mut unknown_siem = seed_policy(&dir.path().join("a.jsonl"));
+    unknown_siem.rules.audit.destination = Some("siem://nowhere".into());
+    let d = service.admit(&admission("a8", unknown_siem, plain));
+    assert!(d.reasons[0].contains("nowhere"), "{:?}", d.reasons);
+}
+
+#[test]
+fn decision_contexts_conform_to_the_cedar_schema() {
+    let schema = cedar_policy::Schema::from_cedarschema_str(SCHEMA)
+        .unwrap()
+        .0;
+    let dir = tempfile::tempdir().unwrap();
+    let request = action(
+        json!({"action": "crm.update", "resource": "customer:1", "destination": "a@b.com",
+        "amount": 3.5, "attributes": {"ticket.status": "active"}, "agent": "support", "data": {"email": "a@b.com"}}),
+    );
+    let facts = ActionFacts::derive(&request, &DestinationAnalyzer::new(&[]));
+    let service = PolicyService::new(ServiceSettings::new(node(dir.path()))).unwrap();
+    let c = service.classify(&request, None);
+    let r = action_request("c1", "customer:1", &request, &facts, &c).unwrap();
+    cedar_policy::Request::new(
+        r.principal().unwrap().clone(),
+        r.action().unwrap().clone(),
+        r.resource().unwrap().clone(),
+        r.context().unwrap().clone(),
+        Some(&schema),
+    )
+    .expect("the action context matches the schema");
+    let a = admission(
+        "c1",
+        ContainerPolicy::default(),
+        RequestedSandbox::default(),
+    );
+    let r = admission_request(&a).unwrap();
+    cedar_policy::Request::new(
+        r.principal().unwrap().clone(),
+        r.action().unwrap().clone(),
+        r.resource().unwrap().clone(),
+        r.context().unwrap().clone(),
+        Some(&schema),
+    )
+    .expect("the admission context matches the schema");
+}
+
+#[test]
+fn unknown_containers_and_registry_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = node(dir.path());
+    let service = PolicyService::new(ServiceSettings::new(node.clone())).unwrap();
+    let err = service
+        .evaluate(&EvaluateRequest {
+            container_id: "ghost".into(),
+            action: action(json!({"action": "crm.read"})),
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("not registered"));
+    std::fs::create_dir_all(&node.registry_dir).unwrap();
+    let reg = registration("r-1", seed_policy(&dir.path().join("a.jsonl")));
+    std::fs::write(
+        node.registry_dir.join("r-1.json"),
+        serde_json::to_vec(&reg).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(node.registry_dir.join("junk.json"), b"{").unwrap();
+    let (loaded, problems) = service.load_registry(&node.registry_dir);
+    assert_eq!(loaded, 1);
+    assert_eq!(problems.len(), 1);
+    assert_eq!(
+        service.registration("r-1").unwrap().policy.name,
+        "customer-support-agent"
+    );
+    assert!(service.unregister("r-1"));
+    assert!(!service.unregister("r-1"));
+    assert!(service.registration("r-1").is_none());
+}
