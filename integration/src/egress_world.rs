@@ -333,7 +333,8 @@ impl EgressWorld {
         fs::write(
             dir.path().join("node.toml"),
             format!(
-                "[services]\negress = \"{d}/egress.sock\"\n\
+                "registry_dir = \"{d}/registry\"\n\
+                 [services]\negress = \"{d}/egress.sock\"\n\
                  [hooks]\ntimeout_ms = 5000\n\
                  [audit]\nspool_dir = \"{d}/spool\"\ntrail = \"{}\"\n",
                 trail.display()
@@ -424,9 +425,10 @@ impl EgressWorld {
         fs::read_to_string(self.dir.path().join("engine.log")).unwrap_or_default()
     }
 
-    /// A runtime whose containers are wired by this world's node.
+    /// A runtime in the node's namespace with the world's node configuration: containers with
+    /// a restricted policy are wired by `openshell-hook`'s network step to this world's engine.
     pub fn runtime(&self) -> Runtime {
-        Runtime::in_netns(self.node.path())
+        Runtime::in_netns(self.node.path()).with_node_config(&self.node_config())
     }
 
     /// The node's audit trail.
@@ -444,44 +446,44 @@ impl EgressWorld {
             .collect()
     }
 
-    /// Writes a policy file and returns its path.
+    /// Writes a policy file and returns its path; `@TRAIL@` in `yaml` becomes the node's trail
+    /// (for `auditLog.destination: file://@TRAIL@`).
     pub fn policy(&self, name: &str, yaml: &str) -> PathBuf {
         let path = self.dir.path().join(format!("{name}.yaml"));
+        let yaml = yaml.replace("@TRAIL@", &self.trail.display().to_string());
         fs::write(&path, yaml).expect("write policy");
         path
     }
 
-    /// A busybox bundle running `sleep 600` as a restricted sandbox under `policy`: the hook
-    /// wires it at `createRuntime` and unwires it at `poststop`; the proxy environment, the
-    /// CA mount and `/etc/resolv.conf` are what the policy compiler provides; the probe is
-    /// copied in with the libraries it needs.
+    /// A busybox bundle running `sleep 600` with `policy` attached (the bundle's
+    /// `openshell-policy.yaml`): the runtime hardens it and injects `openshell-hook`, whose
+    /// network step wires it at `createRuntime` and unwires it at `poststop`. The proxy
+    /// environment, the CA mount and `/etc/resolv.conf` stand for what the policy compiler is to
+    /// provide; the probe is copied in with the libraries it needs.
     pub fn sandbox_bundle(&self, policy: &Path) -> Bundle {
         let mut bundle = Bundle::new(&["sleep", "600"]);
+        fs::copy(policy, bundle.path().join("openshell-policy.yaml")).expect("attach policy");
         install_probe(&bundle.rootfs());
         fs::write(
             bundle.rootfs().join("etc/resolv.conf"),
             format!("nameserver {GATEWAY}\n"),
         )
         .expect("write resolv.conf");
-        let hook = crate::binaries::path("egress-hook");
-        let hook_env = vec![format!("OPENSHELL_CONFIG={}", self.node_config().display())];
         let proxy = format!("http://{GATEWAY}:3128");
         let ca = self.egress_ca().display().to_string();
-        let policy = policy.display().to_string();
         bundle.edit(|config| {
             let env = config["process"]["env"].as_array_mut().expect("env");
             for name in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
                 env.push(json!(format!("{name}={proxy}")));
             }
             env.push(json!(format!("SSL_CERT_FILE={CA_IN_CONTAINER}")));
-            config["mounts"].as_array_mut().expect("mounts").push(json!({
-                "destination": CA_IN_CONTAINER, "type": "bind", "source": ca,
-                "options": ["rbind", "ro"]
-            }));
-            config["hooks"] = json!({
-                "createRuntime": [{"path": hook, "args": ["egress-hook", "create-runtime", "--policy", policy], "env": hook_env}],
-                "poststop": [{"path": hook, "args": ["egress-hook", "poststop"], "env": hook_env}],
-            });
+            config["mounts"]
+                .as_array_mut()
+                .expect("mounts")
+                .push(json!({
+                    "destination": CA_IN_CONTAINER, "type": "bind", "source": ca,
+                    "options": ["rbind", "ro"]
+                }));
         });
         bundle
     }

@@ -12,6 +12,7 @@ pub struct Runtime {
     root: TempDir,
     binary: PathBuf,
     netns: Option<PathBuf>,
+    node_config: Option<PathBuf>,
 }
 
 impl Default for Runtime {
@@ -32,6 +33,7 @@ impl Runtime {
             root,
             binary: crate::binaries::openshell(),
             netns: None,
+            node_config: None,
         }
     }
 
@@ -41,6 +43,12 @@ impl Runtime {
         let mut runtime = Self::new();
         runtime.netns = Some(netns.to_owned());
         runtime
+    }
+
+    /// Runs the runtime (and so its hooks) with `OPENSHELL_CONFIG=node_config`.
+    pub fn with_node_config(mut self, node_config: &Path) -> Self {
+        self.node_config = Some(node_config.to_owned());
+        self
     }
 
     /// The state root.
@@ -62,6 +70,9 @@ impl Runtime {
             .stdin(Stdio::null());
         if let Some(netns) = &self.netns {
             crate::netns::enter_before_exec(&mut command, netns);
+        }
+        if let Some(node_config) = &self.node_config {
+            command.env("OPENSHELL_CONFIG", node_config);
         }
         command
     }

@@ -27,6 +27,8 @@ spec:
   permissions:
     allowedAPIs: [crm.read, crm.update]
     deniedAPIs: [admin.*]
+  auditLog:
+    destination: file://@TRAIL@
 ---
 apiVersion: openshell.nvidia.com/v1
 kind: NetworkPolicy
@@ -76,6 +78,8 @@ metadata:
 spec:
   isolation:
     network: restricted
+  auditLog:
+    destination: file://@TRAIL@
 ---
 apiVersion: openshell.nvidia.com/v1
 kind: NetworkPolicy
@@ -149,6 +153,20 @@ fn a_restricted_container_reaches_exactly_what_its_policy_allows() {
     let bundle = world.sandbox_bundle(&policy);
     let id = unique_id("egress");
     rt.start_detached(&id, bundle.path());
+
+    // The hook's registration record carries the sandbox's addresses.
+    let record: Value = serde_json::from_str(
+        &std::fs::read_to_string(world.dir().join("registry").join(format!("{id}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["sandbox"]["egress"], format!("{GATEWAY}:3128"));
+    assert_eq!(record["sandbox"]["host_ip"], GATEWAY);
+    assert!(
+        record["sandbox"]["sandbox_ip"]
+            .as_str()
+            .unwrap()
+            .starts_with("10.200.0.")
+    );
 
     // Allowed: GET through the explicit proxy, plain and intercepted TLS (the probe trusts
     // only the mounted engine CA; the engine verifies the internet with the test CA).
@@ -334,6 +352,13 @@ fn a_restricted_container_reaches_exactly_what_its_policy_allows() {
 
     rt.ok(&["delete", "--force", &id]);
     assert_clean(rt.root(), &id, bundle.path());
+    assert!(
+        !world
+            .dir()
+            .join("registry")
+            .join(format!("{id}.json"))
+            .exists()
+    );
     assert!(world.sandbox_interfaces().is_empty(), "veth left behind");
     assert!(
         !world.node_routes().contains("10.200.0."),
@@ -489,10 +514,10 @@ fn policies_are_per_sandbox_and_replaced_without_a_restart() {
 
     // Hot reload: A's policy now allows crm instead of hubspot; the running container, on
     // the next request, follows it.
-    let replacement = openshell_policy::PolicySet::parse(
-        "crm.yaml",
+    let replacement = openshell_policy::PolicySet::load(world.policy(
+        "replacement",
         &narrow_policy("hubspot-now-crm", "crm.example.test"),
-    )
+    ))
     .unwrap();
     let replaced = block_on(
         world
@@ -761,6 +786,32 @@ fn the_admin_api_refuses_unenforceable_policies_and_reports() {
         metrics.contains("openshell_egress_open_connections 0"),
         "{metrics}"
     );
+    // A node that names no egress engine refuses to start a restricted sandbox.
+    let config = std::fs::read_to_string(world.node_config()).unwrap();
+    let unconfigured = world.dir().join("no-egress.toml");
+    std::fs::write(
+        &unconfigured,
+        config.replace(
+            &format!("egress = \"{}\"", world.admin_socket().display()),
+            "",
+        ),
+    )
+    .unwrap();
+    let rt = Runtime::in_netns(world.node.path()).with_node_config(&unconfigured);
+    let bundle = world.sandbox_bundle(&world.policy("p", &narrow_policy("p", "api.hubspot.com")));
+    let id = unique_id("egress-unconfigured");
+    let out = rt.output(&[
+        "run",
+        "--detach",
+        "--bundle",
+        bundle.path().to_str().unwrap(),
+        &id,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("names no egress engine"), "{stderr}");
+    assert!(world.sandbox_interfaces().is_empty());
+
     // The node's table is in place and nothing else was added to the node namespace.
     let tables = world.node_tables();
     assert_eq!(tables.trim(), "table inet openshell_egress", "{tables}");
@@ -791,6 +842,8 @@ metadata:
 spec:
   isolation:
     network: restricted
+  auditLog:
+    destination: file://@TRAIL@
 ---
 networkPolicy:
   name: webhooks
