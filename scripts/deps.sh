@@ -9,7 +9,7 @@ packages=(
   # real clients the integration tests drive, and the runc baseline
   runc podman containerd docker.io uidmap
   # benchmarks
-  hyperfine
+  hyperfine wrk socat
 )
 if [ "$(id -u)" -ne 0 ]; then
   echo "scripts/deps.sh: run as root (apt-get install)" >&2

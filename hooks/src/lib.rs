@@ -39,9 +39,10 @@
 //! the container's root filesystem.
 //!
 //! # Steps
-//! `create-runtime` runs [`steps`] in order — admission, then registration — each in its own
-//! module; the sandbox-network step (egress engine) goes between them and fills in
-//! [`steps::CreateContext::registration`]'s addresses. `poststop` undoes them in reverse.
+//! `create-runtime` runs [`steps`] in order — admission, the sandbox network (for
+//! `isolation.network: restricted`: a veth pair into the container's namespace, wired to the
+//! egress engine, whose addresses go into [`steps::CreateContext::registration`]), then
+//! registration — each in its own module. `poststop` undoes them in reverse.
 
 pub mod backend;
 pub mod environment;
@@ -75,6 +76,9 @@ pub enum HookError {
     /// The policy service failed or is unreachable.
     #[error("policy service: {0}")]
     Service(String),
+    /// The sandbox network could not be set up or removed (egress engine, netlink).
+    #[error("sandbox network: {0}")]
+    Network(String),
     /// The registration record could not be written or removed.
     #[error("registration record {path}: {source}")]
     Registry {

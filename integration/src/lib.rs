@@ -4,11 +4,16 @@
 //! - [`bundle`]: OCI bundles with a busybox rootfs from Debian's `busybox-static`.
 //! - [`runtime`]: an `openshell` invocation on a private state root, cleaned up on drop.
 //! - [`leftovers`]: checks that a container left nothing behind.
+//! - [`netns`]: network namespaces a test creates.
+//! - [`egress_world`]: a node namespace running the egress engine, a test internet, and
+//!   restricted busybox containers wired to them.
 
 pub mod binaries;
 pub mod bundle;
 pub mod clients;
+pub mod egress_world;
 pub mod leftovers;
+pub mod netns;
 pub mod policies;
 pub mod probe;
 pub mod runtime;

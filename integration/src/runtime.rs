@@ -11,6 +11,8 @@ use tempfile::TempDir;
 pub struct Runtime {
     root: TempDir,
     binary: PathBuf,
+    netns: Option<PathBuf>,
+    node_config: Option<PathBuf>,
 }
 
 impl Default for Runtime {
@@ -30,7 +32,23 @@ impl Runtime {
         Self {
             root,
             binary: crate::binaries::openshell(),
+            netns: None,
+            node_config: None,
         }
+    }
+
+    /// A fresh state root whose runtime (and the hooks it runs) lives in the network namespace
+    /// at `netns`, a test's stand-in for the node's.
+    pub fn in_netns(netns: &Path) -> Self {
+        let mut runtime = Self::new();
+        runtime.netns = Some(netns.to_owned());
+        runtime
+    }
+
+    /// Runs the runtime (and so its hooks) with `OPENSHELL_CONFIG=node_config`.
+    pub fn with_node_config(mut self, node_config: &Path) -> Self {
+        self.node_config = Some(node_config.to_owned());
+        self
     }
 
     /// The state root.
@@ -50,6 +68,12 @@ impl Runtime {
             .arg("--root")
             .arg(self.root.path())
             .stdin(Stdio::null());
+        if let Some(netns) = &self.netns {
+            crate::netns::enter_before_exec(&mut command, netns);
+        }
+        if let Some(node_config) = &self.node_config {
+            command.env("OPENSHELL_CONFIG", node_config);
+        }
         command
     }
 

@@ -1,7 +1,8 @@
-//! The hooks' steps, in order. `create-runtime`: [`admission`], then [`registration`] (the
-//! sandbox-network step goes between them). `poststop`: [`registration::remove`].
+//! The hooks' steps, in order. `create-runtime`: [`admission`], [`network`], then
+//! [`registration`]. `poststop`: [`registration::remove`], then [`network::remove`].
 
 pub mod admission;
+pub mod network;
 pub mod registration;
 
 use oci_spec::runtime::{Spec, State};
@@ -29,20 +30,28 @@ pub struct CreateContext {
     pub registration: ContainerRegistration,
 }
 
-/// Runs `create-runtime`: admission, then registration.
+/// Runs `create-runtime`: admission, the sandbox network, then registration (a failed
+/// registration unwires the network again).
 pub fn create_runtime(mut ctx: CreateContext) -> Result<(), HookError> {
-    let result = admission::run(&ctx).and_then(|()| registration::run(&mut ctx));
+    let result = admission::run(&ctx)
+        .and_then(|()| network::run(&mut ctx))
+        .and_then(|()| {
+            registration::run(&mut ctx).inspect_err(|_| {
+                let _ = network::remove(&ctx.state, &ctx.settings);
+            })
+        });
     let flushed = ctx.backend.finish(AUDIT_FLUSH.min(ctx.settings.timeout));
     result.and(flushed)
 }
 
-/// Runs `poststop`: removes the registration.
+/// Runs `poststop`: removes the registration, then the sandbox network.
 pub fn poststop(
     state: &State,
     settings: &HookSettings,
     backend: &PolicyBackend,
 ) -> Result<(), HookError> {
-    let result = registration::remove(state, settings, backend);
+    let registration = registration::remove(state, settings, backend);
+    let result = registration.and(network::remove(state, settings));
     let flushed = backend.finish(AUDIT_FLUSH.min(settings.timeout));
     result.and(flushed)
 }

@@ -1,0 +1,171 @@
+//! The admin API, HTTP/JSON over the engine's unix socket (mode 0600).
+//!
+//! | method and path | body | answer |
+//! |---|---|---|
+//! | `GET /healthz` | | 200 `ok`; 503 when the node's nftables table is missing |
+//! | `GET /metrics` | | Prometheus text |
+//! | `GET /v1/network` | | [`NetworkInfo`]: gateway, ports, proxy URL, CA certificate path |
+//! | `POST /v1/sandboxes` | [`RegisterRequest`] | 201 [`SandboxNetwork`] (re-registering keeps the address) |
+//! | `GET /v1/sandboxes` | | `[SandboxRecord]` |
+//! | `GET /v1/sandboxes/{id}` | | [`SandboxRecord`] (the active policy) |
+//! | `PUT /v1/sandboxes/{id}/policy` | [`EgressPolicy`] | 200 [`SandboxRecord`]: the next request uses it |
+//! | `DELETE /v1/sandboxes/{id}` | | 204 |
+//!
+//! Errors are `{"error": "..."}` with 400 (a policy that cannot be enforced, bad JSON),
+//! 404 (unknown sandbox) or 503 (pool exhausted, firewall missing: fail closed).
+//!
+//! [`NetworkInfo`]: crate::sandbox::NetworkInfo
+//! [`RegisterRequest`]: crate::sandbox::RegisterRequest
+//! [`SandboxNetwork`]: crate::sandbox::SandboxNetwork
+//! [`SandboxRecord`]: crate::sandbox::SandboxRecord
+//! [`EgressPolicy`]: crate::sandbox::EgressPolicy
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::engine::EngineState;
+use crate::registry::RegistryError;
+use crate::sandbox::{EgressPolicy, RegisterRequest, SandboxNetwork, SandboxRecord};
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({"error": message.into()}))).into_response()
+}
+
+fn registry_error(failure: RegistryError) -> Response {
+    let status = match &failure {
+        RegistryError::InvalidId(_) | RegistryError::Rules { .. } => StatusCode::BAD_REQUEST,
+        RegistryError::NotFound(_) => StatusCode::NOT_FOUND,
+        RegistryError::PoolExhausted(_) | RegistryError::State { .. } => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    };
+    error(status, failure.to_string())
+}
+
+/// The router over the engine's state.
+pub fn router(state: Arc<EngineState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/v1/network", get(network))
+        .route("/v1/sandboxes", get(list).post(register))
+        .route("/v1/sandboxes/{id}", get(show).delete(unregister))
+        .route("/v1/sandboxes/{id}/policy", put(replace_policy))
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<Arc<EngineState>>) -> Response {
+    if state.firewall_ready() {
+        (StatusCode::OK, "ok\n").into_response()
+    } else {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the node's nftables table is missing",
+        )
+    }
+}
+
+async fn metrics(State(state): State<Arc<EngineState>>) -> Response {
+    state.metrics.sandboxes.set(state.registry.len() as i64);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn network(State(state): State<Arc<EngineState>>) -> Response {
+    Json(state.network_info()).into_response()
+}
+
+async fn list(State(state): State<Arc<EngineState>>) -> Json<Vec<SandboxRecord>> {
+    Json(
+        state
+            .registry
+            .list()
+            .iter()
+            .map(|s| s.record.clone())
+            .collect(),
+    )
+}
+
+async fn register(
+    State(state): State<Arc<EngineState>>,
+    request: Result<Json<RegisterRequest>, JsonRejection>,
+) -> Response {
+    let Json(request) = match request {
+        Ok(request) => request,
+        Err(rejection) => return error(StatusCode::BAD_REQUEST, rejection.body_text()),
+    };
+    if !state.firewall_ready() {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the node's nftables table is missing: sandboxes would not be confined",
+        );
+    }
+    match state
+        .registry
+        .register(&request.container_id, request.policy)
+    {
+        Ok(sandbox) => {
+            tracing::info!(
+                container = sandbox.id(),
+                address = %sandbox.record.sandbox_ip,
+                "sandbox registered"
+            );
+            let answer = SandboxNetwork {
+                container_id: sandbox.id().to_owned(),
+                interface: sandbox.record.interface.clone(),
+                sandbox_ip: sandbox.record.sandbox_ip,
+                network: state.network_info(),
+            };
+            (StatusCode::CREATED, Json(answer)).into_response()
+        }
+        Err(failure) => registry_error(failure),
+    }
+}
+
+async fn show(State(state): State<Arc<EngineState>>, Path(id): Path<String>) -> Response {
+    match state.registry.get(&id) {
+        Some(sandbox) => Json(sandbox.record.clone()).into_response(),
+        None => registry_error(RegistryError::NotFound(id)),
+    }
+}
+
+async fn replace_policy(
+    State(state): State<Arc<EngineState>>,
+    Path(id): Path<String>,
+    policy: Result<Json<EgressPolicy>, JsonRejection>,
+) -> Response {
+    let Json(policy) = match policy {
+        Ok(policy) => policy,
+        Err(rejection) => return error(StatusCode::BAD_REQUEST, rejection.body_text()),
+    };
+    match state.registry.replace_policy(&id, policy) {
+        Ok(sandbox) => {
+            tracing::info!(container = sandbox.id(), "policy replaced");
+            Json(sandbox.record.clone()).into_response()
+        }
+        Err(failure) => registry_error(failure),
+    }
+}
+
+async fn unregister(State(state): State<Arc<EngineState>>, Path(id): Path<String>) -> Response {
+    match state.registry.unregister(&id) {
+        Ok(_) => {
+            tracing::info!(container = %id, "sandbox unregistered");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(failure) => registry_error(failure),
+    }
+}

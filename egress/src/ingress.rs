@@ -1,0 +1,272 @@
+//! Ingress: requests into a sandbox (webhooks), allowed by its `NetworkPolicy`'s
+//! `ingress.allow` rules (`source` host, `path`, optional `methods`).
+//!
+//! With `[ingress] listen = "ADDR:PORT"` the engine accepts HTTP there and routes
+//! `/sandboxes/<container-id>/<path>` to `http://<sandbox address>:<sandbox_port>/<path>` when a
+//! rule allows it: the path matches, the method is listed (or none are), and the client's
+//! address is the rule's source: an exact source name must resolve to the client's address; a
+//! `*.` pattern must be confirmed both ways (a name pointing at the client address that
+//! matches the pattern and resolves back to it). Anything else is 403 `ingress_denied`; an
+//! unknown sandbox 404. Every decision is audited (`ingress.http`).
+//!
+//! Nothing else reaches a sandbox: the node's table rejects new connections into sandbox veths
+//! except the engine's own, which carry the [`INGRESS_MARK`] firewall mark.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::header::{HOST, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode, Uri};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use openshell_policy::{DomainPattern, IngressRule};
+use serde_json::json;
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::{TcpListener, TcpSocket};
+
+use crate::audit::{Decision, Outcome};
+use crate::engine::EngineState;
+use crate::proxy::responses::{ProxyBody, refusal};
+use crate::resolver::Resolver;
+use crate::rules::policy_method;
+use crate::sandbox::Sandbox;
+
+/// The firewall mark on the engine's connections into sandboxes ("oshi").
+pub const INGRESS_MARK: u32 = 0x6f73_6869;
+
+/// Serves the ingress listener.
+pub async fn serve(state: Arc<EngineState>, listener: TcpListener) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!("ingress accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            let timeout = state.config.limits.header_timeout();
+            let max = state.config.limits.max_header_bytes;
+            let service = service_fn(move |request| {
+                let state = Arc::clone(&state);
+                async move { Ok::<_, Infallible>(handle(&state, peer, request).await) }
+            });
+            let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(timeout)
+                .max_buf_size(max)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// Whether `client` is where `source` names.
+async fn source_matches(resolver: &Resolver, source: &DomainPattern, client: IpAddr) -> bool {
+    let resolves_to_client = |name: String| async move {
+        resolver
+            .addresses(&name)
+            .await
+            .is_ok_and(|addresses| addresses.contains(&client))
+    };
+    if !source.as_str().starts_with("*.") {
+        return resolves_to_client(source.as_str().to_owned()).await;
+    }
+    for name in resolver.names_for(client).await {
+        if source.matches(&name) && resolves_to_client(name).await {
+            return true;
+        }
+    }
+    false
+}
+
+fn denied(status: StatusCode, error: &str, reason: &str, rule: &str) -> Response<ProxyBody> {
+    refusal(
+        status,
+        json!({"error": error, "reason": reason, "rule": rule}),
+    )
+}
+
+async fn handle(
+    state: &EngineState,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+) -> Response<ProxyBody> {
+    let started = Instant::now();
+    let path_and_query = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let Some(rest) = path_and_query.strip_prefix("/sandboxes/") else {
+        return denied(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "ingress paths are /sandboxes/<container-id>/<path>",
+            "ingress",
+        );
+    };
+    let (id, inner) = rest.split_once('/').unwrap_or((rest, ""));
+    let inner = format!("/{inner}");
+    let Some(sandbox) = state.registry.get(id) else {
+        return denied(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("no sandbox {id} is registered"),
+            "ingress",
+        );
+    };
+    let method = policy_method(request.method());
+    let resource = format!(
+        "{} {}",
+        request.method(),
+        inner.split('?').next().unwrap_or("/")
+    );
+    let rules = &sandbox.record.policy.network.ingress.allow;
+    let mut allowed_by = None;
+    for (index, rule) in rules.iter().enumerate() {
+        if rule_admits(rule, method, &inner)
+            && source_matches(&state.resolver, &rule.source, peer.ip()).await
+        {
+            allowed_by = Some(format!("ingress.allow[{index}] ({})", rule.source.value));
+            break;
+        }
+    }
+    let Some(rule) = allowed_by else {
+        let reason = format!(
+            "no ingress.allow rule admits {} from {}",
+            resource,
+            peer.ip()
+        );
+        record(
+            state,
+            &sandbox,
+            resource,
+            Outcome::Deny,
+            "default deny".to_owned(),
+            reason.clone(),
+            started,
+        );
+        return denied(
+            StatusCode::FORBIDDEN,
+            "ingress_denied",
+            &reason,
+            "default deny",
+        );
+    };
+    match forward(state, &sandbox, peer, request, &inner).await {
+        Ok(response) => {
+            record(
+                state,
+                &sandbox,
+                resource,
+                Outcome::Allow,
+                rule,
+                format!("from {}", peer.ip()),
+                started,
+            );
+            response
+        }
+        Err(reason) => {
+            record(
+                state,
+                &sandbox,
+                resource,
+                Outcome::Deny,
+                rule.clone(),
+                reason.clone(),
+                started,
+            );
+            denied(
+                StatusCode::BAD_GATEWAY,
+                "sandbox_unreachable",
+                &reason,
+                &rule,
+            )
+        }
+    }
+}
+
+fn rule_admits(
+    rule: &IngressRule,
+    method: Option<openshell_policy::HttpMethod>,
+    path: &str,
+) -> bool {
+    rule.path.matches(path)
+        && (rule.methods.is_empty()
+            || method.is_some_and(|m| rule.methods.iter().any(|r| r.value == m)))
+}
+
+fn record(
+    state: &EngineState,
+    sandbox: &Sandbox,
+    resource: String,
+    outcome: Outcome,
+    rule: String,
+    reason: String,
+    started: Instant,
+) {
+    state.metrics.decision("ingress", outcome == Outcome::Allow);
+    state.audit.record(Decision {
+        sandbox,
+        action: "ingress.http".to_owned(),
+        resource,
+        outcome,
+        rules: vec![rule],
+        reason,
+        latency: started.elapsed(),
+        classification: None,
+        payload: None,
+    });
+}
+
+async fn forward(
+    state: &EngineState,
+    sandbox: &Sandbox,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+    inner: &str,
+) -> Result<Response<ProxyBody>, String> {
+    let target = SocketAddr::new(
+        IpAddr::V4(sandbox.record.sandbox_ip),
+        state.config.ingress.sandbox_port,
+    );
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
+        .and_then(|socket| {
+            socket.set_mark(INGRESS_MARK)?;
+            socket.set_nonblocking(true)?;
+            Ok(socket)
+        })
+        .map_err(|e| e.to_string())?;
+    let connect = TcpSocket::from_std_stream(socket.into()).connect(target);
+    let timeout = Duration::from_millis(state.config.upstream.connect_timeout_ms);
+    let stream = tokio::time::timeout(timeout, connect)
+        .await
+        .map_err(|_| format!("{target} did not answer"))?
+        .map_err(|e| format!("{target}: {e}"))?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    let (mut parts, body) = request.into_parts();
+    parts.uri = Uri::try_from(inner).map_err(|e| e.to_string())?;
+    parts.headers.remove(HOST);
+    if let Ok(value) = HeaderValue::from_str(&target.to_string()) {
+        parts.headers.insert(HOST, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&peer.ip().to_string()) {
+        parts.headers.insert("x-forwarded-for", value);
+    }
+    let response = sender
+        .send_request(Request::from_parts(parts, body))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(response.map(|body| body.boxed()))
+}

@@ -1,0 +1,690 @@
+//! HTTP requests from a sandbox: explicit proxy requests (absolute-form and CONNECT), plain
+//! HTTP redirected transparently, and requests decrypted from TLS. Each request is decided on
+//! its own, against the sandbox's policy as registered at that moment (so a replaced policy
+//! applies to the next request on a kept-alive connection):
+//!
+//! 1. framing: conflicting `Content-Length` and `Transfer-Encoding` → 400 (hyper itself refuses
+//!    malformed lengths, oversized heads with 431, and slow heads by closing);
+//! 2. target: host, port, path; a `Host` header naming another host → 400;
+//! 3. egress rules → 403 `egress_denied`;
+//! 4. API permissions → 403 `api_denied`;
+//! 5. `scanForPII`: the body received whole and classified → 403 `pii_blocked`;
+//! 6. the host resolved once and checked → 403 `address_refused`;
+//! 7. forwarded to exactly that address; failures → 502 `upstream_unreachable`.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_LENGTH, HOST, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode, Uri};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use openshell_policy::wire::ClassificationSummary;
+use serde_json::json;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{Mutex, OwnedSemaphorePermit};
+
+use super::first_head::{self, FirstHead};
+use super::responses::{self, ProxyBody, bad_request, empty};
+use super::stream::Prefixed;
+use super::tunnel;
+use super::upstream::{Upstream, UpstreamError, UpstreamKey, open};
+use crate::api_permissions::ApiDecision;
+use crate::audit::{Decision, Outcome};
+use crate::body_scan::BodyVerdict;
+use crate::engine::EngineState;
+use crate::resolver::{ResolveError, normalize};
+use crate::rules::policy_method;
+use crate::sandbox::Sandbox;
+
+/// A host and port a tunnel or redirected connection is bound to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// The host name (lower case).
+    pub host: String,
+    /// The port.
+    pub port: u16,
+}
+
+/// How the requests on a connection arrive.
+#[derive(Clone, Debug)]
+pub enum Origin {
+    /// The explicit proxy: absolute-form requests and CONNECT.
+    Explicit,
+    /// Inside a tunnel or a redirected connection bound to `target`; `tls` when decrypted.
+    Tunnel {
+        /// Where the connection was meant to go.
+        target: Target,
+        /// Whether the requests were decrypted from TLS.
+        tls: bool,
+    },
+}
+
+/// One client connection speaking HTTP to the engine.
+pub struct Connection {
+    state: Arc<EngineState>,
+    source: Ipv4Addr,
+    origin: Origin,
+    upstream: Mutex<Option<Upstream>>,
+    permit: Arc<OwnedSemaphorePermit>,
+}
+
+/// What a request asks for.
+struct RequestTarget {
+    tls: bool,
+    host: String,
+    port: u16,
+    path: String,
+}
+
+/// What a decision is about, as counted, audited and answered.
+struct Subject<'a> {
+    kind: &'static str,
+    action: &'static str,
+    resource: String,
+    method: &'a Method,
+    host: &'a str,
+    port: u16,
+}
+
+/// What was refused, to answer, count and audit.
+struct Refusal {
+    status: StatusCode,
+    error: &'static str,
+    rule: String,
+    reason: String,
+    api: Option<String>,
+    classification: Option<ClassificationSummary>,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, error: &'static str, rule: String, reason: String) -> Refusal {
+        Refusal {
+            status,
+            error,
+            rule,
+            reason,
+            api: None,
+            classification: None,
+        }
+    }
+}
+
+/// Serves HTTP on `io` for the sandbox at `source` until the client goes away.
+pub async fn serve<S>(
+    state: Arc<EngineState>,
+    source: Ipv4Addr,
+    origin: Origin,
+    permit: Arc<OwnedSemaphorePermit>,
+    io: S,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = state.config.limits.clone();
+    let mut io = io;
+    let started = Instant::now();
+    let prefix = match first_head::check(&mut io, &limits).await {
+        FirstHead::Pass(prefix) => prefix,
+        FirstHead::Closed => return,
+        FirstHead::Conflict => {
+            if let Some(sandbox) = state.registry.by_source(source) {
+                state.metrics.decision("http", false);
+                state.audit.record(Decision {
+                    sandbox: &sandbox,
+                    action: "egress.http".to_owned(),
+                    resource: "(request head)".to_owned(),
+                    outcome: Outcome::Deny,
+                    rules: vec!["framing".to_owned()],
+                    reason: "conflicting Content-Length and Transfer-Encoding".to_owned(),
+                    latency: started.elapsed(),
+                    classification: None,
+                    payload: None,
+                });
+            }
+            return;
+        }
+    };
+    let io = Prefixed::new(prefix, io);
+    let connection = Arc::new(Connection {
+        state,
+        source,
+        origin,
+        upstream: Mutex::new(None),
+        permit,
+    });
+    let service = service_fn(move |request| {
+        let connection = Arc::clone(&connection);
+        async move { Ok::<_, Infallible>(connection.handle(request).await) }
+    });
+    let served = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout())
+        .max_buf_size(limits.max_header_bytes)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades()
+        .await;
+    if let Err(error) = served {
+        tracing::debug!(%source, "client connection ended: {error}");
+    }
+}
+
+/// Hop-by-hop headers, never forwarded (RFC 9110 §7.6.1), plus proxy credentials.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "proxy-connection",
+    "keep-alive",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(hyper::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in listed {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// The host part of a `Host` header value (`name`, `name:port`, `[v6]:port`).
+fn host_of(value: &str) -> String {
+    let value = value.trim();
+    let host = if let Some(rest) = value.strip_prefix('[') {
+        rest.split(']').next().unwrap_or(rest)
+    } else {
+        value.rsplit_once(':').map_or(value, |(host, _)| host)
+    };
+    normalize(host)
+}
+
+fn has_body(headers: &HeaderMap) -> bool {
+    headers.contains_key(TRANSFER_ENCODING)
+        || headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|n| n > 0)
+}
+
+/// Whether `host` is a DNS name the engine will resolve (not an address literal, no odd bytes).
+fn is_host_name(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && host.parse::<IpAddr>().is_err()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+}
+
+impl Connection {
+    async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<ProxyBody> {
+        let started = Instant::now();
+        let Some(sandbox) = self.state.registry.by_source(self.source) else {
+            return responses::refusal(
+                StatusCode::FORBIDDEN,
+                json!({"error": "egress_denied", "reason": "this address is not a registered sandbox"}),
+            );
+        };
+        let headers = request.headers();
+        if headers.contains_key(TRANSFER_ENCODING) && headers.contains_key(CONTENT_LENGTH) {
+            self.state.metrics.decision("http", false);
+            return bad_request("conflicting Content-Length and Transfer-Encoding");
+        }
+        if request.method() == Method::CONNECT {
+            return match &self.origin {
+                Origin::Explicit => self.connect(&sandbox, request, started).await,
+                Origin::Tunnel { .. } => bad_request("CONNECT inside a tunnel"),
+            };
+        }
+        let target = match self.request_target(&request) {
+            Ok(target) => target,
+            Err(reason) => return bad_request(&reason),
+        };
+        self.forward(&sandbox, request, target, started).await
+    }
+
+    fn request_target(&self, request: &Request<Incoming>) -> Result<RequestTarget, String> {
+        let uri = request.uri();
+        let path = uri
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+        let target = match &self.origin {
+            Origin::Explicit => {
+                match uri.scheme_str() {
+                    Some("http") => {}
+                    Some("https") => {
+                        return Err("https:// requests go through CONNECT".to_owned());
+                    }
+                    _ => {
+                        return Err("a proxy request needs an absolute http:// URI".to_owned());
+                    }
+                }
+                let host = uri.host().map(normalize).unwrap_or_default();
+                RequestTarget {
+                    tls: false,
+                    host,
+                    port: uri.port_u16().unwrap_or(80),
+                    path,
+                }
+            }
+            Origin::Tunnel { target, tls } => {
+                if let Some(host) = uri.host()
+                    && normalize(host) != target.host
+                {
+                    return Err(format!(
+                        "request for {host} on a connection to {}",
+                        target.host
+                    ));
+                }
+                RequestTarget {
+                    tls: *tls,
+                    host: target.host.clone(),
+                    port: target.port,
+                    path,
+                }
+            }
+        };
+        if let Some(value) = request.headers().get(HOST) {
+            let named = value.to_str().map(host_of).unwrap_or_default();
+            if named != target.host {
+                return Err(format!(
+                    "Host header {named:?} does not match the request target {}",
+                    target.host
+                ));
+            }
+        }
+        Ok(target)
+    }
+
+    /// Audits, counts and answers a refusal.
+    fn refuse(
+        &self,
+        sandbox: &Sandbox,
+        subject: &Subject<'_>,
+        refusal: Refusal,
+        started: Instant,
+    ) -> Response<ProxyBody> {
+        self.state.metrics.decision(subject.kind, false);
+        let mut body = json!({
+            "error": refusal.error,
+            "reason": refusal.reason,
+            "rule": refusal.rule,
+            "host": subject.host,
+            "port": subject.port,
+            "method": subject.method.as_str(),
+            "container": sandbox.id(),
+        });
+        if let Some(api) = &refusal.api {
+            body["api"] = json!(api);
+        }
+        self.state.audit.record(Decision {
+            sandbox,
+            action: refusal
+                .api
+                .clone()
+                .unwrap_or_else(|| subject.action.to_owned()),
+            resource: subject.resource.clone(),
+            outcome: Outcome::Deny,
+            rules: vec![refusal.rule.clone()],
+            reason: refusal.reason.clone(),
+            latency: started.elapsed(),
+            classification: refusal.classification,
+            payload: None,
+        });
+        responses::refusal(refusal.status, body)
+    }
+
+    async fn connect(
+        &self,
+        sandbox: &Sandbox,
+        request: Request<Incoming>,
+        started: Instant,
+    ) -> Response<ProxyBody> {
+        let Some(authority) = request.uri().authority() else {
+            return bad_request("CONNECT needs host:port");
+        };
+        let host = normalize(authority.host());
+        let port = authority.port_u16().unwrap_or(443);
+        let resource = format!("{host}:{port}");
+        let subject = Subject {
+            kind: "connect",
+            action: "egress.connect",
+            resource: resource.clone(),
+            method: &Method::CONNECT,
+            host: &host,
+            port,
+        };
+        let refuse = |refusal: Refusal| self.refuse(sandbox, &subject, refusal, started);
+        if !is_host_name(&host) {
+            return refuse(Refusal::new(
+                StatusCode::FORBIDDEN,
+                "egress_denied",
+                "default deny".to_owned(),
+                format!("{host} is not a host name: rules name hosts, not addresses"),
+            ));
+        }
+        // Without decryption nothing inside can be checked: the tunnel itself must be allowed
+        // as it is, and no API permission may apply to the host.
+        let decided = if sandbox.tls_decrypt() {
+            sandbox.rules.check_tunnel(&host, port)
+        } else {
+            sandbox.rules.check_opaque(&host, port)
+        };
+        let rule = match decided {
+            Ok(rule) => rule.describe(),
+            Err(denial) => {
+                return refuse(Refusal::new(
+                    StatusCode::FORBIDDEN,
+                    "egress_denied",
+                    denial.rule(),
+                    denial.to_string(),
+                ));
+            }
+        };
+        if !sandbox.tls_decrypt() && sandbox.apis.covers_host(&host) {
+            return refuse(Refusal::new(
+                StatusCode::FORBIDDEN,
+                "api_denied",
+                "permissions".to_owned(),
+                format!(
+                    "API permissions apply to {host}: its traffic must be decrypted (tlsDecrypt: true)"
+                ),
+            ));
+        }
+        let address = match self.state.resolver.resolve(&host).await {
+            Ok(address) => address,
+            Err(error) => return refuse(resolve_refusal(error)),
+        };
+        self.state.metrics.decision("connect", true);
+        self.state.audit.record(Decision {
+            sandbox,
+            action: "egress.connect".to_owned(),
+            resource,
+            outcome: Outcome::Allow,
+            rules: vec![rule],
+            reason: format!("tunnel to {address}"),
+            latency: started.elapsed(),
+            classification: None,
+            payload: None,
+        });
+        let state = Arc::clone(&self.state);
+        let source = self.source;
+        let permit = Arc::clone(&self.permit);
+        let target = Target { host, port };
+        tokio::spawn(async move {
+            match hyper::upgrade::on(request).await {
+                Ok(upgraded) => {
+                    tunnel::run(state, source, target, TokioIo::new(upgraded), permit).await;
+                }
+                Err(error) => tracing::debug!(%source, "CONNECT upgrade failed: {error}"),
+            }
+        });
+        Response::new(empty())
+    }
+
+    async fn forward(
+        &self,
+        sandbox: &Sandbox,
+        request: Request<Incoming>,
+        target: RequestTarget,
+        started: Instant,
+    ) -> Response<ProxyBody> {
+        let method = request.method().clone();
+        let policy_method = policy_method(&method);
+        let scheme = if target.tls { "https" } else { "http" };
+        let kind = scheme;
+        let path_only = target.path.split('?').next().unwrap_or("/").to_owned();
+        let resource = format!(
+            "{method} {scheme}://{}:{}{path_only}",
+            target.host, target.port
+        );
+        let subject = Subject {
+            kind,
+            action: "egress.http",
+            resource: resource.clone(),
+            method: &method,
+            host: &target.host,
+            port: target.port,
+        };
+        let refuse = |refusal: Refusal| self.refuse(sandbox, &subject, refusal, started);
+        if !is_host_name(&target.host) {
+            return refuse(Refusal::new(
+                StatusCode::FORBIDDEN,
+                "egress_denied",
+                "default deny".to_owned(),
+                format!(
+                    "{:?} is not a host name: rules name hosts, not addresses",
+                    target.host
+                ),
+            ));
+        }
+        let rule = match sandbox
+            .rules
+            .check_request(&target.host, target.port, policy_method)
+        {
+            Ok(rule) => rule.describe(),
+            Err(denial) => {
+                return refuse(Refusal::new(
+                    StatusCode::FORBIDDEN,
+                    "egress_denied",
+                    denial.rule(),
+                    denial.to_string(),
+                ));
+            }
+        };
+        let mut rules = vec![rule];
+        let mut action = "egress.http".to_owned();
+        match sandbox
+            .apis
+            .check(policy_method, &target.host, &target.path)
+        {
+            ApiDecision::Uncatalogued => {}
+            ApiDecision::Allowed { api, rule } => {
+                action = api;
+                rules.push(rule);
+            }
+            ApiDecision::Denied { api, rule } => {
+                let mut refusal = Refusal::new(
+                    StatusCode::FORBIDDEN,
+                    "api_denied",
+                    rule.clone(),
+                    format!("{api} is refused by {rule}"),
+                );
+                refusal.api = Some(api);
+                return refuse(refusal);
+            }
+        }
+
+        let (mut parts, incoming) = request.into_parts();
+        let mut classification = None;
+        let mut scanned = None;
+        let body = if sandbox.scan_for_pii() && has_body(&parts.headers) {
+            match self.state.body_scanner.scan(incoming).await {
+                BodyVerdict::Pass {
+                    body,
+                    classification: found,
+                } => {
+                    classification = Some(found);
+                    scanned = Some(body.clone());
+                    responses::full(body)
+                }
+                BodyVerdict::Block {
+                    reason,
+                    classification: found,
+                } => {
+                    let mut refusal = Refusal::new(
+                        StatusCode::FORBIDDEN,
+                        "pii_blocked",
+                        "inspection.scanForPII".to_owned(),
+                        reason,
+                    );
+                    refusal.classification = found;
+                    return refuse(refusal);
+                }
+            }
+        } else {
+            incoming.boxed()
+        };
+
+        let address = match self.state.resolver.resolve(&target.host).await {
+            Ok(address) => address,
+            Err(error) => return refuse(resolve_refusal(error)),
+        };
+        let latency = started.elapsed();
+        self.state
+            .metrics
+            .decision_seconds
+            .observe(latency.as_secs_f64());
+
+        // Forward in origin form to exactly the checked address.
+        parts.uri = Uri::try_from(target.path.as_str()).unwrap_or_else(|_| Uri::from_static("/"));
+        strip_hop_by_hop(&mut parts.headers);
+        if !parts.headers.contains_key(HOST) {
+            let value = if target.port == if target.tls { 443 } else { 80 } {
+                target.host.clone()
+            } else {
+                format!("{}:{}", target.host, target.port)
+            };
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                parts.headers.insert(HOST, value);
+            }
+        }
+        let key = UpstreamKey {
+            address: SocketAddr::new(address, target.port),
+            tls: target.tls,
+            host: target.host.clone(),
+        };
+        match self.send(key, Request::from_parts(parts, body)).await {
+            Ok(mut response) => {
+                self.state.metrics.decision(kind, true);
+                self.state.audit.record(Decision {
+                    sandbox,
+                    action,
+                    resource,
+                    outcome: Outcome::Allow,
+                    rules,
+                    reason: format!("forwarded to {address}"),
+                    latency,
+                    classification,
+                    payload: scanned.as_deref(),
+                });
+                strip_hop_by_hop(response.headers_mut());
+                response.map(|body| body.boxed())
+            }
+            Err(error) => {
+                self.state.metrics.upstream_errors.inc();
+                refuse(Refusal::new(
+                    StatusCode::BAD_GATEWAY,
+                    "upstream_unreachable",
+                    rules.join("; "),
+                    error.to_string(),
+                ))
+            }
+        }
+    }
+
+    /// Sends on the kept upstream connection when it goes to the same place and is usable,
+    /// otherwise on a new one (kept for the next request). A request the kept connection could
+    /// not send at all (the server closed it while idle) is sent again on a new one.
+    async fn send(
+        &self,
+        key: UpstreamKey,
+        request: Request<ProxyBody>,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        let kept = self.upstream.lock().await.take();
+        let reusable = match kept {
+            Some(mut kept) if kept.key == key => kept.sender.ready().await.is_ok().then_some(kept),
+            _ => None,
+        };
+        let http_error = |host: &str, error: hyper::Error| UpstreamError::Http {
+            host: host.to_owned(),
+            message: error.to_string(),
+        };
+        let request = match reusable {
+            Some(mut kept) => match kept.sender.try_send_request(request).await {
+                Ok(response) => {
+                    *self.upstream.lock().await = Some(kept);
+                    return Ok(response);
+                }
+                Err(mut failed) => match failed.take_message() {
+                    Some(unsent) => unsent,
+                    None => return Err(http_error(&kept.key.host, failed.into_error())),
+                },
+            },
+            None => request,
+        };
+        let timeout = Duration::from_millis(self.state.config.upstream.connect_timeout_ms);
+        let mut upstream = open(key, &self.state.upstream_tls, timeout).await?;
+        let response = upstream
+            .sender
+            .send_request(request)
+            .await
+            .map_err(|e| http_error(&upstream.key.host, e))?;
+        *self.upstream.lock().await = Some(upstream);
+        Ok(response)
+    }
+}
+
+fn resolve_refusal(error: ResolveError) -> Refusal {
+    match error {
+        ResolveError::Refused { .. } => Refusal::new(
+            StatusCode::FORBIDDEN,
+            "address_refused",
+            "addresses".to_owned(),
+            error.to_string(),
+        ),
+        ResolveError::NotFound { .. } | ResolveError::Lookup { .. } => Refusal::new(
+            StatusCode::BAD_GATEWAY,
+            "upstream_unreachable",
+            "resolver".to_owned(),
+            error.to_string(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_headers_and_names() {
+        assert_eq!(host_of("API.hubspot.com:8080"), "api.hubspot.com");
+        assert_eq!(host_of("crm.example.test"), "crm.example.test");
+        assert_eq!(host_of("[2001:db8::1]:443"), "2001:db8::1");
+        assert!(is_host_name("crm.example.test"));
+        assert!(!is_host_name("203.0.113.10"));
+        assert!(!is_host_name("2001:db8::1"));
+        assert!(!is_host_name("a b"));
+    }
+
+    #[test]
+    fn hop_by_hop_headers_are_stripped() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "connection",
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
+        headers.insert("x-secret", HeaderValue::from_static("1"));
+        headers.insert("proxy-authorization", HeaderValue::from_static("Basic x"));
+        headers.insert("accept", HeaderValue::from_static("*/*"));
+        strip_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1);
+        assert!(headers.contains_key("accept"));
+    }
+}

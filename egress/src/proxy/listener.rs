@@ -1,0 +1,147 @@
+//! The gateway's TCP listeners: the explicit proxy and the transparent (redirected) one.
+//!
+//! A connection is identified by its source address (each sandbox has its own, and the
+//! node's nftables table only lets a sandbox's veth speak with its own address); an unknown
+//! source is closed at once. Each sandbox may hold a bounded number of connections, so one
+//! hostile sandbox cannot starve the others.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::http::{self, Origin, Target};
+use super::stream::original_destination;
+use super::tunnel;
+use crate::audit::{Decision, Outcome};
+use crate::engine::EngineState;
+
+/// Admits a connection from `peer`: its sandbox has room for one more.
+fn admit(state: &EngineState, peer: SocketAddr) -> Option<(Ipv4Addr, Arc<OwnedSemaphorePermit>)> {
+    let SocketAddr::V4(peer) = peer else {
+        state.metrics.refused_connections.inc();
+        return None;
+    };
+    let source = *peer.ip();
+    let Some(sandbox) = state.registry.by_source(source) else {
+        state.metrics.refused_connections.inc();
+        return None;
+    };
+    match Arc::clone(&sandbox.connections).try_acquire_owned() {
+        Ok(permit) => Some((source, Arc::new(permit))),
+        Err(_) => {
+            tracing::warn!(container = sandbox.id(), "connection limit reached");
+            state.metrics.refused_connections.inc();
+            None
+        }
+    }
+}
+
+/// Accepts with a pause on errors (e.g. out of file descriptors) instead of spinning.
+async fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok(accepted) => return accepted,
+            Err(error) => {
+                tracing::warn!("accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Serves the explicit proxy.
+pub async fn serve_explicit(state: Arc<EngineState>, listener: TcpListener) {
+    loop {
+        let (stream, peer) = accept(&listener).await;
+        let Some((source, permit)) = admit(&state, peer) else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            state.metrics.open_connections.inc();
+            http::serve(Arc::clone(&state), source, Origin::Explicit, permit, stream).await;
+            state.metrics.open_connections.dec();
+        });
+    }
+}
+
+/// Serves redirected connections.
+pub async fn serve_transparent(state: Arc<EngineState>, listener: TcpListener) {
+    loop {
+        let (stream, peer) = accept(&listener).await;
+        let Some((source, permit)) = admit(&state, peer) else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            state.metrics.open_connections.inc();
+            redirected(Arc::clone(&state), source, stream, permit).await;
+            state.metrics.open_connections.dec();
+        });
+    }
+}
+
+async fn redirected(
+    state: Arc<EngineState>,
+    source: Ipv4Addr,
+    stream: TcpStream,
+    permit: Arc<OwnedSemaphorePermit>,
+) {
+    let started = Instant::now();
+    let Some(sandbox) = state.registry.by_source(source) else {
+        return;
+    };
+    let destination = match original_destination(&stream) {
+        Ok(destination) => destination,
+        Err(error) => {
+            tracing::debug!(%source, "no original destination: {error}");
+            return;
+        }
+    };
+    let name = state
+        .synthetic
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .name_for(*destination.ip())
+        .map(str::to_owned);
+    let refuse = |resource: String, rule: String, reason: String| {
+        state.metrics.decision("tcp", false);
+        state.audit.record(Decision {
+            sandbox: &sandbox,
+            action: "egress.tcp".to_owned(),
+            resource,
+            outcome: Outcome::Deny,
+            rules: vec![rule],
+            reason,
+            latency: started.elapsed(),
+            classification: None,
+            payload: None,
+        });
+    };
+    let Some(host) = name else {
+        refuse(
+            destination.to_string(),
+            "default deny".to_owned(),
+            "the destination address was not answered by the sandbox's DNS: connections by address are refused".to_owned(),
+        );
+        return;
+    };
+    if let Err(denial) = sandbox.rules.check_tunnel(&host, destination.port()) {
+        refuse(
+            format!("{host}:{}", destination.port()),
+            denial.rule(),
+            denial.to_string(),
+        );
+        return;
+    }
+    let target = Target {
+        host,
+        port: destination.port(),
+    };
+    tunnel::run(state, source, target, stream, permit).await;
+}

@@ -1,0 +1,353 @@
+//! Benchmarks of the egress engine, in namespaces of its own (see `egress_world`):
+//!
+//! 1. Network setup per sandbox: `sandbox_net::setup_sandbox` (register with the engine, veth
+//!    pair, addresses and routes over rtnetlink, a connection to the proxy from inside) for N
+//!    namespaces in a row while all stay registered, then `teardown_sandbox` for each.
+//! 2. The proxy's cost: `wrk` against a small HTTP server in the internet namespace, directly
+//!    from the node namespace and through the explicit proxy from a wired sandbox namespace,
+//!    alternating the two. One connection for unloaded latency (p50/p99), then `--connections`
+//!    for throughput. The proxied path carries everything production does: per-request policy
+//!    lookup, rules, resolution, upstream reuse and one audit event per request. A bare TCP
+//!    relay (socat) on the node is measured too, as a control for the cost of the extra hop.
+//!
+//! `egress-bench [--sandboxes N] [--seconds S] [--connections C] [--rounds R] [--trail-dir DIR]`
+//! (`--trail-dir /dev/shm`: the audit trail on a tmpfs, where the audit library's per-batch
+//! fdatasync costs nothing; by default it is on the world's directory under /tmp)
+//! (build with `cargo build --release -p openshell-egress -p openshell-integration --bins`).
+
+use std::convert::Infallible;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use openshell_egress::client::block_on;
+use openshell_egress::sandbox::EgressPolicy;
+use openshell_egress::sandbox_net::{setup_sandbox, teardown_sandbox};
+use openshell_integration::egress_world::{EgressWorld, GATEWAY, NODE_SIDE};
+use openshell_integration::netns::TestNetns;
+
+const BENCH_PORT: u16 = 8080;
+const RELAY_PORT: u16 = 9000;
+const UPSTREAM: &str = "203.0.113.10";
+
+fn policy() -> EgressPolicy {
+    let yaml = format!(
+        "apiVersion: openshell.nvidia.com/v1
+kind: SandboxPolicy
+metadata:
+  name: bench
+spec:
+  isolation:
+    network: restricted
+---
+apiVersion: openshell.nvidia.com/v1
+kind: NetworkPolicy
+metadata:
+  name: bench
+spec:
+  egress:
+    allow:
+      - domain: api.hubspot.com
+        ports: [{BENCH_PORT}]
+  inspection:
+    scanForPII: false
+"
+    );
+    EgressPolicy::from_policy_set(&openshell_policy::PolicySet::parse("bench.yaml", &yaml).unwrap())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn report(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    println!(
+        "  {name:<10} p50 {:>8.3} ms   p90 {:>8.3} ms   p99 {:>8.3} ms   max {:>8.3} ms",
+        percentile(&samples, 0.5).as_secs_f64() * 1e3,
+        percentile(&samples, 0.9).as_secs_f64() * 1e3,
+        percentile(&samples, 0.99).as_secs_f64() * 1e3,
+        samples.last().unwrap().as_secs_f64() * 1e3,
+    );
+}
+
+fn setup_times(world: &EgressWorld, sandboxes: usize) {
+    println!("network setup per sandbox ({sandboxes} sandboxes, all kept registered):");
+    let client = world.client();
+    let namespaces: Vec<TestNetns> = (0..sandboxes)
+        .map(|_| TestNetns::create("osh-bench"))
+        .collect();
+    let (mut total, mut register, mut wire, mut verify) = (vec![], vec![], vec![], vec![]);
+    for (i, netns) in namespaces.iter().enumerate() {
+        let report = block_on(setup_sandbox(
+            &client,
+            &format!("bench-{i}"),
+            netns.path(),
+            policy(),
+        ))
+        .unwrap()
+        .expect("setup");
+        total.push(report.total());
+        register.push(report.register);
+        wire.push(report.wire);
+        verify.push(report.verify);
+    }
+    let mut teardown = vec![];
+    for i in 0..sandboxes {
+        let started = Instant::now();
+        block_on(teardown_sandbox(Some(&client), &format!("bench-{i}")))
+            .unwrap()
+            .expect("teardown");
+        teardown.push(started.elapsed());
+    }
+    report("setup", total);
+    report("register", register);
+    report("wire", wire);
+    report("verify", verify);
+    report("teardown", teardown);
+}
+
+fn serve_upstream(world: &EgressWorld) -> tokio::runtime::Runtime {
+    let path = world.internet.path().to_owned();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .on_thread_start(move || {
+            let file = std::fs::File::open(&path).expect("internet netns");
+            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        })
+        .build()
+        .expect("runtime");
+    let (ready, bound) = std::sync::mpsc::channel();
+    runtime.spawn(async move {
+        let listener = tokio::net::TcpListener::bind((UPSTREAM, BENCH_PORT))
+            .await
+            .expect("bind upstream");
+        let _ = ready.send(());
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = service_fn(|_: Request<hyper::body::Incoming>| async {
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok\n"))))
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    bound
+        .recv_timeout(Duration::from_secs(5))
+        .expect("upstream");
+    runtime
+}
+
+/// The three ways to the upstream server.
+#[derive(Clone, Copy)]
+enum Path {
+    /// wrk on the node straight to the server.
+    Direct,
+    /// wrk in a wired sandbox through the engine's explicit proxy.
+    Proxied,
+    /// wrk on the node through a bare TCP relay.
+    Relay,
+}
+
+impl Path {
+    fn name(self) -> &'static str {
+        match self {
+            Path::Direct => "direct",
+            Path::Proxied => "proxied",
+            Path::Relay => "tcp relay",
+        }
+    }
+}
+
+struct WrkResult {
+    requests_per_second: f64,
+    p50: f64,
+    p99: f64,
+}
+
+/// Parses `wrk --latency` output: Requests/sec and the 50% and 99% lines, in ms.
+fn run_wrk(netns: &TestNetns, args: &[&str]) -> WrkResult {
+    let output = netns
+        .command("wrk")
+        .args(args)
+        .output()
+        .expect("run wrk (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "wrk failed: {text}");
+    assert!(!text.contains("Non-2xx"), "wrk saw errors: {text}");
+    let milliseconds = |value: &str| -> f64 {
+        let value = value.trim();
+        if let Some(v) = value.strip_suffix("us") {
+            v.parse::<f64>().unwrap() / 1e3
+        } else if let Some(v) = value.strip_suffix("ms") {
+            v.parse().unwrap()
+        } else if let Some(v) = value.strip_suffix('s') {
+            v.parse::<f64>().unwrap() * 1e3
+        } else {
+            panic!("unknown latency {value:?}")
+        }
+    };
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|line| line.trim().strip_prefix(prefix).map(str::to_owned))
+            .unwrap_or_else(|| panic!("no {prefix:?} in wrk output: {text}"))
+    };
+    WrkResult {
+        requests_per_second: field("Requests/sec:").trim().parse().unwrap(),
+        p50: milliseconds(&field("50%")),
+        p99: milliseconds(&field("99%")),
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    let (mut sandboxes, mut seconds, mut connections, mut rounds) =
+        (50usize, 5u64, 32usize, 3usize);
+    let mut trail_dir: Option<tempfile::TempDir> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let value = |args: &mut std::iter::Skip<std::env::Args>| {
+            args.next().and_then(|v| v.parse::<usize>().ok())
+        };
+        match arg.as_str() {
+            "--sandboxes" => sandboxes = value(&mut args).expect("--sandboxes N"),
+            "--seconds" => seconds = value(&mut args).expect("--seconds S") as u64,
+            "--connections" => connections = value(&mut args).expect("--connections C"),
+            "--rounds" => rounds = value(&mut args).expect("--rounds R"),
+            "--trail-dir" => {
+                let parent = args.next().expect("--trail-dir DIR");
+                trail_dir = Some(tempfile::tempdir_in(parent).expect("trail directory"));
+            }
+            other => panic!(
+                "unknown argument {other:?}; usage: egress-bench [--sandboxes N] [--seconds S] \
+                 [--connections C] [--rounds R] [--trail-dir DIR]"
+            ),
+        }
+    }
+    let world = EgressWorld::with_trail_in(trail_dir.as_ref().map(|d| d.path()));
+    // The wiring runs where the node's veths live.
+    world.node.enter_current_thread();
+    setup_times(&world, sandboxes);
+
+    let _upstream = serve_upstream(&world);
+    let sandbox = TestNetns::create("osh-bench-client");
+    block_on(setup_sandbox(
+        &world.client(),
+        "bench-client",
+        sandbox.path(),
+        policy(),
+    ))
+    .unwrap()
+    .expect("wire the client sandbox");
+    let script = world.dir().join("proxy.lua");
+    std::fs::write(
+        &script,
+        format!(
+            "wrk.path = \"http://api.hubspot.com:{BENCH_PORT}/bench\"\n\
+             wrk.headers[\"Host\"] = \"api.hubspot.com:{BENCH_PORT}\"\n"
+        ),
+    )
+    .expect("write wrk script");
+    let direct_url = format!("http://{UPSTREAM}:{BENCH_PORT}/bench");
+    let proxy_url = format!("http://{GATEWAY}:3128/");
+    let duration = format!("{seconds}s");
+    let script = script.display().to_string();
+    // Control: a bare TCP relay (socat, a process per connection, no HTTP, no policy) on the
+    // node, one hop like the engine, to tell the cost of the extra hop from the engine's own.
+    let relay = world
+        .node
+        .command("socat")
+        .args([
+            &format!("TCP-LISTEN:{RELAY_PORT},bind={NODE_SIDE},fork,reuseaddr"),
+            &format!("TCP:{UPSTREAM}:{BENCH_PORT}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok();
+    let relay_url = format!("http://{NODE_SIDE}:{RELAY_PORT}/bench");
+    let measure = |path: Path, connections: usize| {
+        let connections = connections.to_string();
+        let mut args = vec!["--latency", "-t", "1", "-c", &connections, "-d", &duration];
+        match path {
+            Path::Proxied => {
+                args.extend(["-s", &script, &proxy_url]);
+                run_wrk(&sandbox, &args)
+            }
+            Path::Direct => {
+                args.push(&direct_url);
+                run_wrk(&world.node, &args)
+            }
+            Path::Relay => {
+                args.push(&relay_url);
+                run_wrk(&world.node, &args)
+            }
+        }
+    };
+    let mut paths = vec![Path::Direct, Path::Proxied];
+    if relay.is_some() {
+        std::thread::sleep(Duration::from_millis(200));
+        paths.push(Path::Relay);
+    } else {
+        println!("(socat not installed: no relay control)");
+    }
+    // Warm every path.
+    for path in &paths {
+        measure(*path, 1);
+    }
+    for (label, load) in [("unloaded", 1usize), ("loaded", connections)] {
+        let mut results: Vec<Vec<WrkResult>> = paths.iter().map(|_| Vec::new()).collect();
+        for _ in 0..rounds {
+            for (path, results) in paths.iter().zip(&mut results) {
+                results.push(measure(*path, load));
+            }
+        }
+        let summary = |results: &[WrkResult]| {
+            (
+                median(results.iter().map(|r| r.requests_per_second).collect()),
+                median(results.iter().map(|r| r.p50).collect()),
+                median(results.iter().map(|r| r.p99).collect()),
+            )
+        };
+        println!(
+            "proxy vs direct, {label} ({load} connections, {seconds} s x {rounds} rounds, medians):"
+        );
+        let (d_rps, d50, d99) = summary(&results[0]);
+        for (path, results) in paths.iter().zip(&results) {
+            let (rps, p50, p99) = summary(results);
+            println!(
+                "  {:<9} {rps:>10.0} req/s   p50 {p50:>7.3} ms   p99 {p99:>7.3} ms   \
+                 ratio {:.2}",
+                path.name(),
+                rps / d_rps
+            );
+        }
+        let (p_rps, p50, p99) = summary(&results[1]);
+        println!(
+            "  added by the engine: p50 {:>7.3} ms   p99 {:>7.3} ms   throughput ratio {:.2}",
+            p50 - d50,
+            p99 - d99,
+            p_rps / d_rps
+        );
+    }
+    if let Some(mut relay) = relay {
+        let _ = relay.kill();
+        let _ = relay.wait();
+    }
+    block_on(teardown_sandbox(Some(&world.client()), "bench-client"))
+        .unwrap()
+        .expect("teardown");
+}

@@ -1,0 +1,924 @@
+//! The egress engine with real restricted containers: busybox bundles run by the built
+//! `openshell`, wired at `createRuntime` by the network step, their traffic decided by the
+//! `openshell-egress` process in a node namespace, the internet in another namespace.
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use openshell_egress::client::block_on;
+use openshell_egress::sandbox::EgressPolicy;
+use openshell_integration::egress_world::{
+    EgressWorld, GATEWAY, INGRESS_PORT, NAMELESS, NODE_SIDE,
+};
+use openshell_integration::leftovers::assert_clean;
+use openshell_integration::runtime::Runtime;
+use openshell_integration::{unique_id, wait_for};
+use serde_json::Value;
+
+const POLICY: &str = "apiVersion: openshell.nvidia.com/v1
+kind: SandboxPolicy
+metadata:
+  name: egress-test
+spec:
+  isolation:
+    network: restricted
+  permissions:
+    allowedAPIs: [crm.read, crm.update]
+    deniedAPIs: [admin.*]
+  auditLog:
+    destination: file://@TRAIL@
+---
+apiVersion: openshell.nvidia.com/v1
+kind: NetworkPolicy
+metadata:
+  name: egress-test
+spec:
+  egress:
+    allow:
+      - domain: api.hubspot.com
+        methods: [GET]
+      - domain: \"*.example.test\"
+    deny:
+      - domain: evil.example.test
+      - domain: \"*\"
+  inspection:
+    tlsDecrypt: true
+    logPayloads: false
+    scanForPII: true
+---
+apiVersion: openshell.nvidia.com/v1
+kind: ApiCatalog
+metadata:
+  name: test-apis
+spec:
+  apis:
+    crm.read:
+      - methods: [GET]
+        host: crm.example.test
+        path: /api/v1/customers/**
+    crm.update:
+      - methods: [PATCH]
+        host: crm.example.test
+        path: /api/v1/customers/*
+    admin.users.list:
+      - methods: [GET]
+        host: crm.example.test
+        path: /admin/users
+";
+
+/// A policy allowing only `domain`, with GET only, no interception.
+fn narrow_policy(name: &str, domain: &str) -> String {
+    format!(
+        "apiVersion: openshell.nvidia.com/v1
+kind: SandboxPolicy
+metadata:
+  name: {name}
+spec:
+  isolation:
+    network: restricted
+  auditLog:
+    destination: file://@TRAIL@
+---
+apiVersion: openshell.nvidia.com/v1
+kind: NetworkPolicy
+metadata:
+  name: {name}
+spec:
+  egress:
+    allow:
+      - domain: {domain}
+  inspection:
+    scanForPII: false
+"
+    )
+}
+
+/// Runs a command in the container; returns its exit code and stdout.
+fn exec(rt: &Runtime, id: &str, args: &[&str]) -> (i32, String) {
+    let mut full = vec!["exec", id];
+    full.extend_from_slice(args);
+    let out = rt.output(&full);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// `egress-probe get …` in the container: (status, body JSON) or the error text.
+fn get(rt: &Runtime, id: &str, args: &[&str]) -> Result<(u16, Value), String> {
+    let mut full = vec!["egress-probe", "get"];
+    full.extend_from_slice(args);
+    let (code, out) = exec(rt, id, &full);
+    let mut lines = out.lines();
+    let first = lines.next().unwrap_or_default();
+    match first.strip_prefix("status: ") {
+        Some(status) if code == 0 => {
+            let body: String = lines.collect::<Vec<_>>().join("\n");
+            Ok((
+                status.parse().unwrap(),
+                serde_json::from_str(&body).unwrap_or(Value::String(body)),
+            ))
+        }
+        _ => Err(out),
+    }
+}
+
+/// The status a `get` ended with: the HTTP status, 403 for a refused CONNECT, 0 for no answer.
+fn status_of(rt: &Runtime, id: &str, url: &str) -> u16 {
+    match get(rt, id, &[url]) {
+        Ok((status, _)) => status,
+        Err(error) if error.contains("responded 403") => 403,
+        Err(_) => 0,
+    }
+}
+
+fn netns_of(rt: &Runtime, id: &str) -> PathBuf {
+    PathBuf::from(format!("/proc/{}/ns/net", rt.pid(id)))
+}
+
+fn events_for<'a>(events: &'a [Value], id: &str) -> Vec<&'a Value> {
+    events
+        .iter()
+        .filter(|e| e["container_id"] == id && e["component"] == "egress")
+        .collect()
+}
+
+#[test]
+fn a_restricted_container_reaches_exactly_what_its_policy_allows() {
+    let world = EgressWorld::new();
+    let rt = world.runtime();
+    let policy = world.policy("policy", POLICY);
+    let bundle = world.sandbox_bundle(&policy);
+    let id = unique_id("egress");
+    rt.start_detached(&id, bundle.path());
+
+    // The hook's registration record carries the sandbox's addresses.
+    let record: Value = serde_json::from_str(
+        &std::fs::read_to_string(world.dir().join("registry").join(format!("{id}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["sandbox"]["egress"], format!("{GATEWAY}:3128"));
+    assert_eq!(record["sandbox"]["host_ip"], GATEWAY);
+    assert!(
+        record["sandbox"]["sandbox_ip"]
+            .as_str()
+            .unwrap()
+            .starts_with("10.200.0.")
+    );
+
+    // Allowed: GET through the explicit proxy, plain and intercepted TLS (the probe trusts
+    // only the mounted engine CA; the engine verifies the internet with the test CA).
+    let (status, body) = get(&rt, &id, &["http://api.hubspot.com/contacts"]).unwrap();
+    assert_eq!(
+        (status, body["host"].as_str()),
+        (200, Some("api.hubspot.com")),
+        "{body}"
+    );
+    assert_eq!(body["tls"], false);
+    let (status, body) = get(&rt, &id, &["https://api.hubspot.com/contacts?limit=1"]).unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["tls"], true, "re-encrypted to the real server: {body}");
+    assert_eq!(body["path"], "/contacts?limit=1");
+    // busybox wget honours http_proxy too.
+    let (code, out) = exec(
+        &rt,
+        &id,
+        &["wget", "-q", "-O", "-", "http://api.hubspot.com/busybox"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("\"path\":\"/busybox\""), "{out}");
+
+    // A method the rule does not allow.
+    let (status, body) = get(
+        &rt,
+        &id,
+        &["https://api.hubspot.com/contacts", "POST", "{}"],
+    )
+    .unwrap();
+    assert_eq!(status, 403);
+    assert_eq!(body["error"], "egress_denied");
+    assert_eq!(body["rule"], "egress.allow[0] (api.hubspot.com)");
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap()
+            .contains("method not allowed"),
+        "{body}"
+    );
+    // A port it does not allow: the probe tunnels (CONNECT, refused with 403); a plain proxy
+    // request shows the JSON body.
+    let refused = get(&rt, &id, &["http://api.hubspot.com:8080/"]).unwrap_err();
+    assert!(refused.contains("403"), "{refused}");
+    let (status, body) = proxy_get(&netns_of(&rt, &id), "http://api.hubspot.com:8080/");
+    assert_eq!(status, 403);
+    assert_eq!(body["error"], "egress_denied");
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap()
+            .contains("port not allowed"),
+        "{body}"
+    );
+    // A domain carved out of the wildcard, as a CONNECT and as a plain proxy request.
+    let netns = netns_of(&rt, &id);
+    let refused = get(&rt, &id, &["https://evil.example.test/steal"]).unwrap_err();
+    assert!(
+        refused.contains("403"),
+        "CONNECT refused with 403: {refused}"
+    );
+    let (status, body) = proxy_get(&netns, "http://evil.example.test/steal");
+    assert_eq!(status, 403);
+    assert_eq!(body["rule"], "egress.deny[0] (evil.example.test)");
+    // A domain nothing allows.
+    assert!(
+        get(&rt, &id, &["http://example.com/"])
+            .unwrap_err()
+            .contains("403")
+    );
+    let (status, body) = proxy_get(&netns, "http://example.com/");
+    assert_eq!((status, body["rule"].as_str()), (403, Some("default deny")));
+    // Allowed names that resolve to internal addresses are refused.
+    assert!(
+        get(&rt, &id, &["https://internal.example.test/"])
+            .unwrap_err()
+            .contains("403")
+    );
+    let (status, body) = proxy_get(&netns, "http://internal.example.test/");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("address_refused")),
+        "{body}"
+    );
+    let (status, body) = proxy_get(&netns, "http://loopback.example.test/");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("address_refused")),
+        "{body}"
+    );
+    // An address instead of a name.
+    assert!(
+        get(&rt, &id, &[&format!("http://{NAMELESS}/")])
+            .unwrap_err()
+            .contains("403")
+    );
+    let (status, body) = proxy_get(&netns, &format!("http://{NAMELESS}/"));
+    assert_eq!(status, 403, "{body}");
+
+    // API permissions under interception: allowed API passes, admin.* gets the JSON 403.
+    let (status, body) = get(&rt, &id, &["https://crm.example.test/api/v1/customers/42"]).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = get(&rt, &id, &["https://crm.example.test/admin/users"]).unwrap();
+    assert_eq!(status, 403);
+    assert_eq!(body["error"], "api_denied");
+    assert_eq!(body["api"], "admin.users.list");
+    assert_eq!(body["rule"], "deniedAPIs: admin.*");
+
+    // scanForPII: a card number in a body is blocked; a clean body passes.
+    let card = r#"{"note":"refund card 4111 1111 1111 1111"}"#;
+    let (status, body) = get(
+        &rt,
+        &id,
+        &[
+            "https://crm.example.test/api/v1/customers/42",
+            "PATCH",
+            card,
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("pii_blocked")),
+        "{body}"
+    );
+    assert_eq!(body["rule"], "inspection.scanForPII");
+    let (status, body) = get(
+        &rt,
+        &id,
+        &[
+            "https://crm.example.test/api/v1/customers/42",
+            "PATCH",
+            r#"{"tier":"gold"}"#,
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        (status, body["method"].as_str()),
+        (200, Some("PATCH")),
+        "{body}"
+    );
+
+    // What reached the internet, and what did not.
+    let seen = world.recorded.requests();
+    assert!(
+        seen.iter().all(|r| r.host != "evil.example.test"),
+        "{seen:?}"
+    );
+    assert!(seen.iter().all(|r| !r.body.contains("4111")), "{seen:?}");
+    assert!(seen.iter().all(|r| r.path != "/admin/users"), "{seen:?}");
+    assert!(
+        seen.iter()
+            .any(|r| r.host == "crm.example.test" && r.body.contains("gold"))
+    );
+
+    // Every decision was audited, without the body.
+    let events = world.audit_events();
+    let mine = events_for(&events, &id);
+    let decided = |action: &str, decision: &str| {
+        mine.iter()
+            .any(|e| e["action"] == action && e["decision"] == decision)
+    };
+    assert!(decided("egress.http", "allow"), "{mine:#?}");
+    assert!(decided("egress.http", "deny"));
+    assert!(decided("egress.connect", "deny"));
+    assert!(decided("crm.read", "allow"));
+    assert!(decided("admin.users.list", "deny"));
+    assert!(mine.iter().all(|e| e["policy"] == "egress-test"));
+    let metrics = block_on(world.client().metrics()).unwrap().unwrap();
+    for line in [
+        r#"openshell_egress_decisions_total{kind="https",decision="allow"}"#,
+        r#"openshell_egress_decisions_total{kind="https",decision="deny"}"#,
+        r#"openshell_egress_decisions_total{kind="connect",decision="deny"}"#,
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+    let trail = std::fs::read_to_string(world.trail()).unwrap();
+    assert!(!trail.contains("4111"), "no payload in the audit trail");
+    assert!(
+        !trail.contains("gold"),
+        "logPayloads: false keeps bodies out"
+    );
+
+    rt.ok(&["delete", "--force", &id]);
+    assert_clean(rt.root(), &id, bundle.path());
+    assert!(
+        !world
+            .dir()
+            .join("registry")
+            .join(format!("{id}.json"))
+            .exists()
+    );
+    assert!(world.sandbox_interfaces().is_empty(), "veth left behind");
+    assert!(
+        !world.node_routes().contains("10.200.0."),
+        "{}",
+        world.node_routes()
+    );
+    assert!(
+        block_on(world.client().sandbox(&id)).unwrap().is_err(),
+        "registration left"
+    );
+}
+
+#[test]
+fn dns_transparent_redirection_and_everything_else_is_contained() {
+    let world = EgressWorld::new();
+    let rt = world.runtime();
+    let policy = world.policy("policy", POLICY);
+    let bundle = world.sandbox_bundle(&policy);
+    let id = unique_id("egress-dns");
+    rt.start_detached(&id, bundle.path());
+
+    // Allowed names resolve (to synthetic addresses); denied ones are NXDOMAIN.
+    let (code, out) = exec(&rt, &id, &["nslookup", "api.hubspot.com"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("10.201."), "synthetic answer: {out}");
+    let (code, out) = exec(&rt, &id, &["nslookup", "evil.example.test"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("NXDOMAIN"), "{out}");
+    let (code, _) = exec(&rt, &id, &["nslookup", "example.com", "8.8.8.8"]);
+    assert_ne!(code, 0, "another resolver is the same responder");
+
+    // Without proxy variables, connections to resolved names are redirected and decided.
+    let unproxied = |url: &str| {
+        exec(
+            &rt,
+            &id,
+            &[
+                "env",
+                "-u",
+                "HTTP_PROXY",
+                "-u",
+                "http_proxy",
+                "-u",
+                "HTTPS_PROXY",
+                "-u",
+                "https_proxy",
+                "egress-probe",
+                "get",
+                url,
+            ],
+        )
+    };
+    let (code, out) = unproxied("http://api.hubspot.com/transparent");
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.starts_with("status: 200") && out.contains("/transparent"),
+        "{out}"
+    );
+    let (code, out) = unproxied("https://crm.example.test/api/v1/customers/7");
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.starts_with("status: 200") && out.contains("\"tls\":true"),
+        "{out}"
+    );
+    let (code, out) = unproxied("https://crm.example.test/admin/users");
+    assert!(code == 0 && out.contains("api_denied"), "{out}");
+
+    // By address: TCP to the internet never arrives, nor does UDP.
+    let (code, out) = exec(&rt, &id, &["egress-probe", "tcp", &format!("{NAMELESS}:7")]);
+    assert_ne!(
+        code, 0,
+        "a raw-IP connection must not reach the echo server: {out}"
+    );
+    let (code, out) = unproxied(&format!("http://{NAMELESS}/"));
+    assert_ne!(code, 0, "{out}");
+    let (code, _) = exec(
+        &rt,
+        &id,
+        &["egress-probe", "udp", &format!("{NAMELESS}:9999"), "leak"],
+    );
+    assert_eq!(code, 0);
+    // Nor the node itself on other ports.
+    let (code, _) = exec(&rt, &id, &["egress-probe", "tcp", &format!("{GATEWAY}:22")]);
+    assert_ne!(code, 0);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        world.recorded.datagrams().is_empty(),
+        "UDP left the sandbox"
+    );
+    assert!(
+        world
+            .recorded
+            .requests()
+            .iter()
+            .all(|r| !r.host.starts_with("203.")),
+        "{:?}",
+        world.recorded.requests()
+    );
+
+    let events = world.audit_events();
+    let mine = events_for(&events, &id);
+    assert!(mine.iter().any(|e| e["action"] == "egress.dns"
+        && e["decision"] == "deny"
+        && e["resource"] == "evil.example.test"));
+    assert!(
+        mine.iter()
+            .any(|e| e["action"] == "egress.tcp" && e["decision"] == "deny")
+    );
+    rt.ok(&["delete", "--force", &id]);
+    assert!(world.sandbox_interfaces().is_empty());
+}
+
+#[test]
+fn policies_are_per_sandbox_and_replaced_without_a_restart() {
+    let world = EgressWorld::new();
+    let rt = world.runtime();
+    let hubspot = world.policy("hubspot", &narrow_policy("hubspot-only", "api.hubspot.com"));
+    let crm = world.policy("crm", &narrow_policy("crm-only", "crm.example.test"));
+    let (bundle_a, bundle_b) = (world.sandbox_bundle(&hubspot), world.sandbox_bundle(&crm));
+    let (a, b) = (unique_id("egress-a"), unique_id("egress-b"));
+    rt.start_detached(&a, bundle_a.path());
+    rt.start_detached(&b, bundle_b.path());
+
+    let status = |id: &str, url: &str| status_of(&rt, id, url);
+    assert_eq!(status(&a, "http://api.hubspot.com/"), 200);
+    assert_eq!(status(&a, "http://crm.example.test/"), 403);
+    assert_eq!(status(&b, "http://crm.example.test/"), 200);
+    assert_eq!(status(&b, "http://api.hubspot.com/"), 403);
+
+    // The sandboxes cannot reach each other.
+    let b_address = block_on(world.client().sandbox(&b))
+        .unwrap()
+        .unwrap()
+        .sandbox_ip;
+    let (code, _) = exec(
+        &rt,
+        &a,
+        &["egress-probe", "tcp", &format!("{b_address}:80")],
+    );
+    assert_ne!(code, 0);
+    let peer = EgressWorld::connect_from(&netns_of(&rt, &a), SocketAddr::new(b_address.into(), 80));
+    assert!(
+        peer.is_err() || {
+            // Redirected to the engine, which refuses a destination no DNS answer named.
+            let mut stream = peer.unwrap();
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+            let mut reply = Vec::new();
+            let _ = stream.read_to_end(&mut reply);
+            reply.is_empty()
+        }
+    );
+
+    // Hot reload: A's policy now allows crm instead of hubspot; the running container, on
+    // the next request, follows it.
+    let replacement = openshell_policy::PolicySet::load(world.policy(
+        "replacement",
+        &narrow_policy("hubspot-now-crm", "crm.example.test"),
+    ))
+    .unwrap();
+    let replaced = block_on(
+        world
+            .client()
+            .replace_policy(&a, &EgressPolicy::from_policy_set(&replacement)),
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(replaced.policy.name, "hubspot-now-crm");
+    assert_eq!(status(&a, "http://crm.example.test/"), 200);
+    assert_eq!(status(&a, "http://api.hubspot.com/"), 403);
+    // `openshell policy get` shows the active one.
+    let active = block_on(world.client().sandbox(&a)).unwrap().unwrap();
+    assert_eq!(active.policy.name, "hubspot-now-crm");
+    // B is untouched.
+    assert_eq!(status(&b, "http://crm.example.test/"), 200);
+    assert_eq!(status(&b, "http://api.hubspot.com/"), 403);
+
+    rt.ok(&["delete", "--force", &a]);
+    rt.ok(&["delete", "--force", &b]);
+    assert!(world.sandbox_interfaces().is_empty());
+    assert!(block_on(world.client().sandbox(&a)).unwrap().is_err());
+}
+
+#[test]
+fn without_the_engine_sandboxes_reach_nothing_and_do_not_start() {
+    let mut world = EgressWorld::new();
+    let rt = world.runtime();
+    let policy = world.policy("hubspot", &narrow_policy("hubspot-only", "api.hubspot.com"));
+    let bundle = world.sandbox_bundle(&policy);
+    let id = unique_id("egress-fault");
+    rt.start_detached(&id, bundle.path());
+    assert_eq!(get(&rt, &id, &["http://api.hubspot.com/"]).unwrap().0, 200);
+
+    world.kill_engine();
+    // Fail closed: nothing answers and nothing leaks, by proxy, by address or by DNS.
+    assert!(get(&rt, &id, &["http://api.hubspot.com/"]).is_err());
+    let (code, _) = exec(&rt, &id, &["egress-probe", "tcp", &format!("{NAMELESS}:7")]);
+    assert_ne!(code, 0);
+    let (code, _) = exec(&rt, &id, &["nslookup", "api.hubspot.com"]);
+    assert_ne!(code, 0);
+    // A new restricted sandbox is refused.
+    let refused = unique_id("egress-refused");
+    let bundle_refused = world.sandbox_bundle(&policy);
+    let out = rt.output(&[
+        "run",
+        "--detach",
+        "--bundle",
+        bundle_refused.path().to_str().unwrap(),
+        &refused,
+    ]);
+    assert!(
+        !out.status.success(),
+        "a restricted sandbox must not start without the engine"
+    );
+    assert!(
+        world.sandbox_interfaces().len() == 1,
+        "{:?}",
+        world.sandbox_interfaces()
+    );
+
+    // Restarted, the engine restores the registration and the sandbox works again.
+    world.start_engine();
+    let restored = block_on(world.client().sandbox(&id)).unwrap().unwrap();
+    assert_eq!(restored.policy.name, "hubspot-only");
+    assert!(wait_for(Duration::from_secs(5), || get(
+        &rt,
+        &id,
+        &["http://api.hubspot.com/"]
+    )
+    .is_ok_and(|(s, _)| s == 200)));
+    assert_eq!(status_of(&rt, &id, "http://crm.example.test/"), 403);
+
+    rt.ok(&["delete", "--force", &id]);
+    let _ = rt.output(&["delete", "--force", &refused]);
+    assert!(world.sandbox_interfaces().is_empty());
+    assert!(block_on(world.client().sandbox(&id)).unwrap().is_err());
+    assert!(
+        world.node_tables().contains("openshell_egress"),
+        "the node table stays"
+    );
+}
+
+/// The head and the JSON body of a raw HTTP response.
+fn split_response(reply: &[u8]) -> (String, Value) {
+    let text = String::from_utf8_lossy(reply);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (
+        head.to_owned(),
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+/// A plain (absolute-form) proxy GET from inside `netns`: status and JSON body.
+fn proxy_get(netns: &std::path::Path, url: &str) -> (u16, Value) {
+    let authority = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap();
+    let request = format!("GET {url} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    let reply = raw_exchange(netns, request.as_bytes(), Duration::from_secs(3));
+    let (head, body) = split_response(&reply);
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer to {url}: {head}"));
+    if status == 403 {
+        assert!(head.contains("x-openshell-egress: denied"), "{head}");
+    }
+    (status, body)
+}
+
+/// Sends `request` from inside `netns` to the explicit proxy; returns what came back within
+/// `wait`.
+fn raw_exchange(netns: &std::path::Path, request: &[u8], wait: Duration) -> Vec<u8> {
+    let proxy: SocketAddr = format!("{GATEWAY}:3128").parse().unwrap();
+    let mut stream = EgressWorld::connect_from(netns, proxy).expect("connect to the proxy");
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let _ = stream.write_all(request);
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    reply
+}
+
+#[test]
+fn hostile_clients_do_not_take_the_engine_down() {
+    let world = EgressWorld::new();
+    let rt = world.runtime();
+    let hostile_policy = world.policy("hubspot", &narrow_policy("hostile", "api.hubspot.com"));
+    let (hostile_bundle, calm_bundle) = (
+        world.sandbox_bundle(&hostile_policy),
+        world.sandbox_bundle(&hostile_policy),
+    );
+    let (hostile, calm) = (unique_id("egress-hostile"), unique_id("egress-calm"));
+    rt.start_detached(&hostile, hostile_bundle.path());
+    rt.start_detached(&calm, calm_bundle.path());
+    let netns = netns_of(&rt, &hostile);
+
+    // Request smuggling: both Content-Length and Transfer-Encoding.
+    let reply = raw_exchange(
+        &netns,
+        b"POST http://api.hubspot.com/ HTTP/1.1\r\nHost: api.hubspot.com\r\nContent-Length: 4\r\n\
+          Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET http://evil.example.test/ HTTP/1.1\r\n\
+          Host: evil.example.test\r\n\r\n",
+        Duration::from_secs(3),
+    );
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert_eq!(
+        text.matches("HTTP/1.1").count(),
+        1,
+        "the smuggled request is never read: {text}"
+    );
+    // Two different Content-Length values.
+    let reply = raw_exchange(
+        &netns,
+        b"POST http://api.hubspot.com/ HTTP/1.1\r\nHost: api.hubspot.com\r\nContent-Length: 1\r\n\
+          Content-Length: 2\r\n\r\nab",
+        Duration::from_secs(3),
+    );
+    assert!(String::from_utf8_lossy(&reply).starts_with("HTTP/1.1 400"));
+    // Oversized headers.
+    let mut huge = b"GET http://api.hubspot.com/ HTTP/1.1\r\nHost: api.hubspot.com\r\n".to_vec();
+    for i in 0..2000 {
+        huge.extend_from_slice(format!("X-Filler-{i}: {}\r\n", "a".repeat(64)).as_bytes());
+    }
+    huge.extend_from_slice(b"\r\n");
+    let reply = raw_exchange(&netns, &huge, Duration::from_secs(3));
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with("HTTP/1.1 431"), "{text}");
+    // A Host header that names another host than the request target.
+    let reply = raw_exchange(
+        &netns,
+        b"GET http://api.hubspot.com/ HTTP/1.1\r\nHost: evil.example.test\r\n\r\n",
+        Duration::from_secs(3),
+    );
+    assert!(String::from_utf8_lossy(&reply).starts_with("HTTP/1.1 400"));
+    // Slowloris: head bytes trickled in; the engine closes at its header timeout (2 s here).
+    let proxy: SocketAddr = format!("{GATEWAY}:3128").parse().unwrap();
+    let mut slow: Vec<_> = (0..20)
+        .map(|_| EgressWorld::connect_from(&netns, proxy).expect("connect"))
+        .collect();
+    let started = Instant::now();
+    for stream in &mut slow {
+        let _ = stream.write_all(b"GET http://api.hubspot.com/ HTTP/1.1\r\n");
+    }
+    // Meanwhile the other sandbox is served, and so is the hostile one's honest request.
+    assert_eq!(
+        get(&rt, &calm, &["http://api.hubspot.com/calm"]).unwrap().0,
+        200
+    );
+    for stream in &mut slow {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(8)))
+            .unwrap();
+        let _ = stream.write_all(b"X-Slow: 1\r\n");
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "slow clients were cut off at the header timeout, not left hanging"
+    );
+    // Over the per-sandbox connection limit (64 here), further connections are closed while
+    // the other sandbox is still served.
+    let mut held: Vec<_> = (0..80)
+        .filter_map(|_| EgressWorld::connect_from(&netns, proxy).ok())
+        .collect();
+    assert_eq!(
+        get(&rt, &calm, &["http://api.hubspot.com/calm2"])
+            .unwrap()
+            .0,
+        200
+    );
+    held.clear();
+    assert!(wait_for(Duration::from_secs(5), || get(
+        &rt,
+        &hostile,
+        &["http://api.hubspot.com/ok"]
+    )
+    .is_ok_and(|(s, _)| s == 200)));
+
+    let health = block_on(world.client().healthy()).unwrap();
+    assert!(health.is_ok());
+    rt.ok(&["delete", "--force", &hostile]);
+    rt.ok(&["delete", "--force", &calm]);
+    assert!(world.sandbox_interfaces().is_empty());
+}
+
+#[test]
+fn the_admin_api_refuses_unenforceable_policies_and_reports() {
+    let world = EgressWorld::new();
+    let client = world.client();
+    let network = block_on(client.network()).unwrap().unwrap();
+    assert_eq!(network.gateway.to_string(), GATEWAY);
+    assert_eq!(network.proxy_url, format!("http://{GATEWAY}:3128"));
+    assert_eq!(network.ca_cert, world.egress_ca());
+    let ca = std::fs::read_to_string(&network.ca_cert).unwrap();
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
+
+    let allow_all: EgressPolicy =
+        serde_json::from_str(r#"{"name":"p","network":{"egress":{"allow":[{"domain":"*"}]}}}"#)
+            .unwrap();
+    let request = openshell_egress::sandbox::RegisterRequest {
+        container_id: "c1".to_owned(),
+        policy: allow_all,
+    };
+    let error = block_on(client.register(&request)).unwrap().unwrap_err();
+    assert!(error.to_string().contains("every host"), "{error}");
+    // A TLD-wide wildcard never gets that far: the pattern language refuses it.
+    let tld: Result<EgressPolicy, _> =
+        serde_json::from_str(r#"{"name":"p","network":{"egress":{"allow":[{"domain":"*.com"}]}}}"#);
+    assert!(tld.unwrap_err().to_string().contains("public suffix"));
+    let missing = block_on(client.sandbox("nobody")).unwrap().unwrap_err();
+    assert!(missing.is_not_found(), "{missing}");
+    let missing = block_on(client.unregister("nobody")).unwrap().unwrap_err();
+    assert!(missing.is_not_found(), "{missing}");
+
+    let metrics = block_on(client.metrics()).unwrap().unwrap();
+    assert!(
+        metrics.contains("openshell_egress_sandboxes 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("openshell_egress_open_connections 0"),
+        "{metrics}"
+    );
+    // A node that names no egress engine refuses to start a restricted sandbox.
+    let config = std::fs::read_to_string(world.node_config()).unwrap();
+    let unconfigured = world.dir().join("no-egress.toml");
+    std::fs::write(
+        &unconfigured,
+        config.replace(
+            &format!("egress = \"{}\"", world.admin_socket().display()),
+            "",
+        ),
+    )
+    .unwrap();
+    let rt = Runtime::in_netns(world.node.path()).with_node_config(&unconfigured);
+    let bundle = world.sandbox_bundle(&world.policy("p", &narrow_policy("p", "api.hubspot.com")));
+    let id = unique_id("egress-unconfigured");
+    let out = rt.output(&[
+        "run",
+        "--detach",
+        "--bundle",
+        bundle.path().to_str().unwrap(),
+        &id,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("names no egress engine"), "{stderr}");
+    assert!(world.sandbox_interfaces().is_empty());
+
+    // The node's table is in place and nothing else was added to the node namespace.
+    let tables = world.node_tables();
+    assert_eq!(tables.trim(), "table inet openshell_egress", "{tables}");
+}
+
+/// `curl` from a namespace: the status code, then the body.
+fn curl(netns: &openshell_integration::netns::TestNetns, url: &str) -> (String, String) {
+    let out = netns
+        .command("curl")
+        .args(["-s", "-m", "5", "-w", "\n%{http_code}", url])
+        .output()
+        .expect("run curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (code.to_owned(), body.to_owned())
+}
+
+#[test]
+fn webhooks_reach_a_sandbox_only_from_their_source_and_path() {
+    let world = EgressWorld::new();
+    let rt = world.runtime();
+    let policy = world.policy(
+        "webhooks",
+        "apiVersion: openshell.nvidia.com/v1
+kind: SandboxPolicy
+metadata:
+  name: webhooks
+spec:
+  isolation:
+    network: restricted
+  auditLog:
+    destination: file://@TRAIL@
+---
+networkPolicy:
+  name: webhooks
+  egress:
+    allow:
+      - domain: api.hubspot.com
+  ingress:
+    allow:
+      - source: webhook.salesforce.com
+        path: /api/v1/events
+",
+    );
+    let bundle = world.sandbox_bundle(&policy);
+    for (path, text) in [
+        ("www/api/v1/events", "event received\n"),
+        ("www/admin", "secret\n"),
+    ] {
+        let file = bundle.rootfs().join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+    let id = unique_id("egress-ingress");
+    rt.start_detached(&id, bundle.path());
+    rt.ok(&[
+        "exec", "--detach", &id, "httpd", "-f", "-p", "8080", "-h", "/www",
+    ]);
+    let base = format!("http://{NODE_SIDE}:{INGRESS_PORT}/sandboxes/{id}");
+
+    // From the rule's source, on the rule's path: delivered.
+    let delivered = wait_for(Duration::from_secs(5), || {
+        curl(&world.internet, &format!("{base}/api/v1/events"))
+            == ("200".into(), "event received\n".into())
+    });
+    assert!(
+        delivered,
+        "{:?}\n{}",
+        curl(&world.internet, &format!("{base}/api/v1/events")),
+        world.engine_log()
+    );
+    // Another path, another source, another sandbox: refused.
+    let (code, body) = curl(&world.internet, &format!("{base}/admin"));
+    assert_eq!(code, "403", "{body}");
+    assert!(body.contains("ingress_denied"), "{body}");
+    let (code, _) = curl(&world.node, &format!("{base}/api/v1/events"));
+    assert_eq!(code, "403", "the node itself is not webhook.salesforce.com");
+    let (code, _) = curl(
+        &world.internet,
+        &format!("http://{NODE_SIDE}:{INGRESS_PORT}/sandboxes/nobody/api/v1/events"),
+    );
+    assert_eq!(code, "404");
+    // Straight to the sandbox, around the engine: no way in.
+    let address = block_on(world.client().sandbox(&id))
+        .unwrap()
+        .unwrap()
+        .sandbox_ip;
+    let (code, _) = curl(&world.node, &format!("http://{address}:8080/api/v1/events"));
+    assert_eq!(
+        code, "000",
+        "the node cannot open connections into a sandbox"
+    );
+    let (code, _) = curl(
+        &world.internet,
+        &format!("http://{address}:8080/api/v1/events"),
+    );
+    assert_eq!(code, "000");
+
+    let events = world.audit_events();
+    let mine = events_for(&events, &id);
+    assert!(
+        mine.iter()
+            .any(|e| e["action"] == "ingress.http" && e["decision"] == "allow")
+    );
+    assert!(mine.iter().any(|e| e["action"] == "ingress.http"
+        && e["decision"] == "deny"
+        && e["resource"] == "GET /admin"));
+    rt.ok(&["delete", "--force", &id]);
+    assert!(world.sandbox_interfaces().is_empty());
+}
