@@ -257,7 +257,7 @@ fn admissible(
         return Err("not local and not https: no end-to-end encryption".to_owned());
     }
     for rule in applying {
-        if !rule.allowed.iter().any(|name| *name == endpoint.name) {
+        if !rule.allowed.contains(&endpoint.name) {
             return Err(format!(
                 "{} keeps {} data at {}",
                 rule.id,

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use openshell_policy::wire::{ContainerRegistration, check_container_id};
 use serde::Serialize;
@@ -107,12 +107,19 @@ struct Stamp {
     modified: Option<SystemTime>,
 }
 
+/// How close to a directory change a scan may start and still have missed it: file times come
+/// from the kernel's coarse clock, so a change in the same tick as the scan leaves the
+/// directory's modification time as the scan saw it.
+const SAME_TICK: Duration = Duration::from_millis(50);
+
 /// The registered callers.
 #[derive(Default)]
 pub struct Callers {
     table: RwLock<Table>,
     from_dir: Mutex<HashMap<PathBuf, (Stamp, Arc<Caller>)>>,
     from_api: Mutex<HashMap<String, Arc<Caller>>>,
+    /// The directory's modification time seen by the last scan, and when that scan began.
+    last_scan: Mutex<Option<(Option<SystemTime>, SystemTime)>>,
 }
 
 impl Callers {
@@ -157,6 +164,26 @@ impl Callers {
         removed
     }
 
+    /// Whether `dir` may hold records the last scan did not see: entries were added, renamed
+    /// or removed since (its modification time moved), or it changed so shortly before the
+    /// last scan that a later change could hide in the same clock tick. Cheap (one `stat`), so
+    /// unknown callers cannot make the router re-read the directory at will.
+    pub fn may_have_changed(&self, dir: &Path) -> bool {
+        let Some((seen, started)) = *self.last_scan.lock().unwrap_or_else(|p| p.into_inner())
+        else {
+            return true;
+        };
+        let now = std::fs::metadata(dir).and_then(|m| m.modified()).ok();
+        if now != seen {
+            return true;
+        }
+        now.is_some_and(|modified| {
+            started
+                .duration_since(modified)
+                .map_or(true, |gap| gap < SAME_TICK)
+        })
+    }
+
     /// Re-reads `dir`: new and changed records are parsed and turned into callers by `build`,
     /// removed ones are dropped. With `force`, every record is rebuilt (after a reload).
     pub fn scan(
@@ -166,6 +193,8 @@ impl Callers {
         build: &dyn Fn(&ContainerRegistration) -> Caller,
     ) -> ScanReport {
         let mut report = ScanReport::default();
+        let started = SystemTime::now();
+        let dir_modified = std::fs::metadata(dir).and_then(|m| m.modified()).ok();
         let mut known = self.from_dir.lock().unwrap_or_else(|p| p.into_inner());
         if force {
             known.clear();
@@ -221,6 +250,7 @@ impl Callers {
         }
         *known = seen;
         drop(known);
+        *self.last_scan.lock().unwrap_or_else(|p| p.into_inner()) = Some((dir_modified, started));
         self.rebuild();
         report.callers = self
             .table
@@ -326,6 +356,25 @@ mod tests {
         callers.scan(dir.path(), false, &build);
         assert!(callers.by_id("a").is_none());
         assert!(callers.by_ip("10.200.0.2".parse().unwrap()).is_none());
+    }
+
+    #[test]
+    fn changes_to_the_directory_are_noticed_cheaply() {
+        let dir = tempfile::tempdir().unwrap();
+        let callers = Callers::default();
+        assert!(callers.may_have_changed(dir.path()), "never scanned");
+        callers.scan(dir.path(), false, &build);
+        std::thread::sleep(SAME_TICK * 2);
+        callers.scan(dir.path(), false, &build);
+        assert!(!callers.may_have_changed(dir.path()), "nothing new since");
+        std::fs::write(dir.path().join("a.json"), record("a", "10.200.0.2")).unwrap();
+        assert!(callers.may_have_changed(dir.path()));
+        callers.scan(dir.path(), false, &build);
+        assert!(callers.by_id("a").is_some());
+        assert!(
+            callers.may_have_changed(dir.path()),
+            "a change just before the scan may hide another in the same tick"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use openshell_audit::AuditHub;
@@ -26,8 +26,9 @@ use crate::registry::{Caller, Callers, Origin, ScanReport};
 use crate::tls::{TlsContext, context_for};
 use crate::upstream::UpstreamPool;
 
-/// Least time between two registry scans triggered by unknown callers.
-const MISS_RESCAN_INTERVAL: Duration = Duration::from_millis(100);
+/// Compiled policies are shared by the containers registered with the same documents and
+/// digest.
+type PolicyKey = (Vec<PathBuf>, String);
 
 /// What the router is started with.
 pub struct RouterSettings {
@@ -120,10 +121,10 @@ pub struct PrivacyRouter {
     config_path: Option<PathBuf>,
     env: EnvLookup,
     upstreams: UpstreamPool,
-    compiled: Mutex<HashMap<(Vec<PathBuf>, String), Arc<RoutingPolicy>>>,
+    compiled: Mutex<HashMap<PolicyKey, Arc<RoutingPolicy>>>,
     callers: Callers,
     api_sources: Mutex<HashMap<String, ContainerRegistration>>,
-    last_miss_scan: tokio::sync::Mutex<Option<Instant>>,
+    miss_scan: tokio::sync::Mutex<()>,
     audit: AuditHub,
     metrics: Metrics,
     listen: OnceLock<SocketAddr>,
@@ -143,7 +144,7 @@ impl PrivacyRouter {
             compiled: Mutex::new(HashMap::new()),
             callers: Callers::default(),
             api_sources: Mutex::new(HashMap::new()),
-            last_miss_scan: tokio::sync::Mutex::new(None),
+            miss_scan: tokio::sync::Mutex::new(()),
             audit,
             metrics: Metrics::new(),
             listen: OnceLock::new(),
@@ -249,15 +250,17 @@ impl PrivacyRouter {
         ))
     }
 
-    /// Re-reads the registry for an unknown caller, at most every [`MISS_RESCAN_INTERVAL`];
-    /// whether it did.
+    /// Re-reads the registry for an unknown caller when the directory may hold records the
+    /// last scan did not see (one scan at a time); whether it did.
     async fn rescan_after_miss(self: &Arc<Self>) -> bool {
-        let mut last = self.last_miss_scan.lock().await;
-        if last.is_some_and(|t| t.elapsed() < MISS_RESCAN_INTERVAL) {
+        let _one_at_a_time = self.miss_scan.lock().await;
+        if !self
+            .callers
+            .may_have_changed(&self.generation().registry_dir)
+        {
             return false;
         }
         self.scan(false).await;
-        *last = Some(Instant::now());
         true
     }
 

@@ -159,9 +159,15 @@ impl fmt::Debug for PinnedKeys {
     }
 }
 
-/// The certificate's key is not among the endpoint's pins.
-#[derive(Debug)]
+/// The certificate's key is not among the endpoint's pins. (Its `Debug` is its message:
+/// rustls shows a certificate error's cause with `Debug`.)
 struct KeyNotPinned(SpkiPin);
+
+impl fmt::Debug for KeyNotPinned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
 
 impl fmt::Display for KeyNotPinned {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
