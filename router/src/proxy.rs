@@ -317,6 +317,7 @@ pub async fn forward(
     let request = Outgoing {
         api,
         headers: &parts.headers,
+        caller_model: json.get("model").cloned(),
         json,
         generation: &generation,
     };
@@ -327,6 +328,8 @@ pub async fn forward(
 struct Outgoing<'a> {
     api: Api,
     headers: &'a HeaderMap,
+    /// The model the caller asked for, restored for endpoints that name none.
+    caller_model: Option<Value>,
     json: Value,
     generation: &'a Generation,
 }
@@ -336,8 +339,18 @@ impl Outgoing<'_> {
         &mut self,
         upstream: &crate::upstream::Upstream,
     ) -> Result<hyper::Request<Full<Bytes>>, String> {
-        if let (Some(model), Value::Object(map)) = (&upstream.spec.model, &mut self.json) {
-            map.insert("model".to_owned(), Value::String(model.clone()));
+        if let Value::Object(map) = &mut self.json {
+            match (&upstream.spec.model, &self.caller_model) {
+                (Some(model), _) => {
+                    map.insert("model".to_owned(), Value::String(model.clone()));
+                }
+                (None, Some(model)) => {
+                    map.insert("model".to_owned(), model.clone());
+                }
+                (None, None) => {
+                    map.remove("model");
+                }
+            }
         }
         let body = serde_json::to_vec(&self.json).map_err(|e| e.to_string())?;
         let mut request = hyper::Request::post(upstream.target(self.api.path())?)

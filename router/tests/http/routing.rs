@@ -351,6 +351,10 @@ async fn failover_moves_to_the_next_allowed_endpoint_only() {
     let mut config = RouterConfig::default();
     config.health.cooldown_ms = 60_000;
     config.health.max_cooldown_ms = 60_000;
+    // The node's definition of `primary` (same URL) lends it a model name.
+    let mut primary = node_endpoint("primary", format!("http://{down}/v1"), true);
+    primary.model = Some("primary-model".into());
+    config.endpoints = vec![primary];
     let router = Router::start(config, &[]).await;
     router.register("agent", Some("127.0.0.2"), Some("EU"), &policy);
     let client = router.client("127.0.0.2");
@@ -358,6 +362,11 @@ async fn failover_moves_to_the_next_allowed_endpoint_only() {
     assert_eq!(
         (answer.status.as_u16(), answer.endpoint()),
         (200, Some("backup"))
+    );
+    assert_eq!(
+        backup.received()[0].body["model"],
+        "agent-model",
+        "the backup names no model: the caller's is kept, not the failed endpoint's"
     );
     let (_, endpoints) = router.admin("GET", "/v1/endpoints", None).await;
     let endpoints: serde_json::Value = serde_json::from_str(&endpoints).unwrap();
