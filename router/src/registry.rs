@@ -371,10 +371,6 @@ mod tests {
         assert!(callers.may_have_changed(dir.path()));
         callers.scan(dir.path(), false, &build);
         assert!(callers.by_id("a").is_some());
-        assert!(
-            callers.may_have_changed(dir.path()),
-            "a change just before the scan may hide another in the same tick"
-        );
     }
 
     #[test]

@@ -315,8 +315,16 @@ spec:
     );
 
     // With the EU's local endpoint down, EU personal data waits rather than cross over.
-    eu_local.stop();
+    eu_local.stop().await;
     let before = (us_local.count(), us_cloud.count(), eu_cloud.count());
+    // The first request may still go out on a kept-alive connection the endpoint reset as it
+    // died (502: sent, then failed; not retried elsewhere); from then on the endpoint is down.
+    let first = eu.chat(CONFIDENTIAL).await;
+    assert!(
+        [502, 503].contains(&first.status.as_u16()),
+        "{:?}",
+        first.body
+    );
     let answer = eu.chat(CONFIDENTIAL).await;
     assert_eq!(answer.status, 503, "{:?}", answer.body);
     assert_eq!(answer.code(), "no_endpoint_available");

@@ -108,8 +108,10 @@ pub struct StandIn {
     pub name: String,
     pub addr: SocketAddr,
     pub received: Arc<Mutex<Vec<Received>>>,
-    /// TLS connections accepted (handshakes started).
+    /// Connections accepted (for TLS: handshakes started).
     pub connections: Arc<Mutex<usize>>,
+    /// The listener and open connections still running.
+    alive: Arc<std::sync::atomic::AtomicUsize>,
     stop: watch::Sender<bool>,
 }
 
@@ -146,7 +148,10 @@ impl StandIn {
         });
         let state = (name.to_owned(), answer, Arc::clone(&received));
         let counter = Arc::clone(&connections);
+        let alive = Arc::new(std::sync::atomic::AtomicUsize::new(1));
+        let listening = Alive(Arc::clone(&alive));
         tokio::spawn(async move {
+            let _listening = listening;
             loop {
                 let stream = tokio::select! {
                     accepted = listener.accept() => match accepted {
@@ -159,7 +164,12 @@ impl StandIn {
                 let state = state.clone();
                 let acceptor = acceptor.clone();
                 let mut stopped = stopped.clone();
+                _listening
+                    .0
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let connection_alive = Alive(Arc::clone(&_listening.0));
                 tokio::spawn(async move {
+                    let _connection_alive = connection_alive;
                     let service = service_fn(move |request| {
                         let state = state.clone();
                         async move { Ok::<_, hyper::Error>(answer_request(&state, request).await) }
@@ -193,6 +203,7 @@ impl StandIn {
             addr,
             received,
             connections,
+            alive,
             stop,
         }
     }
@@ -216,13 +227,28 @@ impl StandIn {
         self.received.lock().unwrap().len()
     }
 
-    /// Stops accepting connections.
-    pub fn stop(&self) {
+    /// Stops: the listener closes and open connections (kept-alive ones included) are
+    /// dropped, as when an endpoint dies. Returns once all of them are gone.
+    pub async fn stop(&self) {
         let _ = self.stop.send(true);
+        let gone = eventually(Duration::from_secs(5), || {
+            self.alive.load(std::sync::atomic::Ordering::SeqCst) == 0
+        })
+        .await;
+        assert!(gone, "stand-in {} did not stop", self.name);
     }
 }
 
 type StandInState = (String, Answer, Arc<Mutex<Vec<Received>>>);
+
+/// Counts a running task of a stand-in until dropped.
+struct Alive(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
 
 /// The exact body a JSON stand-in answers.
 pub fn json_answer(name: &str, model: &Value) -> Value {
