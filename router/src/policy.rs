@@ -1,0 +1,461 @@
+//! A container's `PrivacyRouterPolicy` compiled for routing, and the routing decision.
+//!
+//! # The decision
+//! For a request classified at level `L` with data types `T`, from a container in region `R`:
+//! 1. **Candidates**: `routes[L]` in order of preference, then — with `fallback: local-only`
+//!    (the default) — every local endpoint not already listed, in definition order. With
+//!    `fallback: deny` there are no fallback candidates.
+//! 2. **Constraints**, each applied to every candidate and never relaxed:
+//!    - confidential and restricted data go to `local` endpoints only;
+//!    - an endpoint that is not local must be `https` (and, when it has pins, pinned);
+//!    - every residency rule of region `R` whose `dataTypes` meet `T` (or that says `all`)
+//!      allows only its `allowedEndpoints`.
+//! 3. The request goes to the first candidate that passes and is up; a connection failure moves
+//!    it to the next one that passes (see [`crate::proxy`]). No candidate passing: 403, with
+//!    why each was excluded. Candidates passing but none reachable: 503.
+//!
+//! A container without a `PrivacyRouterPolicy` routes as an empty one: no routes, no residency
+//! rules, `fallback: local-only` — its requests reach local endpoints only.
+//!
+//! Endpoint names resolve against the policy's `endpoints` when it defines any, else against
+//! the router configuration's node-wide endpoints.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use openshell_policy::wire::Sensitivity;
+use openshell_policy::{Fallback, PrivacyRouterSpec};
+
+use crate::classification::{Classified, DataTypes};
+use crate::endpoint::EndpointSpec;
+use crate::upstream::Upstream;
+
+/// One residency rule.
+#[derive(Debug, Clone)]
+struct Residency {
+    id: String,
+    region: String,
+    all: bool,
+    data_types: DataTypes,
+    allowed: Vec<String>,
+}
+
+impl Residency {
+    fn applies(&self, region: Option<&str>, data_types: DataTypes) -> bool {
+        region == Some(self.region.as_str()) && (self.all || self.data_types.intersects(data_types))
+    }
+}
+
+/// A route entry: the endpoint (or why it cannot be used) and the rule naming it.
+#[derive(Clone)]
+struct RouteEntry {
+    rule: String,
+    name: String,
+    upstream: Result<Arc<Upstream>, String>,
+}
+
+/// A compiled routing policy.
+pub struct RoutingPolicy {
+    /// The `PrivacyRouterPolicy`'s name, or `default` when the container's policy has none.
+    pub name: String,
+    endpoints: Vec<Arc<Upstream>>,
+    /// Endpoints defined but unusable (TLS trust), with whether they are local and why.
+    unusable: Vec<(String, bool, String)>,
+    routes: BTreeMap<Sensitivity, Vec<RouteEntry>>,
+    residency: Vec<Residency>,
+    fallback: Fallback,
+}
+
+/// A candidate endpoint and the rule that made it one.
+#[derive(Clone)]
+pub struct Candidate {
+    /// The endpoint.
+    pub upstream: Arc<Upstream>,
+    /// `routes.internal[1]` or `fallback: local-only`.
+    pub rule: String,
+}
+
+/// The outcome of planning: the endpoints that may receive the request, in order.
+pub struct Plan {
+    /// Allowed endpoints, in order of preference.
+    pub candidates: Vec<Candidate>,
+    /// Endpoints considered and excluded, with why (`cloud-us: residencyRules[0] (EU) …`).
+    pub excluded: Vec<String>,
+    /// The residency rules that applied (`residencyRules[0] (EU)`).
+    pub residency: Vec<String>,
+}
+
+impl RoutingPolicy {
+    /// Compiles `spec` (None: the empty policy). `node_wide` are the configuration's endpoints;
+    /// `resolve` turns a definition into the shared endpoint, or says why it cannot be used —
+    /// such an endpoint is excluded from every route (fail closed) and the others still serve.
+    pub fn compile(
+        name: &str,
+        spec: Option<&PrivacyRouterSpec>,
+        node_wide: &[EndpointSpec],
+        mut resolve: impl FnMut(&EndpointSpec) -> Result<Arc<Upstream>, String>,
+    ) -> RoutingPolicy {
+        let empty = PrivacyRouterSpec::default();
+        let spec = spec.unwrap_or(&empty);
+        let definitions: Vec<EndpointSpec> = if spec.endpoints.is_empty() {
+            node_wide.to_vec()
+        } else {
+            spec.endpoints
+                .iter()
+                .map(|e| EndpointSpec::from_policy(e, node_wide))
+                .collect()
+        };
+        let mut endpoints = Vec::new();
+        let mut unusable = Vec::new();
+        for definition in &definitions {
+            match resolve(definition) {
+                Ok(upstream) => endpoints.push(upstream),
+                Err(why) => unusable.push((definition.name.clone(), definition.local, why)),
+            }
+        }
+        let find = |name: &str| -> Result<Arc<Upstream>, String> {
+            if let Some(upstream) = endpoints.iter().find(|e| e.spec.name == name) {
+                return Ok(Arc::clone(upstream));
+            }
+            match unusable.iter().find(|(n, _, _)| n == name) {
+                Some((_, _, why)) => Err(format!("unusable: {why}")),
+                None => Err("no endpoint of that name is defined".to_owned()),
+            }
+        };
+        let mut routes = BTreeMap::new();
+        for (level, names) in &spec.routes {
+            let level = wire_level(level.value);
+            let entries = names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| RouteEntry {
+                    rule: format!("routes.{level}[{i}]"),
+                    name: name.value.clone(),
+                    upstream: find(&name.value),
+                })
+                .collect();
+            routes.insert(level, entries);
+        }
+        let residency = spec
+            .residency_rules
+            .iter()
+            .enumerate()
+            .map(|(i, rule)| {
+                let mut data_types = DataTypes::NONE;
+                let mut all = false;
+                for t in &rule.data_types {
+                    match DataTypes::from_policy(t.value) {
+                        Some(t) => data_types = data_types.with(t),
+                        None => all = true,
+                    }
+                }
+                Residency {
+                    id: format!("residencyRules[{i}] ({})", rule.region.value),
+                    region: rule.region.value.clone(),
+                    all,
+                    data_types,
+                    allowed: rule
+                        .allowed_endpoints
+                        .iter()
+                        .map(|e| e.value.clone())
+                        .collect(),
+                }
+            })
+            .collect();
+        RoutingPolicy {
+            name: name.to_owned(),
+            endpoints,
+            unusable,
+            routes,
+            residency,
+            fallback: spec.fallback.value,
+        }
+    }
+
+    /// The endpoints this policy can name.
+    pub fn endpoints(&self) -> &[Arc<Upstream>] {
+        &self.endpoints
+    }
+
+    /// The endpoints that may receive a request classified as `classified` from a container in
+    /// `region`, in order of preference.
+    pub fn plan(&self, region: Option<&str>, classified: &Classified) -> Plan {
+        let level = classified.sensitivity;
+        let applying: Vec<&Residency> = self
+            .residency
+            .iter()
+            .filter(|r| r.applies(region, classified.data_types))
+            .collect();
+        let mut plan = Plan {
+            candidates: Vec::new(),
+            excluded: Vec::new(),
+            residency: applying.iter().map(|r| r.id.clone()).collect(),
+        };
+        let consider = |plan: &mut Plan, upstream: &Arc<Upstream>, rule: String| {
+            if plan
+                .candidates
+                .iter()
+                .any(|c| Arc::ptr_eq(&c.upstream, upstream))
+            {
+                return;
+            }
+            match admissible(&upstream.spec, level, &applying) {
+                Ok(()) => plan.candidates.push(Candidate {
+                    upstream: Arc::clone(upstream),
+                    rule,
+                }),
+                Err(why) => plan
+                    .excluded
+                    .push(format!("{} ({rule}): {why}", upstream.spec.name)),
+            }
+        };
+        match self.routes.get(&level) {
+            Some(entries) => {
+                for entry in entries {
+                    match &entry.upstream {
+                        Ok(upstream) => consider(&mut plan, upstream, entry.rule.clone()),
+                        Err(why) => plan
+                            .excluded
+                            .push(format!("{} ({}): {why}", entry.name, entry.rule)),
+                    }
+                }
+            }
+            None => plan
+                .excluded
+                .push(format!("routes.{level}: the policy names no endpoint")),
+        }
+        match self.fallback {
+            Fallback::LocalOnly => {
+                for upstream in self.endpoints.iter().filter(|e| e.spec.local) {
+                    consider(&mut plan, upstream, "fallback: local-only".to_owned());
+                }
+                for (name, _, why) in self.unusable.iter().filter(|(_, local, _)| *local) {
+                    plan.excluded
+                        .push(format!("{name} (fallback: local-only): unusable: {why}"));
+                }
+            }
+            Fallback::Deny => plan
+                .excluded
+                .push("fallback: deny (no endpoint beyond the route)".to_owned()),
+        }
+        plan
+    }
+}
+
+/// Whether data at `level` under the `applying` residency rules may go to `endpoint`.
+fn admissible(
+    endpoint: &EndpointSpec,
+    level: Sensitivity,
+    applying: &[&Residency],
+) -> Result<(), String> {
+    if level >= Sensitivity::Confidential && !endpoint.local {
+        return Err(format!(
+            "{level} data stays on local endpoints and this one is not local"
+        ));
+    }
+    if !endpoint.local && !endpoint.is_https() {
+        return Err("not local and not https: no end-to-end encryption".to_owned());
+    }
+    for rule in applying {
+        if !rule.allowed.contains(&endpoint.name) {
+            return Err(format!(
+                "{} keeps {} data at {}",
+                rule.id,
+                if rule.all {
+                    "all".to_owned()
+                } else {
+                    rule.data_types.names().join("/")
+                },
+                rule.allowed.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The policy document's level as the wire level.
+fn wire_level(level: openshell_policy::Sensitivity) -> Sensitivity {
+    match level {
+        openshell_policy::Sensitivity::Public => Sensitivity::Public,
+        openshell_policy::Sensitivity::Internal => Sensitivity::Internal,
+        openshell_policy::Sensitivity::Confidential => Sensitivity::Confidential,
+        openshell_policy::Sensitivity::Restricted => Sensitivity::Restricted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use openshell_policy::PolicySet;
+
+    use super::*;
+    use crate::tls::TlsContext;
+
+    const POLICY: &str = "apiVersion: openshell.nvidia.com/v1
+kind: PrivacyRouterPolicy
+metadata: {name: router}
+spec:
+  endpoints:
+    - {name: eu-local, url: 'http://127.0.0.1:1/v1', local: true, region: EU}
+    - {name: us-local, url: 'http://127.0.0.1:2/v1', local: true, region: US}
+    - {name: eu-cloud, url: 'https://127.0.0.1:3/v1', region: EU, spkiPins: ['sha256:1111111111111111111111111111111111111111111111111111111111111111']}
+    - {name: us-cloud, url: 'https://127.0.0.1:4/v1', region: US, spkiPins: ['sha256:1111111111111111111111111111111111111111111111111111111111111111']}
+    - {name: ca-cloud, url: 'https://127.0.0.1:6/v1', region: US}
+    - {name: plain, url: 'http://127.0.0.1:5/v1', local: true}
+    - {name: cn-local, url: 'http://127.0.0.1:7/v1', local: true, region: CN}
+  routes:
+    restricted: [eu-local]
+    confidential: [us-local, eu-local]
+    internal: [us-cloud, eu-cloud]
+    public: [ca-cloud, us-cloud, eu-cloud, us-local]
+  residencyRules:
+    - {region: EU, dataTypes: [personalData, financialData], allowedEndpoints: [eu-local, eu-cloud]}
+    - {region: CN, dataTypes: [all], allowedEndpoints: [cn-local]}
+";
+
+    fn compile(text: &str) -> RoutingPolicy {
+        compile_with(text, &[])
+    }
+
+    fn compile_with(text: &str, node_wide: &[EndpointSpec]) -> RoutingPolicy {
+        let set = PolicySet::parse("p.yaml", text).unwrap();
+        let tls = TlsContext::new(std::path::Path::new("/nonexistent"));
+        RoutingPolicy::compile(
+            "router",
+            set.privacy_router().map(|p| &p.spec),
+            node_wide,
+            |spec| Upstream::new(spec.clone(), &tls, Duration::from_secs(1)).map(Arc::new),
+        )
+    }
+
+    fn node_endpoint(name: &str, base: &str, local: bool) -> EndpointSpec {
+        EndpointSpec {
+            name: name.into(),
+            base: base.into(),
+            local,
+            region: None,
+            pins: vec![openshell_policy::SpkiPin([1; 32])],
+            model: None,
+            credential: None,
+        }
+    }
+
+    fn class(level: Sensitivity, data_types: DataTypes) -> Classified {
+        Classified {
+            sensitivity: level,
+            data_types,
+            detectors: Vec::new(),
+            fail_closed: None,
+        }
+    }
+
+    fn names(plan: &Plan) -> Vec<&str> {
+        plan.candidates
+            .iter()
+            .map(|c| c.upstream.spec.name.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn routes_then_local_fallback_in_order() {
+        let p = compile(POLICY);
+        let plan = p.plan(Some("US"), &class(Sensitivity::Public, DataTypes::NONE));
+        assert_eq!(
+            names(&plan),
+            [
+                "us-cloud", "eu-cloud", "us-local", "eu-local", "plain", "cn-local"
+            ]
+        );
+        assert_eq!(plan.candidates[0].rule, "routes.public[1]");
+        // ca-cloud has no pins and the CA file cannot be read: excluded, the rest serve.
+        assert!(
+            plan.excluded[0]
+                .starts_with("ca-cloud (routes.public[0]): unusable: cannot read CA file"),
+            "{:?}",
+            plan.excluded
+        );
+        assert_eq!(plan.candidates[3].rule, "fallback: local-only");
+        let plan = p.plan(Some("US"), &class(Sensitivity::Restricted, DataTypes::NONE));
+        assert_eq!(names(&plan), ["eu-local", "us-local", "plain", "cn-local"]);
+    }
+
+    #[test]
+    fn sensitive_data_never_reaches_cloud_endpoints() {
+        // Routes naming node-wide endpoints are not checked when the policy is loaded (the
+        // policy cannot know them): the constraint holds when routing.
+        let text = "privacyRouter:
+  routes:
+    restricted: [cloud, local]
+    confidential: [plain-cloud, cloud]
+    public: [plain-cloud, cloud]
+";
+        let node_wide = [
+            node_endpoint("cloud", "https://127.0.0.1:9/v1", false),
+            node_endpoint("plain-cloud", "http://127.0.0.1:8/v1", false),
+            node_endpoint("local", "http://127.0.0.1:7/v1", true),
+        ];
+        let p = compile_with(text, &node_wide);
+        for level in [Sensitivity::Confidential, Sensitivity::Restricted] {
+            let plan = p.plan(None, &class(level, DataTypes::PERSONAL));
+            assert_eq!(names(&plan), ["local"], "{level}");
+            assert!(
+                plan.excluded
+                    .iter()
+                    .any(|e| e.starts_with("cloud (routes.") && e.contains("not local")),
+                "{:?}",
+                plan.excluded
+            );
+        }
+        let plan = p.plan(None, &class(Sensitivity::Public, DataTypes::NONE));
+        assert_eq!(names(&plan), ["cloud", "local"]);
+        assert!(plan.excluded[0].contains("no end-to-end encryption"));
+    }
+
+    #[test]
+    fn residency_rules_keep_data_in_region() {
+        let p = compile(POLICY);
+        let internal_financial = class(Sensitivity::Internal, DataTypes::FINANCIAL);
+        let eu = p.plan(Some("EU"), &internal_financial);
+        assert_eq!(names(&eu), ["eu-cloud", "eu-local"]);
+        assert_eq!(eu.residency, ["residencyRules[0] (EU)"]);
+        assert!(
+            eu.excluded
+                .iter()
+                .any(|e| e.starts_with("us-cloud (routes.internal[0]): residencyRules[0] (EU)")),
+            "{:?}",
+            eu.excluded
+        );
+        let us = p.plan(Some("US"), &internal_financial);
+        assert_eq!(names(&us)[0], "us-cloud");
+        // Data the rule does not name is not held back.
+        let eu_plain = p.plan(Some("EU"), &class(Sensitivity::Internal, DataTypes::NONE));
+        assert_eq!(names(&eu_plain)[0], "us-cloud");
+        // `all` applies to everything from the region.
+        let cn = p.plan(Some("CN"), &class(Sensitivity::Public, DataTypes::NONE));
+        assert_eq!(names(&cn), ["cn-local"]);
+        let personal = p.plan(
+            Some("EU"),
+            &class(Sensitivity::Confidential, DataTypes::PERSONAL),
+        );
+        assert_eq!(names(&personal), ["eu-local"]);
+    }
+
+    #[test]
+    fn deny_fallback_and_no_policy() {
+        let p = compile(&POLICY.replace("residencyRules:", "fallback: deny\n  residencyRules:"));
+        let plan = p.plan(Some("CN"), &class(Sensitivity::Public, DataTypes::NONE));
+        assert!(plan.candidates.is_empty());
+        assert!(plan.excluded.iter().any(|e| e.contains("fallback: deny")));
+        let sandbox_only = "apiVersion: openshell.nvidia.com/v1\nkind: SandboxPolicy\nmetadata: {name: s}\nspec: {}\n";
+        let plan = compile(sandbox_only).plan(None, &class(Sensitivity::Public, DataTypes::NONE));
+        assert!(plan.candidates.is_empty());
+        let node_wide = [
+            node_endpoint("cloud", "https://127.0.0.1:9/v1", false),
+            node_endpoint("local", "http://127.0.0.1:7/v1", true),
+        ];
+        let plan = compile_with(sandbox_only, &node_wide)
+            .plan(None, &class(Sensitivity::Public, DataTypes::NONE));
+        assert_eq!(names(&plan), ["local"], "no policy: local endpoints only");
+    }
+}
