@@ -123,6 +123,15 @@ fn absolutize(spec: &mut Spec, bundle: &Path, config_path: &Path) -> Result<()> 
     Ok(())
 }
 
+/// The files an attached policy adds to the staged bundle.
+#[derive(Default)]
+pub struct PolicyFiles {
+    /// The plain policy the hooks read.
+    pub plain: Option<ContainerPolicy>,
+    /// The resolver configuration of a restricted sandbox.
+    pub resolv_conf: Option<String>,
+}
+
 /// Where the caller's bundle was, recorded next to the staged spec.
 #[derive(Serialize, Deserialize)]
 struct Origin {
@@ -142,6 +151,8 @@ impl StagedBundle {
 
     /// The plain policy the hooks read (`ContainerPolicy` as JSON), when a policy is attached.
     pub const POLICY_FILE: &str = "policy.json";
+    /// The resolver configuration a restricted sandbox gets (bind-mounted as /etc/resolv.conf).
+    pub const RESOLV_CONF: &str = "resolv.conf";
 
     /// Writes `spec` (and the container's plain policy, if any) as the staged bundle of container
     /// `id`. Fails if one already exists, which also keeps two concurrent `create`s of the same
@@ -151,7 +162,7 @@ impl StagedBundle {
         id: &str,
         caller_bundle: &Path,
         spec: &Spec,
-        policy: Option<&ContainerPolicy>,
+        policy: &PolicyFiles,
     ) -> Result<Self> {
         let parent = root.join(STAGING_DIR);
         fs::create_dir_all(&parent)
@@ -175,15 +186,15 @@ impl StagedBundle {
         written.map(|()| staged)
     }
 
-    fn write_files(
-        &self,
-        caller_bundle: &Path,
-        spec: &Spec,
-        policy: Option<&ContainerPolicy>,
-    ) -> Result<()> {
-        if let Some(policy) = policy {
+    fn write_files(&self, caller_bundle: &Path, spec: &Spec, policy: &PolicyFiles) -> Result<()> {
+        if let Some(plain) = &policy.plain {
             let path = self.dir.join(Self::POLICY_FILE);
-            fs::write(&path, serde_json::to_vec_pretty(policy)?)
+            fs::write(&path, serde_json::to_vec_pretty(plain)?)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        if let Some(resolv_conf) = &policy.resolv_conf {
+            let path = self.dir.join(Self::RESOLV_CONF);
+            fs::write(&path, resolv_conf)
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         let config = self.dir.join("config.json");
@@ -322,16 +333,29 @@ mod tests {
     fn staging_refuses_a_second_copy_and_records_the_origin() {
         let root = tempfile::tempdir().unwrap();
         let spec = Spec::default();
-        let staged = StagedBundle::write(root.path(), "c1", Path::new("/b"), &spec, None).unwrap();
+        let staged = StagedBundle::write(
+            root.path(),
+            "c1",
+            Path::new("/b"),
+            &spec,
+            &PolicyFiles::default(),
+        )
+        .unwrap();
         assert!(staged.dir().join("config.json").is_file());
         assert_eq!(
             StagedBundle::caller_bundle(root.path(), "c1").as_deref(),
             Some(Path::new("/b"))
         );
-        let err = StagedBundle::write(root.path(), "c1", Path::new("/b"), &spec, None)
-            .err()
-            .unwrap()
-            .to_string();
+        let err = StagedBundle::write(
+            root.path(),
+            "c1",
+            Path::new("/b"),
+            &spec,
+            &PolicyFiles::default(),
+        )
+        .err()
+        .unwrap()
+        .to_string();
         assert!(err.contains("already exists"), "{err}");
         staged.remove();
         assert!(!StagedBundle::path(root.path(), "c1").exists());

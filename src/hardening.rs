@@ -5,9 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{Mount, MountBuilder, Spec};
 use openshell_policy::node_config::NodeConfig;
-use openshell_policy::{HardenOptions, Hardened, HookInjection, PolicySet, harden};
+use openshell_policy::{
+    HardenOptions, Hardened, HookInjection, NetworkIsolation, PolicySet, harden,
+};
 
 use crate::{exe_seal, gpu_edits};
 
@@ -75,4 +77,74 @@ pub fn harden_spec(
         ..HardenOptions::default()
     };
     Ok(harden(spec, policy, &options)?)
+}
+
+/// Where a restricted sandbox finds the egress engine's interception CA.
+pub const EGRESS_CA_IN_SANDBOX: &str = "/etc/ssl/certs/openshell-egress-ca.pem";
+
+/// For `network: restricted`: everything the sandbox needs to reach the egress engine — the
+/// proxy variables, a resolver pointing at the engine's DNS responder (the file at
+/// `resolv_conf`, in the runtime's state, whose contents are returned for the caller to write),
+/// and the interception CA as a trusted certificate. Other network settings are left alone.
+pub fn wire_restricted_network(
+    spec: &mut Spec,
+    policy: &PolicySet,
+    node: &NodeConfig,
+    resolv_conf: &Path,
+) -> Result<Option<String>> {
+    let restricted = policy
+        .sandbox()
+        .is_some_and(|s| s.spec.isolation.network.value == NetworkIsolation::Restricted);
+    if !restricted {
+        return Ok(None);
+    }
+    let egress = &node.egress;
+    let ca = egress.ca_cert_path();
+    if !ca.is_file() {
+        bail!(
+            "egress CA {} not found: start openshell-egress (it creates it) or set [egress] ca_cert",
+            ca.display()
+        );
+    }
+    let proxy = format!("http://{}:{}", egress.gateway, egress.proxy_port);
+    let settings = [
+        ("HTTP_PROXY", proxy.as_str()),
+        ("HTTPS_PROXY", proxy.as_str()),
+        ("http_proxy", proxy.as_str()),
+        ("https_proxy", proxy.as_str()),
+        ("NO_PROXY", "localhost,127.0.0.1"),
+        ("no_proxy", "localhost,127.0.0.1"),
+        ("SSL_CERT_FILE", EGRESS_CA_IN_SANDBOX),
+    ];
+    if let Some(process) = spec.process_mut() {
+        let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+        env.retain(|entry| {
+            let name = entry.split('=').next().unwrap_or_default();
+            !settings.iter().any(|(key, _)| *key == name)
+        });
+        env.extend(settings.iter().map(|(key, value)| format!("{key}={value}")));
+        process.set_env(Some(env));
+    }
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    mounts.retain(|m| {
+        m.destination() != Path::new("/etc/resolv.conf")
+            && m.destination() != Path::new(EGRESS_CA_IN_SANDBOX)
+    });
+    mounts.push(read_only_bind(resolv_conf, "/etc/resolv.conf")?);
+    mounts.push(read_only_bind(&ca, EGRESS_CA_IN_SANDBOX)?);
+    spec.set_mounts(Some(mounts));
+    Ok(Some(format!("nameserver {}\n", egress.gateway)))
+}
+
+fn read_only_bind(source: &Path, destination: &str) -> Result<Mount> {
+    Ok(MountBuilder::default()
+        .destination(destination)
+        .typ("bind")
+        .source(source)
+        .options(
+            ["rbind", "ro", "nosuid", "nodev", "noexec"]
+                .map(String::from)
+                .to_vec(),
+        )
+        .build()?)
 }

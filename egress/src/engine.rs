@@ -36,7 +36,7 @@ use crate::synthetic::SyntheticNames;
 use crate::{admin, dns, firewall, ingress, proxy};
 
 /// Where the CA lives when neither the engine's nor the node's configuration names it.
-pub const DEFAULT_CA_CERT: &str = "/var/lib/openshell/egress/ca.pem";
+pub const DEFAULT_CA_CERT: &str = openshell_policy::node_config::DEFAULT_EGRESS_CA;
 /// Its key.
 pub const DEFAULT_CA_KEY: &str = "/var/lib/openshell/egress/ca.key";
 

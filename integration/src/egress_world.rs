@@ -58,8 +58,6 @@ pub const INTERNET_SIDE: &str = "192.0.2.2";
 pub const INGRESS_PORT: u16 = 8443;
 /// Every sandbox's gateway with the default engine configuration.
 pub const GATEWAY: &str = "10.200.0.1";
-/// Where the CA certificate is mounted in test containers.
-pub const CA_IN_CONTAINER: &str = "/etc/ssl/certs/openshell-egress-ca.pem";
 
 /// A request the test internet received.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -323,7 +321,6 @@ impl EgressWorld {
                  \"loopback.example.test\" = [\"127.0.0.1\"]\n\
                  \"webhook.salesforce.com\" = [\"{INTERNET_SIDE}\"]\n\
                  [upstream]\nca_file = \"{d}/test-ca.pem\"\n\
-                 [tls]\nca_cert = \"{d}/egress-ca.pem\"\nca_key = \"{d}/egress-ca.key\"\n\
                  [limits]\nheader_timeout_ms = 2000\nmax_connections_per_sandbox = 64\n\
                  [ingress]\nlisten = \"{NODE_SIDE}:{INGRESS_PORT}\"\nsandbox_port = 8080\n"
             ),
@@ -336,6 +333,7 @@ impl EgressWorld {
                 "registry_dir = \"{d}/registry\"\n\
                  [services]\negress = \"{d}/egress.sock\"\n\
                  [hooks]\ntimeout_ms = 5000\n\
+                 [egress]\nca_cert = \"{d}/egress-ca.pem\"\nca_key = \"{d}/egress-ca.key\"\n\
                  [audit]\nspool_dir = \"{d}/spool\"\ntrail = \"{}\"\n",
                 trail.display()
             ),
@@ -456,35 +454,14 @@ impl EgressWorld {
     }
 
     /// A busybox bundle running `sleep 600` with `policy` attached (the bundle's
-    /// `openshell-policy.yaml`): the runtime hardens it and injects `openshell-hook`, whose
-    /// network step wires it at `createRuntime` and unwires it at `poststop`. The proxy
-    /// environment, the CA mount and `/etc/resolv.conf` stand for what the policy compiler is to
-    /// provide; the probe is copied in with the libraries it needs.
+    /// `openshell-policy.yaml`): the runtime hardens it — proxy variables, the engine's resolver
+    /// as `/etc/resolv.conf`, the interception CA as a trusted certificate — and injects
+    /// `openshell-hook`, whose network step wires it at `createRuntime` and unwires it at
+    /// `poststop`. The probe is copied in with the libraries it needs.
     pub fn sandbox_bundle(&self, policy: &Path) -> Bundle {
-        let mut bundle = Bundle::new(&["sleep", "600"]);
+        let bundle = Bundle::new(&["sleep", "600"]);
         fs::copy(policy, bundle.path().join("openshell-policy.yaml")).expect("attach policy");
         install_probe(&bundle.rootfs());
-        fs::write(
-            bundle.rootfs().join("etc/resolv.conf"),
-            format!("nameserver {GATEWAY}\n"),
-        )
-        .expect("write resolv.conf");
-        let proxy = format!("http://{GATEWAY}:3128");
-        let ca = self.egress_ca().display().to_string();
-        bundle.edit(|config| {
-            let env = config["process"]["env"].as_array_mut().expect("env");
-            for name in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
-                env.push(json!(format!("{name}={proxy}")));
-            }
-            env.push(json!(format!("SSL_CERT_FILE={CA_IN_CONTAINER}")));
-            config["mounts"]
-                .as_array_mut()
-                .expect("mounts")
-                .push(json!({
-                    "destination": CA_IN_CONTAINER, "type": "bind", "source": ca,
-                    "options": ["rbind", "ro"]
-                }));
-        });
         bundle
     }
 

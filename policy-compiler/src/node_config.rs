@@ -203,14 +203,43 @@ impl Default for AuditNodeSettings {
     }
 }
 
-/// The egress engine's TLS interception CA.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a restricted sandbox's traffic goes: the egress engine's gateway, proxy and TLS
+/// interception CA. The runtime writes these into the sandbox (proxy variables, resolver, CA
+/// mount) at `create`; the hook refuses a sandbox whose engine serves other values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EgressSettings {
-    /// PEM certificate of the CA.
+    /// PEM certificate of the CA (default [`DEFAULT_EGRESS_CA`], created by the engine).
     pub ca_cert: Option<PathBuf>,
     /// PEM private key of the CA.
     pub ca_key: Option<PathBuf>,
+    /// The sandboxes' gateway: the engine's address on every sandbox link.
+    pub gateway: std::net::Ipv4Addr,
+    /// The engine's explicit proxy port on the gateway.
+    pub proxy_port: u16,
+}
+
+/// Where the egress engine keeps the interception CA it creates when none is configured.
+pub const DEFAULT_EGRESS_CA: &str = "/var/lib/openshell/egress/ca.pem";
+
+impl Default for EgressSettings {
+    fn default() -> Self {
+        EgressSettings {
+            ca_cert: None,
+            ca_key: None,
+            gateway: std::net::Ipv4Addr::new(10, 200, 0, 1),
+            proxy_port: 3128,
+        }
+    }
+}
+
+impl EgressSettings {
+    /// The CA certificate sandboxes are given.
+    pub fn ca_cert_path(&self) -> PathBuf {
+        self.ca_cert
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_EGRESS_CA))
+    }
 }
 
 /// Content classification settings.

@@ -9,10 +9,9 @@ use libcontainer::syscall::syscall::SyscallType;
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use openshell_policy::node_config::NodeConfig;
-use openshell_policy::wire::ContainerPolicy;
 
 use super::{Context, validate_id};
-use crate::bundle::{CallerBundle, StagedBundle};
+use crate::bundle::{CallerBundle, PolicyFiles, StagedBundle};
 use crate::{cgroup_path, exe_seal, hardening, keyring, loopback, policy_attach};
 
 /// The annotation naming a container's data-residency region (else the node's `region`).
@@ -57,12 +56,12 @@ pub fn create_container(ctx: &Context, req: &InitRequest<'_>) -> Result<Containe
     }
     let caller = CallerBundle::load(req.bundle)?;
     let node = NodeConfig::load()?;
-    let policy_file = StagedBundle::path(&root, req.id).join(StagedBundle::POLICY_FILE);
-    let (mut spec, policy) = apply_policy(ctx, caller.spec, &caller.dir, &node, &policy_file)?;
+    let staged_dir = StagedBundle::path(&root, req.id);
+    let (mut spec, policy) = apply_policy(ctx, caller.spec, &caller.dir, &node, &staged_dir)?;
     cgroup_path::ensure_cgroups_path(&mut spec, req.id, ctx.systemd_cgroup)?;
 
     exe_seal::ensure_sealed(&root)?;
-    let staged = StagedBundle::write(&root, req.id, &caller.dir, &spec, policy.as_ref())?;
+    let staged = StagedBundle::write(&root, req.id, &caller.dir, &spec, &policy)?;
     let new_netns = has_new_network_namespace(&spec);
     let built = build_init(ctx, &root, staged.dir(), req).and_then(|container| {
         if new_netns {
@@ -81,24 +80,32 @@ pub fn create_container(ctx: &Context, req: &InitRequest<'_>) -> Result<Containe
 }
 
 /// Hardens the caller's spec by the container's policy, if it has one (else returns it as is),
-/// with the plain policy the hooks read.
+/// with the files the policy adds to the staged bundle in `staged_dir`.
 fn apply_policy(
     ctx: &Context,
     spec: Spec,
     bundle: &Path,
     node: &NodeConfig,
-    policy_file: &Path,
-) -> Result<(Spec, Option<ContainerPolicy>)> {
+    staged_dir: &Path,
+) -> Result<(Spec, PolicyFiles)> {
     let Some(attached) =
         policy_attach::resolve(&spec, bundle, ctx.default_policy.as_deref(), node)?
     else {
-        return Ok((spec, None));
+        return Ok((spec, PolicyFiles::default()));
     };
     let policy = &attached.policy;
     let context = || format!("policy {:?} from {}", policy.name(), attached.origin);
-    let hooks = hardening::hook_injection(node, policy_file).with_context(context)?;
-    let hardened =
+    let policy_file = staged_dir.join(StagedBundle::POLICY_FILE);
+    let hooks = hardening::hook_injection(node, &policy_file).with_context(context)?;
+    let mut hardened =
         hardening::harden_spec(&spec, policy, node, Some(hooks)).with_context(context)?;
+    let resolv_conf = hardening::wire_restricted_network(
+        &mut hardened.spec,
+        policy,
+        node,
+        &staged_dir.join(StagedBundle::RESOLV_CONF),
+    )
+    .with_context(context)?;
     let region = spec
         .annotations()
         .as_ref()
@@ -111,7 +118,11 @@ fn apply_policy(
         policy.digest(),
         attached.origin
     );
-    Ok((hardened.spec, Some(policy.container_policy(region))))
+    let files = PolicyFiles {
+        plain: Some(policy.container_policy(region)),
+        resolv_conf,
+    };
+    Ok((hardened.spec, files))
 }
 
 /// True when the container gets a network namespace of its own (not joined by path).

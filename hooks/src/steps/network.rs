@@ -43,6 +43,17 @@ pub fn run(ctx: &mut CreateContext) -> Result<(), HookError> {
     let report = sandbox_net::setup(&ctx.state, &set, &ctx.settings.node)
         .map_err(|e| HookError::Network(e.to_string()))?;
     let network = &report.network.network;
+    let expected = &ctx.settings.node.egress;
+    if network.gateway != expected.gateway || network.proxy_port != expected.proxy_port {
+        // The runtime pointed the sandbox's proxy variables and resolver at the node
+        // configuration's values; an engine serving others would leave it unreachable or, worse,
+        // pointed at something else. Undo and refuse.
+        let _ = sandbox_net::teardown(ctx.state.id(), &ctx.settings.node);
+        return Err(HookError::Network(format!(
+            "the egress engine serves {}:{} but the node configuration says {}:{} ([egress] gateway, proxy_port)",
+            network.gateway, network.proxy_port, expected.gateway, expected.proxy_port
+        )));
+    }
     ctx.registration.sandbox = SandboxAddresses {
         sandbox_ip: Some(IpAddr::V4(report.network.sandbox_ip)),
         host_ip: Some(IpAddr::V4(network.gateway)),
