@@ -70,6 +70,14 @@ pub fn original_exe() -> &'static Path {
     &origin().exe
 }
 
+/// The program `name` installed next to this binary, if there is one.
+pub fn sibling(name: &str) -> Option<PathBuf> {
+    original_exe()
+        .parent()
+        .map(|dir| dir.join(name))
+        .filter(|path| path.is_file())
+}
+
 /// Re-executes the current process from a sealed view of its binary unless it already runs from one.
 ///
 /// `scratch_dir` must be an existing directory on the host (the state root); it serves as the

@@ -2,16 +2,23 @@
 //!
 //! - [`binaries`]: where the workspace's built binaries are.
 //! - [`bundle`]: OCI bundles with a busybox rootfs from Debian's `busybox-static`.
-//! - [`runtime`]: an `openshell` invocation on a private state root, cleaned up on drop.
+//! - [`runtime`]: an `openshell` invocation on a private state root and node configuration,
+//!   cleaned up on drop.
+//! - [`node`]: private node configurations (`OPENSHELL_CONFIG`).
 //! - [`leftovers`]: checks that a container left nothing behind.
+//! - [`service`]: the `nemotron-service` daemon on a private socket.
+//! - [`siem`]: a local stand-in for a SIEM's HTTP collector.
 
 pub mod binaries;
 pub mod bundle;
 pub mod clients;
 pub mod leftovers;
+pub mod node;
 pub mod policies;
 pub mod probe;
 pub mod runtime;
+pub mod service;
+pub mod siem;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
