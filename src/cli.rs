@@ -62,8 +62,10 @@ enum Command {
     Completion(CompletionArgs),
     /// GPU inventory and CDI specs.
     Gpu(commands::gpu::GpuArgs),
-    /// Policy tooling: validate, compile, explain.
+    /// Policy tooling: validate, compile, explain, compile-nl.
     Policy(commands::policy::PolicyArgs),
+    /// Show a container's audit trail (decisions about it, from the node's local trail).
+    Audit(commands::audit::AuditArgs),
 }
 
 /// Send a signal to the container's init process (default SIGTERM), or to all its processes.
@@ -173,7 +175,8 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<i32> {
         Command::Checkpoint(_) => Err(commands::unsupported("checkpoint")),
         Command::Restore(_) => Err(commands::unsupported("restore")),
         Command::Gpu(args) => done(commands::gpu::gpu(args)),
-        Command::Policy(args) => done(commands::policy::policy(args)),
+        Command::Policy(args) => commands::policy::policy(args),
+        Command::Audit(args) => done(commands::audit::audit(ctx, args)),
         Command::Completion(args) => {
             clap_complete::generate(
                 args.shell,

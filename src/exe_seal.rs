@@ -70,6 +70,14 @@ pub fn original_exe() -> &'static Path {
     &origin().exe
 }
 
+/// The program `name` installed next to this binary, if there is one.
+pub fn sibling(name: &str) -> Option<PathBuf> {
+    original_exe()
+        .parent()
+        .map(|dir| dir.join(name))
+        .filter(|path| path.is_file())
+}
+
 /// Re-executes the current process from a sealed view of its binary unless it already runs from one.
 ///
 /// `scratch_dir` must be an existing directory on the host (the state root); it serves as the
@@ -106,8 +114,10 @@ fn runs_from_readonly_overlay() -> Result<bool> {
     let exe = File::open("/proc/self/exe").context("cannot open /proc/self/exe")?;
     let fs = rustix::fs::fstatfs(&exe).context("fstatfs /proc/self/exe")?;
     let vfs = rustix::fs::fstatvfs(&exe).context("fstatvfs /proc/self/exe")?;
-    Ok(fs.f_type as i64 == libc::OVERLAYFS_SUPER_MAGIC as i64
-        && vfs.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY))
+    // `f_type` and the magic have different integer types on other architectures.
+    #[allow(clippy::unnecessary_cast)]
+    let overlay = fs.f_type as i64 == libc::OVERLAYFS_SUPER_MAGIC as i64;
+    Ok(overlay && vfs.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY))
 }
 
 /// Opens this binary through a private, read-only, detached overlayfs mount.

@@ -14,25 +14,41 @@
 //!   event `id` de-duplicates).
 //! - [`AuditHub`]: a process's loggers by destination, plus the node's local trail
 //!   (`[audit] trail`) that every event is also written to.
-//! - [`read_trail`]: a container's events from a trail file (`openshell audit CONTAINER`).
+//! - [`read_trail`]: a container's events from a trail file; [`TrailCursor`]: the events
+//!   appended to a trail since the last look (`openshell audit CONTAINER [--follow]`).
 //! - [`redact_event`]: the redaction applied to every event before it leaves the process.
+//!
+//! # Features
+//! `delivery` (default) is everything that writes events. Without it the crate is the trail
+//! reader alone, with no HTTP, TLS, syslog or content-detector dependencies: what the runtime
+//! binary links for `openshell audit`.
 
+#[cfg(feature = "delivery")]
 mod destination;
+#[cfg(feature = "delivery")]
 mod event;
+#[cfg(feature = "delivery")]
 mod hub;
+#[cfg(feature = "delivery")]
 mod logger;
 mod reader;
+#[cfg(feature = "delivery")]
 mod sink;
+#[cfg(feature = "delivery")]
 mod spool;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+#[cfg(feature = "delivery")]
 pub use destination::{Destination, SyslogTarget};
+#[cfg(feature = "delivery")]
 pub use event::{decision_event, new_event, redact_event};
+#[cfg(feature = "delivery")]
 pub use hub::AuditHub;
+#[cfg(feature = "delivery")]
 pub use logger::{AuditLogger, AuditStats, FlushReport, LoggerOptions};
-pub use reader::{Trail, TrailQuery, read_trail};
+pub use reader::{Trail, TrailCursor, TrailQuery, read_trail};
 
 /// Errors of the audit library.
 #[derive(Debug, thiserror::Error)]

@@ -46,7 +46,8 @@ pub struct LoggerOptions {
     /// How long dropping the logger waits for a last delivery attempt.
     pub shutdown_grace: Duration,
     /// How long the writer waits after the first event of a batch for more to arrive, so a
-    /// busy service wakes it (and fsyncs) once per linger rather than once per event.
+    /// busy service wakes it (and fsyncs) once per linger rather than once per event. A flush
+    /// or shutdown ends the wait at once (a short-lived process does not pay it).
     pub linger: Duration,
 }
 
@@ -129,6 +130,8 @@ pub struct AuditLogger {
     overflowed: Arc<AtomicBool>,
     stats: Arc<AuditStats>,
     writer: Mutex<Option<(JoinHandle<()>, Receiver<()>)>>,
+    /// The writer thread, woken from its linger by flushes and shutdown.
+    writer_thread: std::thread::Thread,
     shutdown_grace: Duration,
 }
 
@@ -179,6 +182,7 @@ impl AuditLogger {
             spool,
             overflowed,
             stats,
+            writer_thread: handle.thread().clone(),
             writer: Mutex::new(Some((handle, done_rx))),
             shutdown_grace: options.shutdown_grace,
         })
@@ -242,6 +246,7 @@ impl AuditLogger {
                 Err(_) => return Err(AuditError::FlushTimeout(timeout)),
             }
         }
+        self.writer_thread.unpark();
         let left = deadline.saturating_duration_since(Instant::now());
         rx.recv_timeout(left)
             .map_err(|_| AuditError::FlushTimeout(timeout))
@@ -251,6 +256,7 @@ impl AuditLogger {
 impl Drop for AuditLogger {
     fn drop(&mut self) {
         let _ = self.queue.try_send(Message::Shutdown);
+        self.writer_thread.unpark();
         let writer = self.writer.get_mut().ok().and_then(Option::take);
         if let Some((handle, done)) = writer
             && done.recv_timeout(self.shutdown_grace).is_ok()
@@ -279,6 +285,10 @@ struct Writer {
 
 impl Writer {
     fn run(&mut self, rx: Receiver<Message>) {
+        // Compile the redaction detectors now, while the process does its other work, rather
+        // than when the first event arrives (a short-lived process logs one event and waits
+        // for it).
+        openshell_classifier::Scanner::global();
         self.drain_spool();
         loop {
             let wait = match self.retry_at {
@@ -288,7 +298,8 @@ impl Writer {
             match rx.recv_timeout(wait) {
                 Ok(Message::Event(event)) => {
                     if !self.options.linger.is_zero() {
-                        std::thread::sleep(self.options.linger);
+                        // Unparked early by a flush or shutdown (or spuriously: a shorter batch).
+                        std::thread::park_timeout(self.options.linger);
                     }
                     let mut batch = vec![event.line().to_owned()];
                     let mut control = None;

@@ -198,7 +198,11 @@ const PATTERNS: &[Pattern] = &[
 /// Compiled detectors. Build once ([`Scanner::global`]) and share: scanning takes `&self`.
 pub struct Scanner {
     set: RegexSet,
-    regexes: Vec<Regex>,
+    /// Each pattern's own regex (for spans and capture groups), compiled the first time the
+    /// set finds that pattern: most texts match none, and compiling them all up front was more
+    /// than half of a scanner's construction (which a short-lived process, such as the OCI
+    /// hook redacting one audit event, pays in full).
+    regexes: Vec<OnceLock<Regex>>,
     vocabulary: Vocabulary,
 }
 
@@ -209,14 +213,11 @@ impl Default for Scanner {
 }
 
 impl Scanner {
-    /// Compiles every detector.
+    /// Compiles the detectors (each pattern's own regex on first use).
     pub fn new() -> Scanner {
         let sources = PATTERNS.iter().map(|p| p.regex);
         let set = RegexSet::new(sources).expect("detector patterns are valid regexes");
-        let regexes = PATTERNS
-            .iter()
-            .map(|p| Regex::new(p.regex).expect("detector patterns are valid regexes"))
-            .collect();
+        let regexes = PATTERNS.iter().map(|_| OnceLock::new()).collect();
         Scanner {
             set,
             regexes,
@@ -236,7 +237,9 @@ impl Scanner {
         let mut findings = Vec::new();
         for index in self.set.matches(text).iter() {
             let pattern = &PATTERNS[index];
-            let regex = &self.regexes[index];
+            let regex = self.regexes[index].get_or_init(|| {
+                Regex::new(pattern.regex).expect("detector patterns are valid regexes")
+            });
             if pattern.group == 0 {
                 for m in regex.find_iter(text) {
                     self.consider(pattern, text, m.start(), m.end(), &mut findings);

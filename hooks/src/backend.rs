@@ -1,5 +1,10 @@
 //! Who decides: the policy service over its socket, or the embedded engine in-process.
+//!
+//! The embedded engine is built when the hook first asks it for a decision, and without its
+//! intent classifier (an admission needs none): `poststop` never builds it, and
+//! `create-runtime` builds only the Cedar compiler and the audit hub.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use nemotron_service::client::{ClientError, ServiceClient};
@@ -19,7 +24,15 @@ pub enum PolicyBackend {
         runtime: tokio::runtime::Runtime,
     },
     /// No service configured: the same engine, in this process.
-    Embedded(Box<PolicyService>),
+    Embedded(Box<LazyEngine>),
+}
+
+/// The embedded engine, built on first use.
+pub struct LazyEngine {
+    /// The node configuration the engine is built for.
+    node: NodeConfig,
+    /// The engine, once built.
+    engine: OnceLock<PolicyService>,
 }
 
 fn service_error(e: ClientError) -> HookError {
@@ -42,11 +55,10 @@ impl PolicyBackend {
                     runtime,
                 })
             }
-            None => {
-                let service = PolicyService::new(ServiceSettings::new(node.clone()))
-                    .map_err(|e| HookError::Service(format!("embedded engine: {e}")))?;
-                Ok(PolicyBackend::Embedded(Box::new(service)))
-            }
+            None => Ok(PolicyBackend::Embedded(Box::new(LazyEngine {
+                node: node.clone(),
+                engine: OnceLock::new(),
+            }))),
         }
     }
 
@@ -56,7 +68,18 @@ impl PolicyBackend {
             PolicyBackend::Service { client, runtime } => runtime
                 .block_on(client.admission(request))
                 .map_err(service_error),
-            PolicyBackend::Embedded(service) => Ok(service.admit(request)),
+            PolicyBackend::Embedded(lazy) => {
+                let engine = match lazy.engine.get() {
+                    Some(engine) => engine,
+                    None => {
+                        let built =
+                            PolicyService::for_admission(ServiceSettings::new(lazy.node.clone()))
+                                .map_err(|e| HookError::Service(format!("embedded engine: {e}")))?;
+                        lazy.engine.get_or_init(|| built)
+                    }
+                };
+                Ok(engine.admit(request))
+            }
         }
     }
 
@@ -84,11 +107,14 @@ impl PolicyBackend {
 
     /// Waits (up to `timeout`) for the embedded engine's audit events to be written.
     pub fn finish(&self, timeout: Duration) -> Result<(), HookError> {
-        match self {
-            PolicyBackend::Service { .. } => Ok(()),
-            PolicyBackend::Embedded(service) => service
+        let PolicyBackend::Embedded(lazy) = self else {
+            return Ok(());
+        };
+        match lazy.engine.get() {
+            Some(engine) => engine
                 .flush_audit(timeout)
                 .map_err(|e| HookError::Service(format!("audit: {e}"))),
+            None => Ok(()),
         }
     }
 }

@@ -90,12 +90,11 @@ impl Setup {
             .stderr(Stdio::piped());
         let started = Instant::now();
         let mut child = command.spawn().unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
+        // A hook that refuses to run exits before reading its stdin (as runtimes, ignore that).
+        let written = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+        if let Err(e) = written {
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+        }
         let out = child.wait_with_output().unwrap();
         (out, started.elapsed())
     }

@@ -2,11 +2,15 @@
 //!
 //! - [`binaries`]: where the workspace's built binaries are.
 //! - [`bundle`]: OCI bundles with a busybox rootfs from Debian's `busybox-static`.
-//! - [`runtime`]: an `openshell` invocation on a private state root, cleaned up on drop.
+//! - [`runtime`]: an `openshell` invocation on a private state root and node configuration,
+//!   cleaned up on drop.
+//! - [`node`]: private node configurations (`OPENSHELL_CONFIG`).
 //! - [`leftovers`]: checks that a container left nothing behind.
 //! - [`netns`]: network namespaces a test creates.
 //! - [`egress_world`]: a node namespace running the egress engine, a test internet, and
 //!   restricted busybox containers wired to them.
+//! - [`service`]: the `nemotron-service` daemon on a private socket.
+//! - [`siem`]: a local stand-in for a SIEM's HTTP collector.
 
 pub mod binaries;
 pub mod bundle;
@@ -14,9 +18,12 @@ pub mod clients;
 pub mod egress_world;
 pub mod leftovers;
 pub mod netns;
+pub mod node;
 pub mod policies;
 pub mod probe;
 pub mod runtime;
+pub mod service;
+pub mod siem;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

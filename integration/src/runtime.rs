@@ -1,4 +1,5 @@
-//! `openshell` on a private state root; every container still there is force-deleted on drop.
+//! `openshell` on a private state root and node configuration; every container still there is
+//! force-deleted on drop.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -7,12 +8,16 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 use tempfile::TempDir;
 
-/// One private `--root` for the runtime binary.
+use crate::node::TestNode;
+
+/// One private `--root` for the runtime binary, run with `OPENSHELL_CONFIG` naming a node
+/// configuration: the runtime's own private one, or a test's.
 pub struct Runtime {
     root: TempDir,
     binary: PathBuf,
+    config: PathBuf,
+    _node: Option<TestNode>,
     netns: Option<PathBuf>,
-    node_config: Option<PathBuf>,
 }
 
 impl Default for Runtime {
@@ -22,8 +27,19 @@ impl Default for Runtime {
 }
 
 impl Runtime {
-    /// A fresh state root.
+    /// A fresh state root and a private node configuration (registry, audit trail and spool in
+    /// a temporary directory), so hooks never write to the host's paths.
     pub fn new() -> Self {
+        let node = TestNode::default();
+        Self::build(node.config(), Some(node))
+    }
+
+    /// A fresh state root, run with the node configuration `config`.
+    pub fn with_config(config: &Path) -> Self {
+        Self::build(config.to_owned(), None)
+    }
+
+    fn build(config: PathBuf, node: Option<TestNode>) -> Self {
         crate::require_root();
         let root = tempfile::Builder::new()
             .prefix("openshell-root-")
@@ -32,8 +48,9 @@ impl Runtime {
         Self {
             root,
             binary: crate::binaries::openshell(),
+            config,
+            _node: node,
             netns: None,
-            node_config: None,
         }
     }
 
@@ -47,7 +64,7 @@ impl Runtime {
 
     /// Runs the runtime (and so its hooks) with `OPENSHELL_CONFIG=node_config`.
     pub fn with_node_config(mut self, node_config: &Path) -> Self {
-        self.node_config = Some(node_config.to_owned());
+        self.config = node_config.to_owned();
         self
     }
 
@@ -61,18 +78,17 @@ impl Runtime {
         &self.binary
     }
 
-    /// `openshell --root <root>` ready for more arguments; stdin is closed.
+    /// `openshell --root <root>` with `OPENSHELL_CONFIG` set, ready for more arguments; stdin
+    /// is closed.
     pub fn command(&self) -> Command {
         let mut command = Command::new(&self.binary);
         command
+            .env("OPENSHELL_CONFIG", &self.config)
             .arg("--root")
             .arg(self.root.path())
             .stdin(Stdio::null());
         if let Some(netns) = &self.netns {
             crate::netns::enter_before_exec(&mut command, netns);
-        }
-        if let Some(node_config) = &self.node_config {
-            command.env("OPENSHELL_CONFIG", node_config);
         }
         command
     }

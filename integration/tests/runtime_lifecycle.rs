@@ -251,7 +251,7 @@ fn exec_runs_inside_the_running_container() {
         .parse()
         .unwrap();
     let cmdline = fs::read_to_string(format!("/proc/{exec_pid}/cmdline")).unwrap();
-    assert_eq!(cmdline, "sleep\0200\0");
+    assert_eq!(cmdline, "sleep\u{0}200\u{0}");
 
     // An executable that is not in the rootfs fails with its name.
     let err = rt.fails(&["exec", &id, "no-such-binary"]);

@@ -1,21 +1,30 @@
 //! `nemotron-service --socket PATH [--listen ADDR] [--config FILE]`: the policy service daemon.
+//!
+//! `nemotron-service compile-nl FILE [--format text|json] [--config FILE]`: compiles the
+//! `NaturalLanguagePolicy` documents of a policy file and prints the rules and the Cedar
+//! policies (what `openshell policy compile-nl` runs); exits 1 if a sentence is not understood.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, Subcommand, ValueEnum};
 use nemotron_service::http::{Bound, ServerConfig};
+use nemotron_service::nl::{GrammarCompiler, ModelNlCompiler, NlCompiler, NlReport};
 use nemotron_service::{PolicyService, ServiceSettings};
+use openshell_policy::PolicySet;
 use openshell_policy::node_config::{DEFAULT_NEMOTRON_SOCKET, NodeConfig};
 
 /// The openshell policy service: admission and action decisions, intent classification,
 /// natural-language policies, audit.
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(version, args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    tool: Option<Tool>,
     /// Unix socket to serve on.
     #[arg(long, default_value = DEFAULT_NEMOTRON_SOCKET)]
     socket: PathBuf,
@@ -39,12 +48,89 @@ struct Args {
     threads: Option<usize>,
 }
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let node = match &args.config {
+#[derive(Subcommand, Debug)]
+enum Tool {
+    /// Compile the NaturalLanguagePolicy documents of a policy file and print the rules and
+    /// the Cedar policies; exits 1 if a sentence is not understood.
+    CompileNl {
+        /// The policy file (YAML, one or more documents).
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Node configuration file (default: $OPENSHELL_CONFIG, else /etc/openshell/config.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn load_node(config: Option<&PathBuf>) -> anyhow::Result<NodeConfig> {
+    Ok(match config {
         Some(path) => NodeConfig::load_from(path)?,
         None => NodeConfig::load()?,
+    })
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match &args.tool {
+        Some(Tool::CompileNl {
+            file,
+            format,
+            config,
+        }) => compile_nl(file, *format, config.as_ref()),
+        None => serve(args).map(|()| ExitCode::SUCCESS),
     };
+    result.unwrap_or_else(|err| {
+        eprintln!("nemotron-service: {err:#}");
+        ExitCode::FAILURE
+    })
+}
+
+/// `compile-nl`: the grammar, or the model when the node asks for it to compile policies.
+fn compile_nl(file: &Path, format: Format, config: Option<&PathBuf>) -> anyhow::Result<ExitCode> {
+    let node = load_node(config)?;
+    let policy = PolicySet::load(file)?;
+    if policy.natural_language().is_empty() {
+        anyhow::bail!(
+            "{}: no NaturalLanguagePolicy document to compile",
+            file.display()
+        );
+    }
+    let model = ModelNlCompiler::for_node(&node);
+    let compiler: &dyn NlCompiler = match &model {
+        Some(model) => model,
+        None => &GrammarCompiler,
+    };
+    let report = NlReport::compile(&policy, compiler).with_context(|| {
+        format!(
+            "compiling the natural-language policies of {}",
+            file.display()
+        )
+    })?;
+    match format {
+        Format::Text => print!("{}", report.to_text()),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    let problems = report.problems();
+    for problem in &problems {
+        eprintln!("{problem}");
+    }
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn serve(args: Args) -> anyhow::Result<()> {
+    let node = load_node(args.config.as_ref())?;
     let registry_dir = node.registry_dir.clone();
     let service = Arc::new(
         PolicyService::new(ServiceSettings::new(node)).context("starting the policy service")?,

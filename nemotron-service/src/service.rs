@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
@@ -115,7 +115,8 @@ struct Registered {
 /// The policy service.
 pub struct PolicyService {
     settings: ServiceSettings,
-    intent: IntentBackend,
+    /// The intent classifier: built by [`PolicyService::new`], else on first use.
+    intent: OnceLock<IntentBackend>,
     grammar: GrammarCompiler,
     model_nl: Option<ModelNlCompiler>,
     compiled: Mutex<LruCache<String, Arc<CompiledPolicy>>>,
@@ -127,34 +128,43 @@ impl PolicyService {
     /// A service for the settings: the model backend if the node configures one, the audit hub
     /// of the node.
     pub fn new(settings: ServiceSettings) -> Result<PolicyService, ServiceError> {
-        let node = &settings.node;
-        let embedded = EmbeddedEngine::new(
-            Classifier::new(settings.limits),
-            DestinationAnalyzer::new(&node.classifier.internal_domains),
-            node.region.clone(),
-        );
-        let (intent, model_nl) = match &node.model {
-            Some(model) => {
-                let nl = model
-                    .compile_natural_language
-                    .then(|| ModelNlCompiler::new(ModelClient::new(model)));
-                (
-                    IntentBackend::Model(Box::new(ModelEngine::new(model, embedded))),
-                    nl,
-                )
-            }
-            None => (IntentBackend::Embedded(embedded), None),
-        };
-        let audit = AuditHub::new(node)?;
+        let service = PolicyService::for_admission(settings)?;
+        service.intent();
+        Ok(service)
+    }
+
+    /// A service that builds its intent classifier (content detectors, destination analysis,
+    /// model client) only when it first classifies: for callers that mostly or only decide
+    /// admissions, which need no classification (the OCI hook: it saves the detectors'
+    /// construction, most of the hook's own time).
+    pub fn for_admission(settings: ServiceSettings) -> Result<PolicyService, ServiceError> {
+        let model_nl = ModelNlCompiler::for_node(&settings.node);
+        let audit = AuditHub::new(&settings.node)?;
         let capacity = NonZeroUsize::new(settings.compiled_cache.max(1)).expect("at least one");
         Ok(PolicyService {
-            intent,
+            intent: OnceLock::new(),
             grammar: GrammarCompiler,
             model_nl,
             compiled: Mutex::new(LruCache::new(capacity)),
             containers: RwLock::new(HashMap::new()),
             audit,
             settings,
+        })
+    }
+
+    /// The intent classifier, built on first use.
+    fn intent(&self) -> &IntentBackend {
+        self.intent.get_or_init(|| {
+            let node = &self.settings.node;
+            let embedded = EmbeddedEngine::new(
+                Classifier::new(self.settings.limits),
+                DestinationAnalyzer::new(&node.classifier.internal_domains),
+                node.region.clone(),
+            );
+            match &node.model {
+                Some(model) => IntentBackend::Model(Box::new(ModelEngine::new(model, embedded))),
+                None => IntentBackend::Embedded(embedded),
+            }
         })
     }
 
@@ -221,7 +231,7 @@ impl PolicyService {
 
     /// Classifies without blocking, when possible (embedded engine, or a cached model answer).
     pub fn classify_quick(&self, action: &ActionRequest) -> Option<IntentClassification> {
-        self.intent.quick(action)
+        self.intent().quick(action)
     }
 
     /// Classifies an action (may block on the model backend). A fallback from the model to the
@@ -231,7 +241,7 @@ impl PolicyService {
         action: &ActionRequest,
         container_id: Option<&str>,
     ) -> IntentClassification {
-        let c = self.intent.classify(action);
+        let c = self.intent().classify(action);
         self.audit_fallback(&c, action, container_id);
         c
     }
@@ -276,7 +286,7 @@ impl PolicyService {
                 registered.registration.policy.name.clone(),
             )
         };
-        let facts = ActionFacts::derive(&request.action, self.intent.embedded().destinations());
+        let facts = ActionFacts::derive(&request.action, self.intent().embedded().destinations());
         let verdict = policy.decide_action(
             &request.container_id,
             &request.action,
@@ -502,7 +512,7 @@ impl PolicyService {
 }
 
 /// The Cedar policies of natural-language rules alone, validated strictly.
-fn nl_policies(ir: &NlPolicyIr) -> Result<Vec<CedarPolicyText>, ServiceError> {
+pub(crate) fn nl_policies(ir: &NlPolicyIr) -> Result<Vec<CedarPolicyText>, ServiceError> {
     let policy = ContainerPolicy {
         name: "natural-language".into(),
         ..ContainerPolicy::default()

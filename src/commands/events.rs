@@ -38,13 +38,13 @@ pub fn events(ctx: &Context, args: liboci_cli::Events) -> Result<()> {
             .stats()
             .context("cannot read the container's cgroup statistics")?;
         let kills = stats.memory.stats.get("oom_kill").copied();
-        if let (Some(before), Some(now)) = (oom_kills, kills) {
-            if now > before {
-                println!(
-                    "{}",
-                    serde_json::to_string(&Event::oom(&args.container_id))?
-                );
-            }
+        if let (Some(before), Some(now)) = (oom_kills, kills)
+            && now > before
+        {
+            println!(
+                "{}",
+                serde_json::to_string(&Event::oom(&args.container_id))?
+            );
         }
         oom_kills = kills;
         println!(

@@ -126,7 +126,7 @@ fn record(ctx: &Context, id: &str, update: &LinuxResources) -> Result<()> {
     let mut linux = spec.linux().clone().unwrap_or_default();
     let mut resources = linux.resources().clone().unwrap_or_default();
     if let Some(memory) = update.memory() {
-        let merged = merge_memory(resources.memory().clone().unwrap_or_default(), memory);
+        let merged = merge_memory((*resources.memory()).unwrap_or_default(), memory);
         resources.set_memory(Some(merged));
     }
     if let Some(cpu) = update.cpu() {
@@ -134,7 +134,7 @@ fn record(ctx: &Context, id: &str, update: &LinuxResources) -> Result<()> {
         resources.set_cpu(Some(merged));
     }
     if update.pids().is_some() {
-        resources.set_pids(update.pids().clone());
+        resources.set_pids(*update.pids());
     }
     if update.block_io().is_some() {
         resources.set_block_io(update.block_io().clone());

@@ -5,17 +5,20 @@
 //! under [`ir_schema`]. Either way the result is checked by [`validate_ir`] before Cedar is
 //! generated from it; model output is data, never executed. A sentence a compiler does not
 //! understand is reported in [`NlPolicyIr::unparsed`] with its position, never dropped.
+//! [`NlReport`] is a policy file's documents compiled for a person (`compile-nl`).
 
 mod grammar;
 mod ir;
 mod lexicon;
 mod model;
+mod report;
 
 pub use grammar::{GrammarCompiler, sentences};
 pub use ir::{
     Condition, Effect, NlPolicyIr, NlRule, RuleAction, SourceSpan, Target, Unparsed, ir_schema,
 };
 pub use model::ModelNlCompiler;
+pub use report::{DocumentReport, NlReport};
 
 use crate::model::ModelError;
 

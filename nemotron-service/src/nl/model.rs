@@ -3,6 +3,7 @@
 //! the text's sentences, ids are assigned here, and a sentence the answer does not account for
 //! is reported as not understood.
 
+use openshell_policy::node_config::NodeConfig;
 use serde::Deserialize;
 
 use super::grammar::sentences;
@@ -51,6 +52,15 @@ impl ModelNlCompiler {
     /// A compiler using `client`.
     pub fn new(client: ModelClient) -> ModelNlCompiler {
         ModelNlCompiler { client }
+    }
+
+    /// The model compiler when the node configures a model and asks it to compile
+    /// natural-language policies (`[model] compile_natural_language`); else none (the grammar).
+    pub fn for_node(node: &NodeConfig) -> Option<ModelNlCompiler> {
+        node.model
+            .as_ref()
+            .filter(|model| model.compile_natural_language)
+            .map(|model| ModelNlCompiler::new(ModelClient::new(model)))
     }
 }
 

@@ -1,0 +1,98 @@
+//! A private node configuration for tests (`OPENSHELL_CONFIG`): registration records, the audit
+//! trail and the audit spool in a temporary directory, plus whatever a test adds (services,
+//! SIEM endpoints, the hook timeout). Nothing on the host's `/run/openshell`,
+//! `/var/log/openshell` or `/var/lib/openshell` is touched.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// A node configuration file and the directory its paths live in.
+pub struct TestNode {
+    dir: TempDir,
+}
+
+impl Default for TestNode {
+    fn default() -> Self {
+        Self::new("")
+    }
+}
+
+impl TestNode {
+    /// A node whose configuration is the private base plus `extra` (TOML tables other than
+    /// `[audit]`, e.g. `[services]`, `[hooks]`, `[siem]`).
+    pub fn new(extra: &str) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("openshell-node-")
+            .tempdir()
+            .expect("node tempdir");
+        let node = Self { dir };
+        node.configure(extra);
+        node
+    }
+
+    /// Rewrites the configuration: the private base plus `extra`.
+    pub fn configure(&self, extra: &str) {
+        let base = format!(
+            "registry_dir = \"{0}/registry\"\n\
+             [audit]\n\
+             spool_dir = \"{0}/spool\"\n\
+             trail = \"{0}/trail.jsonl\"\n\
+             initial_backoff_ms = 100\n\
+             max_backoff_ms = 400\n\
+             request_timeout_ms = 1000\n",
+            self.dir.path().display()
+        );
+        fs::write(self.config(), format!("{base}{extra}")).expect("write node config");
+    }
+
+    /// The configuration file (what `OPENSHELL_CONFIG` names).
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
+    /// A path in the node's directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Container `id`'s registration record (written by the createRuntime hook).
+    pub fn record(&self, id: &str) -> PathBuf {
+        self.path("registry").join(format!("{id}.json"))
+    }
+
+    /// The node's local audit trail.
+    pub fn trail(&self) -> PathBuf {
+        self.path("trail.jsonl")
+    }
+
+    /// The audit spool directory of `siem://NAME`.
+    pub fn siem_spool(&self, name: &str) -> PathBuf {
+        self.path("spool").join(format!("siem-{name}"))
+    }
+
+    /// The events of the trail about container `id`, oldest first.
+    pub fn trail_events(&self, id: &str) -> Vec<Value> {
+        json_lines(&self.trail())
+            .into_iter()
+            .filter(|e| e["container_id"] == id)
+            .collect()
+    }
+}
+
+/// The JSON objects of a JSON-lines file (none if it does not exist).
+pub fn json_lines(path: &Path) -> Vec<Value> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", path.display())))
+        .collect()
+}
