@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 if [ "${OPENSHELL_DEPS_DONE:-0}" != 1 ]; then
   scripts/deps.sh
 fi
-cargo build --release --workspace --bins --locked
+# --tests too: dev-dependency features then match `cargo test`, so nothing is compiled twice
+cargo build --release --workspace --bins --tests --locked
 cargo test --release --workspace --locked
