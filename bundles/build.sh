@@ -2,8 +2,8 @@
 # Builds a runnable OCI bundle for one of the example agents from Debian's busybox-static:
 #   bundles/build.sh customer-support|sales-ops OUTDIR
 # OUTDIR gets rootfs/ (busybox and the agent's script), config.json (from `openshell spec`,
-# running the agent) and the agent's openshell-policy.yaml, so `openshell run --bundle OUTDIR ID`
-# runs the agent under its policy.
+# running the agent) and openshell-policy.yaml (the agent's policy plus bundles/api-catalog.yaml),
+# so `openshell run --bundle OUTDIR ID` runs the agent under its policy.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 agent=${1:?usage: bundles/build.sh AGENT OUTDIR}
@@ -21,7 +21,8 @@ done
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$out/rootfs/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$out/rootfs/etc/group"
 cp "$here/$agent/agent.sh" "$out/rootfs/agent/run.sh"
-cp "$here/$agent/openshell-policy.yaml" "$out/openshell-policy.yaml"
+# The agent's policy documents, then the API catalog its allowedAPIs/deniedAPIs are defined by.
+{ cat "$here/$agent/openshell-policy.yaml"; echo ---; cat "$here/api-catalog.yaml"; } >"$out/openshell-policy.yaml"
 
 "$openshell" spec --bundle "$out"
 # The agent runs its script without a terminal, as a daemon would.

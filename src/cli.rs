@@ -62,7 +62,8 @@ enum Command {
     Completion(CompletionArgs),
     /// GPU inventory and CDI specs.
     Gpu(commands::gpu::GpuArgs),
-    /// Policy tooling: validate, compile, explain, compile-nl.
+    /// Policy tooling: validate, compile, explain, compile-nl; a running sandbox's egress
+    /// policy: get, set.
     Policy(commands::policy::PolicyArgs),
     /// Show a container's audit trail (decisions about it, from the node's local trail).
     Audit(commands::audit::AuditArgs),
@@ -175,7 +176,7 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<i32> {
         Command::Checkpoint(_) => Err(commands::unsupported("checkpoint")),
         Command::Restore(_) => Err(commands::unsupported("restore")),
         Command::Gpu(args) => done(commands::gpu::gpu(args)),
-        Command::Policy(args) => commands::policy::policy(args),
+        Command::Policy(args) => commands::policy::policy(ctx, args),
         Command::Audit(args) => done(commands::audit::audit(ctx, args)),
         Command::Completion(args) => {
             clap_complete::generate(

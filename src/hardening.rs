@@ -16,24 +16,11 @@ use crate::{exe_seal, gpu_edits};
 /// The hook binary's file name, looked up next to the runtime unless the node names a path.
 const HOOK_BINARY: &str = "openshell-hook";
 /// The only environment hooks get (CVE-2025-23266: nothing inherited from the container).
-const HOOK_PATH_ENV: &str = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+pub const HOOK_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The hook calls for a container whose plain policy the runtime wrote to `policy_file`.
 pub fn hook_injection(node: &NodeConfig, policy_file: &Path) -> Result<HookInjection> {
-    let path = match &node.hooks.binary {
-        Some(path) => path.clone(),
-        None => exe_seal::original_exe()
-            .parent()
-            .map(|dir| dir.join(HOOK_BINARY))
-            .unwrap_or_else(|| PathBuf::from(HOOK_BINARY)),
-    };
-    if !path.is_file() {
-        bail!(
-            "{} not found: install it next to openshell or set [hooks] binary in {}",
-            path.display(),
-            NodeConfig::default_path().display()
-        );
-    }
+    let path = hook_binary(node)?;
     let config = NodeConfig::default_path();
     let mut common = Vec::new();
     if config.is_file() {
@@ -55,9 +42,28 @@ pub fn hook_injection(node: &NodeConfig, policy_file: &Path) -> Result<HookInjec
         path,
         create_runtime_args,
         poststop_args,
-        env: vec![HOOK_PATH_ENV.to_owned()],
+        env: vec![format!("PATH={HOOK_PATH}")],
         timeout_seconds: Some(timeout_seconds),
     })
+}
+
+/// `openshell-hook`: `[hooks] binary`, else next to the runtime's own binary.
+pub fn hook_binary(node: &NodeConfig) -> Result<PathBuf> {
+    let path = match &node.hooks.binary {
+        Some(path) => path.clone(),
+        None => exe_seal::original_exe()
+            .parent()
+            .map(|dir| dir.join(HOOK_BINARY))
+            .unwrap_or_else(|| PathBuf::from(HOOK_BINARY)),
+    };
+    if !path.is_file() {
+        bail!(
+            "{} not found: install it next to openshell or set [hooks] binary in {}",
+            path.display(),
+            NodeConfig::default_path().display()
+        );
+    }
+    Ok(path)
 }
 
 /// Hardens `spec` by `policy` on this node. The caller's spec is not modified.

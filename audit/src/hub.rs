@@ -69,14 +69,21 @@ impl AuditHub {
     /// Records `event` in the local trail and, when given, at `destination` (once if the
     /// destination is the trail file itself).
     pub fn record(&self, destination: Option<&str>, event: AuditEvent) -> Result<(), AuditError> {
-        let target = destination.map(|d| self.logger(d)).transpose()?;
+        let target = destination.map(|d| self.logger(d));
         match (target, &self.trail) {
-            (Some(target), Some((_, trail))) if !Arc::ptr_eq(&target, trail) => {
+            (Some(Ok(target)), Some((_, trail))) if !Arc::ptr_eq(&target, trail) => {
                 let shared = SharedEvent::new(event);
                 trail.log_shared(Arc::clone(&shared))?;
                 target.log_shared(shared)
             }
-            (Some(target), _) => target.log(event),
+            (Some(Ok(target)), _) => target.log(event),
+            // A destination that cannot be opened (an unknown `siem://NAME`) loses the event
+            // for that destination only: the node's trail still keeps it.
+            (Some(Err(error)), Some((_, trail))) => {
+                trail.log(event)?;
+                Err(error)
+            }
+            (Some(Err(error)), None) => Err(error),
             (None, Some((_, trail))) => trail.log(event),
             (None, None) => Ok(()),
         }
@@ -92,5 +99,31 @@ impl AuditHub {
             logger.flush(timeout)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::new_event;
+    use crate::reader::{TrailQuery, read_trail};
+
+    #[test]
+    fn an_unusable_destination_still_reaches_the_trail_and_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let trail = dir.path().join("trail.jsonl");
+        let mut node = NodeConfig::default();
+        node.audit.trail = Some(trail.clone());
+        let hub = AuditHub::new(&node).unwrap();
+        let mut event = new_event("egress", "egress.http", "deny");
+        event.container_id = Some("c1".into());
+        let error = hub
+            .record(Some("siem://nowhere"), event)
+            .expect_err("no [siem] entry named nowhere");
+        assert!(error.to_string().contains("nowhere"), "{error}");
+        hub.flush(Duration::from_secs(5)).unwrap();
+        let events = read_trail(&trail, &TrailQuery::default()).unwrap().events;
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].container_id.as_deref(), Some("c1"));
     }
 }

@@ -47,6 +47,7 @@
 pub mod backend;
 pub mod environment;
 pub mod inputs;
+pub mod policy_admin;
 pub mod steps;
 
 pub use openshell_policy::wire::ContainerPolicy;

@@ -6,6 +6,7 @@
 //!                                                                    203.0.113.10 api.hubspot.com
 //!                                                                    203.0.113.11 crm.example.test
 //!                                                                    203.0.113.12 evil.example.test
+//!                                                                    203.0.113.13 tickets.example.test
 //!                                                                    203.0.113.20 (no name)
 //!                                                                    10.77.0.5    internal.example.test
 //! ```
@@ -42,10 +43,11 @@ use crate::netns::TestNetns;
 use crate::runtime::Runtime;
 
 /// The names the test internet answers for, and their addresses.
-pub const HOSTS: [(&str, &str); 4] = [
+pub const HOSTS: [(&str, &str); 5] = [
     ("api.hubspot.com", "203.0.113.10"),
     ("crm.example.test", "203.0.113.11"),
     ("evil.example.test", "203.0.113.12"),
+    ("tickets.example.test", "203.0.113.13"),
     ("internal.example.test", "10.77.0.5"),
 ];
 /// An internet address no name resolves to (for raw-IP attempts).
@@ -360,6 +362,13 @@ impl EgressWorld {
     /// The node configuration (`OPENSHELL_CONFIG`).
     pub fn node_config(&self) -> PathBuf {
         self.dir.path().join("node.toml")
+    }
+
+    /// Appends `toml` (tables such as `[siem]`) to the node configuration.
+    pub fn extend_node_config(&self, toml: &str) {
+        let mut config = fs::read_to_string(self.node_config()).expect("read node config");
+        config.push_str(toml);
+        fs::write(self.node_config(), config).expect("write node config");
     }
 
     /// The engine's admin socket.

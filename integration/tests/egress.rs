@@ -512,26 +512,53 @@ fn policies_are_per_sandbox_and_replaced_without_a_restart() {
         }
     );
 
-    // Hot reload: A's policy now allows crm instead of hubspot; the running container, on
-    // the next request, follows it.
-    let replacement = openshell_policy::PolicySet::load(world.policy(
+    // Hot reload through the CLI: A's policy now allows crm instead of hubspot; the running
+    // container, on the next request, follows it.
+    let replacement = world.policy(
         "replacement",
         &narrow_policy("hubspot-now-crm", "crm.example.test"),
-    ))
-    .unwrap();
-    let replaced = block_on(
-        world
-            .client()
-            .replace_policy(&a, &EgressPolicy::from_policy_set(&replacement)),
-    )
-    .unwrap()
-    .unwrap();
-    assert_eq!(replaced.policy.name, "hubspot-now-crm");
+    );
+    let said = rt.ok(&["policy", "set", &a, replacement.to_str().unwrap()]);
+    assert!(
+        said.contains("\"hubspot-now-crm\"") && said.contains(&a),
+        "{said}"
+    );
     assert_eq!(status(&a, "http://crm.example.test/"), 200);
     assert_eq!(status(&a, "http://api.hubspot.com/"), 403);
-    // `openshell policy get` shows the active one.
-    let active = block_on(world.client().sandbox(&a)).unwrap().unwrap();
-    assert_eq!(active.policy.name, "hubspot-now-crm");
+    // `openshell policy get` shows the active one, as the engine holds it.
+    let active: serde_json::Value = serde_json::from_str(&rt.ok(&["policy", "get", &a])).unwrap();
+    assert_eq!(active["name"], "hubspot-now-crm");
+    assert_eq!(
+        active["network"]["egress"]["allow"][0]["domain"],
+        "crm.example.test"
+    );
+    let engine_side = block_on(world.client().sandbox(&a)).unwrap().unwrap();
+    assert_eq!(engine_side.policy.name, "hubspot-now-crm");
+    // Bad input: an unknown container, a container that is not a restricted sandbox, a
+    // malformed file; none changes anything.
+    let err = rt.fails(&["policy", "get", "no-such-container"]);
+    assert!(
+        err.contains("\"no-such-container\" does not exist"),
+        "{err}"
+    );
+    let broken = world.dir().join("broken.yaml");
+    std::fs::write(
+        &broken,
+        "apiVersion: openshell.nvidia.com/v1\nkind: NetworkPolicy\nspec: [\n",
+    )
+    .unwrap();
+    let err = rt.fails(&["policy", "set", &a, broken.to_str().unwrap()]);
+    assert!(err.contains("broken.yaml:"), "{err}");
+    let plain = unique_id("egress-plain");
+    let plain_bundle = openshell_integration::bundle::Bundle::new(&["sleep", "600"]);
+    rt.start_detached(&plain, plain_bundle.path());
+    let err = rt.fails(&["policy", "get", &plain]);
+    assert!(
+        err.contains("not registered with the egress engine"),
+        "{err}"
+    );
+    rt.ok(&["delete", "--force", &plain]);
+    assert_eq!(status(&a, "http://crm.example.test/"), 200);
     // B is untouched.
     assert_eq!(status(&b, "http://crm.example.test/"), 200);
     assert_eq!(status(&b, "http://api.hubspot.com/"), 403);

@@ -1,12 +1,14 @@
-//! `openshell policy validate|compile|explain|compile-nl`: policy documents checked, compiled
-//! into a bundle's config.json, explained in a reviewer's words, and their natural-language
-//! rules compiled.
+//! `openshell policy validate|compile|explain|compile-nl|get|set`: policy documents checked,
+//! compiled into a bundle's config.json, explained in a reviewer's words, their
+//! natural-language rules compiled, and a running sandbox's egress policy shown or replaced.
 //!
 //! `compile-nl` runs `nemotron-service compile-nl` (found next to this binary, else on `PATH`)
 //! rather than linking the natural-language compiler: that compiler brings Cedar, the content
 //! detectors and the model client, and this binary is the one every `create`, `run` and `exec`
 //! starts, so it stays without them. The service binary is the compiler's home anyway, with
-//! the node's model configuration.
+//! the node's model configuration. For the same reason `get` and `set` run `openshell-hook
+//! policy get|set` (the node-services client the hooks already are), found where the hooks
+//! are (`[hooks] binary`, else next to this binary).
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -18,6 +20,7 @@ use oci_spec::runtime::Spec;
 use openshell_policy::PolicySet;
 use openshell_policy::node_config::NodeConfig;
 
+use super::{Context, validate_id};
 use crate::bundle::CallerBundle;
 use crate::{exe_seal, hardening};
 
@@ -67,10 +70,23 @@ enum PolicyCommand {
         #[arg(long, value_parser = ["text", "json"], default_value = "text")]
         format: String,
     },
+    /// Print the egress policy the node's egress engine enforces for a running container.
+    Get {
+        /// Container identifier
+        container_id: String,
+    },
+    /// Replace a running container's egress policy (its NetworkPolicy, permissions and API
+    /// catalog) with the one in a policy file, without restarting it.
+    Set {
+        /// Container identifier
+        container_id: String,
+        /// The policy file
+        file: PathBuf,
+    },
 }
 
 /// Runs a `policy` subcommand; returns the exit status.
-pub fn policy(args: PolicyArgs) -> Result<i32> {
+pub fn policy(ctx: &Context, args: PolicyArgs) -> Result<i32> {
     match args.command {
         PolicyCommand::Validate { files } => validate(&files).map(|()| 0),
         PolicyCommand::Compile { file, bundle } => {
@@ -84,7 +100,41 @@ pub fn policy(args: PolicyArgs) -> Result<i32> {
             Ok(0)
         }
         PolicyCommand::CompileNl { file, format } => compile_nl(&file, &format),
+        PolicyCommand::Get { container_id } => {
+            egress_policy(ctx, &container_id, &["get".as_ref(), container_id.as_ref()])
+        }
+        PolicyCommand::Set { container_id, file } => {
+            // Checked here so the error names the file before any engine is asked.
+            PolicySet::load(&file)?;
+            egress_policy(
+                ctx,
+                &container_id,
+                &["set".as_ref(), container_id.as_ref(), file.as_os_str()],
+            )
+        }
     }
+}
+
+/// Replaces this process with `openshell-hook policy ARGS` for an existing container.
+fn egress_policy(ctx: &Context, id: &str, args: &[&std::ffi::OsStr]) -> Result<i32> {
+    validate_id(id)?;
+    if !ctx.exists(id)? {
+        bail!("container {id:?} does not exist");
+    }
+    let node = NodeConfig::load().context("node configuration")?;
+    let hook = hardening::hook_binary(&node)?;
+    // The hook runs with the clean environment it is always given, told the node configuration.
+    let mut command = Command::new(&hook);
+    command
+        .env_clear()
+        .env("PATH", hardening::HOOK_PATH)
+        .arg("policy");
+    let config = NodeConfig::default_path();
+    if config.is_file() {
+        command.arg("--config").arg(config);
+    }
+    let err = command.args(args).exec();
+    Err(err).with_context(|| format!("cannot run {}", hook.display()))
 }
 
 /// Replaces this process with `nemotron-service compile-nl FILE --format FORMAT`, which reads

@@ -266,20 +266,23 @@ impl Connection {
             .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
         let target = match &self.origin {
             Origin::Explicit => {
-                match uri.scheme_str() {
-                    Some("http") => {}
-                    Some("https") => {
-                        return Err("https:// requests go through CONNECT".to_owned());
-                    }
+                // `GET https://…` in absolute form (what busybox wget sends a proxy) is answered
+                // as forward proxies do: the engine itself opens the TLS connection to the
+                // origin, verified against its upstream trust.
+                let (tls, default_port) = match uri.scheme_str() {
+                    Some("http") => (false, 80),
+                    Some("https") => (true, 443),
                     _ => {
-                        return Err("a proxy request needs an absolute http:// URI".to_owned());
+                        return Err(
+                            "a proxy request needs an absolute http:// or https:// URI".to_owned()
+                        );
                     }
-                }
+                };
                 let host = uri.host().map(normalize).unwrap_or_default();
                 RequestTarget {
-                    tls: false,
+                    tls,
                     host,
-                    port: uri.port_u16().unwrap_or(80),
+                    port: uri.port_u16().unwrap_or(default_port),
                     path,
                 }
             }

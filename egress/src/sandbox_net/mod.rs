@@ -17,6 +17,9 @@
 //! `teardown` unregisters the container and deletes the veth if the namespace still holds it.
 //! It succeeds even when the engine is down (a container must stay deletable); the engine then
 //! drops the registration itself once the veth is gone.
+//!
+//! [`active_policy`] and [`replace_policy`] are `openshell policy get|set`: the hot reload of a
+//! running sandbox's egress policy.
 
 mod link;
 mod netns;
@@ -33,7 +36,9 @@ pub use link::{CONTAINER_INTERFACE, Wiring, unwire, wire};
 pub use netns::NetNs;
 
 use crate::client::{ClientError, EgressClient, block_on};
-use crate::sandbox::{EgressPolicy, RegisterRequest, SandboxNetwork, interface_name};
+use crate::sandbox::{
+    EgressPolicy, RegisterRequest, SandboxNetwork, SandboxRecord, interface_name,
+};
 
 /// The interface prefix used to find a veth when the engine cannot be asked.
 pub const DEFAULT_INTERFACE_PREFIX: &str = "osh";
@@ -128,6 +133,24 @@ fn client(node: &NodeConfig) -> Result<EgressClient, NetError> {
         socket,
         Duration::from_millis(node.hooks.timeout_ms),
     ))
+}
+
+/// `openshell policy get`: the record (and so the active policy) of a registered sandbox.
+pub fn active_policy(container_id: &str, node: &NodeConfig) -> Result<SandboxRecord, NetError> {
+    let client = client(node)?;
+    Ok(block_on(client.sandbox(container_id)).map_err(NetError::Runtime)??)
+}
+
+/// `openshell policy set`: replaces a running sandbox's egress policy with the one in `set`;
+/// the engine applies it from the next request on, without restarting the sandbox.
+pub fn replace_policy(
+    container_id: &str,
+    set: &PolicySet,
+    node: &NodeConfig,
+) -> Result<SandboxRecord, NetError> {
+    let client = client(node)?;
+    let policy = EgressPolicy::from_policy_set(set);
+    Ok(block_on(client.replace_policy(container_id, &policy)).map_err(NetError::Runtime)??)
 }
 
 /// `createRuntime`: wires the container of `state` under `policy`.

@@ -1,0 +1,156 @@
+//! The main job, end to end on this machine: the example agents of `bundles/`, built from
+//! busybox by `bundles/build.sh`, run by `openshell` under their SandboxPolicy.
+//!
+//! Everything runs in network namespaces the demo creates (the egress world of the tests): a
+//! node namespace with the egress engine, the runtime and its hooks, and a stand-in internet
+//! answering for a few names. Admission decisions come from the hook's embedded policy engine
+//! (no `nemotron-service` needed); audit events go to the node's trail and to a stand-in SIEM
+//! for `siem://security-events`. The sales-ops agent reports what its policy let through; the
+//! customer-support agent asks for `gpuAccess: inference-only`, so on a node without an NVIDIA
+//! driver it must be refused at `create` with nothing left behind.
+//!
+//! Exit status 0 when every agent saw exactly what its policy allows.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use openshell_integration::binaries;
+use openshell_integration::egress_world::EgressWorld;
+use openshell_integration::runtime::{Runtime, run_to_files};
+use openshell_integration::siem::SiemStandIn;
+
+fn main() -> ExitCode {
+    openshell_integration::require_root();
+    let mut world = EgressWorld::new();
+    // The SIEM collector listens in the node's namespace, where the hooks deliver to it.
+    let siem = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                world.node.enter_current_thread();
+                SiemStandIn::start()
+            })
+            .join()
+            .expect("start the SIEM stand-in")
+    });
+    world.extend_node_config(&format!("[siem]\nsecurity-events = \"{}\"\n", siem.url()));
+    // The engine reads the node configuration when it starts: start it again to know the SIEM.
+    world.kill_engine();
+    world.start_engine();
+    let runtime = world.runtime();
+
+    let sales_ops = run_agent(&world, &runtime, "sales-ops");
+    let customer_support = run_agent(&world, &runtime, "customer-support");
+
+    section("what the SIEM received (siem://security-events)");
+    for event in siem.events() {
+        println!(
+            "{} {} {} {}",
+            event["container_id"].as_str().unwrap_or("-"),
+            event["action"].as_str().unwrap_or("-"),
+            event["decision"].as_str().unwrap_or("-"),
+            event["reason"].as_str().unwrap_or("")
+        );
+    }
+    let left = world.sandbox_interfaces();
+    section("left behind");
+    println!("sandbox interfaces in the node namespace: {left:?}");
+    println!(
+        "containers in the runtime's state: {}",
+        runtime.ok(&["list", "-q"]).trim()
+    );
+
+    // Stopping the collector wakes its listener with a connection: from the node's namespace.
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            world.node.enter_current_thread();
+            drop(siem);
+        });
+    });
+
+    if sales_ops && customer_support && left.is_empty() {
+        println!("\ndemo passed: every agent got exactly what its policy allows");
+        ExitCode::SUCCESS
+    } else {
+        section("the egress engine's log");
+        print!("{}", world.engine_log());
+        println!("\ndemo FAILED: see above");
+        ExitCode::FAILURE
+    }
+}
+
+/// Builds the bundle of `agent`, runs it in the foreground, shows its audit trail, deletes
+/// it. Returns whether the outcome is the expected one.
+fn run_agent(world: &EgressWorld, runtime: &Runtime, agent: &str) -> bool {
+    let bundle = world.dir().join(agent);
+    section(&format!("bundles/build.sh {agent}"));
+    let built = Command::new(bundles_dir().join("build.sh"))
+        .arg(agent)
+        .arg(&bundle)
+        .env("OPENSHELL", binaries::openshell())
+        .status()
+        .expect("run bundles/build.sh");
+    if !built.success() {
+        return false;
+    }
+
+    section(&format!(
+        "openshell run --bundle {} {agent}",
+        bundle.display()
+    ));
+    let needs_gpu = agent == "customer-support";
+    let gpu_present = Path::new("/dev/nvidiactl").exists();
+    let ran = if needs_gpu && !gpu_present {
+        // Expected to fail: capture stderr to check the message.
+        let out = run_to_files(
+            runtime
+                .command()
+                .args(["run", "--bundle"])
+                .arg(&bundle)
+                .arg(agent),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        print!("{stderr}");
+        let refused = !out.status.success() && stderr.contains("NVIDIA");
+        println!(
+            "=> {} (exit {}): this node has no NVIDIA GPU and the policy asks for inference-only access",
+            if refused {
+                "refused at create, as it must be"
+            } else {
+                "NOT refused as expected"
+            },
+            out.status.code().unwrap_or(-1)
+        );
+        let nothing_left = runtime.output(&["state", agent]).status.code() == Some(1);
+        println!(
+            "   container state left behind: {}",
+            if nothing_left { "none" } else { "YES" }
+        );
+        return refused && nothing_left;
+    } else {
+        runtime
+            .command()
+            .args(["run", "--bundle"])
+            .arg(&bundle)
+            .arg(agent)
+            .status()
+            .expect("run openshell")
+    };
+    println!("=> the agent exited with {}", ran.code().unwrap_or(-1));
+
+    section(&format!("openshell audit {agent}"));
+    let audit = runtime.output(&["audit", agent]);
+    print!("{}", String::from_utf8_lossy(&audit.stdout));
+    let deleted = runtime
+        .output(&["delete", "--force", agent])
+        .status
+        .success();
+    ran.success() && audit.status.success() && deleted
+}
+
+fn bundles_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../bundles")
+}
+
+fn section(title: &str) {
+    println!("\n=== {title}");
+}

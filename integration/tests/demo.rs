@@ -1,0 +1,50 @@
+//! The README's main job (`scripts/demo.sh` runs `openshell-demo`): the example agents of
+//! `bundles/`, built by `bundles/build.sh`, under their policies, with busybox's own clients.
+
+use std::process::Command;
+
+use openshell_integration::binaries;
+
+#[test]
+fn the_example_agents_get_exactly_what_their_policies_allow() {
+    openshell_integration::require_root();
+    let out = Command::new(binaries::path("openshell-demo"))
+        .output()
+        .expect("run openshell-demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = format!("{stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{report}");
+    assert!(!stdout.contains("UNEXPECTED"), "{report}");
+    for line in [
+        "ok         allowed  GET  http://api.hubspot.com",
+        "ok         allowed  GET  https://api.hubspot.com",
+        "ok         blocked  POST http://api.hubspot.com",
+        "\"rule\":\"egress.allow[1] (api.hubspot.com)\"",
+        "ok         blocked  GET  http://evil.example.test",
+        "ok         blocked  DNS  evil.example.test",
+        "ok         blocked  TCP  203.0.113.20:7",
+        "ok         blocked  write to the read-only root filesystem",
+        "ok         blocked  mount a filesystem",
+        "=> the agent exited with 0",
+        "gpuAccess: inference-only: no NVIDIA driver",
+        "=> refused at create, as it must be",
+        "container state left behind: none",
+        "sandbox interfaces in the node namespace: []",
+        "demo passed",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{report}");
+    }
+    // `openshell audit` and the SIEM both saw the admission and the egress decisions.
+    let audit = stdout
+        .split("=== openshell audit sales-ops")
+        .nth(1)
+        .expect("an audit section");
+    assert!(audit.contains("nemotron sandbox.start allow"), "{report}");
+    assert!(audit.contains("egress egress.http deny"), "{report}");
+    let siem = stdout
+        .split("=== what the SIEM received")
+        .nth(1)
+        .expect("a SIEM section");
+    assert!(siem.contains("sales-ops sandbox.start allow"), "{report}");
+    assert!(siem.contains("sales-ops egress.dns deny"), "{report}");
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The main job on a fresh machine: installs the Debian packages, builds, and runs the example
+# agents of bundles/ under their policies with the node services on their embedded defaults
+# (egress engine, hook's embedded policy engine, audit to a trail and a stand-in SIEM), all in
+# network namespaces it creates and removes. Exits non-zero if any agent got more or less than
+# its policy allows.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "${OPENSHELL_DEPS_DONE:-0}" != 1 ]; then
+  scripts/deps.sh
+fi
+cargo build --release --workspace --bins --locked
+exec target/release/openshell-demo
