@@ -16,12 +16,19 @@ check() {
   [ -z "$out" ] || echo
 }
 
-# post HOST PATH JSON: a POST through the proxy, written by hand (busybox wget sends a GET when
-# it goes through a proxy, even with --post-data). Prints the reply; succeeds on a 2xx status.
-post() {
+# request METHOD URL [JSON]: an HTTP request to the proxy, written by hand (busybox wget sends
+# a GET when it goes through a proxy, even with --post-data, and fetches https:// URLs itself).
+# The absolute URL goes to the engine as is: for https:// it opens the TLS to the origin.
+# Prints the status line and the last line of the reply; succeeds on a 2xx status.
+request() {
   proxy=${HTTP_PROXY#http://}
-  reply=$(printf 'POST http://%s%s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s' \
-    "$1" "$2" "$1" "${#3}" "$3" | timeout 10 nc "${proxy%:*}" "${proxy##*:}")
+  host=${2#*://}
+  host=${host%%/*}
+  reply=$({
+    printf '%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s' \
+      "$1" "$2" "$host" "${#3}" "$3"
+    sleep 5 # keeps nc's input open until the engine has answered and closed
+  } | timeout 10 nc "${proxy%:*}" "${proxy##*:}")
   printf '%s\n' "$reply" | tr -d '\r' | sed -n '1p;$p'
   printf '%s\n' "$reply" | head -n 1 | grep -q ' 2[0-9][0-9] '
 }
@@ -30,7 +37,7 @@ echo "customer-support agent in $(hostname): proxy $HTTP_PROXY"
 check allowed "GET   crm.example.test/api/v1/customers/42 (crm.read)" \
   timeout 10 wget -q -O- http://crm.example.test/api/v1/customers/42
 check allowed "POST  tickets.example.test/api/v2/tickets (ticket.create)" \
-  post tickets.example.test /api/v2/tickets '{"subject":"refund"}'
+  request POST http://tickets.example.test/api/v2/tickets '{"subject":"refund"}'
 check blocked "GET   tickets.example.test/api/v2/tickets/7 (ticket.read is not allowed)" \
   timeout 10 wget -q -O- http://tickets.example.test/api/v2/tickets/7
 check blocked "GET   evil.example.test (every other domain is denied)" \

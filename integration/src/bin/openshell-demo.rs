@@ -97,7 +97,11 @@ fn run_agent(world: &EgressWorld, runtime: &Runtime, agent: &str) -> bool {
         "openshell run --bundle {} {agent}",
         bundle.display()
     ));
-    let needs_gpu = agent == "customer-support";
+    let policy = std::fs::read_to_string(bundle.join("openshell-policy.yaml")).unwrap_or_default();
+    let needs_gpu = policy.lines().any(|line| {
+        let line = line.trim();
+        line.starts_with("gpuAccess:") && !line.ends_with("none")
+    });
     let gpu_present = Path::new("/dev/nvidiactl").exists();
     let ran = if needs_gpu && !gpu_present {
         // Expected to fail: capture stderr to check the message.
