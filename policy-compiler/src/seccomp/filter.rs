@@ -518,7 +518,7 @@ mod tests {
         let mut caller = deny_all();
         caller
             .syscalls
-            .insert("clone".into(), vec![allow(vec![dockers.clone()])]);
+            .insert("clone".into(), vec![allow(vec![dockers])]);
         assert_eq!(
             intersect(&policy, &caller).syscalls["clone"],
             vec![allow(vec![dockers])]
