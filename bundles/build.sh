@@ -21,6 +21,7 @@ done
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$out/rootfs/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$out/rootfs/etc/group"
 cp "$here/$agent/agent.sh" "$out/rootfs/agent/run.sh"
+cp "$here/agent-checks.sh" "$out/rootfs/agent/checks.sh"
 # The agent's policy documents, then the API catalog its allowedAPIs/deniedAPIs are defined by.
 { cat "$here/$agent/openshell-policy.yaml"; echo ---; cat "$here/api-catalog.yaml"; } >"$out/openshell-policy.yaml"
 

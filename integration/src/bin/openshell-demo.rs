@@ -18,6 +18,7 @@ use openshell_integration::binaries;
 use openshell_integration::egress_world::EgressWorld;
 use openshell_integration::runtime::{Runtime, run_to_files};
 use openshell_integration::siem::SiemStandIn;
+use openshell_policy::{GpuAccess, PolicySet};
 
 fn main() -> ExitCode {
     openshell_integration::require_root();
@@ -97,48 +98,21 @@ fn run_agent(world: &EgressWorld, runtime: &Runtime, agent: &str) -> bool {
         "openshell run --bundle {} {agent}",
         bundle.display()
     ));
-    let policy = std::fs::read_to_string(bundle.join("openshell-policy.yaml")).unwrap_or_default();
-    let needs_gpu = policy.lines().any(|line| {
-        let line = line.trim();
-        line.starts_with("gpuAccess:") && !line.ends_with("none")
-    });
-    let gpu_present = Path::new("/dev/nvidiactl").exists();
-    let ran = if needs_gpu && !gpu_present {
-        // Expected to fail: capture stderr to check the message.
-        let out = run_to_files(
-            runtime
-                .command()
-                .args(["run", "--bundle"])
-                .arg(&bundle)
-                .arg(agent),
-        );
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        print!("{stderr}");
-        let refused = !out.status.success() && stderr.contains("NVIDIA");
-        println!(
-            "=> {} (exit {}): this node has no NVIDIA GPU and the policy asks for inference-only access",
-            if refused {
-                "refused at create, as it must be"
-            } else {
-                "NOT refused as expected"
-            },
-            out.status.code().unwrap_or(-1)
-        );
-        let nothing_left = runtime.output(&["state", agent]).status.code() == Some(1);
-        println!(
-            "   container state left behind: {}",
-            if nothing_left { "none" } else { "YES" }
-        );
-        return refused && nothing_left;
-    } else {
-        runtime
-            .command()
-            .args(["run", "--bundle"])
-            .arg(&bundle)
-            .arg(agent)
-            .status()
-            .expect("run openshell")
-    };
+    // The policy as the runtime reads it: does it ask for a GPU this node lacks?
+    let needs_gpu = PolicySet::load(bundle.join("openshell-policy.yaml"))
+        .ok()
+        .and_then(|set| set.sandbox().map(|s| s.spec.resources.gpu_access.value))
+        .is_some_and(|access| access != GpuAccess::None);
+    if needs_gpu && !Path::new("/dev/nvidiactl").exists() {
+        return refused_for_want_of_a_gpu(runtime, &bundle, agent);
+    }
+    let ran = runtime
+        .command()
+        .args(["run", "--bundle"])
+        .arg(&bundle)
+        .arg(agent)
+        .status()
+        .expect("run openshell");
     println!("=> the agent exited with {}", ran.code().unwrap_or(-1));
 
     section(&format!("openshell audit {agent}"));
@@ -149,6 +123,36 @@ fn run_agent(world: &EgressWorld, runtime: &Runtime, agent: &str) -> bool {
         .status
         .success();
     ran.success() && audit.status.success() && deleted
+}
+
+/// Runs an agent whose policy asks for a GPU on a node without one: `create` must refuse it
+/// with the driver message and leave no state. Returns whether it did.
+fn refused_for_want_of_a_gpu(runtime: &Runtime, bundle: &Path, agent: &str) -> bool {
+    let out = run_to_files(
+        runtime
+            .command()
+            .args(["run", "--bundle"])
+            .arg(bundle)
+            .arg(agent),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    print!("{stderr}");
+    let refused = !out.status.success() && stderr.contains("NVIDIA");
+    println!(
+        "=> {} (exit {}): this node has no NVIDIA GPU and the policy asks for inference-only access",
+        if refused {
+            "refused at create, as it must be"
+        } else {
+            "NOT refused as expected"
+        },
+        out.status.code().unwrap_or(-1)
+    );
+    let nothing_left = runtime.output(&["state", agent]).status.code() == Some(1);
+    println!(
+        "   container state left behind: {}",
+        if nothing_left { "none" } else { "YES" }
+    );
+    refused && nothing_left
 }
 
 fn bundles_dir() -> PathBuf {
