@@ -370,10 +370,7 @@ impl NodeConfig {
     /// Parses configuration text; `path` only names the source in errors.
     pub fn parse(text: &str, path: &Path) -> Result<NodeConfig, NodeConfigError> {
         let config: NodeConfig = toml::from_str(text).map_err(|e| {
-            let (line, column) = e
-                .span()
-                .map(|span| line_column(text, span.start))
-                .unwrap_or((1, 1));
+            let (line, column) = toml_error_position(text, &e);
             NodeConfigError::Parse {
                 path: path.to_owned(),
                 line,
@@ -421,8 +418,10 @@ impl NodeConfig {
     }
 }
 
-/// 1-based line and column of byte `offset` in `text`.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
+/// 1-based line and column in `text` where a TOML parse `error` starts (1:1 when it names no
+/// place): for the node's configuration files and the services' own.
+pub fn toml_error_position(text: &str, error: &toml::de::Error) -> (usize, usize) {
+    let offset = error.span().map_or(0, |span| span.start);
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;

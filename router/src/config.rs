@@ -52,6 +52,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use openshell_policy::SpkiPin;
+use openshell_policy::node_config::toml_error_position;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RouterError;
@@ -263,10 +264,7 @@ impl RouterConfig {
     /// Parses configuration text; `path` only names the source in errors.
     pub fn parse(text: &str, path: &Path) -> Result<RouterConfig, RouterError> {
         let config: RouterConfig = toml::from_str(text).map_err(|e| {
-            let (line, column) = e
-                .span()
-                .map(|span| line_column(text, span.start))
-                .unwrap_or((1, 1));
+            let (line, column) = toml_error_position(text, &e);
             RouterError::Config {
                 path: path.to_owned(),
                 message: format!("{line}:{column}: {}", e.message()),
@@ -362,14 +360,6 @@ impl RouterConfig {
         }
         Ok(())
     }
-}
-
-/// 1-based line and column of byte `offset` in `text`.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }
 
 #[cfg(test)]
