@@ -662,3 +662,35 @@ fn masked_seccomp_checks_follow_the_oci_convention() {
         "{out:?}"
     );
 }
+
+#[test]
+fn state_is_never_read_half_written_while_it_changes() {
+    // containerd and Podman poll `state` while other calls change it; every read must parse.
+    let rt = Runtime::new();
+    let bundle = Bundle::new(&["sleep", "300"]);
+    let id = unique_id("state-race");
+    rt.start_detached(&id, bundle.path());
+    let reads = std::thread::scope(|scope| {
+        let changer = scope.spawn(|| {
+            for _ in 0..15 {
+                rt.ok(&["pause", &id]);
+                rt.ok(&["resume", &id]);
+            }
+        });
+        let mut reads = 0;
+        while !changer.is_finished() {
+            let out = rt.output(&["state", &id]);
+            assert!(
+                out.status.success(),
+                "state failed while pause/resume rewrote it: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            reads += 1;
+        }
+        changer.join().expect("pause/resume");
+        reads
+    });
+    assert!(reads > 0);
+    rt.ok(&["delete", "--force", &id]);
+    assert_clean(rt.root(), &id, bundle.path());
+}

@@ -162,13 +162,15 @@ impl State {
     #[instrument(level = "trace")]
     pub fn save(&self, container_root: &Path) -> Result<()> {
         let state_file_path = Self::file_path(container_root);
+        // Written to a temporary file and renamed over the state file, as runc does, so a
+        // concurrent `state` never reads a truncated or half-written file.
+        let temp_path =
+            container_root.join(format!(".{}.{}", Self::STATE_FILE_PATH, std::process::id()));
         let file = fs::OpenOptions::new()
-            .read(true)
             .write(true)
-            .append(false)
             .create(true)
             .truncate(true)
-            .open(&state_file_path)
+            .open(&temp_path)
             .map_err(|err| {
                 tracing::error!(
                     state_file_path = ?state_file_path,
@@ -198,6 +200,15 @@ impl State {
                 %err,
                 "failed to write container state file",
             );
+            StateError::WriteStateFile {
+                state_file_path: state_file_path.to_owned(),
+                source: err,
+            }
+        })?;
+        drop(writer);
+        fs::rename(&temp_path, &state_file_path).map_err(|err| {
+            let _ = fs::remove_file(&temp_path);
+            tracing::error!(?state_file_path, %err, "failed to replace container state file");
             StateError::WriteStateFile {
                 state_file_path: state_file_path.to_owned(),
                 source: err,
