@@ -298,14 +298,16 @@ fn pause_freezes_every_process_and_resume_thaws_them() {
     let (bundle, data) = bundle_with_data(&[
         "sh",
         "-c",
-        "i=0; while true; do i=$((i+1)); echo $i > /data/count; sleep 0.02; done",
+        "i=0; while true; do i=$((i+1)); echo $i >> /data/count; sleep 0.02; done",
     ]);
     let id = unique_id("pause");
     rt.start_detached(&id, bundle.path());
+    // The counter appends one line per tick: a single write, so the freezer can never catch
+    // the file truncated and empty, as it could when each tick rewrote it with `>`.
     let count = || {
         fs::read_to_string(data.path().join("count"))
             .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
+            .and_then(|s| s.lines().last().and_then(|l| l.parse::<u64>().ok()))
     };
     assert!(wait_for(Duration::from_secs(5), || count().is_some_and(|c| c > 3)));
 
