@@ -419,6 +419,16 @@ impl EgressWorld {
         );
     }
 
+    /// The engine's resident memory in KiB (`VmRSS`), while it runs.
+    pub fn engine_rss_kib(&self) -> Option<u64> {
+        let pid = self.engine.as_ref()?.id();
+        let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
     /// Kills the engine (SIGKILL: no chance to clean up).
     pub fn kill_engine(&mut self) {
         if let Some(mut child) = self.engine.take() {
@@ -443,14 +453,23 @@ impl EgressWorld {
         &self.trail
     }
 
-    /// The audit events recorded so far (the node's trail), waiting briefly for the writer.
-    pub fn audit_events(&self) -> Vec<Value> {
-        std::thread::sleep(Duration::from_millis(300));
-        fs::read_to_string(&self.trail)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|line| serde_json::from_str(line).ok())
-            .collect()
+    /// The audit events in the node's trail once `complete` holds for them. The trail is
+    /// written asynchronously, so this waits up to ten seconds; after that it returns what is
+    /// there, for the caller's assertions to show.
+    pub fn audit_events_until(&self, complete: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let read = || -> Vec<Value> {
+            fs::read_to_string(&self.trail)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|line| serde_json::from_str(line).ok())
+                .collect()
+        };
+        let mut events = Vec::new();
+        crate::wait_for(Duration::from_secs(10), || {
+            events = read();
+            complete(&events)
+        });
+        events
     }
 
     /// Writes a policy file and returns its path; `@TRAIL@` in `yaml` becomes the node's trail

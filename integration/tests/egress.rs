@@ -145,6 +145,13 @@ fn events_for<'a>(events: &'a [Value], id: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// Whether the trail holds an egress event of sandbox `id` with this action and decision.
+fn audited(events: &[Value], id: &str, action: &str, decision: &str) -> bool {
+    events_for(events, id)
+        .iter()
+        .any(|e| e["action"] == action && e["decision"] == decision)
+}
+
 #[test]
 fn a_restricted_container_reaches_exactly_what_its_policy_allows() {
     let world = EgressWorld::new();
@@ -323,17 +330,25 @@ fn a_restricted_container_reaches_exactly_what_its_policy_allows() {
     );
 
     // Every decision was audited, without the body.
-    let events = world.audit_events();
+    let expected = [
+        ("egress.http", "allow"),
+        ("egress.http", "deny"),
+        ("egress.connect", "deny"),
+        ("crm.read", "allow"),
+        ("admin.users.list", "deny"),
+    ];
+    let events = world.audit_events_until(|events| {
+        expected
+            .iter()
+            .all(|(action, decision)| audited(events, &id, action, decision))
+    });
     let mine = events_for(&events, &id);
-    let decided = |action: &str, decision: &str| {
-        mine.iter()
-            .any(|e| e["action"] == action && e["decision"] == decision)
-    };
-    assert!(decided("egress.http", "allow"), "{mine:#?}");
-    assert!(decided("egress.http", "deny"));
-    assert!(decided("egress.connect", "deny"));
-    assert!(decided("crm.read", "allow"));
-    assert!(decided("admin.users.list", "deny"));
+    for (action, decision) in expected {
+        assert!(
+            audited(&events, &id, action, decision),
+            "{action} {decision} in {mine:#?}"
+        );
+    }
     assert!(mine.iter().all(|e| e["policy"] == "egress-test"));
     let metrics = block_on(world.client().metrics()).unwrap().unwrap();
     for line in [
@@ -458,7 +473,9 @@ fn dns_transparent_redirection_and_everything_else_is_contained() {
         world.recorded.requests()
     );
 
-    let events = world.audit_events();
+    let events = world.audit_events_until(|events| {
+        audited(events, &id, "egress.dns", "deny") && audited(events, &id, "egress.tcp", "deny")
+    });
     let mine = events_for(&events, &id);
     assert!(mine.iter().any(|e| e["action"] == "egress.dns"
         && e["decision"] == "deny"
@@ -937,7 +954,10 @@ networkPolicy:
     );
     assert_eq!(code, "000");
 
-    let events = world.audit_events();
+    let events = world.audit_events_until(|events| {
+        audited(events, &id, "ingress.http", "allow")
+            && audited(events, &id, "ingress.http", "deny")
+    });
     let mine = events_for(&events, &id);
     assert!(
         mine.iter()

@@ -68,10 +68,10 @@ fn run_reports_death_by_signal_as_128_plus_signal() {
 #[test]
 fn run_forwards_signals_to_the_container() {
     let rt = Runtime::new();
-    let bundle = Bundle::new(&[
+    let (bundle, data) = bundle_with_data(&[
         "sh",
         "-c",
-        "trap 'exit 7' TERM; while true; do sleep 0.05; done",
+        "trap 'exit 7' TERM; echo > /data/ready; while true; do sleep 0.05; done",
     ]);
     let id = unique_id("fwd");
     let mut run = rt
@@ -79,13 +79,12 @@ fn run_forwards_signals_to_the_container() {
         .args(["run", "--bundle", bundle_arg(&bundle), &id])
         .spawn()
         .unwrap();
-    assert!(wait_for(Duration::from_secs(5), || rt
-        .output(&["state", &id])
-        .status
-        .success()
-        && rt.status(&id) == "running"));
-    // Give the shell time to install its trap.
-    std::thread::sleep(Duration::from_millis(200));
+    // The shell writes /data/ready once its trap is in place.
+    assert!(wait_for(Duration::from_secs(5), || data
+        .path()
+        .join("ready")
+        .exists()));
+    assert_eq!(rt.status(&id), "running");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(run.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
@@ -101,7 +100,7 @@ fn create_start_state_kill_delete() {
     let (bundle, data) = bundle_with_data(&[
         "sh",
         "-c",
-        "echo started > /data/marker; trap 'exit 0' TERM; while true; do sleep 0.05; done",
+        "trap 'exit 0' TERM; echo started > /data/marker; while true; do sleep 0.05; done",
     ]);
     let id = unique_id("life");
     let pid_file = data.path().join("init.pid");
@@ -158,10 +157,15 @@ fn kill_delivers_named_and_numbered_signals_and_all() {
     let (bundle, data) = bundle_with_data(&[
         "sh",
         "-c",
-        "trap 'echo usr1 >> /data/signals' USR1; trap 'echo usr2 >> /data/signals' USR2; while true; do sleep 0.05; done",
+        "trap 'echo usr1 >> /data/signals' USR1; trap 'echo usr2 >> /data/signals' USR2; echo > /data/ready; while true; do sleep 0.05; done",
     ]);
     let id = unique_id("kill");
     rt.start_detached(&id, bundle.path());
+    // The container's init ignores signals it has no handler for: wait for the traps.
+    assert!(wait_for(Duration::from_secs(5), || data
+        .path()
+        .join("ready")
+        .exists()));
     let signals = data.path().join("signals");
     rt.ok(&["kill", &id, "USR1"]);
     assert!(wait_for(Duration::from_secs(5), || fs::read_to_string(
