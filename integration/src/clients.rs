@@ -180,6 +180,8 @@ pub struct Containerd {
     dir: TempDir,
     _daemon: Daemon,
     _host_paths: HostPathGuard,
+    /// ctr's containers get cgroupsPath `/default/<id>` (the containerd namespace).
+    _cgroups: CgroupGuard,
 }
 
 impl Containerd {
@@ -187,6 +189,7 @@ impl Containerd {
     pub fn start() -> Self {
         // The runc v2 shim keeps its sockets under /run/containerd/s whatever the config says.
         let host_paths = HostPathGuard::new(&["/run/containerd"]);
+        let cgroups = CgroupGuard::new("default");
         let dir = tempfile::Builder::new()
             .prefix("containerd-")
             .tempdir()
@@ -211,6 +214,7 @@ impl Containerd {
             dir,
             _daemon: daemon,
             _host_paths: host_paths,
+            _cgroups: cgroups,
         }
     }
 
@@ -240,12 +244,15 @@ pub struct Dockerd {
     dir: TempDir,
     _daemon: Daemon,
     _host_paths: HostPathGuard,
+    /// Docker's containers get cgroupsPath `/docker/<id>`.
+    _cgroups: CgroupGuard,
 }
 
 impl Dockerd {
     /// Starts dockerd with no networking (no iptables, no bridge) and runtime `openshell`.
     pub fn start(containerd: &Containerd, runtime: &Path) -> Self {
         let host_paths = HostPathGuard::new(&["/run/docker", "/etc/docker/key.json"]);
+        let cgroups = CgroupGuard::new("docker");
         let dir = tempfile::Builder::new()
             .prefix("dockerd-")
             .tempdir()
@@ -278,6 +285,7 @@ impl Dockerd {
             dir,
             _daemon: daemon,
             _host_paths: host_paths,
+            _cgroups: cgroups,
         };
         assert!(
             wait_for(Duration::from_secs(30), || docker
