@@ -2,7 +2,8 @@
 //!
 //! 1. Network setup per sandbox: `sandbox_net::setup_sandbox` (register with the engine, veth
 //!    pair, addresses and routes over rtnetlink, a connection to the proxy from inside) for N
-//!    namespaces in a row while all stay registered, then `teardown_sandbox` for each.
+//!    namespaces in a row while all stay registered, then `teardown_sandbox` for each; and the
+//!    engine's resident memory before and with all N registered (DESIGN.md: ≤ 4 MB a sandbox).
 //! 2. The proxy's cost: `wrk` against a small HTTP server in the internet namespace, directly
 //!    from the node namespace and through the explicit proxy from a wired sandbox namespace,
 //!    alternating the two. One connection for unloaded latency (p50/p99), then `--connections`
@@ -83,6 +84,7 @@ fn setup_times(world: &EgressWorld, sandboxes: usize) {
         .map(|_| TestNetns::create("osh-bench"))
         .collect();
     let (mut total, mut register, mut wire, mut verify) = (vec![], vec![], vec![], vec![]);
+    let rss_before = world.engine_rss_kib().expect("engine memory");
     for (i, netns) in namespaces.iter().enumerate() {
         let report = block_on(setup_sandbox(
             &client,
@@ -97,6 +99,7 @@ fn setup_times(world: &EgressWorld, sandboxes: usize) {
         wire.push(report.wire);
         verify.push(report.verify);
     }
+    let rss_registered = world.engine_rss_kib().expect("engine memory");
     let mut teardown = vec![];
     for i in 0..sandboxes {
         let started = Instant::now();
@@ -110,6 +113,11 @@ fn setup_times(world: &EgressWorld, sandboxes: usize) {
     report("wire", wire);
     report("verify", verify);
     report("teardown", teardown);
+    println!(
+        "  engine memory: {rss_before} KiB idle, {rss_registered} KiB with {sandboxes} registered: \
+         {:.1} KiB per sandbox",
+        rss_registered.saturating_sub(rss_before) as f64 / sandboxes as f64
+    );
 }
 
 fn serve_upstream(world: &EgressWorld) -> tokio::runtime::Runtime {

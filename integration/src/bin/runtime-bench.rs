@@ -11,10 +11,18 @@
 //!   the bench starts on a private socket. The differences are what admission, registration
 //!   and the audit event add to a run.
 //!
+//! - `runtime-bench --concurrent N --policy FILE` instead starts N hardened sandboxes running
+//!   `sleep` (admission by the embedded engine), checks with `openshell list` that all N run at
+//!   once, and reports the time to start them, the memory the node lost while they ran
+//!   (`MemAvailable`, everything: kernel, cgroups, namespaces and the sleeping processes),
+//!   what openshell itself keeps per sandbox (its processes and state directory) and the time
+//!   to delete them all.
+//!
 //! openshell runs on private node configurations (registry, audit trail and spool in temporary
 //! directories); `siem://security-events` resolves to a local HTTP stand-in, so the seed's
 //! policies work as they are.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -22,6 +30,7 @@ use std::time::{Duration, Instant};
 use openshell_integration::binaries;
 use openshell_integration::bundle::Bundle;
 use openshell_integration::node::TestNode;
+use openshell_integration::runtime::run_to_files;
 use openshell_integration::service::PolicyService;
 use openshell_integration::siem::SiemStandIn;
 use tempfile::TempDir;
@@ -84,14 +93,22 @@ fn main() {
     let mut runs = 50usize;
     let mut policy = None;
     let mut admission = false;
+    let mut concurrent = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--runs" => runs = args.next().and_then(|n| n.parse().ok()).expect("--runs N"),
             "--policy" => policy = Some(args.next().expect("--policy FILE")),
             "--admission" => admission = true,
+            "--concurrent" => {
+                concurrent = Some(
+                    args.next()
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .expect("--concurrent N"),
+                )
+            }
             other => panic!(
-                "unknown argument {other:?}; usage: runtime-bench [--runs N] [--policy FILE [--admission]]"
+                "unknown argument {other:?}; usage: runtime-bench [--runs N] [--policy FILE [--admission]] | --concurrent N --policy FILE"
             ),
         }
     }
@@ -100,14 +117,19 @@ fn main() {
         "--admission needs --policy FILE"
     );
     openshell_integration::require_root();
+    let siem = SiemStandIn::start();
+    let siem_table = format!("[siem]\nsecurity-events = \"{}\"\n", siem.url());
+    let embedded = TestNode::new(&siem_table);
+    if let Some(count) = concurrent {
+        let policy = policy.expect("--concurrent needs --policy FILE");
+        concurrent_sandboxes(count, Path::new(&policy), &embedded);
+        return;
+    }
     let plain = Bundle::new(&["true"]);
     let hardened = Bundle::new(&["true"]);
     if let Some(policy) = &policy {
         std::fs::copy(policy, hardened.path().join("openshell-policy.yaml")).expect("copy policy");
     }
-    let siem = SiemStandIn::start();
-    let siem_table = format!("[siem]\nsecurity-events = \"{}\"\n", siem.url());
-    let embedded = TestNode::new(&siem_table);
     let control = TestNode::new(&format!("{siem_table}[hooks]\nbinary = \"/bin/true\"\n"));
     let sockets = tempfile::tempdir().expect("socket dir");
     let socket = sockets.path().join("nemotron.sock");
@@ -194,6 +216,108 @@ fn main() {
             siem.events().len()
         );
     }
+}
+
+/// Starts `count` sandboxes hardened by `policy` at once, reports what they cost, deletes them.
+fn concurrent_sandboxes(count: usize, policy: &Path, node: &TestNode) {
+    let bundle = Bundle::new(&["sleep", "600"]);
+    std::fs::copy(policy, bundle.path().join("openshell-policy.yaml")).expect("copy policy");
+    let root = tempfile::tempdir().expect("state root");
+    // Runs openshell and returns its stdout. A detached container inherits the runtime's
+    // stdio, so `run --detach` gets a file rather than a pipe that would stay open.
+    let openshell = |args: &[&str]| {
+        let output = run_to_files(
+            Command::new(binaries::openshell())
+                .env("OPENSHELL_CONFIG", node.config())
+                .arg("--root")
+                .arg(root.path())
+                .args(args)
+                .stdin(Stdio::null()),
+        );
+        assert!(
+            output.status.success(),
+            "openshell {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output.stdout
+    };
+    let ids: Vec<String> = (0..count).map(|i| format!("sandbox-{i}")).collect();
+    let bundle_path = bundle.path().to_str().expect("bundle path");
+    let available_before = mem_available_kib();
+    let started = Instant::now();
+    for id in &ids {
+        openshell(&["run", "--detach", "--bundle", bundle_path, id]);
+    }
+    let start_time = started.elapsed();
+    let listed: Vec<serde_json::Value> =
+        serde_json::from_slice(&openshell(&["list", "--format", "json"])).expect("list json");
+    let running = listed.iter().filter(|c| c["status"] == "running").count();
+    assert_eq!(running, count, "not every sandbox is running: {listed:?}");
+    let available_running = mem_available_kib();
+    let state_bytes = directory_bytes(root.path());
+    let resident = openshell_processes();
+    let deleted = Instant::now();
+    for id in &ids {
+        openshell(&["delete", "--force", id]);
+    }
+    let delete_time = deleted.elapsed();
+    println!(
+        "{count} hardened sandboxes ({}), all running at once:",
+        policy.display()
+    );
+    println!(
+        "  start: {:.2} s in all, {:.1} ms a sandbox; delete --force: {:.1} ms a sandbox",
+        start_time.as_secs_f64(),
+        ms(start_time) / count as f64,
+        ms(delete_time) / count as f64
+    );
+    println!(
+        "  node memory in use while they ran: {:.0} KiB a sandbox (MemAvailable, all of it)",
+        available_before.saturating_sub(available_running) as f64 / count as f64
+    );
+    println!(
+        "  openshell's own: {resident} processes left running, state {:.1} KiB a sandbox",
+        state_bytes as f64 / 1024.0 / count as f64
+    );
+}
+
+/// `MemAvailable` from /proc/meminfo, in KiB.
+fn mem_available_kib() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .expect("/proc/meminfo")
+        .lines()
+        .find_map(|line| line.strip_prefix("MemAvailable:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("MemAvailable")
+}
+
+/// Bytes of the regular files under `dir`.
+fn directory_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .expect("read state directory")
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(kind) if kind.is_dir() => directory_bytes(&entry.path()),
+            Ok(kind) if kind.is_file() => entry.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// How many openshell runtime processes are alive (by `argv[0]`, which the runtime's re-exec
+/// through its sealed binary keeps).
+fn openshell_processes() -> usize {
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter(|entry| {
+            std::fs::read(entry.path().join("cmdline")).is_ok_and(|cmdline| {
+                let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+                Path::new(std::ffi::OsStr::from_bytes(argv0)).file_name()
+                    == Some(std::ffi::OsStr::new("openshell"))
+            })
+        })
+        .count()
 }
 
 fn ms(d: Duration) -> f64 {
