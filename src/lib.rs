@@ -15,3 +15,4 @@ mod keyring;
 mod logging;
 mod loopback;
 mod policy_attach;
+mod seccomp_cache;

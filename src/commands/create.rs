@@ -12,7 +12,7 @@ use openshell_policy::node_config::NodeConfig;
 
 use super::{Context, validate_id};
 use crate::bundle::{CallerBundle, PolicyFiles, StagedBundle};
-use crate::{cgroup_path, exe_seal, hardening, keyring, loopback, policy_attach};
+use crate::{cgroup_path, exe_seal, hardening, keyring, loopback, policy_attach, seccomp_cache};
 
 /// The annotation naming a container's data-residency region (else the node's `region`).
 pub const REGION_ANNOTATION: &str = "openshell.nvidia.com/region";
@@ -54,14 +54,20 @@ pub fn create_container(ctx: &Context, req: &InitRequest<'_>) -> Result<Containe
     if root.join(req.id).exists() {
         bail!("container {:?} already exists", req.id);
     }
+    // Re-executes from the sealed binary before any real work, which would otherwise be done
+    // twice (loading and hardening the spec costs about a millisecond).
+    exe_seal::ensure_sealed(&root)?;
     let caller = CallerBundle::load(req.bundle)?;
     let node = NodeConfig::load()?;
     let staged_dir = StagedBundle::path(&root, req.id);
     let (mut spec, policy) = apply_policy(ctx, caller.spec, &caller.dir, &node, &staged_dir)?;
     cgroup_path::ensure_cgroups_path(&mut spec, req.id, ctx.systemd_cgroup)?;
 
-    exe_seal::ensure_sealed(&root)?;
     let staged = StagedBundle::write(&root, req.id, &caller.dir, &spec, &policy)?;
+    seccomp_cache::prepare(
+        &root,
+        spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+    );
     let new_netns = has_new_network_namespace(&spec);
     let built = build_init(ctx, &root, staged.dir(), req).and_then(|container| {
         if new_netns {

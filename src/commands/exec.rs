@@ -4,9 +4,10 @@ use anyhow::{Context as _, Result};
 use libcontainer::container::ContainerStatus;
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::syscall::syscall::SyscallType;
+use oci_spec::runtime::Spec;
 
 use super::{Context, require_status};
-use crate::{exe_seal, foreground, keyring};
+use crate::{exe_seal, foreground, keyring, seccomp_cache};
 
 /// Returns the process's exit status (0 when detached).
 pub fn exec(ctx: &Context, args: liboci_cli::Exec) -> Result<i32> {
@@ -18,6 +19,13 @@ pub fn exec(ctx: &Context, args: liboci_cli::Exec) -> Result<i32> {
     require_status(&container, &allowed, "exec into")?;
     let root = ctx.root()?;
     exe_seal::ensure_sealed(&root)?;
+    // exec'd processes get the container's filter: hand it over precompiled.
+    if let Ok(spec) = Spec::load(container.bundle().join("config.json")) {
+        seccomp_cache::prepare(
+            &root,
+            spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+        );
+    }
     keyring::join_new_session_keyring(&args.container_id)?;
 
     let (user, group) = match args.user {

@@ -1,6 +1,9 @@
 use std::collections::HashSet;
+use std::io::{Read, Seek};
 use std::num::TryFromIntError;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::io;
+use std::sync::OnceLock;
 
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
@@ -48,6 +51,8 @@ pub enum SeccompError {
     SetCtlNnp {
         source: libseccomp::error::SeccompError,
     },
+    #[error("failed to export the seccomp filter as BPF")]
+    ExportBpf { source: std::io::Error },
 }
 
 type Result<T> = std::result::Result<T, SeccompError>;
@@ -146,10 +151,152 @@ fn check_seccomp(seccomp: &LinuxSeccomp) -> Result<()> {
     Ok(())
 }
 
+// openshell patch: filters compiled before the container's processes are cloned.
+//
+// Compiling a Docker-sized profile with libseccomp costs the container's init a few
+// milliseconds on every start. The runtime compiles it once (see `compile_bpf`), may cache the
+// program, and hands it over with `use_precompiled` before the init is cloned; the init then
+// loads the program with seccomp(2) directly, with the flags libseccomp would have used.
+
+/// A filter compiled to a BPF program ahead of time, and the profile it was compiled from.
+struct Precompiled {
+    seccomp: LinuxSeccomp,
+    program: Vec<u8>,
+}
+
+static PRECOMPILED: OnceLock<Precompiled> = OnceLock::new();
+
+/// Compiles `seccomp` into the classic BPF program that `initialize_seccomp` would load: the
+/// `struct sock_filter` array exported by libseccomp, in native byte order.
+pub fn compile_bpf(seccomp: &LinuxSeccomp) -> Result<Vec<u8>> {
+    check_seccomp(seccomp)?;
+    let ctx = build_context(seccomp)?;
+    let export = || -> std::io::Result<Vec<u8>> {
+        // SAFETY: memfd_create with a valid C string; the returned fd is owned here.
+        let fd = unsafe { libc::memfd_create(c"seccomp-bpf".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just created and nothing else owns it.
+        let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        ctx.export_bpf(&file).map_err(std::io::Error::other)?;
+        file.rewind()?;
+        let mut program = Vec::new();
+        file.read_to_end(&mut program)?;
+        Ok(program)
+    };
+    export().map_err(|source| SeccompError::ExportBpf { source })
+}
+
+/// Makes `initialize_seccomp` load `program` (from `compile_bpf`) whenever it is asked to
+/// install exactly `seccomp`. Set once, before the container's processes are cloned.
+pub fn use_precompiled(seccomp: LinuxSeccomp, program: Vec<u8>) {
+    let _ = PRECOMPILED.set(Precompiled { seccomp, program });
+}
+
+/// Loads a precompiled program with the flags libseccomp derives from the profile. Returns
+/// the notify listener fd when the profile has a notify rule.
+fn load_program(seccomp: &LinuxSeccomp, program: &[u8]) -> std::io::Result<Option<io::RawFd>> {
+    const SOCK_FILTER_SIZE: usize = std::mem::size_of::<libc::sock_filter>();
+    let instructions = program.len() / SOCK_FILTER_SIZE;
+    if program.is_empty()
+        || program.len() % SOCK_FILTER_SIZE != 0
+        || instructions > usize::from(u16::MAX)
+    {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{} bytes are not a BPF program", program.len()),
+        ));
+    }
+    let filter: Vec<libc::sock_filter> = program
+        .chunks_exact(SOCK_FILTER_SIZE)
+        .map(|raw| libc::sock_filter {
+            code: u16::from_ne_bytes([raw[0], raw[1]]),
+            jt: raw[2],
+            jf: raw[3],
+            k: u32::from_ne_bytes([raw[4], raw[5], raw[6], raw[7]]),
+        })
+        .collect();
+    let fprog = libc::sock_fprog {
+        len: instructions as u16,
+        filter: filter.as_ptr() as *mut libc::sock_filter,
+    };
+    let mut flags: libc::c_ulong = 0;
+    for flag in seccomp.flags().iter().flatten() {
+        flags |= match flag {
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
+                libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW
+            }
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
+                libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+            }
+        };
+    }
+    let notify = is_notify(seccomp);
+    if notify {
+        flags |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+        if flags & libc::SECCOMP_FILTER_FLAG_TSYNC != 0 {
+            // with TSYNC a failure must not be reported as a thread id: it would read as an fd
+            flags |= libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
+        }
+    }
+    // SAFETY: `fprog` points at `filter`, which outlives the call; the kernel copies it.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    if ret < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(notify.then_some(ret as io::RawFd))
+}
+
 #[tracing::instrument(level = "trace", skip(seccomp))]
 pub fn initialize_seccomp(seccomp: &LinuxSeccomp) -> Result<Option<io::RawFd>> {
     check_seccomp(seccomp)?;
 
+    if let Some(precompiled) = PRECOMPILED.get().filter(|p| p.seccomp == *seccomp) {
+        match load_program(seccomp, &precompiled.program) {
+            Ok(fd) => {
+                tracing::debug!(
+                    bytes = precompiled.program.len(),
+                    "loaded the precompiled seccomp program"
+                );
+                return Ok(fd);
+            }
+            // A program the kernel refuses (a damaged cache) is compiled again below.
+            Err(err) => tracing::warn!("precompiled seccomp program not loaded ({err}); compiling"),
+        }
+    }
+    let ctx = build_context(seccomp)?;
+
+    // In order to use the SECCOMP_SET_MODE_FILTER operation, either the calling
+    // thread must have the CAP_SYS_ADMIN capability in its user namespace, or
+    // the thread must already have the no_new_privs bit set.
+    // Ref: https://man7.org/linux/man-pages/man2/seccomp.2.html
+    ctx.load()
+        .map_err(|err| SeccompError::LoadContext { source: err })?;
+
+    let fd = if is_notify(seccomp) {
+        Some(
+            ctx.get_notify_fd()
+                .map_err(|err| SeccompError::GetNotifyId { source: err })?,
+        )
+    } else {
+        None
+    };
+
+    Ok(fd)
+}
+
+/// The libseccomp filter context for `seccomp`, ready to load or export.
+fn build_context(seccomp: &LinuxSeccomp) -> Result<ScmpFilterContext> {
     tracing::trace!(default_action = ?seccomp.default_action(), errno = ?seccomp.default_errno_ret(), "initializing seccomp");
     let default_action = translate_action(seccomp.default_action(), seccomp.default_errno_ret())?;
     let mut ctx =
@@ -304,23 +451,7 @@ pub fn initialize_seccomp(seccomp: &LinuxSeccomp) -> Result<Option<io::RawFd>> {
         }
     }
 
-    // In order to use the SECCOMP_SET_MODE_FILTER operation, either the calling
-    // thread must have the CAP_SYS_ADMIN capability in its user namespace, or
-    // the thread must already have the no_new_privs bit set.
-    // Ref: https://man7.org/linux/man-pages/man2/seccomp.2.html
-    ctx.load()
-        .map_err(|err| SeccompError::LoadContext { source: err })?;
-
-    let fd = if is_notify(seccomp) {
-        Some(
-            ctx.get_notify_fd()
-                .map_err(|err| SeccompError::GetNotifyId { source: err })?,
-        )
-    } else {
-        None
-    };
-
-    Ok(fd)
+    Ok(ctx)
 }
 
 pub fn is_notify(seccomp: &LinuxSeccomp) -> bool {
