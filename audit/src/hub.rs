@@ -114,6 +114,7 @@ mod tests {
         let trail = dir.path().join("trail.jsonl");
         let mut node = NodeConfig::default();
         node.audit.trail = Some(trail.clone());
+        node.audit.spool_dir = dir.path().join("spool");
         let hub = AuditHub::new(&node).unwrap();
         let mut event = new_event("egress", "egress.http", "deny");
         event.container_id = Some("c1".into());

@@ -433,8 +433,10 @@ fn policies_attach_in_order_and_the_env_selector_is_removed() {
     let config = policies.path().join("config.toml");
     fs::write(
         &config,
+        // The registry and the audit trail stay in the test's directory, not the host's.
         format!(
-            "policy_dir = \"{}\"\ndefault_policy = \"from-node\"\n",
+            "policy_dir = \"{0}\"\ndefault_policy = \"from-node\"\nregistry_dir = \"{0}/registry\"\n\
+             [audit]\nspool_dir = \"{0}/spool\"\ntrail = \"{0}/trail.jsonl\"\n",
             policies.path().display()
         ),
     )

@@ -474,6 +474,9 @@ impl Router {
 impl Drop for Router {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+        // Queued audit events are written before the directory goes: a writer that ran after
+        // it would create it again, and leave it in /tmp.
+        let _ = self.core.flush_audit(Duration::from_secs(5));
     }
 }
 
