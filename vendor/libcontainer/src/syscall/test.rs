@@ -145,6 +145,11 @@ pub enum ArgName {
     Fsmount,
     OpenTree,
     MountSetattr,
+    PivotRoot,
+    Rlimit,
+    Chroot,
+    CloseRange,
+    Personality,
 }
 
 impl ArgName {
@@ -169,6 +174,12 @@ impl ArgName {
             ArgName::Fsmount,
             ArgName::OpenTree,
             ArgName::MountSetattr,
+            ArgName::UMount2,
+            ArgName::PivotRoot,
+            ArgName::Rlimit,
+            ArgName::Chroot,
+            ArgName::CloseRange,
+            ArgName::Personality,
         ]
         .iter()
         .copied()
@@ -256,8 +267,9 @@ impl Syscall for TestHelperSyscall {
         self
     }
 
-    fn pivot_rootfs(&self, _path: &Path) -> Result<()> {
-        unimplemented!()
+    fn pivot_rootfs(&self, path: &Path) -> Result<()> {
+        self.mocks
+            .act(ArgName::PivotRoot, Box::new(path.to_path_buf()))
     }
 
     fn set_ns(&self, rawfd: i32, nstype: CloneFlags) -> Result<()> {
@@ -292,16 +304,16 @@ impl Syscall for TestHelperSyscall {
             .act(ArgName::Domainname, Box::new(domainname.to_owned()))
     }
 
-    fn set_rlimit(&self, _rlimit: &PosixRlimit) -> Result<()> {
-        todo!()
+    fn set_rlimit(&self, rlimit: &PosixRlimit) -> Result<()> {
+        self.mocks.act(ArgName::Rlimit, Box::new(*rlimit))
     }
 
     fn get_pwuid(&self, _: u32) -> Option<Arc<OsStr>> {
         Some(OsString::from("youki").into())
     }
 
-    fn chroot(&self, _: &Path) -> Result<()> {
-        todo!()
+    fn chroot(&self, path: &Path) -> Result<()> {
+        self.mocks.act(ArgName::Chroot, Box::new(path.to_path_buf()))
     }
 
     fn mount(
@@ -459,8 +471,8 @@ impl Syscall for TestHelperSyscall {
         self.mocks.act(ArgName::Groups, Box::new(groups.to_vec()))
     }
 
-    fn close_range(&self, _: i32) -> Result<()> {
-        todo!()
+    fn close_range(&self, preserve_fds: i32) -> Result<()> {
+        self.mocks.act(ArgName::CloseRange, Box::new(preserve_fds))
     }
 
     fn mount_setattr(
@@ -530,8 +542,9 @@ impl Syscall for TestHelperSyscall {
         self.mock_id.borrow().egid
     }
 
-    fn personality(&self, _: PersonalityDomain) -> Result<()> {
-        todo!()
+    fn personality(&self, domain: PersonalityDomain) -> Result<()> {
+        self.mocks
+            .act(ArgName::Personality, Box::new(domain as i32))
     }
 }
 
@@ -714,6 +727,36 @@ impl TestHelperSyscall {
             .iter()
             .map(|x| x.downcast_ref::<MemPolicyArgs>().unwrap().clone())
             .collect::<Vec<MemPolicyArgs>>()
+    }
+
+    fn recorded<T: Clone + 'static>(&self, name: ArgName) -> Vec<T> {
+        self.mocks
+            .fetch(name)
+            .values
+            .iter()
+            .map(|x| x.downcast_ref::<T>().unwrap().clone())
+            .collect()
+    }
+
+    pub fn get_pivot_root_args(&self) -> Vec<PathBuf> {
+        self.recorded(ArgName::PivotRoot)
+    }
+
+    pub fn get_rlimit_args(&self) -> Vec<PosixRlimit> {
+        self.recorded(ArgName::Rlimit)
+    }
+
+    pub fn get_chroot_args(&self) -> Vec<PathBuf> {
+        self.recorded(ArgName::Chroot)
+    }
+
+    pub fn get_close_range_args(&self) -> Vec<i32> {
+        self.recorded(ArgName::CloseRange)
+    }
+
+    /// The personality domains set, as their raw values.
+    pub fn get_personality_args(&self) -> Vec<i32> {
+        self.recorded(ArgName::Personality)
     }
 
     pub fn get_umount_args(&self) -> Vec<UMount2Args> {
