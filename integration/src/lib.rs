@@ -16,6 +16,7 @@ pub mod binaries;
 pub mod bundle;
 pub mod clients;
 pub mod egress_world;
+pub mod fd_passing;
 pub mod leftovers;
 pub mod netns;
 pub mod node;

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use openshell_integration::bundle::Bundle;
+use openshell_integration::fd_passing::accept_fd;
 use openshell_integration::leftovers::assert_clean;
 use openshell_integration::runtime::Runtime;
 use openshell_integration::{unique_id, wait_for};
@@ -491,9 +492,6 @@ fn events_stats_reports_real_figures() {
 
 #[test]
 fn console_socket_receives_a_working_terminal() {
-    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-
     let rt = Runtime::new();
     let mut bundle = Bundle::new(&["sh", "-c", "tty; echo term-ok"]);
     bundle.edit(|c| c["process"]["terminal"] = json!(true));
@@ -510,27 +508,8 @@ fn console_socket_receives_a_working_terminal() {
         &id,
     ]);
 
-    let (stream, _) = listener.accept().unwrap();
-    let mut buf = [0u8; 256];
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<()>(
-        stream.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::empty(),
-    )
-    .unwrap();
-    let fd = msg
-        .cmsgs()
-        .unwrap()
-        .find_map(|c| match c {
-            ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
-            _ => None,
-        })
-        .expect("the runtime sent the pty master");
-    // SAFETY: the fd was just received over SCM_RIGHTS and is owned by nobody else.
-    let mut master = fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let (_, master) = accept_fd(&listener);
+    let mut master = fs::File::from(master);
 
     rt.ok(&["start", &id]);
     let mut output = String::new();

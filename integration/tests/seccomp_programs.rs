@@ -3,13 +3,13 @@
 //! a damaged cache must not weaken them, and notify rules must still hand the listener its fd.
 
 use std::fs;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
-use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
 use openshell_integration::bundle::Bundle;
+use openshell_integration::fd_passing::accept_fd;
 use openshell_integration::leftovers::assert_clean;
 use openshell_integration::runtime::Runtime;
 use openshell_integration::unique_id;
@@ -144,30 +144,9 @@ fn a_notify_rule_hands_the_listener_its_fd_from_a_precompiled_program() {
     // The agent: takes the container state and the listener fd, then closes the fd. With no
     // supervisor left, every notified call fails with ENOSYS.
     let agent = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let msg = recvmsg::<()>(
-            stream.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::empty(),
-        )
-        .unwrap();
-        let fd = msg
-            .cmsgs()
-            .unwrap()
-            .find_map(|c| match c {
-                ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
-                _ => None,
-            })
-            .expect("the runtime sent the seccomp listener fd");
-        let state_len = msg.bytes;
-        // SAFETY: the fd was just received over SCM_RIGHTS and is owned by nobody else.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let (message, fd) = accept_fd(&listener);
         let target = fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
-        let state: Value = serde_json::from_slice(&buf[..state_len]).unwrap();
+        let state: Value = serde_json::from_slice(&message).unwrap();
         (target, state)
     });
 
