@@ -422,11 +422,7 @@ impl EgressWorld {
     /// The engine's resident memory in KiB (`VmRSS`), while it runs.
     pub fn engine_rss_kib(&self) -> Option<u64> {
         let pid = self.engine.as_ref()?.id();
-        let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        crate::proc_kib(format!("/proc/{pid}/status"), "VmRSS")
     }
 
     /// Kills the engine (SIGKILL: no chance to clean up).

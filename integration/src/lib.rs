@@ -59,3 +59,11 @@ pub fn wait_for(timeout: std::time::Duration, mut condition: impl FnMut() -> boo
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// The `KEY:  N kB` figure of a /proc file such as `/proc/meminfo` or `/proc/PID/status`, in KiB.
+pub fn proc_kib(path: impl AsRef<std::path::Path>, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+}

@@ -243,7 +243,8 @@ fn concurrent_sandboxes(count: usize, policy: &Path, node: &TestNode) {
     };
     let ids: Vec<String> = (0..count).map(|i| format!("sandbox-{i}")).collect();
     let bundle_path = bundle.path().to_str().expect("bundle path");
-    let available_before = mem_available_kib();
+    let available_before =
+        openshell_integration::proc_kib("/proc/meminfo", "MemAvailable").expect("MemAvailable");
     let started = Instant::now();
     for id in &ids {
         openshell(&["run", "--detach", "--bundle", bundle_path, id]);
@@ -253,7 +254,8 @@ fn concurrent_sandboxes(count: usize, policy: &Path, node: &TestNode) {
         serde_json::from_slice(&openshell(&["list", "--format", "json"])).expect("list json");
     let running = listed.iter().filter(|c| c["status"] == "running").count();
     assert_eq!(running, count, "not every sandbox is running: {listed:?}");
-    let available_running = mem_available_kib();
+    let available_running =
+        openshell_integration::proc_kib("/proc/meminfo", "MemAvailable").expect("MemAvailable");
     let state_bytes = directory_bytes(root.path());
     let resident = openshell_processes();
     let deleted = Instant::now();
@@ -279,16 +281,6 @@ fn concurrent_sandboxes(count: usize, policy: &Path, node: &TestNode) {
         "  openshell's own: {resident} processes left running, state {:.1} KiB a sandbox",
         state_bytes as f64 / 1024.0 / count as f64
     );
-}
-
-/// `MemAvailable` from /proc/meminfo, in KiB.
-fn mem_available_kib() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .expect("/proc/meminfo")
-        .lines()
-        .find_map(|line| line.strip_prefix("MemAvailable:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("MemAvailable")
 }
 
 /// Bytes of the regular files under `dir`.
