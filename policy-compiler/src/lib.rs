@@ -58,6 +58,7 @@ mod container_policy;
 mod documents;
 mod error;
 mod explain;
+mod floor;
 mod harden;
 mod located;
 mod patterns;
@@ -71,6 +72,7 @@ mod yaml;
 pub use documents::*;
 pub use error::{PolicyError, Problem};
 pub use explain::{Explanation, Section};
+pub use floor::Loosening;
 pub use harden::{
     AGENT_CAPABILITIES, DIGEST_ANNOTATION, GpuEdits, HardenOptions, Hardened, HookInjection,
     POLICY_ANNOTATION, POLICY_ENV, harden, policy_from_env,

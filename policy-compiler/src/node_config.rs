@@ -6,9 +6,15 @@
 //!
 //! ```toml
 //! policy_dir = "/etc/openshell/policies"
-//! default_policy = "customer-support-agent"
+//! default_policy = "customer-support-agent"   # operator's policy: also a floor
 //! region = "EU"
 //! registry_dir = "/run/openshell/containers"
+//!
+//! [policy]                        # who picks a container's policy
+//! floor = "baseline"              # every container is at least this strict
+//! workload_choice = "names"       # names (default): workloads may pick by name | none
+//! workload_policies = []          # names they may pick; empty = any in policy_dir
+//! workload_audit_destinations = ["file:///var/log/openshell/agents.jsonl"]
 //!
 //! [services]                      # absent = embedded in the caller
 //! nemotron = "/run/openshell/nemotron.sock"
@@ -96,8 +102,11 @@ pub enum NodeConfigError {
 pub struct NodeConfig {
     /// Where policies named by annotation are looked up (`NAME.yaml`).
     pub policy_dir: PathBuf,
-    /// The policy applied when a container names none, if any.
+    /// The operator's policy for containers that pick none (a name in `policy_dir`, or a
+    /// path); like `[policy] floor`, a policy a workload picks may not be looser.
     pub default_policy: Option<String>,
+    /// Who picks a container's policy: the floor and what workloads may choose.
+    pub policy: PolicySettings,
     /// The node's data-residency region (`EU`, `US`, `CN`), if any.
     pub region: Option<String>,
     /// Where the `createRuntime` hook writes each container's registration record
@@ -126,6 +135,7 @@ impl Default for NodeConfig {
         NodeConfig {
             policy_dir: PathBuf::from("/etc/openshell/policies"),
             default_policy: None,
+            policy: PolicySettings::default(),
             region: None,
             registry_dir: PathBuf::from("/run/openshell/containers"),
             services: ServiceSockets::default(),
@@ -138,6 +148,35 @@ impl Default for NodeConfig {
             gpu: GpuSettings::default(),
         }
     }
+}
+
+/// Who picks a container's policy. Operator sources (the runtime's `--default-policy`, this
+/// file) set floors; workload sources (the annotation `openshell.nvidia.com/policy`,
+/// `OPENSHELL_POLICY` in the process, `openshell-policy.yaml` in the bundle) may only pick a
+/// policy that is no looser than every floor on any axis.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicySettings {
+    /// The policy every container gets at least: a name in `policy_dir`, or a path.
+    pub floor: Option<String>,
+    /// Whether workloads may pick a policy.
+    pub workload_choice: WorkloadChoice,
+    /// The policy names workloads may pick; empty = any policy in `policy_dir`.
+    pub workload_policies: Vec<String>,
+    /// Audit destinations a workload-picked policy may name besides the `siem://NAME`
+    /// endpoints of `[siem]` (exact URIs such as `file:///var/log/openshell/agents.jsonl`).
+    pub workload_audit_destinations: Vec<String>,
+}
+
+/// `[policy] workload_choice`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkloadChoice {
+    /// Workloads may pick a node-installed policy by name (never a path or a file of theirs).
+    #[default]
+    Names,
+    /// Workloads get the operator's policy; asking for another is an error.
+    None,
 }
 
 /// Sockets of the node services.

@@ -28,6 +28,7 @@ use oci_spec::runtime::{Linux, LinuxDevice, LinuxDeviceCgroup, Mount, Spec};
 
 pub use capabilities::AGENT_CAPABILITIES;
 pub use env::{POLICY_ENV, policy_from_env};
+pub(crate) use filesystem::DEFAULT_TMPFS;
 
 use crate::documents::{GpuAccess, SandboxPolicy};
 use crate::error::PolicyError;
