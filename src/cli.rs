@@ -115,10 +115,18 @@ fn version_text() -> String {
 pub fn main() -> i32 {
     crate::exe_seal::record_original_exe();
     let cli = Cli::parse();
-    if let Some(path) = &cli.node_config {
+    let config_env = openshell_policy::node_config::CONFIG_ENV;
+    let node_config = cli.node_config.clone().or_else(|| {
+        std::env::var_os(config_env)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    if let Some(path) = node_config {
+        // Absolute, because the hooks are handed the same path and run from the bundle.
+        let path = std::path::absolute(&path).unwrap_or(path);
         // SAFETY: single-threaded here; the node configuration is read through this variable by
         // the runtime and handed to its hooks.
-        unsafe { std::env::set_var(openshell_policy::node_config::CONFIG_ENV, path) };
+        unsafe { std::env::set_var(config_env, path) };
     }
     if cli.version {
         print!("{}", version_text());

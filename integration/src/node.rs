@@ -21,8 +21,8 @@ impl Default for TestNode {
 }
 
 impl TestNode {
-    /// A node whose configuration is the private base plus `extra` (TOML tables other than
-    /// `[audit]`, e.g. `[services]`, `[hooks]`, `[siem]`).
+    /// A node whose configuration is the private base plus `extra` (top-level keys and TOML
+    /// tables other than `[audit]`, e.g. `[services]`, `[hooks]`, `[siem]`).
     pub fn new(extra: &str) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("openshell-node-")
@@ -33,11 +33,11 @@ impl TestNode {
         node
     }
 
-    /// Rewrites the configuration: the private base plus `extra`.
+    /// Rewrites the configuration: the private base plus `extra` (top-level keys first, then
+    /// tables), with the base's `[audit]` table last.
     pub fn configure(&self, extra: &str) {
-        let base = format!(
-            "registry_dir = \"{0}/registry\"\n\
-             [audit]\n\
+        let audit = format!(
+            "[audit]\n\
              spool_dir = \"{0}/spool\"\n\
              trail = \"{0}/trail.jsonl\"\n\
              initial_backoff_ms = 100\n\
@@ -45,7 +45,11 @@ impl TestNode {
              request_timeout_ms = 1000\n",
             self.dir.path().display()
         );
-        fs::write(self.config(), format!("{base}{extra}")).expect("write node config");
+        let registry = format!(
+            "registry_dir = \"{}/registry\"\n",
+            self.dir.path().display()
+        );
+        fs::write(self.config(), format!("{registry}{extra}\n{audit}")).expect("write node config");
     }
 
     /// The configuration file (what `OPENSHELL_CONFIG` names).

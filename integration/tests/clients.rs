@@ -94,7 +94,8 @@ fn podman_applies_a_policy_named_by_annotation() {
         .arg(&tar)
         .arg("localhost/openshell-busybox"));
     let dir = tempfile::tempdir().unwrap();
-    let policy = dir.path().join("policy.yaml");
+    // Workloads name a policy installed in the node's policy directory.
+    let policy = dir.path().join("podman-agent.yaml");
     std::fs::write(
         &policy,
         openshell_integration::policies::sandbox_policy(
@@ -109,7 +110,8 @@ fn podman_applies_a_policy_named_by_annotation() {
     std::fs::write(
         &node_config,
         format!(
-            "registry_dir = \"{}\"\n[audit]\ntrail = \"{}\"\nspool_dir = \"{}\"\n",
+            "policy_dir = \"{}\"\nregistry_dir = \"{}\"\n[audit]\ntrail = \"{}\"\nspool_dir = \"{}\"\n",
+            dir.path().display(),
             registry.display(),
             dir.path().join("trail.jsonl").display(),
             dir.path().join("spool").display()
@@ -121,7 +123,7 @@ fn podman_applies_a_policy_named_by_annotation() {
         .arg("--runtime-flag")
         .arg(format!("node-config={}", node_config.display()))
         .args(["run", "--rm", "--network", "none", "--annotation"])
-        .arg(format!("openshell.nvidia.com/policy={}", policy.display()))
+        .arg("openshell.nvidia.com/policy=podman-agent")
         .args([
             "localhost/openshell-busybox",
             "sh",

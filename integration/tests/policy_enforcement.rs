@@ -490,10 +490,7 @@ fn policies_attach_in_order_and_the_env_selector_is_removed() {
             .push(json!("OPENSHELL_POLICY=from-env"))
     });
     assert_eq!(create(&bundle, &[]), "from-env");
-    let annotated = policies.path().join("from-node.yaml");
-    bundle.edit(|c| {
-        c["annotations"] = json!({"openshell.nvidia.com/policy": annotated.to_str().unwrap()})
-    });
+    bundle.edit(|c| c["annotations"] = json!({"openshell.nvidia.com/policy": "from-node"}));
     assert_eq!(create(&bundle, &[]), "from-node");
 
     // The agent never sees the selector variable.

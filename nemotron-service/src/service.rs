@@ -207,13 +207,14 @@ impl PolicyService {
             ))
             .into());
         }
-        if policy.rules.audit.enabled {
-            let destination = policy
-                .rules
-                .audit
-                .destination
-                .as_deref()
-                .ok_or_else(|| fail("auditLog is enabled without a destination".into()))?;
+        // Without a destination, events go to the node's trail alone (the documented default).
+        if let Some(destination) = policy
+            .rules
+            .audit
+            .destination
+            .as_deref()
+            .filter(|_| policy.rules.audit.enabled)
+        {
             Destination::resolve(destination, &self.settings.node)
                 .map_err(|e| fail(e.to_string()))?;
         }

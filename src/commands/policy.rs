@@ -22,7 +22,7 @@ use openshell_policy::node_config::NodeConfig;
 
 use super::{Context, validate_id};
 use crate::bundle::CallerBundle;
-use crate::{exe_seal, hardening};
+use crate::{exe_seal, hardening, policy_attach};
 
 /// The binary that compiles natural-language policies.
 const NL_COMPILER_BINARY: &str = "nemotron-service";
@@ -52,10 +52,12 @@ enum PolicyCommand {
         bundle: PathBuf,
     },
     /// Explain what the policy changes and why: capabilities removed, syscalls denied,
-    /// namespaces, read-only paths, limits, devices.
+    /// namespaces, read-only paths, limits, devices. Without FILE, explain the policy a
+    /// container created from --bundle would get (annotation, environment, bundle file,
+    /// --default-policy, node floor) and how it was derived.
     Explain {
         /// The policy file
-        file: PathBuf,
+        file: Option<PathBuf>,
         /// Explain against this bundle's config.json (default: the runc default spec)
         #[arg(long, short)]
         bundle: Option<PathBuf>,
@@ -94,10 +96,19 @@ pub fn policy(ctx: &Context, args: PolicyArgs) -> Result<i32> {
             println!("{}", serde_json::to_string_pretty(&hardened.spec)?);
             Ok(0)
         }
-        PolicyCommand::Explain { file, bundle } => {
+        PolicyCommand::Explain {
+            file: Some(file),
+            bundle,
+        } => {
             let hardened = harden_file(&file, bundle.as_deref())?;
             print!("{}", hardened.explanation);
             Ok(0)
+        }
+        PolicyCommand::Explain { file: None, bundle } => {
+            let bundle = bundle.context(
+                "explain needs a policy FILE, or --bundle BUNDLE for the policy a container from it would get",
+            )?;
+            explain_attachment(ctx, &bundle).map(|()| 0)
         }
         PolicyCommand::CompileNl { file, format } => compile_nl(&file, &format),
         PolicyCommand::Get { container_id } => {
@@ -170,6 +181,27 @@ fn validate(files: &[PathBuf]) -> Result<()> {
     if failed > 0 {
         bail!("{failed} of {} policy files are invalid", files.len());
     }
+    Ok(())
+}
+
+/// The policy a container created from `bundle` would run under, how it was chosen, and what
+/// it changes.
+fn explain_attachment(ctx: &Context, bundle: &Path) -> Result<()> {
+    let caller = CallerBundle::load(bundle)?;
+    let node = NodeConfig::load().context("node configuration")?;
+    let resolved = policy_attach::resolve(
+        &caller.spec,
+        &caller.dir,
+        ctx.default_policy.as_deref(),
+        &node,
+    )?;
+    let Some(attached) = resolved else {
+        println!("no policy: a container from this bundle runs as it would under runc");
+        return Ok(());
+    };
+    print!("{}", attached.derivation);
+    let hardened = hardening::harden_spec(&caller.spec, &attached.policy, &node, None)?;
+    print!("{}", hardened.explanation);
     Ok(())
 }
 

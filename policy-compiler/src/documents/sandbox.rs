@@ -30,7 +30,7 @@
 //! ```
 //!
 //! Omitted isolation settings take the safe side: `network: none`, `filesystem: read-only`,
-//! `syscalls: default`, `gpuAccess: none`, audit enabled (to the node's default destination).
+//! `syscalls: default`, `gpuAccess: none`, audit enabled (to the node's trail).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -209,7 +209,7 @@ pub struct AuditLog {
     /// Whether decisions are recorded.
     #[serde(default = "enabled_by_default")]
     pub enabled: Located<bool>,
-    /// Where to; `None` = the node's default audit destination.
+    /// Where to; `None` = the node's audit trail (`[audit] trail`) alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<Located<AuditDestination>>,
 }
