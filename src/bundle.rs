@@ -15,6 +15,8 @@ use oci_spec::runtime::Spec;
 use openshell_policy::wire::ContainerPolicy;
 use serde::{Deserialize, Serialize};
 
+use crate::container_floor::ContainerFloor;
+
 /// Directory under the state root that holds the staged bundles.
 const STAGING_DIR: &str = ".openshell";
 const ORIGIN_FILE: &str = "origin.json";
@@ -130,6 +132,8 @@ pub struct PolicyFiles {
     pub plain: Option<ContainerPolicy>,
     /// The resolver configuration of a restricted sandbox.
     pub resolv_conf: Option<String>,
+    /// What exec'd processes and updates are held to.
+    pub floor: Option<ContainerFloor>,
 }
 
 /// Where the caller's bundle was, recorded next to the staged spec.
@@ -190,6 +194,11 @@ impl StagedBundle {
         if let Some(plain) = &policy.plain {
             let path = self.dir.join(Self::POLICY_FILE);
             fs::write(&path, serde_json::to_vec_pretty(plain)?)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        if let Some(floor) = &policy.floor {
+            let path = self.dir.join(ContainerFloor::FILE);
+            fs::write(&path, serde_json::to_vec_pretty(floor)?)
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         if let Some(resolv_conf) = &policy.resolv_conf {

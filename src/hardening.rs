@@ -13,8 +13,9 @@ use openshell_policy::{
 
 use crate::{exe_seal, gpu_edits};
 
-/// The hook binary's file name, looked up next to the runtime unless the node names a path.
-const HOOK_BINARY: &str = "openshell-hook";
+/// The hook binary's file name, looked up next to the runtime unless the node names a path; also
+/// the `args[0]` of every hook the runtime injects.
+pub const HOOK_BINARY: &str = "openshell-hook";
 /// The only environment hooks get (CVE-2025-23266: nothing inherited from the container).
 pub const HOOK_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
 

@@ -7,6 +7,7 @@ mod bundle;
 mod cgroup_path;
 pub mod cli;
 mod commands;
+mod container_floor;
 mod exe_seal;
 mod foreground;
 mod gpu_edits;

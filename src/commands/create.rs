@@ -3,15 +3,17 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
-use libcontainer::container::Container;
 use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::container::{Container, ContainerStatus, State};
+use libcontainer::hooks;
 use libcontainer::syscall::syscall::SyscallType;
 
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{Hook, LinuxNamespaceType, Spec};
 use openshell_policy::node_config::NodeConfig;
 
 use super::{Context, validate_id};
 use crate::bundle::{CallerBundle, PolicyFiles, StagedBundle};
+use crate::container_floor::ContainerFloor;
 use crate::{cgroup_path, exe_seal, hardening, keyring, loopback, policy_attach, seccomp_cache};
 
 /// The annotation naming a container's data-residency region (else the node's `region`).
@@ -80,9 +82,39 @@ pub fn create_container(ctx: &Context, req: &InitRequest<'_>) -> Result<Containe
     });
     if built.is_err() {
         remove_partial_container(&root, req.id);
+        undo_injected_hooks(&spec, req.id, staged.dir());
         staged.remove();
     }
     built
+}
+
+/// A create that fails after the createRuntime hook ran (the program does not exist, say) may
+/// leave what the hook set up: the registration record, the sandbox's network. The injected
+/// poststop hook removes it, as it does after a normal stop; it is idempotent, so running it
+/// after a cleanup that already did is harmless. The caller's own hooks are not run twice.
+fn undo_injected_hooks(spec: &Spec, id: &str, bundle: &Path) {
+    let injected: Vec<Hook> = spec
+        .hooks()
+        .as_ref()
+        .and_then(|hooks| hooks.poststop().clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|hook| {
+            hook.args()
+                .as_ref()
+                .and_then(|args| args.first())
+                .map(String::as_str)
+                == Some(hardening::HOOK_BINARY)
+        })
+        .collect();
+    if injected.is_empty() {
+        return;
+    }
+    let mut state = State::new(id, ContainerStatus::Stopped, None, bundle.to_path_buf());
+    state.annotations = spec.annotations().clone();
+    if let Err(err) = hooks::run_hooks(Some(&injected), Some(&state), None, None, None) {
+        tracing::warn!("poststop after the failed create of {id:?}: {err}");
+    }
 }
 
 /// Hardens the caller's spec by the container's policy, if it has one (else returns it as is),
@@ -117,16 +149,11 @@ fn apply_policy(
         .as_ref()
         .and_then(|a| a.get(REGION_ANNOTATION).cloned())
         .or_else(|| node.region.clone());
-    tracing::info!(
-        "policy {:?} ({}, {}) attached from {}",
-        policy.name(),
-        policy.file(),
-        policy.digest(),
-        attached.origin
-    );
+    tracing::info!("{}", attached.derivation.trim_end());
     let files = PolicyFiles {
         plain: Some(policy.container_policy(region)),
         resolv_conf,
+        floor: Some(ContainerFloor::new(policy, &hardened.spec)),
     };
     Ok((hardened.spec, files))
 }

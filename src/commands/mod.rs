@@ -81,6 +81,10 @@ pub fn validate_id(id: &str) -> Result<()> {
     if id.is_empty() || id == "." || id == ".." || !id.chars().all(valid_char) {
         bail!("invalid container id {id:?}: use letters, digits, '_', '+', '-' and '.' only");
     }
+    // The state root also holds the runtime's own directories (.openshell, .seccomp).
+    if id.starts_with('.') {
+        bail!("invalid container id {id:?}: ids starting with '.' are reserved for the runtime");
+    }
     Ok(())
 }
 

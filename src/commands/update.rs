@@ -13,25 +13,48 @@ use oci_spec::runtime::{
 
 use super::{Context, cgroup_manager};
 use crate::bundle::StagedBundle;
+use crate::container_floor::ContainerFloor;
 
 pub fn update(ctx: &Context, args: liboci_cli::Update) -> Result<()> {
     if args.l3_cache_schema.is_some() || args.mem_bw_schema.is_some() {
         bail!("updating Intel RDT schemas is not supported by openshell");
     }
-    let container = ctx.load(&args.container_id)?;
+    let id = &args.container_id;
+    let container = ctx.load(id)?;
     let resources = match &args.resources {
         Some(path) => read_resources(path)?,
         None => resources_from_flags(&args)?,
     };
-    cgroup_manager(&container)?
-        .apply(&ControllerOpt {
-            resources: &resources,
+    let root = ctx.root()?;
+    let current = StagedBundle::load_spec(&root, id)?
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    // Checked before anything is applied, so a refused update changes nothing.
+    if let Some(floor) = ContainerFloor::load(container.bundle())? {
+        floor
+            .check_update(&resources, &current)
+            .with_context(|| format!("cannot update container {id:?}"))?;
+    }
+    let manager = cgroup_manager(&container)?;
+    let apply = |resources: &LinuxResources| {
+        manager.apply(&ControllerOpt {
+            resources,
             disable_oom_killer: false,
             oom_score_adj: None,
             freezer_state: None,
         })
-        .with_context(|| format!("cannot update the cgroup of {:?}", args.container_id))?;
-    record(ctx, &args.container_id, &resources)
+    };
+    if let Err(err) = apply(&resources) {
+        // A controller may have taken its part before another refused (a memory limit below
+        // current usage): put back the limits in force, so the update is all or nothing.
+        if let Err(undo) = apply(&current) {
+            tracing::warn!("cannot restore the limits of {id:?} after a failed update: {undo}");
+        }
+        return Err(err).with_context(|| format!("cannot update the cgroup of {id:?}"));
+    }
+    record(ctx, id, &resources)
 }
 
 /// `--resources FILE` or `--resources -` (stdin): an OCI `linux.resources` object.
