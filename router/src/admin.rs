@@ -13,6 +13,7 @@ use openshell_policy::wire::{ContainerRegistration, check_container_id};
 use serde_json::json;
 
 use crate::error::ApiError;
+use crate::identity::unix_now;
 use crate::proxy::count_requests;
 use crate::service::PrivacyRouter;
 
@@ -156,7 +157,13 @@ async fn token(
             "caller tokens are off: set [identity] token_key_file",
         )
     })?;
-    Ok(axum::Json(json!({"container_id": id, "token": key.mint(&id)})).into_response())
+    let expires = unix_now().saturating_add(generation.config.identity.token_ttl_s);
+    Ok(axum::Json(json!({
+        "container_id": id,
+        "token": key.mint(&id, expires),
+        "expires": expires,
+    }))
+    .into_response())
 }
 
 async fn cache(State(router): State<Arc<PrivacyRouter>>) -> Response {

@@ -45,6 +45,7 @@
 //!
 //! [identity]
 //! token_key_file = "/etc/openshell/router-token.key"  # enables caller tokens (created if absent)
+//! token_ttl_s = 86400                                  # how long a minted token is valid
 //! ```
 
 use std::collections::BTreeSet;
@@ -243,12 +244,23 @@ impl Default for TlsSettings {
 }
 
 /// Caller tokens (see [`crate::identity`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IdentitySettings {
     /// The key file (32 random bytes, created mode 0600 if absent); absent = tokens are off and
     /// callers are known by source address only.
     pub token_key_file: Option<PathBuf>,
+    /// How long a minted token stays valid, seconds (default a day).
+    pub token_ttl_s: u64,
+}
+
+impl Default for IdentitySettings {
+    fn default() -> Self {
+        IdentitySettings {
+            token_key_file: None,
+            token_ttl_s: 86_400,
+        }
+    }
 }
 
 impl RouterConfig {

@@ -9,11 +9,13 @@
 //!    the guarantee comes from the veth, not from the router.)
 //! 2. **Caller token**, for containers whose traffic does not arrive from an address of their
 //!    own (host network). With `[identity] token_key_file` set, a container's token is
-//!    `osr1.<container id>.<HMAC-SHA256(key, id) in hex>`; the runtime mints it at `create`
-//!    with [`TokenKey::mint`] and puts it in the container's environment as `OPENAI_API_KEY`,
-//!    so every OpenAI SDK sends it as `Authorization: Bearer …`. The router checks it in
-//!    constant time and strips it before forwarding. Tokens need no state shared with the
-//!    router beyond the key file, so they can be minted before the container is registered.
+//!    `osr1.<container id>.<expiry, Unix seconds>.<HMAC-SHA256(key, "id.expiry") in hex>`;
+//!    it is minted with [`TokenKey::mint`] and put in the container's environment as
+//!    `OPENAI_API_KEY`, so every OpenAI SDK sends it as `Authorization: Bearer …`. The router
+//!    checks it in constant time, refuses it once expired (`[identity] token_ttl_s`, so a
+//!    leaked token, or one of a deleted container whose id is reused, does not live on), and
+//!    strips it before forwarding. Tokens need no state shared with the router beyond the key
+//!    file, so they can be minted before the container is registered.
 //!
 //! A request from a registered sandbox address is that sandbox's, whatever token it carries;
 //! a token naming another container is refused (a leaked token cannot move a sandbox under a
@@ -84,27 +86,42 @@ impl TokenKey {
         }
     }
 
-    /// The token of `container_id`.
-    pub fn mint(&self, container_id: &str) -> String {
-        let tag = hmac::sign(&self.0, container_id.as_bytes());
+    /// The token of `container_id`, valid until `expires` (Unix seconds).
+    pub fn mint(&self, container_id: &str, expires: u64) -> String {
+        let tag = hmac::sign(&self.0, signed_text(container_id, expires).as_bytes());
         let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-        format!("{TOKEN_PREFIX}{container_id}.{hex}")
+        format!("{TOKEN_PREFIX}{container_id}.{expires}.{hex}")
     }
 
-    /// The container a token was minted for, if it was minted with this key.
-    pub fn verify(&self, token: &str) -> Option<String> {
+    /// The container a token was minted for, if it was minted with this key and has not
+    /// expired at `now` (Unix seconds).
+    pub fn verify(&self, token: &str, now: u64) -> Option<String> {
         let rest = token.strip_prefix(TOKEN_PREFIX)?;
-        let (id, hex) = rest.rsplit_once('.')?;
-        if hex.len() != 64 {
+        let (signed, hex) = rest.rsplit_once('.')?;
+        let (id, expires) = signed.rsplit_once('.')?;
+        if hex.len() != 64 || expires.is_empty() || !expires.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
+        let expires: u64 = expires.parse().ok()?;
         let mut tag = [0u8; 32];
         for (i, byte) in tag.iter_mut().enumerate() {
             *byte = u8::from_str_radix(hex.get(i * 2..i * 2 + 2)?, 16).ok()?;
         }
-        hmac::verify(&self.0, id.as_bytes(), &tag).ok()?;
-        Some(id.to_owned())
+        hmac::verify(&self.0, signed_text(id, expires).as_bytes(), &tag).ok()?;
+        (now < expires).then(|| id.to_owned())
     }
+}
+
+/// What a token's tag covers: the container id and the expiry.
+fn signed_text(container_id: &str, expires: u64) -> String {
+    format!("{container_id}.{expires}")
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The bearer token of an `Authorization` header value, if it is a caller token.
@@ -119,21 +136,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_verify_only_under_their_key() {
+    fn tokens_verify_only_under_their_key_and_until_they_expire() {
         let key = TokenKey::from_bytes(&[7; 32]).unwrap();
-        let token = key.mint("agent.v2-1");
-        assert!(token.starts_with("osr1.agent.v2-1."));
-        assert_eq!(key.verify(&token).as_deref(), Some("agent.v2-1"));
+        let token = key.mint("agent.v2-1", 2000);
+        assert!(token.starts_with("osr1.agent.v2-1.2000."));
+        assert_eq!(key.verify(&token, 1000).as_deref(), Some("agent.v2-1"));
+        assert_eq!(key.verify(&token, 2000), None, "expired");
         let other = TokenKey::from_bytes(&[8; 32]).unwrap();
-        assert_eq!(other.verify(&token), None);
+        assert_eq!(other.verify(&token, 1000), None);
         let forged = token.replace("agent.v2-1", "agent.v2-2");
-        assert_eq!(key.verify(&forged), None);
+        assert_eq!(key.verify(&forged, 1000), None);
+        let extended = token.replace(".2000.", ".9999.");
+        assert_eq!(key.verify(&extended, 1000), None, "the expiry is signed");
         let mut flipped = token.clone();
         let last = flipped.pop().unwrap();
         flipped.push(if last == '0' { '1' } else { '0' });
-        assert_eq!(key.verify(&flipped), None);
-        assert_eq!(key.verify("osr1.x.zz"), None);
-        assert_eq!(key.verify("sk-live-123"), None);
+        assert_eq!(key.verify(&flipped, 1000), None);
+        assert_eq!(key.verify("osr1.x.zz", 1000), None);
+        assert_eq!(key.verify("osr1.x..zz", 1000), None);
+        assert_eq!(key.verify("sk-live-123", 1000), None);
         assert!(TokenKey::from_bytes(&[1; 16]).is_err());
     }
 
@@ -146,7 +167,7 @@ mod tests {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         let second = TokenKey::load_or_create(&path).unwrap();
-        assert_eq!(second.verify(&first.mint("c")).as_deref(), Some("c"));
+        assert_eq!(second.verify(&first.mint("c", 10), 5).as_deref(), Some("c"));
         std::fs::write(&path, b"short").unwrap();
         assert!(TokenKey::load_or_create(&path).is_err());
     }

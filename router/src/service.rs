@@ -19,7 +19,7 @@ use crate::config::RouterConfig;
 use crate::endpoint::{EndpointSpec, EnvLookup};
 use crate::error::{ApiError, RouterError};
 use crate::health::HealthView;
-use crate::identity::{TokenKey, bearer_token};
+use crate::identity::{TokenKey, bearer_token, unix_now};
 use crate::metrics::{LiveFigures, Metrics};
 use crate::policy::RoutingPolicy;
 use crate::registry::{Caller, Callers, Origin, ScanReport};
@@ -205,11 +205,11 @@ impl PrivacyRouter {
         let generation = self.generation();
         let token = authorization.and_then(bearer_token);
         let token_id = match (token, &generation.token_key) {
-            (Some(token), Some(key)) => Some(key.verify(token).ok_or_else(|| {
+            (Some(token), Some(key)) => Some(key.verify(token, unix_now()).ok_or_else(|| {
                 ApiError::new(
                     StatusCode::FORBIDDEN,
                     "invalid_caller_token",
-                    "the caller token is not valid on this node",
+                    "the caller token is not valid on this node (forged, or expired)",
                 )
             })?),
             _ => None,

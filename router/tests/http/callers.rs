@@ -120,6 +120,36 @@ async fn caller_tokens_identify_containers_without_a_sandbox_address() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_caller_tokens_are_refused() {
+    let local = StandIn::plain("local", Answer::Json).await;
+    let mut config = RouterConfig::default();
+    let key_dir = tempfile::tempdir().unwrap();
+    config.identity.token_key_file = Some(key_dir.path().join("router.key"));
+    // A token that expires as it is minted: what every token becomes after its lifetime.
+    config.identity.token_ttl_s = 0;
+    let router = Router::start(config, &[]).await;
+    router.register("host-agent", None, None, &local_policy(&local));
+    let (status, text) = router.admin("POST", "/v1/tokens/host-agent", None).await;
+    assert_eq!(status, 200, "{text}");
+    let minted: Value = serde_json::from_str(&text).unwrap();
+    assert!(minted["expires"].as_u64().is_some(), "{text}");
+    let token = format!("Bearer {}", minted["token"].as_str().unwrap());
+    let answer = router
+        .client("127.0.0.1")
+        .post_with(
+            "/v1/chat/completions",
+            br#"{"messages":[]}"#,
+            &[("authorization", &token)],
+        )
+        .await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.code()),
+        (403, "invalid_caller_token".to_owned())
+    );
+    assert_eq!(local.count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registrations_come_and_go_while_the_router_runs() {
     let local = StandIn::plain("local", Answer::Json).await;
     let config = RouterConfig {
