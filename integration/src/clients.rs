@@ -251,6 +251,16 @@ pub struct Dockerd {
 impl Dockerd {
     /// Starts dockerd with no networking (no iptables, no bridge) and runtime `openshell`.
     pub fn start(containerd: &Containerd, runtime: &Path) -> Self {
+        Self::start_with_runtime_args(containerd, runtime, &[])
+    }
+
+    /// As [`Dockerd::start`], with the runtime registered in a `daemon.json` that gives it
+    /// `runtime_args` (`runtimeArgs`, as an operator sets `--default-policy`).
+    pub fn start_with_runtime_args(
+        containerd: &Containerd,
+        runtime: &Path,
+        runtime_args: &[String],
+    ) -> Self {
         let host_paths = HostPathGuard::new(&["/run/docker", "/etc/docker/key.json"]);
         let cgroups = CgroupGuard::new("docker");
         let dir = tempfile::Builder::new()
@@ -276,8 +286,8 @@ impl Dockerd {
                     "--ip-masq=false",
                     "--bridge=none",
                 ])
-                .arg("--add-runtime")
-                .arg(format!("openshell={}", runtime.display())),
+                .arg("--config-file")
+                .arg(daemon_json(&p("daemon.json"), runtime, runtime_args)),
             &p("dockerd.log"),
             &p("docker.sock"),
         );
@@ -309,6 +319,15 @@ impl Dockerd {
         ));
         command
     }
+}
+
+/// Writes a `daemon.json` at `path` registering `runtime` as `openshell` with `args`.
+fn daemon_json(path: &Path, runtime: &Path, args: &[String]) -> PathBuf {
+    let config = serde_json::json!({
+        "runtimes": {"openshell": {"path": runtime, "runtimeArgs": args}}
+    });
+    fs::write(path, config.to_string()).expect("write daemon.json");
+    path.to_owned()
 }
 
 /// Podman with private storage, run root, temp dir and containers.conf.
