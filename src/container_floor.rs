@@ -110,8 +110,7 @@ impl ContainerFloor {
             .capabilities()
             .clone()
             .unwrap_or_else(no_capabilities);
-        let asked = requested.bounding().clone().unwrap_or_default();
-        if asked.len() >= caps::all().len() {
+        if is_privileged(requested.bounding().as_ref()) {
             bail!(
                 "a privileged exec (every capability) is refused: the container runs under \
                  policy {:?}, whose capabilities are {}",
@@ -248,6 +247,29 @@ fn within(what: &str, value: Option<i64>, max: u64, policy: &str, field: &str) -
         }
         _ => bail!("an unlimited {what} is refused: policy {policy:?} sets {field} {max}"),
     }
+}
+
+/// The last capability every kernel since Linux 3.16 has (`CAP_AUDIT_READ`, 37).
+const LAST_COMMON_CAPABILITY: u8 = 37;
+
+/// Whether a bounding set asks for everything, as `docker exec --privileged` and
+/// `podman exec --privileged` do: every capability up to [`LAST_COMMON_CAPABILITY`] that the
+/// runtime itself holds (clients disagree about the newest ones, and Podman offers only what
+/// its own bounding set has).
+fn is_privileged(bounding: Option<&Capabilities>) -> bool {
+    let Some(bounding) = bounding else {
+        return false;
+    };
+    let asked: HashSet<u8> = bounding
+        .iter()
+        .map(|cap| libcontainer::capabilities::CapabilityExt::to_cap(cap).index())
+        .collect();
+    let grantable = caps::read(None, caps::CapSet::Bounding).unwrap_or_else(|_| caps::all());
+    grantable
+        .iter()
+        .map(caps::Capability::index)
+        .filter(|index| *index <= LAST_COMMON_CAPABILITY)
+        .all(|index| asked.contains(&index))
 }
 
 fn no_capabilities() -> LinuxCapabilities {

@@ -21,10 +21,10 @@ pub fn update(ctx: &Context, args: liboci_cli::Update) -> Result<()> {
     }
     let id = &args.container_id;
     let container = ctx.load(id)?;
-    let resources = match &args.resources {
+    let resources = unset_zeros(match &args.resources {
         Some(path) => read_resources(path)?,
         None => resources_from_flags(&args)?,
-    };
+    });
     let root = ctx.root()?;
     let current = StagedBundle::load_spec(&root, id)?
         .linux()
@@ -55,6 +55,38 @@ pub fn update(ctx: &Context, args: liboci_cli::Update) -> Result<()> {
         return Err(err).with_context(|| format!("cannot update the cgroup of {id:?}"));
     }
     record(ctx, id, &resources)
+}
+
+/// Zero means "leave as it is" for the limits runc's `update` takes from a resources object:
+/// Docker and containerd send every field, zero where the user changed nothing.
+fn unset_zeros(mut resources: LinuxResources) -> LinuxResources {
+    let zero_i64 = |v: Option<i64>| v.filter(|v| *v != 0);
+    let zero_u64 = |v: Option<u64>| v.filter(|v| *v != 0);
+    if let Some(from) = *resources.memory() {
+        let mut memory = from;
+        memory
+            .set_limit(zero_i64(from.limit()))
+            .set_reservation(zero_i64(from.reservation()))
+            .set_swap(zero_i64(from.swap()))
+            .set_kernel(zero_i64(from.kernel()))
+            .set_kernel_tcp(zero_i64(from.kernel_tcp()));
+        resources.set_memory(Some(memory));
+    }
+    if let Some(from) = resources.cpu().clone() {
+        let mut cpu = from.clone();
+        cpu.set_shares(zero_u64(from.shares()))
+            .set_quota(zero_i64(from.quota()))
+            .set_period(zero_u64(from.period()))
+            .set_realtime_runtime(zero_i64(from.realtime_runtime()))
+            .set_realtime_period(zero_u64(from.realtime_period()))
+            .set_cpus(from.cpus().clone().filter(|c| !c.is_empty()))
+            .set_mems(from.mems().clone().filter(|m| !m.is_empty()));
+        resources.set_cpu(Some(cpu));
+    }
+    if resources.pids().is_some_and(|p| p.limit() == 0) {
+        resources.set_pids(None);
+    }
+    resources
 }
 
 /// `--resources FILE` or `--resources -` (stdin): an OCI `linux.resources` object.
