@@ -229,10 +229,10 @@ impl ContainerFloor {
                 bail!("realtime CPU runtime cannot be raised under policy {policy:?}");
             }
         }
-        if let Some(max) = self.max_pids {
-            if let Some(pids) = update.pids() {
-                within("pids limit", Some(pids.limit()), max, policy, "maxPids")?;
-            }
+        if let Some(max) = self.max_pids
+            && let Some(pids) = update.pids()
+        {
+            within("pids limit", Some(pids.limit()), max, policy, "maxPids")?;
         }
         Ok(())
     }

@@ -252,13 +252,10 @@ fn check_audit_destination(sourced: &Sourced, node: &NodeConfig) -> Result<()> {
     };
     let allowed = match &destination.value {
         AuditDestination::Siem(name) => node.siem.contains_key(name),
-        other => {
-            let text = other.to_string();
-            node.policy
-                .workload_audit_destinations
-                .iter()
-                .any(|d| *d == text)
-        }
+        other => node
+            .policy
+            .workload_audit_destinations
+            .contains(&other.to_string()),
     };
     if !allowed {
         bail!(

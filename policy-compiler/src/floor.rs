@@ -107,13 +107,13 @@ impl PolicySet {
                 );
             }
         }
-        if let Some(floor_router) = floor.privacy_router() {
-            if self.privacy_router().map(|r| &r.spec) != Some(&floor_router.spec) {
-                found.add(
-                    "PrivacyRouterPolicy",
-                    "model routing must be the floor's own (same endpoints, routes and residency)",
-                );
-            }
+        if let Some(floor_router) = floor.privacy_router()
+            && self.privacy_router().map(|r| &r.spec) != Some(&floor_router.spec)
+        {
+            found.add(
+                "PrivacyRouterPolicy",
+                "model routing must be the floor's own (same endpoints, routes and residency)",
+            );
         }
         found.0
     }
@@ -245,12 +245,15 @@ fn syscall_overrides(mine: &Overrides, floor: &Overrides, found: &mut Findings) 
             .map(|(_, action)| action.value)
     };
     for (name, action) in floor {
-        let kept = match (action.value, action_of(mine, name)) {
-            (SyscallAction::Deny, Some(SyscallAction::Deny)) => true,
-            (SyscallAction::Escalate, Some(SyscallAction::Deny | SyscallAction::Escalate)) => true,
-            (SyscallAction::Allow, _) => true,
-            _ => false,
-        };
+        let kept = matches!(
+            (action.value, action_of(mine, name)),
+            (SyscallAction::Deny, Some(SyscallAction::Deny))
+                | (
+                    SyscallAction::Escalate,
+                    Some(SyscallAction::Deny | SyscallAction::Escalate)
+                )
+                | (SyscallAction::Allow, _)
+        );
         if !kept {
             found.add(
                 "isolation.syscallOverrides",
