@@ -48,6 +48,9 @@
 //! - A policy file's permissions are checked against an `ApiCatalog` in the same file;
 //!   for a catalog kept in its own file call [`PolicySet::check_catalog`].
 //!
+//! - Request paths are decided in one normal form ([`RequestPath`]): every component that
+//!   matches a [`PathPattern`] normalises (or refuses) the path the same way first.
+//!
 //! # Shared records
 //! - [`wire`]: what the runtime, its hooks and the node services exchange.
 //! - [`node_config`]: the node configuration (`/etc/openshell/config.toml`).
@@ -63,6 +66,7 @@ mod located;
 mod patterns;
 mod policy_set;
 mod quantity;
+mod request_path;
 mod seccomp;
 mod suggest;
 mod validate;
@@ -79,4 +83,5 @@ pub use located::{Located, Position};
 pub use patterns::{ApiPattern, DomainPattern, HttpMethod, PathPattern, PatternError};
 pub use policy_set::PolicySet;
 pub use quantity::{CpuQuantity, MemoryQuantity, QuantityError, Timeout};
+pub use request_path::{BYPASS_SPELLINGS, PathRefusal, RequestPath};
 pub use validate::MIN_MEMORY_BYTES;

@@ -14,6 +14,7 @@ use std::fmt;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::request_path::RequestPath;
 use crate::yaml::HINT_SEPARATOR;
 
 /// Why a pattern was refused, with how to fix it.
@@ -249,10 +250,14 @@ impl fmt::Display for ApiPattern {
     }
 }
 
-/// A URL path pattern (see the module documentation).
+/// A URL path pattern (see the module documentation), matched against request paths in
+/// [`RequestPath`]'s normal form; the pattern itself is read in that form too (`/api/v1/` is
+/// `/api/v1`, `%75sers` is `users`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PathPattern {
     text: String,
+    /// The normalised segments; `*` and `**` are wildcards.
+    segments: Vec<String>,
 }
 
 impl PathPattern {
@@ -272,11 +277,20 @@ impl PathPattern {
                 hint,
             ));
         }
-        let segments: Vec<&str> = text[1..].split('/').collect();
+        let written: Vec<&str> = text[1..].split('/').collect();
+        if let Some(bad) = written.iter().find(|s| matches!(**s, "." | "..")) {
+            return Err(refuse(
+                format!("path '{text}' has a bad segment '{bad}'"),
+                hint,
+            ));
+        }
+        let normal = RequestPath::parse(text)
+            .map_err(|refusal| refuse(format!("path '{text}': {refusal}"), hint))?;
+        let segments: Vec<String> = normal.segments().map(str::to_owned).collect();
         for (index, segment) in segments.iter().enumerate() {
             let last = index + 1 == segments.len();
-            let bad_wildcard = segment.contains('*') && *segment != "*" && *segment != "**";
-            if bad_wildcard || (*segment == "**" && !last) || *segment == ".." {
+            let bad_wildcard = segment.contains('*') && segment != "*" && segment != "**";
+            if bad_wildcard || (segment == "**" && !last) {
                 return Err(refuse(
                     format!("path '{text}' has a bad segment '{segment}'"),
                     hint,
@@ -285,17 +299,14 @@ impl PathPattern {
         }
         Ok(PathPattern {
             text: text.to_owned(),
+            segments,
         })
     }
 
-    /// Whether the request path `path` (a query string is ignored) matches.
-    pub fn matches(&self, path: &str) -> bool {
-        let path = path.split(['?', '#']).next().unwrap_or(path);
-        let Some(path) = path.strip_prefix('/') else {
-            return false;
-        };
-        let pattern: Vec<&str> = self.text[1..].split('/').collect();
-        let actual: Vec<&str> = path.split('/').collect();
+    /// Whether the normalised request path `path` matches (the query plays no part).
+    pub fn matches(&self, path: &RequestPath) -> bool {
+        let actual: Vec<&str> = path.segments().collect();
+        let pattern: Vec<&str> = self.segments.iter().map(String::as_str).collect();
         if pattern.last() == Some(&"**") {
             let fixed = &pattern[..pattern.len() - 1];
             return actual.len() >= fixed.len() && segments_match(fixed, &actual[..fixed.len()]);
@@ -313,7 +324,7 @@ fn segments_match(pattern: &[&str], actual: &[&str]) -> bool {
     pattern
         .iter()
         .zip(actual)
-        .all(|(p, a)| *p == *a || (*p == "*" && !a.is_empty()))
+        .all(|(p, a)| *p == *a || *p == "*")
 }
 
 impl fmt::Display for PathPattern {
@@ -472,19 +483,51 @@ mod tests {
         }
     }
 
+    fn path(text: &str) -> RequestPath {
+        RequestPath::parse(text).unwrap()
+    }
+
     #[test]
     fn path_patterns() {
         let events = PathPattern::parse("/api/v1/events").unwrap();
-        assert!(events.matches("/api/v1/events?x=1"));
-        assert!(!events.matches("/api/v1/events/1"));
+        assert!(events.matches(&path("/api/v1/events?x=1")));
+        assert!(!events.matches(&path("/api/v1/events/1")));
         let one = PathPattern::parse("/customers/*/notes").unwrap();
-        assert!(one.matches("/customers/42/notes"));
-        assert!(!one.matches("/customers//notes"));
+        assert!(one.matches(&path("/customers/42/notes")));
+        assert!(!one.matches(&path("/customers//notes")));
         let rest = PathPattern::parse("/api/**").unwrap();
-        assert!(rest.matches("/api") && rest.matches("/api/a/b"));
-        assert!(!rest.matches("/apix"));
-        for text in ["api", "/a/**/b", "/a*b", "/a b", "/a/../b", "/a?x"] {
+        assert!(rest.matches(&path("/api")) && rest.matches(&path("/api/a/b")));
+        assert!(!rest.matches(&path("/apix")));
+        assert!(PathPattern::parse("/").unwrap().matches(&path("/")));
+        for text in [
+            "api", "/a/**/b", "/a*b", "/a b", "/a/../b", "/a?x", "/a%2Fb", "/a\\b", "/a/./b",
+        ] {
             assert!(PathPattern::parse(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn patterns_are_read_in_normal_form_too() {
+        let trailing = PathPattern::parse("/admin/users/").unwrap();
+        assert_eq!(trailing.as_str(), "/admin/users/");
+        assert!(trailing.matches(&path("/admin/users")));
+        let encoded = PathPattern::parse("/admin/%75sers").unwrap();
+        assert!(encoded.matches(&path("/admin/users")));
+    }
+
+    #[test]
+    fn every_bypass_spelling_matches_the_pattern_or_is_refused() {
+        let admin = PathPattern::parse("/admin/users").unwrap();
+        let below = PathPattern::parse("/admin/**").unwrap();
+        for (spelling, expected) in crate::request_path::BYPASS_SPELLINGS {
+            match RequestPath::parse(spelling) {
+                Ok(parsed) => {
+                    assert!(expected.is_some(), "{spelling} must be refused");
+                    assert!(admin.matches(&parsed), "{spelling}");
+                    assert!(below.matches(&parsed), "{spelling}");
+                }
+                Err(_) => assert!(expected.is_none(), "{spelling} must be accepted"),
+            }
         }
     }
 }
