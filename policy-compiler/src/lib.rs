@@ -80,7 +80,10 @@ pub use harden::{
     POLICY_ANNOTATION, POLICY_ENV, harden, policy_from_env,
 };
 pub use located::{Located, Position};
-pub use patterns::{ApiPattern, DomainPattern, HttpMethod, PathPattern, PatternError};
+pub use patterns::{
+    API_MATCH_CASES, ApiPattern, DomainPattern, HttpMethod, PathPattern, PatternError,
+    normalize_api_name,
+};
 pub use policy_set::PolicySet;
 pub use quantity::{CpuQuantity, MemoryQuantity, QuantityError, Timeout};
 pub use request_path::{BYPASS_SPELLINGS, PathRefusal, RequestPath};

@@ -184,17 +184,8 @@ impl ApiPattern {
         if wildcard {
             segments.pop();
         }
-        for segment in &segments {
-            let valid = segment
-                .bytes()
-                .next()
-                .is_some_and(|b| b.is_ascii_lowercase())
-                && segment.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
-                });
-            if !valid {
-                return Err(refuse(format!("'{text}' is not an API name"), hint));
-            }
+        if !segments.iter().all(|s| is_api_segment(s)) {
+            return Err(refuse(format!("'{text}' is not an API name"), hint));
         }
         if segments.is_empty() && !wildcard {
             return Err(refuse(format!("'{text}' is not an API name"), hint));
@@ -243,6 +234,53 @@ impl ApiPattern {
         &self.text
     }
 }
+
+/// A segment of an API name: a lower-case letter, then letters, digits, `_` or `-`.
+fn is_api_segment(segment: &str) -> bool {
+    segment
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase())
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// An API name as a caller wrote it (`" CRM.Read"`), in the one form [`ApiPattern::matches`]
+/// and every other API matcher decide on (`crm.read`): trimmed and ASCII lower-cased. A name
+/// no pattern could be written for (`admin..users`, `admin.users\0`, `аdmin.users` with a
+/// Cyrillic `а`) is refused, so it cannot slip past a denial that its spelling dodges.
+pub fn normalize_api_name(text: &str) -> Result<String, PatternError> {
+    let name = text.trim().to_ascii_lowercase();
+    if name.split('.').all(is_api_segment) {
+        Ok(name)
+    } else {
+        Err(refuse(
+            format!("{text:?} is not an API name"),
+            "API names are dotted lower-case names such as 'crm.read'",
+        ))
+    }
+}
+
+/// API names and patterns with whether each pattern matches each name (after
+/// [`normalize_api_name`]; `None`: the name is refused): the table the tests of every
+/// component that decides on API names run through its own matcher.
+pub const API_MATCH_CASES: [(&str, &str, Option<bool>); 14] = [
+    ("admin.*", "admin.users.list", Some(true)),
+    ("admin.*", "Admin.Users", Some(true)),
+    ("admin.*", " admin.users ", Some(true)),
+    ("admin.*", "admin", Some(false)),
+    ("admin.*", "administrator.users", Some(false)),
+    ("admin.*", "admin..users", None),
+    ("admin.*", "admin.users\0", None),
+    ("admin.*", "\u{430}dmin.users", None),
+    ("admin.*", "admin.", None),
+    ("crm.read", "CRM.READ", Some(true)),
+    ("crm.read", "crm.read.all", Some(false)),
+    ("crm.read", "crm.reader", Some(false)),
+    ("*", "anything.at.all", Some(true)),
+    ("billing.refund.*", "billing.refund.partial", Some(true)),
+];
 
 impl fmt::Display for ApiPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -485,6 +523,17 @@ mod tests {
 
     fn path(text: &str) -> RequestPath {
         RequestPath::parse(text).unwrap()
+    }
+
+    #[test]
+    fn api_names_are_normalised_or_refused_before_matching() {
+        for (pattern, name, expected) in API_MATCH_CASES {
+            let pattern = ApiPattern::parse(pattern).unwrap();
+            let matched = normalize_api_name(name).ok().map(|n| pattern.matches(&n));
+            assert_eq!(matched, expected, "{pattern} ~ {name:?}");
+        }
+        let refused = normalize_api_name("admin..users").unwrap_err();
+        assert_eq!(refused.message, "\"admin..users\" is not an API name");
     }
 
     #[test]
