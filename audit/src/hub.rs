@@ -89,6 +89,22 @@ impl AuditHub {
         }
     }
 
+    /// Events dropped so far because a destination's spool was at its byte cap, over every
+    /// logger of this hub.
+    pub fn dropped_events(&self) -> u64 {
+        let loggers = self.loggers.lock().unwrap_or_else(|p| p.into_inner());
+        loggers
+            .values()
+            .chain(self.trail.iter().map(|(_, l)| l))
+            .map(|logger| {
+                logger
+                    .stats()
+                    .dropped
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            })
+            .sum()
+    }
+
     /// Flushes every logger; the first error wins.
     pub fn flush(&self, timeout: Duration) -> Result<(), AuditError> {
         let loggers: Vec<Arc<AuditLogger>> = {

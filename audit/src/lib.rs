@@ -11,7 +11,10 @@
 //!   bounded queue feeds a writer thread; when the queue is full the caller spools. Failed
 //!   batches are spooled to disk and retried with exponential backoff; the spool is replayed
 //!   when a logger starts, so nothing is lost across restarts (delivery is at least once; the
-//!   event `id` de-duplicates).
+//!   event `id` de-duplicates). A spool holds at most `[audit] spool_max_bytes` (64 MiB): past
+//!   it the newest events are dropped, counted ([`AuditStats::dropped`],
+//!   [`AuditHub::dropped_events`]) and reported to the destination by one `audit.dropped`
+//!   event (`component: audit`, `decision: dropped`, the count in `reason`) once it is back.
 //! - [`AuditHub`]: a process's loggers by destination, plus the node's local trail
 //!   (`[audit] trail`) that every event is also written to.
 //! - [`read_trail`]: a container's events from a trail file; [`TrailCursor`]: the events

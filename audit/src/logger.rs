@@ -2,7 +2,10 @@
 //!
 //! - [`AuditLogger::log`] never waits on the destination: it hands the event to the queue, or
 //!   — when the queue is full or the writer is gone — redacts it and writes it to the spool
-//!   itself. Nothing is dropped.
+//!   itself.
+//! - The spool is capped (`spool_max_bytes`): past the cap new events are dropped (see the
+//!   spool's documentation for why the newest), counted in [`AuditStats::dropped`], and once
+//!   the destination takes events again one `audit.dropped` event reports how many were lost.
 //! - The writer redacts, serializes and delivers batches (everything queued, up to the batch
 //!   size). A failed batch is spooled and retried with exponential backoff; while the spool is
 //!   not empty new batches join it, so order is kept. The spool is replayed when the logger
@@ -22,15 +25,17 @@ use openshell_policy::wire::AuditEvent;
 
 use crate::AuditError;
 use crate::destination::Destination;
-use crate::event::redact_event;
+use crate::event::{new_event, redact_event};
 use crate::sink::{self, DeliveryError, Sink};
-use crate::spool::Spool;
+use crate::spool::{Spool, Spooled};
 
 /// Tuning of a logger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoggerOptions {
     /// Where spools live (one subdirectory per destination).
     pub spool_dir: PathBuf,
+    /// Most bytes one destination's spool holds; past it new events are dropped and counted.
+    pub spool_max_bytes: u64,
     /// Events held in memory before callers spool directly.
     pub queue_capacity: usize,
     /// Most events per delivery.
@@ -56,6 +61,7 @@ impl LoggerOptions {
     pub fn from_node(node: &NodeConfig) -> LoggerOptions {
         LoggerOptions {
             spool_dir: node.audit.spool_dir.clone(),
+            spool_max_bytes: node.audit.spool_max_bytes,
             queue_capacity: 8192,
             batch_size: node.audit.batch_size,
             initial_backoff: Duration::from_millis(node.audit.initial_backoff_ms),
@@ -81,6 +87,17 @@ pub struct AuditStats {
     pub rejected: AtomicU64,
     /// Delivery attempts that failed.
     pub failures: AtomicU64,
+    /// Events dropped because the spool was at its byte cap.
+    pub dropped: AtomicU64,
+    /// Dropped events not yet reported to the destination by an `audit.dropped` event.
+    pub unreported_drops: AtomicU64,
+}
+
+impl AuditStats {
+    fn count_drops(&self, events: u64) {
+        self.dropped.fetch_add(events, Ordering::Relaxed);
+        self.unreported_drops.fetch_add(events, Ordering::Relaxed);
+    }
 }
 
 /// What [`AuditLogger::flush`] found.
@@ -149,12 +166,12 @@ impl AuditLogger {
         options: LoggerOptions,
     ) -> Result<AuditLogger, AuditError> {
         let dir = options.spool_dir.join(destination.spool_key());
-        let spool = Arc::new(
-            Spool::open(dir.clone()).map_err(|source| AuditError::Spool {
+        let spool = Arc::new(Spool::open(dir.clone(), options.spool_max_bytes).map_err(
+            |source| AuditError::Spool {
                 dir: dir.clone(),
                 source,
-            })?,
-        );
+            },
+        )?);
         let (queue, rx) = mpsc::sync_channel(options.queue_capacity.max(1));
         let overflowed = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(AuditStats::default());
@@ -218,12 +235,17 @@ impl AuditLogger {
     }
 
     fn overflow(&self, event: &SharedEvent) -> Result<(), AuditError> {
-        self.spool
+        let spooled = self
+            .spool
             .append(&[event.line().to_owned()])
             .map_err(|source| AuditError::Spool {
                 dir: self.spool.dir().to_owned(),
                 source,
             })?;
+        if spooled == Spooled::Dropped {
+            self.stats.count_drops(1);
+            return Ok(());
+        }
         self.stats.overflowed.fetch_add(1, Ordering::Relaxed);
         self.stats.spooled.fetch_add(1, Ordering::Relaxed);
         self.overflowed.store(true, Ordering::Release);
@@ -395,7 +417,8 @@ impl Writer {
 
     fn spool_batch(&mut self, batch: &[String]) {
         match self.spool.append(batch) {
-            Ok(()) => {
+            Ok(Spooled::Dropped) => self.stats.count_drops(batch.len() as u64),
+            Ok(Spooled::Written) => {
                 self.stats
                     .spooled
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -497,5 +520,32 @@ impl Writer {
         self.spool_dirty = false;
         self.retry_at = None;
         self.backoff = self.options.initial_backoff;
+        self.report_drops();
+    }
+
+    /// Tells the destination, now that it takes events again, how many were dropped.
+    fn report_drops(&mut self) {
+        let dropped = self.stats.unreported_drops.load(Ordering::Relaxed);
+        if dropped == 0 {
+            return;
+        }
+        let mut event = new_event("audit", "audit.dropped", "dropped");
+        event.reason = format!(
+            "{dropped} audit events dropped: the spool of this destination was at its \
+             {}-byte cap while the destination was unreachable",
+            self.spool.max_bytes()
+        );
+        match self.sink.deliver(&[serialize(&event)]) {
+            Ok(()) => {
+                self.stats
+                    .unreported_drops
+                    .fetch_sub(dropped, Ordering::Relaxed);
+                self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(DeliveryError::Transient(why) | DeliveryError::Rejected(why)) => {
+                self.failed(&why);
+                self.spool_dirty = true;
+            }
+        }
     }
 }

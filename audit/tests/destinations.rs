@@ -21,6 +21,7 @@ use support::Siem;
 fn options(spool: &Path) -> LoggerOptions {
     LoggerOptions {
         spool_dir: spool.to_owned(),
+        spool_max_bytes: 64 * 1024 * 1024,
         queue_capacity: 1024,
         batch_size: 4,
         initial_backoff: Duration::from_millis(20),
@@ -273,4 +274,75 @@ fn hub_writes_the_policy_destination_and_the_local_trail() {
         "the trail file gets each event once"
     );
     assert!(hub.record(Some("siem://unknown"), event(4, "c9")).is_err());
+}
+
+#[test]
+fn a_full_spool_drops_new_events_counts_them_and_reports_once_the_siem_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let siem = Siem::start("127.0.0.1:0");
+    siem.status.store(503, Ordering::SeqCst);
+    let spool = dir.path().join("spool");
+    let mut opts = options(&spool);
+    opts.spool_max_bytes = 4096;
+    let logger = AuditLogger::start(
+        Destination::Http {
+            name: "capped".into(),
+            url: siem.url(),
+        },
+        opts,
+    )
+    .unwrap();
+    let mut sent = Vec::new();
+    for i in 0..60 {
+        let e = event(i, "c1");
+        sent.push(e.id.clone());
+        logger.log(e).unwrap();
+        if i % 4 == 3 {
+            // Let the writer spool what it has, as a steady flow would.
+            logger.flush(FLUSH).unwrap();
+        }
+    }
+    logger.flush(FLUSH).unwrap();
+    let dropped = logger.stats().dropped.load(Ordering::Relaxed);
+    assert!(dropped > 0, "60 events of ~300 bytes cannot fit in 4 KiB");
+    let on_disk: u64 = std::fs::read_dir(spool.join("siem-capped"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum();
+    assert!(on_disk <= 4096, "the cap holds: {on_disk} bytes spooled");
+
+    siem.status.store(200, Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + FLUSH;
+    while (logger.flush(FLUSH).unwrap().spooled_segments > 0
+        || logger.stats().unreported_drops.load(Ordering::Relaxed) > 0)
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let events = siem.received.events.lock().unwrap().clone();
+    let reports: Vec<&AuditEvent> = events
+        .iter()
+        .filter(|e| e.action == "audit.dropped")
+        .collect();
+    assert_eq!(reports.len(), 1, "one report: {reports:?}");
+    assert_eq!(reports[0].component, "audit");
+    assert_eq!(reports[0].decision, "dropped");
+    let reason = &reports[0].reason;
+    assert!(
+        reason.starts_with(&format!("{dropped} audit events dropped")),
+        "{reason}"
+    );
+    let delivered = siem.ids();
+    assert_eq!(
+        delivered.len() as u64 + dropped,
+        sent.len() as u64 + 1,
+        "every event was delivered or counted as dropped (plus the report)"
+    );
+    assert_eq!(
+        delivered[..10],
+        sent[..10],
+        "the oldest events were kept, the newest dropped"
+    );
 }

@@ -74,6 +74,8 @@ async fn healthz(State(state): State<Arc<EngineState>>) -> Response {
 
 async fn metrics(State(state): State<Arc<EngineState>>) -> Response {
     state.metrics.sandboxes.set(state.registry.len() as i64);
+    let dropped = i64::try_from(state.audit.dropped_events()).unwrap_or(i64::MAX);
+    state.metrics.audit_dropped.set(dropped);
     (
         [(
             axum::http::header::CONTENT_TYPE,

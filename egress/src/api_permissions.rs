@@ -4,9 +4,10 @@
 //! For one request: the catalogued APIs it belongs to are looked up; if any of them matches a
 //! `deniedAPIs` pattern the request is refused (deny wins); otherwise, when `allowedAPIs` is not
 //! empty, at least one of them must match an `allowedAPIs` pattern. A request that belongs to no
-//! catalogued API is left to the network rules alone.
+//! catalogued API is left to the network rules alone. Paths are decided in their normal form
+//! only: the proxy refuses a path that cannot be normalised before it gets here.
 
-use openshell_policy::{ApiCatalogSpec, ApiPattern, HttpMethod, Permissions};
+use openshell_policy::{ApiCatalogSpec, ApiPattern, HttpMethod, Permissions, RequestPath};
 
 /// The decision on one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,32 +74,13 @@ impl ApiPermissions {
             })
     }
 
-    /// The catalogued APIs a request belongs to. A method the policy language cannot name
-    /// matches on host and path alone, so an unusual method cannot slip past a denial.
-    pub fn apis_for(&self, method: Option<HttpMethod>, host: &str, path: &str) -> Vec<&str> {
-        let Some(catalog) = &self.catalog else {
-            return Vec::new();
-        };
-        catalog
-            .apis
-            .iter()
-            .filter(|(_, endpoints)| {
-                endpoints.iter().any(|endpoint| {
-                    method.is_none_or(|m| endpoint.methods.iter().any(|e| e.value == m))
-                        && endpoint.host.matches(host)
-                        && endpoint.path.matches(path)
-                })
-            })
-            .map(|(name, _)| name.value.as_str())
-            .collect()
-    }
-
-    /// Decides one request.
-    pub fn check(&self, method: Option<HttpMethod>, host: &str, path: &str) -> ApiDecision {
-        if !self.is_active() {
+    /// Decides one request, by its normalised path (the policy crate's [`RequestPath`] and
+    /// catalog matcher, the same every component uses).
+    pub fn check(&self, method: Option<HttpMethod>, host: &str, path: &RequestPath) -> ApiDecision {
+        let Some(catalog) = self.catalog.as_ref().filter(|_| self.is_active()) else {
             return ApiDecision::Uncatalogued;
-        }
-        let apis = self.apis_for(method, host, path);
+        };
+        let apis = catalog.apis_for(method, host, path);
         let Some(first) = apis.first() else {
             return ApiDecision::Uncatalogued;
         };
@@ -176,11 +158,19 @@ spec:
         ApiPermissions::new(&permissions, Some(catalog))
     }
 
+    fn path(text: &str) -> RequestPath {
+        RequestPath::parse(text).unwrap()
+    }
+
     #[test]
     fn deny_wins_and_names_the_rule() {
         let p = permissions(&["crm.*"], &["admin.*"]);
         assert_eq!(
-            p.check(Some(HttpMethod::Get), "crm.example.test", "/admin/users"),
+            p.check(
+                Some(HttpMethod::Get),
+                "crm.example.test",
+                &path("/admin/users")
+            ),
             ApiDecision::Denied {
                 api: "admin.users.list".into(),
                 rule: "deniedAPIs: admin.*".into()
@@ -190,7 +180,7 @@ spec:
             p.check(
                 Some(HttpMethod::Get),
                 "crm.example.test",
-                "/api/v1/customers/42"
+                &path("/api/v1/customers/42")
             ),
             ApiDecision::Allowed {
                 api: "crm.read".into(),
@@ -206,7 +196,7 @@ spec:
             p.check(
                 Some(HttpMethod::Patch),
                 "crm.example.test",
-                "/api/v1/customers/42"
+                &path("/api/v1/customers/42")
             ),
             ApiDecision::Denied {
                 api: "crm.update".into(),
@@ -214,7 +204,7 @@ spec:
             }
         );
         assert_eq!(
-            p.check(Some(HttpMethod::Get), "crm.example.test", "/health"),
+            p.check(Some(HttpMethod::Get), "crm.example.test", &path("/health")),
             ApiDecision::Uncatalogued
         );
     }
@@ -223,7 +213,34 @@ spec:
     fn unnamed_methods_match_on_host_and_path() {
         let p = permissions(&["crm.*"], &["admin.*"]);
         assert!(matches!(
-            p.check(None, "crm.example.test", "/admin/users"),
+            p.check(None, "crm.example.test", &path("/admin/users")),
+            ApiDecision::Denied { .. }
+        ));
+    }
+
+    #[test]
+    fn every_bypass_spelling_is_denied_or_refused() {
+        let p = permissions(&["crm.*"], &["admin.*"]);
+        for (spelling, expected) in openshell_policy::BYPASS_SPELLINGS {
+            match RequestPath::parse(spelling) {
+                Ok(parsed) => {
+                    assert!(expected.is_some(), "{spelling} must be refused");
+                    assert_eq!(
+                        p.check(Some(HttpMethod::Get), "crm.example.test", &parsed),
+                        ApiDecision::Denied {
+                            api: "admin.users.list".into(),
+                            rule: "deniedAPIs: admin.*".into()
+                        },
+                        "{spelling}"
+                    );
+                }
+                Err(_) => assert!(expected.is_none(), "{spelling} must be accepted"),
+            }
+        }
+        // The spelling from the issue, which was audited as the allowed crm.read.
+        let climbed = path("/api/v1/customers/../../../admin/users");
+        assert!(matches!(
+            p.check(Some(HttpMethod::Get), "crm.example.test", &climbed),
             ApiDecision::Denied { .. }
         ));
     }

@@ -80,6 +80,11 @@ impl EgressAudit {
         EgressAudit { hub: None }
     }
 
+    /// Events dropped so far because an audit destination's spool was at its byte cap.
+    pub fn dropped_events(&self) -> u64 {
+        self.hub.as_ref().map_or(0, |hub| hub.dropped_events())
+    }
+
     /// Records `decision`. A sandbox whose policy disables its audit log still has its
     /// decisions kept in the node's local trail. Delivery failures are logged, never raised:
     /// the audit library spools what it cannot deliver.

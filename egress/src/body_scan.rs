@@ -42,7 +42,8 @@ pub struct BodyScanner {
     pub block_at: Sensitivity,
 }
 
-fn summary(classification: &ContentClassification) -> ClassificationSummary {
+/// The compact form of a classification, for decisions and audit events.
+pub(crate) fn summary(classification: &ContentClassification) -> ClassificationSummary {
     ClassificationSummary {
         sensitivity: classification.sensitivity,
         data_types: classification

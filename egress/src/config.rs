@@ -40,6 +40,10 @@
 //! scan_timeout_ms = 500
 //! sniff_timeout_ms = 300
 //! max_connections_per_sandbox = 256
+//! dns_queries_per_second = 50   # per sandbox; over it DNS answers REFUSED
+//! dns_burst = 100
+//! requests_per_second = 100     # per sandbox (HTTP requests and CONNECTs); over it 429
+//! request_burst = 200
 //!
 //! [inspection]
 //! block_at = "restricted"       # scanForPII blocks bodies at or above this sensitivity
@@ -279,6 +283,15 @@ pub struct Limits {
     pub sniff_timeout_ms: u64,
     /// Open client connections one sandbox may hold.
     pub max_connections_per_sandbox: usize,
+    /// DNS queries one sandbox may send per second, on average; more are answered REFUSED.
+    pub dns_queries_per_second: u32,
+    /// DNS queries one sandbox may send at once after being quiet.
+    pub dns_burst: u32,
+    /// HTTP requests (and CONNECTs) one sandbox may send per second, on average; more are
+    /// answered 429.
+    pub requests_per_second: u32,
+    /// Requests one sandbox may send at once after being quiet.
+    pub request_burst: u32,
 }
 
 impl Default for Limits {
@@ -290,6 +303,10 @@ impl Default for Limits {
             scan_timeout_ms: 500,
             sniff_timeout_ms: 300,
             max_connections_per_sandbox: 256,
+            dns_queries_per_second: 50,
+            dns_burst: 100,
+            requests_per_second: 100,
+            request_burst: 200,
         }
     }
 }
@@ -441,6 +458,17 @@ impl EngineConfig {
                 "limits.max_connections_per_sandbox and tls.leaf_cache must be at least 1".into(),
             );
         }
+        let rates = [
+            ("dns_queries_per_second", self.limits.dns_queries_per_second),
+            ("dns_burst", self.limits.dns_burst),
+            ("requests_per_second", self.limits.requests_per_second),
+            ("request_burst", self.limits.request_burst),
+        ];
+        for (name, rate) in rates {
+            if rate == 0 {
+                return invalid(format!("limits.{name} must be at least 1"));
+            }
+        }
         for (name, addresses) in &self.resolver.hosts {
             if addresses.is_empty() {
                 return invalid(format!("resolver.hosts.{name:?} lists no address"));
@@ -508,6 +536,14 @@ block_at = "confidential"
             ),
             ("[tls]\nca_cert = \"/a\"\n", "together"),
             ("[network]\nprox_port = 1\n", "prox_port"),
+            (
+                "[limits]\ndns_burst = 0\n",
+                "limits.dns_burst must be at least 1",
+            ),
+            (
+                "[limits]\nrequests_per_second = 0\n",
+                "limits.requests_per_second",
+            ),
             (
                 "[[addresses.internal_allow]]\ndomain = \"*.com\"\ncidr = \"10.0.0.0/8\"\n",
                 "public suffix",

@@ -6,7 +6,9 @@
 //! responder never asks an upstream server, so nothing leaks through DNS, and a denied name gets
 //! NXDOMAIN. Both are audited (`egress.dns`). `AAAA` and other types for an allowed name are
 //! answered with no records (the sandbox network is IPv4). Queries from addresses that are not a
-//! registered sandbox are refused.
+//! registered sandbox are refused, and so are a sandbox's queries over its rate limit
+//! (`[limits] dns_queries_per_second`, see [`crate::rate_limit`]): those are counted and
+//! audited once a second per sandbox, not one by one.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use tokio::net::UdpSocket;
 
 use crate::audit::{Decision, Outcome};
 use crate::engine::EngineState;
+use crate::rate_limit::Limited;
 use crate::resolver::normalize;
 
 /// TTL of synthetic answers, seconds: short, so policy changes show quickly.
@@ -63,6 +66,13 @@ pub fn respond(state: &EngineState, packet: &[u8], peer: SocketAddr) -> Option<V
         response.metadata.response_code = ResponseCode::Refused;
         return response.to_vec().ok();
     };
+    if !state
+        .rate_limits
+        .admit(Limited::Dns, &sandbox, &state.metrics)
+    {
+        response.metadata.response_code = ResponseCode::Refused;
+        return response.to_vec().ok();
+    }
     if query.metadata.op_code != OpCode::Query || query.queries.len() != 1 {
         response.metadata.response_code = ResponseCode::NotImp;
         return response.to_vec().ok();

@@ -29,6 +29,7 @@ use crate::body_scan::BodyScanner;
 use crate::config::EngineConfig;
 use crate::interception::{Interceptor, upstream_client_config};
 use crate::metrics::Metrics;
+use crate::rate_limit::{self, RateLimits};
 use crate::registry::Registry;
 use crate::resolver::Resolver;
 use crate::sandbox::{NetworkInfo, SandboxRecord};
@@ -95,6 +96,8 @@ pub struct EngineState {
     pub metrics: Metrics,
     /// `scanForPII` bounds.
     pub body_scanner: BodyScanner,
+    /// Per-sandbox DNS and request rate limits.
+    pub rate_limits: Arc<RateLimits>,
     firewall_ok: AtomicBool,
 }
 
@@ -257,14 +260,16 @@ impl Engine {
             None => None,
         };
         let admin_listener = bind_admin(admin_socket)?;
+        let rate_limits = Arc::new(RateLimits::new(&config.limits));
         let state = Arc::new(EngineState {
             synthetic: Mutex::new(SyntheticNames::new(config.network.synthetic)),
+            rate_limits: Arc::clone(&rate_limits),
             config,
             registry,
             resolver,
             interceptor,
             upstream_tls,
-            audit,
+            audit: audit.clone(),
             metrics: Metrics::new(),
             body_scanner,
             firewall_ok: AtomicBool::new(true),
@@ -281,6 +286,7 @@ impl Engine {
             tokio::spawn(dns::serve(Arc::clone(&state), dns_socket)),
             tokio::spawn(serve_admin(Arc::clone(&state), admin_listener)),
             tokio::spawn(sweep(Arc::clone(&state))),
+            tokio::spawn(rate_limit::report_every_second(rate_limits, audit)),
         ];
         if let Some(listener) = ingress {
             tasks.push(tokio::spawn(ingress::serve(Arc::clone(&state), listener)));

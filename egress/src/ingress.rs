@@ -3,7 +3,8 @@
 //!
 //! With `[ingress] listen = "ADDR:PORT"` the engine accepts HTTP there and routes
 //! `/sandboxes/<container-id>/<path>` to `http://<sandbox address>:<sandbox_port>/<path>` when a
-//! rule allows it: the path matches, the method is listed (or none are), and the client's
+//! rule allows it (the path normalised first, as the proxy does, and forwarded normalised; an
+//! ambiguous one is refused with 403 `path_refused`): the path matches, the method is listed (or none are), and the client's
 //! address is the rule's source: an exact source name must resolve to the client's address; a
 //! `*.` pattern must be confirmed both ways (a name pointing at the client address that
 //! matches the pattern and resolves back to it). Anything else is 403 `ingress_denied`; an
@@ -24,7 +25,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use openshell_policy::{DomainPattern, IngressRule};
+use openshell_policy::{DomainPattern, IngressRule, RequestPath};
 use serde_json::json;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpListener, TcpSocket};
@@ -100,12 +101,21 @@ async fn handle(
     request: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let started = Instant::now();
-    let path_and_query = request
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
-    let Some(rest) = path_and_query.strip_prefix("/sandboxes/") else {
+    let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    // The sandbox and the rules are chosen on the normalised path, which is what is forwarded.
+    let normal = match RequestPath::parse(target) {
+        Ok(normal) => normal,
+        Err(refusal) => {
+            return denied(
+                StatusCode::FORBIDDEN,
+                "path_refused",
+                &refusal.to_string(),
+                "request path",
+            );
+        }
+    };
+    let mut segments = normal.segments();
+    let (Some("sandboxes"), Some(id)) = (segments.next(), segments.next()) else {
         return denied(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -113,8 +123,19 @@ async fn handle(
             "ingress",
         );
     };
-    let (id, inner) = rest.split_once('/').unwrap_or((rest, ""));
-    let inner = format!("/{inner}");
+    let rest: Vec<&str> = segments.collect();
+    let inner_target = match normal.query() {
+        Some(query) => format!("/{}?{query}", rest.join("/")),
+        None => format!("/{}", rest.join("/")),
+    };
+    let Ok(inner) = RequestPath::parse(&inner_target) else {
+        return denied(
+            StatusCode::FORBIDDEN,
+            "path_refused",
+            "the path inside the sandbox is not a request path",
+            "request path",
+        );
+    };
     let Some(sandbox) = state.registry.get(id) else {
         return denied(
             StatusCode::NOT_FOUND,
@@ -124,11 +145,7 @@ async fn handle(
         );
     };
     let method = policy_method(request.method());
-    let resource = format!(
-        "{} {}",
-        request.method(),
-        inner.split('?').next().unwrap_or("/")
-    );
+    let resource = format!("{} {}", request.method(), inner.path());
     let rules = &sandbox.record.policy.network.ingress.allow;
     let mut allowed_by = None;
     for (index, rule) in rules.iter().enumerate() {
@@ -161,7 +178,7 @@ async fn handle(
             "default deny",
         );
     };
-    match forward(state, &sandbox, peer, request, &inner).await {
+    match forward(state, &sandbox, peer, request, &inner.origin_form()).await {
         Ok(response) => {
             record(
                 state,
@@ -197,7 +214,7 @@ async fn handle(
 fn rule_admits(
     rule: &IngressRule,
     method: Option<openshell_policy::HttpMethod>,
-    path: &str,
+    path: &RequestPath,
 ) -> bool {
     rule.path.matches(path)
         && (rule.methods.is_empty()

@@ -10,7 +10,9 @@
 //! - [`rules`]: the `NetworkPolicy` egress rules (domain globs, methods, ports; deny carve-outs;
 //!   default deny);
 //! - [`api_permissions`]: `allowedAPIs`/`deniedAPIs` through the API catalog (deny wins);
-//! - [`body_scan`]: `scanForPII` with the shared `openshell-classifier`, bounded, fail closed;
+//! - [`body_scan`] and [`head_scan`]: `scanForPII` with the shared `openshell-classifier` on
+//!   bodies (bounded, fail closed), query strings and header values;
+//! - [`rate_limit`]: per-sandbox DNS and request rate limits, refusals audited in aggregate;
 //! - [`resolver`] and [`address`]: a name is resolved once by the engine and only an address
 //!   outside the refused classes (private, loopback, link-local, metadata, CGNAT, embedded
 //!   forms) is dialled;
@@ -36,10 +38,12 @@ pub mod config;
 pub mod dns;
 pub mod engine;
 pub mod firewall;
+pub mod head_scan;
 pub mod ingress;
 pub mod interception;
 pub mod metrics;
 pub mod proxy;
+pub mod rate_limit;
 pub mod registry;
 pub mod resolver;
 pub mod rules;

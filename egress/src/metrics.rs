@@ -17,6 +17,13 @@ pub struct DecisionLabels {
     pub decision: &'static str,
 }
 
+/// Labels of a rate-limit refusal.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RateLimitLabels {
+    /// `dns` or `http`.
+    pub kind: &'static str,
+}
+
 /// The engine's metrics.
 pub struct Metrics {
     registry: Registry,
@@ -32,6 +39,10 @@ pub struct Metrics {
     pub upstream_errors: Counter,
     /// Registered sandboxes.
     pub sandboxes: Gauge,
+    /// DNS queries and requests refused by a sandbox's rate limit.
+    pub rate_limited: Family<RateLimitLabels, Counter>,
+    /// Audit events dropped because a destination's spool was full (set when rendered).
+    pub audit_dropped: Gauge,
 }
 
 impl Default for Metrics {
@@ -72,6 +83,18 @@ impl Metrics {
         );
         let sandboxes = Gauge::default();
         registry.register("sandboxes", "Registered sandboxes", sandboxes.clone());
+        let rate_limited = Family::<RateLimitLabels, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "DNS queries and requests refused by a sandbox's rate limit",
+            rate_limited.clone(),
+        );
+        let audit_dropped = Gauge::default();
+        registry.register(
+            "audit_dropped_events",
+            "Audit events dropped because a destination's spool was at its byte cap",
+            audit_dropped.clone(),
+        );
         Metrics {
             registry,
             decisions,
@@ -80,7 +103,16 @@ impl Metrics {
             refused_connections,
             upstream_errors,
             sandboxes,
+            rate_limited,
+            audit_dropped,
         }
+    }
+
+    /// Counts one rate-limit refusal.
+    pub fn rate_limited(&self, kind: &'static str) {
+        self.rate_limited
+            .get_or_create(&RateLimitLabels { kind })
+            .inc();
     }
 
     /// Counts one decision.

@@ -226,6 +226,18 @@ async fn serve_internet(ca: TestCa, recorded: Recorded, ready: std::sync::mpsc::
     }
 }
 
+/// What a test changes in the world's configuration.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WorldOptions<'a> {
+    /// Where the node's audit trail goes (e.g. a tmpfs, where the audit library's per-batch
+    /// fdatasync costs nothing); `None`: [`EgressWorld::dir`].
+    pub trail_dir: Option<&'a Path>,
+    /// More `[limits]` keys for the engine (`"dns_burst = 5\n"`).
+    pub engine_limits: &'a str,
+    /// More `[audit]` keys for the node (`"spool_max_bytes = 8192\n"`).
+    pub node_audit: &'a str,
+}
+
 /// The engine process, the namespaces and the test internet.
 pub struct EgressWorld {
     dir: TempDir,
@@ -245,12 +257,16 @@ impl EgressWorld {
     /// Builds the namespaces, the internet and the configuration, and starts the engine; its
     /// decisions are audited to the node's trail (`audit.jsonl` in [`EgressWorld::dir`]).
     pub fn new() -> EgressWorld {
-        EgressWorld::with_trail_in(None)
+        EgressWorld::with_options(WorldOptions::default())
     }
 
-    /// The same world with the node's audit trail in `trail_dir` (e.g. a tmpfs, where the audit
-    /// library's per-batch fdatasync costs nothing), or in [`EgressWorld::dir`] for `None`.
-    pub fn with_trail_in(trail_dir: Option<&Path>) -> EgressWorld {
+    /// The same world with `options` applied.
+    pub fn with_options(options: WorldOptions<'_>) -> EgressWorld {
+        let WorldOptions {
+            trail_dir,
+            engine_limits,
+            node_audit,
+        } = options;
         crate::require_root();
         let dir = tempfile::Builder::new()
             .prefix("openshell-egress-world-")
@@ -323,8 +339,8 @@ impl EgressWorld {
                  \"loopback.example.test\" = [\"127.0.0.1\"]\n\
                  \"webhook.salesforce.com\" = [\"{INTERNET_SIDE}\"]\n\
                  [upstream]\nca_file = \"{d}/test-ca.pem\"\n\
-                 [limits]\nheader_timeout_ms = 2000\nmax_connections_per_sandbox = 64\n\
-                 [ingress]\nlisten = \"{NODE_SIDE}:{INGRESS_PORT}\"\nsandbox_port = 8080\n"
+                 [ingress]\nlisten = \"{NODE_SIDE}:{INGRESS_PORT}\"\nsandbox_port = 8080\n\
+                 [limits]\nheader_timeout_ms = 2000\nmax_connections_per_sandbox = 64\n{engine_limits}"
             ),
         )
         .expect("write engine config");
@@ -336,7 +352,7 @@ impl EgressWorld {
                  [services]\negress = \"{d}/egress.sock\"\n\
                  [hooks]\ntimeout_ms = 5000\n\
                  [egress]\nca_cert = \"{d}/egress-ca.pem\"\nca_key = \"{d}/egress-ca.key\"\n\
-                 [audit]\nspool_dir = \"{d}/spool\"\ntrail = \"{}\"\n",
+                 [audit]\nspool_dir = \"{d}/spool\"\ntrail = \"{}\"\n{node_audit}",
                 trail.display()
             ),
         )

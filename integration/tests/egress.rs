@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use openshell_egress::client::block_on;
 use openshell_egress::sandbox::EgressPolicy;
 use openshell_integration::egress_world::{
-    EgressWorld, GATEWAY, INGRESS_PORT, NAMELESS, NODE_SIDE,
+    EgressWorld, GATEWAY, INGRESS_PORT, NAMELESS, NODE_SIDE, WorldOptions,
 };
 use openshell_integration::leftovers::assert_clean;
 use openshell_integration::runtime::Runtime;
+use openshell_integration::siem::SiemStandIn;
 use openshell_integration::{unique_id, wait_for};
 use serde_json::Value;
 
@@ -968,4 +969,531 @@ networkPolicy:
         && e["resource"] == "GET /admin"));
     rt.ok(&["delete", "--force", &id]);
     assert!(world.sandbox_interfaces().is_empty());
+}
+
+/// Sends `request` from inside `netns` to `address` and returns what came back within `wait`.
+fn raw_exchange_to(
+    netns: &std::path::Path,
+    address: SocketAddr,
+    request: &[u8],
+    wait: Duration,
+) -> Vec<u8> {
+    let mut stream = EgressWorld::connect_from(netns, address).expect("connect");
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let _ = stream.write_all(request);
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    reply
+}
+
+/// A proxy request for `target` (absolute-form, sent as written) with extra header lines.
+fn proxy_request(netns: &std::path::Path, target: &str, extra: &str) -> (u16, String, Value) {
+    let request = format!(
+        "GET {target} HTTP/1.1\r\nHost: crm.example.test\r\n{extra}Connection: close\r\n\r\n"
+    );
+    let reply = raw_exchange(netns, request.as_bytes(), Duration::from_secs(3));
+    let (head, body) = split_response(&reply);
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer to {target}: {head}"));
+    (status, head, body)
+}
+
+#[test]
+fn api_permissions_hold_against_every_spelling_of_a_path() {
+    let world = EgressWorld::new();
+    let rt = world.runtime();
+    let policy = world.policy("policy", POLICY);
+    let bundle = world.sandbox_bundle(&policy);
+    let id = unique_id("egress-paths");
+    rt.start_detached(&id, bundle.path());
+    let netns = netns_of(&rt, &id);
+
+    // Every spelling of the denied /admin/users (deniedAPIs: admin.*) is refused: normalised
+    // and denied as admin.users.list, or refused as ambiguous.
+    let mut spellings: Vec<(&str, Option<&str>)> = openshell_policy::BYPASS_SPELLINGS.to_vec();
+    // The issue's spelling: under crm.read's /api/v1/customers/**, climbing back out.
+    spellings.push((
+        "/api/v1/customers/../../../admin/users",
+        Some("/admin/users"),
+    ));
+    let mut denied_as_api = 0;
+    let mut refused_paths = 0;
+    for (spelling, normal) in &spellings {
+        let target = format!("http://crm.example.test{spelling}");
+        let (status, head, body) = proxy_request(&netns, &target, "");
+        match normal {
+            Some(_) => {
+                assert_eq!(status, 403, "{spelling}: {head} {body}");
+                assert_eq!(body["error"], "api_denied", "{spelling}: {body}");
+                assert_eq!(body["api"], "admin.users.list", "{spelling}: {body}");
+                denied_as_api += 1;
+            }
+            None => {
+                // hyper refuses a request target it cannot parse (a raw backslash) with a bare
+                // 400; the engine refuses the rest with 403 path_refused, naming the reason.
+                assert!(status == 400 || status == 403, "{spelling}: {head}");
+                if status == 403 {
+                    assert_eq!(body["error"], "path_refused", "{spelling}: {body}");
+                    assert!(body["reason"].as_str().unwrap().contains("byte"), "{body}");
+                    refused_paths += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        world
+            .recorded
+            .requests()
+            .iter()
+            .all(|seen| !seen.path.contains("admin")),
+        "nothing under /admin reached the server: {:?}",
+        world.recorded.requests()
+    );
+
+    // An allowed API spelled oddly is decided and forwarded in its normal form.
+    let (status, _, body) = proxy_request(
+        &netns,
+        "http://crm.example.test/api/v1//customers/%34%32/",
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["path"], "/api/v1/customers/42");
+
+    // The trail names the normalised path that was decided, as the API it is.
+    let resource = "GET http://crm.example.test:80/admin/users";
+    let events = world.audit_events_until(|events| {
+        events_for(events, &id)
+            .iter()
+            .filter(|e| e["action"] == "admin.users.list" && e["decision"] == "deny")
+            .count()
+            >= denied_as_api
+            && audited(events, &id, "crm.read", "allow")
+    });
+    let api_denials: Vec<&Value> = events_for(&events, &id)
+        .into_iter()
+        .filter(|e| e["action"] == "admin.users.list")
+        .collect();
+    assert_eq!(api_denials.len(), denied_as_api, "{events:?}");
+    assert!(
+        api_denials
+            .iter()
+            .all(|e| e["resource"] == resource && e["decision"] == "deny"),
+        "{api_denials:?}"
+    );
+    let path_refusals = events_for(&events, &id)
+        .iter()
+        .filter(|e| e["policies"][0] == "request path" && e["decision"] == "deny")
+        .count();
+    assert_eq!(path_refusals, refused_paths, "{events:?}");
+    assert!(audited(&events, &id, "crm.read", "allow"));
+    let allowed = events_for(&events, &id)
+        .into_iter()
+        .find(|e| e["action"] == "crm.read")
+        .unwrap();
+    assert_eq!(
+        allowed["resource"],
+        "GET http://crm.example.test:80/api/v1/customers/42"
+    );
+    rt.ok(&["delete", "--force", &id]);
+}
+
+/// The synthetic address the sandbox's DNS answers for `name`.
+fn synthetic_address(rt: &Runtime, id: &str, name: &str) -> String {
+    let (code, out) = exec(rt, id, &["nslookup", name]);
+    assert_eq!(code, 0, "{out}");
+    out.split_whitespace()
+        .filter_map(|word| word.parse::<std::net::Ipv4Addr>().ok())
+        .find(|address| address.octets()[..2] == [10, 201])
+        .unwrap_or_else(|| panic!("no synthetic answer for {name}: {out}"))
+        .to_string()
+}
+
+#[test]
+fn requests_are_parsed_strictly_and_pii_in_queries_and_headers_is_refused() {
+    let world = EgressWorld::new();
+    let rt = world.runtime();
+    let policy = world.policy("policy", POLICY);
+    let bundle = world.sandbox_bundle(&policy);
+    let id = unique_id("egress-strict");
+    rt.start_detached(&id, bundle.path());
+    let netns = netns_of(&rt, &id);
+
+    // A request behind an empty line: refused on the proxy, and on a redirected connection to
+    // a host whose rule would relay an opaque stream (it was relayed raw, uninspected).
+    let smuggled = b"\r\nGET /admin/users HTTP/1.1\r\nHost: tickets.example.test\r\n\r\n";
+    let reply = raw_exchange(&netns, smuggled, Duration::from_secs(3));
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(
+        text.contains("empty lines before the request line"),
+        "{text}"
+    );
+    let tickets: SocketAddr = format!("{}:80", synthetic_address(&rt, &id, "tickets.example.test"))
+        .parse()
+        .unwrap();
+    let reply = raw_exchange_to(&netns, tickets, smuggled, Duration::from_secs(3));
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    // The same request without the empty line is inspected and served.
+    let reply = raw_exchange_to(
+        &netns,
+        tickets,
+        b"GET /queue HTTP/1.1\r\nHost: tickets.example.test\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(3),
+    );
+    assert!(String::from_utf8_lossy(&reply).starts_with("HTTP/1.1 200"));
+
+    // Two Host headers, even naming the same host.
+    for second in ["evil.example.test", "crm.example.test"] {
+        let (status, head, _) = proxy_request(
+            &netns,
+            "http://crm.example.test/api/v1/customers/1",
+            &format!("Host: {second}\r\n"),
+        );
+        assert_eq!(status, 400, "{second}: {head}");
+    }
+
+    // PII in a query string or a header value (scanForPII: true), encoded or not.
+    for (target, extra, location) in [
+        (
+            "http://crm.example.test/api/v1/customers?ssn=536-22-8726",
+            "",
+            "query string",
+        ),
+        (
+            "http://crm.example.test/api/v1/customers?ssn=536%2D22%2D8726",
+            "",
+            "query string",
+        ),
+        (
+            "http://crm.example.test/api/v1/customers/1",
+            "X-Note: card 4111 1111 1111 1111\r\n",
+            "header x-note",
+        ),
+    ] {
+        let (status, _, body) = proxy_request(&netns, target, extra);
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (403, Some("pii_blocked")),
+            "{body}"
+        );
+        let reason = body["reason"].as_str().unwrap();
+        assert!(reason.starts_with(location), "{reason}");
+        assert!(
+            !reason.contains("8726") && !reason.contains("4111"),
+            "{reason}"
+        );
+    }
+    // A bearer token where it belongs is not PII leaving the sandbox.
+    let (status, _, body) = proxy_request(
+        &netns,
+        "http://crm.example.test/api/v1/customers/1?expand=notes",
+        "Authorization: Bearer ghp_abcdefghijklmnopqrstuvwxyz0123456789\r\n",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        world
+            .recorded
+            .requests()
+            .iter()
+            .all(|seen| !seen.path.contains("ssn") && !seen.path.contains("admin")),
+        "{:?}",
+        world.recorded.requests()
+    );
+    let events = world.audit_events_until(|events| {
+        events_for(events, &id)
+            .iter()
+            .filter(|e| e["policies"][0] == "inspection.scanForPII")
+            .count()
+            >= 3
+    });
+    let pii: Vec<&Value> = events_for(&events, &id)
+        .into_iter()
+        .filter(|e| e["policies"][0] == "inspection.scanForPII")
+        .collect();
+    assert_eq!(pii.len(), 3, "{events:?}");
+    assert!(pii.iter().all(|e| e["decision"] == "deny"));
+    let trail = std::fs::read_to_string(world.trail()).unwrap();
+    assert!(!trail.contains("536-22-8726") && !trail.contains("4111 1111"));
+    assert!(
+        events_for(&events, &id)
+            .iter()
+            .filter(|e| e["policies"][0] == "framing")
+            .count()
+            >= 4,
+        "refused heads are audited: {events:?}"
+    );
+    rt.ok(&["delete", "--force", &id]);
+}
+
+/// A DNS query for `name` (type A) with `id`.
+fn dns_query(id: u16, name: &str) -> Vec<u8> {
+    let mut packet = id.to_be_bytes().to_vec();
+    packet.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.split('.') {
+        packet.push(label.len() as u8);
+        packet.extend_from_slice(label.as_bytes());
+    }
+    packet.extend_from_slice(&[0, 0, 1, 0, 1]);
+    packet
+}
+
+/// Sends `count` queries for `name` as fast as they are answered from inside `netns`;
+/// (answered, refused).
+fn dns_flood(netns: &std::path::Path, name: &str, count: u16) -> (usize, usize) {
+    let netns = openshell_egress::sandbox_net::NetNs::open(netns).unwrap();
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                netns
+                    .within(|| {
+                        let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+                        socket.connect((GATEWAY, 53)).unwrap();
+                        socket
+                            .set_read_timeout(Some(Duration::from_millis(700)))
+                            .unwrap();
+                        // In rounds of 50, so no socket buffer on the way drops any.
+                        let (mut answered, mut refused) = (0, 0);
+                        let mut buffer = [0u8; 512];
+                        for round in (0..count).step_by(50) {
+                            let end = (round + 50).min(count);
+                            for id in round..end {
+                                socket.send(&dns_query(id, name)).unwrap();
+                            }
+                            for _ in round..end {
+                                let Ok(n) = socket.recv(&mut buffer) else {
+                                    break;
+                                };
+                                match (n >= 4).then(|| buffer[3] & 0x0f) {
+                                    Some(0) => answered += 1,
+                                    Some(5) => refused += 1,
+                                    _ => {}
+                                }
+                            }
+                        }
+                        (answered, refused)
+                    })
+                    .unwrap()
+            })
+            .join()
+            .unwrap()
+    })
+}
+
+#[test]
+fn a_dns_flood_from_one_sandbox_is_limited_while_another_still_resolves() {
+    let world = EgressWorld::with_options(WorldOptions {
+        engine_limits: "dns_queries_per_second = 20\ndns_burst = 20\n\
+                        requests_per_second = 5\nrequest_burst = 5\n",
+        ..WorldOptions::default()
+    });
+    let rt = world.runtime();
+    let policy = world.policy("hubspot", &narrow_policy("dns-flood", "api.hubspot.com"));
+    let (noisy_bundle, quiet_bundle) =
+        (world.sandbox_bundle(&policy), world.sandbox_bundle(&policy));
+    let (noisy, quiet) = (unique_id("egress-noisy"), unique_id("egress-quiet"));
+    rt.start_detached(&noisy, noisy_bundle.path());
+    rt.start_detached(&quiet, quiet_bundle.path());
+
+    let started = Instant::now();
+    let (answered, refused) = dns_flood(&netns_of(&rt, &noisy), "api.hubspot.com", 400);
+    assert_eq!(answered + refused, 400, "every query is answered");
+    assert!(
+        (20..=60).contains(&answered),
+        "the burst and the rate: {answered} answered"
+    );
+    // The other sandbox resolves meanwhile.
+    let (code, out) = exec(&rt, &quiet, &["nslookup", "api.hubspot.com"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("10.201."), "{out}");
+    // And the noisy one again once its bucket refills.
+    std::thread::sleep(Duration::from_millis(500));
+    let (code, out) = exec(&rt, &noisy, &["nslookup", "api.hubspot.com"]);
+    assert_eq!(code, 0, "{out}");
+
+    // The refusals are audited in aggregate: a few events with their counts, not 380.
+    let limited = |events: &[Value]| -> Vec<Value> {
+        events_for(events, &noisy)
+            .into_iter()
+            .filter(|e| {
+                e["reason"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("rate limited: ")
+            })
+            .cloned()
+            .collect()
+    };
+    let count_of = |event: &Value| -> usize {
+        event["reason"].as_str().unwrap()["rate limited: ".len()..]
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let events = world.audit_events_until(|events| {
+        limited(events).iter().map(count_of).sum::<usize>() >= refused
+    });
+    let reports = limited(&events);
+    assert_eq!(
+        reports.iter().map(count_of).sum::<usize>(),
+        refused,
+        "{reports:?}"
+    );
+    assert!(
+        reports.len() as u64 <= started.elapsed().as_secs() + 2,
+        "at most one event a second: {reports:?}"
+    );
+    assert!(reports.iter().all(|e| e["action"] == "egress.dns"
+        && e["decision"] == "deny"
+        && e["policies"][0] == "limits.dns_queries_per_second (20/s, burst 20)"));
+    assert!(
+        events_for(&events, &quiet)
+            .iter()
+            .all(|e| e["decision"] == "allow")
+    );
+
+    // Requests too: over 5 a second the noisy sandbox gets 429, the quiet one is served.
+    let statuses: Vec<u16> = (0..20)
+        .map(|_| proxy_get(&netns_of(&rt, &noisy), "http://api.hubspot.com/flood").0)
+        .collect();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert!(limited >= 10, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 429),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        get(&rt, &quiet, &["http://api.hubspot.com/calm"])
+            .unwrap()
+            .0,
+        200
+    );
+    let metrics = block_on(world.client().metrics()).unwrap().unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "openshell_egress_rate_limited_total{{kind=\"dns\"}} {refused}"
+        )),
+        "{metrics}"
+    );
+    rt.ok(&["delete", "--force", &noisy]);
+    rt.ok(&["delete", "--force", &quiet]);
+}
+
+/// Runs `f` on a thread inside the node's namespace (where the engine reaches 127.0.0.1).
+fn in_node<T: Send>(world: &EgressWorld, f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                world.node.enter_current_thread();
+                f()
+            })
+            .join()
+            .unwrap()
+    })
+}
+
+#[test]
+fn a_full_audit_spool_holds_its_cap_and_reports_what_it_dropped() {
+    const CAP: u64 = 8192;
+    let mut world = EgressWorld::with_options(WorldOptions {
+        engine_limits: "dns_queries_per_second = 1000\ndns_burst = 1000\n",
+        node_audit: &format!(
+            "spool_max_bytes = {CAP}\ninitial_backoff_ms = 50\nmax_backoff_ms = 200\n"
+        ),
+        ..WorldOptions::default()
+    });
+    // A SIEM on the node's loopback, down while the sandbox works.
+    let mut siem = in_node(&world, SiemStandIn::start);
+    in_node(&world, || siem.stop());
+    world.extend_node_config(&format!("[siem]\ndown = \"{}\"\n", siem.url()));
+    world.kill_engine();
+    world.start_engine();
+    let rt = world.runtime();
+    let yaml = narrow_policy("spooled", "api.hubspot.com").replace("file://@TRAIL@", "siem://down");
+    let policy = world.policy("spooled", &yaml);
+    let bundle = world.sandbox_bundle(&policy);
+    let id = unique_id("egress-spool");
+    rt.start_detached(&id, bundle.path());
+
+    // Every answered query is an event for the SIEM: 300 of them do not fit in 8 KiB.
+    let (answered, _) = dns_flood(&netns_of(&rt, &id), "api.hubspot.com", 300);
+    assert_eq!(answered, 300);
+    let client = world.client();
+    let dropped_metric = || -> u64 {
+        let metrics = block_on(client.metrics()).unwrap().unwrap();
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("openshell_egress_audit_dropped_events "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    // Settled: the writer has handled every event (spooled or dropped).
+    assert!(wait_for(Duration::from_secs(10), || {
+        let before = dropped_metric();
+        std::thread::sleep(Duration::from_millis(300));
+        before > 0 && before == dropped_metric()
+    }));
+    let spool = world.dir().join("spool").join("siem-down");
+    let spooled: u64 = std::fs::read_dir(&spool)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum();
+    assert!(spooled > 0 && spooled <= CAP, "{spooled} bytes spooled");
+    // The trail, a separate destination, kept everything.
+    let events = world.audit_events_until(|events| {
+        events_for(events, &id)
+            .iter()
+            .filter(|e| e["action"] == "egress.dns")
+            .count()
+            >= 300
+    });
+    assert!(
+        events_for(&events, &id)
+            .iter()
+            .filter(|e| e["action"] == "egress.dns")
+            .count()
+            >= 300
+    );
+
+    // Back: the spool drains and one event reports the drops.
+    let dropped = dropped_metric();
+    in_node(&world, || siem.restart());
+    assert!(
+        wait_for(Duration::from_secs(15), || siem
+            .events()
+            .iter()
+            .any(|e| e["action"] == "audit.dropped")),
+        "no drop report: {} events received",
+        siem.events().len()
+    );
+    let received = siem.events();
+    let report = received
+        .iter()
+        .find(|e| e["action"] == "audit.dropped")
+        .unwrap();
+    assert_eq!(report["decision"], "dropped");
+    assert!(
+        report["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{dropped} audit events dropped")),
+        "{report}"
+    );
+    let delivered = received
+        .iter()
+        .filter(|e| e["container_id"] == id.as_str())
+        .count() as u64;
+    assert!(
+        delivered > 0 && delivered + dropped >= 300,
+        "{delivered} + {dropped}"
+    );
+    rt.ok(&["delete", "--force", &id]);
+    in_node(&world, || siem.stop());
 }

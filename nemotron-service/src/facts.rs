@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use openshell_policy::normalize_api_name;
 use openshell_policy::wire::ActionRequest;
 
 use crate::destination::{DestinationAnalyzer, DestinationInfo, channel_name};
@@ -16,7 +17,8 @@ const CHANNEL_SERVICES: [&str; 7] = [
 /// What an action request says, normalised.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActionFacts {
-    /// The API name, lower case.
+    /// The API name in its normal form ([`normalize_api_name`]; as written, lower-cased, when
+    /// it has none: such requests are refused).
     pub api: String,
     /// Its service (`crm`).
     pub service: String,
@@ -45,7 +47,11 @@ pub struct ActionFacts {
 impl ActionFacts {
     /// Derives the facts of `request`.
     pub fn derive(request: &ActionRequest, destinations: &DestinationAnalyzer) -> ActionFacts {
-        let api = split_api(&request.action);
+        // Everything below reads the normalised name: the service that picks which policies
+        // apply must be the one the name's patterns see (`" admin.users"` is `admin`).
+        let name = normalize_api_name(&request.action)
+            .unwrap_or_else(|_| request.action.trim().to_ascii_lowercase());
+        let api = split_api(&name);
         let resource_kind = request
             .resource
             .as_deref()
@@ -116,7 +122,7 @@ impl ActionFacts {
         ActionFacts {
             bulk,
             verb_meaning: verb_meaning(&api.verb),
-            api: request.action.trim().to_ascii_lowercase(),
+            api: name,
             service: api.service,
             verb: api.verb,
             resource_kind,

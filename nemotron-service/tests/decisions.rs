@@ -566,3 +566,37 @@ fn unknown_containers_and_registry_reload() {
     assert!(!service.unregister("r-1"));
     assert!(service.registration("r-1").is_none());
 }
+
+#[test]
+fn api_globs_match_as_the_policy_crate_matches_and_odd_names_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit_file = dir.path().join("policy-audit.jsonl");
+    let service = PolicyService::new(ServiceSettings::new(node(dir.path()))).unwrap();
+    // The same table the policy crate's ApiPattern is tested with, through Cedar's `like`.
+    for (index, (pattern, name, expected)) in openshell_policy::API_MATCH_CASES.iter().enumerate() {
+        let id = format!("globs-{index}");
+        let mut policy = seed_policy(&audit_file);
+        policy.rules.allowed_apis = Vec::new();
+        policy.rules.denied_apis = vec![(*pattern).to_owned()];
+        policy.rules.natural_language = Vec::new();
+        policy.rules.approval_triggers = Vec::new();
+        service.register(registration(&id, policy)).unwrap();
+        let decision = evaluate(&service, &id, json!({"action": name}));
+        let denied_by_glob = decision
+            .policies
+            .contains(&format!("sandbox.denied-api[{pattern}]"));
+        match expected {
+            Some(matches) => assert_eq!(
+                denied_by_glob, *matches,
+                "{pattern} ~ {name:?}: {decision:?}"
+            ),
+            None => {
+                assert_eq!(decision.outcome, Outcome::Deny, "{name:?}: {decision:?}");
+                assert!(
+                    decision.reasons[0].ends_with("is not an API name"),
+                    "{decision:?}"
+                );
+            }
+        }
+    }
+}

@@ -48,6 +48,9 @@
 //! - A policy file's permissions are checked against an `ApiCatalog` in the same file;
 //!   for a catalog kept in its own file call [`PolicySet::check_catalog`].
 //!
+//! - Request paths are decided in one normal form ([`RequestPath`]): every component that
+//!   matches a [`PathPattern`] normalises (or refuses) the path the same way first.
+//!
 //! # Shared records
 //! - [`wire`]: what the runtime, its hooks and the node services exchange.
 //! - [`node_config`]: the node configuration (`/etc/openshell/config.toml`).
@@ -64,6 +67,7 @@ mod located;
 mod patterns;
 mod policy_set;
 mod quantity;
+mod request_path;
 mod seccomp;
 mod suggest;
 mod validate;
@@ -78,7 +82,11 @@ pub use harden::{
     POLICY_ANNOTATION, POLICY_ENV, harden, policy_from_env,
 };
 pub use located::{Located, Position};
-pub use patterns::{ApiPattern, DomainPattern, HttpMethod, PathPattern, PatternError};
+pub use patterns::{
+    API_MATCH_CASES, ApiPattern, DomainPattern, HttpMethod, PathPattern, PatternError,
+    normalize_api_name,
+};
 pub use policy_set::PolicySet;
 pub use quantity::{CpuQuantity, MemoryQuantity, QuantityError, Timeout};
+pub use request_path::{BYPASS_SPELLINGS, PathRefusal, RequestPath};
 pub use validate::MIN_MEMORY_BYTES;

@@ -26,6 +26,7 @@
 //!
 //! [audit]
 //! spool_dir = "/var/lib/openshell/audit-spool"
+//! spool_max_bytes = 67108864      # per destination (64 MiB); past it new events are dropped and counted
 //! trail = "/var/log/openshell/audit.jsonl"
 //!
 //! [siem]                          # siem://NAME → an HTTP endpoint or a syslog target
@@ -216,6 +217,9 @@ impl Default for HookSettings {
 pub struct AuditNodeSettings {
     /// Where events wait while their destination is down (one subdirectory per destination).
     pub spool_dir: PathBuf,
+    /// Most bytes one destination's spool may hold; past it new events are dropped, counted
+    /// and reported once the destination is back.
+    pub spool_max_bytes: u64,
     /// The node's local trail (JSON lines) that `openshell audit CONTAINER` reads; every event
     /// is written here as well as to the policy's destination. Absent = no local copy.
     pub trail: Option<PathBuf>,
@@ -233,6 +237,7 @@ impl Default for AuditNodeSettings {
     fn default() -> Self {
         AuditNodeSettings {
             spool_dir: PathBuf::from("/var/lib/openshell/audit-spool"),
+            spool_max_bytes: 64 * 1024 * 1024,
             trail: Some(PathBuf::from("/var/log/openshell/audit.jsonl")),
             batch_size: 256,
             initial_backoff_ms: 200,

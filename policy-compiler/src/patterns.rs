@@ -14,6 +14,7 @@ use std::fmt;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::request_path::RequestPath;
 use crate::yaml::HINT_SEPARATOR;
 
 /// Why a pattern was refused, with how to fix it.
@@ -183,17 +184,8 @@ impl ApiPattern {
         if wildcard {
             segments.pop();
         }
-        for segment in &segments {
-            let valid = segment
-                .bytes()
-                .next()
-                .is_some_and(|b| b.is_ascii_lowercase())
-                && segment.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
-                });
-            if !valid {
-                return Err(refuse(format!("'{text}' is not an API name"), hint));
-            }
+        if !segments.iter().all(|s| is_api_segment(s)) {
+            return Err(refuse(format!("'{text}' is not an API name"), hint));
         }
         if segments.is_empty() && !wildcard {
             return Err(refuse(format!("'{text}' is not an API name"), hint));
@@ -243,16 +235,67 @@ impl ApiPattern {
     }
 }
 
+/// A segment of an API name: a lower-case letter, then letters, digits, `_` or `-`.
+fn is_api_segment(segment: &str) -> bool {
+    segment
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase())
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// An API name as a caller wrote it (`" CRM.Read"`), in the one form [`ApiPattern::matches`]
+/// and every other API matcher decide on (`crm.read`): trimmed and ASCII lower-cased. A name
+/// no pattern could be written for (`admin..users`, `admin.users\0`, `аdmin.users` with a
+/// Cyrillic `а`) is refused, so it cannot slip past a denial that its spelling dodges.
+pub fn normalize_api_name(text: &str) -> Result<String, PatternError> {
+    let name = text.trim().to_ascii_lowercase();
+    if name.split('.').all(is_api_segment) {
+        Ok(name)
+    } else {
+        Err(refuse(
+            format!("{text:?} is not an API name"),
+            "API names are dotted lower-case names such as 'crm.read'",
+        ))
+    }
+}
+
+/// API names and patterns with whether each pattern matches each name (after
+/// [`normalize_api_name`]; `None`: the name is refused): the table the tests of every
+/// component that decides on API names run through its own matcher.
+pub const API_MATCH_CASES: [(&str, &str, Option<bool>); 14] = [
+    ("admin.*", "admin.users.list", Some(true)),
+    ("admin.*", "Admin.Users", Some(true)),
+    ("admin.*", " admin.users ", Some(true)),
+    ("admin.*", "admin", Some(false)),
+    ("admin.*", "administrator.users", Some(false)),
+    ("admin.*", "admin..users", None),
+    ("admin.*", "admin.users\0", None),
+    ("admin.*", "\u{430}dmin.users", None),
+    ("admin.*", "admin.", None),
+    ("crm.read", "CRM.READ", Some(true)),
+    ("crm.read", "crm.read.all", Some(false)),
+    ("crm.read", "crm.reader", Some(false)),
+    ("*", "anything.at.all", Some(true)),
+    ("billing.refund.*", "billing.refund.partial", Some(true)),
+];
+
 impl fmt::Display for ApiPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
     }
 }
 
-/// A URL path pattern (see the module documentation).
+/// A URL path pattern (see the module documentation), matched against request paths in
+/// [`RequestPath`]'s normal form; the pattern itself is read in that form too (`/api/v1/` is
+/// `/api/v1`, `%75sers` is `users`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PathPattern {
     text: String,
+    /// The normalised segments; `*` and `**` are wildcards.
+    segments: Vec<String>,
 }
 
 impl PathPattern {
@@ -272,11 +315,20 @@ impl PathPattern {
                 hint,
             ));
         }
-        let segments: Vec<&str> = text[1..].split('/').collect();
+        let written: Vec<&str> = text[1..].split('/').collect();
+        if let Some(bad) = written.iter().find(|s| matches!(**s, "." | "..")) {
+            return Err(refuse(
+                format!("path '{text}' has a bad segment '{bad}'"),
+                hint,
+            ));
+        }
+        let normal = RequestPath::parse(text)
+            .map_err(|refusal| refuse(format!("path '{text}': {refusal}"), hint))?;
+        let segments: Vec<String> = normal.segments().map(str::to_owned).collect();
         for (index, segment) in segments.iter().enumerate() {
             let last = index + 1 == segments.len();
-            let bad_wildcard = segment.contains('*') && *segment != "*" && *segment != "**";
-            if bad_wildcard || (*segment == "**" && !last) || *segment == ".." {
+            let bad_wildcard = segment.contains('*') && segment != "*" && segment != "**";
+            if bad_wildcard || (segment == "**" && !last) {
                 return Err(refuse(
                     format!("path '{text}' has a bad segment '{segment}'"),
                     hint,
@@ -285,17 +337,14 @@ impl PathPattern {
         }
         Ok(PathPattern {
             text: text.to_owned(),
+            segments,
         })
     }
 
-    /// Whether the request path `path` (a query string is ignored) matches.
-    pub fn matches(&self, path: &str) -> bool {
-        let path = path.split(['?', '#']).next().unwrap_or(path);
-        let Some(path) = path.strip_prefix('/') else {
-            return false;
-        };
-        let pattern: Vec<&str> = self.text[1..].split('/').collect();
-        let actual: Vec<&str> = path.split('/').collect();
+    /// Whether the normalised request path `path` matches (the query plays no part).
+    pub fn matches(&self, path: &RequestPath) -> bool {
+        let actual: Vec<&str> = path.segments().collect();
+        let pattern: Vec<&str> = self.segments.iter().map(String::as_str).collect();
         if pattern.last() == Some(&"**") {
             let fixed = &pattern[..pattern.len() - 1];
             return actual.len() >= fixed.len() && segments_match(fixed, &actual[..fixed.len()]);
@@ -313,7 +362,7 @@ fn segments_match(pattern: &[&str], actual: &[&str]) -> bool {
     pattern
         .iter()
         .zip(actual)
-        .all(|(p, a)| *p == *a || (*p == "*" && !a.is_empty()))
+        .all(|(p, a)| *p == *a || *p == "*")
 }
 
 impl fmt::Display for PathPattern {
@@ -472,19 +521,62 @@ mod tests {
         }
     }
 
+    fn path(text: &str) -> RequestPath {
+        RequestPath::parse(text).unwrap()
+    }
+
+    #[test]
+    fn api_names_are_normalised_or_refused_before_matching() {
+        for (pattern, name, expected) in API_MATCH_CASES {
+            let pattern = ApiPattern::parse(pattern).unwrap();
+            let matched = normalize_api_name(name).ok().map(|n| pattern.matches(&n));
+            assert_eq!(matched, expected, "{pattern} ~ {name:?}");
+        }
+        let refused = normalize_api_name("admin..users").unwrap_err();
+        assert_eq!(refused.message, "\"admin..users\" is not an API name");
+    }
+
     #[test]
     fn path_patterns() {
         let events = PathPattern::parse("/api/v1/events").unwrap();
-        assert!(events.matches("/api/v1/events?x=1"));
-        assert!(!events.matches("/api/v1/events/1"));
+        assert!(events.matches(&path("/api/v1/events?x=1")));
+        assert!(!events.matches(&path("/api/v1/events/1")));
         let one = PathPattern::parse("/customers/*/notes").unwrap();
-        assert!(one.matches("/customers/42/notes"));
-        assert!(!one.matches("/customers//notes"));
+        assert!(one.matches(&path("/customers/42/notes")));
+        assert!(!one.matches(&path("/customers//notes")));
         let rest = PathPattern::parse("/api/**").unwrap();
-        assert!(rest.matches("/api") && rest.matches("/api/a/b"));
-        assert!(!rest.matches("/apix"));
-        for text in ["api", "/a/**/b", "/a*b", "/a b", "/a/../b", "/a?x"] {
+        assert!(rest.matches(&path("/api")) && rest.matches(&path("/api/a/b")));
+        assert!(!rest.matches(&path("/apix")));
+        assert!(PathPattern::parse("/").unwrap().matches(&path("/")));
+        for text in [
+            "api", "/a/**/b", "/a*b", "/a b", "/a/../b", "/a?x", "/a%2Fb", "/a\\b", "/a/./b",
+        ] {
             assert!(PathPattern::parse(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn patterns_are_read_in_normal_form_too() {
+        let trailing = PathPattern::parse("/admin/users/").unwrap();
+        assert_eq!(trailing.as_str(), "/admin/users/");
+        assert!(trailing.matches(&path("/admin/users")));
+        let encoded = PathPattern::parse("/admin/%75sers").unwrap();
+        assert!(encoded.matches(&path("/admin/users")));
+    }
+
+    #[test]
+    fn every_bypass_spelling_matches_the_pattern_or_is_refused() {
+        let admin = PathPattern::parse("/admin/users").unwrap();
+        let below = PathPattern::parse("/admin/**").unwrap();
+        for (spelling, expected) in crate::request_path::BYPASS_SPELLINGS {
+            match RequestPath::parse(spelling) {
+                Ok(parsed) => {
+                    assert!(expected.is_some(), "{spelling} must be refused");
+                    assert!(admin.matches(&parsed), "{spelling}");
+                    assert!(below.matches(&parsed), "{spelling}");
+                }
+                Err(_) => assert!(expected.is_none(), "{spelling} must be accepted"),
+            }
         }
     }
 }

@@ -6,6 +6,11 @@
 //! with 400, which needs the raw head: the first head is read here (within the header timeout,
 //! up to the header size limit) and checked with httparse. Later requests on a kept-alive
 //! connection keep hyper's behaviour, which closes the connection after any such request.
+//!
+//! A first head that starts with empty lines (`\r\nGET / HTTP/1.1`) is refused with 400 too:
+//! RFC 9112 §2.2 lets a server skip them, but a proxy that skips them reads a different
+//! request start than a filter that does not, and this is where tunnels decide what a
+//! connection carries (see [`super::stream::sniff`]).
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -16,8 +21,9 @@ use crate::config::Limits;
 pub enum FirstHead {
     /// Nothing wrong: every byte read so far, to replay to hyper.
     Pass(Bytes),
-    /// Conflicting framing headers: answered with 400 and closed.
-    Conflict,
+    /// Refused (conflicting framing headers, leading empty lines): answered with 400 and
+    /// closed; the reason, to audit.
+    Refused(&'static str),
     /// The client sent nothing usable in time, or too much: closed (hyper's statuses apply
     /// otherwise; here the connection has not reached it).
     Closed,
@@ -41,8 +47,21 @@ fn conflicting_framing(head: &[u8]) -> bool {
     has("content-length") && has("transfer-encoding")
 }
 
-const CONFLICT_BODY: &str =
-    r#"{"error":"bad_request","reason":"conflicting Content-Length and Transfer-Encoding"}"#;
+const CONFLICT: &str = "conflicting Content-Length and Transfer-Encoding";
+const LEADING_EMPTY_LINES: &str = "empty lines before the request line";
+
+/// Answers 400 with `reason` and closes.
+async fn refuse<S: AsyncWrite + Unpin>(io: &mut S, reason: &'static str) -> FirstHead {
+    let body = serde_json::json!({"error": "bad_request", "reason": reason}).to_string();
+    let response = format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n\
+         x-openshell-egress: denied\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = io.write_all(response.as_bytes()).await;
+    let _ = io.shutdown().await;
+    FirstHead::Refused(reason)
+}
 
 /// Reads the first head from `io` and checks it.
 pub async fn check<S>(io: &mut S, limits: &Limits) -> FirstHead
@@ -52,17 +71,12 @@ where
     let mut buffer = BytesMut::with_capacity(4096);
     let deadline = tokio::time::Instant::now() + limits.header_timeout();
     loop {
+        if matches!(buffer.first(), Some(b'\r' | b'\n')) {
+            return refuse(io, LEADING_EMPTY_LINES).await;
+        }
         if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
             if conflicting_framing(&buffer[..end + 4]) {
-                let response = format!(
-                    "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n\
-                     x-openshell-egress: denied\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{}",
-                    CONFLICT_BODY.len(),
-                    CONFLICT_BODY
-                );
-                let _ = io.write_all(response.as_bytes()).await;
-                let _ = io.shutdown().await;
-                return FirstHead::Conflict;
+                return refuse(io, CONFLICT).await;
             }
             return FirstHead::Pass(buffer.freeze());
         }
@@ -109,11 +123,25 @@ mod tests {
             .unwrap();
         assert!(matches!(
             check(&mut server, &limits).await,
-            FirstHead::Conflict
+            FirstHead::Refused(CONFLICT)
         ));
         let mut answer = String::new();
         client.read_to_string(&mut answer).await.unwrap();
         assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+
+        let (mut client, mut server) = tokio::io::duplex(4096);
+        client
+            .write_all(b"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            .await
+            .unwrap();
+        assert!(matches!(
+            check(&mut server, &limits).await,
+            FirstHead::Refused(LEADING_EMPTY_LINES)
+        ));
+        let mut answer = String::new();
+        client.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        assert!(answer.contains(LEADING_EMPTY_LINES), "{answer}");
 
         let (mut client, mut server) = tokio::io::duplex(4096);
         client

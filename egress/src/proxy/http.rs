@@ -3,14 +3,20 @@
 //! its own, against the sandbox's policy as registered at that moment (so a replaced policy
 //! applies to the next request on a kept-alive connection):
 //!
-//! 1. framing: conflicting `Content-Length` and `Transfer-Encoding` → 400 (hyper itself refuses
-//!    malformed lengths, oversized heads with 431, and slow heads by closing);
-//! 2. target: host, port, path; a `Host` header naming another host → 400;
-//! 3. egress rules → 403 `egress_denied`;
-//! 4. API permissions → 403 `api_denied`;
-//! 5. `scanForPII`: the body received whole and classified → 403 `pii_blocked`;
-//! 6. the host resolved once and checked → 403 `address_refused`;
-//! 7. forwarded to exactly that address; failures → 502 `upstream_unreachable`.
+//! 1. the sandbox's request rate limit → 429 `rate_limited` (counted, audited once a second);
+//! 2. framing: conflicting `Content-Length` and `Transfer-Encoding` → 400 (hyper itself refuses
+//!    malformed and differing lengths, oversized heads with 431, and slow heads by closing; a
+//!    first head starting with empty lines is refused before hyper, see [`first_head`]);
+//! 3. target: host, port, path; a `Host` header naming another host, or more than one `Host`
+//!    header → 400;
+//! 4. the path normalised ([`RequestPath`]) or refused when ambiguous → 403 `path_refused`;
+//!    everything after decides on, audits and forwards the normalised path;
+//! 5. egress rules → 403 `egress_denied`;
+//! 6. API permissions → 403 `api_denied`;
+//! 7. `scanForPII`: the query string and header values, then the body received whole, are
+//!    classified → 403 `pii_blocked`;
+//! 8. the host resolved once and checked → 403 `address_refused`;
+//! 9. forwarded to exactly that address; failures → 502 `upstream_unreachable`.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -19,11 +25,14 @@ use std::time::{Duration, Instant};
 
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_LENGTH, HOST, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING};
+use hyper::header::{
+    CONTENT_LENGTH, HOST, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER, TRANSFER_ENCODING,
+};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use openshell_policy::RequestPath;
 use openshell_policy::wire::ClassificationSummary;
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -38,6 +47,8 @@ use crate::api_permissions::ApiDecision;
 use crate::audit::{Decision, Outcome};
 use crate::body_scan::BodyVerdict;
 use crate::engine::EngineState;
+use crate::head_scan::scan_head;
+use crate::rate_limit::Limited;
 use crate::resolver::{ResolveError, normalize};
 use crate::rules::policy_method;
 use crate::sandbox::Sandbox;
@@ -79,6 +90,7 @@ struct RequestTarget {
     tls: bool,
     host: String,
     port: u16,
+    /// The path and query as sent (normalised in `forward`).
     path: String,
 }
 
@@ -131,20 +143,9 @@ pub async fn serve<S>(
     let prefix = match first_head::check(&mut io, &limits).await {
         FirstHead::Pass(prefix) => prefix,
         FirstHead::Closed => return,
-        FirstHead::Conflict => {
+        FirstHead::Refused(reason) => {
             if let Some(sandbox) = state.registry.by_source(source) {
-                state.metrics.decision("http", false);
-                state.audit.record(Decision {
-                    sandbox: &sandbox,
-                    action: "egress.http".to_owned(),
-                    resource: "(request head)".to_owned(),
-                    outcome: Outcome::Deny,
-                    rules: vec!["framing".to_owned()],
-                    reason: "conflicting Content-Length and Transfer-Encoding".to_owned(),
-                    latency: started.elapsed(),
-                    classification: None,
-                    payload: None,
-                });
+                record_bad_request(&state, &sandbox, reason.to_owned(), started);
             }
             return;
         }
@@ -171,6 +172,22 @@ pub async fn serve<S>(
     if let Err(error) = served {
         tracing::debug!(%source, "client connection ended: {error}");
     }
+}
+
+/// Counts and audits a request refused with 400 before it was decided.
+fn record_bad_request(state: &EngineState, sandbox: &Sandbox, reason: String, started: Instant) {
+    state.metrics.decision("http", false);
+    state.audit.record(Decision {
+        sandbox,
+        action: "egress.http".to_owned(),
+        resource: "(request head)".to_owned(),
+        outcome: Outcome::Deny,
+        rules: vec!["framing".to_owned()],
+        reason,
+        latency: started.elapsed(),
+        classification: None,
+        payload: None,
+    });
 }
 
 /// Hop-by-hop headers, never forwarded (RFC 9110 §7.6.1), plus proxy credentials.
@@ -241,10 +258,34 @@ impl Connection {
                 json!({"error": "egress_denied", "reason": "this address is not a registered sandbox"}),
             );
         };
+        if !self
+            .state
+            .rate_limits
+            .admit(Limited::Request, &sandbox, &self.state.metrics)
+        {
+            let limits = &self.state.config.limits;
+            let mut response = responses::refusal(
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({
+                    "error": "rate_limited",
+                    "reason": format!(
+                        "more than {} requests a second (burst {}) from this sandbox",
+                        limits.requests_per_second, limits.request_burst
+                    ),
+                    "rule": "limits.requests_per_second",
+                    "container": sandbox.id(),
+                }),
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            return response;
+        }
         let headers = request.headers();
         if headers.contains_key(TRANSFER_ENCODING) && headers.contains_key(CONTENT_LENGTH) {
-            self.state.metrics.decision("http", false);
-            return bad_request("conflicting Content-Length and Transfer-Encoding");
+            let reason = "conflicting Content-Length and Transfer-Encoding";
+            record_bad_request(&self.state, &sandbox, reason.to_owned(), started);
+            return bad_request(reason);
         }
         if request.method() == Method::CONNECT {
             return match &self.origin {
@@ -254,7 +295,10 @@ impl Connection {
         }
         let target = match self.request_target(&request) {
             Ok(target) => target,
-            Err(reason) => return bad_request(&reason),
+            Err(reason) => {
+                record_bad_request(&self.state, &sandbox, reason.clone(), started);
+                return bad_request(&reason);
+            }
         };
         self.forward(&sandbox, request, target, started).await
     }
@@ -303,6 +347,10 @@ impl Connection {
                 }
             }
         };
+        // One Host header or none (RFC 9112 §3.2: a request with more is answered 400).
+        if request.headers().get_all(HOST).iter().nth(1).is_some() {
+            return Err("more than one Host header".to_owned());
+        }
         if let Some(value) = request.headers().get(HOST) {
             let named = value.to_str().map(host_of).unwrap_or_default();
             if named != target.host {
@@ -452,11 +500,33 @@ impl Connection {
         let policy_method = policy_method(&method);
         let scheme = if target.tls { "https" } else { "http" };
         let kind = scheme;
-        let path_only = target.path.split('?').next().unwrap_or("/").to_owned();
-        let resource = format!(
-            "{method} {scheme}://{}:{}{path_only}",
-            target.host, target.port
-        );
+        let origin = format!("{method} {scheme}://{}:{}", target.host, target.port);
+        let path = match RequestPath::parse(&target.path) {
+            Ok(path) => path,
+            Err(refusal) => {
+                let subject = Subject {
+                    kind,
+                    action: "egress.http",
+                    resource: origin,
+                    method: &method,
+                    host: &target.host,
+                    port: target.port,
+                };
+                return self.refuse(
+                    sandbox,
+                    &subject,
+                    Refusal::new(
+                        StatusCode::FORBIDDEN,
+                        "path_refused",
+                        "request path".to_owned(),
+                        refusal.to_string(),
+                    ),
+                    started,
+                );
+            }
+        };
+        // The audit names the normalised path that was decided (no query string).
+        let resource = format!("{origin}{path}");
         let subject = Subject {
             kind,
             action: "egress.http",
@@ -493,10 +563,7 @@ impl Connection {
         };
         let mut rules = vec![rule];
         let mut action = "egress.http".to_owned();
-        match sandbox
-            .apis
-            .check(policy_method, &target.host, &target.path)
-        {
+        match sandbox.apis.check(policy_method, &target.host, &path) {
             ApiDecision::Uncatalogued => {}
             ApiDecision::Allowed { api, rule } => {
                 action = api;
@@ -512,6 +579,23 @@ impl Connection {
                 refusal.api = Some(api);
                 return refuse(refusal);
             }
+        }
+
+        if sandbox.scan_for_pii()
+            && let Err(found) = scan_head(
+                path.query(),
+                request.headers(),
+                self.state.body_scanner.block_at,
+            )
+        {
+            let mut refusal = Refusal::new(
+                StatusCode::FORBIDDEN,
+                "pii_blocked",
+                "inspection.scanForPII".to_owned(),
+                found.reason,
+            );
+            refusal.classification = Some(found.classification);
+            return refuse(refusal);
         }
 
         let (mut parts, incoming) = request.into_parts();
@@ -555,8 +639,9 @@ impl Connection {
             .decision_seconds
             .observe(latency.as_secs_f64());
 
-        // Forward in origin form to exactly the checked address.
-        parts.uri = Uri::try_from(target.path.as_str()).unwrap_or_else(|_| Uri::from_static("/"));
+        // Forward the normalised path (what was decided) in origin form to exactly the
+        // checked address, as Envoy forwards the path its normalize_path produced.
+        parts.uri = Uri::try_from(path.origin_form()).unwrap_or_else(|_| Uri::from_static("/"));
         strip_hop_by_hop(&mut parts.headers);
         if !parts.headers.contains_key(HOST) {
             let value = if target.port == if target.tls { 443 } else { 80 } {

@@ -90,7 +90,10 @@ pub enum Protocol {
     Opaque,
 }
 
-/// Classifies the first bytes a client sent.
+/// Classifies the first bytes a client sent. Anything that may be an HTTP request is `Http`,
+/// so it is parsed and decided rather than relayed raw: a known method (or a prefix of one),
+/// after any leading whitespace or empty lines (which the HTTP server then refuses), or a
+/// first line that ends like a request line (`EXTENSION /x HTTP/1.1`).
 pub fn sniff(first: &[u8]) -> Protocol {
     const METHODS: [&[u8]; 9] = [
         b"GET ",
@@ -107,11 +110,16 @@ pub fn sniff(first: &[u8]) -> Protocol {
         None => Protocol::Opaque,
         Some(0x16) => Protocol::Tls,
         Some(_) => {
-            let looks_like = METHODS.iter().any(|method| {
-                let n = method.len().min(first.len());
-                first[..n] == method[..n]
+            let start = first.trim_ascii_start();
+            let known_method = METHODS.iter().any(|method| {
+                let n = method.len().min(start.len());
+                start[..n] == method[..n]
             });
-            if looks_like {
+            let first_line = start.split(|b| *b == b'\n').next().unwrap_or_default();
+            let request_line = first_line
+                .windows(7)
+                .any(|w| w == b" HTTP/1" || w == b" HTTP/2");
+            if known_method || request_line {
                 Protocol::Http
             } else {
                 Protocol::Opaque
@@ -133,6 +141,10 @@ mod tests {
         assert_eq!(sniff(b"EHLO mail\r\n"), Protocol::Opaque);
         assert_eq!(sniff(b"SSH-2.0-OpenSSH"), Protocol::Opaque);
         assert_eq!(sniff(b""), Protocol::Opaque);
+        // What a lenient server would still read as a request is inspected, not relayed.
+        assert_eq!(sniff(b"\r\nGET / HTTP/1.1\r\n"), Protocol::Http);
+        assert_eq!(sniff(b"\r\n\r\n"), Protocol::Http);
+        assert_eq!(sniff(b"PROPFIND /x HTTP/1.1\r\n"), Protocol::Http);
     }
 
     #[tokio::test]

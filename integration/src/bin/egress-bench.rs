@@ -29,7 +29,7 @@ use hyper_util::rt::TokioIo;
 use openshell_egress::client::block_on;
 use openshell_egress::sandbox::EgressPolicy;
 use openshell_egress::sandbox_net::{setup_sandbox, teardown_sandbox};
-use openshell_integration::egress_world::{EgressWorld, GATEWAY, NODE_SIDE};
+use openshell_integration::egress_world::{EgressWorld, GATEWAY, NODE_SIDE, WorldOptions};
 use openshell_integration::netns::TestNetns;
 
 const BENCH_PORT: u16 = 8080;
@@ -245,7 +245,12 @@ fn main() {
             ),
         }
     }
-    let world = EgressWorld::with_trail_in(trail_dir.as_ref().map(|d| d.path()));
+    // The benchmark measures the proxy, not the per-sandbox request rate limit.
+    let world = EgressWorld::with_options(WorldOptions {
+        trail_dir: trail_dir.as_ref().map(|d| d.path()),
+        engine_limits: "requests_per_second = 1000000\nrequest_burst = 1000000\n",
+        ..WorldOptions::default()
+    });
     // The wiring runs where the node's veths live.
     world.node.enter_current_thread();
     setup_times(&world, sandboxes);

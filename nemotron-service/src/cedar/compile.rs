@@ -18,6 +18,7 @@
 
 use std::collections::BTreeSet;
 
+use openshell_policy::ApiPattern;
 use openshell_policy::wire::{ApprovalTrigger, ContainerPolicy, Sensitivity};
 
 use super::schema::{ADMIT, INVOKE};
@@ -120,20 +121,15 @@ fn lit(s: &str) -> String {
     out
 }
 
-/// Checks an API glob: letters, digits, `.`, `_`, `-` and `*` only.
+/// Checks an API glob with the policy crate's parser (`crm.read`, `admin.*`, `*`; any case),
+/// so the Cedar `like` it becomes matches exactly the names [`ApiPattern::matches`] does on a
+/// normalised API name: `admin.*` is `like "admin.*"`, i.e. `admin.` and at least one more
+/// segment, and a name is normalised ([`openshell_policy::normalize_api_name`]) before either
+/// sees it.
 pub fn check_glob(glob: &str) -> Result<(), String> {
-    let ok = !glob.is_empty()
-        && glob.len() <= 200
-        && glob
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '*'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "API glob {glob:?} may only contain letters, digits, '.', '_', '-' and '*'"
-        ))
-    }
+    ApiPattern::parse(&glob.to_ascii_lowercase())
+        .map(|_| ())
+        .map_err(|error| format!("API glob {glob:?}: {}", error.message))
 }
 
 fn cedar_policy(

@@ -17,6 +17,7 @@ use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, Entities, EntityId, EntityTypeName, EntityUid,
     Policy, PolicyId, PolicySet, Request, RestrictedExpression, ValidationMode, Validator,
 };
+use openshell_policy::normalize_api_name;
 use openshell_policy::wire::{
     ADMISSION_API, ActionRequest, AdmissionRequest, AuditSettings, ContainerPolicy, Enforcement,
     IntentClassification, Outcome,
@@ -239,6 +240,11 @@ impl CompiledPolicy {
         facts: &ActionFacts,
         classification: &IntentClassification,
     ) -> Verdict {
+        // Patterns are matched on normalised names only: a name without a normal form could
+        // dodge a deniedAPIs glob by its spelling, so it is refused.
+        if let Err(error) = normalize_api_name(&request.action) {
+            return fail_closed(error.message);
+        }
         let resource = request.resource.as_deref().unwrap_or(&request.action);
         match action_request(principal, resource, request, facts, classification) {
             Ok(r) => self.decide(self.invoke.for_service(&facts.service), &r, &facts.api),

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::Metadata;
 use crate::located::Located;
 use crate::patterns::{DomainPattern, HttpMethod, PathPattern};
+use crate::request_path::RequestPath;
 
 /// An `ApiCatalog` document.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -54,14 +55,27 @@ pub struct ApiEndpoint {
 }
 
 impl ApiCatalog {
-    /// The names of the APIs a request (method, host, path) belongs to.
-    pub fn apis_for(&self, method: HttpMethod, host: &str, path: &str) -> Vec<&str> {
-        self.spec
-            .apis
+    /// The names of the APIs a request (method, host, normalised path) belongs to.
+    pub fn apis_for(&self, method: HttpMethod, host: &str, path: &RequestPath) -> Vec<&str> {
+        self.spec.apis_for(Some(method), host, path)
+    }
+}
+
+impl ApiCatalogSpec {
+    /// The names of the APIs a request belongs to: the one matcher every component that
+    /// enforces API permissions uses. A method the policy language cannot name (`None`)
+    /// matches on host and path alone, so an unusual method cannot slip past a denial.
+    pub fn apis_for(
+        &self,
+        method: Option<HttpMethod>,
+        host: &str,
+        path: &RequestPath,
+    ) -> Vec<&str> {
+        self.apis
             .iter()
             .filter(|(_, endpoints)| {
                 endpoints.iter().any(|endpoint| {
-                    endpoint.methods.iter().any(|m| m.value == method)
+                    method.is_none_or(|m| endpoint.methods.iter().any(|e| e.value == m))
                         && endpoint.host.matches(host)
                         && endpoint.path.matches(path)
                 })

@@ -4,6 +4,7 @@ use crate::documents::{
     NetworkIsolation, Sensitivity, SyscallProfile, Threshold,
 };
 use crate::patterns::HttpMethod;
+use crate::request_path::RequestPath;
 
 const CUSTOMER_SUPPORT: &str =
     include_str!("../../../bundles/customer-support/openshell-policy.yaml");
@@ -147,7 +148,11 @@ fn sales_ops_bundle_carries_the_seeds_bare_network_block() {
     assert_eq!(allow[2].ports[0].value, 587);
     let ingress = &network.spec.ingress.allow[0];
     assert!(ingress.source.matches("webhook.salesforce.com"));
-    assert!(ingress.path.matches("/api/v1/events"));
+    assert!(
+        ingress
+            .path
+            .matches(&RequestPath::parse("/api/v1/events").unwrap())
+    );
     assert!(network.spec.inspection.scan_for_pii.value);
     assert!(!network.spec.inspection.log_payloads.value);
 }
@@ -161,17 +166,25 @@ fn api_catalog_parses_and_covers_both_bundles() {
         catalog.apis_for(
             HttpMethod::Get,
             "crm.example.test",
-            "/api/v1/customers/42/notes"
+            &RequestPath::parse("/api/v1/customers/42/notes").unwrap()
         ),
         ["crm.read"]
     );
     assert_eq!(
-        catalog.apis_for(HttpMethod::Delete, "admin.example.test", "/api/v1/users/7"),
+        catalog.apis_for(
+            HttpMethod::Delete,
+            "admin.example.test",
+            &RequestPath::parse("/api/v1/users/7").unwrap()
+        ),
         ["user.delete"]
     );
     assert!(
         catalog
-            .apis_for(HttpMethod::Get, "evil.example.test", "/")
+            .apis_for(
+                HttpMethod::Get,
+                "evil.example.test",
+                &RequestPath::parse("/").unwrap()
+            )
             .is_empty()
     );
     for bundle in [CUSTOMER_SUPPORT, SALES_OPS] {
