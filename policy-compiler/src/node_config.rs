@@ -48,6 +48,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Where the node configuration lives unless `OPENSHELL_CONFIG` says otherwise.
@@ -91,7 +92,7 @@ pub enum NodeConfigError {
 }
 
 /// The node configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct NodeConfig {
     /// Where policies named by annotation are looked up (`NAME.yaml`).
@@ -141,7 +142,7 @@ impl Default for NodeConfig {
 }
 
 /// Sockets of the node services.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServiceSockets {
     /// The Nemotron policy service.
@@ -153,7 +154,7 @@ pub struct ServiceSockets {
 }
 
 /// OCI hook settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct HookSettings {
     /// How long a hook waits for a service before failing closed, milliseconds.
@@ -172,7 +173,7 @@ impl Default for HookSettings {
 }
 
 /// Audit settings of the node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuditNodeSettings {
     /// Where events wait while their destination is down (one subdirectory per destination).
@@ -206,7 +207,7 @@ impl Default for AuditNodeSettings {
 /// Where a restricted sandbox's traffic goes: the egress engine's gateway, proxy and TLS
 /// interception CA. The runtime writes these into the sandbox (proxy variables, resolver, CA
 /// mount) at `create`; the hook refuses a sandbox whose engine serves other values.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct EgressSettings {
     /// PEM certificate of the CA (default [`DEFAULT_EGRESS_CA`], created by the engine).
@@ -243,7 +244,7 @@ impl EgressSettings {
 }
 
 /// Content classification settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClassifierSettings {
     /// Domains (and their subdomains) that count as inside the organisation.
@@ -251,7 +252,7 @@ pub struct ClassifierSettings {
 }
 
 /// GPU discovery and selection (see `openshell-gpu`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct GpuSettings {
     /// The GPUs a container's `NVIDIA_VISIBLE_DEVICES` may select (same syntax: `all`, indexes,
@@ -288,7 +289,7 @@ impl Default for GpuSettings {
 }
 
 /// Which JSON-schema constraint the model server understands.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum GuidedDecoding {
     /// NVIDIA NIM: `nvext.guided_json`.
@@ -301,7 +302,7 @@ pub enum GuidedDecoding {
 }
 
 /// The model backend: an OpenAI-compatible chat-completions server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSettings {
     /// Base URL up to and including `/v1` (`http://127.0.0.1:8000/v1`).
