@@ -1,10 +1,12 @@
 //! The YAML layer: splitting a file into documents, deserializing each with serde-saphyr, and
 //! turning its errors into `file:line:column: message — hint` problems that name the YAML path.
 //!
-//! Each document is deserialized on its own (its text is the file with every other document
-//! blanked out, so lines and columns stay those of the file): a mistake in one document does not
-//! hide the mistakes in the next, and a document's `kind` can choose the Rust type of its `spec`
-//! without buffering (serde's buffering would lose the positions `Located` values need).
+//! Each document is deserialized on its own, from its own lines (positions are moved down by
+//! the lines before it, so they stay those of the file, and a file costs time linear in its
+//! size): a mistake in one document does not hide the mistakes in the next, and a document's
+//! `kind` can choose the Rust type of its `spec` without buffering (serde's buffering would
+//! lose the positions `Located` values need). Within a document, every problem the parser can
+//! find is reported (see [`deserialize`]).
 
 use serde::de::DeserializeOwned;
 use serde_saphyr::granit_parser::{Event, Parser};
