@@ -11,11 +11,35 @@ use crate::logging::{LogFormat, Logger};
 /// Default state root, as `/run/runc` is runc's.
 pub const DEFAULT_ROOT: &str = "/run/openshell";
 
+/// Examples shown under `openshell --help`.
+const EXAMPLES: &str = "Examples:
+  openshell policy validate my-agent.yaml            check a policy (every problem, file:line:column)
+  openshell policy explain my-agent.yaml             what the policy changes in a container
+  openshell --default-policy my-agent run -b BUNDLE demo
+                                                     run a bundle under <policy_dir>/my-agent.yaml
+  openshell list                                     containers and their state
+  openshell audit 3f2a                               a container's decisions (an id prefix will do)
+
+As a runtime: docker run --runtime=openshell …, podman --runtime /usr/local/bin/openshell …,
+containerd's runc shim with BinaryName = \"/usr/local/bin/openshell\". Policy reference:
+docs/policy-reference.md.";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "openshell",
     about = "A runc-compatible OCI runtime that hardens containers by SandboxPolicy",
-    disable_version_flag = true
+    after_help = EXAMPLES,
+    disable_version_flag = true,
+    // The global flags come from youki's liboci-cli; their help speaks of openshell here.
+    mut_arg("log", |arg| arg.help("Write openshell's log to this file (default: stderr)")),
+    mut_arg("debug", |arg| arg.help("Log at debug level")),
+    mut_arg("log_format", |arg| arg.help("Log format: text (default) or json")),
+    mut_arg("root", |arg| {
+        arg.help("Directory holding container state (default: /run/openshell)")
+    }),
+    mut_arg("systemd_cgroup", |arg| {
+        arg.help("Use the systemd cgroup manager rather than cgroupfs directly")
+    }),
 )]
 struct Cli {
     #[command(flatten)]
@@ -40,32 +64,66 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+// The runc subcommands' arguments come from youki's liboci-cli; their descriptions are
+// openshell's own. A CONTAINER may be given as a unique prefix of a 64-hex-digit id.
 enum Command {
+    /// Create a container from a bundle, hardened by its policy if one is attached
+    #[command(long_about = None)]
     Create(liboci_cli::Create),
+    /// Start a created container's process
+    #[command(long_about = None)]
     Start(liboci_cli::Start),
+    /// Print a container's state as JSON
+    #[command(long_about = None)]
     State(liboci_cli::State),
     Kill(KillArgs),
+    /// Delete a stopped container (or any, with --force) and everything it holds
+    #[command(long_about = None)]
     Delete(liboci_cli::Delete),
+    /// Create and start a container (e.g. openshell --default-policy my-agent run -b BUNDLE ID)
+    #[command(long_about = None)]
     Run(liboci_cli::Run),
+    /// Run a process in a running container, under the container's policy
+    #[command(long_about = None)]
     Exec(liboci_cli::Exec),
+    /// List the processes of a container
+    #[command(long_about = None)]
     Ps(liboci_cli::Ps),
+    /// Freeze every process of a container
+    #[command(long_about = None)]
     Pause(liboci_cli::Pause),
+    /// Thaw a paused container
+    #[command(long_about = None)]
     Resume(liboci_cli::Resume),
+    /// Print a container's resource statistics and OOM events
+    #[command(long_about = None)]
     Events(liboci_cli::Events),
+    /// Change a running container's resource limits (never beyond its policy's)
+    #[command(long_about = None)]
     Update(liboci_cli::Update),
+    /// Print what this runtime supports (OCI features JSON)
+    #[command(long_about = None)]
     Features(liboci_cli::Features),
+    /// Write a default config.json for a new bundle
+    #[command(long_about = None)]
     Spec(liboci_cli::Spec),
+    /// List the containers under the state root
+    #[command(long_about = None)]
     List(liboci_cli::List),
+    /// Not supported (openshell has no CRIU integration)
+    #[command(long_about = None)]
     Checkpoint(liboci_cli::Checkpoint),
     Restore(RestoreArgs),
     /// Print a shell completion script.
     Completion(CompletionArgs),
     /// GPU inventory and CDI specs.
     Gpu(commands::gpu::GpuArgs),
-    /// Policy tooling: validate, compile, explain, compile-nl; a running sandbox's egress
-    /// policy: get, set.
+    /// Policy tooling: validate, schema, reference, compile, explain, compile-nl; a running
+    /// sandbox's egress policy: get, set.
     Policy(commands::policy::PolicyArgs),
     /// Show a container's audit trail (decisions about it, from the node's local trail).
+    #[command(after_help = "Examples:\n  openshell audit 3f2a9c              \
+        the container whose id begins 3f2a9c\n  openshell audit --follow --format json demo")]
     Audit(commands::audit::AuditArgs),
 }
 
@@ -83,7 +141,7 @@ pub struct KillArgs {
     pub signal: String,
 }
 
-/// Restore a container from a checkpoint (not supported).
+/// Not supported (openshell has no CRIU integration).
 #[derive(Args, Debug)]
 pub struct RestoreArgs {
     /// Accepted for runc compatibility; restore is not supported.

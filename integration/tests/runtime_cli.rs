@@ -121,3 +121,168 @@ fn checkpoint_and_restore_are_clearly_unsupported() {
         assert!(err.contains("not supported"), "{args:?}: {err}");
     }
 }
+
+/// The repository root (this crate lives one level below it).
+fn repository() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[test]
+fn policy_validate_reports_every_problem_a_summary_and_json() {
+    let rt = Runtime::new();
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.yaml");
+    fs::copy(repository().join("bundles/bench-hardened.yaml"), &good).unwrap();
+    let bad = dir.path().join("bad.yaml");
+    fs::write(
+        &bad,
+        "apiVersion: openshell.nvidia.com/v1\nkind: SandboxPolicy\nmetadata:\n  name: bad\nspec:\n  \
+         isolation:\n    netwrk: none\n  resources:\n    maxPids: -3\n---\nnetworkPolicy:\n  \
+         egress:\n    allow:\n      - domain: '*.com'\n",
+    )
+    .unwrap();
+    let (good_arg, bad_arg) = (good.to_str().unwrap(), bad.to_str().unwrap());
+
+    let out = rt.output(&["policy", "validate", good_arg, bad_arg]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.contains(&format!("{good_arg}: ok (sales-ops-agent sha256:")),
+        "{stdout}"
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 4, "{stderr}");
+    assert!(lines[0].starts_with(&format!("{bad_arg}:7:5: unknown field 'netwrk'")));
+    assert!(lines[0].contains("— did you mean 'network'? (see docs/policy-reference.md#"));
+    assert!(lines[1].starts_with(&format!(
+        "{bad_arg}:9:14: spec.resources.maxPids must be a whole number, 0 or more, got '-3'"
+    )));
+    assert!(lines[2].starts_with(&format!("{bad_arg}:14:17: networkPolicy.egress.allow[0]")));
+    assert_eq!(lines[3], "1 of 2 policy files are invalid, 3 problems");
+
+    let out = rt.output(&["policy", "validate", "--format", "json", good_arg, bad_arg]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["files"], 2);
+    assert_eq!(report["summary"]["invalid"], 1);
+    assert_eq!(report["summary"]["problems"], 3);
+    assert_eq!(report["files"][0]["valid"], true);
+    assert_eq!(report["files"][0]["name"], "sales-ops-agent");
+    let problems = report["files"][1]["problems"].as_array().unwrap();
+    assert_eq!(problems[0]["line"], 7);
+    assert_eq!(problems[0]["column"], 5);
+    assert_eq!(
+        problems[0]["message"].as_str().unwrap().split(" (").next(),
+        Some("unknown field 'netwrk' in spec.isolation")
+    );
+
+    let out = rt.ok(&["policy", "validate", good_arg]);
+    assert!(
+        out.ends_with("0 of 1 policy files are invalid, 0 problems\n"),
+        "{out}"
+    );
+    // A missing file is a problem of its own, reported with the others.
+    let missing = dir.path().join("absent.yaml");
+    let err = rt.fails(&["policy", "validate", missing.to_str().unwrap(), bad_arg]);
+    assert!(
+        err.contains("absent.yaml: cannot read policy file"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("2 of 2 policy files are invalid, 4 problems\n"),
+        "{err}"
+    );
+}
+
+#[test]
+fn policy_schema_and_reference_print_what_the_repository_ships() {
+    for (command, shipped) in [
+        ("schema", "docs/openshell-policy.schema.json"),
+        ("reference", "docs/policy-reference.md"),
+    ] {
+        let out = Command::new(binaries::openshell())
+            .args(["policy", command])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let printed = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(
+            printed,
+            fs::read_to_string(repository().join(shipped)).unwrap()
+        );
+    }
+}
+
+#[test]
+fn help_speaks_of_openshell_with_examples() {
+    let help = |args: &[&str]| {
+        let out = Command::new(binaries::openshell())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let top = help(&["--help"]);
+    assert!(
+        top.contains("Examples:") && top.contains("openshell policy validate"),
+        "{top}"
+    );
+    assert!(top.contains("Write openshell's log to this file"), "{top}");
+    for command in [
+        "create",
+        "start",
+        "state",
+        "kill",
+        "delete",
+        "run",
+        "exec",
+        "ps",
+        "pause",
+        "resume",
+        "events",
+        "update",
+        "features",
+        "spec",
+        "list",
+        "checkpoint",
+        "restore",
+        "policy",
+        "gpu",
+        "audit",
+    ] {
+        let text = help(&[command, "--help"]);
+        assert!(!text.to_lowercase().contains("youki"), "{command}: {text}");
+        assert!(!text.contains("Reference: https://"), "{command}: {text}");
+    }
+    assert!(help(&["policy", "validate", "--help"]).contains("--format json"));
+    assert!(help(&["audit", "--help"]).contains("Examples:"));
+}
+
+#[test]
+fn container_commands_accept_a_unique_id_prefix() {
+    let rt = Runtime::new();
+    let bundle = openshell_integration::bundle::Bundle::new(&["sleep", "30"]);
+    let nonce = format!("{:08x}", std::process::id());
+    let first = format!("{nonce}a1{}", "0".repeat(54));
+    let second = format!("{nonce}b2{}", "0".repeat(54));
+    let bundle_arg = bundle.path().to_str().unwrap();
+    for id in [&first, &second] {
+        rt.ok(&["create", "--bundle", bundle_arg, id]);
+    }
+    let state: Value = serde_json::from_str(&rt.ok(&["state", &first[..10]])).unwrap();
+    assert_eq!(state["id"], first.as_str());
+    let err = rt.fails(&["state", &nonce]);
+    assert!(
+        err.contains(&format!(
+            "container id prefix \"{nonce}\" is ambiguous: it begins {first}, {second}"
+        )),
+        "{err}"
+    );
+    rt.ok(&["delete", "--force", &second[..10]]);
+    assert!(!rt.root().join(&second).exists());
+    // With the other gone the short prefix is unique.
+    rt.ok(&["delete", "--force", &nonce]);
+    assert!(!rt.root().join(&first).exists());
+}

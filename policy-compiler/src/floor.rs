@@ -19,6 +19,7 @@ use crate::documents::{
 use crate::harden::DEFAULT_TMPFS;
 use crate::located::Located;
 use crate::patterns::{ApiPattern, HttpMethod};
+use crate::request_path::RequestPath;
 
 /// One axis on which a policy is looser than the floor.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -453,7 +454,8 @@ fn methods_cover(outer: &[Located<HttpMethod>], inner: &[Located<HttpMethod>]) -
 fn ingress_covers(outer: &IngressRule, inner: &IngressRule) -> bool {
     let path = inner.path.value.as_str();
     let path_covered = outer.path.value == inner.path.value
-        || !path.contains('*') && outer.path.value.matches(path);
+        || !path.contains('*')
+            && RequestPath::parse(path).is_ok_and(|path| outer.path.value.matches(&path));
     outer.source.value.covers(&inner.source.value)
         && path_covered
         && methods_cover(&outer.methods, &inner.methods)

@@ -3,6 +3,8 @@
 //! - Policy documents ([`SandboxPolicy`], [`NetworkPolicy`], [`ApprovalPolicy`],
 //!   [`PrivacyRouterPolicy`], [`NaturalLanguagePolicy`], [`ApiCatalog`]), read from YAML by
 //!   [`PolicySet`] with every problem reported as `file:line:column: message — hint`.
+//! - [`policy_schema`] and [`policy_reference`]: the JSON Schema and the author's reference
+//!   (`docs/`), generated from the document types.
 //! - [`harden`]: a `SandboxPolicy` compiled into the caller's OCI spec, only ever tightening it,
 //!   with an [`Explanation`] of what changed.
 //!
@@ -68,6 +70,8 @@ mod patterns;
 mod policy_set;
 mod quantity;
 mod request_path;
+mod reference;
+mod schema;
 mod seccomp;
 mod suggest;
 mod validate;
@@ -89,4 +93,7 @@ pub use patterns::{
 pub use policy_set::PolicySet;
 pub use quantity::{CpuQuantity, MemoryQuantity, QuantityError, Timeout};
 pub use request_path::{BYPASS_SPELLINGS, PathRefusal, RequestPath};
+pub use reference::{EXAMPLES, REFERENCE_PATH, SCHEMA_PATH, policy_reference};
+pub use schema::{node_config_schema, policy_schema};
 pub use validate::MIN_MEMORY_BYTES;
+pub use yaml::{MAX_POLICY_DOCUMENTS, MAX_POLICY_FILE_BYTES};

@@ -1,5 +1,6 @@
 //! Values that remember where in a policy file they were written.
 
+use std::cell::Cell;
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -31,6 +32,18 @@ impl Position {
         self.line > 0
     }
 
+    /// This position `lines` further down (unknown positions stay unknown).
+    pub(crate) fn shifted(self, lines: u32) -> Self {
+        if self.is_known() {
+            Position {
+                line: self.line.saturating_add(lines),
+                column: self.column,
+            }
+        } else {
+            self
+        }
+    }
+
     pub(crate) fn from_saphyr(location: &serde_saphyr::Location) -> Self {
         Position {
             line: u32::try_from(location.line()).unwrap_or(u32::MAX),
@@ -43,6 +56,25 @@ impl fmt::Display for Position {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.line, self.column)
     }
+}
+
+thread_local! {
+    /// Lines of the file before the document being deserialized on this thread.
+    static LINE_OFFSET: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Runs `parse` with the positions of every [`Located`] value it reads moved `lines` down:
+/// each document is parsed from its own text (so a file costs time linear in its size), and
+/// serde gives `Deserialize` no context to carry where that text sits in the file.
+pub(crate) fn with_line_offset<R>(lines: u32, parse: impl FnOnce() -> R) -> R {
+    struct Restore(u32);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LINE_OFFSET.with(|offset| offset.set(self.0));
+        }
+    }
+    let _restore = Restore(LINE_OFFSET.with(|offset| offset.replace(lines)));
+    parse()
 }
 
 /// A value together with the position it was read from, so that checks made after parsing
@@ -123,7 +155,8 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Located<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let spanned = serde_saphyr::Spanned::<T>::deserialize(deserializer)?;
         Ok(Located {
-            position: Position::from_saphyr(&spanned.referenced),
+            position: Position::from_saphyr(&spanned.referenced)
+                .shifted(LINE_OFFSET.with(Cell::get)),
             value: spanned.value,
         })
     }

@@ -55,6 +55,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Where the node configuration lives unless `OPENSHELL_CONFIG` says otherwise.
@@ -98,7 +99,7 @@ pub enum NodeConfigError {
 }
 
 /// The node configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct NodeConfig {
     /// Where policies named by annotation are looked up (`NAME.yaml`).
@@ -155,7 +156,7 @@ impl Default for NodeConfig {
 /// file) set floors; workload sources (the annotation `openshell.nvidia.com/policy`,
 /// `OPENSHELL_POLICY` in the process, `openshell-policy.yaml` in the bundle) may only pick a
 /// policy that is no looser than every floor on any axis.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PolicySettings {
     /// The policy every container gets at least: a name in `policy_dir`, or a path.
@@ -170,7 +171,7 @@ pub struct PolicySettings {
 }
 
 /// `[policy] workload_choice`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WorkloadChoice {
     /// Workloads may pick a node-installed policy by name (never a path or a file of theirs).
@@ -181,7 +182,7 @@ pub enum WorkloadChoice {
 }
 
 /// Sockets of the node services.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServiceSockets {
     /// The Nemotron policy service.
@@ -193,7 +194,7 @@ pub struct ServiceSockets {
 }
 
 /// OCI hook settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct HookSettings {
     /// How long a hook waits for a service before failing closed, milliseconds.
@@ -212,7 +213,7 @@ impl Default for HookSettings {
 }
 
 /// Audit settings of the node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuditNodeSettings {
     /// Where events wait while their destination is down (one subdirectory per destination).
@@ -250,7 +251,7 @@ impl Default for AuditNodeSettings {
 /// Where a restricted sandbox's traffic goes: the egress engine's gateway, proxy and TLS
 /// interception CA. The runtime writes these into the sandbox (proxy variables, resolver, CA
 /// mount) at `create`; the hook refuses a sandbox whose engine serves other values.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct EgressSettings {
     /// PEM certificate of the CA (default [`DEFAULT_EGRESS_CA`], created by the engine).
@@ -287,7 +288,7 @@ impl EgressSettings {
 }
 
 /// Content classification settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClassifierSettings {
     /// Domains (and their subdomains) that count as inside the organisation.
@@ -295,7 +296,7 @@ pub struct ClassifierSettings {
 }
 
 /// GPU discovery and selection (see `openshell-gpu`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct GpuSettings {
     /// The GPUs a container's `NVIDIA_VISIBLE_DEVICES` may select (same syntax: `all`, indexes,
@@ -332,7 +333,7 @@ impl Default for GpuSettings {
 }
 
 /// Which JSON-schema constraint the model server understands.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum GuidedDecoding {
     /// NVIDIA NIM: `nvext.guided_json`.
@@ -345,7 +346,7 @@ pub enum GuidedDecoding {
 }
 
 /// The model backend: an OpenAI-compatible chat-completions server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSettings {
     /// Base URL up to and including `/v1` (`http://127.0.0.1:8000/v1`).

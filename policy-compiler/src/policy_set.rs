@@ -1,5 +1,6 @@
 //! Loading a policy file: every document in it, checked alone and against each other.
 
+use std::io::Read;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -10,10 +11,10 @@ use crate::documents::{
     NaturalLanguageSpec, NetworkPolicy, NetworkSpec, PrivacyRouterPolicy, PrivacyRouterSpec,
     SandboxPolicy, SandboxSpec,
 };
-use crate::error::{Diagnostics, PolicyError};
+use crate::error::{Diagnostics, PolicyError, Problem};
 use crate::located::{Located, Position};
 use crate::validate;
-use crate::yaml::{self, YamlDocument};
+use crate::yaml::{self, MAX_POLICY_FILE_BYTES, YamlDocument};
 use crate::{API_VERSION, suggest};
 
 /// The documents of one policy file.
@@ -35,10 +36,21 @@ impl PolicySet {
     pub fn load(path: impl AsRef<Path>) -> Result<Self, PolicyError> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| PolicyError::Read {
+        let read_error = |source| PolicyError::Read {
             path: name.clone(),
             source,
-        })?;
+        };
+        // Reads one byte past the limit, so an oversized file is refused without reading it all.
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|file| {
+                file.take(MAX_POLICY_FILE_BYTES as u64 + 1)
+                    .read_to_end(&mut bytes)
+            })
+            .map_err(read_error)?;
+        if bytes.len() > MAX_POLICY_FILE_BYTES {
+            return Err(too_large(&name));
+        }
         let text = String::from_utf8(bytes).map_err(|error| PolicyError::Read {
             path: name.clone(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, error),
@@ -48,6 +60,9 @@ impl PolicySet {
 
     /// Parses and validates policy text; `file` names it in error messages.
     pub fn parse(file: &str, text: &str) -> Result<Self, PolicyError> {
+        if text.len() > MAX_POLICY_FILE_BYTES {
+            return Err(too_large(file));
+        }
         let mut diagnostics = Diagnostics::new(file);
         let mut set = PolicySet {
             file: file.to_owned(),
@@ -86,7 +101,7 @@ impl PolicySet {
             );
             return;
         }
-        let Some(header) = yaml::deserialize::<Header>(document, diagnostics) else {
+        let Some(header) = yaml::deserialize::<Header>(document, "", diagnostics) else {
             return;
         };
         if let Some(kind) = header.kind {
@@ -101,19 +116,25 @@ impl PolicySet {
             Metadata::named(name.unwrap_or_else(|| Located::unplaced(stem.clone())))
         };
         if header.network_policy.is_some() {
-            if let Some(bare) = yaml::deserialize::<BareNetwork>(document, diagnostics) {
+            if let Some(bare) =
+                yaml::deserialize::<BareNetwork>(document, "networkPolicy", diagnostics)
+            {
                 let mut spec = bare.network_policy;
                 let metadata = bare_name(spec.name.take());
                 self.add_network(NetworkPolicy { metadata, spec }, diagnostics);
             }
         } else if header.privacy_router.is_some() {
-            if let Some(bare) = yaml::deserialize::<BarePrivacyRouter>(document, diagnostics) {
+            if let Some(bare) =
+                yaml::deserialize::<BarePrivacyRouter>(document, "privacyRouter", diagnostics)
+            {
                 let mut spec = bare.privacy_router;
                 let metadata = bare_name(spec.name.take());
                 self.add_privacy_router(PrivacyRouterPolicy { metadata, spec }, diagnostics);
             }
         } else if header.approval_policy.is_some() {
-            if let Some(bare) = yaml::deserialize::<BareApproval>(document, diagnostics) {
+            if let Some(bare) =
+                yaml::deserialize::<BareApproval>(document, "approvalPolicy", diagnostics)
+            {
                 let mut spec = bare.approval_policy;
                 let metadata = bare_name(spec.name.take());
                 self.add_approval(ApprovalPolicy { metadata, spec }, diagnostics);
@@ -134,31 +155,36 @@ impl PolicySet {
 
     fn read_kind(
         &mut self,
-        kind: &Located<String>,
+        located_kind: &Located<String>,
         document: &YamlDocument,
         diagnostics: &mut Diagnostics,
     ) {
-        match kind.value.as_str() {
+        let kind = located_kind.value.as_str();
+        match kind {
             "SandboxPolicy" => {
-                if let Some(envelope) = envelope::<SandboxSpec>(document, diagnostics) {
+                if let Some(envelope) = envelope::<SandboxSpec>(document, kind, diagnostics) {
                     let (metadata, spec) = envelope;
                     self.add_sandbox(SandboxPolicy { metadata, spec }, diagnostics);
                 }
             }
             "NetworkPolicy" => {
-                if let Some((metadata, spec)) = envelope::<NetworkSpec>(document, diagnostics) {
+                if let Some((metadata, spec)) = envelope::<NetworkSpec>(document, kind, diagnostics)
+                {
                     reject_spec_name(spec.name.as_ref(), diagnostics);
                     self.add_network(NetworkPolicy { metadata, spec }, diagnostics);
                 }
             }
             "ApprovalPolicy" => {
-                if let Some((metadata, spec)) = envelope::<ApprovalSpec>(document, diagnostics) {
+                if let Some((metadata, spec)) =
+                    envelope::<ApprovalSpec>(document, kind, diagnostics)
+                {
                     reject_spec_name(spec.name.as_ref(), diagnostics);
                     self.add_approval(ApprovalPolicy { metadata, spec }, diagnostics);
                 }
             }
             "PrivacyRouterPolicy" => {
-                if let Some((metadata, spec)) = envelope::<PrivacyRouterSpec>(document, diagnostics)
+                if let Some((metadata, spec)) =
+                    envelope::<PrivacyRouterSpec>(document, kind, diagnostics)
                 {
                     reject_spec_name(spec.name.as_ref(), diagnostics);
                     self.add_privacy_router(PrivacyRouterPolicy { metadata, spec }, diagnostics);
@@ -166,7 +192,7 @@ impl PolicySet {
             }
             "NaturalLanguagePolicy" => {
                 if let Some((metadata, spec)) =
-                    envelope::<NaturalLanguageSpec>(document, diagnostics)
+                    envelope::<NaturalLanguageSpec>(document, kind, diagnostics)
                 {
                     self.note_name(&metadata);
                     self.natural_language
@@ -174,7 +200,9 @@ impl PolicySet {
                 }
             }
             "ApiCatalog" => {
-                if let Some((metadata, spec)) = envelope::<ApiCatalogSpec>(document, diagnostics) {
+                if let Some((metadata, spec)) =
+                    envelope::<ApiCatalogSpec>(document, kind, diagnostics)
+                {
                     let catalog = ApiCatalog { metadata, spec };
                     if self.api_catalog.is_some() {
                         duplicate(&catalog.metadata, "ApiCatalog", diagnostics);
@@ -185,7 +213,7 @@ impl PolicySet {
                 }
             }
             other => diagnostics.error(
-                kind.position,
+                located_kind.position,
                 format!(
                     "unknown kind '{other}' (expected one of: {})",
                     KINDS.join(", ")
@@ -294,6 +322,19 @@ impl PolicySet {
     }
 }
 
+/// The error for a file over [`MAX_POLICY_FILE_BYTES`].
+fn too_large(file: &str) -> PolicyError {
+    PolicyError::Invalid(vec![Problem {
+        file: file.to_owned(),
+        position: Position::UNKNOWN,
+        message: format!(
+            "the file is larger than the {} MiB a policy file may be",
+            MAX_POLICY_FILE_BYTES >> 20
+        ),
+        hint: "split it into smaller files or remove repeated documents".to_owned(),
+    }])
+}
+
 /// `sha256:<hex>` of `bytes`.
 fn sha256_digest(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -307,9 +348,10 @@ fn sha256_digest(bytes: &[u8]) -> String {
 /// Reads a Kubernetes-shaped document and checks its `apiVersion`.
 fn envelope<S: serde::de::DeserializeOwned>(
     document: &YamlDocument,
+    kind: &str,
     diagnostics: &mut Diagnostics,
 ) -> Option<(Metadata, S)> {
-    let envelope = yaml::deserialize::<Envelope<S>>(document, diagnostics)?;
+    let envelope = yaml::deserialize::<Envelope<S>>(document, kind, diagnostics)?;
     if envelope.api_version.value != API_VERSION {
         diagnostics.error(
             envelope.api_version.position,

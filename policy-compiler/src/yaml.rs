@@ -1,35 +1,99 @@
 //! The YAML layer: splitting a file into documents, deserializing each with serde-saphyr, and
 //! turning its errors into `file:line:column: message — hint` problems that name the YAML path.
 //!
-//! Each document is deserialized on its own (its text is the file with every other document
-//! blanked out, so lines and columns stay those of the file): a mistake in one document does not
-//! hide the mistakes in the next, and a document's `kind` can choose the Rust type of its `spec`
-//! without buffering (serde's buffering would lose the positions `Located` values need).
+//! Each document is deserialized on its own, from its own lines (positions are moved down by
+//! the lines before it, so they stay those of the file, and a file costs time linear in its
+//! size): a mistake in one document does not hide the mistakes in the next, and a document's
+//! `kind` can choose the Rust type of its `spec` without buffering (serde's buffering would
+//! lose the positions `Located` values need). Within a document, every problem the parser can
+//! find is reported (see [`deserialize`]).
 
 use serde::de::DeserializeOwned;
 use serde_saphyr::granit_parser::{Event, Parser};
 
 use crate::error::Diagnostics;
-use crate::located::Position;
-use crate::suggest;
+use crate::located::{self, Position};
+use crate::{reference, suggest};
+
+/// The largest policy file read, in bytes. A policy file is a handful of documents of a few
+/// KiB each; Kubernetes refuses objects over about 1.5 MiB (etcd's request limit) and 3 MiB
+/// requests, so 4 MiB leaves generous room while bounding the time and memory a file costs.
+pub const MAX_POLICY_FILE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The most documents one policy file may hold (at most one of each kind but
+/// `NaturalLanguagePolicy`, so real files hold a few; this bounds the work of a hostile one).
+pub const MAX_POLICY_DOCUMENTS: usize = 10_000;
 
 /// One YAML document of a file.
 #[derive(Debug)]
 pub(crate) struct YamlDocument {
-    /// The whole file with every character outside this document replaced by a space (line
-    /// breaks kept), so positions reported for it are positions in the file.
+    /// The document's own lines: from the start of the line it begins on to its end, with the
+    /// part of its first line before it replaced by spaces (so columns are the file's).
     pub(crate) text: String,
-    /// Where the document's content starts.
+    /// How many lines of the file come before `text` (added to the lines the parser reports
+    /// for it, so positions are positions in the file).
+    pub(crate) line_offset: u32,
+    /// Where the document's content starts, in the file.
     pub(crate) start: Position,
     /// The root node is a mapping (the only shape a policy document may have).
     pub(crate) root_is_mapping: bool,
 }
 
+impl YamlDocument {
+    /// A position the parser reported in `text`, as a position in the file.
+    fn in_file(&self, position: Position) -> Position {
+        position.shifted(self.line_offset)
+    }
+}
+
+/// Walks a text forwards from character offsets (what the parser reports) to byte offsets and
+/// line numbers, so splitting a file costs one pass over it whatever its document count.
+struct Cursor<'a> {
+    text: &'a str,
+    chars: std::str::CharIndices<'a>,
+    char_index: usize,
+    byte_index: usize,
+    lines_before: usize,
+    line_start: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(text: &'a str) -> Self {
+        Cursor {
+            text,
+            chars: text.char_indices(),
+            char_index: 0,
+            byte_index: 0,
+            lines_before: 0,
+            line_start: 0,
+        }
+    }
+
+    /// Moves to character `target` (never backwards).
+    fn advance_to(&mut self, target: usize) {
+        while self.char_index < target {
+            let Some((at, c)) = self.chars.next() else {
+                self.byte_index = self.text.len();
+                return;
+            };
+            self.char_index += 1;
+            self.byte_index = at + c.len_utf8();
+            if c == '\n' {
+                self.lines_before += 1;
+                self.line_start = self.byte_index;
+            }
+        }
+    }
+}
+
 /// Splits `text` into its non-empty documents. A YAML syntax error is reported and ends the
-/// split: the parser cannot resume after one.
+/// split (the parser cannot resume after one), and so does a document past [`MAX_POLICY_DOCUMENTS`].
 pub(crate) fn split_documents(text: &str, diagnostics: &mut Diagnostics) -> Vec<YamlDocument> {
     let mut documents = Vec::new();
-    let mut start: Option<(usize, Position)> = None;
+    let mut cursor = Cursor::new(text);
+    // Byte offsets of the document's first line and of the document, lines before it, and
+    // where its content starts.
+    let mut start: Option<(usize, usize, usize, Position)> = None;
     let mut root: Option<(bool, bool)> = None; // (is mapping, is empty scalar)
     let mut depth = 0usize;
     for event in Parser::new_from_str(text) {
@@ -47,16 +111,39 @@ pub(crate) fn split_documents(text: &str, diagnostics: &mut Diagnostics) -> Vec<
         };
         match event {
             Event::DocumentStart(..) => {
-                start = Some((span.start.index(), Position::UNKNOWN));
+                cursor.advance_to(span.start.index());
+                start = Some((
+                    cursor.line_start,
+                    cursor.byte_index,
+                    cursor.lines_before,
+                    Position::UNKNOWN,
+                ));
                 root = None;
                 depth = 0;
             }
             Event::DocumentEnd => {
-                if let (Some((from, first)), Some((is_mapping, is_empty))) = (start.take(), root)
-                    && !is_empty
+                if let (Some((line_start, from, lines_before, first)), Some((is_mapping, false))) =
+                    (start.take(), root)
                 {
+                    if documents.len() == MAX_POLICY_DOCUMENTS {
+                        diagnostics.error(
+                            first,
+                            format!(
+                                "more than {MAX_POLICY_DOCUMENTS} documents in one policy file"
+                            ),
+                            format!(
+                                "a policy file holds at most {MAX_POLICY_DOCUMENTS} documents; \
+                                 split it or remove repeated documents"
+                            ),
+                        );
+                        return documents;
+                    }
+                    cursor.advance_to(span.end.index());
+                    let mut own = " ".repeat(text[line_start..from].chars().count());
+                    own.push_str(&text[from..cursor.byte_index]);
                     documents.push(YamlDocument {
-                        text: blank_outside(text, from, span.end.index()),
+                        text: own,
+                        line_offset: u32::try_from(lines_before).unwrap_or(u32::MAX),
                         start: first,
                         root_is_mapping: is_mapping,
                     });
@@ -81,8 +168,8 @@ pub(crate) fn split_documents(text: &str, diagnostics: &mut Diagnostics) -> Vec<
     documents
 }
 
-fn record_first(start: &mut Option<(usize, Position)>, line: usize, col: usize) {
-    if let Some((_, first)) = start
+fn record_first(start: &mut Option<(usize, usize, usize, Position)>, line: usize, col: usize) {
+    if let Some((.., first)) = start
         && !first.is_known()
     {
         *first = position_of(line, col);
@@ -97,31 +184,6 @@ fn position_of(line: usize, col: usize) -> Position {
     )
 }
 
-fn blank_outside(text: &str, from: usize, to: usize) -> String {
-    // Lines before the document become empty, the part of its first line before it becomes
-    // spaces (so columns hold), and everything after it goes. Spaces on lines of their own
-    // would read as content of a block scalar (`text: >-`) ending the document.
-    let first_line_start = text
-        .chars()
-        .take(from)
-        .enumerate()
-        .filter(|(_, c)| *c == '\n')
-        .last()
-        .map_or(0, |(index, _)| index + 1);
-    text.chars()
-        .enumerate()
-        .filter_map(|(index, c)| {
-            if c == '\n' || (from..to).contains(&index) {
-                Some(c)
-            } else if (first_line_start..from).contains(&index) {
-                Some(' ')
-            } else {
-                None
-            }
-        })
-        .collect()
-}
-
 fn options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         with_snippet: false,
@@ -129,17 +191,82 @@ fn options() -> serde_saphyr::Options {
     }
 }
 
-/// Deserializes one document into `T`, reporting a failure as a problem.
+/// Most problems reported for one document; each costs one more parse of it.
+const MAX_PROBLEMS_PER_DOCUMENT: usize = 50;
+
+/// Deserializes one document into `T`, reporting every problem the parser can find in it.
+///
+/// serde stops at the first error, so after each one the offending mapping entry is blanked
+/// out (spaces, lines kept) and the document parsed again, until it parses or nothing more can
+/// be removed. An error that only follows from a removal (a required field now missing) is not
+/// reported; the entry holding it is removed in turn. `kind` (the document's kind, or a bare
+/// block's key) chooses the reference section hints link to.
 pub(crate) fn deserialize<T: DeserializeOwned>(
     document: &YamlDocument,
+    kind: &str,
     diagnostics: &mut Diagnostics,
 ) -> Option<T> {
-    match serde_saphyr::from_str_with_options::<T>(&document.text, options()) {
-        Ok(value) => Some(value),
-        Err(error) => {
-            report(&document.text, &error, diagnostics);
-            None
+    let mut text = std::borrow::Cow::Borrowed(document.text.as_str());
+    let mut removed: Vec<Vec<Segment>> = Vec::new();
+    let mut reported = 0;
+    loop {
+        let parsed = located::with_line_offset(document.line_offset, || {
+            serde_saphyr::from_str_with_options::<T>(&text, options())
+        });
+        let error = match parsed {
+            Ok(value) => return (reported == 0).then_some(value),
+            Err(error) => error,
+        };
+        let found = describe(&text, &error);
+        // An error inside an entry already removed from (its mapping now empty, a required
+        // field now missing) follows from the removal: not reported, the entry goes too.
+        let consequence = found.path.as_ref().is_some_and(|path| {
+            removed
+                .iter()
+                .any(|gone| gone.len() > path.len() && gone.starts_with(path))
+        });
+        if !consequence {
+            // A removal can leave a flow collection malformed; what was written has been
+            // reported by then.
+            if found.syntactic && !removed.is_empty() {
+                return None;
+            }
+            let hint = match &found.path {
+                Some(path) if !kind.is_empty() => format!(
+                    "{} (see {})",
+                    found.hint,
+                    reference::anchor(kind, &render_path(path))
+                ),
+                _ => found.hint,
+            };
+            diagnostics.error(document.in_file(found.position), found.message, hint);
+            reported += 1;
+            if !found.recoverable {
+                return None;
+            }
         }
+        // The entry to remove: the mapping entry holding the offending node.
+        let mut target = found.path?;
+        while matches!(target.last(), Some(Segment::Index(_))) {
+            target.pop();
+        }
+        if target.is_empty() || removed.contains(&target) || reported >= MAX_PROBLEMS_PER_DOCUMENT {
+            return None;
+        }
+        let (from, to) = entry_span(&text, &target)?;
+        text = std::borrow::Cow::Owned(
+            text.chars()
+                .enumerate()
+                .map(|(index, c)| {
+                    if (from..to).contains(&index) && c != '\n' {
+                        ' '
+                    } else {
+                        c
+                    }
+                })
+                .collect(),
+        );
+        removed.push(target);
     }
 }
 
@@ -179,15 +306,27 @@ enum Frame {
     Sequence { next: usize },
 }
 
-/// Every node starting at `position`, outermost first (a block mapping starts where its first
-/// key does).
-fn nodes_at(text: &str, position: Position) -> Vec<NodeAt> {
-    let mut found = Vec::new();
+/// What [`walk`] reports: a node starting (with its path, whether it is a mapping key, its
+/// position and character offset), or ending (with the character offset after it).
+enum Visit<'a> {
+    Start {
+        path: &'a [Segment],
+        is_key: bool,
+        position: Position,
+        index: usize,
+    },
+    End {
+        path: &'a [Segment],
+        index: usize,
+    },
+}
+
+/// Walks the nodes of `text` in order, with their YAML paths.
+fn walk(text: &str, mut visit: impl FnMut(Visit<'_>)) {
     let mut stack: Vec<Frame> = Vec::new();
     let mut path: Vec<Segment> = Vec::new();
     for event in Parser::new_from_str(text) {
         let Ok((event, span)) = event else { break };
-        let here = position_of(span.start.line(), span.start.col()) == position;
         let is_node = matches!(
             event,
             Event::Scalar(..)
@@ -198,6 +337,10 @@ fn nodes_at(text: &str, position: Position) -> Vec<NodeAt> {
         if !is_node {
             if matches!(event, Event::MappingEnd | Event::SequenceEnd) {
                 stack.pop();
+                visit(Visit::End {
+                    path: &path,
+                    index: span.end.index(),
+                });
                 path.pop();
                 advance(&mut stack);
             }
@@ -220,30 +363,86 @@ fn nodes_at(text: &str, position: Position) -> Vec<NodeAt> {
             Some(Frame::Sequence { next }) => Some(Segment::Index(*next)),
             None => None,
         };
-        let mut node_path = path.clone();
-        node_path.extend(segment.clone());
-        if here {
+        let depth = path.len();
+        path.extend(segment);
+        visit(Visit::Start {
+            path: &path,
+            is_key,
+            position: position_of(span.start.line(), span.start.col()),
+            index: span.start.index(),
+        });
+        match event {
+            Event::MappingStart(..) => stack.push(Frame::Mapping {
+                next_is_key: true,
+                key: String::new(),
+            }),
+            Event::SequenceStart(..) => stack.push(Frame::Sequence { next: 0 }),
+            _ => {
+                visit(Visit::End {
+                    path: &path,
+                    index: span.end.index(),
+                });
+                path.truncate(depth);
+                advance(&mut stack);
+            }
+        }
+    }
+}
+
+/// Every node starting at `position`, outermost first (a block mapping starts where its first
+/// key does).
+fn nodes_at(text: &str, position: Position) -> Vec<NodeAt> {
+    let mut found = Vec::new();
+    walk(text, |visit| {
+        if let Visit::Start {
+            path,
+            is_key,
+            position: here,
+            ..
+        } = visit
+            && here == position
+        {
             found.push(NodeAt {
-                path: node_path,
+                path: path.to_vec(),
                 is_key,
             });
         }
-        match event {
-            Event::MappingStart(..) => {
-                path.extend(segment);
-                stack.push(Frame::Mapping {
-                    next_is_key: true,
-                    key: String::new(),
-                });
-            }
-            Event::SequenceStart(..) => {
-                path.extend(segment);
-                stack.push(Frame::Sequence { next: 0 });
-            }
-            _ => advance(&mut stack),
-        }
-    }
+    });
     found
+}
+
+/// The character range of the mapping entry at `path` (its key through the end of its value).
+fn entry_span(text: &str, path: &[Segment]) -> Option<(usize, usize)> {
+    let mut from = None;
+    let mut ends = 0;
+    let mut span = None;
+    walk(text, |visit| match visit {
+        Visit::Start {
+            path: here,
+            is_key: true,
+            index,
+            ..
+        } if here == path && from.is_none() => from = Some(index),
+        Visit::End { path: here, index } if here == path && span.is_none() => {
+            if let Some(start) = from {
+                // The key ends first; the value's end closes the entry.
+                ends += 1;
+                if ends == 2 {
+                    span = Some((start, index));
+                }
+            }
+        }
+        _ => {}
+    });
+    // An empty value ends where its key does: take the `:` after it too.
+    span.map(|(from, to)| {
+        let colon = text
+            .chars()
+            .skip(to)
+            .take_while(|c| matches!(c, ':' | ' ' | '\t'))
+            .count();
+        (from, to + colon)
+    })
 }
 
 /// Moves the innermost container past the node that just ended.
@@ -253,23 +452,6 @@ fn advance(stack: &mut [Frame]) {
         Some(Frame::Sequence { next }) => *next += 1,
         None => {}
     }
-}
-
-/// The YAML path of the mapping that holds the key at `position`, e.g. `spec.isolation`.
-fn parent_of_key(text: &str, position: Position) -> String {
-    let nodes = nodes_at(text, position);
-    match nodes.iter().find(|node| node.is_key) {
-        Some(node) => render_path(&node.path[..node.path.len().saturating_sub(1)]),
-        None => String::new(),
-    }
-}
-
-/// The YAML path of the outermost node starting at `position`.
-fn path_at(text: &str, position: Position) -> String {
-    nodes_at(text, position)
-        .first()
-        .map(|node| render_path(&node.path))
-        .unwrap_or_default()
 }
 
 fn place(path: &str) -> String {
@@ -287,19 +469,94 @@ fn quoted_list(items: &[&str]) -> String {
 /// Separates a custom error message written as `message — hint`.
 pub(crate) const HINT_SEPARATOR: &str = " — ";
 
-/// Converts a serde-saphyr error into a problem at the right position with a YAML path.
-fn report(text: &str, error: &serde_saphyr::Error, diagnostics: &mut Diagnostics) {
+/// A parse error, explained.
+struct Found {
+    /// Where, in the document's text.
+    position: Position,
+    /// The YAML path of the offending node, when known.
+    path: Option<Vec<Segment>>,
+    message: String,
+    hint: String,
+    /// Removing the node's entry lets the parse go on (not so after syntax-level errors).
+    recoverable: bool,
+    /// An error in the YAML's structure rather than in a value.
+    syntactic: bool,
+}
+
+/// A type as serde names it (`u64`, `struct Isolation`), in a policy author's words.
+fn in_words(expected: &str) -> String {
+    let expected = expected.trim_start_matches("a ").trim_start_matches("an ");
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number, 0 or more".to_owned(),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "integer" => "a whole number".to_owned(),
+        "f32" | "f64" | "float" => "a number".to_owned(),
+        "bool" | "boolean" => "true or false".to_owned(),
+        "string" | "str" | "borrowed string" => "text".to_owned(),
+        "char" => "a single character".to_owned(),
+        "sequence" | "seq" => "a list".to_owned(),
+        "map" | "mapping" => "a mapping (key: value entries)".to_owned(),
+        "unit" | "null" => "empty".to_owned(),
+        other if other.starts_with("struct ") || other.starts_with("map") => {
+            "a mapping (key: value entries)".to_owned()
+        }
+        other if other.starts_with("sequence") || other.starts_with("a sequence") => {
+            "a list".to_owned()
+        }
+        other if other.starts_with("enum ") || other.starts_with("variant") => {
+            "one of the listed values".to_owned()
+        }
+        other => other.to_owned(),
+    }
+}
+
+/// The scalar written at `position`, for messages.
+fn scalar_at(text: &str, position: Position) -> Option<String> {
+    for event in Parser::new_from_str(text) {
+        let Ok((event, span)) = event else { break };
+        if let Event::Scalar(value, ..) = event
+            && position_of(span.start.line(), span.start.col()) == position
+        {
+            return Some(value.to_string());
+        }
+    }
+    None
+}
+
+/// Explains a serde-saphyr error with the YAML path it concerns.
+fn describe(text: &str, error: &serde_saphyr::Error) -> Found {
     use serde_saphyr::Error as E;
     let error = error.without_snippet();
     let position = error
         .location()
         .map(|location| Position::from_saphyr(&location))
         .unwrap_or(Position::UNKNOWN);
-    let (message, hint) = match error {
+    let nodes = nodes_at(text, position);
+    let key = nodes
+        .iter()
+        .find(|node| node.is_key)
+        .map(|node| node.path.clone());
+    let outermost = nodes.first().map(|node| node.path.clone());
+    let place_of =
+        |path: &Option<Vec<Segment>>| place(&path.as_deref().map(render_path).unwrap_or_default());
+    let value_place = place_of(&outermost);
+    let got =
+        || scalar_at(text, position).map_or_else(String::new, |value| format!(", got '{value}'"));
+    let found = |path: Option<Vec<Segment>>, message: String, hint: String| Found {
+        position,
+        path,
+        message,
+        hint,
+        recoverable: true,
+        syntactic: false,
+    };
+    match error {
         E::SerdeUnknownField {
             field, expected, ..
         } => {
-            let parent = place(&parent_of_key(text, position));
+            let parent = key
+                .as_deref()
+                .map(|path| place(&render_path(&path[..path.len().saturating_sub(1)])))
+                .unwrap_or_else(|| place(""));
             let message = if expected.is_empty() {
                 format!("unknown field '{field}' in {parent} (it takes no fields)")
             } else {
@@ -309,25 +566,32 @@ fn report(text: &str, error: &serde_saphyr::Error, diagnostics: &mut Diagnostics
                 )
             };
             let hint = suggest::hint(field, expected, "remove it or move it to where it belongs");
-            (message, hint)
+            found(key, message, hint)
         }
         E::SerdeUnknownVariant {
             variant, expected, ..
-        } => {
-            let path = place(&path_at(text, position));
-            (
-                format!(
-                    "unknown value '{variant}' for {path} (expected one of: {})",
-                    quoted_list(expected)
-                ),
-                suggest::hint(variant, expected, "use one of the listed values"),
-            )
-        }
+        } => found(
+            outermost,
+            format!(
+                "unknown value '{variant}' for {value_place} (expected one of: {})",
+                quoted_list(expected)
+            ),
+            suggest::hint(variant, expected, "use one of the listed values"),
+        ),
         E::SerdeMissingField { field, .. } => {
-            let path = place(&path_at(text, position));
-            (
-                format!("missing field '{field}' in {path}"),
-                format!("add '{field}: …' to {path}"),
+            // Reported where the mapping starts: at its first key, or at its `{`.
+            let mapping = match key {
+                Some(mut path) => {
+                    path.pop();
+                    Some(path)
+                }
+                None => outermost,
+            };
+            let mapping_place = place_of(&mapping);
+            found(
+                mapping,
+                format!("missing field '{field}' in {mapping_place}"),
+                format!("add '{field}: …' to {mapping_place}"),
             )
         }
         E::SerdeInvalidType {
@@ -340,46 +604,86 @@ fn report(text: &str, error: &serde_saphyr::Error, diagnostics: &mut Diagnostics
             expected,
             ..
         } => {
-            let path = place(&path_at(text, position));
-            (
-                format!("wrong value for {path}: found {unexpected}, expected {expected}"),
-                format!("write {path} as {expected}"),
+            let expected = in_words(expected);
+            found(
+                outermost,
+                format!("{value_place} must be {expected}, got {unexpected}"),
+                format!("write {value_place} as {expected}"),
             )
         }
-        E::DuplicateMappingKey { key, .. } => {
-            let key = key.as_deref().unwrap_or("?");
-            let parent = place(&parent_of_key(text, position));
-            (
-                format!("duplicate key '{key}' in {parent}"),
-                format!("keep a single '{key}' entry"),
+        E::InvalidScalar { ty, .. } => {
+            let expected = in_words(ty);
+            found(
+                outermost,
+                format!("{value_place} must be {expected}{}", got()),
+                format!("write {value_place} as {expected}"),
             )
+        }
+        E::InvalidBooleanStrict { .. } => found(
+            outermost,
+            format!("{value_place} must be true or false{}", got()),
+            "write true or false (yes, no, on and off are not booleans in YAML 1.2)".to_owned(),
+        ),
+        E::DuplicateMappingKey { key: name, .. } => {
+            let name = name.as_deref().unwrap_or("?");
+            let parent = key
+                .as_deref()
+                .map(|path| place(&render_path(&path[..path.len().saturating_sub(1)])))
+                .unwrap_or_else(|| place(""));
+            Found {
+                recoverable: false,
+                ..found(
+                    key,
+                    format!("duplicate key '{name}' in {parent}"),
+                    format!("keep a single '{name}' entry"),
+                )
+            }
         }
         E::Message { msg, .. } => {
             let (message, hint) = match msg.split_once(HINT_SEPARATOR) {
                 Some((message, hint)) => (message, hint),
                 None => (msg.as_str(), "fix the value here"),
             };
-            let path = path_at(text, position);
-            if path.is_empty() {
-                (message.to_owned(), hint.to_owned())
-            } else {
-                (format!("{path}: {message}"), hint.to_owned())
+            let message = match outermost.as_deref().map(render_path) {
+                Some(path) if !path.is_empty() => format!("{path}: {message}"),
+                _ => message.to_owned(),
+            };
+            found(outermost, message, hint.to_owned())
+        }
+        E::Budget { breach, .. } => {
+            let limit = format!("{breach:?}");
+            let limit = limit
+                .split([' ', '{'])
+                .next()
+                .unwrap_or("size")
+                .to_ascii_lowercase();
+            Found {
+                recoverable: false,
+                ..found(
+                    None,
+                    format!("the document exceeds the parser's limit on {limit}"),
+                    "write it out plainly: fewer nodes, less nesting, fewer anchors and aliases"
+                        .to_owned(),
+                )
             }
         }
         other => {
-            let path = place(&path_at(text, position));
             let rendered = other.to_string();
             let message = match rendered.rsplit_once(" at line ") {
                 Some((message, _)) => message.to_owned(),
                 None => rendered,
             };
-            (
-                format!("{message} (in {path})"),
-                "check the shape of this value against the policy reference".to_owned(),
-            )
+            Found {
+                recoverable: false,
+                syntactic: true,
+                ..found(
+                    outermost,
+                    format!("{message} (in {value_place})"),
+                    "check the shape of this value".to_owned(),
+                )
+            }
         }
-    };
-    diagnostics.error(position, message, hint);
+    }
 }
 
 #[cfg(test)]
@@ -423,7 +727,7 @@ mod tests {
         let mut diagnostics = Diagnostics::new("p.yaml");
         let documents = split_documents(text, &mut diagnostics);
         for document in &documents {
-            let _ = deserialize::<Doc>(document, &mut diagnostics);
+            let _ = deserialize::<Doc>(document, "", &mut diagnostics);
         }
         diagnostics.finish(()).unwrap_err().problems()[0].clone()
     }
@@ -440,9 +744,14 @@ mod tests {
         assert_eq!(documents[2].start, Position::new(9, 5));
         assert!(documents[0].root_is_mapping);
         assert!(!documents[2].root_is_mapping);
-        assert_eq!(documents[1].text.lines().nth(6), Some("b: 2"));
-        assert_eq!(documents[1].text.lines().nth(2), Some(""));
-        assert_eq!(documents[2].text.lines().nth(8), Some("--- [1]"));
+        // Each document holds its own lines only, placed by its line offset.
+        assert_eq!(documents[0].text, "---\na: 1\n");
+        assert_eq!(documents[0].line_offset, 1);
+        assert_eq!(documents[1].text.lines().next(), Some("---"));
+        assert_eq!(documents[1].text.lines().nth(1), Some("b: 2"));
+        assert_eq!(documents[1].line_offset, 5);
+        assert_eq!(documents[2].text, "--- [1]");
+        assert_eq!(documents[2].line_offset, 8);
     }
 
     #[test]
@@ -508,7 +817,7 @@ mod tests {
         let text = "spec:\n  isolation: {nope: 1}\n---\nspec:\n  isolation: {network: bad}\n";
         let mut diagnostics = Diagnostics::new("p.yaml");
         for document in &split_documents(text, &mut diagnostics) {
-            let _ = deserialize::<Doc>(document, &mut diagnostics);
+            let _ = deserialize::<Doc>(document, "", &mut diagnostics);
         }
         let error = diagnostics.finish(()).unwrap_err();
         assert_eq!(error.problems().len(), 2);

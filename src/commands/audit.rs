@@ -13,7 +13,7 @@ use openshell_audit::{TrailCursor, TrailQuery};
 use openshell_policy::node_config::NodeConfig;
 use openshell_policy::wire::AuditEvent;
 
-use super::{Context, validate_id};
+use super::Context;
 
 /// How often `--follow` looks for new events.
 const FOLLOW_INTERVAL: Duration = Duration::from_millis(250);
@@ -38,8 +38,8 @@ enum AuditFormat {
 }
 
 pub fn audit(ctx: &Context, args: AuditArgs) -> Result<()> {
-    let id = args.container_id.as_str();
-    validate_id(id)?;
+    // A prefix names a container that still exists; a deleted one's events need its full id.
+    let id = &ctx.resolve_id(&args.container_id)?;
     let node = NodeConfig::load().context("node configuration")?;
     let Some(trail) = node.audit.trail.clone() else {
         bail!(

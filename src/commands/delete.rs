@@ -7,7 +7,7 @@ use super::{Context, status_name};
 use crate::bundle::StagedBundle;
 
 pub fn delete(ctx: &Context, args: liboci_cli::Delete) -> Result<()> {
-    let id = &args.container_id;
+    let id = &ctx.resolve_id(&args.container_id)?;
     if args.force && !ctx.exists(id)? {
         // runc: deleting a missing container with --force succeeds (but cleans a stale stage).
         StagedBundle::remove_for(&ctx.root()?, id);

@@ -1,6 +1,7 @@
-//! `openshell policy validate|compile|explain|compile-nl|get|set`: policy documents checked,
-//! compiled into a bundle's config.json, explained in a reviewer's words, their
-//! natural-language rules compiled, and a running sandbox's egress policy shown or replaced.
+//! `openshell policy validate|schema|reference|compile|explain|compile-nl|get|set`: policy
+//! documents checked, their JSON Schema and reference printed, compiled into a bundle's
+//! config.json, explained in a reviewer's words, their natural-language rules compiled, and a
+//! running sandbox's egress policy shown or replaced.
 //!
 //! `compile-nl` runs `nemotron-service compile-nl` (found next to this binary, else on `PATH`)
 //! rather than linking the natural-language compiler: that compiler brings Cedar, the content
@@ -15,12 +16,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 use oci_spec::runtime::Spec;
-use openshell_policy::PolicySet;
 use openshell_policy::node_config::NodeConfig;
+use openshell_policy::{PolicyError, PolicySet, Position, Problem};
 
-use super::{Context, validate_id};
+use super::Context;
 use crate::bundle::CallerBundle;
 use crate::{exe_seal, hardening, policy_attach};
 
@@ -36,12 +37,26 @@ pub struct PolicyArgs {
 
 #[derive(Subcommand, Debug)]
 enum PolicyCommand {
-    /// Check policy files; every problem is printed as file:line:column: message — hint.
+    /// Check policy files: every problem of every document, each as
+    /// `file:line:column: message — hint`, then a summary line; exits 1 if any file is invalid.
+    #[command(
+        after_help = "Examples:\n  openshell policy validate bundles/*/openshell-policy.yaml\n  \
+        openshell policy validate --format json policy.yaml   # for CI"
+    )]
     Validate {
         /// Policy files (YAML, one or more documents each)
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Output format: text lines, or one JSON report (files, problems, summary) on stdout
+        #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
+        format: ValidateFormat,
     },
+    /// Print the JSON Schema of a policy document, for editors and CI (the repository ships it
+    /// as docs/openshell-policy.schema.json).
+    Schema,
+    /// Print the policy reference (Markdown; the repository ships it as
+    /// docs/policy-reference.md).
+    Reference,
     /// Print the hardened config.json a bundle would run with under the policy (without the
     /// per-container `openshell-hook` calls `create` adds).
     Compile {
@@ -90,7 +105,18 @@ enum PolicyCommand {
 /// Runs a `policy` subcommand; returns the exit status.
 pub fn policy(ctx: &Context, args: PolicyArgs) -> Result<i32> {
     match args.command {
-        PolicyCommand::Validate { files } => validate(&files).map(|()| 0),
+        PolicyCommand::Validate { files, format } => validate(&files, format),
+        PolicyCommand::Schema => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&openshell_policy::policy_schema())?
+            );
+            Ok(0)
+        }
+        PolicyCommand::Reference => {
+            print!("{}", openshell_policy::policy_reference());
+            Ok(0)
+        }
         PolicyCommand::Compile { file, bundle } => {
             let hardened = harden_file(&file, Some(&bundle))?;
             println!("{}", serde_json::to_string_pretty(&hardened.spec)?);
@@ -112,26 +138,29 @@ pub fn policy(ctx: &Context, args: PolicyArgs) -> Result<i32> {
         }
         PolicyCommand::CompileNl { file, format } => compile_nl(&file, &format),
         PolicyCommand::Get { container_id } => {
-            egress_policy(ctx, &container_id, &["get".as_ref(), container_id.as_ref()])
+            let id = existing(ctx, &container_id)?;
+            egress_policy(&["get".as_ref(), id.as_ref()])
         }
         PolicyCommand::Set { container_id, file } => {
             // Checked here so the error names the file before any engine is asked.
             PolicySet::load(&file)?;
-            egress_policy(
-                ctx,
-                &container_id,
-                &["set".as_ref(), container_id.as_ref(), file.as_os_str()],
-            )
+            let id = existing(ctx, &container_id)?;
+            egress_policy(&["set".as_ref(), id.as_ref(), file.as_os_str()])
         }
     }
 }
 
-/// Replaces this process with `openshell-hook policy ARGS` for an existing container.
-fn egress_policy(ctx: &Context, id: &str, args: &[&std::ffi::OsStr]) -> Result<i32> {
-    validate_id(id)?;
-    if !ctx.exists(id)? {
+/// The full id of an existing container named by `id` or a unique prefix of it.
+fn existing(ctx: &Context, id: &str) -> Result<String> {
+    let id = ctx.resolve_id(id)?;
+    if !ctx.exists(&id)? {
         bail!("container {id:?} does not exist");
     }
+    Ok(id)
+}
+
+/// Replaces this process with `openshell-hook policy ARGS` for an existing container.
+fn egress_policy(args: &[&std::ffi::OsStr]) -> Result<i32> {
     let node = NodeConfig::load().context("node configuration")?;
     let hook = hardening::hook_binary(&node)?;
     // The hook runs with the clean environment it is always given, told the node configuration.
@@ -167,21 +196,100 @@ fn compile_nl(file: &Path, format: &str) -> Result<i32> {
     })
 }
 
-fn validate(files: &[PathBuf]) -> Result<()> {
-    let mut failed = 0;
-    for file in files {
-        match PolicySet::load(file) {
-            Ok(set) => println!("{}: ok ({} {})", file.display(), set.name(), set.digest()),
-            Err(err) => {
-                eprintln!("{err}");
-                failed += 1;
+/// Output of `policy validate`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ValidateFormat {
+    Text,
+    Json,
+}
+
+/// The outcome of checking one file.
+struct Checked {
+    file: String,
+    outcome: std::result::Result<PolicySet, Vec<Problem>>,
+}
+
+fn check_file(file: &Path) -> Checked {
+    let name = file.display().to_string();
+    let outcome = PolicySet::load(file).map_err(|error| match error {
+        PolicyError::Invalid(problems) => problems,
+        other => vec![Problem {
+            file: name.clone(),
+            position: Position::UNKNOWN,
+            message: other
+                .to_string()
+                .trim_start_matches(&format!("{name}: "))
+                .to_owned(),
+            hint: "check the path and that the file is readable UTF-8 text".to_owned(),
+        }],
+    });
+    Checked {
+        file: name,
+        outcome,
+    }
+}
+
+fn validate(files: &[PathBuf], format: ValidateFormat) -> Result<i32> {
+    let checked: Vec<Checked> = files.iter().map(|file| check_file(file)).collect();
+    let invalid = checked.iter().filter(|c| c.outcome.is_err()).count();
+    let problems: usize = checked
+        .iter()
+        .map(|c| c.outcome.as_ref().err().map_or(0, Vec::len))
+        .sum();
+    let summary = format!(
+        "{invalid} of {} policy files are invalid, {problems} problem{}",
+        files.len(),
+        if problems == 1 { "" } else { "s" }
+    );
+    match format {
+        ValidateFormat::Text => {
+            for file in &checked {
+                match &file.outcome {
+                    Ok(set) => println!("{}: ok ({} {})", file.file, set.name(), set.digest()),
+                    Err(problems) => problems.iter().for_each(|p| eprintln!("{p}")),
+                }
+            }
+            if invalid > 0 {
+                eprintln!("{summary}");
+            } else {
+                println!("{summary}");
             }
         }
+        ValidateFormat::Json => {
+            let report = serde_json::json!({
+                "files": checked.iter().map(file_json).collect::<Vec<_>>(),
+                "summary": {
+                    "files": files.len(),
+                    "invalid": invalid,
+                    "problems": problems,
+                },
+            });
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
     }
-    if failed > 0 {
-        bail!("{failed} of {} policy files are invalid", files.len());
+    Ok(if invalid > 0 { 1 } else { 0 })
+}
+
+fn file_json(checked: &Checked) -> serde_json::Value {
+    match &checked.outcome {
+        Ok(set) => serde_json::json!({
+            "file": checked.file,
+            "valid": true,
+            "name": set.name(),
+            "digest": set.digest(),
+            "problems": [],
+        }),
+        Err(problems) => serde_json::json!({
+            "file": checked.file,
+            "valid": false,
+            "problems": problems.iter().map(|p| serde_json::json!({
+                "line": p.position.line,
+                "column": p.position.column,
+                "message": p.message,
+                "hint": p.hint,
+            })).collect::<Vec<_>>(),
+        }),
     }
-    Ok(())
 }
 
 /// The policy a container created from `bundle` would run under, how it was chosen, and what

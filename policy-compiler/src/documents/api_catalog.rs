@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Metadata;
@@ -35,7 +36,7 @@ pub struct ApiCatalog {
 }
 
 /// `spec` of an `ApiCatalog`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiCatalogSpec {
     /// API name → the requests that make it up.
@@ -43,7 +44,7 @@ pub struct ApiCatalogSpec {
 }
 
 /// Requests that belong to an API.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiEndpoint {
     /// HTTP methods (at least one).

@@ -17,6 +17,7 @@
 
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -36,7 +37,7 @@ pub struct ApprovalPolicy {
 }
 
 /// `spec` of an `ApprovalPolicy` (also the body of a bare `approvalPolicy:` block).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ApprovalSpec {
     /// The document name; only in the bare-block form.
@@ -56,7 +57,7 @@ pub struct ApprovalSpec {
 }
 
 /// One trigger.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalTrigger {
     /// The action (`data.delete`, `infra.*`).
@@ -139,7 +140,7 @@ impl Serialize for Threshold {
 }
 
 /// `defaultAction`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ApprovalDefault {
     /// Refuse the action.

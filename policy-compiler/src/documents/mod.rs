@@ -15,6 +15,7 @@ mod sandbox;
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use api_catalog::{ApiCatalog, ApiCatalogSpec, ApiEndpoint};
@@ -54,7 +55,7 @@ pub(crate) const BARE_BLOCKS: [(&str, &str); 3] = [
 ];
 
 /// `metadata` of a document.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Metadata {
     /// The document's name (DNS-label style: lower-case letters, digits, `-` and `.`).
@@ -79,7 +80,7 @@ impl Metadata {
 }
 
 /// A document in the Kubernetes shape, as read from YAML before its kind is checked.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct Envelope<S> {
     pub(crate) api_version: Located<String>,
@@ -100,21 +101,21 @@ pub(crate) struct Header {
 }
 
 /// A bare `networkPolicy:` block.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct BareNetwork {
     pub(crate) network_policy: NetworkSpec,
 }
 
 /// A bare `privacyRouter:` block.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct BarePrivacyRouter {
     pub(crate) privacy_router: PrivacyRouterSpec,
 }
 
 /// A bare `approvalPolicy:` block.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct BareApproval {
     pub(crate) approval_policy: ApprovalSpec,

@@ -10,6 +10,7 @@
 //!     Customer support agents may access customer records for active tickets only. …
 //! ```
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Metadata;
@@ -28,7 +29,7 @@ pub struct NaturalLanguagePolicy {
 }
 
 /// `spec` of a `NaturalLanguagePolicy`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NaturalLanguageSpec {
     /// The rules, in plain English.

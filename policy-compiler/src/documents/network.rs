@@ -26,6 +26,7 @@
 //! default explicitly. In a rule, empty `methods` means any method and empty `ports` means the
 //! egress engine's HTTP(S) ports.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Metadata;
@@ -42,7 +43,7 @@ pub struct NetworkPolicy {
 }
 
 /// `spec` of a `NetworkPolicy` (also the body of a bare `networkPolicy:` block).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NetworkSpec {
     /// The document name; only in the bare-block form (elsewhere it is `metadata.name`).
@@ -60,7 +61,7 @@ pub struct NetworkSpec {
 }
 
 /// `egress`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EgressRules {
     /// Destinations the sandbox may reach.
@@ -72,7 +73,7 @@ pub struct EgressRules {
 }
 
 /// One egress rule.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EgressRule {
     /// Host pattern.
@@ -86,7 +87,7 @@ pub struct EgressRule {
 }
 
 /// `ingress`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IngressRules {
     /// Sources allowed to reach the sandbox.
@@ -95,7 +96,7 @@ pub struct IngressRules {
 }
 
 /// One ingress rule.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IngressRule {
     /// Host the request comes from.
@@ -108,7 +109,7 @@ pub struct IngressRule {
 }
 
 /// `inspection`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Inspection {
     /// Terminate TLS at the egress engine (with the node's CA) to inspect HTTPS.

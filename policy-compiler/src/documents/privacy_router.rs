@@ -27,6 +27,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -44,7 +45,7 @@ pub struct PrivacyRouterPolicy {
 }
 
 /// `spec` of a `PrivacyRouterPolicy` (also the body of a bare `privacyRouter:` block).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PrivacyRouterSpec {
     /// The document name; only in the bare-block form.
@@ -65,7 +66,7 @@ pub struct PrivacyRouterSpec {
 }
 
 /// A model endpoint.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ModelEndpoint {
     /// Name used in routes and residency rules.
@@ -84,7 +85,9 @@ pub struct ModelEndpoint {
 }
 
 /// Data sensitivity classes, from least to most sensitive.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Sensitivity {
     /// Public data.
@@ -110,7 +113,7 @@ impl Sensitivity {
 }
 
 /// One residency rule.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ResidencyRule {
     /// The jurisdiction (`EU`, `CN`).
@@ -122,7 +125,9 @@ pub struct ResidencyRule {
 }
 
 /// Data types the content classifier tags.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum DataType {
     /// Every type.
@@ -140,7 +145,7 @@ pub enum DataType {
 }
 
 /// `fallback`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Fallback {
     /// Use a local endpoint.

@@ -36,6 +36,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -55,7 +56,7 @@ pub struct SandboxPolicy {
 }
 
 /// `spec` of a `SandboxPolicy`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SandboxSpec {
     /// Namespaces, filesystem and syscall confinement.
@@ -73,7 +74,7 @@ pub struct SandboxSpec {
 }
 
 /// `spec.isolation`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Isolation {
     /// Network namespace mode.
@@ -88,8 +89,8 @@ pub struct Isolation {
     /// Per-syscall decisions applied on top of the profile.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub syscall_overrides: BTreeMap<Located<String>, Located<SyscallAction>>,
-    /// Writable tmpfs mounts under a read-only root; `None` = the defaults (/tmp, /run),
-    /// an empty list = none.
+    /// Writable tmpfs mounts under a read-only root; left out = the defaults (/tmp 64Mi,
+    /// /run 16Mi), an empty list = none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tmpfs: Option<Vec<TmpfsMount>>,
     /// Paths hidden from the container, on top of the defaults.
@@ -101,7 +102,7 @@ pub struct Isolation {
 }
 
 /// `spec.isolation.network`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum NetworkIsolation {
     /// A new network namespace with only loopback.
@@ -114,7 +115,7 @@ pub enum NetworkIsolation {
 }
 
 /// `spec.isolation.filesystem`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FilesystemIsolation {
     /// Read-only root filesystem with small tmpfs scratch mounts.
@@ -125,7 +126,7 @@ pub enum FilesystemIsolation {
 }
 
 /// `spec.isolation.syscalls`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SyscallProfile {
     /// A tight allowlist for agent processes.
@@ -138,7 +139,7 @@ pub enum SyscallProfile {
 }
 
 /// A decision in `spec.isolation.syscallOverrides`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SyscallAction {
     /// Let the syscall through.
@@ -150,7 +151,7 @@ pub enum SyscallAction {
 }
 
 /// One writable tmpfs mount.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TmpfsMount {
     /// Absolute path in the container.
@@ -160,7 +161,7 @@ pub struct TmpfsMount {
 }
 
 /// `spec.resources`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Resources {
     /// Memory limit (memory + swap is set to the same value: no swap).
@@ -178,7 +179,7 @@ pub struct Resources {
 }
 
 /// `spec.resources.gpuAccess`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum GpuAccess {
     /// No GPU device reaches the container.
@@ -191,7 +192,7 @@ pub enum GpuAccess {
 }
 
 /// `spec.permissions`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Permissions {
     /// APIs the agent may call.
@@ -203,7 +204,7 @@ pub struct Permissions {
 }
 
 /// `spec.auditLog`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AuditLog {
     /// Whether decisions are recorded.
