@@ -1,7 +1,7 @@
 //! Decision latency over the unix socket, end to end through the real daemon.
 //!
 //! `cargo bench -p nemotron-service --bench decisions` starts `nemotron-service` (the embedded
-//! engine, audit to a file and the node trail), registers the seed's customer-support policy and
+//! engine, audit to a file and the node trail), registers the example customer-support policy and
 //! measures:
 //! 0. `GET /healthz` and `POST /v1/evaluate` one request at a time: the transport's floor and
 //!    the unloaded decision latency;

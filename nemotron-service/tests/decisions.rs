@@ -1,4 +1,4 @@
-//! Decisions by the service core: the seed's customer-support policy (SandboxPolicy permissions,
+//! Decisions by the service core: the example customer-support policy (SandboxPolicy permissions,
 //! ApprovalPolicy triggers and the natural-language paragraph) evaluated against allowed and
 //! forbidden actions; deny wins; escalation; admission; every decision audited.
 

@@ -568,6 +568,23 @@ mod tests {
     }
 
     #[test]
+    fn a_rest_pattern_never_matches_a_path_that_climbs_out_of_it() {
+        // Ingress `**` rules: dot segments are resolved before matching, or refused.
+        let events = PathPattern::parse("/api/v1/**").unwrap();
+        for spelling in [
+            "/api/v1/../../admin",
+            "/api/v1/%2e%2e/admin",
+            "/api/v1/./../secret",
+            "/api/v1/x/../../../etc/passwd",
+        ] {
+            if let Ok(parsed) = RequestPath::parse(spelling) {
+                assert!(!events.matches(&parsed), "{spelling} is {}", parsed.path());
+            }
+        }
+        assert!(events.matches(&path("/api/v1/a/../b")));
+    }
+
+    #[test]
     fn every_bypass_spelling_matches_the_pattern_or_is_refused() {
         let admin = PathPattern::parse("/admin/users").unwrap();
         let below = PathPattern::parse("/admin/**").unwrap();

@@ -2,7 +2,7 @@
 //!
 //! Everything here is plain serde data so that any component (the runtime binary included) can
 //! read and write these records without linking a daemon, a regex engine or an async runtime.
-//! JSON field names are `snake_case`; enum values are the lower-case words of the seed
+//! JSON field names are `snake_case`; enum values are the lower-case words of the policy language
 //! (`confidential`, `irreversible`, `PCI-DSS`, ...). Requests reject unknown fields so a typo in a
 //! client is an error, not a silently ignored setting.
 
@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 // ---------------------------------------------------------------------------------------------
-// Classification vocabulary (the seed's four axes plus the data types found)
+// Classification vocabulary (four classification axes plus the data types found)
 // ---------------------------------------------------------------------------------------------
 
 /// How sensitive the data an action touches is. Ordered: `Public < Internal < Confidential <
@@ -241,7 +241,7 @@ pub struct ComplianceAssessment {
     pub evidence: Vec<Evidence>,
 }
 
-/// The intent classification of one agent action along the seed's four axes.
+/// The intent classification of one agent action along four axes: sensitivity, reversibility, scope, compliance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntentClassification {

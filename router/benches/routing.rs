@@ -14,7 +14,7 @@
 //!    cache, plan), and a cache miss (the detectors run) for comparison.
 //!
 //! Every request carries the same ~700-byte conversation, so after the first one the router
-//! answers classification from its cache (the case the seed's "repeated contexts" describes);
+//! answers classification from its cache (repeated contexts);
 //! `BENCH_UNIQUE=1` makes every request's content different, so each one is classified.
 //!
 //! Options (environment): `BENCH_RATE` (default 1000), `BENCH_SECONDS` (default 5),

@@ -3,7 +3,7 @@
 //! 1. Network setup per sandbox: `sandbox_net::setup_sandbox` (register with the engine, veth
 //!    pair, addresses and routes over rtnetlink, a connection to the proxy from inside) for N
 //!    namespaces in a row while all stay registered, then `teardown_sandbox` for each; and the
-//!    engine's resident memory before and with all N registered (DESIGN.md: ≤ 4 MB a sandbox).
+//!    engine's resident memory before and with all N registered (target: ≤ 4 MB a sandbox).
 //! 2. The proxy's cost: `wrk` against a small HTTP server in the internet namespace, directly
 //!    from the node namespace and through the explicit proxy from a wired sandbox namespace,
 //!    alternating the two. One connection for unloaded latency (p50/p99), then `--connections`

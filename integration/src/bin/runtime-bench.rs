@@ -19,7 +19,7 @@
 //!   to delete them all.
 //!
 //! openshell runs on private node configurations (registry, audit trail and spool in temporary
-//! directories); `siem://security-events` resolves to a local HTTP stand-in, so the seed's
+//! directories); `siem://security-events` resolves to a local HTTP stand-in, so the example's
 //! policies work as they are.
 
 use std::os::unix::ffi::OsStrExt;

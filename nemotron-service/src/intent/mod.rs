@@ -1,4 +1,4 @@
-//! Intent classification along the seed's four axes: the embedded engine, or the model
+//! Intent classification along four axes (sensitivity, reversibility, scope, compliance): the embedded engine, or the model
 //! backend (with the embedded engine as floor and fallback), chosen by the node configuration.
 
 mod embedded;
