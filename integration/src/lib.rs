@@ -67,3 +67,13 @@ pub fn proc_kib(path: impl AsRef<std::path::Path>, key: &str) -> Option<u64> {
         .find_map(|line| line.strip_prefix(key)?.strip_prefix(':'))
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
 }
+
+/// The value of `key` in a `/proc/PID/status` text (`CapEff`, `NoNewPrivs`), trimmed.
+pub fn proc_status_field(status: &str, key: &str) -> String {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("no {key} in {status}"))
+        .trim()
+        .to_owned()
+}

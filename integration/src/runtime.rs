@@ -146,6 +146,20 @@ impl Runtime {
         self.state(id)["pid"].as_i64().expect("state has a pid") as i32
     }
 
+    /// Container `id`'s cgroup directory in the v1 `controller` hierarchy, from its staged spec.
+    pub fn cgroup_dir(&self, id: &str, controller: &str) -> PathBuf {
+        let staged = self.root().join(".openshell").join(id).join("config.json");
+        let staged: Value =
+            serde_json::from_str(&std::fs::read_to_string(&staged).expect("staged spec"))
+                .expect("staged spec is JSON");
+        let path = staged["linux"]["cgroupsPath"]
+            .as_str()
+            .expect("a cgroups path")
+            .trim_start_matches('/')
+            .to_owned();
+        Path::new("/sys/fs/cgroup").join(controller).join(path)
+    }
+
     /// Creates and starts `id` from `bundle` in the background.
     pub fn start_detached(&self, id: &str, bundle: &Path) {
         self.ok(&["run", "--detach", "--bundle", bundle.to_str().unwrap(), id]);

@@ -13,7 +13,7 @@ use openshell_integration::clients::{
 use openshell_integration::leftovers::cgroup_dirs;
 use openshell_integration::policies::sandbox_policy;
 use openshell_integration::runtime::run_to_files;
-use openshell_integration::{binaries, require_root, wait_for};
+use openshell_integration::{binaries, proc_status_field, require_root, wait_for};
 
 /// The clients share host-global socket directories: one client test at a time.
 static CLIENTS: Mutex<()> = Mutex::new(());
@@ -75,29 +75,24 @@ fn policy_node(dir: &Path) -> PathBuf {
     config
 }
 
-fn field(status: &str, key: &str) -> String {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")))
-        .unwrap_or_else(|| panic!("no {key} in {status}"))
-        .trim()
-        .to_owned()
-}
-
 /// Asserts the exec'd process's status matches the init's capabilities with no new privileges.
 fn assert_held(init: &str, exec: &str, client: &str) {
     assert_eq!(
-        field(exec, "CapEff"),
-        field(init, "CapEff"),
+        proc_status_field(exec, "CapEff"),
+        proc_status_field(init, "CapEff"),
         "{client}: CapEff"
     );
     assert_eq!(
-        field(exec, "CapBnd"),
-        field(init, "CapBnd"),
+        proc_status_field(exec, "CapBnd"),
+        proc_status_field(init, "CapBnd"),
         "{client}: CapBnd"
     );
-    assert_eq!(field(exec, "NoNewPrivs"), "1", "{client}: NoNewPrivs");
-    assert_eq!(field(exec, "Seccomp"), "2", "{client}: Seccomp");
+    assert_eq!(
+        proc_status_field(exec, "NoNewPrivs"),
+        "1",
+        "{client}: NoNewPrivs"
+    );
+    assert_eq!(proc_status_field(exec, "Seccomp"), "2", "{client}: Seccomp");
 }
 
 fn registry_is_empty(dir: &Path) -> bool {
@@ -142,7 +137,7 @@ fn docker_exec_and_update_are_held_to_the_default_policy() {
     let init = ok(docker
         .docker()
         .args(["exec", "agent", "cat", "/proc/1/status"]));
-    assert_eq!(field(&init, "NoNewPrivs"), "1");
+    assert_eq!(proc_status_field(&init, "NoNewPrivs"), "1");
     let exec = ok(docker
         .docker()
         .args(["exec", "agent", "cat", "/proc/self/status"]));

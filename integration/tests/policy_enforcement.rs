@@ -252,20 +252,6 @@ fn cap_eff_matches_the_compiled_set() {
     assert_eq!(actual, expected, "CapEff {out} vs compiled {effective:?}");
 }
 
-/// The container's cgroup directory in v1 `controller`, from the staged spec.
-fn cgroup_dir(rt: &Runtime, id: &str, controller: &str) -> std::path::PathBuf {
-    let staged: Value = serde_json::from_str(
-        &fs::read_to_string(rt.root().join(".openshell").join(id).join("config.json")).unwrap(),
-    )
-    .unwrap();
-    let path = staged["linux"]["cgroupsPath"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches('/')
-        .to_owned();
-    Path::new("/sys/fs/cgroup").join(controller).join(path)
-}
-
 #[test]
 fn memory_hog_is_oom_killed_at_max_memory() {
     let rt = Runtime::new();
@@ -283,7 +269,7 @@ fn memory_hog_is_oom_killed_at_max_memory() {
     );
     let id = unique_id("oom");
     rt.ok(&["create", "--bundle", path_arg(bundle.path()), &id]);
-    let memory = cgroup_dir(&rt, &id, "memory");
+    let memory = rt.cgroup_dir(&id, "memory");
     assert_eq!(
         fs::read_to_string(memory.join("memory.limit_in_bytes"))
             .unwrap()
@@ -324,7 +310,7 @@ fn fork_bomb_is_held_at_max_pids() {
     );
     let id = unique_id("pids");
     rt.start_detached(&id, bundle.path());
-    let pids = cgroup_dir(&rt, &id, "pids");
+    let pids = rt.cgroup_dir(&id, "pids");
     assert_eq!(
         fs::read_to_string(pids.join("pids.max")).unwrap().trim(),
         "16"
@@ -352,7 +338,7 @@ fn cpu_quota_is_set_in_the_cgroup() {
     );
     let id = unique_id("cpu");
     rt.start_detached(&id, bundle.path());
-    let cpu = cgroup_dir(&rt, &id, "cpu");
+    let cpu = rt.cgroup_dir(&id, "cpu");
     assert_eq!(
         fs::read_to_string(cpu.join("cpu.cfs_period_us"))
             .unwrap()

@@ -12,21 +12,11 @@ use openshell_integration::leftovers::assert_clean;
 use openshell_integration::node::TestNode;
 use openshell_integration::policies::sandbox_policy;
 use openshell_integration::runtime::{Runtime, run_to_files};
-use openshell_integration::{unique_id, wait_for};
+use openshell_integration::{proc_status_field, unique_id, wait_for};
 use serde_json::{Value, json};
 
 fn path_arg(path: &Path) -> &str {
     path.to_str().unwrap()
-}
-
-/// `Key:` fields of a /proc status text.
-fn status_field(status: &str, key: &str) -> String {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")))
-        .unwrap_or_else(|| panic!("no {key} in {status}"))
-        .trim()
-        .to_owned()
 }
 
 fn hex(value: &str) -> u64 {
@@ -84,17 +74,21 @@ fn exec_is_held_to_the_policy_under_every_syscall_profile() {
         let id = unique_id(profile);
         rt.start_detached(&id, bundle.path());
         let init = fs::read_to_string(format!("/proc/{}/status", rt.pid(&id))).unwrap();
-        let init_eff = hex(&status_field(&init, "CapEff"));
-        let init_bnd = hex(&status_field(&init, "CapBnd"));
-        assert_eq!(status_field(&init, "NoNewPrivs"), "1");
+        let init_eff = hex(&proc_status_field(&init, "CapEff"));
+        let init_bnd = hex(&proc_status_field(&init, "CapBnd"));
+        assert_eq!(proc_status_field(&init, "NoNewPrivs"), "1");
 
         // A plain exec runs with the init's capabilities, filter and no-new-privileges.
         let plain = rt.ok(&["exec", &id, "sh", "-c", STATUS]);
-        assert_eq!(hex(&status_field(&plain, "CapEff")), init_eff, "{profile}");
-        assert_eq!(status_field(&plain, "NoNewPrivs"), "1", "{profile}");
         assert_eq!(
-            status_field(&plain, "Seccomp"),
-            status_field(&init, "Seccomp"),
+            hex(&proc_status_field(&plain, "CapEff")),
+            init_eff,
+            "{profile}"
+        );
+        assert_eq!(proc_status_field(&plain, "NoNewPrivs"), "1", "{profile}");
+        assert_eq!(
+            proc_status_field(&plain, "Seccomp"),
+            proc_status_field(&init, "Seccomp"),
             "{profile}"
         );
 
@@ -106,8 +100,8 @@ fn exec_is_held_to_the_policy_under_every_syscall_profile() {
         )
         .unwrap();
         let held = rt.ok(&["exec", "--process", path_arg(&process), &id]);
-        let eff = hex(&status_field(&held, "CapEff"));
-        let bnd = hex(&status_field(&held, "CapBnd"));
+        let eff = hex(&proc_status_field(&held, "CapEff"));
+        let bnd = hex(&proc_status_field(&held, "CapBnd"));
         assert_eq!(
             eff & !init_eff,
             0,
@@ -119,7 +113,7 @@ fn exec_is_held_to_the_policy_under_every_syscall_profile() {
             "{profile}: CapBnd {bnd:x} beyond {init_bnd:x}"
         );
         assert_eq!(eff & (1 << 21), 0, "{profile}: CAP_SYS_ADMIN granted");
-        assert_eq!(status_field(&held, "NoNewPrivs"), "1", "{profile}");
+        assert_eq!(proc_status_field(&held, "NoNewPrivs"), "1", "{profile}");
         assert_eq!(
             held.trim_end().lines().last(),
             Some("1024"),
@@ -201,26 +195,12 @@ fn cap_name(bit: u32) -> String {
     format!("CAP_{}", NAMES[bit as usize])
 }
 
-/// The container's cgroup directory in v1 `controller`, from the staged spec.
+/// A file of container `id`'s cgroup in the v1 `controller` hierarchy, trimmed.
 fn cgroup_file(rt: &Runtime, id: &str, controller: &str, file: &str) -> String {
-    let staged: Value = serde_json::from_str(
-        &fs::read_to_string(rt.root().join(".openshell").join(id).join("config.json")).unwrap(),
-    )
-    .unwrap();
-    let path = staged["linux"]["cgroupsPath"]
-        .as_str()
+    fs::read_to_string(rt.cgroup_dir(id, controller).join(file))
         .unwrap()
-        .trim_start_matches('/')
-        .to_owned();
-    fs::read_to_string(
-        Path::new("/sys/fs/cgroup")
-            .join(controller)
-            .join(path)
-            .join(file),
-    )
-    .unwrap()
-    .trim()
-    .to_owned()
+        .trim()
+        .to_owned()
 }
 
 #[test]

@@ -379,28 +379,14 @@ fn ps_lists_the_real_pids() {
     rt.ok(&["delete", "--force", &id]);
 }
 
-/// The container's cgroup directory in the v1 `controller` hierarchy.
-fn cgroup_dir(rt: &Runtime, id: &str, controller: &str) -> std::path::PathBuf {
-    let staged: Value = serde_json::from_str(
-        &fs::read_to_string(rt.root().join(".openshell").join(id).join("config.json")).unwrap(),
-    )
-    .unwrap();
-    let path = staged["linux"]["cgroupsPath"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches('/')
-        .to_owned();
-    Path::new("/sys/fs/cgroup").join(controller).join(path)
-}
-
 #[test]
 fn update_changes_real_cgroup_limits() {
     let rt = Runtime::new();
     let bundle = Bundle::new(&["sleep", "300"]);
     let id = unique_id("update");
     rt.start_detached(&id, bundle.path());
-    let memory = cgroup_dir(&rt, &id, "memory");
-    let pids = cgroup_dir(&rt, &id, "pids");
+    let memory = rt.cgroup_dir(&id, "memory");
+    let pids = rt.cgroup_dir(&id, "pids");
 
     rt.ok(&["update", "--memory", "67108864", "--pids-limit", "20", &id]);
     assert_eq!(
