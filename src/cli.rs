@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::commands::{self, Context};
-use crate::logging::{LogFormat, Logger};
+use crate::logging::{LogFormat, Logger, print_error};
 
 /// Default state root, as `/run/runc` is runc's.
 pub const DEFAULT_ROOT: &str = "/run/openshell";
@@ -15,7 +15,9 @@ pub const DEFAULT_ROOT: &str = "/run/openshell";
 #[command(
     name = "openshell",
     about = "A runc-compatible OCI runtime that hardens containers by SandboxPolicy",
-    disable_version_flag = true
+    disable_version_flag = true,
+    // liboci-cli's help for --log names youki; runc's names runc.
+    mut_arg("log", |arg| arg.help("set the log file to write openshell logs to (default is '/dev/stderr')"))
 )]
 struct Cli {
     #[command(flatten)]
@@ -134,7 +136,7 @@ pub fn main() -> i32 {
     {
         Ok(logger) => logger,
         Err(err) => {
-            eprintln!("openshell: {err:#}");
+            print_error(&err);
             return 1;
         }
     };

@@ -115,17 +115,28 @@ impl Runtime {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Runs and asserts failure with exit status 1; returns stderr.
+    /// Runs and asserts failure with exit status 1 and runc's error line (logrus text,
+    /// `time="…" level=error msg="…"`) last on stderr; returns stderr with each such line
+    /// replaced by its decoded message.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.output(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(
             out.status.code(),
             Some(1),
-            "openshell {args:?} should fail with 1:\nstdout: {}\nstderr: {}",
+            "openshell {args:?} should fail with 1:\nstdout: {}\nstderr: {stderr}",
             String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        let last = stderr.lines().last().unwrap_or_default();
+        assert!(
+            logrus_message(last, "error").is_some(),
+            "openshell {args:?}: the last stderr line is not runc's error line: {stderr}"
+        );
+        stderr
+            .lines()
+            .map(|line| logrus_message(line, "error").unwrap_or_else(|| line.to_owned()))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// `openshell state ID` parsed.
@@ -150,6 +161,16 @@ impl Runtime {
     pub fn start_detached(&self, id: &str, bundle: &Path) {
         self.ok(&["run", "--detach", "--bundle", bundle.to_str().unwrap(), id]);
     }
+}
+
+/// The message of a logrus text line `time="RFC3339" level=LEVEL msg="…"` (what runc prints
+/// on stderr), or None when `line` is not one at `level`.
+pub fn logrus_message(line: &str, level: &str) -> Option<String> {
+    let rest = line.strip_prefix("time=\"")?;
+    let (time, rest) = rest.split_once("\" ")?;
+    chrono::DateTime::parse_from_rfc3339(time).ok()?;
+    let quoted = rest.strip_prefix(&format!("level={level} msg="))?;
+    serde_json::from_str::<String>(quoted).ok()
 }
 
 /// Runs `command` with stdout and stderr captured through temporary files.
