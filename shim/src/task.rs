@@ -859,7 +859,6 @@ mod tests {
             mh: Default::default(),
             metadata: Default::default(),
             timeout_nano: 0,
-            ..Default::default()
         }
     }
 
