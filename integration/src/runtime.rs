@@ -115,28 +115,18 @@ impl Runtime {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Runs and asserts failure with exit status 1 and runc's error line (logrus text,
-    /// `time="…" level=error msg="…"`) last on stderr; returns stderr with each such line
-    /// replaced by its decoded message.
+    /// Runs and asserts failure with exit status 1; returns stderr with each of runc's error
+    /// lines (logrus text, `time="…" level=error msg="…"`) replaced by its decoded message.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.output(args);
-        let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(
             out.status.code(),
             Some(1),
-            "openshell {args:?} should fail with 1:\nstdout: {}\nstderr: {stderr}",
+            "openshell {args:?} should fail with 1:\nstdout: {}\nstderr: {}",
             String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
         );
-        let last = stderr.lines().last().unwrap_or_default();
-        assert!(
-            logrus_message(last, "error").is_some(),
-            "openshell {args:?}: the last stderr line is not runc's error line: {stderr}"
-        );
-        stderr
-            .lines()
-            .map(|line| logrus_message(line, "error").unwrap_or_else(|| line.to_owned()))
-            .collect::<Vec<_>>()
-            .join("\n")
+        error_text(&out.stderr)
     }
 
     /// `openshell state ID` parsed.
@@ -161,6 +151,15 @@ impl Runtime {
     pub fn start_detached(&self, id: &str, bundle: &Path) {
         self.ok(&["run", "--detach", "--bundle", bundle.to_str().unwrap(), id]);
     }
+}
+
+/// The runtime's stderr with each of its logrus error lines replaced by the decoded message.
+pub fn error_text(stderr: &[u8]) -> String {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .map(|line| logrus_message(line, "error").unwrap_or_else(|| line.to_owned()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The message of a logrus text line `time="RFC3339" level=LEVEL msg="…"` (what runc prints
