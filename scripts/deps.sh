@@ -2,8 +2,8 @@
 # Installs the Debian packages the build, the tests and the benchmarks need (idempotent).
 set -euo pipefail
 packages=(
-  # build: libcontainer's seccomp support
-  build-essential pkg-config libseccomp-dev
+  # build: libcontainer's seccomp support; protoc for the CRI test client's generated API
+  build-essential pkg-config libseccomp-dev protobuf-compiler
   # test fixtures and tools: busybox rootfs, ps, ip/nft for sandbox networking
   busybox-static procps iproute2 nftables
   # real clients the integration tests drive, and the runc baseline

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::commands::{self, Context};
-use crate::logging::{LogFormat, Logger};
+use crate::logging::{LogFormat, Logger, print_error};
 
 /// Default state root, as `/run/runc` is runc's.
 pub const DEFAULT_ROOT: &str = "/run/openshell";
@@ -200,7 +200,7 @@ pub fn main() -> i32 {
     {
         Ok(logger) => logger,
         Err(err) => {
-            eprintln!("openshell: {err:#}");
+            print_error(&err);
             return 1;
         }
     };

@@ -78,15 +78,27 @@ impl Logger {
     /// Reports the error that ends the command: one line on stderr (as runc prints it) and, when
     /// a log file is configured, an `error` entry there, which is where containerd looks for it.
     pub fn fatal(&self, err: &anyhow::Error) {
-        let msg = format!("{err:#}");
         if let Some(file) = &self.file {
-            let mut line = String::new();
-            // Formatting into a String cannot fail.
-            let _ = write_line(&mut line, self.format, Level::ERROR, &msg);
+            let line = error_line(self.format, err);
             let _ = io::Write::write_all(&mut &**file, line.as_bytes());
         }
-        eprintln!("openshell: {msg}");
+        print_error(err);
     }
+}
+
+/// Prints `err` on stderr as runc does when stderr is not a terminal: one logrus text line,
+/// `time="…" level=error msg="…"`. Tools that drive runc (containerd, CRI-O, conformance
+/// suites) look for that shape and the word `error` in it.
+pub fn print_error(err: &anyhow::Error) {
+    eprint!("{}", error_line(LogFormat::Text, err));
+}
+
+/// One `error` line for `err` (its whole chain of causes) in `format`.
+fn error_line(format: LogFormat, err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    // Formatting into a String cannot fail.
+    let _ = write_line(&mut line, format, Level::ERROR, &format!("{err:#}"));
+    line
 }
 
 struct LineFormat {
@@ -194,6 +206,19 @@ mod tests {
         write_line(&mut out, LogFormat::Text, Level::WARN, "a b").unwrap();
         assert!(out.starts_with("time=\""), "{out}");
         assert!(out.contains(" level=warn msg=\"a b\"\n"), "{out}");
+    }
+
+    #[test]
+    fn error_line_is_logrus_text_with_the_whole_chain() {
+        let err = anyhow::anyhow!("container \"x\" does not exist").context("cannot start");
+        let line = error_line(LogFormat::Text, &err);
+        let rest = line.strip_prefix("time=\"").expect("starts with the time");
+        let (time, rest) = rest.split_once("\" ").expect("time is quoted");
+        assert!(chrono::DateTime::parse_from_rfc3339(time).is_ok(), "{line}");
+        assert_eq!(
+            rest,
+            "level=error msg=\"cannot start: container \\\"x\\\" does not exist\"\n"
+        );
     }
 
     #[test]

@@ -85,7 +85,15 @@ impl Drop for CgroupGuard {
 
 /// Writes a docker-archive (`docker save` layout) of the busybox rootfs tagged `tag`.
 pub fn busybox_docker_archive(dir: &Path, tag: &str) -> PathBuf {
-    let rootfs = dir.join("image-rootfs");
+    busybox_docker_archive_running(dir, tag, &["sh"])
+}
+
+/// [`busybox_docker_archive`] with `cmd` as the image's command (a pod sandbox image, whose
+/// command must keep running, is busybox running `sleep`).
+pub fn busybox_docker_archive_running(dir: &Path, tag: &str, cmd: &[&str]) -> PathBuf {
+    // Named by the tag, so one directory can hold several images.
+    let name = hex(&Sha256::digest(tag.as_bytes()));
+    let rootfs = dir.join(format!("rootfs-{name}"));
     write_rootfs(&rootfs);
     let mut layer = tar::Builder::new(Vec::new());
     layer.follow_symlinks(false);
@@ -95,7 +103,7 @@ pub fn busybox_docker_archive(dir: &Path, tag: &str) -> PathBuf {
     let config = serde_json::json!({
         "architecture": "amd64",
         "os": "linux",
-        "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"]},
+        "config": {"Cmd": cmd, "Env": ["PATH=/bin"]},
         "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{layer_digest}")]}
     })
     .to_string();
@@ -105,7 +113,7 @@ pub fn busybox_docker_archive(dir: &Path, tag: &str) -> PathBuf {
         "Config": config_name, "RepoTags": [tag], "Layers": [layer_name]
     }])
     .to_string();
-    let archive_path = dir.join("busybox-image.tar");
+    let archive_path = dir.join(format!("{name}.tar"));
     let mut archive = tar::Builder::new(fs::File::create(&archive_path).expect("create archive"));
     for (name, bytes) in [
         (config_name.as_str(), config.as_bytes()),
@@ -184,9 +192,27 @@ pub struct Containerd {
     _cgroups: CgroupGuard,
 }
 
+/// What a test adds to its private containerd.
+#[derive(Default)]
+pub struct ContainerdSetup<'a> {
+    /// TOML appended to the config, whose last table is the CRI plugin's
+    /// (`[plugins."io.containerd.grpc.v1.cri"]`): keys first, then its subtables.
+    pub cri: &'a str,
+    /// A directory put first on containerd's PATH, where it looks up shim binaries
+    /// (`io.containerd.NAME.v2` runs `containerd-shim-NAME-v2`).
+    pub shim_dir: Option<&'a Path>,
+    /// Environment for containerd, which its shims and their runtime inherit.
+    pub env: &'a [(&'a str, &'a Path)],
+}
+
 impl Containerd {
     /// Starts containerd with its config, root, state and sockets in a temp dir.
     pub fn start() -> Self {
+        Self::start_with(&ContainerdSetup::default())
+    }
+
+    /// Starts containerd as [`Containerd::start`] does, plus `setup`.
+    pub fn start_with(setup: &ContainerdSetup) -> Self {
         // The runc v2 shim keeps its sockets under /run/containerd/s whatever the config says.
         let host_paths = HostPathGuard::new(&["/run/containerd"]);
         let cgroups = CgroupGuard::new("default");
@@ -200,13 +226,21 @@ impl Containerd {
              [grpc]\n  address = \"{d}/containerd.sock\"\n\
              [ttrpc]\n  address = \"{d}/containerd.sock.ttrpc\"\n\
              [debug]\n  address = \"{d}/debug.sock\"\n\
-             [plugins.\"io.containerd.grpc.v1.cri\"]\n  disable_cgroup = true\n"
+             [plugins.\"io.containerd.grpc.v1.cri\"]\n  disable_cgroup = true\n{}",
+            setup.cri
         );
         fs::write(dir.path().join("config.toml"), config).unwrap();
+        let mut command = Command::new("containerd");
+        command.arg("--config").arg(dir.path().join("config.toml"));
+        if let Some(shim_dir) = setup.shim_dir {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            let mut dirs = vec![shim_dir.to_path_buf()];
+            dirs.extend(std::env::split_paths(&path));
+            command.env("PATH", std::env::join_paths(dirs).expect("PATH"));
+        }
+        command.envs(setup.env.iter().copied());
         let daemon = spawn_daemon(
-            Command::new("containerd")
-                .arg("--config")
-                .arg(dir.path().join("config.toml")),
+            &mut command,
             &dir.path().join("containerd.log"),
             &dir.path().join("containerd.sock"),
         );
@@ -228,6 +262,16 @@ impl Containerd {
         let mut command = Command::new("ctr");
         command.arg("-a").arg(self.socket());
         command
+    }
+
+    /// The private directory holding containerd's config, root, state and sockets.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// containerd's own log (for failure messages).
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
     }
 
     /// A private directory for ctr's fifos and the runtime's state root.

@@ -115,7 +115,8 @@ impl Runtime {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Runs and asserts failure with exit status 1; returns stderr.
+    /// Runs and asserts failure with exit status 1; returns stderr with each of runc's error
+    /// lines (logrus text, `time="…" level=error msg="…"`) replaced by its decoded message.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.output(args);
         assert_eq!(
@@ -125,7 +126,7 @@ impl Runtime {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        error_text(&out.stderr)
     }
 
     /// `openshell state ID` parsed.
@@ -164,6 +165,25 @@ impl Runtime {
     pub fn start_detached(&self, id: &str, bundle: &Path) {
         self.ok(&["run", "--detach", "--bundle", bundle.to_str().unwrap(), id]);
     }
+}
+
+/// The runtime's stderr with each of its logrus error lines replaced by the decoded message.
+pub fn error_text(stderr: &[u8]) -> String {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .map(|line| logrus_message(line, "error").unwrap_or_else(|| line.to_owned()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The message of a logrus text line `time="RFC3339" level=LEVEL msg="…"` (what runc prints
+/// on stderr), or None when `line` is not one at `level`.
+pub fn logrus_message(line: &str, level: &str) -> Option<String> {
+    let rest = line.strip_prefix("time=\"")?;
+    let (time, rest) = rest.split_once("\" ")?;
+    chrono::DateTime::parse_from_rfc3339(time).ok()?;
+    let quoted = rest.strip_prefix(&format!("level={level} msg="))?;
+    serde_json::from_str::<String>(quoted).ok()
 }
 
 /// Runs `command` with stdout and stderr captured through temporary files.

@@ -63,8 +63,9 @@ impl MarkedBundle {
     }
 }
 
+/// The runtime's stderr, its error lines decoded.
 fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    openshell_integration::runtime::error_text(&out.stderr)
 }
 
 fn stdout(out: &std::process::Output) -> String {

@@ -521,7 +521,7 @@ fn policies_attach_in_order_and_the_env_selector_is_removed() {
         &id,
     ]));
     assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = openshell_integration::runtime::error_text(&out.stderr);
     assert!(
         err.contains("policy \"nope\" (from --default-policy) not found"),
         "{err}"

@@ -72,6 +72,7 @@ fn spec_writes_a_runnable_config_and_refuses_to_overwrite() {
         serde_json::from_str(&fs::read_to_string(dir.path().join("config.json")).unwrap()).unwrap();
     assert_eq!(config["root"]["path"], "rootfs");
     assert_eq!(config["process"]["args"][0], "sh");
+    assert_eq!(config["hostname"], "openshell");
 
     let out = Command::new(&bin)
         .args(["spec", "--bundle"])
@@ -95,6 +96,44 @@ fn spec_writes_a_runnable_config_and_refuses_to_overwrite() {
     assert!(namespaces.iter().any(|n| n["type"] == "user"));
     assert!(!namespaces.iter().any(|n| n["type"] == "network"));
     assert_eq!(config["linux"]["uidMappings"][0]["containerID"], 0);
+    assert_eq!(config["hostname"], "openshell");
+}
+
+#[test]
+fn help_names_the_runtime_itself() {
+    let bin = binaries::openshell();
+    let subcommands = [
+        "create",
+        "start",
+        "state",
+        "kill",
+        "delete",
+        "run",
+        "exec",
+        "ps",
+        "pause",
+        "resume",
+        "events",
+        "update",
+        "features",
+        "spec",
+        "list",
+        "checkpoint",
+        "restore",
+    ];
+    for args in
+        std::iter::once(vec!["--help"]).chain(subcommands.iter().map(|sub| vec![*sub, "--help"]))
+    {
+        let out = Command::new(&bin).args(&args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.to_lowercase().contains("youki"), "{args:?}: {text}");
+    }
+    let out = Command::new(&bin).arg("--help").output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("openshell logs"),
+        "the --log flag says whose logs it takes"
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@ use std::fs;
 
 use openshell_integration::bundle::Bundle;
 use openshell_integration::leftovers::assert_clean;
-use openshell_integration::runtime::Runtime;
+use openshell_integration::runtime::{Runtime, logrus_message};
 use openshell_integration::unique_id;
 use serde_json::{Value, json};
 
@@ -28,6 +28,15 @@ fn unknown_container_is_named_by_every_command() {
         assert!(
             err.contains(&format!("container \"{id}\" does not exist")),
             "{args:?}: {err}"
+        );
+        // As runc prints it: one logrus text line at level error, which tools look for.
+        let out = rt.output(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.lines().last().unwrap_or_default();
+        assert_eq!(
+            logrus_message(last, "error"),
+            Some(format!("container \"{id}\" does not exist")),
+            "{args:?}: {stderr}"
         );
     }
     // --force deletes of a missing container succeed, as with runc.

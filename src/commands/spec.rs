@@ -15,9 +15,20 @@ pub fn spec(args: liboci_cli::Spec) -> Result<()> {
     let spec = if args.rootless {
         rootless()?
     } else {
-        Spec::default()
+        starter()
     };
     write_new(&bundle.join("config.json"), &spec)
+}
+
+/// The hostname of a generated spec: the runtime's own name, as `runc spec` writes "runc"
+/// (oci-spec's default, youki's, is "youki").
+const HOSTNAME: &str = "openshell";
+
+/// oci-spec's default spec under openshell's name.
+fn starter() -> Spec {
+    let mut spec = Spec::default();
+    spec.set_hostname(Some(HOSTNAME.to_owned()));
+    spec
 }
 
 /// Writes `spec` to `path`, refusing to overwrite an existing file (runc's behaviour).
@@ -87,7 +98,7 @@ fn rootless() -> Result<Spec> {
             mount
         })
         .collect();
-    let mut spec = Spec::default();
+    let mut spec = starter();
     spec.set_linux(Some(linux)).set_mounts(Some(mounts));
     Ok(spec)
 }
