@@ -82,6 +82,8 @@ impl fmt::Display for ProblemLines<'_> {
 pub(crate) struct Diagnostics {
     file: String,
     problems: Vec<Problem>,
+    /// The document kind the checks under way are about: their hints link to its reference.
+    kind: Option<&'static str>,
 }
 
 impl Diagnostics {
@@ -89,6 +91,7 @@ impl Diagnostics {
         Diagnostics {
             file: file.to_owned(),
             problems: Vec::new(),
+            kind: None,
         }
     }
 
@@ -102,12 +105,26 @@ impl Diagnostics {
         message: impl Into<String>,
         hint: impl Into<String>,
     ) {
+        let message = message.into();
+        let mut hint = hint.into();
+        if let Some(kind) = self.kind
+            && !hint.contains("(see ")
+        {
+            hint = format!("{hint} (see {})", reference_link(kind, &message));
+        }
         self.problems.push(Problem {
             file: self.file.clone(),
             position,
-            message: message.into(),
-            hint: hint.into(),
+            message,
+            hint,
         });
+    }
+
+    /// Runs `checks` of a `kind` document: the hints of their problems link to its reference.
+    pub(crate) fn checking(&mut self, kind: &'static str, checks: impl FnOnce(&mut Self)) {
+        let outer = self.kind.replace(kind);
+        checks(self);
+        self.kind = outer;
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -124,6 +141,16 @@ impl Diagnostics {
         self.problems.dedup();
         Err(PolicyError::Invalid(self.problems))
     }
+}
+
+/// The reference entry for the field a message names (`spec.isolation.tmpfs`, …), else for the
+/// document kind.
+fn reference_link(kind: &str, message: &str) -> String {
+    let field = message
+        .split(|c: char| c.is_whitespace() || matches!(c, '\'' | '"' | ',' | ':' | '(' | ')'))
+        .find(|word| word.starts_with("spec.") && word.len() > "spec.".len())
+        .unwrap_or("spec");
+    crate::reference::anchor(kind, field)
 }
 
 #[cfg(test)]

@@ -21,32 +21,48 @@ pub const MIN_MEMORY_BYTES: u64 = 6 * 1024 * 1024;
 
 pub(crate) fn check(set: &PolicySet, d: &mut Diagnostics) {
     if let Some(sandbox) = set.sandbox() {
-        check_metadata(&sandbox.metadata, d);
-        check_sandbox(sandbox, d);
+        d.checking("SandboxPolicy", |d| {
+            check_metadata(&sandbox.metadata, d);
+            check_sandbox(sandbox, d);
+        });
     }
     if let Some(network) = set.network() {
-        check_metadata(&network.metadata, d);
-        check_network(network, d);
+        d.checking("NetworkPolicy", |d| {
+            check_metadata(&network.metadata, d);
+            check_network(network, d);
+        });
     }
     if let Some(approval) = set.approval() {
-        check_metadata(&approval.metadata, d);
-        check_approval(approval, d);
+        d.checking("ApprovalPolicy", |d| {
+            check_metadata(&approval.metadata, d);
+            check_approval(approval, d);
+        });
     }
     if let Some(router) = set.privacy_router() {
-        check_metadata(&router.metadata, d);
-        check_router(router, d);
+        d.checking("PrivacyRouterPolicy", |d| {
+            check_metadata(&router.metadata, d);
+            check_router(router, d);
+        });
     }
     for policy in set.natural_language() {
-        check_metadata(&policy.metadata, d);
-        check_natural_language(policy, d);
+        d.checking("NaturalLanguagePolicy", |d| {
+            check_metadata(&policy.metadata, d);
+            check_natural_language(policy, d);
+        });
     }
     if let Some(catalog) = set.api_catalog() {
-        check_metadata(&catalog.metadata, d);
-        check_catalog(catalog, d);
-        check_permissions_in_catalog(set, catalog, d);
+        d.checking("ApiCatalog", |d| {
+            check_metadata(&catalog.metadata, d);
+            check_catalog(catalog, d);
+        });
+        d.checking("SandboxPolicy", |d| {
+            check_permissions_in_catalog(set, catalog, d)
+        });
     }
     if let (Some(sandbox), Some(network)) = (set.sandbox(), set.network()) {
-        check_sandbox_network(sandbox, network, d);
+        d.checking("SandboxPolicy", |d| {
+            check_sandbox_network(sandbox, network, d)
+        });
     }
 }
 

@@ -39,15 +39,55 @@ const SEED_APPROVAL: &str = "approvalPolicy:
   defaultAction: 'deny'
 ";
 
+/// The problems of `text` as printed, without the reference link that ends each hint (see
+/// `hints_link_to_the_reference` for those).
 fn problems(text: &str) -> Vec<String> {
     match PolicySet::parse("policy.yaml", text) {
         Ok(_) => panic!("expected problems in:\n{text}"),
         Err(error) => {
-            let list: Vec<String> = error.problems().iter().map(ToString::to_string).collect();
+            let list: Vec<String> = error
+                .problems()
+                .iter()
+                .map(|problem| {
+                    let line = problem.to_string();
+                    match line.rfind(" (see docs/policy-reference.md") {
+                        Some(at) if line.ends_with(')') => line[..at].to_owned(),
+                        _ => line,
+                    }
+                })
+                .collect();
             eprintln!("{list:#?}");
             list
         }
     }
+}
+
+#[test]
+fn hints_link_to_the_reference() {
+    let error = PolicySet::parse(
+        "policy.yaml",
+        &sandbox("  isolation:\n    syscallOverrides:\n      ptrce: deny\n"),
+    )
+    .unwrap_err();
+    let hint = &error.problems()[0].hint;
+    assert!(
+        hint.ends_with(
+            "(see docs/policy-reference.md#sandboxpolicy-spec-isolation-syscalloverrides)"
+        ),
+        "{hint}"
+    );
+    let error = PolicySet::parse(
+        "policy.yaml",
+        &sandbox("  isolation:\n    maskedPaths: [x]\n"),
+    )
+    .unwrap_err();
+    assert!(
+        error.problems()[0]
+            .hint
+            .contains("(see docs/policy-reference.md#sandboxpolicy"),
+        "{}",
+        error.problems()[0].hint
+    );
 }
 
 fn only_problem(text: &str) -> String {
