@@ -352,7 +352,8 @@ impl EgressWorld {
                  [services]\negress = \"{d}/egress.sock\"\n\
                  [hooks]\ntimeout_ms = 5000\n\
                  [egress]\nca_cert = \"{d}/egress-ca.pem\"\nca_key = \"{d}/egress-ca.key\"\n\
-                 [audit]\nspool_dir = \"{d}/spool\"\ntrail = \"{}\"\n{node_audit}",
+                 [policy]\nworkload_audit_destinations = [\"file://{0}\"]\n\
+                 [audit]\nspool_dir = \"{d}/spool\"\ntrail = \"{0}\"\n{node_audit}",
                 trail.display()
             ),
         )

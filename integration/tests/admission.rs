@@ -354,10 +354,16 @@ fn assert_redacted_allow(event: &Value) {
 #[test]
 fn audit_events_reach_file_and_siem_survive_an_outage_and_show_in_openshell_audit() {
     let mut siem = SiemStandIn::start();
-    let node = TestNode::new(&format!("[siem]\nsecurity-events = \"{}\"\n", siem.url()));
+    let node = TestNode::default();
+    let file_destination = node.path("audit-file.jsonl");
+    // The bundle's policy is the workload's pick: the node must allow its file destination.
+    node.configure(&format!(
+        "[siem]\nsecurity-events = \"{}\"\n[policy]\nworkload_audit_destinations = [\"file://{}\"]\n",
+        siem.url(),
+        file_destination.display()
+    ));
     let rt = Runtime::with_config(&node.config());
     let image = format!("registry.example/agents/support:owner-{EMAIL}");
-    let file_destination = node.path("audit-file.jsonl");
     let to_file = api_policy(
         "to-file",
         &ISOLATED,
