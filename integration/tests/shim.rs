@@ -34,17 +34,18 @@ static CONTAINERD: Mutex<()> = Mutex::new(());
 
 /// The annotation that names a container's policy.
 const POLICY_ANNOTATION: &str = "openshell.nvidia.com/policy";
+/// The test policy, installed in the node's policy directory (workloads name policies).
+const POLICY_NAME: &str = "shim-agent";
 /// Where the shim keeps the runtime's state: one root per containerd namespace.
 const RUNTIME_ROOT: &str = "/run/containerd/openshell";
 const IMAGE: &str = "docker.io/openshell/busybox:test";
 const PAUSE_IMAGE: &str = "docker.io/openshell/pause:test";
 
-/// A private containerd with the shim on its PATH, the CRI runtime handler `openshell`, a
-/// private node configuration and a policy file.
+/// A private containerd with the shim on its PATH, the CRI runtime handler `openshell`, and a
+/// private node configuration whose policy directory holds [`POLICY_NAME`].
 struct World {
     containerd: Containerd,
     node: TestNode,
-    policy: PathBuf,
     _images: tempfile::TempDir,
 }
 
@@ -55,10 +56,10 @@ impl World {
         binaries::openshell();
         binaries::path("openshell-hook");
         let node = TestNode::default();
-        let policy = node.path("policy.yaml");
+        node.configure(&format!("policy_dir = \"{}\"\n", node.dir().display()));
         fs::write(
-            &policy,
-            sandbox_policy("shim-agent", &["network: none", "syscalls: default"], &[]),
+            node.path(&format!("{POLICY_NAME}.yaml")),
+            sandbox_policy(POLICY_NAME, &["network: none", "syscalls: default"], &[]),
         )
         .unwrap();
         let cni = node.path("cni");
@@ -103,7 +104,6 @@ impl World {
         Self {
             containerd,
             node,
-            policy,
             _images: images,
         }
     }
@@ -192,7 +192,7 @@ fn ctr_runs_execs_pauses_kills_and_deletes_through_the_shim() {
     let _one = CONTAINERD.lock().unwrap_or_else(|e| e.into_inner());
     let world = World::start();
     let fifo = world.containerd.scratch("fifo");
-    let annotation = format!("{POLICY_ANNOTATION}={}", world.policy.display());
+    let annotation = format!("{POLICY_ANNOTATION}={POLICY_NAME}");
     let run = |extra: &[&str]| {
         let mut command = world.containerd.ctr();
         command
@@ -311,11 +311,7 @@ fn cri_runtime_handler_runs_a_pod_under_its_policy_annotation() {
             attempt: 0,
         }),
         log_directory: logs.display().to_string(),
-        annotations: [(
-            POLICY_ANNOTATION.to_owned(),
-            world.policy.display().to_string(),
-        )]
-        .into(),
+        annotations: [(POLICY_ANNOTATION.to_owned(), POLICY_NAME.to_owned())].into(),
         linux: Some(LinuxPodSandboxConfig {
             security_context: Some(LinuxSandboxSecurityContext {
                 namespace_options: Some(NamespaceOption {
