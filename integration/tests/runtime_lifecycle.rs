@@ -3,7 +3,6 @@
 use std::fs;
 use std::io::Read;
 use std::os::unix::net::UnixListener;
-use std::path::Path;
 use std::time::Duration;
 
 use openshell_integration::bundle::Bundle;
