@@ -11,7 +11,7 @@ use openshell_integration::bundle::Bundle;
 use openshell_integration::leftovers::assert_clean;
 use openshell_integration::node::TestNode;
 use openshell_integration::policies::sandbox_policy;
-use openshell_integration::runtime::{Runtime, run_to_files};
+use openshell_integration::runtime::{Runtime, error_text, run_to_files};
 use openshell_integration::{proc_status_field, unique_id, wait_for};
 use serde_json::{Value, json};
 
@@ -328,7 +328,7 @@ fn attach(
     if !out.status.success() {
         assert_eq!(out.status.code(), Some(1));
         assert_clean(rt.root(), &id, bundle.path());
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        return Err(error_text(&out.stderr));
     }
     let floor: Value = serde_json::from_str(
         &fs::read_to_string(rt.root().join(".openshell").join(&id).join("floor.json")).unwrap(),
