@@ -131,7 +131,7 @@ fn help_names_the_runtime_itself() {
     }
     let out = Command::new(&bin).arg("--help").output().unwrap();
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("openshell logs"),
+        String::from_utf8_lossy(&out.stdout).contains("openshell's log"),
         "the --log flag says whose logs it takes"
     );
 }
@@ -229,7 +229,8 @@ fn policy_validate_reports_every_problem_a_summary_and_json() {
         "{err}"
     );
     assert!(
-        err.ends_with("2 of 2 policy files are invalid, 4 problems\n"),
+        err.trim_end()
+            .ends_with("2 of 2 policy files are invalid, 4 problems"),
         "{err}"
     );
 }

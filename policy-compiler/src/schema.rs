@@ -162,7 +162,7 @@ pub fn policy_schema() -> Value {
         choices.push(json_schema!({ "$ref": format!("#/$defs/{}", kind.name) }).to_value());
         definitions.insert(kind.name.to_owned(), kind.schema);
     }
-    json_schema!({
+    let schema = json_schema!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "openshell policy document",
         "description": format!(
@@ -171,13 +171,28 @@ pub fn policy_schema() -> Value {
         ),
         "oneOf": choices,
         "$defs": definitions,
-    })
-    .to_value()
+    });
+    sorted(schema.to_value())
 }
 
 /// The JSON Schema of the node configuration (`/etc/openshell/config.toml`, read as TOML).
 pub fn node_config_schema() -> Value {
-    generator().into_root_schema_for::<NodeConfig>().to_value()
+    sorted(generator().into_root_schema_for::<NodeConfig>().to_value())
+}
+
+/// `value` with every object's keys in sorted order, so the schema (and the reference written
+/// from it) reads the same whether or not serde_json keeps insertion order: another crate in
+/// the same build may turn its `preserve_order` feature on.
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
 }
 
 /// A value written as a string: its schema is `schema` under the type's own name.
