@@ -145,10 +145,19 @@ pub(crate) fn policy_schemas() -> PolicySchemas {
             "A `PrivacyRouterPolicy` written as a bare block, with an optional `name`.",
         ),
     ];
+    let in_order = |kinds: Vec<KindSchema>| -> Vec<KindSchema> {
+        kinds
+            .into_iter()
+            .map(|kind| KindSchema {
+                schema: sorted(kind.schema),
+                ..kind
+            })
+            .collect()
+    };
     PolicySchemas {
-        kinds,
-        bare_blocks,
-        definitions: generator.take_definitions(true),
+        kinds: in_order(kinds),
+        bare_blocks: in_order(bare_blocks),
+        definitions: sorted_map(generator.take_definitions(true)),
     }
 }
 
@@ -185,14 +194,16 @@ pub fn node_config_schema() -> Value {
 /// the same build may turn its `preserve_order` feature on.
 fn sorted(value: Value) -> Value {
     match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
-        }
+        Value::Object(map) => Value::Object(sorted_map(map)),
         Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
         other => other,
     }
+}
+
+fn sorted_map(map: Map<String, Value>) -> Map<String, Value> {
+    let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries.into_iter().map(|(k, v)| (k, sorted(v))).collect()
 }
 
 /// A value written as a string: its schema is `schema` under the type's own name.
