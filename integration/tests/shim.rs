@@ -276,6 +276,23 @@ fn ctr_runs_execs_pauses_kills_and_deletes_through_the_shim() {
 }
 
 /// A CRI client on containerd's socket.
+/// CRI ContainerStatus of `container`.
+fn container_status(
+    runtime: &tokio::runtime::Runtime,
+    cri: &mut RuntimeServiceClient<Channel>,
+    container: &str,
+) -> k8s_cri::v1::ContainerStatus {
+    runtime
+        .block_on(cri.container_status(ContainerStatusRequest {
+            container_id: container.to_owned(),
+            verbose: false,
+        }))
+        .expect("ContainerStatus")
+        .into_inner()
+        .status
+        .expect("a status")
+}
+
 async fn cri_client(socket: PathBuf) -> RuntimeServiceClient<Channel> {
     let channel = Endpoint::try_from("http://[::]:50051")
         .unwrap()
@@ -384,15 +401,7 @@ fn cri_runtime_handler_runs_a_pod_under_its_policy_annotation() {
     // (`noNewPrivileges: false`); the runtime holds it to the container's floor all the same.
     assert_confined(&String::from_utf8_lossy(&exec.stdout));
 
-    let status = runtime
-        .block_on(cri.container_status(ContainerStatusRequest {
-            container_id: container.clone(),
-            verbose: false,
-        }))
-        .expect("ContainerStatus")
-        .into_inner()
-        .status
-        .expect("a status");
+    let status = container_status(&runtime, &mut cri, &container);
     assert_eq!(status.state, ContainerState::ContainerRunning as i32);
     let log_path = PathBuf::from(&status.log_path);
     assert!(
@@ -415,15 +424,7 @@ fn cri_runtime_handler_runs_a_pod_under_its_policy_annotation() {
             timeout: 1,
         }))
         .expect("StopContainer");
-    let status = runtime
-        .block_on(cri.container_status(ContainerStatusRequest {
-            container_id: container.clone(),
-            verbose: false,
-        }))
-        .expect("ContainerStatus")
-        .into_inner()
-        .status
-        .expect("a status");
+    let status = container_status(&runtime, &mut cri, &container);
     assert_eq!(status.state, ContainerState::ContainerExited as i32);
     runtime
         .block_on(cri.stop_pod_sandbox(StopPodSandboxRequest {

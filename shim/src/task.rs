@@ -811,6 +811,18 @@ mod tests {
         }
 
         /// Creates and starts an exec process, returning its pid.
+        /// Asserts that each of `exec_ids` in task `id` reports `status`.
+        async fn assert_status(&self, id: &str, exec_ids: &[&str], status: Status) {
+            for exec_id in exec_ids {
+                let resp = self
+                    .task
+                    .state(&ctx(), state_request(id, exec_id))
+                    .await
+                    .unwrap_or_else(|e| panic!("state({exec_id:?}): {e}"));
+                assert_eq!(resp.status(), status, "exec_id {exec_id:?}");
+            }
+        }
+
         async fn start_exec(&self, id: &str, exec_id: &str) -> i32 {
             self.task
                 .exec(&ctx(), exec_request(id, exec_id))
@@ -1542,19 +1554,8 @@ mod tests {
 
         // A paused task projects its status onto every exec inside it, even though
         // the exec process itself was never touched.
-        for exec_id in ["", "e1"] {
-            let resp = shim
-                .task
-                .state(&ctx(), state_request("paused", exec_id))
-                .await
-                .unwrap_or_else(|e| panic!("state({:?}): {}", exec_id, e));
-            assert_eq!(
-                resp.status(),
-                Status::PAUSED,
-                "exec_id {:?} should report PAUSED",
-                exec_id
-            );
-        }
+        shim.assert_status("paused", &["", "e1"], Status::PAUSED)
+            .await;
 
         shim.task
             .resume(
@@ -1567,14 +1568,8 @@ mod tests {
             .await
             .expect("resume");
 
-        for exec_id in ["", "e1"] {
-            let resp = shim
-                .task
-                .state(&ctx(), state_request("paused", exec_id))
-                .await
-                .unwrap_or_else(|e| panic!("state({:?}): {}", exec_id, e));
-            assert_eq!(resp.status(), Status::RUNNING);
-        }
+        shim.assert_status("paused", &["", "e1"], Status::RUNNING)
+            .await;
     }
 
     #[cfg(not(target_os = "linux"))]
