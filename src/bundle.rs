@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use oci_spec::runtime::Spec;
-use openshell_policy::wire::ContainerPolicy;
+use openshell_policy::CompiledPolicy;
 use serde::{Deserialize, Serialize};
 
 use crate::container_floor::ContainerFloor;
@@ -128,10 +128,8 @@ fn absolutize(spec: &mut Spec, bundle: &Path, config_path: &Path) -> Result<()> 
 /// The files an attached policy adds to the staged bundle.
 #[derive(Default)]
 pub struct PolicyFiles {
-    /// The plain policy the hooks read.
-    pub plain: Option<ContainerPolicy>,
-    /// The resolver configuration of a restricted sandbox.
-    pub resolv_conf: Option<String>,
+    /// The container's compiled policy, which the hook and the node services read.
+    pub compiled: Option<CompiledPolicy>,
     /// What exec'd processes and updates are held to.
     pub floor: Option<ContainerFloor>,
 }
@@ -153,12 +151,10 @@ impl StagedBundle {
         root.join(STAGING_DIR).join(id)
     }
 
-    /// The plain policy the hooks read (`ContainerPolicy` as JSON), when a policy is attached.
-    pub const POLICY_FILE: &str = "policy.json";
-    /// The resolver configuration a restricted sandbox gets (bind-mounted as /etc/resolv.conf).
-    pub const RESOLV_CONF: &str = "resolv.conf";
+    /// The container's compiled policy (JSON), when a policy is attached.
+    pub const POLICY_FILE: &str = CompiledPolicy::FILE;
 
-    /// Writes `spec` (and the container's plain policy, if any) as the staged bundle of container
+    /// Writes `spec` (and the container's compiled policy, if any) as the staged bundle of container
     /// `id`. Fails if one already exists, which also keeps two concurrent `create`s of the same
     /// id apart.
     pub fn write(
@@ -191,19 +187,19 @@ impl StagedBundle {
     }
 
     fn write_files(&self, caller_bundle: &Path, spec: &Spec, policy: &PolicyFiles) -> Result<()> {
-        if let Some(plain) = &policy.plain {
+        if let Some(compiled) = &policy.compiled {
             let path = self.dir.join(Self::POLICY_FILE);
-            fs::write(&path, serde_json::to_vec_pretty(plain)?)
+            fs::write(&path, serde_json::to_vec_pretty(compiled)?)
                 .with_context(|| format!("cannot write {}", path.display()))?;
+            if let Some(wiring) = &compiled.sandbox_network {
+                let path = self.dir.join(crate::hardening::RESOLV_CONF);
+                fs::write(&path, &wiring.resolv_conf)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
         }
         if let Some(floor) = &policy.floor {
             let path = self.dir.join(ContainerFloor::FILE);
             fs::write(&path, serde_json::to_vec_pretty(floor)?)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-        }
-        if let Some(resolv_conf) = &policy.resolv_conf {
-            let path = self.dir.join(Self::RESOLV_CONF);
-            fs::write(&path, resolv_conf)
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         let config = self.dir.join("config.json");

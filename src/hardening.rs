@@ -5,10 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use oci_spec::runtime::{Mount, MountBuilder, Spec};
+use oci_spec::runtime::Spec;
 use openshell_policy::node_config::NodeConfig;
 use openshell_policy::{
-    HardenOptions, Hardened, HookInjection, NetworkIsolation, PolicySet, harden,
+    Compiled, CompiledPolicy, EgressWiring, HookInjection, NodeFacts, PolicySet,
 };
 
 use crate::{exe_seal, gpu_edits};
@@ -19,7 +19,7 @@ pub const HOOK_BINARY: &str = "openshell-hook";
 /// The only environment hooks get (CVE-2025-23266: nothing inherited from the container).
 pub const HOOK_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// The hook calls for a container whose plain policy the runtime wrote to `policy_file`.
+/// The hook calls for a container whose compiled policy the runtime wrote to `policy_file`.
 pub fn hook_injection(node: &NodeConfig, policy_file: &Path) -> Result<HookInjection> {
     let path = hook_binary(node)?;
     let config = NodeConfig::default_path();
@@ -67,91 +67,59 @@ pub fn hook_binary(node: &NodeConfig) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Hardens `spec` by `policy` on this node. The caller's spec is not modified.
-pub fn harden_spec(
+/// Compiles `policy` for a container from `spec` on this node: its one record (hardened spec,
+/// sandbox network wiring, egress, decision, approval and routing rules) and the explanation of
+/// every effect. `staged_dir` is the container's staged bundle, where the record and the
+/// resolver configuration go; `hooks` are the hook calls to inject, if any. The same function
+/// serves `create` and `policy compile|explain`, so what those print is what runs.
+pub fn compile(
     spec: &Spec,
     policy: &PolicySet,
     node: &NodeConfig,
+    staged_dir: &Path,
     hooks: Option<HookInjection>,
-) -> Result<Hardened> {
+) -> Result<Compiled> {
     let gpu_access = policy
         .sandbox()
         .map(|sandbox| sandbox.spec.resources.gpu_access.value)
         .unwrap_or_default();
-    let options = HardenOptions {
+    let region = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(REGION_ANNOTATION).cloned())
+        .or_else(|| node.region.clone());
+    let facts = NodeFacts {
         gpu: gpu_edits::for_container(spec, gpu_access, &node.gpu)?,
         hooks,
-        ..HardenOptions::default()
+        seccomp_listener: None,
+        egress: EgressWiring {
+            gateway: node.egress.gateway(),
+            proxy_port: node.egress.proxy_port,
+            ca_cert: node.egress.ca_cert_path(),
+            resolv_conf: staged_dir.join(RESOLV_CONF),
+        },
+        region,
     };
-    Ok(harden(spec, policy, &options)?)
+    Ok(openshell_policy::compile(policy, spec, &facts)?)
 }
 
-/// Where a restricted sandbox finds the egress engine's interception CA.
-pub const EGRESS_CA_IN_SANDBOX: &str = "/etc/ssl/certs/openshell-egress-ca.pem";
+/// The resolver configuration a restricted sandbox gets, in its staged bundle (bind-mounted as
+/// /etc/resolv.conf).
+pub const RESOLV_CONF: &str = "resolv.conf";
 
-/// For `network: restricted`: everything the sandbox needs to reach the egress engine — the
-/// proxy variables, a resolver pointing at the engine's DNS responder (the file at
-/// `resolv_conf`, in the runtime's state, whose contents are returned for the caller to write),
-/// and the interception CA as a trusted certificate. Other network settings are left alone.
-pub fn wire_restricted_network(
-    spec: &mut Spec,
-    policy: &PolicySet,
-    node: &NodeConfig,
-    resolv_conf: &Path,
-) -> Result<Option<String>> {
-    let restricted = policy
-        .sandbox()
-        .is_some_and(|s| s.spec.isolation.network.value == NetworkIsolation::Restricted);
-    if !restricted {
-        return Ok(None);
-    }
-    let egress = &node.egress;
-    let ca = egress.ca_cert_path();
-    if !ca.is_file() {
+/// The annotation naming a container's data-residency region (else the node's `region`).
+pub const REGION_ANNOTATION: &str = "openshell.nvidia.com/region";
+
+/// Refuses a restricted sandbox on a node whose egress engine has not created its interception
+/// CA yet (the sandbox could not trust what the engine presents).
+pub fn check_egress_ca(compiled: &CompiledPolicy) -> Result<()> {
+    if let Some(wiring) = &compiled.sandbox_network
+        && !wiring.ca_cert.is_file()
+    {
         bail!(
             "egress CA {} not found: start openshell-egress (it creates it) or set [egress] ca_cert",
-            ca.display()
+            wiring.ca_cert.display()
         );
     }
-    let proxy = format!("http://{}:{}", egress.gateway, egress.proxy_port);
-    let settings = [
-        ("HTTP_PROXY", proxy.as_str()),
-        ("HTTPS_PROXY", proxy.as_str()),
-        ("http_proxy", proxy.as_str()),
-        ("https_proxy", proxy.as_str()),
-        ("NO_PROXY", "localhost,127.0.0.1"),
-        ("no_proxy", "localhost,127.0.0.1"),
-        ("SSL_CERT_FILE", EGRESS_CA_IN_SANDBOX),
-    ];
-    if let Some(process) = spec.process_mut() {
-        let mut env: Vec<String> = process.env().clone().unwrap_or_default();
-        env.retain(|entry| {
-            let name = entry.split('=').next().unwrap_or_default();
-            !settings.iter().any(|(key, _)| *key == name)
-        });
-        env.extend(settings.iter().map(|(key, value)| format!("{key}={value}")));
-        process.set_env(Some(env));
-    }
-    let mut mounts = spec.mounts().clone().unwrap_or_default();
-    mounts.retain(|m| {
-        m.destination() != Path::new("/etc/resolv.conf")
-            && m.destination() != Path::new(EGRESS_CA_IN_SANDBOX)
-    });
-    mounts.push(read_only_bind(resolv_conf, "/etc/resolv.conf")?);
-    mounts.push(read_only_bind(&ca, EGRESS_CA_IN_SANDBOX)?);
-    spec.set_mounts(Some(mounts));
-    Ok(Some(format!("nameserver {}\n", egress.gateway)))
-}
-
-fn read_only_bind(source: &Path, destination: &str) -> Result<Mount> {
-    Ok(MountBuilder::default()
-        .destination(destination)
-        .typ("bind")
-        .source(source)
-        .options(
-            ["rbind", "ro", "nosuid", "nodev", "noexec"]
-                .map(String::from)
-                .to_vec(),
-        )
-        .build()?)
+    Ok(())
 }

@@ -4,11 +4,9 @@
 //! state_file = "/run/openshell/egress/state.json"   # registrations, restored at start
 //! catalog = "/etc/openshell/api-catalog.yaml"           # node-wide ApiCatalog (optional)
 //!
-//! [network]
-//! pool = "10.200.0.0/16"        # sandbox addresses; the first host address is the gateway
+//! [network]                     # pool and proxy_port: the node configuration's [egress]
 //! synthetic = "10.201.0.0/16"   # what the DNS responder answers for allowed names
 //! interface_prefix = "osh"      # host-side veth names: prefix + 12 hex digits
-//! proxy_port = 3128             # explicit proxy (HTTP_PROXY / HTTPS_PROXY)
 //! transparent_port = 3129       # redirected TCP
 //! dns_port = 53
 //! http_ports = [80, 443]        # what an allow rule without `ports` allows
@@ -136,13 +134,17 @@ impl Default for EngineConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NetworkSettings {
-    /// Sandbox addresses; the first host address is every sandbox's gateway.
+    /// Sandbox addresses; the first host address is every sandbox's gateway. Read from the
+    /// node configuration's `[egress] pool`, which the runtime wires sandboxes by too.
+    #[serde(skip)]
     pub pool: Ipv4Net,
     /// Synthetic addresses handed out by the DNS responder.
     pub synthetic: Ipv4Net,
     /// Host-side veth name prefix (at most 3 characters: names are prefix + 12 hex digits).
     pub interface_prefix: String,
-    /// The explicit proxy's port on the gateway.
+    /// The explicit proxy's port on the gateway (the node configuration's `[egress]
+    /// proxy_port`).
+    #[serde(skip)]
     pub proxy_port: u16,
     /// The transparent listener's port on the gateway.
     pub transparent_port: u16,
@@ -156,11 +158,12 @@ pub struct NetworkSettings {
 
 impl Default for NetworkSettings {
     fn default() -> Self {
+        let egress = openshell_policy::node_config::EgressSettings::default();
         NetworkSettings {
-            pool: "10.200.0.0/16".parse().expect("valid default pool"),
+            pool: egress.pool,
             synthetic: "10.201.0.0/16".parse().expect("valid default range"),
             interface_prefix: "osh".to_owned(),
-            proxy_port: 3128,
+            proxy_port: egress.proxy_port,
             transparent_port: 3129,
             dns_port: 53,
             http_ports: vec![80, 443],
@@ -384,13 +387,17 @@ impl EngineConfig {
         Ok(config)
     }
 
-    /// Fills the CA paths from the node configuration's `[egress]` when this file names none.
-    pub fn with_node_defaults(mut self, node: &NodeConfig) -> EngineConfig {
+    /// Takes the sandbox pool and proxy port from the node configuration's `[egress]` (their
+    /// one home), and the CA paths too when this file names none.
+    pub fn with_node_defaults(mut self, node: &NodeConfig) -> Result<EngineConfig, ConfigError> {
+        self.network.pool = node.egress.pool;
+        self.network.proxy_port = node.egress.proxy_port;
         if self.tls.ca_cert.is_none() && self.tls.ca_key.is_none() {
             self.tls.ca_cert = node.egress.ca_cert.clone();
             self.tls.ca_key = node.egress.ca_key.clone();
         }
-        self
+        self.check()?;
+        Ok(self)
     }
 
     /// Checks what TOML types cannot.
@@ -399,7 +406,7 @@ impl EngineConfig {
         let network = &self.network;
         if network.pool.prefix_len() > 29 {
             return invalid(format!(
-                "network.pool {} is too small: it needs room for a gateway and sandboxes",
+                "[egress] pool {} is too small: it needs room for a gateway and sandboxes",
                 network.pool
             ));
         }
@@ -413,7 +420,7 @@ impl EngineConfig {
             || network.synthetic.contains(&network.pool.network())
         {
             return invalid(format!(
-                "network.pool {} and network.synthetic {} overlap",
+                "[egress] pool {} and network.synthetic {} overlap",
                 network.pool, network.synthetic
             ));
         }
@@ -429,7 +436,10 @@ impl EngineConfig {
             ));
         }
         let ports = [
-            ("proxy_port", network.proxy_port),
+            (
+                "proxy_port ([egress] in the node configuration)",
+                network.proxy_port,
+            ),
             ("transparent_port", network.transparent_port),
             ("dns_port", network.dns_port),
         ];
@@ -496,9 +506,7 @@ mod tests {
         let text = r#"
 state_file = "/tmp/s.json"
 [network]
-pool = "10.50.0.0/24"
 synthetic = "10.51.0.0/24"
-proxy_port = 8080
 [resolver]
 system = false
 [resolver.hosts]
@@ -510,7 +518,7 @@ cidr = "10.1.0.0/16"
 block_at = "confidential"
 "#;
         let config = EngineConfig::parse(text, Path::new("e.toml")).unwrap();
-        assert_eq!(config.network.gateway(), Ipv4Addr::new(10, 50, 0, 1));
+        assert_eq!(config.network.synthetic.to_string(), "10.51.0.0/24");
         assert_eq!(
             config.resolver.hosts["api.hubspot.com"],
             vec!["203.0.113.10".parse::<IpAddr>().unwrap()]
@@ -523,12 +531,32 @@ block_at = "confidential"
     }
 
     #[test]
+    fn the_pool_and_proxy_port_come_from_the_node_configuration() {
+        let mut node = NodeConfig::default();
+        node.egress.pool = "10.50.0.0/24".parse().unwrap();
+        node.egress.proxy_port = 8080;
+        let config = EngineConfig::default().with_node_defaults(&node).unwrap();
+        assert_eq!(config.network.gateway(), Ipv4Addr::new(10, 50, 0, 1));
+        assert_eq!(config.network.proxy_url(), "http://10.50.0.1:8080");
+        assert_eq!(config.network.gateway(), node.egress.gateway());
+        node.egress.pool = "10.0.0.0/30".parse().unwrap();
+        let err = EngineConfig::default()
+            .with_node_defaults(&node)
+            .unwrap_err();
+        assert!(err.to_string().contains("[egress] pool"), "{err}");
+        node.egress.pool = "10.201.0.0/16".parse().unwrap();
+        let err = EngineConfig::default()
+            .with_node_defaults(&node)
+            .unwrap_err();
+        assert!(err.to_string().contains("overlap"), "{err}");
+    }
+
+    #[test]
     fn bad_values_are_named() {
         let cases = [
-            ("[network]\npool = \"10.0.0.0/30\"\n", "network.pool"),
             (
-                "[network]\npool = \"10.0.0.0/16\"\nsynthetic = \"10.0.5.0/24\"\n",
-                "overlap",
+                "[network]\npool = \"10.0.0.0/16\"\n",
+                "unknown field `pool`",
             ),
             (
                 "[network]\ninterface_prefix = \"toolong\"\n",

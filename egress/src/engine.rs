@@ -179,7 +179,7 @@ impl Engine {
         admin_socket: &Path,
         audit: AuditMode,
     ) -> Result<Engine, EngineError> {
-        let config = config.with_node_defaults(node);
+        let config = config.with_node_defaults(node).map_err(start_error)?;
         let default_catalog = match &config.catalog {
             Some(path) => {
                 let set = PolicySet::load(path).map_err(start_error)?;

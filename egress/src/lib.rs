@@ -42,6 +42,7 @@ pub mod head_scan;
 pub mod ingress;
 pub mod interception;
 pub mod metrics;
+pub mod policy_admin;
 pub mod proxy;
 pub mod rate_limit;
 pub mod registry;

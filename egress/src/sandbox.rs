@@ -6,65 +6,16 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ipnet::Ipv4Net;
-use openshell_policy::wire::AuditSettings;
-use openshell_policy::{ApiCatalogSpec, NetworkSpec, Permissions, PolicySet};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
+use openshell_policy::ApiCatalogSpec;
+
 use crate::api_permissions::ApiPermissions;
 use crate::rules::{EgressRules, RulesError};
 
-/// The egress-relevant part of a container's policy: its `NetworkPolicy`, its SandboxPolicy's
-/// API permissions and audit settings, and the API catalog that gives the permissions meaning.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EgressPolicy {
-    /// The policy's name (audit events carry it).
-    pub name: String,
-    /// The `NetworkPolicy` spec; absent = nothing allowed.
-    #[serde(default)]
-    pub network: NetworkSpec,
-    /// `spec.permissions` of the SandboxPolicy.
-    #[serde(default)]
-    pub permissions: Permissions,
-    /// The API catalog; absent = the engine's node-wide catalog, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub catalog: Option<ApiCatalogSpec>,
-    /// `spec.auditLog` of the SandboxPolicy.
-    #[serde(default)]
-    pub audit: AuditSettings,
-}
-
-impl EgressPolicy {
-    /// The egress part of a loaded policy file.
-    pub fn from_policy_set(set: &PolicySet) -> EgressPolicy {
-        let sandbox = set.sandbox();
-        let audit = sandbox
-            .map(|s| AuditSettings {
-                enabled: s.spec.audit_log.enabled.value,
-                destination: s
-                    .spec
-                    .audit_log
-                    .destination
-                    .as_ref()
-                    .map(|d| d.value.to_string()),
-            })
-            .unwrap_or(AuditSettings {
-                enabled: true,
-                destination: None,
-            });
-        EgressPolicy {
-            name: set.name().to_owned(),
-            network: set.network().map(|n| n.spec.clone()).unwrap_or_default(),
-            permissions: sandbox
-                .map(|s| s.spec.permissions.clone())
-                .unwrap_or_default(),
-            catalog: set.api_catalog().map(|c| c.spec.clone()),
-            audit,
-        }
-    }
-}
+pub use openshell_policy::compiled::EgressPolicy;
 
 /// `POST /v1/sandboxes`: register a sandbox (or re-register it, keeping its address).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -231,8 +182,8 @@ networkPolicy:
   inspection:
     tlsDecrypt: true
 ";
-        let set = PolicySet::parse("p.yaml", text).unwrap();
-        let policy = EgressPolicy::from_policy_set(&set);
+        let set = openshell_policy::PolicySet::parse("p.yaml", text).unwrap();
+        let policy = openshell_policy::egress_policy(&set);
         assert_eq!(policy.name, "sales-ops-agent");
         assert_eq!(policy.network.egress.allow.len(), 1);
         assert!(policy.network.inspection.tls_decrypt.value);

@@ -1,15 +1,12 @@
 //! The hook's inputs: the OCI state on stdin, the policy file, the bundle's `config.json`.
 
 use std::collections::BTreeMap;
-use std::fs::OpenOptions;
 use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use oci_spec::runtime::{Capability, LinuxNamespaceType, Spec, State};
-use openshell_policy::wire::{
-    AdmissionRequest, ContainerPolicy, RequestedSandbox, check_container_id,
-};
+use openshell_policy::CompiledPolicy;
+use openshell_policy::wire::{AdmissionRequest, RequestedSandbox, check_container_id};
 
 use crate::HookError;
 
@@ -31,16 +28,6 @@ fn read_limited(mut reader: impl Read, what: &str) -> Result<String, HookError> 
     Ok(text)
 }
 
-/// Reads a regular file without following a symlink at its last component.
-fn read_file(path: &Path, what: &str) -> Result<String, HookError> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|e| HookError::Input(format!("cannot open {what} {}: {e}", path.display())))?;
-    read_limited(file, what)
-}
-
 /// Parses the OCI state the runtime writes to a hook's stdin.
 pub fn read_state(reader: impl Read) -> Result<State, HookError> {
     let text = read_limited(reader, "the OCI state on stdin")?;
@@ -56,19 +43,9 @@ pub fn read_state(reader: impl Read) -> Result<State, HookError> {
     Ok(state)
 }
 
-/// Reads the policy file the runtime wrote for the container.
-pub fn read_policy(path: &Path) -> Result<ContainerPolicy, HookError> {
-    let text = read_file(path, "policy file")?;
-    serde_json::from_str(&text)
-        .map_err(|e| HookError::Input(format!("policy file {}: {e}", path.display())))
-}
-
-/// Reads `<bundle>/config.json`.
-pub fn read_spec(bundle: &Path) -> Result<Spec, HookError> {
-    let path = bundle.join("config.json");
-    let text = read_file(&path, "bundle config")?;
-    serde_json::from_str(&text)
-        .map_err(|e| HookError::Input(format!("bundle config {}: {e}", path.display())))
+/// Reads and verifies the compiled policy the runtime wrote for the container.
+pub fn read_policy(path: &Path) -> Result<CompiledPolicy, HookError> {
+    CompiledPolicy::read(path).map_err(|e| HookError::Input(e.to_string()))
 }
 
 /// Annotations that name the image.
@@ -79,8 +56,10 @@ const IMAGE_ANNOTATIONS: [&str; 4] = [
     "org.opencontainers.image.base.name",
 ];
 
-/// The admission question for a container: what its spec asks for, under `policy`.
-pub fn admission_request(state: &State, spec: &Spec, policy: ContainerPolicy) -> AdmissionRequest {
+/// The admission question for a container: what its spec (the compiled one it runs with) asks
+/// for, under `policy`.
+pub fn admission_request(state: &State, policy: CompiledPolicy) -> AdmissionRequest {
+    let spec = &policy.spec;
     let mut annotations: BTreeMap<String, String> = spec
         .annotations()
         .clone()
@@ -105,7 +84,7 @@ pub fn admission_request(state: &State, spec: &Spec, policy: ContainerPolicy) ->
         image,
         requested: requested(spec, &annotations),
         annotations,
-        policy,
+        policy: policy.clone(),
     }
 }
 

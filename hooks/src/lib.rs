@@ -19,7 +19,7 @@
 //! ```
 //!
 //! - `create-runtime --policy FILE [--state-root DIR] [--config FILE] [--timeout-ms N]`:
-//!   reads the OCI state from stdin; `FILE` is the [`ContainerPolicy`] (JSON) the runtime wrote
+//!   reads the OCI state from stdin; `FILE` is the [`CompiledPolicy`] (JSON) the runtime wrote
 //!   into its own state directory at `create`. Asks for admission — the policy service over its
 //!   socket when the node configuration names one (`[services] nemotron`), else the embedded
 //!   engine in-process — then writes the registration record to `DIR/<id>.json` (default: the
@@ -34,8 +34,8 @@
 //! The hook is a host binary named by absolute path, run in the runtime's namespaces. It refuses
 //! to run with any `LD_*` variable in its environment (a preloaded library would be the
 //! container's code running as root on the host), works from `/` rather than any directory the
-//! runtime or container chose, resolves and executes no program, and reads only the bundle's
-//! `config.json` (opened without following symlinks) and the policy file — never anything under
+//! runtime or container chose, resolves and executes no program, and reads only the compiled
+//! policy file (opened without following symlinks, its digest checked) — never anything under
 //! the container's root filesystem.
 //!
 //! # Steps
@@ -47,10 +47,9 @@
 pub mod backend;
 pub mod environment;
 pub mod inputs;
-pub mod policy_admin;
 pub mod steps;
 
-pub use openshell_policy::wire::ContainerPolicy;
+pub use openshell_policy::CompiledPolicy;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! `openshell-hook create-runtime|poststop`: the OCI hooks openshell injects (see the library
-//! docs for the contract); `openshell-hook policy get|set`: the egress policy hot reload.
+//! docs for the contract).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use openshell_hook::backend::PolicyBackend;
 use openshell_hook::steps::{self, CreateContext};
-use openshell_hook::{HookError, HookSettings, environment, inputs, policy_admin};
+use openshell_hook::{HookError, HookSettings, environment, inputs};
 use openshell_policy::node_config::NodeConfig;
 
 #[derive(Parser, Debug)]
@@ -33,31 +33,6 @@ enum Hook {
     Poststop {
         #[command(flatten)]
         common: Common,
-    },
-    /// A running sandbox's egress policy at the node's egress engine (`openshell policy
-    /// get|set` runs this).
-    Policy {
-        #[command(subcommand)]
-        command: PolicyCommand,
-        #[command(flatten)]
-        common: Common,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-enum PolicyCommand {
-    /// Print the active egress policy of a container (JSON).
-    Get {
-        /// Container identifier
-        container_id: String,
-    },
-    /// Replace the egress policy of a running container with the one in a policy file; the
-    /// next request is decided by it.
-    Set {
-        /// Container identifier
-        container_id: String,
-        /// Policy file (its NetworkPolicy, permissions, API catalog and audit settings apply)
-        file: PathBuf,
     },
 }
 
@@ -119,12 +94,10 @@ fn run(cli: Cli) -> Result<(), HookError> {
                 *undo = Some(steps::registration::record_path(&settings, state.id()));
             }
             let policy = inputs::read_policy(&policy)?;
-            let spec = inputs::read_spec(state.bundle())?;
             let backend = PolicyBackend::for_node(&settings.node, settings.timeout)?;
             let registration = steps::registration::record(&state, &policy, &settings);
             steps::create_runtime(CreateContext {
                 state,
-                spec,
                 policy,
                 settings,
                 backend,
@@ -137,20 +110,6 @@ fn run(cli: Cli) -> Result<(), HookError> {
             let state = inputs::read_state(std::io::stdin().lock())?;
             let backend = PolicyBackend::for_node(&settings.node, settings.timeout)?;
             steps::poststop(&state, &settings, &backend)
-        }
-        Hook::Policy { command, common } => {
-            let settings = settings(&common)?;
-            match command {
-                PolicyCommand::Get { container_id } => {
-                    let policy = policy_admin::get(&container_id, &settings.node)?;
-                    println!("{policy}");
-                }
-                PolicyCommand::Set { container_id, file } => {
-                    let summary = policy_admin::set(&container_id, &file, &settings.node)?;
-                    println!("{summary}");
-                }
-            }
-            Ok(())
         }
     }
 }

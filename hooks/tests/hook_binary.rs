@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use nemotron_service::http::{Bound, ServerConfig};
 use nemotron_service::{PolicyService, ServiceSettings};
+use openshell_policy::CompiledPolicy;
 use openshell_policy::node_config::NodeConfig;
 use serde_json::{Value, json};
 
@@ -19,7 +20,9 @@ struct Setup {
 }
 
 impl Setup {
-    fn new(policy: Value, gpu: bool) -> Setup {
+    /// A container whose compiled policy is `policy` with the spec of an agent (asking for a GPU
+    /// if `gpu`), written where the runtime writes it.
+    fn new(mut policy: CompiledPolicy, gpu: bool) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let bundle = dir.path().join("bundle");
         std::fs::create_dir_all(bundle.join("rootfs")).unwrap();
@@ -37,7 +40,13 @@ impl Setup {
             "linux": linux
         });
         std::fs::write(bundle.join("config.json"), spec.to_string()).unwrap();
-        std::fs::write(dir.path().join("policy.json"), policy.to_string()).unwrap();
+        policy.spec = serde_json::from_value(spec).unwrap();
+        let policy = policy.seal();
+        std::fs::write(
+            dir.path().join("policy.json"),
+            serde_json::to_vec(&policy).unwrap(),
+        )
+        .unwrap();
         Setup { dir }
     }
 
@@ -122,9 +131,13 @@ impl Setup {
     }
 }
 
-fn policy(denied: &[&str], gpu_access: Option<&str>) -> Value {
-    json!({"name": "customer-support-agent", "digest": "sha256:abc",
-           "rules": {"allowed_apis": ["crm.read"], "denied_apis": denied, "gpu_access": gpu_access}})
+/// A compiled policy allowing `crm.read`, denying `denied`, with `gpuAccess: gpu_access`.
+fn policy(denied: &[&str], gpu_access: &str) -> CompiledPolicy {
+    let yaml = format!(
+        "apiVersion: openshell.nvidia.com/v1\nkind: SandboxPolicy\nmetadata: {{name: customer-support-agent}}\n\
+         spec:\n  resources: {{gpuAccess: {gpu_access}}}\n  permissions: {{allowedAPIs: [crm.read], deniedAPIs: {denied:?}}}\n"
+    );
+    openshell_policy::compile_default("policy.yaml", &yaml).unwrap()
 }
 
 fn stderr(out: &Output) -> String {
@@ -184,7 +197,7 @@ impl Drop for RunningService {
 
 #[test]
 fn embedded_engine_admits_registers_and_cleans_up() {
-    let s = Setup::new(policy(&["admin.*"], None), false);
+    let s = Setup::new(policy(&["admin.*"], "inference-only"), false);
     let config = s.write_config(None);
     let (out, _) = s.create("c-ok", &config, 5000);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -213,7 +226,7 @@ fn embedded_engine_admits_registers_and_cleans_up() {
 
 #[test]
 fn embedded_engine_denies_and_leaves_nothing() {
-    let s = Setup::new(policy(&["sandbox.start"], None), false);
+    let s = Setup::new(policy(&["sandbox.start"], "inference-only"), false);
     let config = s.write_config(None);
     let (out, _) = s.create("c-deny", &config, 5000);
     assert!(!out.status.success());
@@ -228,7 +241,7 @@ fn embedded_engine_denies_and_leaves_nothing() {
 
 #[test]
 fn service_admits_registers_denies_and_unregisters() {
-    let s = Setup::new(policy(&[], Some("none")), false);
+    let s = Setup::new(policy(&[], "none"), false);
     let socket = s.path("nemotron.sock");
     let service = RunningService::start(s.node(None), &socket);
     let config = s.write_config(Some(&socket));
@@ -236,9 +249,10 @@ fn service_admits_registers_denies_and_unregisters() {
     let (out, _) = s.create("c-svc", &config, 5000);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(s.record("c-svc").exists());
+    let written = openshell_policy::CompiledPolicy::read(&s.path("policy.json")).unwrap();
     assert_eq!(
         service.service.registration("c-svc").unwrap().policy.digest,
-        "sha256:abc"
+        written.digest
     );
 
     let (out, _) = s.hook(
@@ -251,7 +265,7 @@ fn service_admits_registers_denies_and_unregisters() {
     assert!(service.service.registration("c-svc").is_none());
 
     // The same policy denies a container that asks for a GPU.
-    let gpu = Setup::new(policy(&[], Some("none")), true);
+    let gpu = Setup::new(policy(&[], "none"), true);
     let config = gpu.write_config(Some(&socket));
     let (out, _) = gpu.create("c-gpu", &config, 5000);
     assert!(!out.status.success());
@@ -267,7 +281,7 @@ fn service_admits_registers_denies_and_unregisters() {
 
 #[test]
 fn service_gone_fails_closed() {
-    let s = Setup::new(policy(&[], None), false);
+    let s = Setup::new(policy(&[], "inference-only"), false);
     // A service that was killed: its socket file is left behind, nobody listens.
     let socket = s.path("dead.sock");
     drop(UnixListener::bind(&socket).unwrap());
@@ -294,7 +308,7 @@ fn service_gone_fails_closed() {
 
 #[test]
 fn hanging_service_fails_within_the_timeout() {
-    let s = Setup::new(policy(&[], None), false);
+    let s = Setup::new(policy(&[], "inference-only"), false);
     let socket = s.path("hang.sock");
     let listener = UnixListener::bind(&socket).unwrap();
     std::thread::spawn(move || {
@@ -320,7 +334,7 @@ fn hanging_service_fails_within_the_timeout() {
 
 #[test]
 fn untrusted_environment_and_bad_input_are_refused() {
-    let s = Setup::new(policy(&[], None), false);
+    let s = Setup::new(policy(&[], "inference-only"), false);
     let config = s.write_config(None);
     let policy_file = s.path("policy.json");
     let args = [
@@ -351,18 +365,26 @@ fn untrusted_environment_and_bad_input_are_refused() {
         stderr(&out)
     );
 
-    // The bundle's config.json must not be a symlink (it could point into the rootfs).
-    let bundle = s.path("bundle");
-    std::fs::rename(
-        bundle.join("config.json"),
-        bundle.join("rootfs/config.json"),
-    )
-    .unwrap();
-    std::os::unix::fs::symlink("rootfs/config.json", bundle.join("config.json")).unwrap();
+    // A compiled policy changed after `create` wrote it is refused, and nothing is registered.
+    let mut record: Value = serde_json::from_slice(&std::fs::read(&policy_file).unwrap()).unwrap();
+    record["decisions"]["permissions"]["deniedAPIs"] = json!([]);
+    std::fs::write(&policy_file, record.to_string()).unwrap();
+    let (out, _) = s.hook(&args, &s.state("c-tampered"), &[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("changed after it was compiled"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!s.record("c-tampered").exists());
+
+    // The policy file must not be a symlink (it could point anywhere the runtime did not write).
+    std::fs::rename(&policy_file, s.path("elsewhere.json")).unwrap();
+    std::os::unix::fs::symlink(s.path("elsewhere.json"), &policy_file).unwrap();
     let (out, _) = s.hook(&args, &s.state("c-link"), &[]);
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("cannot open bundle config"),
+        stderr(&out).contains("cannot read compiled policy"),
         "{}",
         stderr(&out)
     );

@@ -286,13 +286,34 @@ fn main() {
     let audit = dir.path().join("policy-audit.jsonl");
     let registration = json!({
         "container_id": "bench-1", "bundle": "/tmp/bundle", "registered_at": "2026-11-24T10:00:00Z",
-        "policy": {"name": "customer-support-agent", "rules": {
-            "allowed_apis": ["crm.read", "crm.update", "ticket.create", "ticket.resolve"],
-            "denied_apis": ["admin.*", "billing.*", "user.delete"],
-            "natural_language": ["Customer support agents may access customer records for active tickets only. They may not access financial data, modify account settings, or communicate with customers outside of the ticketing system. All PII must be redacted from internal logs."],
-            "approval_triggers": [{"action": "data.delete", "threshold": "always"}, {"action": "payment.process", "threshold": "above-100-usd"}],
-            "audit": {"enabled": audit_on, "destination": format!("file://{}", audit.display())}
-        }}
+        "policy": openshell_policy::compile_default("customer-support.yaml", &format!(
+            r#"apiVersion: openshell.nvidia.com/v1
+kind: SandboxPolicy
+metadata: {{name: customer-support-agent}}
+spec:
+  permissions:
+    allowedAPIs: [crm.read, crm.update, ticket.create, ticket.resolve]
+    deniedAPIs: ["admin.*", "billing.*", user.delete]
+  auditLog: {{enabled: {audit_on}, destination: "file://{}"}}
+---
+apiVersion: openshell.nvidia.com/v1
+kind: NaturalLanguagePolicy
+metadata: {{name: rules}}
+spec:
+  text: Customer support agents may access customer records for active tickets only. They may not access financial data, modify account settings, or communicate with customers outside of the ticketing system. All PII must be redacted from internal logs.
+---
+apiVersion: openshell.nvidia.com/v1
+kind: ApprovalPolicy
+metadata: {{name: approvals}}
+spec:
+  triggers:
+    - {{action: data.delete, threshold: always}}
+    - {{action: payment.process, threshold: above-100-usd}}
+  timeout: 15m
+  defaultAction: deny
+"#,
+            audit.display()
+        )).unwrap(),
     });
     let evaluate = Bytes::from(
         json!({"container_id": "bench-1", "action": {"action": "crm.update", "resource": "customer:4411",

@@ -12,9 +12,11 @@ use openshell_audit::{
     AuditError, AuditHub, Destination, Trail, TrailQuery, decision_event, new_event, read_trail,
 };
 use openshell_classifier::{Classifier, Limits};
+use openshell_policy::CompiledPolicy as PolicyRecord;
+use openshell_policy::compiled::DecisionRules;
 use openshell_policy::node_config::NodeConfig;
 use openshell_policy::wire::{
-    ADMISSION_API, ActionRequest, AdmissionRequest, AuditEvent, ContainerPolicy,
+    ADMISSION_API, ActionRequest, AdmissionRequest, AuditEvent, AuditSettings,
     ContainerRegistration, Decision, EvaluateRequest, IntentClassification, Outcome,
     check_container_id,
 };
@@ -185,8 +187,15 @@ impl PolicyService {
     /// Compiles (or fetches from the cache) a container's policy. Fails when the policy's
     /// rules are malformed, a natural-language sentence is not understood, or the audit
     /// destination does not resolve.
-    pub fn compile(&self, policy: &ContainerPolicy) -> Result<Arc<CompiledPolicy>, ServiceError> {
-        let key = serde_json::to_string(policy).unwrap_or_default();
+    pub fn compile(&self, policy: &PolicyRecord) -> Result<Arc<CompiledPolicy>, ServiceError> {
+        let fail = |message: String| CompileError {
+            policy: policy.name.clone(),
+            message,
+        };
+        // The record comes from the runtime through the hook: it is used only if its digest
+        // matches what it says, and compiled once per digest.
+        policy.verify().map_err(|e| fail(e.to_string()))?;
+        let key = policy.digest.clone();
         if let Some(hit) = self
             .compiled
             .lock()
@@ -195,11 +204,7 @@ impl PolicyService {
         {
             return Ok(Arc::clone(hit));
         }
-        let fail = |message: String| CompileError {
-            policy: policy.name.clone(),
-            message,
-        };
-        let nl = compile_documents(self.nl_compiler(), &policy.rules.natural_language)?;
+        let nl = compile_documents(self.nl_compiler(), &policy.decisions.natural_language)?;
         if let Some(u) = nl.unparsed.first() {
             return Err(fail(format!(
                 "natural-language sentence at characters {}..{} not understood ({}): {:?}",
@@ -209,17 +214,18 @@ impl PolicyService {
         }
         // Without a destination, events go to the node's trail alone (the documented default).
         if let Some(destination) = policy
-            .rules
             .audit
             .destination
             .as_deref()
-            .filter(|_| policy.rules.audit.enabled)
+            .filter(|_| policy.audit.enabled)
         {
             Destination::resolve(destination, &self.settings.node)
                 .map_err(|e| fail(e.to_string()))?;
         }
         let compiled = Arc::new(CompiledPolicy::build(
-            policy,
+            &policy.name,
+            &policy.decisions,
+            &policy.audit,
             nl,
             &self.settings.thresholds,
         )?);
@@ -514,16 +520,18 @@ impl PolicyService {
 
 /// The Cedar policies of natural-language rules alone, validated strictly.
 pub(crate) fn nl_policies(ir: &NlPolicyIr) -> Result<Vec<CedarPolicyText>, ServiceError> {
-    let policy = ContainerPolicy {
-        name: "natural-language".into(),
-        ..ContainerPolicy::default()
-    };
     let none = Thresholds {
         deny_external_at: None,
         escalate_external_at: None,
         escalate_irreversible_organization: false,
     };
-    let compiled = CompiledPolicy::build(&policy, ir.clone(), &none)?;
+    let compiled = CompiledPolicy::build(
+        "natural-language",
+        &DecisionRules::default(),
+        &AuditSettings::default(),
+        ir.clone(),
+        &none,
+    )?;
     Ok(compiled
         .policies()
         .iter()

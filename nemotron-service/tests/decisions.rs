@@ -13,9 +13,11 @@ use nemotron_service::{PolicyService, ServiceSettings};
 use openshell_audit::{TrailQuery, read_trail};
 use openshell_policy::node_config::NodeConfig;
 use openshell_policy::wire::{
-    ActionRequest, AdmissionRequest, ApprovalTrigger, AuditSettings, ContainerPolicy,
-    ContainerRegistration, Decision, Enforcement, EvaluateRequest, Outcome, PolicyRules,
-    RequestedSandbox, SandboxAddresses,
+    ActionRequest, AdmissionRequest, ContainerRegistration, Decision, Enforcement, EvaluateRequest,
+    Outcome, RequestedSandbox, SandboxAddresses,
+};
+use openshell_policy::{
+    ApiPattern, ApprovalDefault, CompiledPolicy, GpuAccess, Located, NetworkIsolation,
 };
 use serde_json::json;
 
@@ -33,53 +35,54 @@ fn node(dir: &Path) -> NodeConfig {
     node
 }
 
-/// The seed's customer-support agent: its SandboxPolicy permissions, its ApprovalPolicy
-/// triggers, and its natural-language policy.
-fn seed_policy(audit_file: &Path) -> ContainerPolicy {
-    ContainerPolicy {
-        name: "customer-support-agent".into(),
-        digest: "sha256:seed".into(),
-        documents: vec![],
-        rules: PolicyRules {
-            allowed_apis: [
-                "crm.read",
-                "crm.update",
-                "ticket.create",
-                "ticket.resolve",
-                "ticket.reply",
-                "email.send",
-            ]
-            .map(String::from)
-            .to_vec(),
-            denied_apis: ["admin.*", "billing.*", "user.delete"]
-                .map(String::from)
-                .to_vec(),
-            natural_language: vec![SEED_TEXT.into()],
-            approval_triggers: vec![
-                ApprovalTrigger {
-                    action: "data.delete".into(),
-                    threshold: "always".into(),
-                },
-                ApprovalTrigger {
-                    action: "email.send".into(),
-                    threshold: "external-only".into(),
-                },
-                ApprovalTrigger {
-                    action: "payment.process".into(),
-                    threshold: "above-100-usd".into(),
-                },
-            ],
-            approval_default: Enforcement::Deny,
-            audit: AuditSettings {
-                enabled: true,
-                destination: Some(format!("file://{}", audit_file.display())),
-            },
-            ..PolicyRules::default()
-        },
-    }
+/// The example customer-support agent: its SandboxPolicy permissions, its ApprovalPolicy
+/// triggers, and its natural-language policy, compiled as `create` compiles them.
+fn seed_policy(audit_file: &Path) -> CompiledPolicy {
+    let yaml = format!(
+        r#"apiVersion: openshell.nvidia.com/v1
+kind: SandboxPolicy
+metadata: {{name: customer-support-agent}}
+spec:
+  isolation: {{network: host}}
+  resources: {{gpuAccess: inference-only}}
+  permissions:
+    allowedAPIs: [crm.read, crm.update, ticket.create, ticket.resolve, ticket.reply, email.send]
+    deniedAPIs: ["admin.*", "billing.*", user.delete]
+  auditLog: {{enabled: true, destination: "file://{}"}}
+---
+apiVersion: openshell.nvidia.com/v1
+kind: ApprovalPolicy
+metadata: {{name: customer-support-approvals}}
+spec:
+  triggers:
+    - {{action: data.delete, threshold: always}}
+    - {{action: email.send, threshold: external-only}}
+    - {{action: payment.process, threshold: above-100-usd}}
+  timeout: 15m
+  defaultAction: deny
+---
+apiVersion: openshell.nvidia.com/v1
+kind: NaturalLanguagePolicy
+metadata: {{name: customer-support-rules}}
+spec:
+  text: "{SEED_TEXT}"
+"#,
+        audit_file.display()
+    );
+    openshell_policy::compile_default("customer-support.yaml", &yaml).unwrap()
 }
 
-fn registration(id: &str, policy: ContainerPolicy) -> ContainerRegistration {
+/// `policy` with `edit` applied, sealed again (as a recompiled record would be).
+fn edited(mut policy: CompiledPolicy, edit: impl FnOnce(&mut CompiledPolicy)) -> CompiledPolicy {
+    edit(&mut policy);
+    policy.seal()
+}
+
+fn api(pattern: &str) -> Located<ApiPattern> {
+    Located::unplaced(ApiPattern::parse(pattern).unwrap())
+}
+
+fn registration(id: &str, policy: CompiledPolicy) -> ContainerRegistration {
     ContainerRegistration {
         container_id: id.into(),
         bundle: "/tmp/bundle".into(),
@@ -256,12 +259,11 @@ fn seed_policy_allows_and_forbids_what_it_says() {
 fn escalations_resolve_by_the_approval_default() {
     let dir = tempfile::tempdir().unwrap();
     let service = PolicyService::new(ServiceSettings::new(node(dir.path()))).unwrap();
-    let mut policy = seed_policy(&dir.path().join("a.jsonl"));
-    policy.rules.natural_language.clear();
-    policy
-        .rules
-        .allowed_apis
-        .extend(["payment.process".into(), "data.delete".into()]);
+    let policy = edited(seed_policy(&dir.path().join("a.jsonl")), |p| {
+        p.decisions.natural_language.clear();
+        let allowed = &mut p.decisions.permissions.allowed_apis;
+        allowed.extend([api("payment.process"), api("data.delete")]);
+    });
     service
         .register(registration("pay-1", policy.clone()))
         .unwrap();
@@ -321,8 +323,9 @@ fn escalations_resolve_by_the_approval_default() {
     assert_eq!(internal.outcome, Outcome::Allow, "{internal:?}");
 
     // A hard deny beats an escalation: denied APIs are never escalated.
-    let mut both = policy.clone();
-    both.rules.denied_apis.push("payment.*".into());
+    let both = edited(policy.clone(), |p| {
+        p.decisions.permissions.denied_apis.push(api("payment.*"))
+    });
     service.register(registration("pay-2", both)).unwrap();
     let d = evaluate(
         &service,
@@ -333,16 +336,20 @@ fn escalations_resolve_by_the_approval_default() {
     assert_eq!(d.policies, vec!["sandbox.denied-api[payment.*]"]);
 
     // An escalation of something the policy refuses anyway is a deny.
-    let mut refused = policy.clone();
-    refused.rules.allowed_apis.retain(|a| a != "data.delete");
+    let refused = edited(policy.clone(), |p| {
+        let allowed = &mut p.decisions.permissions.allowed_apis;
+        allowed.retain(|a| a.value.to_string() != "data.delete");
+    });
     service.register(registration("pay-3", refused)).unwrap();
     let d = evaluate(&service, "pay-3", json!({"action": "data.delete"}));
     assert_eq!(d.outcome, Outcome::Deny);
     assert_eq!(d.policies, vec!["sandbox.allowlist"]);
 
     // A policy whose default action is allow lets escalations through.
-    let mut lenient = policy;
-    lenient.rules.approval_default = Enforcement::Allow;
+    let lenient = edited(policy, |p| {
+        let approval = p.decisions.approval.as_mut().unwrap();
+        approval.default_action = Located::unplaced(ApprovalDefault::Allow);
+    });
     service.register(registration("pay-4", lenient)).unwrap();
     let d = evaluate(
         &service,
@@ -359,14 +366,16 @@ fn escalations_resolve_by_the_approval_default() {
 fn natural_language_escalation_and_forbid_win_over_permits() {
     let dir = tempfile::tempdir().unwrap();
     let service = PolicyService::new(ServiceSettings::new(node(dir.path()))).unwrap();
-    let mut policy = seed_policy(&dir.path().join("a.jsonl"));
-    policy.rules.approval_triggers.clear();
-    policy.rules.allowed_apis = vec!["crm.*".into(), "report.*".into()];
-    policy.rules.natural_language = vec![
-        "Agents may read and delete reports. Agents must obtain approval before deleting customer records. \
-         Agents may not export customer data to third parties."
-            .into(),
-    ];
+    let policy = edited(seed_policy(&dir.path().join("a.jsonl")), |p| {
+        let rules = &mut p.decisions;
+        rules.approval.as_mut().unwrap().triggers.clear();
+        rules.permissions.allowed_apis = vec![api("crm.*"), api("report.*")];
+        rules.natural_language = vec![
+            "Agents may read and delete reports. Agents must obtain approval before deleting customer records. \
+             Agents may not export customer data to third parties."
+                .into(),
+        ];
+    });
     service.register(registration("nl-1", policy)).unwrap();
     let d = evaluate(
         &service,
@@ -395,7 +404,7 @@ fn natural_language_escalation_and_forbid_win_over_permits() {
     assert!(d.reasons[0].contains("third parties"), "{:?}", d.reasons);
 }
 
-fn admission(id: &str, policy: ContainerPolicy, requested: RequestedSandbox) -> AdmissionRequest {
+fn admission(id: &str, policy: CompiledPolicy, requested: RequestedSandbox) -> AdmissionRequest {
     AdmissionRequest {
         container_id: id.into(),
         bundle: "/tmp/bundle".into(),
@@ -423,8 +432,9 @@ fn admission_can_be_denied_by_policy() {
         (Outcome::Allow, vec!["admission.default".to_owned()])
     );
 
-    let mut denied = base.clone();
-    denied.rules.denied_apis.push("sandbox.*".into());
+    let denied = edited(base.clone(), |p| {
+        p.decisions.permissions.denied_apis.push(api("sandbox.*"))
+    });
     let d = service.admit(&admission("a2", denied, plain.clone()));
     assert_eq!(
         (d.outcome, d.policies.clone()),
@@ -434,8 +444,7 @@ fn admission_can_be_denied_by_policy() {
         )
     );
 
-    let mut no_gpu = base.clone();
-    no_gpu.rules.gpu_access = Some("none".into());
+    let no_gpu = edited(base.clone(), |p| p.decisions.gpu_access = GpuAccess::None);
     let gpu = RequestedSandbox {
         gpus: vec!["nvidia.com/gpu=0".into()],
         ..plain.clone()
@@ -451,8 +460,9 @@ fn admission_can_be_denied_by_policy() {
             .is_allowed()
     );
 
-    let mut restricted = base.clone();
-    restricted.rules.network = Some("restricted".into());
+    let restricted = edited(base.clone(), |p| {
+        p.decisions.network = NetworkIsolation::Restricted
+    });
     let host = RequestedSandbox {
         network: "host".into(),
         ..Default::default()
@@ -462,11 +472,10 @@ fn admission_can_be_denied_by_policy() {
         vec!["admission.host-network"]
     );
 
-    let mut sentence = base.clone();
-    sentence
-        .rules
-        .natural_language
-        .push("Sandboxes may not start with GPU access.".into());
+    let sentence = edited(base.clone(), |p| {
+        let text = "Sandboxes may not start with GPU access.";
+        p.decisions.natural_language.push(text.into())
+    });
     let d = service.admit(&admission("a5", sentence, gpu));
     assert_eq!(
         (d.outcome, d.policies.clone()),
@@ -474,11 +483,10 @@ fn admission_can_be_denied_by_policy() {
     );
 
     // A policy that does not compile fails closed, saying why and where.
-    let mut broken = base;
-    broken
-        .rules
-        .natural_language
-        .push("Agents may read tickets. Please be excellent to each other.".into());
+    let broken = edited(base.clone(), |p| {
+        let text = "Agents may read tickets. Please be excellent to each other.";
+        p.decisions.natural_language.push(text.into())
+    });
     let d = service.admit(&admission("a6", broken.clone(), plain.clone()));
     assert_eq!(d.outcome, Outcome::Deny);
     assert!(
@@ -486,13 +494,19 @@ fn admission_can_be_denied_by_policy() {
         "{:?}",
         d.reasons
     );
-    let mut bad_glob = broken;
-    bad_glob.rules.natural_language.clear();
-    bad_glob.rules.denied_apis.push("x\" || true".into());
-    let d = service.admit(&admission("a7", bad_glob, plain.clone()));
-    assert!(d.reasons[0].contains("deniedAPIs"), "{:?}", d.reasons);
-    let mut unknown_siem = seed_policy(&dir.path().join("a.jsonl"));
-    unknown_siem.rules.audit.destination = Some("siem://nowhere".into());
+    // A record changed after it was compiled (its digest no longer matches) is refused.
+    let mut tampered = base;
+    tampered.decisions.permissions.denied_apis.clear();
+    let d = service.admit(&admission("a7", tampered, plain.clone()));
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert!(
+        d.reasons[0].contains("changed after it was compiled"),
+        "{:?}",
+        d.reasons
+    );
+    let unknown_siem = edited(seed_policy(&dir.path().join("a.jsonl")), |p| {
+        p.audit.destination = Some("siem://nowhere".into())
+    });
     let d = service.admit(&admission("a8", unknown_siem, plain));
     assert!(d.reasons[0].contains("nowhere"), "{:?}", d.reasons);
 }
@@ -521,7 +535,7 @@ fn decision_contexts_conform_to_the_cedar_schema() {
     .expect("the action context matches the schema");
     let a = admission(
         "c1",
-        ContainerPolicy::default(),
+        seed_policy(&dir.path().join("a.jsonl")),
         RequestedSandbox::default(),
     );
     let r = admission_request(&a).unwrap();
@@ -575,11 +589,13 @@ fn api_globs_match_as_the_policy_crate_matches_and_odd_names_are_refused() {
     // The same table the policy crate's ApiPattern is tested with, through Cedar's `like`.
     for (index, (pattern, name, expected)) in openshell_policy::API_MATCH_CASES.iter().enumerate() {
         let id = format!("globs-{index}");
-        let mut policy = seed_policy(&audit_file);
-        policy.rules.allowed_apis = Vec::new();
-        policy.rules.denied_apis = vec![(*pattern).to_owned()];
-        policy.rules.natural_language = Vec::new();
-        policy.rules.approval_triggers = Vec::new();
+        let policy = edited(seed_policy(&audit_file), |p| {
+            let rules = &mut p.decisions;
+            rules.permissions.allowed_apis = Vec::new();
+            rules.permissions.denied_apis = vec![api(pattern)];
+            rules.natural_language = Vec::new();
+            rules.approval = None;
+        });
         service.register(registration(&id, policy)).unwrap();
         let decision = evaluate(&service, &id, json!({"action": name}));
         let denied_by_glob = decision

@@ -10,20 +10,35 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::Service;
 
+/// A container's compiled policy record, as the runtime writes it and the hook sends it.
+fn record(yaml: &str) -> Value {
+    serde_json::to_value(openshell_policy::compile_default("policy.yaml", yaml).unwrap()).unwrap()
+}
+
 fn registration(id: &str, audit_file: &std::path::Path) -> Value {
+    let policy = record(&format!(
+        r#"apiVersion: openshell.nvidia.com/v1
+kind: SandboxPolicy
+metadata: {{name: customer-support-agent}}
+spec:
+  permissions:
+    allowedAPIs: [crm.read, crm.update, ticket.create, ticket.resolve]
+    deniedAPIs: ["admin.*", "billing.*", user.delete]
+  auditLog: {{enabled: true, destination: "file://{}"}}
+---
+apiVersion: openshell.nvidia.com/v1
+kind: NaturalLanguagePolicy
+metadata: {{name: rules}}
+spec:
+  text: Customer support agents may access customer records for active tickets only.
+"#,
+        audit_file.display()
+    ));
     json!({
         "container_id": id,
         "bundle": "/tmp/bundle",
         "registered_at": "2026-11-24T10:00:00Z",
-        "policy": {
-            "name": "customer-support-agent",
-            "rules": {
-                "allowed_apis": ["crm.read", "crm.update", "ticket.create", "ticket.resolve"],
-                "denied_apis": ["admin.*", "billing.*", "user.delete"],
-                "natural_language": ["Customer support agents may access customer records for active tickets only."],
-                "audit": {"enabled": true, "destination": format!("file://{}", audit_file.display())}
-            }
-        }
+        "policy": policy,
     })
 }
 
@@ -78,7 +93,7 @@ fn api_end_to_end() {
     assert_eq!(c["compliance"][0]["framework"], "HIPAA");
 
     let admission = json!({"container_id": "c3", "bundle": "/tmp/b", "args": ["sh"], "requested": {"network": "none"},
-        "policy": {"name": "p", "rules": {"denied_apis": ["sandbox.start"]}}});
+        "policy": record("apiVersion: openshell.nvidia.com/v1\nkind: SandboxPolicy\nmetadata: {name: p}\nspec:\n  permissions: {deniedAPIs: [sandbox.start]}\n")});
     let (_, d) = s.json("POST", "/v1/admission", &admission);
     assert_eq!(
         (d["outcome"].as_str(), d["policies"][0].as_str()),

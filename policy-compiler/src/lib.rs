@@ -54,15 +54,19 @@
 //!   matches a [`PathPattern`] normalises (or refuses) the path the same way first.
 //!
 //! # Shared records
+//! - [`compile`]: a policy and the node's facts compiled into the container's one
+//!   [`CompiledPolicy`] record, which every component reads instead of the YAML.
 //! - [`wire`]: what the runtime, its hooks and the node services exchange.
 //! - [`node_config`]: the node configuration (`/etc/openshell/config.toml`).
+pub mod compiled;
 pub mod node_config;
 pub mod wire;
 
-mod container_policy;
+mod compile;
 mod documents;
 mod error;
 mod explain;
+mod explain_record;
 mod floor;
 mod harden;
 mod located;
@@ -77,6 +81,11 @@ mod suggest;
 mod validate;
 mod yaml;
 
+pub use compile::{
+    Compiled, EGRESS_CA_IN_SANDBOX, EgressWiring, NodeFacts, compile, compile_default,
+    egress_policy,
+};
+pub use compiled::CompiledPolicy;
 pub use documents::*;
 pub use error::{PolicyError, Problem};
 pub use explain::{Explanation, Section};

@@ -36,6 +36,8 @@
 //! [egress]
 //! ca_cert = "/etc/openshell/egress-ca.pem"
 //! ca_key = "/etc/openshell/egress-ca.key"
+//! pool = "10.200.0.0/16"         # sandbox addresses; the first host is every gateway
+//! proxy_port = 3128             # the egress engine's explicit proxy
 //!
 //! [classifier]
 //! internal_domains = ["company.com", "corp.example"]
@@ -248,9 +250,9 @@ impl Default for AuditNodeSettings {
     }
 }
 
-/// Where a restricted sandbox's traffic goes: the egress engine's gateway, proxy and TLS
-/// interception CA. The runtime writes these into the sandbox (proxy variables, resolver, CA
-/// mount) at `create`; the hook refuses a sandbox whose engine serves other values.
+/// The egress engine's sandbox network and interception CA: the one place the engine, the
+/// runtime (which writes the proxy variables, resolver and CA mount into a restricted sandbox at
+/// `create`) and the hook read them from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct EgressSettings {
@@ -258,8 +260,10 @@ pub struct EgressSettings {
     pub ca_cert: Option<PathBuf>,
     /// PEM private key of the CA.
     pub ca_key: Option<PathBuf>,
-    /// The sandboxes' gateway: the engine's address on every sandbox link.
-    pub gateway: std::net::Ipv4Addr,
+    /// Sandbox addresses (IPv4 CIDR); the first host address is every sandbox's gateway, where
+    /// the engine listens.
+    #[schemars(with = "String")]
+    pub pool: ipnet::Ipv4Net,
     /// The engine's explicit proxy port on the gateway.
     pub proxy_port: u16,
 }
@@ -272,7 +276,8 @@ impl Default for EgressSettings {
         EgressSettings {
             ca_cert: None,
             ca_key: None,
-            gateway: std::net::Ipv4Addr::new(10, 200, 0, 1),
+            pool: ipnet::Ipv4Net::new(std::net::Ipv4Addr::new(10, 200, 0, 0), 16)
+                .expect("a /16 is a valid prefix"),
             proxy_port: 3128,
         }
     }
@@ -284,6 +289,11 @@ impl EgressSettings {
         self.ca_cert
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_EGRESS_CA))
+    }
+
+    /// Every sandbox's gateway: the pool's first host address.
+    pub fn gateway(&self) -> std::net::Ipv4Addr {
+        std::net::Ipv4Addr::from(u32::from(self.pool.network()).wrapping_add(1))
     }
 }
 

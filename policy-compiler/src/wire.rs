@@ -14,6 +14,8 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::compiled::CompiledPolicy;
+
 // ---------------------------------------------------------------------------------------------
 // Classification vocabulary (four classification axes plus the data types found)
 // ---------------------------------------------------------------------------------------------
@@ -402,8 +404,8 @@ pub struct AdmissionRequest {
     /// What the container asks for.
     #[serde(default)]
     pub requested: RequestedSandbox,
-    /// The policy attached to the container.
-    pub policy: ContainerPolicy,
+    /// The container's compiled policy.
+    pub policy: CompiledPolicy,
 }
 
 /// Checks a container id the way OCI runtimes do: 1 to 128 characters of letters, digits,
@@ -428,90 +430,8 @@ pub fn check_container_id(id: &str) -> Result<(), String> {
 pub const ADMISSION_API: &str = "sandbox.start";
 
 // ---------------------------------------------------------------------------------------------
-// Policies in the plain form the decision engine consumes
+// Audit settings
 // ---------------------------------------------------------------------------------------------
-
-/// The policy attached to a container: its identity, where its documents are, and the rules
-/// the decision engine needs, in plain form. The runtime writes it (as JSON) into its state
-/// directory at `create`; the hook reads it from there and hands it to the service.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ContainerPolicy {
-    /// The policy's name (`metadata.name` of its SandboxPolicy).
-    pub name: String,
-    /// The digest recorded in `openshell.nvidia.com/policy-digest` (`sha256:…`).
-    #[serde(default)]
-    pub digest: String,
-    /// The policy files (YAML), for components that read the documents themselves.
-    #[serde(default)]
-    pub documents: Vec<PathBuf>,
-    /// The decision rules.
-    #[serde(default)]
-    pub rules: PolicyRules,
-}
-
-/// The decision-relevant parts of a container's policy documents.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PolicyRules {
-    /// SandboxPolicy `spec.permissions.allowedAPIs` (globs). Empty means no API is allowed by
-    /// the allow-list (natural-language permits may still allow some).
-    #[serde(default)]
-    pub allowed_apis: Vec<String>,
-    /// SandboxPolicy `spec.permissions.deniedAPIs` (globs); deny wins.
-    #[serde(default)]
-    pub denied_apis: Vec<String>,
-    /// NaturalLanguagePolicy `spec.text` of every NL document attached.
-    #[serde(default)]
-    pub natural_language: Vec<String>,
-    /// ApprovalPolicy triggers: actions that need a human's approval.
-    #[serde(default)]
-    pub approval_triggers: Vec<ApprovalTrigger>,
-    /// ApprovalPolicy `defaultAction`: what an escalation resolves to while no approval
-    /// workflow answers (deny unless the policy says allow).
-    #[serde(default)]
-    pub approval_default: Enforcement,
-    /// SandboxPolicy `spec.resources.gpuAccess` (`none`, `inference-only`, `full`), when set:
-    /// admission denies a container that requests GPUs under `none`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gpu_access: Option<String>,
-    /// SandboxPolicy `spec.isolation.network` (`none`, `restricted`, `host`), when set:
-    /// admission denies a container asking for the host network under anything but `host`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network: Option<String>,
-    /// SandboxPolicy `spec.auditLog`.
-    #[serde(default)]
-    pub audit: AuditSettings,
-    /// Data-residency region of the container (PrivacyRouterPolicy), when set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-}
-
-impl Default for PolicyRules {
-    fn default() -> Self {
-        PolicyRules {
-            allowed_apis: Vec::new(),
-            denied_apis: Vec::new(),
-            natural_language: Vec::new(),
-            approval_triggers: Vec::new(),
-            approval_default: Enforcement::Deny,
-            gpu_access: None,
-            network: None,
-            audit: AuditSettings::default(),
-            region: None,
-        }
-    }
-}
-
-/// One ApprovalPolicy trigger: `{action: 'payment.process', threshold: 'above-100-usd'}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApprovalTrigger {
-    /// API name or glob.
-    pub action: String,
-    /// `always`, `external-only` or `above-<N>-<currency>`.
-    pub threshold: String,
-}
 
 /// SandboxPolicy `spec.auditLog`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -594,8 +514,8 @@ pub struct ContainerRegistration {
     /// The container's init process on the host, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
-    /// The policy attached.
-    pub policy: ContainerPolicy,
+    /// The container's compiled policy.
+    pub policy: CompiledPolicy,
     /// Data-residency region (from the policy, else the node's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
@@ -708,12 +628,5 @@ mod tests {
         assert!(check_container_id("../etc").is_err());
         assert!(check_container_id("").is_err());
         assert!(check_container_id("a/b").is_err());
-    }
-
-    #[test]
-    fn policy_rules_default_to_denying_escalations() {
-        let rules: PolicyRules = serde_json::from_str("{}").unwrap();
-        assert_eq!(rules.approval_default, Enforcement::Deny);
-        assert!(rules.allowed_apis.is_empty());
     }
 }

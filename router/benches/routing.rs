@@ -143,15 +143,16 @@ spec:
 fn start_router(dir: &Path, stand_in: SocketAddr) -> Daemon {
     let registry = dir.join("registry");
     std::fs::create_dir_all(&registry).unwrap();
-    let policy = dir.join("policy.yaml");
-    std::fs::write(&policy, policy_text(stand_in)).unwrap();
-    let digest = PolicySet::load(&policy).unwrap().digest().to_owned();
+    let yaml = format!(
+        "apiVersion: openshell.nvidia.com/v1\nkind: SandboxPolicy\nmetadata: {{name: bench}}\n\
+         spec:\n  auditLog: {{enabled: true, destination: \"file://{}\"}}\n---\n{}",
+        dir.join("audit.jsonl").display(),
+        policy_text(stand_in)
+    );
     let record = json!({
         "container_id": "bench",
         "bundle": "/tmp/bundle",
-        "policy": {"name": "bench", "digest": digest, "documents": [policy],
-            "rules": {"audit": {"enabled": true,
-                "destination": format!("file://{}", dir.join("audit.jsonl").display())}}},
+        "policy": openshell_policy::compile_default("policy.yaml", &yaml).unwrap(),
         "region": "EU",
         "sandbox": {"sandbox_ip": "127.0.0.2"},
         "registered_at": "2026-11-24T10:00:00Z"

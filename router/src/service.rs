@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use openshell_audit::AuditHub;
-use openshell_policy::PolicySet;
 use openshell_policy::node_config::NodeConfig;
 use openshell_policy::wire::{AuditEvent, ContainerRegistration};
 use serde::Serialize;
@@ -25,10 +24,6 @@ use crate::policy::RoutingPolicy;
 use crate::registry::{Caller, Callers, Origin, ScanReport};
 use crate::tls::{TlsContext, context_for};
 use crate::upstream::UpstreamPool;
-
-/// Compiled policies are shared by the containers registered with the same documents and
-/// digest.
-type PolicyKey = (Vec<PathBuf>, String);
 
 /// What the router is started with.
 pub struct RouterSettings {
@@ -121,7 +116,9 @@ pub struct PrivacyRouter {
     config_path: Option<PathBuf>,
     env: EnvLookup,
     upstreams: UpstreamPool,
-    compiled: Mutex<HashMap<PolicyKey, Arc<RoutingPolicy>>>,
+    /// Routing policies by compiled-record digest, shared by the containers registered with the
+    /// same record.
+    compiled: Mutex<HashMap<String, Arc<RoutingPolicy>>>,
     callers: Callers,
     api_sources: Mutex<HashMap<String, ContainerRegistration>>,
     miss_scan: tokio::sync::Mutex<()>,
@@ -352,12 +349,8 @@ impl PrivacyRouter {
         registration: &ContainerRegistration,
         origin: Origin,
     ) -> Caller {
-        let rules = &registration.policy.rules;
-        let audit_destination = rules
-            .audit
-            .enabled
-            .then(|| rules.audit.destination.clone())
-            .flatten();
+        let audit = &registration.policy.audit;
+        let audit_destination = audit.enabled.then(|| audit.destination.clone()).flatten();
         let routing =
             self.compile(generation, registration)
                 .and_then(|routing| match &audit_destination {
@@ -377,7 +370,10 @@ impl PrivacyRouter {
         Caller {
             container_id: registration.container_id.clone(),
             policy: registration.policy.name.clone(),
-            region: registration.region.clone().or_else(|| rules.region.clone()),
+            region: registration
+                .region
+                .clone()
+                .or_else(|| registration.policy.region.clone()),
             sandbox_ip: registration.sandbox.sandbox_ip,
             audit_destination,
             routing,
@@ -385,66 +381,40 @@ impl PrivacyRouter {
         }
     }
 
-    /// The container's compiled routing policy: its policy documents' `PrivacyRouterPolicy`,
-    /// checked against the digest recorded at registration.
+    /// The container's routing policy: the `PrivacyRouterPolicy` of its compiled policy record
+    /// (used only if the record's digest matches its contents), built once per record digest.
     fn compile(
         &self,
         generation: &Generation,
         registration: &ContainerRegistration,
     ) -> Result<Arc<RoutingPolicy>, String> {
-        let documents = registration.policy.documents.clone();
-        let digest = registration.policy.digest.clone();
-        let key = (documents.clone(), digest.clone());
-        if !digest.is_empty()
-            && let Some(policy) = self
-                .compiled
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(&key)
+        let record = &registration.policy;
+        record.verify().map_err(|e| e.to_string())?;
+        let key = record.digest.clone();
+        if let Some(policy) = self
+            .compiled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
         {
             return Ok(Arc::clone(policy));
         }
-        let mut router_policy = None;
-        for path in &documents {
-            let set = PolicySet::load(path).map_err(|e| e.to_string())?;
-            if documents.len() == 1 && !digest.is_empty() && set.digest() != digest {
-                return Err(format!(
-                    "{} changed since the container was registered (digest {} now, {} then)",
-                    path.display(),
-                    set.digest(),
-                    digest
-                ));
-            }
-            if let Some(policy) = set.privacy_router() {
-                if router_policy.is_some() {
-                    return Err(format!(
-                        "{}: a second PrivacyRouterPolicy among the container's documents",
-                        path.display()
-                    ));
-                }
-                router_policy = Some(policy.clone());
-            }
-        }
-        let name = router_policy
-            .as_ref()
-            .map_or_else(|| "default".to_owned(), |p| p.metadata.name.value.clone());
+        let routing = record.routing.as_ref();
+        let name = routing.map_or("default", |r| r.name.as_str());
         let limits = &generation.config.limits;
-        let policy = RoutingPolicy::compile(
-            &name,
-            router_policy.as_ref().map(|p| &p.spec),
+        let policy = Arc::new(RoutingPolicy::compile(
+            name,
+            routing.map(|r| &r.spec),
             &generation.node_wide,
             |spec| {
                 self.upstreams
                     .get(spec, &generation.tls, limits.connect_timeout())
             },
-        );
-        let policy = Arc::new(policy);
-        if !digest.is_empty() {
-            self.compiled
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(key, Arc::clone(&policy));
-        }
+        ));
+        self.compiled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, Arc::clone(&policy));
         Ok(policy)
     }
 

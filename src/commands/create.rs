@@ -16,9 +16,6 @@ use crate::bundle::{CallerBundle, PolicyFiles, StagedBundle};
 use crate::container_floor::ContainerFloor;
 use crate::{cgroup_path, exe_seal, hardening, keyring, loopback, policy_attach, seccomp_cache};
 
-/// The annotation naming a container's data-residency region (else the node's `region`).
-pub const REGION_ANNOTATION: &str = "openshell.nvidia.com/region";
-
 /// What `create` and `run` need to build a container's init.
 pub struct InitRequest<'a> {
     pub id: &'a str,
@@ -62,8 +59,10 @@ pub fn create_container(ctx: &Context, req: &InitRequest<'_>) -> Result<Containe
     let caller = CallerBundle::load(req.bundle)?;
     let node = NodeConfig::load()?;
     let staged_dir = StagedBundle::path(&root, req.id);
-    let (mut spec, policy) = apply_policy(ctx, caller.spec, &caller.dir, &node, &staged_dir)?;
-    cgroup_path::ensure_cgroups_path(&mut spec, req.id, ctx.systemd_cgroup)?;
+    let mut caller_spec = caller.spec;
+    // Before the policy is compiled, so the compiled record's spec is the staged config.json.
+    cgroup_path::ensure_cgroups_path(&mut caller_spec, req.id, ctx.systemd_cgroup)?;
+    let (spec, policy) = apply_policy(ctx, caller_spec, &caller.dir, &node, &staged_dir)?;
 
     let staged = StagedBundle::write(&root, req.id, &caller.dir, &spec, &policy)?;
     seccomp_cache::prepare(
@@ -133,29 +132,19 @@ fn apply_policy(
     };
     let policy = &attached.policy;
     let context = || format!("policy {:?} from {}", policy.name(), attached.origin);
-    let policy_file = staged_dir.join(StagedBundle::POLICY_FILE);
-    let hooks = hardening::hook_injection(node, &policy_file).with_context(context)?;
-    let mut hardened =
-        hardening::harden_spec(&spec, policy, node, Some(hooks)).with_context(context)?;
-    let resolv_conf = hardening::wire_restricted_network(
-        &mut hardened.spec,
-        policy,
-        node,
-        &staged_dir.join(StagedBundle::RESOLV_CONF),
-    )
-    .with_context(context)?;
-    let region = spec
-        .annotations()
-        .as_ref()
-        .and_then(|a| a.get(REGION_ANNOTATION).cloned())
-        .or_else(|| node.region.clone());
+    let hooks = hardening::hook_injection(node, &staged_dir.join(StagedBundle::POLICY_FILE))
+        .with_context(context)?;
+    let compiled = hardening::compile(&spec, policy, node, staged_dir, Some(hooks))
+        .with_context(context)?
+        .policy;
+    hardening::check_egress_ca(&compiled).with_context(context)?;
     tracing::info!("{}", attached.derivation.trim_end());
+    let spec = compiled.spec.clone();
     let files = PolicyFiles {
-        plain: Some(policy.container_policy(region)),
-        resolv_conf,
-        floor: Some(ContainerFloor::new(policy, &hardened.spec)),
+        floor: Some(ContainerFloor::new(policy, &spec)),
+        compiled: Some(compiled),
     };
-    Ok((hardened.spec, files))
+    Ok((spec, files))
 }
 
 /// True when the container gets a network namespace of its own (not joined by path).

@@ -7,9 +7,8 @@
 //! rather than linking the natural-language compiler: that compiler brings Cedar, the content
 //! detectors and the model client, and this binary is the one every `create`, `run` and `exec`
 //! starts, so it stays without them. The service binary is the compiler's home anyway, with
-//! the node's model configuration. For the same reason `get` and `set` run `openshell-hook
-//! policy get|set` (the node-services client the hooks already are), found where the hooks
-//! are (`[hooks] binary`, else next to this binary).
+//! the node's model configuration. For the same reason `get` and `set` run `openshell-egress
+//! policy get|set`, the egress engine's own admin client (next to this binary, else on `PATH`).
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -21,8 +20,8 @@ use oci_spec::runtime::Spec;
 use openshell_policy::node_config::NodeConfig;
 use openshell_policy::{PolicyError, PolicySet, Position, Problem};
 
-use super::Context;
-use crate::bundle::CallerBundle;
+use super::{Context, validate_id};
+use crate::bundle::{CallerBundle, StagedBundle};
 use crate::{exe_seal, hardening, policy_attach};
 
 /// The binary that compiles natural-language policies.
@@ -57,19 +56,33 @@ enum PolicyCommand {
     /// Print the policy reference (Markdown; the repository ships it as
     /// docs/policy-reference.md).
     Reference,
-    /// Print the hardened config.json a bundle would run with under the policy (without the
-    /// per-container `openshell-hook` calls `create` adds).
+    /// Compile the policy for a container from a bundle exactly as `create` does, and print
+    /// the hardened config.json it would run with (`--format spec`), or the whole compiled
+    /// record every component reads (`--format json`): the spec, the sandbox's network wiring,
+    /// egress, decision, approval and routing rules, audit, and the record's digest. Paths that
+    /// name the container's state use the id given with --id.
+    #[command(
+        after_help = "Examples:\n  openshell policy compile policy.yaml --bundle ./bundle\n  \
+        openshell policy compile --format json policy.yaml --bundle ./bundle"
+    )]
     Compile {
         /// The policy file
         file: PathBuf,
         /// The bundle whose config.json is hardened
         #[arg(long, short)]
         bundle: PathBuf,
+        /// Output: the hardened config.json, or the compiled record as JSON
+        #[arg(long, value_enum, default_value_t = CompileFormat::Spec)]
+        format: CompileFormat,
+        /// The container id the state paths are shown for
+        #[arg(long, default_value = "CONTAINER")]
+        id: String,
     },
-    /// Explain what the policy changes and why: capabilities removed, syscalls denied,
-    /// namespaces, read-only paths, limits, devices. Without FILE, explain the policy a
-    /// container created from --bundle would get (annotation, environment, bundle file,
-    /// --default-policy, node floor) and how it was derived.
+    /// Explain every effect of the policy, part by part, from the record `create` compiles:
+    /// namespaces, capabilities, syscalls, filesystem, limits, devices, hooks, the sandbox's
+    /// network wiring, egress, decisions, approvals, routing and audit. Without FILE, explain
+    /// the policy a container created from --bundle would get (annotation, environment, bundle
+    /// file, --default-policy, node floor) and how it was derived.
     Explain {
         /// The policy file
         file: Option<PathBuf>,
@@ -117,17 +130,26 @@ pub fn policy(ctx: &Context, args: PolicyArgs) -> Result<i32> {
             print!("{}", openshell_policy::policy_reference());
             Ok(0)
         }
-        PolicyCommand::Compile { file, bundle } => {
-            let hardened = harden_file(&file, Some(&bundle))?;
-            println!("{}", serde_json::to_string_pretty(&hardened.spec)?);
+        PolicyCommand::Compile {
+            file,
+            bundle,
+            format,
+            id,
+        } => {
+            let compiled = compile_file(ctx, &file, Some(&bundle), &id)?.policy;
+            let json = match format {
+                CompileFormat::Spec => serde_json::to_string_pretty(&compiled.spec)?,
+                CompileFormat::Json => serde_json::to_string_pretty(&compiled)?,
+            };
+            println!("{json}");
             Ok(0)
         }
         PolicyCommand::Explain {
             file: Some(file),
             bundle,
         } => {
-            let hardened = harden_file(&file, bundle.as_deref())?;
-            print!("{}", hardened.explanation);
+            let compiled = compile_file(ctx, &file, bundle.as_deref(), "CONTAINER")?;
+            print!("{}", compiled.explanation);
             Ok(0)
         }
         PolicyCommand::Explain { file: None, bundle } => {
@@ -159,22 +181,20 @@ fn existing(ctx: &Context, id: &str) -> Result<String> {
     Ok(id)
 }
 
-/// Replaces this process with `openshell-hook policy ARGS` for an existing container.
+/// The egress engine's binary, whose admin client `policy get|set` runs.
+const EGRESS_BINARY: &str = "openshell-egress";
+
+/// Replaces this process with `openshell-egress policy ARGS` for an existing container; it
+/// reads the same node configuration (`OPENSHELL_CONFIG` is inherited).
 fn egress_policy(args: &[&std::ffi::OsStr]) -> Result<i32> {
-    let node = NodeConfig::load().context("node configuration")?;
-    let hook = hardening::hook_binary(&node)?;
-    // The hook runs with the clean environment it is always given, told the node configuration.
-    let mut command = Command::new(&hook);
-    command
-        .env_clear()
-        .env("PATH", hardening::HOOK_PATH)
-        .arg("policy");
-    let config = NodeConfig::default_path();
-    if config.is_file() {
-        command.arg("--config").arg(config);
-    }
-    let err = command.args(args).exec();
-    Err(err).with_context(|| format!("cannot run {}", hook.display()))
+    let binary = exe_seal::sibling(EGRESS_BINARY).unwrap_or_else(|| PathBuf::from(EGRESS_BINARY));
+    let err = Command::new(&binary).arg("policy").args(args).exec();
+    Err(err).with_context(|| {
+        format!(
+            "cannot run {} (install it next to openshell or on PATH): it is the egress engine's admin client",
+            binary.display()
+        )
+    })
 }
 
 /// Replaces this process with `nemotron-service compile-nl FILE --format FORMAT`, which reads
@@ -308,17 +328,47 @@ fn explain_attachment(ctx: &Context, bundle: &Path) -> Result<()> {
         return Ok(());
     };
     print!("{}", attached.derivation);
-    let hardened = hardening::harden_spec(&caller.spec, &attached.policy, &node, None)?;
-    print!("{}", hardened.explanation);
+    let compiled = compile_for(ctx, &caller.spec, &attached.policy, &node, "CONTAINER")?;
+    print!("{}", compiled.explanation);
     Ok(())
 }
 
-fn harden_file(file: &Path, bundle: Option<&Path>) -> Result<openshell_policy::Hardened> {
+/// `policy compile|explain FILE`: the policy in `file` compiled for a container `id` from
+/// `bundle` (else the runc default spec).
+fn compile_file(
+    ctx: &Context,
+    file: &Path,
+    bundle: Option<&Path>,
+    id: &str,
+) -> Result<openshell_policy::Compiled> {
     let policy = PolicySet::load(file)?;
     let spec = match bundle {
         Some(bundle) => CallerBundle::load(bundle)?.spec,
         None => Spec::default(),
     };
     let node = NodeConfig::load().context("node configuration")?;
-    hardening::harden_spec(&spec, &policy, &node, None)
+    compile_for(ctx, &spec, &policy, &node, id)
+}
+
+/// Compiles as `create` does for container `id`, with the same hook calls and state paths.
+fn compile_for(
+    ctx: &Context,
+    spec: &Spec,
+    policy: &PolicySet,
+    node: &NodeConfig,
+    id: &str,
+) -> Result<openshell_policy::Compiled> {
+    validate_id(id)?;
+    let staged_dir = StagedBundle::path(&ctx.root, id);
+    let hooks = hardening::hook_injection(node, &staged_dir.join(StagedBundle::POLICY_FILE))?;
+    hardening::compile(spec, policy, node, &staged_dir, Some(hooks))
+}
+
+/// Output of `policy compile`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum CompileFormat {
+    /// The hardened config.json.
+    Spec,
+    /// The compiled record.
+    Json,
 }

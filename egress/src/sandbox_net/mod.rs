@@ -149,14 +149,15 @@ pub fn replace_policy(
     node: &NodeConfig,
 ) -> Result<SandboxRecord, NetError> {
     let client = client(node)?;
-    let policy = EgressPolicy::from_policy_set(set);
+    let policy = openshell_policy::egress_policy(set);
     Ok(block_on(client.replace_policy(container_id, &policy)).map_err(NetError::Runtime)??)
 }
 
-/// `createRuntime`: wires the container of `state` under `policy`.
+/// `createRuntime`: wires the container of `state` under `policy` (its compiled record's
+/// egress part).
 pub fn setup(
     state: &oci_spec::runtime::State,
-    policy: &PolicySet,
+    policy: EgressPolicy,
     node: &NodeConfig,
 ) -> Result<SetupReport, NetError> {
     let client = client(node)?;
@@ -165,7 +166,6 @@ pub fn setup(
         .filter(|pid| *pid > 0)
         .ok_or_else(|| NetError::NoPid(state.id().to_owned()))?;
     let netns = PathBuf::from(format!("/proc/{pid}/ns/net"));
-    let policy = EgressPolicy::from_policy_set(policy);
     block_on(setup_sandbox(&client, state.id(), &netns, policy)).map_err(NetError::Runtime)?
 }
 

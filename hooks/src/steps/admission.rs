@@ -6,7 +6,7 @@ use crate::steps::CreateContext;
 
 /// Asks the backend; anything but an enforced allow stops the container.
 pub fn run(ctx: &CreateContext) -> Result<(), HookError> {
-    let request = admission_request(&ctx.state, &ctx.spec, ctx.policy.clone());
+    let request = admission_request(&ctx.state, ctx.policy.clone());
     let decision = ctx.backend.admit(&request)?;
     if decision.is_allowed() {
         return Ok(());

@@ -5,8 +5,9 @@ pub mod admission;
 pub mod network;
 pub mod registration;
 
-use oci_spec::runtime::{Spec, State};
-use openshell_policy::wire::{ContainerPolicy, ContainerRegistration};
+use oci_spec::runtime::State;
+use openshell_policy::CompiledPolicy;
+use openshell_policy::wire::ContainerRegistration;
 
 use crate::backend::PolicyBackend;
 use crate::{HookError, HookSettings};
@@ -18,10 +19,8 @@ const AUDIT_FLUSH: std::time::Duration = std::time::Duration::from_secs(2);
 pub struct CreateContext {
     /// The OCI state.
     pub state: State,
-    /// The bundle's spec.
-    pub spec: Spec,
-    /// The container's policy.
-    pub policy: ContainerPolicy,
+    /// The container's compiled policy (its spec included).
+    pub policy: CompiledPolicy,
     /// Settings.
     pub settings: HookSettings,
     /// The decision backend.

@@ -1,57 +1,37 @@
 //! The sandbox-network step, between admission and registration: for
 //! `isolation.network: restricted`, the container's network namespace is wired to the node's
-//! egress engine (`openshell_egress::sandbox_net`), and the addresses go into the registration
-//! record. Any failure fails the hook, so the container does not start; so does a node whose
-//! configuration names no egress engine (`[services] egress`). `poststop` unwires whatever is
+//! egress engine (`openshell_egress::sandbox_net`) under the egress part of its compiled
+//! policy, and the addresses go into the registration record. Any failure fails the hook, so
+//! the container does not start; so does a node whose configuration names no egress engine (`[services] egress`). `poststop` unwires whatever is
 //! left and unregisters the container from the engine (a no-op for containers never wired).
 
 use std::net::IpAddr;
 
 use oci_spec::runtime::State;
 use openshell_egress::sandbox_net;
-use openshell_policy::PolicySet;
 use openshell_policy::wire::SandboxAddresses;
 
 use crate::steps::CreateContext;
 use crate::{HookError, HookSettings};
 
-/// `spec.isolation.network` values the step acts on.
-const RESTRICTED: &str = "restricted";
-
-/// Wires a restricted sandbox; leaves every other container alone.
+/// Wires a restricted sandbox (one whose compiled policy carries its network wiring); leaves
+/// every other container alone.
 pub fn run(ctx: &mut CreateContext) -> Result<(), HookError> {
-    if ctx.policy.rules.network.as_deref() != Some(RESTRICTED) {
+    let Some(wired_to) = &ctx.policy.sandbox_network else {
         return Ok(());
-    }
-    // The egress rules live in the policy documents; the runtime recorded which file and its
-    // digest at `create`, so a file changed since then is refused rather than enforced.
-    let file = ctx.policy.documents.first().ok_or_else(|| {
-        HookError::Network(format!(
-            "policy {:?} names no document to read its NetworkPolicy from",
-            ctx.policy.name
-        ))
-    })?;
-    let set = PolicySet::load(file).map_err(|e| HookError::Network(e.to_string()))?;
-    if !ctx.policy.digest.is_empty() && set.digest() != ctx.policy.digest {
-        return Err(HookError::Network(format!(
-            "{} changed since the container was created ({} now, {} then)",
-            file.display(),
-            set.digest(),
-            ctx.policy.digest
-        )));
-    }
-    let report = sandbox_net::setup(&ctx.state, &set, &ctx.settings.node)
+    };
+    let report = sandbox_net::setup(&ctx.state, ctx.policy.egress.clone(), &ctx.settings.node)
         .map_err(|e| HookError::Network(e.to_string()))?;
     let network = &report.network.network;
-    let expected = &ctx.settings.node.egress;
-    if network.gateway != expected.gateway || network.proxy_port != expected.proxy_port {
-        // The runtime pointed the sandbox's proxy variables and resolver at the node
-        // configuration's values; an engine serving others would leave it unreachable or, worse,
-        // pointed at something else. Undo and refuse.
+    if network.gateway != wired_to.gateway || network.proxy_port != wired_to.proxy_port {
+        // The sandbox's proxy variables and resolver point where its compiled policy says; an
+        // engine serving elsewhere (started with another node configuration) would leave it
+        // unreachable or, worse, pointed at something else. Undo and refuse.
         let _ = sandbox_net::teardown(ctx.state.id(), &ctx.settings.node);
         return Err(HookError::Network(format!(
-            "the egress engine serves {}:{} but the node configuration says {}:{} ([egress] gateway, proxy_port)",
-            network.gateway, network.proxy_port, expected.gateway, expected.proxy_port
+            "the egress engine serves {}:{} but the container was compiled for {}:{} (the node \
+             configuration's [egress] pool and proxy_port when it was created)",
+            network.gateway, network.proxy_port, wired_to.gateway, wired_to.proxy_port
         )));
     }
     ctx.registration.sandbox = SandboxAddresses {

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use oci_spec::runtime::State;
-use openshell_policy::wire::{ContainerPolicy, ContainerRegistration, SandboxAddresses};
+use openshell_policy::CompiledPolicy;
+use openshell_policy::wire::{ContainerRegistration, SandboxAddresses};
 
 use crate::backend::PolicyBackend;
 use crate::steps::CreateContext;
@@ -18,7 +19,7 @@ use crate::{HookError, HookSettings};
 /// The record of a container about to start.
 pub fn record(
     state: &State,
-    policy: &ContainerPolicy,
+    policy: &CompiledPolicy,
     settings: &HookSettings,
 ) -> ContainerRegistration {
     let pid = state
@@ -30,7 +31,6 @@ pub fn record(
         bundle: state.bundle().clone(),
         pid,
         region: policy
-            .rules
             .region
             .clone()
             .or_else(|| settings.node.region.clone()),

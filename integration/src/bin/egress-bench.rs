@@ -59,7 +59,9 @@ spec:
     scanForPII: false
 "
     );
-    EgressPolicy::from_policy_set(&openshell_policy::PolicySet::parse("bench.yaml", &yaml).unwrap())
+    openshell_policy::egress_policy(
+        &openshell_policy::PolicySet::parse("bench.yaml", &yaml).unwrap(),
+    )
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -19,7 +19,9 @@
 use std::collections::BTreeSet;
 
 use openshell_policy::ApiPattern;
-use openshell_policy::wire::{ApprovalTrigger, ContainerPolicy, Sensitivity};
+use openshell_policy::compiled::DecisionRules;
+use openshell_policy::wire::Sensitivity;
+use openshell_policy::{ApprovalTrigger, GpuAccess, NetworkIsolation, Threshold};
 
 use super::schema::{ADMIT, INVOKE};
 use crate::nl::{Condition, Effect, NlPolicyIr, NlRule, RuleAction, Target};
@@ -170,20 +172,28 @@ pub struct CompileError {
     pub message: String,
 }
 
-/// Generates the Cedar policies of a container's policy (not yet parsed or validated).
+/// Generates the Cedar policies of the decision rules of container policy `name` (not yet
+/// parsed or validated).
 pub fn generate(
-    policy: &ContainerPolicy,
+    name: &str,
+    rules: &DecisionRules,
     nl: &NlPolicyIr,
     thresholds: &Thresholds,
 ) -> Result<Vec<GeneratedPolicy>, CompileError> {
     let fail = |message: String| CompileError {
-        policy: policy.name.clone(),
+        policy: name.to_owned(),
         message,
     };
-    let rules = &policy.rules;
     let mut out = Vec::new();
 
-    let denied: BTreeSet<&str> = rules.denied_apis.iter().map(|g| g.trim()).collect();
+    let globs = |patterns: &[openshell_policy::Located<openshell_policy::ApiPattern>]| {
+        patterns
+            .iter()
+            .map(|p| p.value.to_string())
+            .collect::<BTreeSet<String>>()
+    };
+    let denied = globs(&rules.permissions.denied_apis);
+    let denied: BTreeSet<&str> = denied.iter().map(String::as_str).collect();
     for glob in &denied {
         check_glob(glob).map_err(|e| fail(format!("deniedAPIs: {e}")))?;
         out.push(GeneratedPolicy {
@@ -198,7 +208,8 @@ pub fn generate(
             )
         });
     }
-    let allowed: BTreeSet<&str> = rules.allowed_apis.iter().map(|g| g.trim()).collect();
+    let allowed = globs(&rules.permissions.allowed_apis);
+    let allowed: BTreeSet<&str> = allowed.iter().map(String::as_str).collect();
     for glob in &allowed {
         check_glob(glob).map_err(|e| fail(format!("allowedAPIs: {e}")))?;
         out.push(GeneratedPolicy {
@@ -233,11 +244,7 @@ pub fn generate(
         false,
         "sandboxes may start unless a policy forbids it",
     ));
-    if rules
-        .gpu_access
-        .as_deref()
-        .is_some_and(|g| g.eq_ignore_ascii_case("none"))
-    {
+    if rules.gpu_access == GpuAccess::None {
         out.push(cedar_policy(
             "admission.gpu-access",
             "forbid",
@@ -247,11 +254,7 @@ pub fn generate(
             "the sandbox requests GPUs but the policy's gpuAccess is none",
         ));
     }
-    if rules
-        .network
-        .as_deref()
-        .is_some_and(|n| !n.eq_ignore_ascii_case("host"))
-    {
+    if rules.network != NetworkIsolation::Host {
         out.push(cedar_policy(
             "admission.host-network",
             "forbid",
@@ -293,10 +296,10 @@ pub fn generate(
         ));
     }
 
-    for trigger in &rules.approval_triggers {
+    for trigger in rules.approval.iter().flat_map(|a| &a.triggers) {
         out.push(
             approval(trigger)
-                .map_err(|e| fail(format!("approval trigger {}: {e}", trigger.action)))?,
+                .map_err(|e| fail(format!("approval trigger {}: {e}", trigger.action.value)))?,
         );
     }
 
@@ -322,32 +325,6 @@ pub enum TriggerThreshold {
     },
 }
 
-/// Parses `always`, `external-only` or `above-<N>-<currency>` (`above-100-usd`).
-pub fn parse_threshold(text: &str) -> Result<TriggerThreshold, String> {
-    let t = text.trim().to_ascii_lowercase();
-    match t.as_str() {
-        "always" => return Ok(TriggerThreshold::Always),
-        "external-only" => return Ok(TriggerThreshold::ExternalOnly),
-        _ => {}
-    }
-    let parsed = t.strip_prefix("above-").and_then(|rest| {
-        let (n, cur) = rest.rsplit_once('-')?;
-        let amount: f64 = n
-            .parse()
-            .ok()
-            .filter(|a: &f64| a.is_finite() && *a >= 0.0)?;
-        (cur.len() == 3 && cur.chars().all(|c| c.is_ascii_alphabetic())).then(|| {
-            TriggerThreshold::Above {
-                amount,
-                currency: cur.to_ascii_uppercase(),
-            }
-        })
-    });
-    parsed.ok_or_else(|| {
-        format!("threshold {text:?}: expected always, external-only or above-<N>-<currency>")
-    })
-}
-
 /// `amount > threshold`, failing closed when the currency differs (no exchange rates here).
 fn amount_above(amount: f64, currency: &str) -> String {
     let cents = (amount * 100.0).round() as i64;
@@ -358,9 +335,16 @@ fn amount_above(amount: f64, currency: &str) -> String {
 }
 
 fn approval(trigger: &ApprovalTrigger) -> Result<GeneratedPolicy, String> {
-    check_glob(trigger.action.trim())?;
-    let threshold = parse_threshold(&trigger.threshold)?;
-    let mut body = api_like(trigger.action.trim());
+    let action = trigger.action.value.to_string();
+    let threshold = match trigger.threshold.value {
+        Threshold::Always => TriggerThreshold::Always,
+        Threshold::ExternalOnly => TriggerThreshold::ExternalOnly,
+        Threshold::AboveUsdCents(cents) => TriggerThreshold::Above {
+            amount: cents as f64 / 100.0,
+            currency: "USD".to_owned(),
+        },
+    };
+    let mut body = api_like(&action);
     match &threshold {
         TriggerThreshold::Always => {}
         TriggerThreshold::ExternalOnly => body.push_str(" && context.destination_external"),
@@ -370,28 +354,16 @@ fn approval(trigger: &ApprovalTrigger) -> Result<GeneratedPolicy, String> {
         }
     }
     Ok(GeneratedPolicy {
-        service: glob_service(trigger.action.trim()),
-        ..approval_policy(trigger, &body)
+        service: glob_service(&action),
+        ..cedar_policy(
+            &format!("approval[{action} {}]", trigger.threshold.value),
+            "forbid",
+            Applies::Invoke,
+            &format!(" when {{ {body} }}"),
+            true,
+            &format!("{action} needs approval ({})", trigger.threshold.value),
+        )
     })
-}
-
-fn approval_policy(trigger: &ApprovalTrigger, body: &str) -> GeneratedPolicy {
-    cedar_policy(
-        &format!(
-            "approval[{} {}]",
-            trigger.action.trim(),
-            trigger.threshold.trim()
-        ),
-        "forbid",
-        Applies::Invoke,
-        &format!(" when {{ {body} }}"),
-        true,
-        &format!(
-            "{} needs approval ({})",
-            trigger.action.trim(),
-            trigger.threshold.trim()
-        ),
-    )
 }
 
 fn target_expr(target: &Target) -> Result<String, String> {
@@ -536,24 +508,6 @@ mod tests {
     #[test]
     fn literals_are_escaped() {
         assert_eq!(lit("a\"b\\c\nd"), r#""a\"b\\c\nd""#);
-    }
-
-    #[test]
-    fn thresholds_parse() {
-        assert_eq!(parse_threshold("always").unwrap(), TriggerThreshold::Always);
-        assert_eq!(
-            parse_threshold("External-Only").unwrap(),
-            TriggerThreshold::ExternalOnly
-        );
-        assert_eq!(
-            parse_threshold("above-100-usd").unwrap(),
-            TriggerThreshold::Above {
-                amount: 100.0,
-                currency: "USD".into()
-            }
-        );
-        assert!(parse_threshold("above-lots-usd").is_err());
-        assert!(parse_threshold("sometimes").is_err());
     }
 
     #[test]

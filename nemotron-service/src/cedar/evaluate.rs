@@ -17,9 +17,10 @@ use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, Entities, EntityId, EntityTypeName, EntityUid,
     Policy, PolicyId, PolicySet, Request, RestrictedExpression, ValidationMode, Validator,
 };
+use openshell_policy::compiled::DecisionRules;
 use openshell_policy::normalize_api_name;
 use openshell_policy::wire::{
-    ADMISSION_API, ActionRequest, AdmissionRequest, AuditSettings, ContainerPolicy, Enforcement,
+    ADMISSION_API, ActionRequest, AdmissionRequest, AuditSettings, Enforcement,
     IntentClassification, Outcome,
 };
 
@@ -147,18 +148,21 @@ fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> RestrictedExpression
 }
 
 impl CompiledPolicy {
-    /// Generates, parses and strictly validates the Cedar policies of `policy` and its compiled
-    /// natural-language rules.
+    /// Generates, parses and strictly validates the Cedar policies of container policy `name`:
+    /// its decision `rules` and its compiled natural-language rules; `audit` is where its
+    /// decisions are recorded.
     pub fn build(
-        policy: &ContainerPolicy,
+        name: &str,
+        rules: &DecisionRules,
+        audit: &AuditSettings,
         nl: NlPolicyIr,
         thresholds: &Thresholds,
     ) -> Result<CompiledPolicy, CompileError> {
         let fail = |message: String| CompileError {
-            policy: policy.name.clone(),
+            policy: name.to_owned(),
             message,
         };
-        let generated = generate(policy, &nl, thresholds)?;
+        let generated = generate(name, rules, &nl, thresholds)?;
         let mut full = PolicySet::new();
         let mut parsed = Vec::with_capacity(generated.len());
         let mut reasons = HashMap::new();
@@ -195,15 +199,15 @@ impl CompiledPolicy {
             )));
         }
         Ok(CompiledPolicy {
-            name: policy.name.clone(),
+            name: name.to_owned(),
             invoke,
             admit,
             generated,
             reasons,
             escalating,
             nl,
-            approval_default: policy.rules.approval_default,
-            audit: policy.rules.audit.clone(),
+            approval_default: rules.approval_default(),
+            audit: audit.clone(),
         })
     }
 

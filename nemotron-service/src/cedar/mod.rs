@@ -7,7 +7,6 @@ mod schema;
 
 pub use compile::{
     CompileError, GeneratedPolicy, Thresholds, TriggerThreshold, check_glob, generate, nl_rule,
-    parse_threshold,
 };
 pub use evaluate::{
     CONTEXT_DATA_TYPE_MIN_CONFIDENCE, CompiledPolicy, Verdict, action_request, admission_request,

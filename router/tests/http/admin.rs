@@ -82,19 +82,18 @@ async fn admin_api_registers_reports_and_reloads() {
     assert_eq!(status, 409);
 
     // Register through the API (a policy file, as the hook's record would name it).
-    let policy_path = router.dir.path().join("api-policy.yaml");
-    std::fs::write(
-        &policy_path,
-        format!(
+    let policy = compiled_policy(
+        "api-agent",
+        &router.audit_file("api-agent"),
+        &format!(
             "privacyRouter:\n  endpoints:\n    - {{name: local, url: '{}', local: true}}\n",
             local.url(false)
         ),
-    )
-    .unwrap();
+    );
     let registration = json!({
         "container_id": "api-agent",
         "bundle": "/b",
-        "policy": {"name": "p", "documents": [policy_path]},
+        "policy": policy,
         "sandbox": {"sandbox_ip": "127.0.0.4"},
         "registered_at": "2026-11-24T10:00:00Z"
     });

@@ -170,8 +170,8 @@ async fn registrations_come_and_go_while_the_router_runs() {
     .await;
     assert!(gone);
     assert_eq!(client.chat(PUBLIC).await.status, 403);
-    // A registration whose policy differs from the one recorded at registration (the file
-    // was edited since) is not used: its requests are refused.
+    // A registration whose compiled policy was changed after it was compiled (its digest no
+    // longer matches) is not used: its requests are refused.
     router.register("edited", Some("127.0.0.7"), None, &local_policy(&local));
     let record = router.dir.path().join("registry/edited.json");
     let mut value: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
@@ -193,6 +193,6 @@ async fn registrations_come_and_go_while_the_router_runs() {
         answer.json()["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("changed since the container was registered")
+            .contains("changed after it was compiled")
     );
 }

@@ -13,7 +13,6 @@ use hyper::header::HeaderMap;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use openshell_policy::PolicySet;
 use openshell_policy::node_config::NodeConfig;
 use openshell_router::{Bound, PrivacyRouter, RouterConfig, RouterSettings};
 use rcgen::{CertificateParams, KeyPair, PublicKeyData};
@@ -380,23 +379,14 @@ impl Router {
         self.dir.path().join("router.toml")
     }
 
-    /// Writes `policy` (YAML) and a registration record for container `id` sending from
-    /// `source` (None: no sandbox address) in `region`.
+    /// Writes a registration record for container `id` sending from `source` (None: no sandbox
+    /// address) in `region`, whose compiled policy holds `policy` (YAML documents) and a
+    /// SandboxPolicy auditing to [`Router::audit_file`].
     pub fn register(&self, id: &str, source: Option<&str>, region: Option<&str>, policy: &str) {
-        let policy_path = self.dir.path().join(format!("{id}-policy.yaml"));
-        std::fs::write(&policy_path, policy).unwrap();
-        let digest = PolicySet::load(&policy_path).unwrap().digest().to_owned();
         let record = json!({
             "container_id": id,
             "bundle": "/tmp/bundle",
-            "policy": {
-                "name": format!("{id}-policy"),
-                "digest": digest,
-                "documents": [policy_path],
-                "rules": {
-                    "audit": {"enabled": true, "destination": format!("file://{}", self.audit_file(id).display())},
-                },
-            },
+            "policy": compiled_policy(id, &self.audit_file(id), policy),
             "region": region,
             "sandbox": {"sandbox_ip": source},
             "registered_at": "2026-11-24T10:00:00Z",
@@ -618,4 +608,16 @@ pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> boo
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     check()
+}
+
+/// The compiled policy record of container `id`: `policy` (YAML documents) with a SandboxPolicy
+/// auditing to `audit_file`, compiled as `create` compiles it.
+pub fn compiled_policy(id: &str, audit_file: &Path, policy: &str) -> Value {
+    let yaml = format!(
+        "apiVersion: openshell.nvidia.com/v1\nkind: SandboxPolicy\nmetadata: {{name: {id}-policy}}\n\
+         spec:\n  auditLog: {{enabled: true, destination: \"file://{}\"}}\n---\n{policy}",
+        audit_file.display()
+    );
+    let record = openshell_policy::compile_default(&format!("{id}-policy.yaml"), &yaml).unwrap();
+    serde_json::to_value(record).unwrap()
 }
