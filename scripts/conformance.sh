@@ -168,8 +168,8 @@ awk -F' : ' '/^# Start group /{group=$0; sub(/^# Start group /, "", group)}
 sed 's/^/  /; s/$/ (no result)/' openshell.aborted
 
 # Cgroups and mounts that appeared during the run (contest's, or anything else the node did
-# meanwhile) and the bundles contest did not remove: named, not removed. Tests that end early
-# (and those that panic) leave containers behind, with either runtime.
+# meanwhile) and the bundles contest did not remove: named, not removed. With either runtime,
+# tests that return early, panic, or do not wait for their own `delete` leave containers behind.
 {
   leftovers
   ls -d "$work"/tmp/.tmp* 2>/dev/null | sed 's/^/bundle /'
