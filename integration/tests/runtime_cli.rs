@@ -1,4 +1,5 @@
-//! The informational subcommands: version, features, spec, completion, checkpoint/restore.
+//! The informational subcommands: version, features, spec, completion, checkpoint/restore; and
+//! the conventions runc's clients (and youki's conformance suite) rely on.
 
 use std::fs;
 use std::process::Command;
@@ -289,4 +290,47 @@ fn container_commands_accept_a_unique_id_prefix() {
     // With the other gone the short prefix is unique.
     rt.ok(&["delete", "--force", &nonce]);
     assert!(!rt.root().join(&first).exists());
+}
+
+/// `kill ID KILL` followed at once by `delete ID` (no `--force`) is how containerd's runc shim
+/// and youki's conformance suite end a container. The init here holds 256 MiB, so the kernel
+/// takes a while to tear it down after SIGKILL: `kill` must return only once it has died, or the
+/// `delete` finds it still running, fails, and leaves the container's cgroups behind.
+#[test]
+fn delete_right_after_kill_finds_the_container_stopped() {
+    let rt = Runtime::new();
+    let bundle = openshell_integration::bundle::Bundle::new(&[
+        "sh",
+        "-c",
+        "mkfifo /dev/shm/f; sleep 1000 < /dev/shm/f & \
+         exec dd if=/dev/zero of=/dev/shm/f bs=256M count=1",
+    ]);
+    for round in 0..3 {
+        let id = openshell_integration::unique_id("killdel");
+        rt.start_detached(&id, bundle.path());
+        let pid = rt.pid(&id);
+        // dd has filled its buffer and blocks writing to a fifo nobody reads.
+        let resident_kib = || {
+            fs::read_to_string(format!("/proc/{pid}/status"))
+                .ok()
+                .and_then(|status| {
+                    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
+                    line.split_whitespace().nth(1)?.parse::<u64>().ok()
+                })
+                .unwrap_or(0)
+        };
+        assert!(
+            openshell_integration::wait_for(std::time::Duration::from_secs(10), || {
+                resident_kib() > 200 * 1024
+            }),
+            "round {round}: the init never held its buffer ({} KiB)",
+            resident_kib()
+        );
+        let memory_cgroup = rt.cgroup_dir(&id, "memory");
+        assert!(memory_cgroup.is_dir());
+        rt.ok(&["kill", &id, "KILL"]);
+        rt.ok(&["delete", &id]);
+        openshell_integration::leftovers::assert_clean(rt.root(), &id, bundle.path());
+        assert!(!memory_cgroup.exists(), "{} left", memory_cgroup.display());
+    }
 }
