@@ -31,11 +31,11 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpListener, TcpSocket};
 
 use crate::audit::{Decision, Outcome};
-use crate::engine::EngineState;
 use crate::proxy::responses::{ProxyBody, refusal};
 use crate::resolver::Resolver;
 use crate::rules::policy_method;
 use crate::sandbox::Sandbox;
+use crate::state::EngineState;
 
 /// The firewall mark on the engine's connections into sandboxes ("oshi").
 pub const INGRESS_MARK: u32 = 0x6f73_6869;

@@ -21,9 +21,10 @@
 //! Serving: [`proxy`] (explicit and transparent listeners, tunnels, upstream connections),
 //! [`ingress`] (webhooks into sandboxes by `ingress.allow` rules),
 //! [`dns`] (synthetic answers, see [`synthetic`]), [`admin`] (registrations, hot reload,
-//! `/healthz`, `/metrics`), [`engine`] (startup, state restore, sweeps). Records: [`sandbox`]
-//! (the admin API's types), [`registry`] (state file), [`audit`] (one `openshell-audit` event
-//! per decision), [`metrics`]. Callers: [`client`] (the admin API from the hook or the CLI).
+//! `/healthz`, `/metrics`), [`engine`] (startup, state restore, sweeps), [`state`] (what they
+//! all share). Records: [`sandbox`] (the admin API's types), [`registry`] (state file),
+//! [`audit`] (one `openshell-audit` event per decision), [`metrics`]. Callers: [`client`] (the
+//! admin API from the hook or the CLI).
 //!
 //! See `egress/README.md` for the design, the contract with the hook and the runtime, the
 //! configuration, and how to run the tests and the benchmark.
@@ -49,4 +50,5 @@ pub mod resolver;
 pub mod rules;
 pub mod sandbox;
 pub mod sandbox_net;
+pub mod state;
 pub mod synthetic;

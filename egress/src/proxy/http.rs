@@ -46,12 +46,12 @@ use super::upstream::{Upstream, UpstreamError, UpstreamKey, open};
 use crate::api_permissions::ApiDecision;
 use crate::audit::{Decision, Outcome};
 use crate::body_scan::BodyVerdict;
-use crate::engine::EngineState;
 use crate::head_scan::scan_head;
 use crate::rate_limit::Limited;
 use crate::resolver::{ResolveError, normalize};
 use crate::rules::policy_method;
 use crate::sandbox::Sandbox;
+use crate::state::EngineState;
 
 /// A host and port a tunnel or redirected connection is bound to.
 #[derive(Clone, Debug, PartialEq, Eq)]

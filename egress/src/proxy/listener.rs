@@ -16,7 +16,7 @@ use super::http::{self, Origin, Target};
 use super::stream::original_destination;
 use super::tunnel;
 use crate::audit::{Decision, Outcome};
-use crate::engine::EngineState;
+use crate::state::EngineState;
 
 /// Admits a connection from `peer`: its sandbox has room for one more.
 fn admit(state: &EngineState, peer: SocketAddr) -> Option<(Ipv4Addr, Arc<OwnedSemaphorePermit>)> {

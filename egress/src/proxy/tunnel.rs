@@ -27,9 +27,9 @@ use super::http::{self, Origin, Target};
 use super::stream::{Prefixed, Protocol, sniff};
 use super::upstream::connect_tcp;
 use crate::audit::{Decision, Outcome};
-use crate::engine::EngineState;
 use crate::resolver::normalize;
 use crate::sandbox::Sandbox;
+use crate::state::EngineState;
 
 /// HTTP served inside a tunnel. Boxed as a `Send` future: serving HTTP may open another tunnel
 /// (CONNECT), and the box ends that cycle for the compiler.
