@@ -6,7 +6,8 @@
 //! table ([`firewall`]) sends each sandbox's traffic there and nowhere else; the network step
 //! of the hook ([`sandbox_net`]) wires each sandbox to the node with a veth pair.
 //!
-//! Decisions, per request, against the policy registered at that moment:
+//! Decisions, per request, against the policy registered at that moment, by one pure function
+//! ([`decision::decide`]) that the listeners ask and obey, over:
 //! - [`rules`]: the `NetworkPolicy` egress rules (domain globs, methods, ports; deny carve-outs;
 //!   default deny);
 //! - [`api_permissions`]: `allowedAPIs`/`deniedAPIs` through the API catalog (deny wins);
@@ -36,6 +37,7 @@ pub mod audit;
 pub mod body_scan;
 pub mod client;
 pub mod config;
+pub mod decision;
 pub mod dns;
 pub mod engine;
 pub mod firewall;

@@ -2,11 +2,12 @@
 //! whose original destination was a synthetic address): what it carries is read from its
 //! first bytes.
 //!
-//! - TLS: the ClientHello is read without decrypting; a server name other than the target's
-//!   is refused (no fronting one allowed name with another). With `tlsDecrypt: true` the engine
-//!   completes the handshake with a leaf for the target minted from the node CA and decides
-//!   every request inside; otherwise the bytes are relayed as they are, which only a rule
-//!   without method limits allows and only for a host no API permission covers.
+//! - TLS: the ClientHello is read without decrypting and its server name given to [`decide`]
+//!   (a name other than the target's is refused: no fronting one allowed name with another).
+//!   With `tlsDecrypt: true` the engine completes the handshake with a leaf for the target
+//!   minted from the node CA and decides every request inside; otherwise the bytes are relayed
+//!   as they are, which only a rule without method limits allows and only for a host no API
+//!   permission covers.
 //! - HTTP: every request is decided.
 //! - Anything else (or silence: server-first protocols such as SMTP): relayed under the same
 //!   conditions as undecrypted TLS.
@@ -27,6 +28,7 @@ use super::http::{self, Origin, Target};
 use super::stream::{Prefixed, Protocol, sniff};
 use super::upstream::connect_tcp;
 use crate::audit::{Decision, Outcome};
+use crate::decision::{Fact, Grant, Next, Refusal, Seen, Verdict, decide};
 use crate::resolver::normalize;
 use crate::sandbox::Sandbox;
 use crate::state::EngineState;
@@ -76,40 +78,44 @@ pub async fn run<S>(
             serve_http(state, source, origin, permit, io).await;
         }
         Protocol::Opaque => {
-            opaque(&state, &sandbox, target, buffer.freeze(), io, "egress.tcp").await;
+            let started = Instant::now();
+            let seen = Seen::Opaque {
+                host: &target.host,
+                port: target.port,
+            };
+            match decide(&sandbox, seen) {
+                Verdict::Allow(grant) => {
+                    relay(
+                        &state,
+                        &sandbox,
+                        grant,
+                        &target,
+                        buffer.freeze(),
+                        io,
+                        started,
+                    )
+                    .await;
+                }
+                Verdict::Deny(refusal) => refuse(&state, &sandbox, refusal, started),
+            }
         }
     }
 }
 
-/// Records a refusal of a whole connection.
-fn refuse(
-    state: &EngineState,
-    sandbox: &Sandbox,
-    action: &str,
-    resource: String,
-    rule: String,
-    reason: String,
-    started: Instant,
-) {
-    state.metrics.decision(kind_of(action), false);
+/// Counts and audits a refusal of a whole connection.
+pub fn refuse(state: &EngineState, sandbox: &Sandbox, refusal: Refusal, started: Instant) {
+    state.metrics.decision(refusal.subject.kind, false);
     state.audit.record(Decision {
         sandbox,
-        action: action.to_owned(),
-        resource,
+        action: refusal.action(),
+        resource: refusal.subject.resource,
         outcome: Outcome::Deny,
-        rules: vec![rule],
-        reason,
+        rules: vec![refusal.rule],
+        reason: refusal.reason,
         latency: started.elapsed(),
         classification: None,
         payload: None,
     });
-}
-
-fn kind_of(action: &str) -> &'static str {
-    match action {
-        "egress.tls" => "tls",
-        _ => "tcp",
-    }
 }
 
 /// Reads the ClientHello and returns its server name (`Ok(None)`: the client sent none).
@@ -162,59 +168,36 @@ async fn tls<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let started = Instant::now();
-    let resource = format!("{}:{}", target.host, target.port);
     let header_timeout = state.config.limits.header_timeout();
-    let server_name = match client_hello_server_name(&mut buffer, &mut io, header_timeout).await {
-        Ok(name) => name,
-        Err(reason) => {
-            refuse(
-                &state,
-                &sandbox,
-                "egress.tls",
-                resource,
-                "tls".to_owned(),
-                reason,
-                started,
-            );
-            return;
-        }
+    let server_name = client_hello_server_name(&mut buffer, &mut io, header_timeout).await;
+    let seen = Seen::ClientHello {
+        host: &target.host,
+        port: target.port,
+        server_name: server_name
+            .as_ref()
+            .map(Option::as_deref)
+            .map_err(String::clone),
     };
-    if let Some(name) = &server_name
-        && *name != target.host
-    {
-        let reason = format!(
-            "TLS server name {name} does not match the destination {}",
-            target.host
-        );
-        refuse(
+    let grant = match decide(&sandbox, seen) {
+        Verdict::Allow(grant) => grant,
+        Verdict::Deny(refusal) => return refuse(&state, &sandbox, refusal, started),
+    };
+    if grant.next != Next::Intercept {
+        relay(
             &state,
             &sandbox,
-            "egress.tls",
-            resource,
-            "tls".to_owned(),
-            reason,
+            grant,
+            &target,
+            buffer.freeze(),
+            io,
             started,
-        );
-        return;
-    }
-    if !sandbox.tls_decrypt() {
-        opaque(&state, &sandbox, target, buffer.freeze(), io, "egress.tls").await;
+        )
+        .await;
         return;
     }
     let config = match state.interceptor.server_config(&target.host) {
         Ok(config) => config,
-        Err(error) => {
-            refuse(
-                &state,
-                &sandbox,
-                "egress.tls",
-                resource,
-                "tls".to_owned(),
-                error.to_string(),
-                started,
-            );
-            return;
-        }
+        Err(error) => return refuse(&state, &sandbox, grant.failed(error.to_string()), started),
     };
     let replay = Prefixed::new(buffer.freeze(), io);
     let handshake = async {
@@ -233,89 +216,45 @@ async fn tls<S>(
     }
 }
 
-/// Relays bytes the engine cannot inspect, if the rules allow that for the target.
-async fn opaque<S>(
+/// Relays bytes the engine cannot inspect, as `grant` allows: resolves the target when
+/// [`decide`] asks, then connects to the one address that passed.
+async fn relay<S>(
     state: &EngineState,
     sandbox: &Sandbox,
-    target: Target,
+    mut grant: Grant,
+    target: &Target,
     prefix: Bytes,
     mut io: S,
-    action: &'static str,
+    started: Instant,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let started = Instant::now();
-    let resource = format!("{}:{}", target.host, target.port);
-    let rule = match sandbox.rules.check_opaque(&target.host, target.port) {
-        Ok(rule) => rule.describe(),
-        Err(denial) => {
-            refuse(
-                state,
-                sandbox,
-                action,
-                resource,
-                denial.rule(),
-                denial.to_string(),
-                started,
-            );
-            return;
-        }
-    };
-    if sandbox.apis.covers_host(&target.host) {
-        let reason = format!(
-            "API permissions apply to {}: its traffic must be decrypted (tlsDecrypt: true)",
-            target.host
-        );
-        refuse(
-            state,
-            sandbox,
-            action,
-            resource,
-            "permissions".to_owned(),
-            reason,
-            started,
-        );
-        return;
-    }
-    let address = match state.resolver.resolve(&target.host).await {
-        Ok(address) => address,
-        Err(error) => {
-            refuse(
-                state,
-                sandbox,
-                action,
-                resource,
-                "addresses".to_owned(),
-                error.to_string(),
-                started,
-            );
-            return;
-        }
+    let address = loop {
+        let fact = match grant.next {
+            Next::Resolve => Fact::Address(state.resolver.resolve(&target.host).await),
+            Next::Connect(address) => break address,
+            other => unreachable!("a relay is never told to {other:?}"),
+        };
+        grant = match decide(sandbox, Seen::Then(grant, fact)) {
+            Verdict::Allow(grant) => grant,
+            Verdict::Deny(refusal) => return refuse(state, sandbox, refusal, started),
+        };
     };
     let timeout = std::time::Duration::from_millis(state.config.upstream.connect_timeout_ms);
     let mut upstream = match connect_tcp(SocketAddr::new(address, target.port), timeout).await {
         Ok(upstream) => upstream,
         Err(error) => {
             state.metrics.upstream_errors.inc();
-            refuse(
-                state,
-                sandbox,
-                action,
-                resource,
-                rule,
-                error.to_string(),
-                started,
-            );
-            return;
+            return refuse(state, sandbox, grant.failed(error.to_string()), started);
         }
     };
-    state.metrics.decision(kind_of(action), true);
+    state.metrics.decision(grant.subject.kind, true);
     state.audit.record(Decision {
         sandbox,
-        action: action.to_owned(),
-        resource,
+        action: grant.action(),
+        resource: grant.subject.resource,
         outcome: Outcome::Allow,
-        rules: vec![rule],
+        rules: grant.rules,
         reason: format!("relayed to {address}"),
         latency: started.elapsed(),
         classification: None,
