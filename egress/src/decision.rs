@@ -78,6 +78,22 @@ pub enum Seen<'a> {
     Request(RequestHead<'a>),
     /// What the engine found doing the [`Next`] step `grant` asked for.
     Then(Grant, Fact),
+    /// A request into the sandbox through the ingress listener.
+    Ingress(IngressRequest<'a>),
+}
+
+/// A request into a sandbox, as the ingress listener routed it.
+#[derive(Debug)]
+pub struct IngressRequest<'a> {
+    /// The method.
+    pub method: &'a Method,
+    /// The normalised path inside the sandbox.
+    pub path: &'a RequestPath,
+    /// The client's address.
+    pub client: IpAddr,
+    /// The first `ingress.allow` rule to consider: the one after a rule whose source the client
+    /// turned out not to be.
+    pub from: usize,
 }
 
 /// An HTTP request as its head shows it.
@@ -126,6 +142,9 @@ pub enum Next {
     Intercept,
     /// Allowed: run the tunnel, reading its first bytes and asking again about what it carries.
     Tunnel,
+    /// Allowed by `ingress.allow[i]` if the client is where its `source` names: confirm that
+    /// (resolving the source) and forward; if not, ask again from the next rule.
+    ConfirmSource(usize),
 }
 
 /// The answer.
@@ -140,11 +159,13 @@ pub enum Verdict {
 /// What a decision is about, as counted and audited.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Subject {
-    /// The metrics kind: `http`, `https`, `connect`, `tls`, `tcp`.
+    /// The metrics kind: `http`, `https`, `connect`, `tls`, `tcp`, `ingress`.
     pub kind: &'static str,
-    /// The audit action: `egress.http`, `egress.connect`, `egress.tls`, `egress.tcp`.
+    /// The audit action: `egress.http`, `egress.connect`, `egress.tls`, `egress.tcp`,
+    /// `ingress.http`.
     pub action: &'static str,
-    /// The audit resource: `GET https://host:443/path` (normalised, no query) or `host:port`.
+    /// The audit resource: `GET https://host:443/path` (normalised, no query), `host:port`, or
+    /// `POST /path` for ingress.
     pub resource: String,
 }
 
@@ -160,6 +181,11 @@ impl Subject {
     /// Whether bytes are relayed unseen (undecrypted TLS or another protocol).
     fn is_relay(&self) -> bool {
         matches!(self.kind, "tls" | "tcp")
+    }
+
+    /// The audit action: the catalogued API's name when the request is one, else the subject's.
+    fn action_as(&self, api: Option<&String>) -> String {
+        api.map_or_else(|| self.action.to_owned(), String::clone)
     }
 }
 
@@ -197,9 +223,7 @@ impl Grant {
 
     /// The audit action of the allowed decision: the API name, else the subject's.
     pub fn action(&self) -> String {
-        self.api
-            .clone()
-            .unwrap_or_else(|| self.subject.action.to_owned())
+        self.subject.action_as(self.api.as_ref())
     }
 
     /// The refusal when acting on the grant failed: the upstream could not be reached, a leaf
@@ -273,9 +297,7 @@ impl Refusal {
 
     /// The audit action of the refusal: the API name for `api_denied`, else the subject's.
     pub fn action(&self) -> String {
-        self.api
-            .clone()
-            .unwrap_or_else(|| self.subject.action.to_owned())
+        self.subject.action_as(self.api.as_ref())
     }
 }
 
@@ -297,6 +319,7 @@ pub fn decide(sandbox: &Sandbox, seen: Seen<'_>) -> Verdict {
         ),
         Seen::Request(head) => request(sandbox, &head),
         Seen::Then(grant, fact) => then(grant, fact),
+        Seen::Ingress(asked) => ingress(sandbox, &asked),
     }
 }
 
@@ -460,6 +483,40 @@ fn request(sandbox: &Sandbox, head: &RequestHead<'_>) -> Verdict {
     Verdict::Allow(grant)
 }
 
+/// The first `ingress.allow` rule from `asked.from` whose path and methods admit the request.
+fn ingress(sandbox: &Sandbox, asked: &IngressRequest<'_>) -> Verdict {
+    let subject = Subject {
+        kind: "ingress",
+        action: "ingress.http",
+        resource: format!("{} {}", asked.method, asked.path.path()),
+    };
+    let method = policy_method(asked.method);
+    let rules = &sandbox.record.policy.network.ingress.allow;
+    let admits = rules.iter().enumerate().skip(asked.from).find(|(_, rule)| {
+        rule.path.matches(asked.path)
+            && (rule.methods.is_empty()
+                || method.is_some_and(|m| rule.methods.iter().any(|r| r.value == m)))
+    });
+    match admits {
+        Some((index, rule)) => {
+            let named = format!("ingress.allow[{index}] ({})", rule.source.value);
+            Verdict::Allow(Grant::new(subject, vec![named], Next::ConfirmSource(index)))
+        }
+        None => {
+            let reason = format!(
+                "no ingress.allow rule admits {} from {}",
+                subject.resource, asked.client
+            );
+            Verdict::Deny(Refusal::forbidden(
+                subject,
+                "ingress_denied",
+                "default deny",
+                reason,
+            ))
+        }
+    }
+}
+
 fn then(mut grant: Grant, fact: Fact) -> Verdict {
     match fact {
         Fact::Head(Err(found)) => Verdict::Deny(Refusal::pii(
@@ -556,6 +613,13 @@ networkPolicy:
     deny:
       - domain: evil.example.test
       - domain: \"*\"
+  ingress:
+    allow:
+      - source: webhook.example.test
+        path: /api/v1/events
+        methods: [POST]
+      - source: \"*.hooks.example.test\"
+        path: /api/v1/events
   inspection:
     tlsDecrypt: {tls_decrypt}
     scanForPII: {scan_for_pii}
@@ -998,5 +1062,53 @@ spec:
         // Not decrypted: relayed only as an uninspected tunnel may be.
         let refusal = refused(decide(&opaque, hello(Ok(None))));
         assert!(refusal.reason.contains("tlsDecrypt: true"), "{refusal:?}");
+    }
+
+    #[test]
+    fn ingress_rules_admit_by_path_and_method_then_by_source() {
+        let sandbox = sandbox(true, false);
+        let events = RequestPath::parse("/api/v1/events").unwrap();
+        let client: IpAddr = "198.51.100.7".parse().unwrap();
+        let ask = |method, path, from| {
+            let asked = IngressRequest {
+                method,
+                path,
+                client,
+                from,
+            };
+            decide(&sandbox, Seen::Ingress(asked))
+        };
+        let grant = allowed(ask(&Method::POST, &events, 0));
+        assert_eq!(grant.next, Next::ConfirmSource(0));
+        assert_eq!(grant.rules, ["ingress.allow[0] (webhook.example.test)"]);
+        assert_eq!(
+            grant.subject,
+            Subject {
+                kind: "ingress",
+                action: "ingress.http",
+                resource: "POST /api/v1/events".to_owned(),
+            }
+        );
+        // The client was not the first rule's source: the next rule is asked about.
+        let grant = allowed(ask(&Method::POST, &events, 1));
+        assert_eq!(grant.next, Next::ConfirmSource(1));
+        // The first rule admits POST only.
+        let grant = allowed(ask(&Method::GET, &events, 0));
+        assert_eq!(grant.next, Next::ConfirmSource(1));
+        let refusal = refused(ask(&Method::POST, &events, 2));
+        assert_eq!(
+            (
+                refusal.error,
+                refusal.rule.as_str(),
+                refusal.reason.as_str()
+            ),
+            (
+                "ingress_denied",
+                "default deny",
+                "no ingress.allow rule admits POST /api/v1/events from 198.51.100.7"
+            )
+        );
+        let other = RequestPath::parse("/admin").unwrap();
+        assert!(matches!(ask(&Method::POST, &other, 0), Verdict::Deny(_)));
     }
 }
