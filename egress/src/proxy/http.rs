@@ -17,7 +17,9 @@
 //! 5. forwarded to exactly the address that passed; failures → 502 `upstream_unreachable`.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,7 +39,7 @@ use tokio::sync::{Mutex, OwnedSemaphorePermit};
 use super::first_head::{self, FirstHead};
 use super::responses::{self, ProxyBody, bad_request, empty};
 use super::stream::Prefixed;
-use super::tunnel;
+use super::tunnel::{self, Carried, Target};
 use super::upstream::{Upstream, UpstreamError, UpstreamKey, open};
 use crate::audit::{Decision, Outcome};
 use crate::body_scan::BodyVerdict;
@@ -47,15 +49,6 @@ use crate::rate_limit::Limited;
 use crate::resolver::normalize;
 use crate::sandbox::Sandbox;
 use crate::state::EngineState;
-
-/// A host and port a tunnel or redirected connection is bound to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Target {
-    /// The host name (lower case).
-    pub host: String,
-    /// The port.
-    pub port: u16,
-}
 
 /// How the requests on a connection arrive.
 #[derive(Clone, Debug)]
@@ -134,6 +127,45 @@ pub async fn serve<S>(
     if let Err(error) = served {
         tracing::debug!(%source, "client connection ended: {error}");
     }
+}
+
+/// Runs a tunnel to `target` for the sandbox at `source` ([`tunnel::run`]) and serves the HTTP
+/// it carries, deciding every request.
+pub async fn serve_tunnel<S>(
+    state: Arc<EngineState>,
+    source: Ipv4Addr,
+    target: Target,
+    io: S,
+    permit: Arc<OwnedSemaphorePermit>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    match tunnel::run(&state, source, &target, io).await {
+        Some(Carried::Plain(io)) => {
+            let origin = Origin::Tunnel { target, tls: false };
+            serve_boxed(state, source, origin, permit, io).await;
+        }
+        Some(Carried::Decrypted(io)) => {
+            let origin = Origin::Tunnel { target, tls: true };
+            serve_boxed(state, source, origin, permit, io).await;
+        }
+        None => {}
+    }
+}
+
+/// [`serve`] as a boxed `Send` future: serving HTTP may open another tunnel (CONNECT), and the
+/// box ends that cycle for the compiler.
+fn serve_boxed<S>(
+    state: Arc<EngineState>,
+    source: Ipv4Addr,
+    origin: Origin,
+    permit: Arc<OwnedSemaphorePermit>,
+    io: S,
+) -> Pin<Box<dyn Future<Output = ()> + Send>>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    Box::pin(serve(state, source, origin, permit, io))
 }
 
 /// Counts and audits a request refused with 400 before it was decided.
@@ -394,7 +426,7 @@ impl Connection {
         tokio::spawn(async move {
             match hyper::upgrade::on(request).await {
                 Ok(upgraded) => {
-                    tunnel::run(state, source, target, TokioIo::new(upgraded), permit).await;
+                    serve_tunnel(state, source, target, TokioIo::new(upgraded), permit).await;
                 }
                 Err(error) => tracing::debug!(%source, "CONNECT upgrade failed: {error}"),
             }

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::http::{self, Origin, Target};
+use super::http::{self, Origin};
 use super::stream::original_destination;
-use super::tunnel;
+use super::tunnel::{self, Target};
 use crate::decision::{Seen, Verdict, decide};
 use crate::state::EngineState;
 
@@ -119,7 +119,7 @@ async fn redirected(
                 host,
                 port: destination.port(),
             };
-            tunnel::run(state, source, target, stream, permit).await;
+            http::serve_tunnel(state, source, target, stream, permit).await;
         }
         (Verdict::Deny(refusal), _) => tunnel::refuse(&state, &sandbox, refusal, started),
         (Verdict::Allow(_), None) => unreachable!("decide refuses connections by address"),

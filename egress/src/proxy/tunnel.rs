@@ -8,23 +8,19 @@
 //!   minted from the node CA and decides every request inside; otherwise the bytes are relayed
 //!   as they are, which only a rule without method limits allows and only for a host no API
 //!   permission covers.
-//! - HTTP: every request is decided.
+//! - HTTP: handed back to the caller ([`Carried`]), which serves it and decides every request.
 //! - Anything else (or silence: server-first protocols such as SMTP): relayed under the same
 //!   conditions as undecrypted TLS.
 
-use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use rustls::server::Acceptor;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::LazyConfigAcceptor;
+use tokio_rustls::server::TlsStream;
 
-use super::http::{self, Origin, Target};
 use super::stream::{Prefixed, Protocol, sniff};
 use super::upstream::connect_tcp;
 use crate::audit::{Decision, Outcome};
@@ -33,50 +29,52 @@ use crate::resolver::normalize;
 use crate::sandbox::Sandbox;
 use crate::state::EngineState;
 
-/// HTTP served inside a tunnel. Boxed as a `Send` future: serving HTTP may open another tunnel
-/// (CONNECT), and the box ends that cycle for the compiler.
-fn serve_http<S>(
-    state: Arc<EngineState>,
-    source: Ipv4Addr,
-    origin: Origin,
-    permit: Arc<OwnedSemaphorePermit>,
-    io: S,
-) -> Pin<Box<dyn Future<Output = ()> + Send>>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    Box::pin(http::serve(state, source, origin, permit, io))
+/// A host and port a tunnel or redirected connection is bound to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// The host name (lower case).
+    pub host: String,
+    /// The port.
+    pub port: u16,
+}
+
+/// HTTP a tunnel turned out to carry, handed back to be served request by request.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "made once per connection and moved straight into the HTTP server; boxing the TLS \
+              stream would add an indirection to every read"
+)]
+pub enum Carried<S> {
+    /// Plain HTTP, its first bytes replayed.
+    Plain(Prefixed<S>),
+    /// HTTP decrypted from TLS with a leaf minted for the target.
+    Decrypted(TlsStream<Prefixed<S>>),
 }
 
 /// Largest ClientHello read before giving up.
 const MAX_CLIENT_HELLO: usize = 64 * 1024;
 
-/// Runs a tunnel for the sandbox at `source` to `target` over `io`.
+/// Runs a tunnel for the sandbox at `source` to `target` over `io`: relays what the engine
+/// cannot see inside (as [`decide`] allows), and hands back the HTTP it carries.
 pub async fn run<S>(
-    state: Arc<EngineState>,
+    state: &EngineState,
     source: Ipv4Addr,
-    target: Target,
+    target: &Target,
     mut io: S,
-    permit: Arc<OwnedSemaphorePermit>,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+) -> Option<Carried<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut buffer = BytesMut::with_capacity(8192);
     let sniff_timeout = state.config.limits.sniff_timeout();
     match tokio::time::timeout(sniff_timeout, io.read_buf(&mut buffer)).await {
-        Ok(Ok(0)) | Ok(Err(_)) => return,
+        Ok(Ok(0)) | Ok(Err(_)) => return None,
         Ok(Ok(_)) | Err(_) => {}
     }
-    let Some(sandbox) = state.registry.by_source(source) else {
-        return;
-    };
+    let sandbox = state.registry.by_source(source)?;
     match sniff(&buffer) {
-        Protocol::Tls => tls(state, sandbox, source, target, buffer, io, permit).await,
-        Protocol::Http => {
-            let origin = Origin::Tunnel { target, tls: false };
-            let io = Prefixed::new(buffer.freeze(), io);
-            serve_http(state, source, origin, permit, io).await;
-        }
+        Protocol::Tls => tls(state, &sandbox, source, target, buffer, io).await,
+        Protocol::Http => Some(Carried::Plain(Prefixed::new(buffer.freeze(), io))),
         Protocol::Opaque => {
             let started = Instant::now();
             let seen = Seen::Opaque {
@@ -85,19 +83,11 @@ pub async fn run<S>(
             };
             match decide(&sandbox, seen) {
                 Verdict::Allow(grant) => {
-                    relay(
-                        &state,
-                        &sandbox,
-                        grant,
-                        &target,
-                        buffer.freeze(),
-                        io,
-                        started,
-                    )
-                    .await;
+                    relay(state, &sandbox, grant, target, buffer.freeze(), io, started).await;
                 }
-                Verdict::Deny(refusal) => refuse(&state, &sandbox, refusal, started),
+                Verdict::Deny(refusal) => refuse(state, &sandbox, refusal, started),
             }
+            None
         }
     }
 }
@@ -157,15 +147,15 @@ async fn client_hello_server_name<S: AsyncRead + Unpin>(
 }
 
 async fn tls<S>(
-    state: Arc<EngineState>,
-    sandbox: Arc<Sandbox>,
+    state: &EngineState,
+    sandbox: &Sandbox,
     source: Ipv4Addr,
-    target: Target,
+    target: &Target,
     mut buffer: BytesMut,
     mut io: S,
-    permit: Arc<OwnedSemaphorePermit>,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+) -> Option<Carried<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
 {
     let started = Instant::now();
     let header_timeout = state.config.limits.header_timeout();
@@ -178,26 +168,23 @@ async fn tls<S>(
             .map(Option::as_deref)
             .map_err(String::clone),
     };
-    let grant = match decide(&sandbox, seen) {
+    let grant = match decide(sandbox, seen) {
         Verdict::Allow(grant) => grant,
-        Verdict::Deny(refusal) => return refuse(&state, &sandbox, refusal, started),
+        Verdict::Deny(refusal) => {
+            refuse(state, sandbox, refusal, started);
+            return None;
+        }
     };
     if grant.next != Next::Intercept {
-        relay(
-            &state,
-            &sandbox,
-            grant,
-            &target,
-            buffer.freeze(),
-            io,
-            started,
-        )
-        .await;
-        return;
+        relay(state, sandbox, grant, target, buffer.freeze(), io, started).await;
+        return None;
     }
     let config = match state.interceptor.server_config(&target.host) {
         Ok(config) => config,
-        Err(error) => return refuse(&state, &sandbox, grant.failed(error.to_string()), started),
+        Err(error) => {
+            refuse(state, sandbox, grant.failed(error.to_string()), started);
+            return None;
+        }
     };
     let replay = Prefixed::new(buffer.freeze(), io);
     let handshake = async {
@@ -207,13 +194,11 @@ async fn tls<S>(
             .await
     };
     match tokio::time::timeout(header_timeout, handshake).await {
-        Ok(Ok(stream)) => {
-            let origin = Origin::Tunnel { target, tls: true };
-            serve_http(state, source, origin, permit, stream).await;
-        }
+        Ok(Ok(stream)) => return Some(Carried::Decrypted(stream)),
         Ok(Err(error)) => tracing::debug!(%source, "TLS handshake with sandbox failed: {error}"),
         Err(_) => tracing::debug!(%source, "TLS handshake with sandbox timed out"),
     }
+    None
 }
 
 /// Relays bytes the engine cannot inspect, as `grant` allows: resolves the target when
