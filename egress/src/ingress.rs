@@ -33,13 +33,11 @@ use tokio::net::{TcpListener, TcpSocket};
 
 use crate::audit::{Decision, Outcome};
 use crate::decision::{IngressRequest, Next, Seen, Verdict, decide};
+use crate::firewall::INGRESS_MARK;
 use crate::proxy::responses::{ProxyBody, refusal};
 use crate::resolver::Resolver;
 use crate::sandbox::Sandbox;
 use crate::state::EngineState;
-
-/// The firewall mark on the engine's connections into sandboxes ("oshi").
-pub const INGRESS_MARK: u32 = 0x6f73_6869;
 
 /// Serves the ingress listener.
 pub async fn serve(state: Arc<EngineState>, listener: TcpListener) {
