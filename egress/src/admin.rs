@@ -30,9 +30,9 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::engine::EngineState;
 use crate::registry::RegistryError;
 use crate::sandbox::{EgressPolicy, RegisterRequest, SandboxNetwork, SandboxRecord};
+use crate::state::EngineState;
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"error": message.into()}))).into_response()

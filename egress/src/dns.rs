@@ -20,9 +20,9 @@ use hickory_proto::rr::{RData, Record, RecordType};
 use tokio::net::UdpSocket;
 
 use crate::audit::{Decision, Outcome};
-use crate::engine::EngineState;
 use crate::rate_limit::Limited;
 use crate::resolver::normalize;
+use crate::state::EngineState;
 
 /// TTL of synthetic answers, seconds: short, so policy changes show quickly.
 const ANSWER_TTL: u32 = 30;

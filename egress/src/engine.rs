@@ -32,7 +32,8 @@ use crate::metrics::Metrics;
 use crate::rate_limit::{self, RateLimits};
 use crate::registry::Registry;
 use crate::resolver::Resolver;
-use crate::sandbox::{NetworkInfo, SandboxRecord};
+use crate::sandbox::SandboxRecord;
+use crate::state::EngineState;
 use crate::synthetic::SyntheticNames;
 use crate::{admin, dns, firewall, ingress, proxy};
 
@@ -74,55 +75,6 @@ pub enum AuditMode {
     Node,
     /// Not at all (benchmarks of the proxy path alone).
     Off,
-}
-
-/// Everything the listeners share.
-pub struct EngineState {
-    /// The configuration.
-    pub config: EngineConfig,
-    /// Registered sandboxes.
-    pub registry: Registry,
-    /// Name resolution with address checks.
-    pub resolver: Resolver,
-    /// Synthetic DNS answers.
-    pub synthetic: Mutex<SyntheticNames>,
-    /// The interception CA.
-    pub interceptor: Interceptor,
-    /// Upstream TLS trust.
-    pub upstream_tls: Arc<rustls::ClientConfig>,
-    /// Audit events.
-    pub audit: EgressAudit,
-    /// Metrics.
-    pub metrics: Metrics,
-    /// `scanForPII` bounds.
-    pub body_scanner: BodyScanner,
-    /// Per-sandbox DNS and request rate limits.
-    pub rate_limits: Arc<RateLimits>,
-    firewall_ok: AtomicBool,
-}
-
-impl EngineState {
-    /// Whether sandboxes are confined: the table is in place, or the engine was told not to
-    /// manage it.
-    pub fn firewall_ready(&self) -> bool {
-        !self.config.network.firewall || self.firewall_ok.load(Ordering::Acquire)
-    }
-
-    /// The node's sandbox network.
-    pub fn network_info(&self) -> NetworkInfo {
-        let network = &self.config.network;
-        NetworkInfo {
-            gateway: network.gateway(),
-            pool: network.pool,
-            synthetic: network.synthetic,
-            proxy_port: network.proxy_port,
-            transparent_port: network.transparent_port,
-            dns_port: network.dns_port,
-            proxy_url: network.proxy_url(),
-            ca_cert: self.interceptor.ca_cert_path().to_owned(),
-            interface_prefix: network.interface_prefix.clone(),
-        }
-    }
 }
 
 /// Whether the host-side veth of `record` exists in this network namespace.

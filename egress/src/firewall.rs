@@ -41,6 +41,10 @@ use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
 
 use crate::config::NetworkSettings;
 
+/// The firewall mark on the engine's connections into sandboxes ("oshi"): the only new
+/// connections into a sandbox veth the table accepts ([`crate::ingress`] sets it).
+pub const INGRESS_MARK: u32 = 0x6f73_6869;
+
 /// The table's name (family `inet`).
 pub const TABLE: &str = "openshell_egress";
 
@@ -230,7 +234,7 @@ pub fn ruleset(network: &NetworkSettings) -> nftables::schema::Nftables<'static>
             matches(
                 meta(MetaKey::Mark),
                 Operator::EQ,
-                Expression::Number(crate::ingress::INGRESS_MARK),
+                Expression::Number(INGRESS_MARK),
             ),
             Statement::Accept(None),
         ],

@@ -8,7 +8,8 @@
 //! address is the rule's source: an exact source name must resolve to the client's address; a
 //! `*.` pattern must be confirmed both ways (a name pointing at the client address that
 //! matches the pattern and resolves back to it). Anything else is 403 `ingress_denied`; an
-//! unknown sandbox 404. Every decision is audited (`ingress.http`).
+//! unknown sandbox 404. Every decision is audited (`ingress.http`). Which rule admits a
+//! request is [`decide`]'s answer; this module confirms the rule's source and forwards.
 //!
 //! Nothing else reaches a sandbox: the node's table rejects new connections into sandbox veths
 //! except the engine's own, which carry the [`INGRESS_MARK`] firewall mark.
@@ -25,20 +26,18 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use openshell_policy::{DomainPattern, IngressRule, RequestPath};
+use openshell_policy::{DomainPattern, RequestPath};
 use serde_json::json;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpListener, TcpSocket};
 
 use crate::audit::{Decision, Outcome};
-use crate::engine::EngineState;
+use crate::decision::{IngressRequest, Next, Seen, Verdict, decide};
+use crate::firewall::INGRESS_MARK;
 use crate::proxy::responses::{ProxyBody, refusal};
 use crate::resolver::Resolver;
-use crate::rules::policy_method;
 use crate::sandbox::Sandbox;
-
-/// The firewall mark on the engine's connections into sandboxes ("oshi").
-pub const INGRESS_MARK: u32 = 0x6f73_6869;
+use crate::state::EngineState;
 
 /// Serves the ingress listener.
 pub async fn serve(state: Arc<EngineState>, listener: TcpListener) {
@@ -144,40 +143,46 @@ async fn handle(
             "ingress",
         );
     };
-    let method = policy_method(request.method());
-    let resource = format!("{} {}", request.method(), inner.path());
     let rules = &sandbox.record.policy.network.ingress.allow;
-    let mut allowed_by = None;
-    for (index, rule) in rules.iter().enumerate() {
-        if rule_admits(rule, method, &inner)
-            && source_matches(&state.resolver, &rule.source, peer.ip()).await
-        {
-            allowed_by = Some(format!("ingress.allow[{index}] ({})", rule.source.value));
-            break;
+    let mut from = 0;
+    let grant = loop {
+        let asked = IngressRequest {
+            method: request.method(),
+            path: &inner,
+            client: peer.ip(),
+            from,
+        };
+        let grant = match decide(&sandbox, Seen::Ingress(asked)) {
+            Verdict::Allow(grant) => grant,
+            Verdict::Deny(refusal) => {
+                let response = denied(
+                    refusal.status,
+                    refusal.error,
+                    &refusal.reason,
+                    &refusal.rule,
+                );
+                record(
+                    state,
+                    &sandbox,
+                    refusal.subject.resource,
+                    Outcome::Deny,
+                    refusal.rule,
+                    refusal.reason,
+                    started,
+                );
+                return response;
+            }
+        };
+        let Next::ConfirmSource(index) = grant.next else {
+            unreachable!("an ingress request is never told to {:?}", grant.next)
+        };
+        if source_matches(&state.resolver, &rules[index].source, peer.ip()).await {
+            break grant;
         }
-    }
-    let Some(rule) = allowed_by else {
-        let reason = format!(
-            "no ingress.allow rule admits {} from {}",
-            resource,
-            peer.ip()
-        );
-        record(
-            state,
-            &sandbox,
-            resource,
-            Outcome::Deny,
-            "default deny".to_owned(),
-            reason.clone(),
-            started,
-        );
-        return denied(
-            StatusCode::FORBIDDEN,
-            "ingress_denied",
-            &reason,
-            "default deny",
-        );
+        from = index + 1;
     };
+    let resource = grant.subject.resource;
+    let rule = grant.rules.join("; ");
     match forward(state, &sandbox, peer, request, &inner.origin_form()).await {
         Ok(response) => {
             record(
@@ -209,16 +214,6 @@ async fn handle(
             )
         }
     }
-}
-
-fn rule_admits(
-    rule: &IngressRule,
-    method: Option<openshell_policy::HttpMethod>,
-    path: &RequestPath,
-) -> bool {
-    rule.path.matches(path)
-        && (rule.methods.is_empty()
-            || method.is_some_and(|m| rule.methods.iter().any(|r| r.value == m)))
 }
 
 fn record(

@@ -6,7 +6,8 @@
 //! table ([`firewall`]) sends each sandbox's traffic there and nowhere else; the network step
 //! of the hook ([`sandbox_net`]) wires each sandbox to the node with a veth pair.
 //!
-//! Decisions, per request, against the policy registered at that moment:
+//! Decisions, per request, against the policy registered at that moment, by one pure function
+//! ([`decision::decide`]) that the listeners ask and obey, over:
 //! - [`rules`]: the `NetworkPolicy` egress rules (domain globs, methods, ports; deny carve-outs;
 //!   default deny);
 //! - [`api_permissions`]: `allowedAPIs`/`deniedAPIs` through the API catalog (deny wins);
@@ -21,9 +22,10 @@
 //! Serving: [`proxy`] (explicit and transparent listeners, tunnels, upstream connections),
 //! [`ingress`] (webhooks into sandboxes by `ingress.allow` rules),
 //! [`dns`] (synthetic answers, see [`synthetic`]), [`admin`] (registrations, hot reload,
-//! `/healthz`, `/metrics`), [`engine`] (startup, state restore, sweeps). Records: [`sandbox`]
-//! (the admin API's types), [`registry`] (state file), [`audit`] (one `openshell-audit` event
-//! per decision), [`metrics`]. Callers: [`client`] (the admin API from the hook or the CLI).
+//! `/healthz`, `/metrics`), [`engine`] (startup, state restore, sweeps), [`state`] (what they
+//! all share). Records: [`sandbox`] (the admin API's types), [`registry`] (state file),
+//! [`audit`] (one `openshell-audit` event per decision), [`metrics`]. Callers: [`client`] (the
+//! admin API from the hook or the CLI).
 //!
 //! See `egress/README.md` for the design, the contract with the hook and the runtime, the
 //! configuration, and how to run the tests and the benchmark.
@@ -35,6 +37,7 @@ pub mod audit;
 pub mod body_scan;
 pub mod client;
 pub mod config;
+pub mod decision;
 pub mod dns;
 pub mod engine;
 pub mod firewall;
@@ -50,4 +53,5 @@ pub mod resolver;
 pub mod rules;
 pub mod sandbox;
 pub mod sandbox_net;
+pub mod state;
 pub mod synthetic;

@@ -9,17 +9,17 @@
 //!    first head starting with empty lines is refused before hyper, see [`first_head`]);
 //! 3. target: host, port, path; a `Host` header naming another host, or more than one `Host`
 //!    header → 400;
-//! 4. the path normalised ([`RequestPath`]) or refused when ambiguous → 403 `path_refused`;
-//!    everything after decides on, audits and forwards the normalised path;
-//! 5. egress rules → 403 `egress_denied`;
-//! 6. API permissions → 403 `api_denied`;
-//! 7. `scanForPII`: the query string and header values, then the body received whole, are
-//!    classified → 403 `pii_blocked`;
-//! 8. the host resolved once and checked → 403 `address_refused`;
-//! 9. forwarded to exactly that address; failures → 502 `upstream_unreachable`.
+//! 4. the policy's chain, [`decide`]: the path normalised or refused, the egress rules, API
+//!    permissions, `scanForPII` on the query string and header values then on the body
+//!    received whole, the address the host resolved to; everything after the path decides on,
+//!    audits and forwards the normalised path. This module only gathers what [`decide`] asks
+//!    for (the scans, the resolution) and acts on its answer;
+//! 5. forwarded to exactly the address that passed; failures → 502 `upstream_unreachable`.
 
 use std::convert::Infallible;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,8 +32,6 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use openshell_policy::RequestPath;
-use openshell_policy::wire::ClassificationSummary;
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Mutex, OwnedSemaphorePermit};
@@ -41,26 +39,16 @@ use tokio::sync::{Mutex, OwnedSemaphorePermit};
 use super::first_head::{self, FirstHead};
 use super::responses::{self, ProxyBody, bad_request, empty};
 use super::stream::Prefixed;
-use super::tunnel;
+use super::tunnel::{self, Carried, Target};
 use super::upstream::{Upstream, UpstreamError, UpstreamKey, open};
-use crate::api_permissions::ApiDecision;
 use crate::audit::{Decision, Outcome};
 use crate::body_scan::BodyVerdict;
-use crate::engine::EngineState;
+use crate::decision::{Fact, Next, Refusal, RequestHead, Seen, Verdict, decide};
 use crate::head_scan::scan_head;
 use crate::rate_limit::Limited;
-use crate::resolver::{ResolveError, normalize};
-use crate::rules::policy_method;
+use crate::resolver::normalize;
 use crate::sandbox::Sandbox;
-
-/// A host and port a tunnel or redirected connection is bound to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Target {
-    /// The host name (lower case).
-    pub host: String,
-    /// The port.
-    pub port: u16,
-}
+use crate::state::EngineState;
 
 /// How the requests on a connection arrive.
 #[derive(Clone, Debug)]
@@ -92,39 +80,6 @@ struct RequestTarget {
     port: u16,
     /// The path and query as sent (normalised in `forward`).
     path: String,
-}
-
-/// What a decision is about, as counted, audited and answered.
-struct Subject<'a> {
-    kind: &'static str,
-    action: &'static str,
-    resource: String,
-    method: &'a Method,
-    host: &'a str,
-    port: u16,
-}
-
-/// What was refused, to answer, count and audit.
-struct Refusal {
-    status: StatusCode,
-    error: &'static str,
-    rule: String,
-    reason: String,
-    api: Option<String>,
-    classification: Option<ClassificationSummary>,
-}
-
-impl Refusal {
-    fn new(status: StatusCode, error: &'static str, rule: String, reason: String) -> Refusal {
-        Refusal {
-            status,
-            error,
-            rule,
-            reason,
-            api: None,
-            classification: None,
-        }
-    }
 }
 
 /// Serves HTTP on `io` for the sandbox at `source` until the client goes away.
@@ -172,6 +127,45 @@ pub async fn serve<S>(
     if let Err(error) = served {
         tracing::debug!(%source, "client connection ended: {error}");
     }
+}
+
+/// Runs a tunnel to `target` for the sandbox at `source` ([`tunnel::run`]) and serves the HTTP
+/// it carries, deciding every request.
+pub async fn serve_tunnel<S>(
+    state: Arc<EngineState>,
+    source: Ipv4Addr,
+    target: Target,
+    io: S,
+    permit: Arc<OwnedSemaphorePermit>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    match tunnel::run(&state, source, &target, io).await {
+        Some(Carried::Plain(io)) => {
+            let origin = Origin::Tunnel { target, tls: false };
+            serve_boxed(state, source, origin, permit, io).await;
+        }
+        Some(Carried::Decrypted(io)) => {
+            let origin = Origin::Tunnel { target, tls: true };
+            serve_boxed(state, source, origin, permit, io).await;
+        }
+        None => {}
+    }
+}
+
+/// [`serve`] as a boxed `Send` future: serving HTTP may open another tunnel (CONNECT), and the
+/// box ends that cycle for the compiler.
+fn serve_boxed<S>(
+    state: Arc<EngineState>,
+    source: Ipv4Addr,
+    origin: Origin,
+    permit: Arc<OwnedSemaphorePermit>,
+    io: S,
+) -> Pin<Box<dyn Future<Output = ()> + Send>>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    Box::pin(serve(state, source, origin, permit, io))
 }
 
 /// Counts and audits a request refused with 400 before it was decided.
@@ -237,16 +231,6 @@ fn has_body(headers: &HeaderMap) -> bool {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .is_some_and(|n| n > 0)
-}
-
-/// Whether `host` is a DNS name the engine will resolve (not an address literal, no odd bytes).
-fn is_host_name(host: &str) -> bool {
-    !host.is_empty()
-        && host.len() <= 253
-        && host.parse::<IpAddr>().is_err()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
 }
 
 impl Connection {
@@ -363,22 +347,22 @@ impl Connection {
         Ok(target)
     }
 
-    /// Audits, counts and answers a refusal.
+    /// Audits, counts and answers a refusal of a request to `host:port` with `method`.
     fn refuse(
         &self,
         sandbox: &Sandbox,
-        subject: &Subject<'_>,
+        (method, host, port): (&Method, &str, u16),
         refusal: Refusal,
         started: Instant,
     ) -> Response<ProxyBody> {
-        self.state.metrics.decision(subject.kind, false);
+        self.state.metrics.decision(refusal.subject.kind, false);
         let mut body = json!({
             "error": refusal.error,
             "reason": refusal.reason,
             "rule": refusal.rule,
-            "host": subject.host,
-            "port": subject.port,
-            "method": subject.method.as_str(),
+            "host": host,
+            "port": port,
+            "method": method.as_str(),
             "container": sandbox.id(),
         });
         if let Some(api) = &refusal.api {
@@ -386,14 +370,11 @@ impl Connection {
         }
         self.state.audit.record(Decision {
             sandbox,
-            action: refusal
-                .api
-                .clone()
-                .unwrap_or_else(|| subject.action.to_owned()),
-            resource: subject.resource.clone(),
+            action: refusal.action(),
+            resource: refusal.subject.resource,
             outcome: Outcome::Deny,
-            rules: vec![refusal.rule.clone()],
-            reason: refusal.reason.clone(),
+            rules: vec![refusal.rule],
+            reason: refusal.reason,
             latency: started.elapsed(),
             classification: refusal.classification,
             payload: None,
@@ -412,63 +393,27 @@ impl Connection {
         };
         let host = normalize(authority.host());
         let port = authority.port_u16().unwrap_or(443);
-        let resource = format!("{host}:{port}");
-        let subject = Subject {
-            kind: "connect",
-            action: "egress.connect",
-            resource: resource.clone(),
-            method: &Method::CONNECT,
-            host: &host,
-            port,
+        let asked = (&Method::CONNECT, host.as_str(), port);
+        let mut verdict = decide(sandbox, Seen::Connect { host: &host, port });
+        let (grant, address) = loop {
+            let grant = match verdict {
+                Verdict::Allow(grant) => grant,
+                Verdict::Deny(refusal) => return self.refuse(sandbox, asked, refusal, started),
+            };
+            let fact = match grant.next {
+                Next::Resolve => Fact::Address(self.state.resolver.resolve(&host).await),
+                Next::Connect(address) => break (grant, address),
+                other => unreachable!("a CONNECT is never told to {other:?}"),
+            };
+            verdict = decide(sandbox, Seen::Then(grant, fact));
         };
-        let refuse = |refusal: Refusal| self.refuse(sandbox, &subject, refusal, started);
-        if !is_host_name(&host) {
-            return refuse(Refusal::new(
-                StatusCode::FORBIDDEN,
-                "egress_denied",
-                "default deny".to_owned(),
-                format!("{host} is not a host name: rules name hosts, not addresses"),
-            ));
-        }
-        // Without decryption nothing inside can be checked: the tunnel itself must be allowed
-        // as it is, and no API permission may apply to the host.
-        let decided = if sandbox.tls_decrypt() {
-            sandbox.rules.check_tunnel(&host, port)
-        } else {
-            sandbox.rules.check_opaque(&host, port)
-        };
-        let rule = match decided {
-            Ok(rule) => rule.describe(),
-            Err(denial) => {
-                return refuse(Refusal::new(
-                    StatusCode::FORBIDDEN,
-                    "egress_denied",
-                    denial.rule(),
-                    denial.to_string(),
-                ));
-            }
-        };
-        if !sandbox.tls_decrypt() && sandbox.apis.covers_host(&host) {
-            return refuse(Refusal::new(
-                StatusCode::FORBIDDEN,
-                "api_denied",
-                "permissions".to_owned(),
-                format!(
-                    "API permissions apply to {host}: its traffic must be decrypted (tlsDecrypt: true)"
-                ),
-            ));
-        }
-        let address = match self.state.resolver.resolve(&host).await {
-            Ok(address) => address,
-            Err(error) => return refuse(resolve_refusal(error)),
-        };
-        self.state.metrics.decision("connect", true);
+        self.state.metrics.decision(grant.subject.kind, true);
         self.state.audit.record(Decision {
             sandbox,
-            action: "egress.connect".to_owned(),
-            resource,
+            action: grant.action(),
+            resource: grant.subject.resource,
             outcome: Outcome::Allow,
-            rules: vec![rule],
+            rules: grant.rules,
             reason: format!("tunnel to {address}"),
             latency: started.elapsed(),
             classification: None,
@@ -481,7 +426,7 @@ impl Connection {
         tokio::spawn(async move {
             match hyper::upgrade::on(request).await {
                 Ok(upgraded) => {
-                    tunnel::run(state, source, target, TokioIo::new(upgraded), permit).await;
+                    serve_tunnel(state, source, target, TokioIo::new(upgraded), permit).await;
                 }
                 Err(error) => tracing::debug!(%source, "CONNECT upgrade failed: {error}"),
             }
@@ -497,151 +442,63 @@ impl Connection {
         started: Instant,
     ) -> Response<ProxyBody> {
         let method = request.method().clone();
-        let policy_method = policy_method(&method);
-        let scheme = if target.tls { "https" } else { "http" };
-        let kind = scheme;
-        let origin = format!("{method} {scheme}://{}:{}", target.host, target.port);
-        let path = match RequestPath::parse(&target.path) {
-            Ok(path) => path,
-            Err(refusal) => {
-                let subject = Subject {
-                    kind,
-                    action: "egress.http",
-                    resource: origin,
-                    method: &method,
-                    host: &target.host,
-                    port: target.port,
-                };
-                return self.refuse(
-                    sandbox,
-                    &subject,
-                    Refusal::new(
-                        StatusCode::FORBIDDEN,
-                        "path_refused",
-                        "request path".to_owned(),
-                        refusal.to_string(),
-                    ),
-                    started,
-                );
-            }
-        };
-        // The audit names the normalised path that was decided (no query string).
-        let resource = format!("{origin}{path}");
-        let subject = Subject {
-            kind,
-            action: "egress.http",
-            resource: resource.clone(),
-            method: &method,
+        let asked = (&method, target.host.as_str(), target.port);
+        let head = RequestHead {
+            tls: target.tls,
             host: &target.host,
             port: target.port,
+            method: &method,
+            target: &target.path,
+            has_body: has_body(request.headers()),
         };
-        let refuse = |refusal: Refusal| self.refuse(sandbox, &subject, refusal, started);
-        if !is_host_name(&target.host) {
-            return refuse(Refusal::new(
-                StatusCode::FORBIDDEN,
-                "egress_denied",
-                "default deny".to_owned(),
-                format!(
-                    "{:?} is not a host name: rules name hosts, not addresses",
-                    target.host
-                ),
-            ));
-        }
-        let rule = match sandbox
-            .rules
-            .check_request(&target.host, target.port, policy_method)
-        {
-            Ok(rule) => rule.describe(),
-            Err(denial) => {
-                return refuse(Refusal::new(
-                    StatusCode::FORBIDDEN,
-                    "egress_denied",
-                    denial.rule(),
-                    denial.to_string(),
-                ));
-            }
-        };
-        let mut rules = vec![rule];
-        let mut action = "egress.http".to_owned();
-        match sandbox.apis.check(policy_method, &target.host, &path) {
-            ApiDecision::Uncatalogued => {}
-            ApiDecision::Allowed { api, rule } => {
-                action = api;
-                rules.push(rule);
-            }
-            ApiDecision::Denied { api, rule } => {
-                let mut refusal = Refusal::new(
-                    StatusCode::FORBIDDEN,
-                    "api_denied",
-                    rule.clone(),
-                    format!("{api} is refused by {rule}"),
-                );
-                refusal.api = Some(api);
-                return refuse(refusal);
-            }
-        }
-
-        if sandbox.scan_for_pii()
-            && let Err(found) = scan_head(
-                path.query(),
-                request.headers(),
-                self.state.body_scanner.block_at,
-            )
-        {
-            let mut refusal = Refusal::new(
-                StatusCode::FORBIDDEN,
-                "pii_blocked",
-                "inspection.scanForPII".to_owned(),
-                found.reason,
-            );
-            refusal.classification = Some(found.classification);
-            return refuse(refusal);
-        }
-
+        let mut verdict = decide(sandbox, Seen::Request(head));
         let (mut parts, incoming) = request.into_parts();
-        let mut classification = None;
+        let mut unread = Some(incoming);
         let mut scanned = None;
-        let body = if sandbox.scan_for_pii() && has_body(&parts.headers) {
-            match self.state.body_scanner.scan(incoming).await {
-                BodyVerdict::Pass {
-                    body,
-                    classification: found,
-                } => {
-                    classification = Some(found);
-                    scanned = Some(body.clone());
-                    responses::full(body)
+        let (grant, address) = loop {
+            let grant = match verdict {
+                Verdict::Allow(grant) => grant,
+                Verdict::Deny(refusal) => return self.refuse(sandbox, asked, refusal, started),
+            };
+            let fact = match grant.next {
+                Next::ScanHead => Fact::Head(scan_head(
+                    grant.path.as_ref().and_then(|path| path.query()),
+                    &parts.headers,
+                    self.state.body_scanner.block_at,
+                )),
+                Next::ScanBody => {
+                    let Some(incoming) = unread.take() else {
+                        unreachable!("a body is scanned once")
+                    };
+                    let scan = self.state.body_scanner.scan(incoming).await;
+                    if let BodyVerdict::Pass { body, .. } = &scan {
+                        scanned = Some(body.clone());
+                    }
+                    Fact::Body(scan)
                 }
-                BodyVerdict::Block {
-                    reason,
-                    classification: found,
-                } => {
-                    let mut refusal = Refusal::new(
-                        StatusCode::FORBIDDEN,
-                        "pii_blocked",
-                        "inspection.scanForPII".to_owned(),
-                        reason,
-                    );
-                    refusal.classification = found;
-                    return refuse(refusal);
-                }
-            }
-        } else {
-            incoming.boxed()
-        };
-
-        let address = match self.state.resolver.resolve(&target.host).await {
-            Ok(address) => address,
-            Err(error) => return refuse(resolve_refusal(error)),
+                Next::Resolve => Fact::Address(self.state.resolver.resolve(&target.host).await),
+                Next::Connect(address) => break (grant, address),
+                other => unreachable!("a request is never told to {other:?}"),
+            };
+            verdict = decide(sandbox, Seen::Then(grant, fact));
         };
         let latency = started.elapsed();
         self.state
             .metrics
             .decision_seconds
             .observe(latency.as_secs_f64());
+        let body = match (&scanned, unread) {
+            (Some(scanned), _) => responses::full(scanned.clone()),
+            (None, unread) => unread.map_or_else(empty, |incoming| incoming.boxed()),
+        };
 
         // Forward the normalised path (what was decided) in origin form to exactly the
         // checked address, as Envoy forwards the path its normalize_path produced.
-        parts.uri = Uri::try_from(path.origin_form()).unwrap_or_else(|_| Uri::from_static("/"));
+        parts.uri = grant
+            .path
+            .as_ref()
+            .and_then(|path| Uri::try_from(path.origin_form()).ok())
+            .unwrap_or_else(|| Uri::from_static("/"));
         strip_hop_by_hop(&mut parts.headers);
         if !parts.headers.contains_key(HOST) {
             let value = if target.port == if target.tls { 443 } else { 80 } {
@@ -660,16 +517,16 @@ impl Connection {
         };
         match self.send(key, Request::from_parts(parts, body)).await {
             Ok(mut response) => {
-                self.state.metrics.decision(kind, true);
+                self.state.metrics.decision(grant.subject.kind, true);
                 self.state.audit.record(Decision {
                     sandbox,
-                    action,
-                    resource,
+                    action: grant.action(),
+                    resource: grant.subject.resource,
                     outcome: Outcome::Allow,
-                    rules,
+                    rules: grant.rules,
                     reason: format!("forwarded to {address}"),
                     latency,
-                    classification,
+                    classification: grant.classification,
                     payload: scanned.as_deref(),
                 });
                 strip_hop_by_hop(response.headers_mut());
@@ -677,12 +534,7 @@ impl Connection {
             }
             Err(error) => {
                 self.state.metrics.upstream_errors.inc();
-                refuse(Refusal::new(
-                    StatusCode::BAD_GATEWAY,
-                    "upstream_unreachable",
-                    rules.join("; "),
-                    error.to_string(),
-                ))
+                self.refuse(sandbox, asked, grant.failed(error.to_string()), started)
             }
         }
     }
@@ -729,26 +581,10 @@ impl Connection {
     }
 }
 
-fn resolve_refusal(error: ResolveError) -> Refusal {
-    match error {
-        ResolveError::Refused { .. } => Refusal::new(
-            StatusCode::FORBIDDEN,
-            "address_refused",
-            "addresses".to_owned(),
-            error.to_string(),
-        ),
-        ResolveError::NotFound { .. } | ResolveError::Lookup { .. } => Refusal::new(
-            StatusCode::BAD_GATEWAY,
-            "upstream_unreachable",
-            "resolver".to_owned(),
-            error.to_string(),
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decision::is_host_name;
 
     #[test]
     fn host_headers_and_names() {

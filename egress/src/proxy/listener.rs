@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::http::{self, Origin, Target};
+use super::http::{self, Origin};
 use super::stream::original_destination;
-use super::tunnel;
-use crate::audit::{Decision, Outcome};
-use crate::engine::EngineState;
+use super::tunnel::{self, Target};
+use crate::decision::{Seen, Verdict, decide};
+use crate::state::EngineState;
 
 /// Admits a connection from `peer`: its sandbox has room for one more.
 fn admit(state: &EngineState, peer: SocketAddr) -> Option<(Ipv4Addr, Arc<OwnedSemaphorePermit>)> {
@@ -109,39 +109,19 @@ async fn redirected(
         .unwrap_or_else(|p| p.into_inner())
         .name_for(*destination.ip())
         .map(str::to_owned);
-    let refuse = |resource: String, rule: String, reason: String| {
-        state.metrics.decision("tcp", false);
-        state.audit.record(Decision {
-            sandbox: &sandbox,
-            action: "egress.tcp".to_owned(),
-            resource,
-            outcome: Outcome::Deny,
-            rules: vec![rule],
-            reason,
-            latency: started.elapsed(),
-            classification: None,
-            payload: None,
-        });
+    let seen = Seen::Redirected {
+        destination,
+        host: name.as_deref(),
     };
-    let Some(host) = name else {
-        refuse(
-            destination.to_string(),
-            "default deny".to_owned(),
-            "the destination address was not answered by the sandbox's DNS: connections by address are refused".to_owned(),
-        );
-        return;
-    };
-    if let Err(denial) = sandbox.rules.check_tunnel(&host, destination.port()) {
-        refuse(
-            format!("{host}:{}", destination.port()),
-            denial.rule(),
-            denial.to_string(),
-        );
-        return;
+    match (decide(&sandbox, seen), name) {
+        (Verdict::Allow(_), Some(host)) => {
+            let target = Target {
+                host,
+                port: destination.port(),
+            };
+            http::serve_tunnel(state, source, target, stream, permit).await;
+        }
+        (Verdict::Deny(refusal), _) => tunnel::refuse(&state, &sandbox, refusal, started),
+        (Verdict::Allow(_), None) => unreachable!("decide refuses connections by address"),
     }
-    let target = Target {
-        host,
-        port: destination.port(),
-    };
-    tunnel::run(state, source, target, stream, permit).await;
 }

@@ -2,114 +2,110 @@
 //! whose original destination was a synthetic address): what it carries is read from its
 //! first bytes.
 //!
-//! - TLS: the ClientHello is read without decrypting; a server name other than the target's
-//!   is refused (no fronting one allowed name with another). With `tlsDecrypt: true` the engine
-//!   completes the handshake with a leaf for the target minted from the node CA and decides
-//!   every request inside; otherwise the bytes are relayed as they are, which only a rule
-//!   without method limits allows and only for a host no API permission covers.
-//! - HTTP: every request is decided.
+//! - TLS: the ClientHello is read without decrypting and its server name given to [`decide`]
+//!   (a name other than the target's is refused: no fronting one allowed name with another).
+//!   With `tlsDecrypt: true` the engine completes the handshake with a leaf for the target
+//!   minted from the node CA and decides every request inside; otherwise the bytes are relayed
+//!   as they are, which only a rule without method limits allows and only for a host no API
+//!   permission covers.
+//! - HTTP: handed back to the caller ([`Carried`]), which serves it and decides every request.
 //! - Anything else (or silence: server-first protocols such as SMTP): relayed under the same
 //!   conditions as undecrypted TLS.
 
-use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use rustls::server::Acceptor;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::LazyConfigAcceptor;
+use tokio_rustls::server::TlsStream;
 
-use super::http::{self, Origin, Target};
 use super::stream::{Prefixed, Protocol, sniff};
 use super::upstream::connect_tcp;
 use crate::audit::{Decision, Outcome};
-use crate::engine::EngineState;
+use crate::decision::{Fact, Grant, Next, Refusal, Seen, Verdict, decide};
 use crate::resolver::normalize;
 use crate::sandbox::Sandbox;
+use crate::state::EngineState;
 
-/// HTTP served inside a tunnel. Boxed as a `Send` future: serving HTTP may open another tunnel
-/// (CONNECT), and the box ends that cycle for the compiler.
-fn serve_http<S>(
-    state: Arc<EngineState>,
-    source: Ipv4Addr,
-    origin: Origin,
-    permit: Arc<OwnedSemaphorePermit>,
-    io: S,
-) -> Pin<Box<dyn Future<Output = ()> + Send>>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    Box::pin(http::serve(state, source, origin, permit, io))
+/// A host and port a tunnel or redirected connection is bound to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// The host name (lower case).
+    pub host: String,
+    /// The port.
+    pub port: u16,
+}
+
+/// HTTP a tunnel turned out to carry, handed back to be served request by request.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "made once per connection and moved straight into the HTTP server; boxing the TLS \
+              stream would add an indirection to every read"
+)]
+pub enum Carried<S> {
+    /// Plain HTTP, its first bytes replayed.
+    Plain(Prefixed<S>),
+    /// HTTP decrypted from TLS with a leaf minted for the target.
+    Decrypted(TlsStream<Prefixed<S>>),
 }
 
 /// Largest ClientHello read before giving up.
 const MAX_CLIENT_HELLO: usize = 64 * 1024;
 
-/// Runs a tunnel for the sandbox at `source` to `target` over `io`.
+/// Runs a tunnel for the sandbox at `source` to `target` over `io`: relays what the engine
+/// cannot see inside (as [`decide`] allows), and hands back the HTTP it carries.
 pub async fn run<S>(
-    state: Arc<EngineState>,
+    state: &EngineState,
     source: Ipv4Addr,
-    target: Target,
+    target: &Target,
     mut io: S,
-    permit: Arc<OwnedSemaphorePermit>,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+) -> Option<Carried<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut buffer = BytesMut::with_capacity(8192);
     let sniff_timeout = state.config.limits.sniff_timeout();
     match tokio::time::timeout(sniff_timeout, io.read_buf(&mut buffer)).await {
-        Ok(Ok(0)) | Ok(Err(_)) => return,
+        Ok(Ok(0)) | Ok(Err(_)) => return None,
         Ok(Ok(_)) | Err(_) => {}
     }
-    let Some(sandbox) = state.registry.by_source(source) else {
-        return;
-    };
+    let sandbox = state.registry.by_source(source)?;
     match sniff(&buffer) {
-        Protocol::Tls => tls(state, sandbox, source, target, buffer, io, permit).await,
-        Protocol::Http => {
-            let origin = Origin::Tunnel { target, tls: false };
-            let io = Prefixed::new(buffer.freeze(), io);
-            serve_http(state, source, origin, permit, io).await;
-        }
+        Protocol::Tls => tls(state, &sandbox, source, target, buffer, io).await,
+        Protocol::Http => Some(Carried::Plain(Prefixed::new(buffer.freeze(), io))),
         Protocol::Opaque => {
-            opaque(&state, &sandbox, target, buffer.freeze(), io, "egress.tcp").await;
+            let started = Instant::now();
+            let seen = Seen::Opaque {
+                host: &target.host,
+                port: target.port,
+            };
+            match decide(&sandbox, seen) {
+                Verdict::Allow(grant) => {
+                    relay(state, &sandbox, grant, target, buffer.freeze(), io, started).await;
+                }
+                Verdict::Deny(refusal) => refuse(state, &sandbox, refusal, started),
+            }
+            None
         }
     }
 }
 
-/// Records a refusal of a whole connection.
-fn refuse(
-    state: &EngineState,
-    sandbox: &Sandbox,
-    action: &str,
-    resource: String,
-    rule: String,
-    reason: String,
-    started: Instant,
-) {
-    state.metrics.decision(kind_of(action), false);
+/// Counts and audits a refusal of a whole connection.
+pub fn refuse(state: &EngineState, sandbox: &Sandbox, refusal: Refusal, started: Instant) {
+    state.metrics.decision(refusal.subject.kind, false);
     state.audit.record(Decision {
         sandbox,
-        action: action.to_owned(),
-        resource,
+        action: refusal.action(),
+        resource: refusal.subject.resource,
         outcome: Outcome::Deny,
-        rules: vec![rule],
-        reason,
+        rules: vec![refusal.rule],
+        reason: refusal.reason,
         latency: started.elapsed(),
         classification: None,
         payload: None,
     });
-}
-
-fn kind_of(action: &str) -> &'static str {
-    match action {
-        "egress.tls" => "tls",
-        _ => "tcp",
-    }
 }
 
 /// Reads the ClientHello and returns its server name (`Ok(None)`: the client sent none).
@@ -151,69 +147,43 @@ async fn client_hello_server_name<S: AsyncRead + Unpin>(
 }
 
 async fn tls<S>(
-    state: Arc<EngineState>,
-    sandbox: Arc<Sandbox>,
+    state: &EngineState,
+    sandbox: &Sandbox,
     source: Ipv4Addr,
-    target: Target,
+    target: &Target,
     mut buffer: BytesMut,
     mut io: S,
-    permit: Arc<OwnedSemaphorePermit>,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+) -> Option<Carried<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
 {
     let started = Instant::now();
-    let resource = format!("{}:{}", target.host, target.port);
     let header_timeout = state.config.limits.header_timeout();
-    let server_name = match client_hello_server_name(&mut buffer, &mut io, header_timeout).await {
-        Ok(name) => name,
-        Err(reason) => {
-            refuse(
-                &state,
-                &sandbox,
-                "egress.tls",
-                resource,
-                "tls".to_owned(),
-                reason,
-                started,
-            );
-            return;
+    let server_name = client_hello_server_name(&mut buffer, &mut io, header_timeout).await;
+    let seen = Seen::ClientHello {
+        host: &target.host,
+        port: target.port,
+        server_name: server_name
+            .as_ref()
+            .map(Option::as_deref)
+            .map_err(String::clone),
+    };
+    let grant = match decide(sandbox, seen) {
+        Verdict::Allow(grant) => grant,
+        Verdict::Deny(refusal) => {
+            refuse(state, sandbox, refusal, started);
+            return None;
         }
     };
-    if let Some(name) = &server_name
-        && *name != target.host
-    {
-        let reason = format!(
-            "TLS server name {name} does not match the destination {}",
-            target.host
-        );
-        refuse(
-            &state,
-            &sandbox,
-            "egress.tls",
-            resource,
-            "tls".to_owned(),
-            reason,
-            started,
-        );
-        return;
-    }
-    if !sandbox.tls_decrypt() {
-        opaque(&state, &sandbox, target, buffer.freeze(), io, "egress.tls").await;
-        return;
+    if grant.next != Next::Intercept {
+        relay(state, sandbox, grant, target, buffer.freeze(), io, started).await;
+        return None;
     }
     let config = match state.interceptor.server_config(&target.host) {
         Ok(config) => config,
         Err(error) => {
-            refuse(
-                &state,
-                &sandbox,
-                "egress.tls",
-                resource,
-                "tls".to_owned(),
-                error.to_string(),
-                started,
-            );
-            return;
+            refuse(state, sandbox, grant.failed(error.to_string()), started);
+            return None;
         }
     };
     let replay = Prefixed::new(buffer.freeze(), io);
@@ -224,98 +194,52 @@ async fn tls<S>(
             .await
     };
     match tokio::time::timeout(header_timeout, handshake).await {
-        Ok(Ok(stream)) => {
-            let origin = Origin::Tunnel { target, tls: true };
-            serve_http(state, source, origin, permit, stream).await;
-        }
+        Ok(Ok(stream)) => return Some(Carried::Decrypted(stream)),
         Ok(Err(error)) => tracing::debug!(%source, "TLS handshake with sandbox failed: {error}"),
         Err(_) => tracing::debug!(%source, "TLS handshake with sandbox timed out"),
     }
+    None
 }
 
-/// Relays bytes the engine cannot inspect, if the rules allow that for the target.
-async fn opaque<S>(
+/// Relays bytes the engine cannot inspect, as `grant` allows: resolves the target when
+/// [`decide`] asks, then connects to the one address that passed.
+async fn relay<S>(
     state: &EngineState,
     sandbox: &Sandbox,
-    target: Target,
+    mut grant: Grant,
+    target: &Target,
     prefix: Bytes,
     mut io: S,
-    action: &'static str,
+    started: Instant,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let started = Instant::now();
-    let resource = format!("{}:{}", target.host, target.port);
-    let rule = match sandbox.rules.check_opaque(&target.host, target.port) {
-        Ok(rule) => rule.describe(),
-        Err(denial) => {
-            refuse(
-                state,
-                sandbox,
-                action,
-                resource,
-                denial.rule(),
-                denial.to_string(),
-                started,
-            );
-            return;
-        }
-    };
-    if sandbox.apis.covers_host(&target.host) {
-        let reason = format!(
-            "API permissions apply to {}: its traffic must be decrypted (tlsDecrypt: true)",
-            target.host
-        );
-        refuse(
-            state,
-            sandbox,
-            action,
-            resource,
-            "permissions".to_owned(),
-            reason,
-            started,
-        );
-        return;
-    }
-    let address = match state.resolver.resolve(&target.host).await {
-        Ok(address) => address,
-        Err(error) => {
-            refuse(
-                state,
-                sandbox,
-                action,
-                resource,
-                "addresses".to_owned(),
-                error.to_string(),
-                started,
-            );
-            return;
-        }
+    let address = loop {
+        let fact = match grant.next {
+            Next::Resolve => Fact::Address(state.resolver.resolve(&target.host).await),
+            Next::Connect(address) => break address,
+            other => unreachable!("a relay is never told to {other:?}"),
+        };
+        grant = match decide(sandbox, Seen::Then(grant, fact)) {
+            Verdict::Allow(grant) => grant,
+            Verdict::Deny(refusal) => return refuse(state, sandbox, refusal, started),
+        };
     };
     let timeout = std::time::Duration::from_millis(state.config.upstream.connect_timeout_ms);
     let mut upstream = match connect_tcp(SocketAddr::new(address, target.port), timeout).await {
         Ok(upstream) => upstream,
         Err(error) => {
             state.metrics.upstream_errors.inc();
-            refuse(
-                state,
-                sandbox,
-                action,
-                resource,
-                rule,
-                error.to_string(),
-                started,
-            );
-            return;
+            return refuse(state, sandbox, grant.failed(error.to_string()), started);
         }
     };
-    state.metrics.decision(kind_of(action), true);
+    state.metrics.decision(grant.subject.kind, true);
     state.audit.record(Decision {
         sandbox,
-        action: action.to_owned(),
-        resource,
+        action: grant.action(),
+        resource: grant.subject.resource,
         outcome: Outcome::Allow,
-        rules: vec![rule],
+        rules: grant.rules,
         reason: format!("relayed to {address}"),
         latency: started.elapsed(),
         classification: None,
