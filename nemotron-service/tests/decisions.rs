@@ -11,6 +11,7 @@ use nemotron_service::destination::DestinationAnalyzer;
 use nemotron_service::facts::ActionFacts;
 use nemotron_service::{PolicyService, ServiceSettings};
 use openshell_audit::{TrailQuery, read_trail};
+use openshell_policy::ApiPattern;
 use openshell_policy::node_config::NodeConfig;
 use openshell_policy::wire::{
     ActionRequest, AdmissionRequest, ApprovalTrigger, AuditSettings, ContainerPolicy,
@@ -567,36 +568,91 @@ fn unknown_containers_and_registry_reload() {
     assert!(service.registration("r-1").is_none());
 }
 
+/// A policy whose only API rules are `denied` and `allowed`.
+fn api_rules_policy(audit_file: &Path, denied: &[&str], allowed: &[&str]) -> ContainerPolicy {
+    let mut policy = seed_policy(audit_file);
+    policy.rules.denied_apis = denied.iter().map(|p| (*p).to_owned()).collect();
+    policy.rules.allowed_apis = allowed.iter().map(|p| (*p).to_owned()).collect();
+    policy.rules.natural_language = Vec::new();
+    policy.rules.approval_triggers = Vec::new();
+    policy
+}
+
+/// Whether the generated Cedar matched `name`, read from the decision through `matched`;
+/// `None` when the name was refused.
+fn cedar_answer(decision: &Decision, matched: impl Fn(&Decision) -> bool) -> Option<bool> {
+    if decision.outcome == Outcome::Deny && decision.reasons[0].ends_with("is not an API name") {
+        return None;
+    }
+    Some(matched(decision))
+}
+
 #[test]
-fn api_globs_match_as_the_policy_crate_matches_and_odd_names_are_refused() {
+fn api_patterns_decide_in_cedar_exactly_as_the_policy_crate_matches() {
     let dir = tempfile::tempdir().unwrap();
     let audit_file = dir.path().join("policy-audit.jsonl");
     let service = PolicyService::new(ServiceSettings::new(node(dir.path()))).unwrap();
-    // The same table the policy crate's ApiPattern is tested with, through Cedar's `like`.
+    // Every case through ApiPattern::matches (what the egress engine decides by) and through the
+    // Cedar generated for the pattern as a deniedAPIs entry and as an allowedAPIs entry.
     for (index, (pattern, name, expected)) in openshell_policy::API_MATCH_CASES.iter().enumerate() {
-        let id = format!("globs-{index}");
-        let mut policy = seed_policy(&audit_file);
-        policy.rules.allowed_apis = Vec::new();
-        policy.rules.denied_apis = vec![(*pattern).to_owned()];
-        policy.rules.natural_language = Vec::new();
-        policy.rules.approval_triggers = Vec::new();
+        let rust = openshell_policy::normalize_api_name(name)
+            .ok()
+            .map(|normal| ApiPattern::parse(pattern).unwrap().matches(&normal));
+        assert_eq!(rust, *expected, "ApiPattern: {pattern} ~ {name:?}");
+
+        let id = format!("denied-{index}");
+        let policy = api_rules_policy(&audit_file, &[pattern], &[]);
         service.register(registration(&id, policy)).unwrap();
-        let decision = evaluate(&service, &id, json!({"action": name}));
-        let denied_by_glob = decision
-            .policies
-            .contains(&format!("sandbox.denied-api[{pattern}]"));
-        match expected {
-            Some(matches) => assert_eq!(
-                denied_by_glob, *matches,
-                "{pattern} ~ {name:?}: {decision:?}"
+        let denied = evaluate(&service, &id, json!({"action": name}));
+        let in_denied = format!("sandbox.denied-api[{pattern}]");
+        let cedar = cedar_answer(&denied, |d| d.policies.contains(&in_denied));
+        assert_eq!(cedar, rust, "deniedAPIs: {pattern} ~ {name:?}: {denied:?}");
+
+        let id = format!("allowed-{index}");
+        let policy = api_rules_policy(&audit_file, &[], &[pattern]);
+        service.register(registration(&id, policy)).unwrap();
+        let allowed = evaluate(&service, &id, json!({"action": name}));
+        let outside = "sandbox.allowlist".to_owned();
+        let cedar = cedar_answer(&allowed, |d| !d.policies.contains(&outside));
+        assert_eq!(
+            cedar, rust,
+            "allowedAPIs: {pattern} ~ {name:?}: {allowed:?}"
+        );
+    }
+}
+
+#[test]
+fn api_patterns_the_policy_crate_refuses_are_refused_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit_file = dir.path().join("policy-audit.jsonl");
+    let service = PolicyService::new(ServiceSettings::new(node(dir.path()))).unwrap();
+    for pattern in openshell_policy::API_PATTERN_REFUSALS {
+        let reason = ApiPattern::parse(pattern).unwrap_err().to_string();
+        for (field, policy) in [
+            ("deniedAPIs", api_rules_policy(&audit_file, &[pattern], &[])),
+            (
+                "allowedAPIs",
+                api_rules_policy(&audit_file, &[], &[pattern]),
             ),
-            None => {
-                assert_eq!(decision.outcome, Outcome::Deny, "{name:?}: {decision:?}");
-                assert!(
-                    decision.reasons[0].ends_with("is not an API name"),
-                    "{decision:?}"
-                );
-            }
+        ] {
+            let error = service
+                .register(registration("refused", policy))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains(&format!("{field}: {reason}")),
+                "{pattern:?}: {error}"
+            );
         }
+        let mut policy = api_rules_policy(&audit_file, &[], &[]);
+        policy.rules.approval_triggers = vec![ApprovalTrigger {
+            action: pattern.to_owned(),
+            threshold: "always".into(),
+        }];
+        let error = service
+            .register(registration("refused", policy))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(&reason), "trigger {pattern:?}: {error}");
     }
 }

@@ -18,7 +18,7 @@
 
 use std::collections::BTreeSet;
 
-use openshell_policy::ApiPattern;
+use openshell_policy::{ApiPattern, PatternError};
 use openshell_policy::wire::{ApprovalTrigger, ContainerPolicy, Sensitivity};
 
 use super::schema::{ADMIT, INVOKE};
@@ -95,16 +95,19 @@ pub struct GeneratedPolicy {
     pub service: Option<String>,
 }
 
-/// The service a glob can only match (`crm.*` → `crm`), if its first segment is literal.
-pub fn glob_service(glob: &str) -> Option<String> {
-    let first = glob.split('.').next()?.to_ascii_lowercase();
-    (!first.is_empty() && !first.contains('*')).then_some(first)
+/// The only service a pattern can match (`crm.*` → `crm`): its first literal segment, if any.
+fn pattern_service(pattern: &ApiPattern) -> Option<String> {
+    pattern.literal_segments().first().cloned()
 }
 
 /// A Cedar string literal.
 fn lit(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
+    format!("\"{}\"", escaped(s))
+}
+
+/// `s` escaped for a Cedar string literal, without the quotes.
+fn escaped(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -117,19 +120,28 @@ fn lit(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out.push('"');
     out
 }
 
-/// Checks an API glob with the policy crate's parser (`crm.read`, `admin.*`, `*`; any case),
-/// so the Cedar `like` it becomes matches exactly the names [`ApiPattern::matches`] does on a
-/// normalised API name: `admin.*` is `like "admin.*"`, i.e. `admin.` and at least one more
-/// segment, and a name is normalised ([`openshell_policy::normalize_api_name`]) before either
-/// sees it.
-pub fn check_glob(glob: &str) -> Result<(), String> {
-    ApiPattern::parse(&glob.to_ascii_lowercase())
-        .map(|_| ())
-        .map_err(|error| format!("API glob {glob:?}: {}", error.message))
+/// A Cedar `like` pattern: `prefix` as written (a `*` in it escaped, not a wildcard), then any
+/// rest.
+fn like_prefix(prefix: &str) -> String {
+    format!("\"{}*\"", escaped(prefix).replace('*', "\\*"))
+}
+
+/// The Cedar condition under which a normalised API name ([`openshell_policy::normalize_api_name`],
+/// which the evaluation applies first) matches `pattern`, deciding as [`ApiPattern::matches`]:
+/// `crm.read` is `==`; `admin.*` is `like "admin.*"` (`admin.` and more, which on a normal name
+/// is at least one more segment); `*` matches every name.
+fn api_condition(pattern: &ApiPattern) -> String {
+    let literal = pattern.literal_segments().join(".");
+    if !pattern.is_wildcard() {
+        format!("context.api == {}", lit(&literal))
+    } else if pattern.is_any() {
+        "context.api like \"*\"".to_owned()
+    } else {
+        format!("context.api like {}", like_prefix(&format!("{literal}.")))
+    }
 }
 
 fn cedar_policy(
@@ -156,10 +168,6 @@ fn cedar_policy(
     }
 }
 
-fn api_like(glob: &str) -> String {
-    format!("context.api like {}", lit(&glob.to_ascii_lowercase()))
-}
-
 /// Errors compiling a policy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("policy {policy}: {message}")]
@@ -183,38 +191,42 @@ pub fn generate(
     let rules = &policy.rules;
     let mut out = Vec::new();
 
-    let denied: BTreeSet<&str> = rules.denied_apis.iter().map(|g| g.trim()).collect();
-    for glob in &denied {
-        check_glob(glob).map_err(|e| fail(format!("deniedAPIs: {e}")))?;
+    let patterns = |globs: &[String], field: &str| -> Result<BTreeSet<ApiPattern>, CompileError> {
+        globs
+            .iter()
+            .map(|glob| ApiPattern::parse(glob).map_err(|e| fail(format!("{field}: {e}"))))
+            .collect()
+    };
+    let denied = patterns(&rules.denied_apis, "deniedAPIs")?;
+    for pattern in &denied {
         out.push(GeneratedPolicy {
-            service: glob_service(glob),
+            service: pattern_service(pattern),
             ..cedar_policy(
-                &format!("sandbox.denied-api[{glob}]"),
+                &format!("sandbox.denied-api[{pattern}]"),
                 "forbid",
                 Applies::Both,
-                &format!(" when {{ {} }}", api_like(glob)),
+                &format!(" when {{ {} }}", api_condition(pattern)),
                 false,
-                &format!("{glob} is in deniedAPIs"),
+                &format!("{pattern} is in deniedAPIs"),
             )
         });
     }
-    let allowed: BTreeSet<&str> = rules.allowed_apis.iter().map(|g| g.trim()).collect();
-    for glob in &allowed {
-        check_glob(glob).map_err(|e| fail(format!("allowedAPIs: {e}")))?;
+    let allowed = patterns(&rules.allowed_apis, "allowedAPIs")?;
+    for pattern in &allowed {
         out.push(GeneratedPolicy {
-            service: glob_service(glob),
+            service: pattern_service(pattern),
             ..cedar_policy(
-                &format!("sandbox.allowed-api[{glob}]"),
+                &format!("sandbox.allowed-api[{pattern}]"),
                 "permit",
                 Applies::Invoke,
-                &format!(" when {{ {} }}", api_like(glob)),
+                &format!(" when {{ {} }}", api_condition(pattern)),
                 false,
-                &format!("{glob} is in allowedAPIs"),
+                &format!("{pattern} is in allowedAPIs"),
             )
         });
     }
     if !allowed.is_empty() {
-        let any: Vec<String> = allowed.iter().map(|g| api_like(g)).collect();
+        let any: Vec<String> = allowed.iter().map(api_condition).collect();
         out.push(cedar_policy(
             "sandbox.allowlist",
             "forbid",
@@ -294,10 +306,12 @@ pub fn generate(
     }
 
     for trigger in &rules.approval_triggers {
-        out.push(
-            approval(trigger)
-                .map_err(|e| fail(format!("approval trigger {}: {e}", trigger.action)))?,
-        );
+        let refused = |e: &dyn std::fmt::Display| {
+            fail(format!("approval trigger {}: {e}", trigger.action))
+        };
+        let pattern = ApiPattern::parse(&trigger.action).map_err(|e| refused(&e))?;
+        let threshold = parse_threshold(&trigger.threshold).map_err(|e| refused(&e))?;
+        out.push(approval(trigger, &pattern, &threshold));
     }
 
     for rule in &nl.rules {
@@ -322,8 +336,16 @@ pub enum TriggerThreshold {
     },
 }
 
+/// A trigger threshold that is none of `always`, `external-only`, `above-<N>-<currency>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("threshold {text:?}: expected always, external-only or above-<N>-<currency>")]
+pub struct ThresholdError {
+    /// The threshold as written.
+    pub text: String,
+}
+
 /// Parses `always`, `external-only` or `above-<N>-<currency>` (`above-100-usd`).
-pub fn parse_threshold(text: &str) -> Result<TriggerThreshold, String> {
+pub fn parse_threshold(text: &str) -> Result<TriggerThreshold, ThresholdError> {
     let t = text.trim().to_ascii_lowercase();
     match t.as_str() {
         "always" => return Ok(TriggerThreshold::Always),
@@ -343,8 +365,8 @@ pub fn parse_threshold(text: &str) -> Result<TriggerThreshold, String> {
             }
         })
     });
-    parsed.ok_or_else(|| {
-        format!("threshold {text:?}: expected always, external-only or above-<N>-<currency>")
+    parsed.ok_or_else(|| ThresholdError {
+        text: text.to_owned(),
     })
 }
 
@@ -357,11 +379,13 @@ fn amount_above(amount: f64, currency: &str) -> String {
     )
 }
 
-fn approval(trigger: &ApprovalTrigger) -> Result<GeneratedPolicy, String> {
-    check_glob(trigger.action.trim())?;
-    let threshold = parse_threshold(&trigger.threshold)?;
-    let mut body = api_like(trigger.action.trim());
-    match &threshold {
+fn approval(
+    trigger: &ApprovalTrigger,
+    pattern: &ApiPattern,
+    threshold: &TriggerThreshold,
+) -> GeneratedPolicy {
+    let mut body = api_condition(pattern);
+    match threshold {
         TriggerThreshold::Always => {}
         TriggerThreshold::ExternalOnly => body.push_str(" && context.destination_external"),
         TriggerThreshold::Above { amount, currency } => {
@@ -369,38 +393,23 @@ fn approval(trigger: &ApprovalTrigger) -> Result<GeneratedPolicy, String> {
             body.push_str(&amount_above(*amount, currency));
         }
     }
-    Ok(GeneratedPolicy {
-        service: glob_service(trigger.action.trim()),
-        ..approval_policy(trigger, &body)
-    })
+    GeneratedPolicy {
+        service: pattern_service(pattern),
+        ..cedar_policy(
+            &format!("approval[{pattern} {}]", trigger.threshold.trim()),
+            "forbid",
+            Applies::Invoke,
+            &format!(" when {{ {body} }}"),
+            true,
+            &format!("{pattern} needs approval ({})", trigger.threshold.trim()),
+        )
+    }
 }
 
-fn approval_policy(trigger: &ApprovalTrigger, body: &str) -> GeneratedPolicy {
-    cedar_policy(
-        &format!(
-            "approval[{} {}]",
-            trigger.action.trim(),
-            trigger.threshold.trim()
-        ),
-        "forbid",
-        Applies::Invoke,
-        &format!(" when {{ {body} }}"),
-        true,
-        &format!(
-            "{} needs approval ({})",
-            trigger.action.trim(),
-            trigger.threshold.trim()
-        ),
-    )
-}
-
-fn target_expr(target: &Target) -> Result<String, String> {
+fn target_expr(target: &Target) -> Result<String, PatternError> {
     Ok(match target {
         Target::Service { name } => format!("context.service == {}", lit(name)),
-        Target::Api { glob } => {
-            check_glob(glob)?;
-            api_like(glob)
-        }
+        Target::Api { glob } => api_condition(&ApiPattern::parse(glob)?),
         Target::ResourceKind { name } => format!("context.resource_kind == {}", lit(name)),
         Target::DataType { data_type } => {
             format!(
@@ -467,7 +476,7 @@ fn condition_expr(condition: &Condition, effect: Effect) -> String {
 }
 
 /// The Cedar policies of one NL rule (none for redaction obligations).
-pub fn nl_rule(rule: &NlRule) -> Result<Vec<GeneratedPolicy>, String> {
+pub fn nl_rule(rule: &NlRule) -> Result<Vec<GeneratedPolicy>, PatternError> {
     let (effect, escalates, verb) = match rule.effect {
         Effect::Permit => ("permit", false, "permitted"),
         Effect::Forbid => ("forbid", false, "forbidden"),
@@ -485,7 +494,8 @@ pub fn nl_rule(rule: &NlRule) -> Result<Vec<GeneratedPolicy>, String> {
             matched.push(format!("[{}].contains(context.verb)", verbs.join(", ")));
         }
         if !rule.targets.is_empty() {
-            let any: Result<Vec<String>, String> = rule.targets.iter().map(target_expr).collect();
+            let any: Result<Vec<String>, PatternError> =
+                rule.targets.iter().map(target_expr).collect();
             matched.push(format!("({})", any?.join(" || ")));
         }
     }
@@ -557,9 +567,14 @@ mod tests {
     }
 
     #[test]
-    fn globs_are_restricted() {
-        assert!(check_glob("admin.*").is_ok());
-        assert!(check_glob("x\" || true || \"").is_err());
-        assert!(check_glob("").is_err());
+    fn api_patterns_become_cedar_conditions() {
+        let condition = |text: &str| api_condition(&ApiPattern::parse(text).unwrap());
+        assert_eq!(condition("crm.read"), r#"context.api == "crm.read""#);
+        assert_eq!(
+            condition("admin.users.*"),
+            r#"context.api like "admin.users.*""#
+        );
+        assert_eq!(condition("*"), r#"context.api like "*""#);
+        assert_eq!(like_prefix("a*b\"c."), r#""a\*b\"c.*""#);
     }
 }

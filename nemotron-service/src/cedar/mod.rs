@@ -6,10 +6,11 @@ mod evaluate;
 mod schema;
 
 pub use compile::{
-    CompileError, GeneratedPolicy, Thresholds, TriggerThreshold, check_glob, generate, nl_rule,
+    CompileError, GeneratedPolicy, Thresholds, ThresholdError, TriggerThreshold, generate, nl_rule,
     parse_threshold,
 };
 pub use evaluate::{
-    CONTEXT_DATA_TYPE_MIN_CONFIDENCE, CompiledPolicy, Verdict, action_request, admission_request,
+    CONTEXT_DATA_TYPE_MIN_CONFIDENCE, CompiledPolicy, RequestError, Verdict, action_request,
+    admission_request,
 };
 pub use schema::{ADMIT, INVOKE, SCHEMA, schema};
