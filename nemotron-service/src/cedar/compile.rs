@@ -18,8 +18,8 @@
 
 use std::collections::BTreeSet;
 
-use openshell_policy::{ApiPattern, PatternError};
 use openshell_policy::wire::{ApprovalTrigger, ContainerPolicy, Sensitivity};
+use openshell_policy::{ApiPattern, PatternError};
 
 use super::schema::{ADMIT, INVOKE};
 use crate::nl::{Condition, Effect, NlPolicyIr, NlRule, RuleAction, Target};
@@ -306,9 +306,8 @@ pub fn generate(
     }
 
     for trigger in &rules.approval_triggers {
-        let refused = |e: &dyn std::fmt::Display| {
-            fail(format!("approval trigger {}: {e}", trigger.action))
-        };
+        let refused =
+            |e: &dyn std::fmt::Display| fail(format!("approval trigger {}: {e}", trigger.action));
         let pattern = ApiPattern::parse(&trigger.action).map_err(|e| refused(&e))?;
         let threshold = parse_threshold(&trigger.threshold).map_err(|e| refused(&e))?;
         out.push(approval(trigger, &pattern, &threshold));

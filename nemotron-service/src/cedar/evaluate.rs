@@ -340,19 +340,35 @@ fn fail_closed(reason: String) -> Verdict {
     }
 }
 
-/// Why a decision's Cedar request could not be built.
+/// Why a decision's Cedar request could not be built (Cedar's errors are large, so boxed).
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
     /// A context value could not be built.
     #[error(transparent)]
-    Value(#[from] cedar_policy::ExpressionConstructionError),
+    Value(Box<cedar_policy::ExpressionConstructionError>),
     /// The context could not be built.
     #[error(transparent)]
-    Context(#[from] cedar_policy::ContextCreationError),
+    Context(Box<cedar_policy::ContextCreationError>),
     /// The request does not fit the schema.
     #[error(transparent)]
-    Request(#[from] cedar_policy::RequestValidationError),
+    Request(Box<cedar_policy::RequestValidationError>),
 }
+
+macro_rules! request_error_from {
+    ($($variant:ident($error:ty)),*) => {$(
+        impl From<$error> for RequestError {
+            fn from(error: $error) -> RequestError {
+                RequestError::$variant(Box::new(error))
+            }
+        }
+    )*};
+}
+
+request_error_from!(
+    Value(cedar_policy::ExpressionConstructionError),
+    Context(cedar_policy::ContextCreationError),
+    Request(cedar_policy::RequestValidationError)
+);
 
 /// The Cedar request of an API call.
 pub fn action_request(

@@ -6,7 +6,7 @@ mod evaluate;
 mod schema;
 
 pub use compile::{
-    CompileError, GeneratedPolicy, Thresholds, ThresholdError, TriggerThreshold, generate, nl_rule,
+    CompileError, GeneratedPolicy, ThresholdError, Thresholds, TriggerThreshold, generate, nl_rule,
     parse_threshold,
 };
 pub use evaluate::{
