@@ -28,25 +28,28 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use serde_json::json;
+use openshell_service_http::ApiError;
 
 use crate::registry::RegistryError;
 use crate::sandbox::{EgressPolicy, RegisterRequest, SandboxNetwork, SandboxRecord};
 use crate::state::EngineState;
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({"error": message.into()}))).into_response()
+impl From<RegistryError> for ApiError {
+    fn from(failure: RegistryError) -> ApiError {
+        let status = match &failure {
+            RegistryError::InvalidId(_) | RegistryError::Rules { .. } => StatusCode::BAD_REQUEST,
+            RegistryError::NotFound(_) => StatusCode::NOT_FOUND,
+            RegistryError::PoolExhausted(_) | RegistryError::State { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        };
+        ApiError::new(status, failure.to_string())
+    }
 }
 
-fn registry_error(failure: RegistryError) -> Response {
-    let status = match &failure {
-        RegistryError::InvalidId(_) | RegistryError::Rules { .. } => StatusCode::BAD_REQUEST,
-        RegistryError::NotFound(_) => StatusCode::NOT_FOUND,
-        RegistryError::PoolExhausted(_) | RegistryError::State { .. } => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
-    };
-    error(status, failure.to_string())
+/// A JSON body axum could not read, answered as 400 with its reason.
+fn bad_body(rejection: JsonRejection) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text())
 }
 
 /// The router over the engine's state.
@@ -61,14 +64,14 @@ pub fn router(state: Arc<EngineState>) -> Router {
         .with_state(state)
 }
 
-async fn healthz(State(state): State<Arc<EngineState>>) -> Response {
+async fn healthz(State(state): State<Arc<EngineState>>) -> Result<&'static str, ApiError> {
     if state.firewall_ready() {
-        (StatusCode::OK, "ok\n").into_response()
+        Ok("ok\n")
     } else {
-        error(
+        Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the node's nftables table is missing",
-        )
+        ))
     }
 }
 
@@ -104,43 +107,38 @@ async fn list(State(state): State<Arc<EngineState>>) -> Json<Vec<SandboxRecord>>
 async fn register(
     State(state): State<Arc<EngineState>>,
     request: Result<Json<RegisterRequest>, JsonRejection>,
-) -> Response {
-    let Json(request) = match request {
-        Ok(request) => request,
-        Err(rejection) => return error(StatusCode::BAD_REQUEST, rejection.body_text()),
-    };
+) -> Result<(StatusCode, Json<SandboxNetwork>), ApiError> {
+    let Json(request) = request.map_err(bad_body)?;
     if !state.firewall_ready() {
-        return error(
+        return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the node's nftables table is missing: sandboxes would not be confined",
-        );
+        ));
     }
-    match state
+    let sandbox = state
         .registry
-        .register(&request.container_id, request.policy)
-    {
-        Ok(sandbox) => {
-            tracing::info!(
-                container = sandbox.id(),
-                address = %sandbox.record.sandbox_ip,
-                "sandbox registered"
-            );
-            let answer = SandboxNetwork {
-                container_id: sandbox.id().to_owned(),
-                interface: sandbox.record.interface.clone(),
-                sandbox_ip: sandbox.record.sandbox_ip,
-                network: state.network_info(),
-            };
-            (StatusCode::CREATED, Json(answer)).into_response()
-        }
-        Err(failure) => registry_error(failure),
-    }
+        .register(&request.container_id, request.policy)?;
+    tracing::info!(
+        container = sandbox.id(),
+        address = %sandbox.record.sandbox_ip,
+        "sandbox registered"
+    );
+    let answer = SandboxNetwork {
+        container_id: sandbox.id().to_owned(),
+        interface: sandbox.record.interface.clone(),
+        sandbox_ip: sandbox.record.sandbox_ip,
+        network: state.network_info(),
+    };
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
-async fn show(State(state): State<Arc<EngineState>>, Path(id): Path<String>) -> Response {
+async fn show(
+    State(state): State<Arc<EngineState>>,
+    Path(id): Path<String>,
+) -> Result<Json<SandboxRecord>, ApiError> {
     match state.registry.get(&id) {
-        Some(sandbox) => Json(sandbox.record.clone()).into_response(),
-        None => registry_error(RegistryError::NotFound(id)),
+        Some(sandbox) => Ok(Json(sandbox.record.clone())),
+        None => Err(RegistryError::NotFound(id).into()),
     }
 }
 
@@ -148,26 +146,18 @@ async fn replace_policy(
     State(state): State<Arc<EngineState>>,
     Path(id): Path<String>,
     policy: Result<Json<EgressPolicy>, JsonRejection>,
-) -> Response {
-    let Json(policy) = match policy {
-        Ok(policy) => policy,
-        Err(rejection) => return error(StatusCode::BAD_REQUEST, rejection.body_text()),
-    };
-    match state.registry.replace_policy(&id, policy) {
-        Ok(sandbox) => {
-            tracing::info!(container = sandbox.id(), "policy replaced");
-            Json(sandbox.record.clone()).into_response()
-        }
-        Err(failure) => registry_error(failure),
-    }
+) -> Result<Json<SandboxRecord>, ApiError> {
+    let Json(policy) = policy.map_err(bad_body)?;
+    let sandbox = state.registry.replace_policy(&id, policy)?;
+    tracing::info!(container = sandbox.id(), "policy replaced");
+    Ok(Json(sandbox.record.clone()))
 }
 
-async fn unregister(State(state): State<Arc<EngineState>>, Path(id): Path<String>) -> Response {
-    match state.registry.unregister(&id) {
-        Ok(_) => {
-            tracing::info!(container = %id, "sandbox unregistered");
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Err(failure) => registry_error(failure),
-    }
+async fn unregister(
+    State(state): State<Arc<EngineState>>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.registry.unregister(&id)?;
+    tracing::info!(container = %id, "sandbox unregistered");
+    Ok(StatusCode::NO_CONTENT)
 }

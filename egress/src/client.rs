@@ -5,13 +5,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{CONTENT_TYPE, HOST};
-use hyper::{Method, Request, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::{Method, StatusCode};
+use openshell_service_http::{UnixClient, error_text};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::net::UnixStream;
 
 use crate::sandbox::{EgressPolicy, NetworkInfo, RegisterRequest, SandboxNetwork, SandboxRecord};
 
@@ -59,22 +56,20 @@ impl ClientError {
 /// The admin API at a unix socket.
 #[derive(Clone, Debug)]
 pub struct EgressClient {
-    socket: PathBuf,
-    timeout: Duration,
+    api: UnixClient,
 }
 
 impl EgressClient {
     /// A client of the engine at `socket`; every call must finish within `timeout`.
     pub fn new(socket: impl Into<PathBuf>, timeout: Duration) -> EgressClient {
         EgressClient {
-            socket: socket.into(),
-            timeout,
+            api: UnixClient::new(socket, timeout, "openshell-egress", MAX_ANSWER),
         }
     }
 
     /// The admin socket.
     pub fn socket(&self) -> &Path {
-        &self.socket
+        self.api.socket()
     }
 
     /// One request; the status and the whole answer.
@@ -82,43 +77,28 @@ impl EgressClient {
         &self,
         method: Method,
         path: &str,
-        body: Vec<u8>,
+        body: Option<Vec<u8>>,
     ) -> Result<(StatusCode, Bytes), ClientError> {
-        let unreachable = |message: String| ClientError::Unreachable {
-            socket: self.socket.clone(),
-            message,
-        };
-        let exchange = async {
-            let stream = UnixStream::connect(&self.socket)
-                .await
-                .map_err(|e| unreachable(e.to_string()))?;
-            let (mut sender, connection) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                    .await
-                    .map_err(|e| unreachable(e.to_string()))?;
-            tokio::spawn(connection);
-            let request = Request::builder()
-                .method(method)
-                .uri(path)
-                .header(HOST, "openshell-egress")
-                .header(CONTENT_TYPE, "application/json")
-                .body(Full::new(Bytes::from(body)))
-                .map_err(|e| unreachable(e.to_string()))?;
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|e| unreachable(e.to_string()))?;
-            let status = response.status();
-            let answer = Limited::new(response.into_body(), MAX_ANSWER)
-                .collect()
-                .await
-                .map_err(|e| unreachable(e.to_string()))?
-                .to_bytes();
-            Ok((status, answer))
-        };
-        tokio::time::timeout(self.timeout, exchange)
+        self.api
+            .call(method, path, body)
             .await
-            .map_err(|_| unreachable(format!("no answer within {} ms", self.timeout.as_millis())))?
+            .map_err(|e| ClientError::Unreachable {
+                socket: self.socket().to_owned(),
+                message: e.to_string(),
+            })
+    }
+
+    /// The answer of a plain-text endpoint, or what its refusal said.
+    async fn text(&self, path: &str) -> Result<String, ClientError> {
+        let (status, answer) = self.exchange(Method::GET, path, None).await?;
+        if !status.is_success() {
+            return Err(ClientError::Refused {
+                what: format!("GET {path}"),
+                status,
+                message: error_text(&answer),
+            });
+        }
+        Ok(String::from_utf8_lossy(&answer).into_owned())
     }
 
     /// One JSON call: `None` for 204.
@@ -133,20 +113,15 @@ impl EgressClient {
             what: what.clone(),
             message,
         };
-        let bytes = match body {
-            Some(body) => serde_json::to_vec(body).map_err(|e| malformed(e.to_string()))?,
-            None => Vec::new(),
-        };
+        let bytes = body
+            .map(|body| serde_json::to_vec(body).map_err(|e| malformed(e.to_string())))
+            .transpose()?;
         let (status, answer) = self.exchange(method, path, bytes).await?;
         if !status.is_success() {
-            let message = serde_json::from_slice::<serde_json::Value>(&answer)
-                .ok()
-                .and_then(|v| v["error"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| String::from_utf8_lossy(&answer).into_owned());
             return Err(ClientError::Refused {
                 what,
                 status,
-                message,
+                message: error_text(&answer),
             });
         }
         if status == StatusCode::NO_CONTENT {
@@ -174,29 +149,12 @@ impl EgressClient {
 
     /// `GET /healthz`: whether the engine is up and sandboxes are confined.
     pub async fn healthy(&self) -> Result<(), ClientError> {
-        let (status, answer) = self.exchange(Method::GET, "/healthz", Vec::new()).await?;
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(ClientError::Refused {
-                what: "GET /healthz".to_owned(),
-                status,
-                message: String::from_utf8_lossy(&answer).into_owned(),
-            })
-        }
+        self.text("/healthz").await.map(|_| ())
     }
 
     /// `GET /metrics`: the Prometheus text.
     pub async fn metrics(&self) -> Result<String, ClientError> {
-        let (status, answer) = self.exchange(Method::GET, "/metrics", Vec::new()).await?;
-        if !status.is_success() {
-            return Err(ClientError::Refused {
-                what: "GET /metrics".to_owned(),
-                status,
-                message: String::from_utf8_lossy(&answer).into_owned(),
-            });
-        }
-        Ok(String::from_utf8_lossy(&answer).into_owned())
+        self.text("/metrics").await
     }
 
     /// `GET /v1/network`.

@@ -586,7 +586,7 @@ mod tests {
     use crate::config::ResolverSettings;
     use crate::head_scan::scan_head;
     use crate::resolver::Resolver;
-    use crate::sandbox::{EgressPolicy, SandboxRecord};
+    use crate::sandbox::SandboxRecord;
 
     fn sandbox(tls_decrypt: bool, scan_for_pii: bool) -> Sandbox {
         let text = format!(
@@ -645,7 +645,7 @@ spec:
             container_id: "c1".to_owned(),
             interface: "osh000000000000".to_owned(),
             sandbox_ip: Ipv4Addr::new(10, 200, 0, 2),
-            policy: EgressPolicy::from_policy_set(&set),
+            policy: openshell_policy::egress_policy(&set),
             registered_at: chrono::Utc::now(),
         };
         let connections = Arc::new(tokio::sync::Semaphore::new(1));

@@ -5,13 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
-use hyper::{Method, Request, StatusCode, header};
-use hyper_util::rt::TokioIo;
+use hyper::{Method, StatusCode};
 use openshell_policy::wire::{AdmissionRequest, ContainerRegistration, Decision, EvaluateRequest};
+use openshell_service_http::{CallError, UnixClient, error_text};
 use serde::de::DeserializeOwned;
-use tokio::net::UnixStream;
 
 /// Largest response read.
 const MAX_RESPONSE: usize = 8 << 20;
@@ -51,25 +49,33 @@ pub enum ClientError {
     Decode(String),
 }
 
+impl From<CallError> for ClientError {
+    fn from(error: CallError) -> ClientError {
+        match error {
+            CallError::Connect { socket, source } => ClientError::Connect { socket, source },
+            CallError::Timeout { socket, timeout } => ClientError::Timeout { socket, timeout },
+            CallError::Transport(message) => ClientError::Transport(message),
+        }
+    }
+}
+
 /// The client.
 #[derive(Debug, Clone)]
 pub struct ServiceClient {
-    socket: PathBuf,
-    timeout: Duration,
+    api: UnixClient,
 }
 
 impl ServiceClient {
     /// A client of the service at `socket`; every call must finish within `timeout`.
     pub fn new(socket: impl Into<PathBuf>, timeout: Duration) -> ServiceClient {
         ServiceClient {
-            socket: socket.into(),
-            timeout,
+            api: UnixClient::new(socket, timeout, "nemotron", MAX_RESPONSE),
         }
     }
 
     /// The socket.
     pub fn socket(&self) -> &Path {
-        &self.socket
+        self.api.socket()
     }
 
     /// `POST /v1/admission`.
@@ -141,55 +147,13 @@ impl ServiceClient {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<(StatusCode, Bytes), ClientError> {
-        let exchange = async {
-            let stream =
-                UnixStream::connect(&self.socket)
-                    .await
-                    .map_err(|source| ClientError::Connect {
-                        socket: self.socket.clone(),
-                        source,
-                    })?;
-            let (mut sender, connection) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                    .await
-                    .map_err(|e| ClientError::Transport(e.to_string()))?;
-            let driver = tokio::spawn(connection);
-            let mut request = Request::builder()
-                .method(method)
-                .uri(path)
-                .header(header::HOST, "nemotron");
-            if body.is_some() {
-                request = request.header(header::CONTENT_TYPE, "application/json");
-            }
-            let request = request
-                .body(Full::new(Bytes::from(body.unwrap_or_default())))
-                .map_err(|e| ClientError::Transport(e.to_string()))?;
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|e| ClientError::Transport(e.to_string()))?;
-            let status = response.status();
-            let bytes = Limited::new(response.into_body(), MAX_RESPONSE)
-                .collect()
-                .await
-                .map_err(|e| ClientError::Transport(e.to_string()))?
-                .to_bytes();
-            driver.abort();
-            Ok((status, bytes))
-        };
-        tokio::time::timeout(self.timeout, exchange)
-            .await
-            .map_err(|_| ClientError::Timeout {
-                socket: self.socket.clone(),
-                timeout: self.timeout,
-            })?
+        Ok(self.api.call(method, path, body).await?)
     }
 }
 
 fn status_error(status: StatusCode, body: &[u8]) -> ClientError {
-    let message = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect());
-    ClientError::Status { status, message }
+    ClientError::Status {
+        status,
+        message: error_text(body),
+    }
 }

@@ -6,7 +6,8 @@
 //! - [`service::PolicyService`]: the transport-independent core (the daemon serves it; the OCI
 //!   hook runs it in-process when the node configures no service socket).
 //! - [`intent`]: intent classification along sensitivity, reversibility, scope and compliance —
-//!   the embedded engine ([`intent::EmbeddedEngine`]) or the model backend ([`model`]).
+//!   the embedded engine ([`intent::EmbeddedEngine`]) or the model backend ([`model`]), as
+//!   [`intent_backend`] chooses.
 //! - [`nl`]: natural-language policies → an inspectable IR → Cedar.
 //! - [`cedar`]: the Cedar schema, the compilation of a container's policy into strictly
 //!   validated Cedar policies, and evaluation (forbid wins, `@decision("escalate")` escalates).
@@ -31,6 +32,7 @@ pub mod facts;
 #[cfg(feature = "server")]
 pub mod http;
 pub mod intent;
+pub mod intent_backend;
 pub mod model;
 pub mod nl;
 pub mod service;

@@ -26,7 +26,8 @@ use crate::cedar::{CompileError, CompiledPolicy, GeneratedPolicy, Thresholds, Ve
 use crate::destination::DestinationAnalyzer;
 use crate::escalation::enforcement;
 use crate::facts::ActionFacts;
-use crate::intent::{EmbeddedEngine, IntentBackend};
+use crate::intent::EmbeddedEngine;
+use crate::intent_backend::IntentBackend;
 use crate::model::{ModelClient, ModelEngine};
 use crate::nl::{
     GrammarCompiler, ModelNlCompiler, NlCompiler, NlError, NlPolicyIr, compile_documents,

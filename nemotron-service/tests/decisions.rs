@@ -581,38 +581,89 @@ fn unknown_containers_and_registry_reload() {
     assert!(service.registration("r-1").is_none());
 }
 
+/// A policy whose only API rules are `denied` and `allowed`.
+fn api_rules_policy(audit_file: &Path, denied: &[&str], allowed: &[&str]) -> CompiledPolicy {
+    edited(seed_policy(audit_file), |p| {
+        let rules = &mut p.decisions;
+        rules.permissions.denied_apis = denied.iter().map(|p| api(p)).collect();
+        rules.permissions.allowed_apis = allowed.iter().map(|p| api(p)).collect();
+        rules.natural_language = Vec::new();
+        rules.approval = None;
+    })
+}
+
+/// Whether the generated Cedar matched `name`, read from the decision through `matched`;
+/// `None` when the name was refused.
+fn cedar_answer(decision: &Decision, matched: impl Fn(&Decision) -> bool) -> Option<bool> {
+    if decision.outcome == Outcome::Deny && decision.reasons[0].ends_with("is not an API name") {
+        return None;
+    }
+    Some(matched(decision))
+}
+
 #[test]
-fn api_globs_match_as_the_policy_crate_matches_and_odd_names_are_refused() {
+fn api_patterns_decide_in_cedar_exactly_as_the_policy_crate_matches() {
     let dir = tempfile::tempdir().unwrap();
     let audit_file = dir.path().join("policy-audit.jsonl");
     let service = PolicyService::new(ServiceSettings::new(node(dir.path()))).unwrap();
-    // The same table the policy crate's ApiPattern is tested with, through Cedar's `like`.
+    // Every case through ApiPattern::matches (what the egress engine decides by) and through the
+    // Cedar generated for the pattern as a deniedAPIs entry and as an allowedAPIs entry.
     for (index, (pattern, name, expected)) in openshell_policy::API_MATCH_CASES.iter().enumerate() {
-        let id = format!("globs-{index}");
-        let policy = edited(seed_policy(&audit_file), |p| {
-            let rules = &mut p.decisions;
-            rules.permissions.allowed_apis = Vec::new();
-            rules.permissions.denied_apis = vec![api(pattern)];
-            rules.natural_language = Vec::new();
-            rules.approval = None;
-        });
+        let rust = openshell_policy::normalize_api_name(name)
+            .ok()
+            .map(|normal| ApiPattern::parse(pattern).unwrap().matches(&normal));
+        assert_eq!(rust, *expected, "ApiPattern: {pattern} ~ {name:?}");
+
+        let id = format!("denied-{index}");
+        let policy = api_rules_policy(&audit_file, &[pattern], &[]);
         service.register(registration(&id, policy)).unwrap();
-        let decision = evaluate(&service, &id, json!({"action": name}));
-        let denied_by_glob = decision
-            .policies
-            .contains(&format!("sandbox.denied-api[{pattern}]"));
-        match expected {
-            Some(matches) => assert_eq!(
-                denied_by_glob, *matches,
-                "{pattern} ~ {name:?}: {decision:?}"
-            ),
-            None => {
-                assert_eq!(decision.outcome, Outcome::Deny, "{name:?}: {decision:?}");
-                assert!(
-                    decision.reasons[0].ends_with("is not an API name"),
-                    "{decision:?}"
-                );
-            }
+        let denied = evaluate(&service, &id, json!({"action": name}));
+        let in_denied = format!("sandbox.denied-api[{pattern}]");
+        let cedar = cedar_answer(&denied, |d| d.policies.contains(&in_denied));
+        assert_eq!(cedar, rust, "deniedAPIs: {pattern} ~ {name:?}: {denied:?}");
+
+        let id = format!("allowed-{index}");
+        let policy = api_rules_policy(&audit_file, &[], &[pattern]);
+        service.register(registration(&id, policy)).unwrap();
+        let allowed = evaluate(&service, &id, json!({"action": name}));
+        let outside = "sandbox.allowlist".to_owned();
+        let cedar = cedar_answer(&allowed, |d| !d.policies.contains(&outside));
+        assert_eq!(
+            cedar, rust,
+            "allowedAPIs: {pattern} ~ {name:?}: {allowed:?}"
+        );
+    }
+}
+
+#[test]
+fn api_patterns_the_policy_crate_refuses_are_refused_with_its_reason() {
+    // A compiled record holds typed patterns, so a pattern the policy crate refuses can only
+    // arrive as JSON (a hostile or corrupted registration): reading it fails with its reason.
+    let dir = tempfile::tempdir().unwrap();
+    let seed = registration(
+        "refused",
+        seed_policy(&dir.path().join("policy-audit.jsonl")),
+    );
+    let seed = serde_json::to_value(&seed).unwrap();
+    for pattern in openshell_policy::API_PATTERN_REFUSALS {
+        let reason = ApiPattern::parse(pattern).unwrap_err().to_string();
+        for pointer in [
+            "/policy/decisions/permissions/deniedAPIs",
+            "/policy/decisions/permissions/allowedAPIs",
+            "/policy/egress/permissions/deniedAPIs",
+        ] {
+            let mut value = seed.clone();
+            *value.pointer_mut(pointer).unwrap() = json!([pattern]);
+            let error = serde_json::from_value::<ContainerRegistration>(value)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(&reason), "{pointer} {pattern:?}: {error}");
         }
+        let mut value = seed.clone();
+        value["policy"]["decisions"]["approval"]["triggers"][0]["action"] = json!(pattern);
+        let error = serde_json::from_value::<ContainerRegistration>(value)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(&reason), "trigger {pattern:?}: {error}");
     }
 }

@@ -96,8 +96,8 @@ pub use harden::{
 };
 pub use located::{Located, Position};
 pub use patterns::{
-    API_MATCH_CASES, ApiPattern, DomainPattern, HttpMethod, PathPattern, PatternError,
-    normalize_api_name,
+    API_MATCH_CASES, API_PATTERN_REFUSALS, ApiPattern, DomainPattern, HttpMethod, PathPattern,
+    PatternError, normalize_api_name,
 };
 pub use policy_set::PolicySet;
 pub use quantity::{CpuQuantity, MemoryQuantity, QuantityError, Timeout};

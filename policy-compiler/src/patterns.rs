@@ -27,6 +27,14 @@ pub struct PatternError {
     pub hint: String,
 }
 
+impl fmt::Display for PatternError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} — {}", self.message, self.hint)
+    }
+}
+
+impl std::error::Error for PatternError {}
+
 fn refuse(message: impl Into<String>, hint: impl Into<String>) -> PatternError {
     PatternError {
         message: message.into(),
@@ -208,6 +216,11 @@ impl ApiPattern {
         self.wildcard && self.prefix.is_empty()
     }
 
+    /// The literal segments: all of them, or those before a trailing `*` (none for `*`).
+    pub fn literal_segments(&self) -> &[String] {
+        &self.prefix
+    }
+
     /// Whether the concrete name `name` matches.
     pub fn matches(&self, name: &str) -> bool {
         let segments: Vec<&str> = name.split('.').collect();
@@ -266,7 +279,7 @@ pub fn normalize_api_name(text: &str) -> Result<String, PatternError> {
 /// API names and patterns with whether each pattern matches each name (after
 /// [`normalize_api_name`]; `None`: the name is refused): the table the tests of every
 /// component that decides on API names run through its own matcher.
-pub const API_MATCH_CASES: [(&str, &str, Option<bool>); 14] = [
+pub const API_MATCH_CASES: [(&str, &str, Option<bool>); 34] = [
     ("admin.*", "admin.users.list", Some(true)),
     ("admin.*", "Admin.Users", Some(true)),
     ("admin.*", " admin.users ", Some(true)),
@@ -276,11 +289,55 @@ pub const API_MATCH_CASES: [(&str, &str, Option<bool>); 14] = [
     ("admin.*", "admin.users\0", None),
     ("admin.*", "\u{430}dmin.users", None),
     ("admin.*", "admin.", None),
+    ("admin.*", "admin.*", None),
+    ("admin.*", "admin.\\*", None),
+    ("admin.*", "admin.\\u{2a}", None),
+    ("admin.*", "admin.\"x\"", None),
+    ("admin.*", ".admin.users", None),
+    ("admin.*", "admin users", None),
+    ("admin.users.*", "admin.users", Some(false)),
+    ("admin.users.*", "admin.users.delete", Some(true)),
+    ("admin.users.*", "admin.usersx.delete", Some(false)),
+    ("svc.*", "svc.read", Some(true)),
+    ("svc.*", "svc.a.b.c", Some(true)),
+    ("svc.*", "svcx.read", Some(false)),
+    ("svc.*", "other.svc.read", Some(false)),
     ("crm.read", "CRM.READ", Some(true)),
+    ("crm.read", "crm.read", Some(true)),
     ("crm.read", "crm.read.all", Some(false)),
     ("crm.read", "crm.reader", Some(false)),
+    ("crm.read", "crm.rea*", None),
+    ("crm.read", "crm.r\u{435}ad", None),
+    ("crm.read", "\u{ff43}rm.read", None),
+    ("a-b_c.d1", "A-B_C.D1", Some(true)),
     ("*", "anything.at.all", Some(true)),
+    ("*", "one", Some(true)),
+    ("*", "", None),
     ("billing.refund.*", "billing.refund.partial", Some(true)),
+];
+
+/// Patterns [`ApiPattern::parse`] refuses, which every component that reads API patterns must
+/// refuse too: upper case, empty or misplaced segments, wildcards other than a final `*`,
+/// quotes and escapes, non-ASCII look-alikes.
+pub const API_PATTERN_REFUSALS: [&str; 18] = [
+    "",
+    "Crm.read",
+    "CRM.*",
+    "crm..read",
+    "crm.read.",
+    ".crm",
+    "crm.*.read",
+    "*.*",
+    "**",
+    "*crm",
+    "crm*",
+    "1crm",
+    " crm.read",
+    "x\" || true || \"",
+    "admin.\\*",
+    "admin.\\u{2a}",
+    "crm.r\u{435}ad",
+    "crm.read\0",
 ];
 
 impl fmt::Display for ApiPattern {
@@ -519,8 +576,8 @@ mod tests {
         assert!(admin.covers(&ApiPattern::parse("admin.x").unwrap()));
         assert!(!read.covers(&ApiPattern::parse("crm.*").unwrap()));
         assert!(ApiPattern::parse("*").unwrap().is_any());
-        for text in ["", "Crm.read", "crm..read", "crm.*.read", "*crm", "1crm"] {
-            assert!(ApiPattern::parse(text).is_err(), "{text}");
+        for text in API_PATTERN_REFUSALS {
+            assert!(ApiPattern::parse(text).is_err(), "{text:?}");
         }
     }
 

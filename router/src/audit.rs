@@ -7,7 +7,7 @@ use openshell_audit::new_event;
 use openshell_policy::wire::{AuditEvent, ClassificationSummary};
 
 use crate::classification::{Classified, Origin};
-use crate::proxy::Api;
+use crate::openai::Api;
 use crate::registry::Caller;
 
 /// `component` of the router's events.

@@ -69,7 +69,7 @@ pub struct RouterConfig {
     /// How often the registry directory is re-read, milliseconds (it is also re-read when an
     /// unknown caller arrives).
     pub registry_poll_ms: u64,
-    /// Request headers forwarded upstream besides [`crate::proxy::FORWARDED_REQUEST_HEADERS`].
+    /// Request headers forwarded upstream besides [`crate::openai::FORWARDED_REQUEST_HEADERS`].
     pub forward_headers: Vec<String>,
     /// Node-wide endpoints, used by policies that define none of their own.
     pub endpoints: Vec<EndpointConfig>,
@@ -290,7 +290,7 @@ impl RouterConfig {
     }
 
     /// Checks values that parse but make no sense.
-    pub fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), String> {
         let mut names = BTreeSet::new();
         for (i, endpoint) in self.endpoints.iter().enumerate() {
             let at = format!("endpoints[{i}] ({})", endpoint.name);
@@ -360,7 +360,7 @@ impl RouterConfig {
         for header in &self.forward_headers {
             let name = hyper::header::HeaderName::from_bytes(header.as_bytes())
                 .map_err(|_| format!("forward_headers: {header:?} is not a header name"))?;
-            if crate::proxy::NEVER_FORWARDED.contains(&name.as_str()) {
+            if crate::openai::NEVER_FORWARDED.contains(&name.as_str()) {
                 return Err(format!(
                     "forward_headers: {header:?} is never forwarded (credentials and hop-by-hop \
                      headers are the router's)"

@@ -17,11 +17,16 @@ pub type EnvLookup = std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Credential(HeaderValue);
 
+/// An API key that cannot be sent in a header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the API key holds characters a header cannot carry")]
+pub struct UnsendableKey;
+
 impl Credential {
     /// `Bearer <key>`.
-    pub fn bearer(key: &str) -> Result<Credential, String> {
-        let mut value = HeaderValue::from_str(&format!("Bearer {key}"))
-            .map_err(|_| "the API key holds characters a header cannot carry".to_owned())?;
+    pub fn bearer(key: &str) -> Result<Credential, UnsendableKey> {
+        let mut value =
+            HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| UnsendableKey)?;
         value.set_sensitive(true);
         Ok(Credential(value))
     }

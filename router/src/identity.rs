@@ -33,17 +33,22 @@ use crate::error::RouterError;
 /// The prefix of caller tokens (version 1).
 pub const TOKEN_PREFIX: &str = "osr1.";
 
+/// A token key too short to be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a token key is at least 32 bytes, this one is {len}")]
+pub struct ShortTokenKey {
+    /// Its length in bytes.
+    pub len: usize,
+}
+
 /// The key caller tokens are minted and checked with.
 pub struct TokenKey(hmac::Key);
 
 impl TokenKey {
     /// A key from its bytes (at least 32).
-    pub fn from_bytes(bytes: &[u8]) -> Result<TokenKey, String> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<TokenKey, ShortTokenKey> {
         if bytes.len() < 32 {
-            return Err(format!(
-                "a token key is at least 32 bytes, this one is {}",
-                bytes.len()
-            ));
+            return Err(ShortTokenKey { len: bytes.len() });
         }
         Ok(TokenKey(hmac::Key::new(hmac::HMAC_SHA256, bytes)))
     }
@@ -55,9 +60,9 @@ impl TokenKey {
             source,
         };
         match std::fs::read(path) {
-            Ok(bytes) => TokenKey::from_bytes(&bytes).map_err(|message| RouterError::Config {
+            Ok(bytes) => TokenKey::from_bytes(&bytes).map_err(|short| RouterError::Config {
                 path: path.to_owned(),
-                message,
+                message: short.to_string(),
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut bytes = [0u8; 32];
@@ -77,9 +82,9 @@ impl TokenKey {
                 file.write_all(&bytes)
                     .and_then(|()| file.sync_all())
                     .map_err(|e| io("writing", e))?;
-                TokenKey::from_bytes(&bytes).map_err(|message| RouterError::Config {
+                TokenKey::from_bytes(&bytes).map_err(|short| RouterError::Config {
                     path: path.to_owned(),
-                    message,
+                    message: short.to_string(),
                 })
             }
             Err(e) => Err(io("reading", e)),

@@ -6,6 +6,7 @@
 //! `openshell-router --admin-socket PATH --listen ADDR [--config FILE]`
 //!
 //! # Modules
+//! - [`openai`]: the OpenAI front's APIs, header rules and caller address.
 //! - [`proxy`]: the OpenAI front (`/v1/chat/completions` with streaming, `/v1/completions`,
 //!   `/v1/embeddings`, `/v1/models`), forwarding and streaming back unchanged.
 //! - [`identity`]: who is calling (sandbox source address, or a caller token).
@@ -33,6 +34,7 @@ pub mod error;
 pub mod health;
 pub mod identity;
 pub mod metrics;
+pub mod openai;
 pub mod policy;
 pub mod proxy;
 pub mod registry;

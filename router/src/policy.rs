@@ -28,6 +28,7 @@ use openshell_policy::{Fallback, PrivacyRouterSpec};
 
 use crate::classification::{Classified, DataTypes};
 use crate::endpoint::EndpointSpec;
+use crate::tls::TlsError;
 use crate::upstream::Upstream;
 
 /// One residency rule.
@@ -93,7 +94,7 @@ impl RoutingPolicy {
         name: &str,
         spec: Option<&PrivacyRouterSpec>,
         node_wide: &[EndpointSpec],
-        mut resolve: impl FnMut(&EndpointSpec) -> Result<Arc<Upstream>, String>,
+        mut resolve: impl FnMut(&EndpointSpec) -> Result<Arc<Upstream>, TlsError>,
     ) -> RoutingPolicy {
         let empty = PrivacyRouterSpec::default();
         let spec = spec.unwrap_or(&empty);
@@ -110,7 +111,9 @@ impl RoutingPolicy {
         for definition in &definitions {
             match resolve(definition) {
                 Ok(upstream) => endpoints.push(upstream),
-                Err(why) => unusable.push((definition.name.clone(), definition.local, why)),
+                Err(why) => {
+                    unusable.push((definition.name.clone(), definition.local, why.to_string()))
+                }
             }
         }
         let find = |name: &str| -> Result<Arc<Upstream>, String> {

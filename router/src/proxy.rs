@@ -11,8 +11,8 @@
 //! endpoint sees exactly what was classified (duplicate keys or other parser differences cannot
 //! smuggle unclassified text through) — with the endpoint's `model` when it names one. Request
 //! headers: the caller's `Authorization` is removed, the endpoint's credential injected, and
-//! only [`FORWARDED_REQUEST_HEADERS`] (plus `forward_headers`) pass. Response headers: only
-//! [`FORWARDED_RESPONSE_HEADERS`] and `x-ratelimit-*`, plus `x-openshell-endpoint`.
+//! only [`FORWARDED_REQUEST_HEADERS`](crate::openai::FORWARDED_REQUEST_HEADERS) (plus `forward_headers`) pass. Response headers: only
+//! [`FORWARDED_RESPONSE_HEADERS`](crate::openai::FORWARDED_RESPONSE_HEADERS) and `x-ratelimit-*`, plus `x-openshell-endpoint`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -33,78 +33,14 @@ use crate::classification::{Classified, Origin};
 use crate::content::extract;
 use crate::error::ApiError;
 use crate::metrics::{DecisionLabels, RequestLabels, UpstreamLabels};
+use crate::openai::{
+    Api, ENDPOINT_HEADER, FORWARDED_REQUEST_HEADERS, FORWARDED_RESPONSE_HEADERS, NEVER_FORWARDED,
+    Peer,
+};
 use crate::policy::Plan;
 use crate::registry::Caller;
-use crate::server::Peer;
 use crate::service::{Generation, PrivacyRouter};
 use crate::upstream::UpstreamError;
-
-/// Request headers forwarded upstream by default.
-pub const FORWARDED_REQUEST_HEADERS: &[&str] =
-    &["accept", "user-agent", "openai-beta", "x-request-id"];
-/// Headers that are never forwarded upstream, whatever `forward_headers` says: credentials
-/// (the router injects the endpoint's own) and hop-by-hop headers.
-pub const NEVER_FORWARDED: &[&str] = &[
-    "authorization",
-    "proxy-authorization",
-    "api-key",
-    "x-api-key",
-    "cookie",
-    "host",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "content-length",
-    "content-type",
-];
-/// Response headers passed back to the caller (and every `x-ratelimit-*`).
-pub const FORWARDED_RESPONSE_HEADERS: &[&str] = &[
-    "content-type",
-    "cache-control",
-    "retry-after",
-    "x-request-id",
-    "openai-model",
-    "openai-organization",
-    "openai-processing-ms",
-    "openai-version",
-];
-/// The response header naming the endpoint that answered.
-pub const ENDPOINT_HEADER: &str = "x-openshell-endpoint";
-
-/// The OpenAI APIs the router forwards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Api {
-    /// `POST /v1/chat/completions`.
-    ChatCompletions,
-    /// `POST /v1/completions`.
-    Completions,
-    /// `POST /v1/embeddings`.
-    Embeddings,
-}
-
-impl Api {
-    /// The path below the endpoint's base URL.
-    pub fn path(self) -> &'static str {
-        match self {
-            Api::ChatCompletions => "/chat/completions",
-            Api::Completions => "/completions",
-            Api::Embeddings => "/embeddings",
-        }
-    }
-
-    /// The audit action.
-    pub fn action(self) -> &'static str {
-        match self {
-            Api::ChatCompletions => "router.chat.completions",
-            Api::Completions => "router.completions",
-            Api::Embeddings => "router.embeddings",
-        }
-    }
-}
 
 /// Every route of the front, as `(method, path)`.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -353,8 +289,11 @@ impl Outgoing<'_> {
             }
         }
         let body = serde_json::to_vec(&self.json).map_err(|e| e.to_string())?;
-        let mut request = hyper::Request::post(upstream.target(self.api.path())?)
-            .header(header::CONTENT_TYPE, "application/json");
+        let target = upstream
+            .target(self.api.path())
+            .map_err(|e| e.to_string())?;
+        let mut request =
+            hyper::Request::post(target).header(header::CONTENT_TYPE, "application/json");
         let extra = &self.generation.config.forward_headers;
         for (name, value) in self.headers {
             let forwarded = FORWARDED_REQUEST_HEADERS.contains(&name.as_str())

@@ -8,27 +8,25 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use openshell_service_http::{accept_failed, bind_unix_socket, drain, serve_connection, stopped};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UnixListener};
 use tokio::sync::watch;
 use tower_service::Service;
 
+use crate::openai::Peer;
 use crate::service::PrivacyRouter;
 
-/// The address a front request came from (a request extension).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Peer(pub SocketAddr);
+/// How accept failures are reported.
+const COMPONENT: &str = "openshell-router";
 
 /// Listeners bound and ready to serve.
 pub struct Bound {
@@ -38,18 +36,10 @@ pub struct Bound {
 }
 
 impl Bound {
-    /// Binds the admin socket (replacing a stale one, mode 0600) and the front's address.
+    /// Binds the admin socket (replacing a stale socket, refusing any other file; mode 0600)
+    /// and the front's address.
     pub async fn bind(admin_socket: &Path, listen: SocketAddr) -> std::io::Result<Bound> {
-        if let Some(parent) = admin_socket.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        match std::fs::remove_file(admin_socket) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-        let admin = UnixListener::bind(admin_socket)?;
-        std::fs::set_permissions(admin_socket, std::fs::Permissions::from_mode(0o600))?;
+        let admin = bind_unix_socket(admin_socket, 0o600)?;
         let socket = socket2::Socket::new(
             socket2::Domain::for_address(listen),
             socket2::Type::STREAM,
@@ -95,27 +85,27 @@ impl Bound {
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
                         match per_source.admit(peer.ip()) {
-                            Some(slot) => serve_connection(
+                            Some(slot) => serve_app(
                                 stream, front.clone(), Some(Peer(peer)), Some(slot),
                                 limits.header_timeout(), &graceful,
                             ),
                             None => refuse(stream),
                         }
                     }
-                    Err(e) => accept_failed(e).await,
+                    Err(e) => accept_failed(COMPONENT, e).await,
                 },
                 accepted = self.admin.accept() => match accepted {
-                    Ok((stream, _)) => serve_connection(
+                    Ok((stream, _)) => serve_app(
                         stream, admin.clone(), None, None, limits.header_timeout(), &graceful,
                     ),
-                    Err(e) => accept_failed(e).await,
+                    Err(e) => accept_failed(COMPONENT, e).await,
                 },
                 _ = stopped(&mut shutdown) => break,
             }
         }
         drop(self.admin);
         let _ = std::fs::remove_file(&self.admin_path);
-        let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+        drain(graceful, Duration::from_secs(5)).await;
         background.abort();
     }
 }
@@ -149,17 +139,6 @@ fn spawn_background(
     })
 }
 
-/// Resolves once `shutdown` turns true (or its sender is gone).
-async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|stop| *stop).await;
-}
-
-/// Accept errors (out of file descriptors, mostly) must not spin the loop.
-async fn accept_failed(e: std::io::Error) {
-    eprintln!("openshell-router: accept failed: {e}");
-    tokio::time::sleep(Duration::from_millis(50)).await;
-}
-
 /// Answers a connection over the per-source limit with 429 and closes it.
 fn refuse(mut stream: TcpStream) {
     tokio::spawn(async move {
@@ -177,7 +156,9 @@ fn refuse(mut stream: TcpStream) {
     });
 }
 
-fn serve_connection<I>(
+/// Serves one connection with `app`, each request carrying the connection's `peer`; the
+/// connection holds its source's `slot` until it ends.
+fn serve_app<I>(
     io: I,
     app: Router,
     peer: Option<Peer>,
@@ -188,21 +169,15 @@ fn serve_connection<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |mut request: hyper::Request<Incoming>| {
+        // The service owns the slot, so it is freed when the connection and its service end.
+        let _slot = &slot;
         if let Some(peer) = peer {
             request.extensions_mut().insert(peer);
         }
         let mut app = app.clone();
         async move { app.call(request.map(axum::body::Body::new)).await }
     });
-    let connection = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout)
-        .serve_connection(TokioIo::new(io), service);
-    let connection = graceful.watch(connection);
-    tokio::spawn(async move {
-        let _ = connection.await;
-        drop(slot);
-    });
+    serve_connection(io, service, header_timeout, graceful);
 }
 
 /// Open connections per source address.

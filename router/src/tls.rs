@@ -30,12 +30,52 @@ use rustls::{
 
 use crate::error::RouterError;
 
+/// Why TLS to an endpoint cannot be set up.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TlsError {
+    /// A certificate that is not X.509.
+    #[error("not an X.509 certificate: {0:?}")]
+    NotCertificate(webpki::Error),
+    /// The CA file cannot be read.
+    #[error("cannot read CA file {}: {message}", path.display())]
+    UnreadableRoots {
+        /// The CA file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The CA file holds something that is not a usable certificate.
+    #[error("CA file {}: {message}", path.display())]
+    BadRoots {
+        /// The CA file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The CA file holds no certificate.
+    #[error("CA file {} holds no certificate", path.display())]
+    NoRoots {
+        /// The CA file.
+        path: PathBuf,
+    },
+    /// No Web PKI verifier can be built on the CA roots.
+    #[error("CA roots {}: {message}", path.display())]
+    Verifier {
+        /// The CA file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The provider offers no safe protocol version.
+    #[error("TLS versions: {0}")]
+    Versions(rustls::Error),
+}
+
 /// The SHA-256 pin of a DER certificate's SubjectPublicKeyInfo (what `openssl x509 -pubkey
 /// -noout | openssl pkey -pubin -outform der | sha256sum` prints).
-pub fn spki_pin(certificate_der: &[u8]) -> Result<SpkiPin, String> {
+pub fn spki_pin(certificate_der: &[u8]) -> Result<SpkiPin, TlsError> {
     let der = CertificateDer::from(certificate_der);
-    let cert = webpki::EndEntityCert::try_from(&der)
-        .map_err(|e| format!("not an X.509 certificate: {e:?}"))?;
+    let cert = webpki::EndEntityCert::try_from(&der).map_err(TlsError::NotCertificate)?;
     Ok(pin_of(&cert))
 }
 
@@ -51,7 +91,7 @@ fn pin_of(cert: &webpki::EndEntityCert<'_>) -> SpkiPin {
 pub struct TlsContext {
     provider: Arc<CryptoProvider>,
     ca_file: PathBuf,
-    roots: OnceLock<Result<Arc<RootCertStore>, String>>,
+    roots: OnceLock<Result<Arc<RootCertStore>, TlsError>>,
 }
 
 impl TlsContext {
@@ -66,12 +106,15 @@ impl TlsContext {
 
     /// The client configuration for an endpoint with these pins (empty = Web PKI); the
     /// connector adds ALPN for HTTP/1.1.
-    pub fn client_config(&self, pins: &[SpkiPin]) -> Result<ClientConfig, String> {
+    pub fn client_config(&self, pins: &[SpkiPin]) -> Result<ClientConfig, TlsError> {
         let verifier: Arc<dyn ServerCertVerifier> = if pins.is_empty() {
             let roots = self.roots()?;
             WebPkiServerVerifier::builder_with_provider(roots, Arc::clone(&self.provider))
                 .build()
-                .map_err(|e| format!("CA roots {}: {e}", self.ca_file.display()))?
+                .map_err(|e| TlsError::Verifier {
+                    path: self.ca_file.clone(),
+                    message: e.to_string(),
+                })?
         } else {
             Arc::new(PinnedKeys {
                 pins: pins.to_vec(),
@@ -81,7 +124,7 @@ impl TlsContext {
         Ok(
             ClientConfig::builder_with_provider(Arc::clone(&self.provider))
                 .with_safe_default_protocol_versions()
-                .map_err(|e| format!("TLS versions: {e}"))?
+                .map_err(TlsError::Versions)?
                 .dangerous()
                 .with_custom_certificate_verifier(verifier)
                 .with_no_client_auth(),
@@ -90,7 +133,7 @@ impl TlsContext {
 
     /// A configuration that accepts no server at all (for plain-http endpoints, whose
     /// connector must still be given one).
-    pub fn refusing_config(&self) -> Result<ClientConfig, String> {
+    pub fn refusing_config(&self) -> Result<ClientConfig, TlsError> {
         let verifier = Arc::new(PinnedKeys {
             pins: Vec::new(),
             algorithms: self.provider.signature_verification_algorithms,
@@ -98,32 +141,37 @@ impl TlsContext {
         Ok(
             ClientConfig::builder_with_provider(Arc::clone(&self.provider))
                 .with_safe_default_protocol_versions()
-                .map_err(|e| format!("TLS versions: {e}"))?
+                .map_err(TlsError::Versions)?
                 .dangerous()
                 .with_custom_certificate_verifier(verifier)
                 .with_no_client_auth(),
         )
     }
 
-    fn roots(&self) -> Result<Arc<RootCertStore>, String> {
+    fn roots(&self) -> Result<Arc<RootCertStore>, TlsError> {
         self.roots
             .get_or_init(|| load_roots(&self.ca_file).map(Arc::new))
             .clone()
     }
 }
 
-fn load_roots(path: &Path) -> Result<RootCertStore, String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
+fn load_roots(path: &Path) -> Result<RootCertStore, TlsError> {
+    let bytes = std::fs::read(path).map_err(|e| TlsError::UnreadableRoots {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    let bad = |e: &dyn fmt::Display| TlsError::BadRoots {
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(&bytes) {
-        let cert = cert.map_err(|e| format!("CA file {}: {e}", path.display()))?;
-        roots
-            .add(cert)
-            .map_err(|e| format!("CA file {}: {e}", path.display()))?;
+        roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
     }
     if roots.is_empty() {
-        return Err(format!("CA file {} holds no certificate", path.display()));
+        return Err(TlsError::NoRoots {
+            path: path.to_owned(),
+        });
     }
     Ok(roots)
 }
@@ -137,9 +185,9 @@ pub fn context_for(config: &crate::config::RouterConfig) -> Result<TlsContext, R
         .iter()
         .find(|e| e.url.starts_with("https:") && e.spki_pins.is_empty())
     {
-        context.roots().map_err(|message| RouterError::Endpoint {
+        context.roots().map_err(|e| RouterError::Endpoint {
             endpoint: endpoint.name.clone(),
-            message,
+            message: e.to_string(),
         })?;
     }
     Ok(context)

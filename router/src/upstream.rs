@@ -20,7 +20,7 @@ use hyper_util::rt::TokioExecutor;
 use crate::config::HealthSettings;
 use crate::endpoint::EndpointSpec;
 use crate::health::Health;
-use crate::tls::TlsContext;
+use crate::tls::{TlsContext, TlsError};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -55,6 +55,16 @@ pub struct Upstream {
     client: Client<TimeoutConnector<HttpsConnector<HttpConnector>>, Full<Bytes>>,
 }
 
+/// An endpoint URL that is not a valid URI.
+#[derive(Debug, thiserror::Error)]
+#[error("{url}: {source}")]
+pub struct InvalidTarget {
+    /// The URL.
+    pub url: String,
+    /// Why it is not a URI.
+    pub source: hyper::http::uri::InvalidUri,
+}
+
 impl Upstream {
     /// Sets up the endpoint's client: https endpoints only ever speak TLS with their own
     /// verifier; http (local) endpoints never do.
@@ -62,7 +72,7 @@ impl Upstream {
         spec: EndpointSpec,
         tls: &TlsContext,
         connect_timeout: Duration,
-    ) -> Result<Upstream, String> {
+    ) -> Result<Upstream, TlsError> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
@@ -97,10 +107,9 @@ impl Upstream {
     }
 
     /// The endpoint's URL for an API path below `/v1` (`/chat/completions`).
-    pub fn target(&self, api_path: &str) -> Result<Uri, String> {
-        format!("{}{api_path}", self.spec.base)
-            .parse()
-            .map_err(|e| format!("{}{api_path}: {e}", self.spec.base))
+    pub fn target(&self, api_path: &str) -> Result<Uri, InvalidTarget> {
+        let url = format!("{}{api_path}", self.spec.base);
+        url.parse().map_err(|source| InvalidTarget { url, source })
     }
 
     /// Sends `request`, waiting at most `timeout` for the response head.
@@ -199,7 +208,7 @@ impl UpstreamPool {
         spec: &EndpointSpec,
         tls: &TlsContext,
         connect_timeout: Duration,
-    ) -> Result<Arc<Upstream>, String> {
+    ) -> Result<Arc<Upstream>, TlsError> {
         let mut upstreams = self.upstreams.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(upstream) = upstreams.get(spec) {
             return Ok(Arc::clone(upstream));

@@ -18,10 +18,11 @@
 
 use std::collections::BTreeSet;
 
-use openshell_policy::ApiPattern;
 use openshell_policy::compiled::DecisionRules;
 use openshell_policy::wire::Sensitivity;
-use openshell_policy::{ApprovalTrigger, GpuAccess, NetworkIsolation, Threshold};
+use openshell_policy::{
+    ApiPattern, ApprovalTrigger, GpuAccess, Located, NetworkIsolation, PatternError, Threshold,
+};
 
 use super::schema::{ADMIT, INVOKE};
 use crate::nl::{Condition, Effect, NlPolicyIr, NlRule, RuleAction, Target};
@@ -97,16 +98,19 @@ pub struct GeneratedPolicy {
     pub service: Option<String>,
 }
 
-/// The service a glob can only match (`crm.*` → `crm`), if its first segment is literal.
-pub fn glob_service(glob: &str) -> Option<String> {
-    let first = glob.split('.').next()?.to_ascii_lowercase();
-    (!first.is_empty() && !first.contains('*')).then_some(first)
+/// The only service a pattern can match (`crm.*` → `crm`): its first literal segment, if any.
+fn pattern_service(pattern: &ApiPattern) -> Option<String> {
+    pattern.literal_segments().first().cloned()
 }
 
 /// A Cedar string literal.
 fn lit(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
+    format!("\"{}\"", escaped(s))
+}
+
+/// `s` escaped for a Cedar string literal, without the quotes.
+fn escaped(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -119,19 +123,28 @@ fn lit(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out.push('"');
     out
 }
 
-/// Checks an API glob with the policy crate's parser (`crm.read`, `admin.*`, `*`; any case),
-/// so the Cedar `like` it becomes matches exactly the names [`ApiPattern::matches`] does on a
-/// normalised API name: `admin.*` is `like "admin.*"`, i.e. `admin.` and at least one more
-/// segment, and a name is normalised ([`openshell_policy::normalize_api_name`]) before either
-/// sees it.
-pub fn check_glob(glob: &str) -> Result<(), String> {
-    ApiPattern::parse(&glob.to_ascii_lowercase())
-        .map(|_| ())
-        .map_err(|error| format!("API glob {glob:?}: {}", error.message))
+/// A Cedar `like` pattern: `prefix` as written (a `*` in it escaped, not a wildcard), then any
+/// rest.
+fn like_prefix(prefix: &str) -> String {
+    format!("\"{}*\"", escaped(prefix).replace('*', "\\*"))
+}
+
+/// The Cedar condition under which a normalised API name ([`openshell_policy::normalize_api_name`],
+/// which the evaluation applies first) matches `pattern`, deciding as [`ApiPattern::matches`]:
+/// `crm.read` is `==`; `admin.*` is `like "admin.*"` (`admin.` and more, which on a normal name
+/// is at least one more segment); `*` matches every name.
+fn api_condition(pattern: &ApiPattern) -> String {
+    let literal = pattern.literal_segments().join(".");
+    if !pattern.is_wildcard() {
+        format!("context.api == {}", lit(&literal))
+    } else if pattern.is_any() {
+        "context.api like \"*\"".to_owned()
+    } else {
+        format!("context.api like {}", like_prefix(&format!("{literal}.")))
+    }
 }
 
 fn cedar_policy(
@@ -158,10 +171,6 @@ fn cedar_policy(
     }
 }
 
-fn api_like(glob: &str) -> String {
-    format!("context.api like {}", lit(&glob.to_ascii_lowercase()))
-}
-
 /// Errors compiling a policy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("policy {policy}: {message}")]
@@ -186,46 +195,39 @@ pub fn generate(
     };
     let mut out = Vec::new();
 
-    let globs = |patterns: &[openshell_policy::Located<openshell_policy::ApiPattern>]| {
-        patterns
-            .iter()
-            .map(|p| p.value.to_string())
-            .collect::<BTreeSet<String>>()
+    let patterns = |located: &[Located<ApiPattern>]| -> BTreeSet<ApiPattern> {
+        located.iter().map(|p| p.value.clone()).collect()
     };
-    let denied = globs(&rules.permissions.denied_apis);
-    let denied: BTreeSet<&str> = denied.iter().map(String::as_str).collect();
-    for glob in &denied {
-        check_glob(glob).map_err(|e| fail(format!("deniedAPIs: {e}")))?;
+    let denied = patterns(&rules.permissions.denied_apis);
+    for pattern in &denied {
         out.push(GeneratedPolicy {
-            service: glob_service(glob),
+            service: pattern_service(pattern),
             ..cedar_policy(
-                &format!("sandbox.denied-api[{glob}]"),
+                &format!("sandbox.denied-api[{pattern}]"),
                 "forbid",
                 Applies::Both,
-                &format!(" when {{ {} }}", api_like(glob)),
+                &format!(" when {{ {} }}", api_condition(pattern)),
                 false,
-                &format!("{glob} is in deniedAPIs"),
+                &format!("{pattern} is in deniedAPIs"),
             )
         });
     }
-    let allowed = globs(&rules.permissions.allowed_apis);
-    let allowed: BTreeSet<&str> = allowed.iter().map(String::as_str).collect();
-    for glob in &allowed {
-        check_glob(glob).map_err(|e| fail(format!("allowedAPIs: {e}")))?;
+    let allowed = patterns(&rules.permissions.allowed_apis);
+    for pattern in &allowed {
         out.push(GeneratedPolicy {
-            service: glob_service(glob),
+            service: pattern_service(pattern),
             ..cedar_policy(
-                &format!("sandbox.allowed-api[{glob}]"),
+                &format!("sandbox.allowed-api[{pattern}]"),
                 "permit",
                 Applies::Invoke,
-                &format!(" when {{ {} }}", api_like(glob)),
+                &format!(" when {{ {} }}", api_condition(pattern)),
                 false,
-                &format!("{glob} is in allowedAPIs"),
+                &format!("{pattern} is in allowedAPIs"),
             )
         });
     }
     if !allowed.is_empty() {
-        let any: Vec<String> = allowed.iter().map(|g| api_like(g)).collect();
+        let any: Vec<String> = allowed.iter().map(api_condition).collect();
         out.push(cedar_policy(
             "sandbox.allowlist",
             "forbid",
@@ -297,10 +299,7 @@ pub fn generate(
     }
 
     for trigger in rules.approval.iter().flat_map(|a| &a.triggers) {
-        out.push(
-            approval(trigger)
-                .map_err(|e| fail(format!("approval trigger {}: {e}", trigger.action.value)))?,
-        );
+        out.push(approval(trigger));
     }
 
     for rule in &nl.rules {
@@ -334,8 +333,8 @@ fn amount_above(amount: f64, currency: &str) -> String {
     )
 }
 
-fn approval(trigger: &ApprovalTrigger) -> Result<GeneratedPolicy, String> {
-    let action = trigger.action.value.to_string();
+fn approval(trigger: &ApprovalTrigger) -> GeneratedPolicy {
+    let pattern = &trigger.action.value;
     let threshold = match trigger.threshold.value {
         Threshold::Always => TriggerThreshold::Always,
         Threshold::ExternalOnly => TriggerThreshold::ExternalOnly,
@@ -344,7 +343,7 @@ fn approval(trigger: &ApprovalTrigger) -> Result<GeneratedPolicy, String> {
             currency: "USD".to_owned(),
         },
     };
-    let mut body = api_like(&action);
+    let mut body = api_condition(pattern);
     match &threshold {
         TriggerThreshold::Always => {}
         TriggerThreshold::ExternalOnly => body.push_str(" && context.destination_external"),
@@ -353,26 +352,23 @@ fn approval(trigger: &ApprovalTrigger) -> Result<GeneratedPolicy, String> {
             body.push_str(&amount_above(*amount, currency));
         }
     }
-    Ok(GeneratedPolicy {
-        service: glob_service(&action),
+    GeneratedPolicy {
+        service: pattern_service(pattern),
         ..cedar_policy(
-            &format!("approval[{action} {}]", trigger.threshold.value),
+            &format!("approval[{pattern} {}]", trigger.threshold.value),
             "forbid",
             Applies::Invoke,
             &format!(" when {{ {body} }}"),
             true,
-            &format!("{action} needs approval ({})", trigger.threshold.value),
+            &format!("{pattern} needs approval ({})", trigger.threshold.value),
         )
-    })
+    }
 }
 
-fn target_expr(target: &Target) -> Result<String, String> {
+fn target_expr(target: &Target) -> Result<String, PatternError> {
     Ok(match target {
         Target::Service { name } => format!("context.service == {}", lit(name)),
-        Target::Api { glob } => {
-            check_glob(glob)?;
-            api_like(glob)
-        }
+        Target::Api { glob } => api_condition(&ApiPattern::parse(glob)?),
         Target::ResourceKind { name } => format!("context.resource_kind == {}", lit(name)),
         Target::DataType { data_type } => {
             format!(
@@ -439,7 +435,7 @@ fn condition_expr(condition: &Condition, effect: Effect) -> String {
 }
 
 /// The Cedar policies of one NL rule (none for redaction obligations).
-pub fn nl_rule(rule: &NlRule) -> Result<Vec<GeneratedPolicy>, String> {
+pub fn nl_rule(rule: &NlRule) -> Result<Vec<GeneratedPolicy>, PatternError> {
     let (effect, escalates, verb) = match rule.effect {
         Effect::Permit => ("permit", false, "permitted"),
         Effect::Forbid => ("forbid", false, "forbidden"),
@@ -457,7 +453,8 @@ pub fn nl_rule(rule: &NlRule) -> Result<Vec<GeneratedPolicy>, String> {
             matched.push(format!("[{}].contains(context.verb)", verbs.join(", ")));
         }
         if !rule.targets.is_empty() {
-            let any: Result<Vec<String>, String> = rule.targets.iter().map(target_expr).collect();
+            let any: Result<Vec<String>, PatternError> =
+                rule.targets.iter().map(target_expr).collect();
             matched.push(format!("({})", any?.join(" || ")));
         }
     }
@@ -511,9 +508,14 @@ mod tests {
     }
 
     #[test]
-    fn globs_are_restricted() {
-        assert!(check_glob("admin.*").is_ok());
-        assert!(check_glob("x\" || true || \"").is_err());
-        assert!(check_glob("").is_err());
+    fn api_patterns_become_cedar_conditions() {
+        let condition = |text: &str| api_condition(&ApiPattern::parse(text).unwrap());
+        assert_eq!(condition("crm.read"), r#"context.api == "crm.read""#);
+        assert_eq!(
+            condition("admin.users.*"),
+            r#"context.api like "admin.users.*""#
+        );
+        assert_eq!(condition("*"), r#"context.api like "*""#);
+        assert_eq!(like_prefix("a*b\"c."), r#""a\*b\"c.*""#);
     }
 }

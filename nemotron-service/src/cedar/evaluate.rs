@@ -344,6 +344,36 @@ fn fail_closed(reason: String) -> Verdict {
     }
 }
 
+/// Why a decision's Cedar request could not be built (Cedar's errors are large, so boxed).
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// A context value could not be built.
+    #[error(transparent)]
+    Value(Box<cedar_policy::ExpressionConstructionError>),
+    /// The context could not be built.
+    #[error(transparent)]
+    Context(Box<cedar_policy::ContextCreationError>),
+    /// The request does not fit the schema.
+    #[error(transparent)]
+    Request(Box<cedar_policy::RequestValidationError>),
+}
+
+macro_rules! request_error_from {
+    ($($variant:ident($error:ty)),*) => {$(
+        impl From<$error> for RequestError {
+            fn from(error: $error) -> RequestError {
+                RequestError::$variant(Box::new(error))
+            }
+        }
+    )*};
+}
+
+request_error_from!(
+    Value(cedar_policy::ExpressionConstructionError),
+    Context(cedar_policy::ContextCreationError),
+    Request(cedar_policy::RequestValidationError)
+);
+
 /// The Cedar request of an API call.
 pub fn action_request(
     principal: &str,
@@ -351,7 +381,7 @@ pub fn action_request(
     request: &ActionRequest,
     facts: &ActionFacts,
     classification: &IntentClassification,
-) -> Result<Request, String> {
+) -> Result<Request, RequestError> {
     let c = classification;
     let data_types = c
         .data_types
@@ -376,8 +406,7 @@ pub fn action_request(
             "compliance".to_owned(),
             strings(c.compliance.iter().map(|f| f.framework.as_str())),
         ),
-    ])
-    .map_err(|e| e.to_string())?;
+    ])?;
     let destination = facts.destination.as_ref().map_or("", |d| d.domain.as_str());
     let context = Context::from_pairs([
         ("api".to_owned(), string(&facts.api)),
@@ -404,8 +433,7 @@ pub fn action_request(
             string(request.agent.as_deref().unwrap_or("")),
         ),
         ("classification".to_owned(), classification),
-    ])
-    .map_err(|e| e.to_string())?;
+    ])?;
     Request::new(
         entity("OpenShell::Agent", principal),
         entity("OpenShell::Action", "invoke"),
@@ -413,11 +441,11 @@ pub fn action_request(
         context,
         None,
     )
-    .map_err(|e| e.to_string())
+    .map_err(RequestError::from)
 }
 
 /// The Cedar request of a sandbox start.
-pub fn admission_request(request: &AdmissionRequest) -> Result<Request, String> {
+pub fn admission_request(request: &AdmissionRequest) -> Result<Request, RequestError> {
     let r = &request.requested;
     let annotations: Vec<String> = request
         .annotations
@@ -462,8 +490,7 @@ pub fn admission_request(request: &AdmissionRequest) -> Result<Request, String> 
             "annotations".to_owned(),
             strings(annotations.iter().map(String::as_str)),
         ),
-    ])
-    .map_err(|e| e.to_string())?;
+    ])?;
     Request::new(
         entity("OpenShell::Agent", &request.container_id),
         entity("OpenShell::Action", "admit"),
@@ -471,5 +498,5 @@ pub fn admission_request(request: &AdmissionRequest) -> Result<Request, String> 
         context,
         None,
     )
-    .map_err(|e| e.to_string())
+    .map_err(RequestError::from)
 }

@@ -5,10 +5,9 @@ mod compile;
 mod evaluate;
 mod schema;
 
-pub use compile::{
-    CompileError, GeneratedPolicy, Thresholds, TriggerThreshold, check_glob, generate, nl_rule,
-};
+pub use compile::{CompileError, GeneratedPolicy, Thresholds, TriggerThreshold, generate, nl_rule};
 pub use evaluate::{
-    CONTEXT_DATA_TYPE_MIN_CONFIDENCE, CompiledPolicy, Verdict, action_request, admission_request,
+    CONTEXT_DATA_TYPE_MIN_CONFIDENCE, CompiledPolicy, RequestError, Verdict, action_request,
+    admission_request,
 };
 pub use schema::{ADMIT, INVOKE, SCHEMA, schema};

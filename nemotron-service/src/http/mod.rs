@@ -9,25 +9,26 @@ mod extract;
 mod metrics;
 mod routes;
 
-pub use extract::{ApiError, BodyLimits, StrictJson};
+pub use extract::StrictJson;
 pub use metrics::Metrics;
+pub use openshell_service_http::{ApiError, BodyLimits};
 pub use routes::{ROUTES, router};
 
 use std::net::SocketAddr;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite};
+use openshell_service_http::{accept_failed, bind_unix_socket, drain, serve_connection, stopped};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 
 use crate::service::PolicyService;
+
+/// How accept failures are reported.
+const COMPONENT: &str = "nemotron-service";
 
 /// Shared state of the handlers.
 #[derive(Clone)]
@@ -79,18 +80,10 @@ pub struct Bound {
 }
 
 impl Bound {
-    /// Binds the unix socket (replacing a stale file) and the TCP address.
+    /// Binds the unix socket (replacing a stale socket, refusing any other file) and the TCP
+    /// address.
     pub async fn bind(config: ServerConfig) -> std::io::Result<Bound> {
-        if let Some(parent) = config.socket.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        match std::fs::remove_file(&config.socket) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-        let unix = UnixListener::bind(&config.socket)?;
-        std::fs::set_permissions(&config.socket, std::fs::Permissions::from_mode(0o600))?;
+        let unix = bind_unix_socket(&config.socket, 0o600)?;
         let tcp = match config.listen {
             Some(addr) => Some(TcpListener::bind(addr).await?),
             None => None,
@@ -117,19 +110,23 @@ impl Bound {
         loop {
             tokio::select! {
                 accepted = self.unix.accept() => match accepted {
-                    Ok((stream, _)) => serve_connection(stream, &app, header_timeout, &graceful),
-                    Err(e) => accept_failed(e).await,
+                    Ok((stream, _)) => serve_connection(
+                        stream, TowerToHyperService::new(app.clone()), header_timeout, &graceful,
+                    ),
+                    Err(e) => accept_failed(COMPONENT, e).await,
                 },
                 accepted = accept_tcp(self.tcp.as_ref()) => match accepted {
-                    Ok(stream) => serve_connection(stream, &app, header_timeout, &graceful),
-                    Err(e) => accept_failed(e).await,
+                    Ok(stream) => serve_connection(
+                        stream, TowerToHyperService::new(app.clone()), header_timeout, &graceful,
+                    ),
+                    Err(e) => accept_failed(COMPONENT, e).await,
                 },
-                _ = shutdown.wait_for(|stop| *stop) => break,
+                _ = stopped(&mut shutdown) => break,
             }
         }
         drop(self.unix);
         let _ = std::fs::remove_file(&self.config.socket);
-        let _ = tokio::time::timeout(self.config.shutdown_grace, graceful.shutdown()).await;
+        drain(graceful, self.config.shutdown_grace).await;
     }
 }
 
@@ -138,29 +135,4 @@ async fn accept_tcp(listener: Option<&TcpListener>) -> std::io::Result<tokio::ne
         Some(l) => l.accept().await.map(|(s, _)| s),
         None => std::future::pending().await,
     }
-}
-
-/// Accept errors (out of file descriptors, mostly) must not spin the loop.
-async fn accept_failed(e: std::io::Error) {
-    eprintln!("nemotron-service: accept failed: {e}");
-    tokio::time::sleep(Duration::from_millis(50)).await;
-}
-
-fn serve_connection<I>(
-    io: I,
-    app: &axum::Router,
-    header_timeout: Duration,
-    graceful: &GracefulShutdown,
-) where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let service = TowerToHyperService::new(app.clone());
-    let connection = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout)
-        .serve_connection(TokioIo::new(io), service);
-    let connection = graceful.watch(connection);
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
 }

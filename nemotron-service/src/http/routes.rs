@@ -18,8 +18,8 @@ use openshell_policy::wire::{
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::extract::{ApiError, StrictJson};
 use super::metrics::{DecisionLabels, EngineLabels, RouteLabels};
+use super::{ApiError, StrictJson};
 use crate::service::{NlCompilation, PolicyService, ServiceError};
 
 /// Every route, as `(method, path)`: what `openapi.yaml` documents.

@@ -1,45 +1,7 @@
-//! Intent classification along four axes (sensitivity, reversibility, scope, compliance): the embedded engine, or the model
-//! backend (with the embedded engine as floor and fallback), chosen by the node configuration.
+//! Intent classification along four axes (sensitivity, reversibility, scope, compliance) by the
+//! embedded engine: deterministic rules and detectors, in-process. The model backend
+//! ([`crate::model`]) builds on it, and [`crate::intent_backend`] chooses between them.
 
 mod embedded;
 
 pub use embedded::{EMBEDDED_ENGINE, EmbeddedEngine};
-
-use openshell_policy::wire::{ActionRequest, IntentClassification};
-
-use crate::model::ModelEngine;
-
-/// The configured classification backend.
-pub enum IntentBackend {
-    /// Deterministic rules and detectors, in-process.
-    Embedded(EmbeddedEngine),
-    /// An OpenAI-compatible model server, cached, falling back to the embedded engine.
-    Model(Box<ModelEngine>),
-}
-
-impl IntentBackend {
-    /// The answer if it is available without blocking: always for the embedded engine, on a
-    /// cache hit for the model.
-    pub fn quick(&self, request: &ActionRequest) -> Option<IntentClassification> {
-        match self {
-            IntentBackend::Embedded(e) => Some(e.classify(request)),
-            IntentBackend::Model(m) => m.cached(request),
-        }
-    }
-
-    /// The answer, asking the model if one is configured (blocking).
-    pub fn classify(&self, request: &ActionRequest) -> IntentClassification {
-        match self {
-            IntentBackend::Embedded(e) => e.classify(request),
-            IntentBackend::Model(m) => m.classify(request),
-        }
-    }
-
-    /// The embedded engine (also the model backend's floor and fallback).
-    pub fn embedded(&self) -> &EmbeddedEngine {
-        match self {
-            IntentBackend::Embedded(e) => e,
-            IntentBackend::Model(m) => m.embedded(),
-        }
-    }
-}

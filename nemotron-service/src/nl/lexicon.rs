@@ -1,6 +1,7 @@
 //! The words of natural-language policies: verb phrases → verb classes, object phrases →
 //! targets.
 
+use openshell_policy::ApiPattern;
 use openshell_policy::wire::DataType;
 
 use super::ir::Target;
@@ -227,8 +228,16 @@ const DETERMINERS: [&str; 14] = [
     "such",
 ];
 
+/// An object phrase that names nothing the lexicon knows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("does not know what {phrase:?} refers to")]
+pub struct UnknownObject {
+    /// The phrase, without its determiners.
+    pub phrase: String,
+}
+
 /// The targets an object phrase names, or why it names none.
-pub fn object_targets(object: &str) -> Result<Vec<Target>, String> {
+pub fn object_targets(object: &str) -> Result<Vec<Target>, UnknownObject> {
     let mut words: Vec<&str> = object.split_whitespace().collect();
     while words.first().is_some_and(|w| DETERMINERS.contains(w)) {
         words.remove(0);
@@ -265,17 +274,13 @@ pub fn object_targets(object: &str) -> Result<Vec<Target>, String> {
         }
         return Ok(targets);
     }
-    Err(format!("does not know what {phrase:?} refers to"))
+    Err(UnknownObject { phrase })
 }
 
-/// An API name or glob written in a sentence (`billing.*`, `crm.read`).
+/// An API name or glob written in a sentence (`billing.*`, `crm.read`): a dotted pattern the
+/// policy crate's [`ApiPattern`] accepts.
 pub fn is_api_glob(word: &str) -> bool {
-    word.contains('.')
-        && word.chars().all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '*')
-        })
-        && !word.starts_with('.')
-        && !word.ends_with('.')
+    word.contains('.') && ApiPattern::parse(word).is_ok()
 }
 
 /// Data types an object phrase names (for redaction and "containing" conditions).

@@ -20,6 +20,8 @@ pub use ir::{
 pub use model::ModelNlCompiler;
 pub use report::{DocumentReport, NlReport};
 
+use openshell_policy::ApiPattern;
+
 use crate::model::ModelError;
 
 /// Errors compiling natural-language policies (sentences not understood are not errors: they
@@ -95,7 +97,9 @@ pub fn validate_ir(ir: &NlPolicyIr) -> Result<(), NlError> {
                 Target::Service { name } | Target::ResourceKind { name } => {
                     check_name(id, "name", name)?
                 }
-                Target::Api { glob } => crate::cedar::check_glob(glob).map_err(invalid)?,
+                Target::Api { glob } => {
+                    ApiPattern::parse(glob).map_err(|e| invalid(e.to_string()))?;
+                }
                 Target::DataType { .. } | Target::ExternalRecipient => {}
             }
         }

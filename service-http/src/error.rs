@@ -1,0 +1,163 @@
+//! The JSON error answer and bounded JSON request bodies.
+
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::de::DeserializeOwned;
+
+/// An error answered as `{"error": "..."}` with a status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The status.
+    pub status: StatusCode,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with a status and message.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": self.message });
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+/// Limits on request bodies.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    /// Largest body accepted, bytes.
+    pub max_bytes: usize,
+    /// Longest time to receive a body.
+    pub timeout: Duration,
+}
+
+/// Reads the JSON body of `request`: only `application/json` (415), at most `limits.max_bytes`
+/// (413), received within `limits.timeout` (408), parsed into `T` (400 naming what is wrong).
+pub async fn read_json<T: DeserializeOwned>(
+    request: Request,
+    limits: BodyLimits,
+) -> Result<T, ApiError> {
+    let json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let mime = v.split(';').next().unwrap_or("").trim();
+            mime.eq_ignore_ascii_case("application/json")
+        });
+    if !json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "expected Content-Type: application/json",
+        ));
+    }
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_bytes as u64) {
+        return Err(too_large(limits.max_bytes));
+    }
+    let body = Limited::new(request.into_body(), limits.max_bytes);
+    let bytes = match tokio::time::timeout(limits.timeout, body.collect()).await {
+        Err(_) => {
+            return Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("request body not received within {:?}", limits.timeout),
+            ));
+        }
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            return Err(too_large(limits.max_bytes));
+        }
+        Ok(Err(e)) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read body: {e}"),
+            ));
+        }
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("invalid request body: {e}"),
+        )
+    })
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("request body exceeds {limit} bytes"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+
+    const LIMITS: BodyLimits = BodyLimits {
+        max_bytes: 16,
+        timeout: Duration::from_secs(1),
+    };
+
+    fn request(content_type: &str, body: &'static str) -> Request {
+        axum::http::Request::builder()
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn bodies_are_read_within_their_limits() {
+        let value: serde_json::Value = read_json(
+            request("application/json; charset=utf-8", r#"{"a":1}"#),
+            LIMITS,
+        )
+        .await
+        .unwrap();
+        assert_eq!(value["a"], 1);
+        let status = |r: Result<serde_json::Value, ApiError>| r.unwrap_err().status;
+        assert_eq!(
+            status(read_json(request("text/plain", "{}"), LIMITS).await),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        assert_eq!(
+            status(
+                read_json(
+                    request("application/json", r#"{"a":"0123456789abcdef"}"#),
+                    LIMITS
+                )
+                .await
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert_eq!(
+            status(read_json(request("application/json", "{"), LIMITS).await),
+            StatusCode::BAD_REQUEST
+        );
+    }
+
+    #[tokio::test]
+    async fn errors_answer_with_their_status_and_message() {
+        let response = ApiError::new(StatusCode::NOT_FOUND, "no such sandbox").into_response();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body, serde_json::json!({"error": "no such sandbox"}));
+    }
+}

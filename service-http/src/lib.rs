@@ -1,0 +1,21 @@
+//! HTTP over unix sockets as the node services share it: binding a socket safely, serving
+//! connections with graceful shutdown, bounded JSON bodies, one JSON error answer, and a
+//! client call with a timeout.
+
+#[cfg(feature = "client")]
+mod client;
+#[cfg(feature = "server")]
+mod error;
+#[cfg(feature = "server")]
+mod serve;
+#[cfg(feature = "server")]
+mod socket;
+
+#[cfg(feature = "client")]
+pub use client::{CallError, UnixClient, error_text};
+#[cfg(feature = "server")]
+pub use error::{ApiError, BodyLimits, read_json};
+#[cfg(feature = "server")]
+pub use serve::{accept_failed, drain, serve_connection, stopped};
+#[cfg(feature = "server")]
+pub use socket::bind_unix_socket;
