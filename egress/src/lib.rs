@@ -35,7 +35,6 @@ pub mod admin;
 pub mod api_permissions;
 pub mod audit;
 pub mod body_scan;
-pub mod client;
 pub mod config;
 pub mod decision;
 pub mod dns;
@@ -52,6 +51,7 @@ pub mod registry;
 pub mod resolver;
 pub mod rules;
 pub mod sandbox;
-pub mod sandbox_net;
 pub mod state;
 pub mod synthetic;
+
+pub use openshell_egress_client::{client, sandbox_net};

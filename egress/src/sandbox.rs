@@ -1,13 +1,7 @@
-//! What a sandbox registers with the engine (the admin API's records) and its compiled form.
+//! A registered sandbox in its compiled form (the admin API's records are the client crate's).
 
-use std::net::Ipv4Addr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use ipnet::Ipv4Net;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use openshell_policy::ApiCatalogSpec;
@@ -17,76 +11,9 @@ use crate::rules::{EgressRules, RulesError};
 
 pub use openshell_policy::compiled::EgressPolicy;
 
-/// `POST /v1/sandboxes`: register a sandbox (or re-register it, keeping its address).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterRequest {
-    /// The container id.
-    pub container_id: String,
-    /// Its policy.
-    pub policy: EgressPolicy,
-}
-
-/// A registered sandbox, as persisted and as `GET /v1/sandboxes/{id}` shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SandboxRecord {
-    /// The container id.
-    pub container_id: String,
-    /// The host-side veth name.
-    pub interface: String,
-    /// The sandbox's address (its traffic's source address).
-    pub sandbox_ip: Ipv4Addr,
-    /// The active policy.
-    pub policy: EgressPolicy,
-    /// When it was registered.
-    pub registered_at: DateTime<Utc>,
-}
-
-/// The node's sandbox network, as `GET /v1/network` shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NetworkInfo {
-    /// Every sandbox's gateway; the engine listens here.
-    pub gateway: Ipv4Addr,
-    /// The sandbox address pool.
-    pub pool: Ipv4Net,
-    /// The range of the DNS responder's synthetic answers.
-    pub synthetic: Ipv4Net,
-    /// The explicit proxy's port.
-    pub proxy_port: u16,
-    /// The transparent listener's port.
-    pub transparent_port: u16,
-    /// The DNS responder's port.
-    pub dns_port: u16,
-    /// `http://GATEWAY:PROXY_PORT`, for `HTTP_PROXY` / `HTTPS_PROXY`.
-    pub proxy_url: String,
-    /// The interception CA certificate (PEM) to mount into sandbox trust stores.
-    pub ca_cert: PathBuf,
-    /// Host-side veth name prefix.
-    pub interface_prefix: String,
-}
-
-/// `POST /v1/sandboxes` answer: what the network step wires.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SandboxNetwork {
-    /// The container id.
-    pub container_id: String,
-    /// The host-side veth name.
-    pub interface: String,
-    /// The sandbox's address.
-    pub sandbox_ip: Ipv4Addr,
-    /// The node's sandbox network.
-    pub network: NetworkInfo,
-}
-
-/// The host-side veth name of a container: `prefix` + 12 hex digits of SHA-256(id).
-pub fn interface_name(prefix: &str, container_id: &str) -> String {
-    let digest = Sha256::digest(container_id.as_bytes());
-    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
-    format!("{prefix}{hex}")
-}
+pub use openshell_egress_client::records::{
+    NetworkInfo, RegisterRequest, SandboxNetwork, SandboxRecord, interface_name,
+};
 
 /// A registered sandbox with its rules compiled.
 pub struct Sandbox {

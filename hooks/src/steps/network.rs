@@ -1,6 +1,6 @@
 //! The sandbox-network step, between admission and registration: for
 //! `isolation.network: restricted`, the container's network namespace is wired to the node's
-//! egress engine (`openshell_egress::sandbox_net`) under the egress part of its compiled
+//! egress engine (`openshell_egress_client::sandbox_net`) under the egress part of its compiled
 //! policy, and the addresses go into the registration record. Any failure fails the hook, so
 //! the container does not start; so does a node whose configuration names no egress engine (`[services] egress`). `poststop` unwires whatever is
 //! left and unregisters the container from the engine (a no-op for containers never wired).
@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 
 use oci_spec::runtime::State;
-use openshell_egress::sandbox_net;
+use openshell_egress_client::sandbox_net;
 use openshell_policy::wire::SandboxAddresses;
 
 use crate::steps::CreateContext;

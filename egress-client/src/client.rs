@@ -10,7 +10,9 @@ use openshell_service_http::{UnixClient, error_text};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::sandbox::{EgressPolicy, NetworkInfo, RegisterRequest, SandboxNetwork, SandboxRecord};
+use openshell_policy::compiled::EgressPolicy;
+
+use crate::records::{NetworkInfo, RegisterRequest, SandboxNetwork, SandboxRecord};
 
 /// Largest answer read.
 const MAX_ANSWER: usize = 16 << 20;

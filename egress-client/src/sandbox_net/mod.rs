@@ -9,7 +9,7 @@
 //! configuration names no egress engine (`[services] egress`).
 //!
 //! No nftables change is made per sandbox: the engine's node table covers every `osh*`
-//! interface (see [`crate::firewall`]). Nothing is written outside the container's namespace
+//! interface. Nothing is written outside the container's namespace
 //! but the veth's node side, its gateway address and one /32 route, all removed with the veth.
 //! No sysctl is read or written: the engine listens on the gateway address itself, so no
 //! forwarding is needed.
@@ -36,9 +36,8 @@ pub use link::{CONTAINER_INTERFACE, Wiring, unwire, wire};
 pub use netns::NetNs;
 
 use crate::client::{ClientError, EgressClient, block_on};
-use crate::sandbox::{
-    EgressPolicy, RegisterRequest, SandboxNetwork, SandboxRecord, interface_name,
-};
+use crate::records::{RegisterRequest, SandboxNetwork, SandboxRecord, interface_name};
+use openshell_policy::compiled::EgressPolicy;
 
 /// The interface prefix used to find a veth when the engine cannot be asked.
 pub const DEFAULT_INTERFACE_PREFIX: &str = "osh";
