@@ -367,7 +367,7 @@ fn untrusted_environment_and_bad_input_are_refused() {
 
     // A compiled policy changed after `create` wrote it is refused, and nothing is registered.
     let mut record: Value = serde_json::from_slice(&std::fs::read(&policy_file).unwrap()).unwrap();
-    record["decisions"]["permissions"]["deniedAPIs"] = json!([]);
+    record["decisions"]["permissions"]["allowedAPIs"] = json!(["*"]);
     std::fs::write(&policy_file, record.to_string()).unwrap();
     let (out, _) = s.hook(&args, &s.state("c-tampered"), &[]);
     assert!(!out.status.success());

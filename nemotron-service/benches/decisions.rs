@@ -309,6 +309,7 @@ spec:
   triggers:
     - {{action: data.delete, threshold: always}}
     - {{action: payment.process, threshold: above-100-usd}}
+  channels: [slack]
   timeout: 15m
   defaultAction: deny
 "#,

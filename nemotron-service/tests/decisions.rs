@@ -58,6 +58,7 @@ spec:
     - {{action: data.delete, threshold: always}}
     - {{action: email.send, threshold: external-only}}
     - {{action: payment.process, threshold: above-100-usd}}
+  channels: [slack]
   timeout: 15m
   defaultAction: deny
 ---

@@ -124,7 +124,7 @@ pub struct NodeConfig {
     pub audit: AuditNodeSettings,
     /// `siem://NAME` destinations: NAME → `http(s)://…` endpoint or `syslog://…` target.
     pub siem: BTreeMap<String, String>,
-    /// The egress engine's interception CA.
+    /// The egress engine's sandbox network (address pool, proxy port) and interception CA.
     pub egress: EgressSettings,
     /// Content classification settings.
     pub classifier: ClassifierSettings,

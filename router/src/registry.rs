@@ -312,10 +312,15 @@ mod tests {
     use super::*;
 
     fn record(id: &str, ip: &str) -> String {
+        let policy = openshell_policy::compile_default(
+            "p.yaml",
+            "apiVersion: openshell.nvidia.com/v1\nkind: SandboxPolicy\nmetadata: {name: p}\nspec: {}\n",
+        )
+        .unwrap();
         serde_json::json!({
             "container_id": id,
             "bundle": "/b",
-            "policy": {"name": "p"},
+            "policy": policy,
             "sandbox": {"sandbox_ip": ip},
             "registered_at": "2026-11-24T10:00:00Z"
         })

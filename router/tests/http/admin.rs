@@ -119,7 +119,7 @@ async fn admin_api_registers_reports_and_reloads() {
     let callers: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(callers[0]["container_id"], "api-agent");
     assert_eq!(callers[0]["origin"], "admin-api");
-    assert_eq!(callers[0]["router_policy"], "api-policy");
+    assert_eq!(callers[0]["router_policy"], "api-agent-policy");
     let client = router.client("127.0.0.4");
     assert_eq!(client.chat(PUBLIC).await.status, 200);
     assert_eq!(router.cache_figure("entries").await, 1);
