@@ -22,16 +22,34 @@ use crate::compiled::CompiledPolicy;
 
 /// How sensitive the data an action touches is. Ordered: `Public < Internal < Confidential <
 /// Restricted`, so "at least confidential" is a comparison.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+///
+/// The one sensitivity vocabulary: the classifier's verdicts, the decision service's contexts,
+/// the router's routes (`PrivacyRouterPolicy.routes` keys) and the egress engine's
+/// `[inspection] block_at` all use it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Sensitivity {
     /// May be published.
     Public,
     /// Inside the organisation only.
     Internal,
-    /// Personal or business data whose disclosure harms someone (PII, account data).
+    /// Personal or business data whose disclosure harms someone (PII, account data); routed to
+    /// local endpoints only.
     Confidential,
-    /// Regulated or secret data (card numbers, national ids, health records, credentials).
+    /// Regulated or secret data (card numbers, national ids, health records, credentials);
+    /// routed to local endpoints only.
     Restricted,
 }
 

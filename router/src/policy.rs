@@ -127,7 +127,7 @@ impl RoutingPolicy {
         };
         let mut routes = BTreeMap::new();
         for (level, names) in &spec.routes {
-            let level = wire_level(level.value);
+            let level = level.value;
             let entries = names
                 .iter()
                 .enumerate()
@@ -274,16 +274,6 @@ fn admissible(
         }
     }
     Ok(())
-}
-
-/// The policy document's level as the wire level.
-fn wire_level(level: openshell_policy::Sensitivity) -> Sensitivity {
-    match level {
-        openshell_policy::Sensitivity::Public => Sensitivity::Public,
-        openshell_policy::Sensitivity::Internal => Sensitivity::Internal,
-        openshell_policy::Sensitivity::Confidential => Sensitivity::Confidential,
-        openshell_policy::Sensitivity::Restricted => Sensitivity::Restricted,
-    }
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use super::Metadata;
 use crate::located::Located;
+pub use crate::wire::Sensitivity;
 use crate::yaml::HINT_SEPARATOR;
 
 /// A `PrivacyRouterPolicy` document.
@@ -82,34 +83,6 @@ pub struct ModelEndpoint {
     /// Accepted server keys (`sha256:<hex>` of the SubjectPublicKeyInfo); empty = CA trust only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub spki_pins: Vec<Located<SpkiPin>>,
-}
-
-/// Data sensitivity classes, from least to most sensitive.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Sensitivity {
-    /// Public data.
-    Public,
-    /// Internal data.
-    Internal,
-    /// Confidential data: local endpoints only.
-    Confidential,
-    /// Restricted data: local endpoints only.
-    Restricted,
-}
-
-impl Sensitivity {
-    /// The class as written in policies.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Sensitivity::Public => "public",
-            Sensitivity::Internal => "internal",
-            Sensitivity::Confidential => "confidential",
-            Sensitivity::Restricted => "restricted",
-        }
-    }
 }
 
 /// One residency rule.
