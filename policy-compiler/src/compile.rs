@@ -95,20 +95,7 @@ pub fn compile(set: &PolicySet, caller: &Spec, node: &NodeFacts) -> Result<Compi
         });
         wiring
     });
-    let audit = sandbox
-        .map(|s| AuditSettings {
-            enabled: s.spec.audit_log.enabled.value,
-            destination: s
-                .spec
-                .audit_log
-                .destination
-                .as_ref()
-                .map(|d| d.value.to_string()),
-        })
-        .unwrap_or(AuditSettings {
-            enabled: true,
-            destination: None,
-        });
+    let egress = egress_policy(set);
     let policy = CompiledPolicy {
         name: set.name().to_owned(),
         source: PolicySource {
@@ -118,7 +105,8 @@ pub fn compile(set: &PolicySet, caller: &Spec, node: &NodeFacts) -> Result<Compi
         region: node.region.clone(),
         spec,
         sandbox_network,
-        egress: egress_policy(set),
+        audit: egress.audit.clone(),
+        egress,
         decisions: DecisionRules {
             network,
             gpu_access: sandbox
@@ -138,7 +126,6 @@ pub fn compile(set: &PolicySet, caller: &Spec, node: &NodeFacts) -> Result<Compi
             name: router.metadata.name.value.clone(),
             spec: router.spec.clone(),
         }),
-        audit,
         digest: String::new(),
     }
     .seal();
