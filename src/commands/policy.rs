@@ -22,7 +22,7 @@ use openshell_policy::{PolicyError, PolicySet, Position, Problem};
 
 use super::{Context, validate_id};
 use crate::bundle::{CallerBundle, StagedBundle};
-use crate::{exe_seal, hardening, policy_attach};
+use crate::{cgroup_path, exe_seal, hardening, policy_attach};
 
 /// The binary that compiles natural-language policies.
 const NL_COMPILER_BINARY: &str = "nemotron-service";
@@ -350,7 +350,8 @@ fn compile_file(
     compile_for(ctx, &spec, &policy, &node, id)
 }
 
-/// Compiles as `create` does for container `id`, with the same hook calls and state paths.
+/// Compiles as `create` does for container `id`: the same cgroups path, hook calls and state
+/// paths, so the record is the one `create` would write.
 fn compile_for(
     ctx: &Context,
     spec: &Spec,
@@ -359,9 +360,11 @@ fn compile_for(
     id: &str,
 ) -> Result<openshell_policy::Compiled> {
     validate_id(id)?;
+    let mut spec = spec.clone();
+    cgroup_path::ensure_cgroups_path(&mut spec, id, ctx.systemd_cgroup)?;
     let staged_dir = StagedBundle::path(&ctx.root, id);
     let hooks = hardening::hook_injection(node, &staged_dir.join(StagedBundle::POLICY_FILE))?;
-    hardening::compile(spec, policy, node, &staged_dir, Some(hooks))
+    hardening::compile(&spec, policy, node, &staged_dir, Some(hooks))
 }
 
 /// Output of `policy compile`.
