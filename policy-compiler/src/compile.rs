@@ -275,6 +275,10 @@ mod tests {
         spec
     }
 
+    fn env_of(spec: &Spec) -> Vec<String> {
+        spec.process().as_ref().unwrap().env().clone().unwrap()
+    }
+
     fn facts() -> NodeFacts {
         NodeFacts {
             egress: EgressWiring {
@@ -330,14 +334,7 @@ mod tests {
         let record = &compiled.policy;
         let wiring = record.sandbox_network.as_ref().unwrap();
         assert_eq!(wiring.resolv_conf, "nameserver 10.9.0.1\n");
-        let env = record
-            .spec
-            .process()
-            .as_ref()
-            .unwrap()
-            .env()
-            .clone()
-            .unwrap();
+        let env = env_of(&record.spec);
         assert!(env.contains(&"HTTP_PROXY=http://10.9.0.1:3200".to_owned()));
         assert!(
             !env.iter().any(|e| e.contains("attacker")),
@@ -391,15 +388,7 @@ mod tests {
         .unwrap();
         let compiled = compile(&set, &caller(), &facts()).unwrap();
         assert!(compiled.policy.sandbox_network.is_none());
-        let env = compiled
-            .policy
-            .spec
-            .process()
-            .as_ref()
-            .unwrap()
-            .env()
-            .clone()
-            .unwrap();
+        let env = env_of(&compiled.policy.spec);
         assert!(env.contains(&"HTTP_PROXY=http://attacker.example:8080".to_owned()));
         assert!(compiled.explanation.section("Sandbox network").is_none());
     }

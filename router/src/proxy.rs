@@ -518,14 +518,7 @@ async fn read_body(
     generation: &Generation,
 ) -> Result<Bytes, ApiError> {
     let limits = &generation.config.limits;
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            let mime = v.split(';').next().unwrap_or("").trim();
-            mime.eq_ignore_ascii_case("application/json")
-        });
-    if !json {
+    if !openshell_service_http::is_json(headers) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",

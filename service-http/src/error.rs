@@ -43,21 +43,24 @@ pub struct BodyLimits {
     pub timeout: Duration,
 }
 
+/// Whether `headers` declare a JSON body (`Content-Type: application/json`, any parameters).
+pub fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let mime = v.split(';').next().unwrap_or("").trim();
+            mime.eq_ignore_ascii_case("application/json")
+        })
+}
+
 /// Reads the JSON body of `request`: only `application/json` (415), at most `limits.max_bytes`
 /// (413), received within `limits.timeout` (408), parsed into `T` (400 naming what is wrong).
 pub async fn read_json<T: DeserializeOwned>(
     request: Request,
     limits: BodyLimits,
 ) -> Result<T, ApiError> {
-    let json = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            let mime = v.split(';').next().unwrap_or("").trim();
-            mime.eq_ignore_ascii_case("application/json")
-        });
-    if !json {
+    if !is_json(request.headers()) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "expected Content-Type: application/json",

@@ -14,7 +14,7 @@ mod socket;
 #[cfg(feature = "client")]
 pub use client::{CallError, UnixClient, error_text};
 #[cfg(feature = "server")]
-pub use error::{ApiError, BodyLimits, read_json};
+pub use error::{ApiError, BodyLimits, is_json, read_json};
 #[cfg(feature = "server")]
 pub use serve::{accept_failed, drain, serve_connection, stopped};
 #[cfg(feature = "server")]
