@@ -291,15 +291,16 @@ impl Tally {
         let mut level = Sensitivity::Public;
         let mut confidence = NO_FINDING_CONFIDENCE;
         for (evidence, data_type, sensitivity) in &self.evidence {
-            let entry = by_type
-                .entry(*data_type)
-                .or_insert_with(|| DataTypeAssessment {
-                    data_type: *data_type,
+            // A finding counts for its type and for the broader type (a card is financial).
+            for tagged in std::iter::once(*data_type).chain(data_type.broader()) {
+                let entry = by_type.entry(tagged).or_insert_with(|| DataTypeAssessment {
+                    data_type: tagged,
                     confidence: 0.0,
                     evidence: Vec::new(),
                 });
-            entry.confidence = entry.confidence.max(evidence.confidence);
-            entry.evidence.push(evidence.clone());
+                entry.confidence = entry.confidence.max(evidence.confidence);
+                entry.evidence.push(evidence.clone());
+            }
             if *sensitivity > level {
                 level = *sensitivity;
                 confidence = evidence.confidence;
@@ -355,7 +356,9 @@ mod tests {
         assert!((c.confidence - 0.95).abs() < 1e-6);
         let c = classify_text("card 4111111111111111 exp 12/29");
         assert_eq!(c.sensitivity, Sensitivity::Restricted);
-        assert!(c.has(DataType::Financial));
+        assert!(c.has(DataType::Financial) && c.has(DataType::PaymentCard));
+        let iban = classify_text("IBAN DE89370400440532013000");
+        assert!(iban.has(DataType::Financial) && !iban.has(DataType::PaymentCard));
     }
 
     #[test]

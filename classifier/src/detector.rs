@@ -95,10 +95,8 @@ impl Detector {
             | Detector::UkNino
             | Detector::EsDni
             | Detector::FieldName => DataType::Personal,
-            Detector::PaymentCard
-            | Detector::Iban
-            | Detector::FinancialTerm
-            | Detector::MoneyAmount => DataType::Financial,
+            Detector::PaymentCard => DataType::PaymentCard,
+            Detector::Iban | Detector::FinancialTerm | Detector::MoneyAmount => DataType::Financial,
             Detector::HealthTerm | Detector::Icd10Code => DataType::Health,
             Detector::AwsAccessKey
             | Detector::GithubToken

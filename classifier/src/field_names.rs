@@ -14,7 +14,7 @@ pub struct FieldMeaning {
     pub confidence: f32,
 }
 
-use DataType::{Credentials, Financial, Health, Personal};
+use DataType::{Credentials, Financial, Health, PaymentCard, Personal};
 use Sensitivity::{Confidential, Restricted};
 
 /// Normalised names (lower case, `_`, `-`, `.` and spaces removed) and what they hold.
@@ -47,13 +47,13 @@ const FIELDS: &[(&str, DataType, Sensitivity)] = &[
     ("passportnumber", Personal, Restricted),
     ("driverslicense", Personal, Restricted),
     ("taxid", Personal, Restricted),
-    ("cardnumber", Financial, Restricted),
-    ("creditcard", Financial, Restricted),
-    ("creditcardnumber", Financial, Restricted),
-    ("ccnumber", Financial, Restricted),
-    ("pan", Financial, Restricted),
-    ("cvv", Financial, Restricted),
-    ("cvc", Financial, Restricted),
+    ("cardnumber", PaymentCard, Restricted),
+    ("creditcard", PaymentCard, Restricted),
+    ("creditcardnumber", PaymentCard, Restricted),
+    ("ccnumber", PaymentCard, Restricted),
+    ("pan", PaymentCard, Restricted),
+    ("cvv", PaymentCard, Restricted),
+    ("cvc", PaymentCard, Restricted),
     ("iban", Financial, Confidential),
     ("accountnumber", Financial, Confidential),
     ("bankaccount", Financial, Confidential),

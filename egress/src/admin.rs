@@ -11,7 +11,7 @@
 //! | `PUT /v1/sandboxes/{id}/policy` | [`EgressPolicy`] | 200 [`SandboxRecord`]: the next request uses it |
 //! | `DELETE /v1/sandboxes/{id}` | | 204 |
 //!
-//! Errors are `{"error": "..."}` with 400 (a policy that cannot be enforced, bad JSON),
+//! Errors are `{"error": "...", "code": "..."}` with 400 (a policy that cannot be enforced, bad JSON),
 //! 404 (unknown sandbox) or 503 (pool exhausted, firewall missing: fail closed).
 //!
 //! [`NetworkInfo`]: crate::sandbox::NetworkInfo

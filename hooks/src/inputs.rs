@@ -33,7 +33,7 @@ pub fn read_state(reader: impl Read) -> Result<State, HookError> {
     let text = read_limited(reader, "the OCI state on stdin")?;
     let state: State = serde_json::from_str(&text)
         .map_err(|e| HookError::Input(format!("the OCI state on stdin is not valid: {e}")))?;
-    check_container_id(state.id()).map_err(HookError::Input)?;
+    check_container_id(state.id()).map_err(|e| HookError::Input(e.to_string()))?;
     if !state.bundle().is_absolute() {
         return Err(HookError::Input(format!(
             "the OCI state's bundle {:?} is not an absolute path",

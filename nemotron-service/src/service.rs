@@ -353,7 +353,8 @@ impl PolicyService {
         &self,
         request: &AdmissionRequest,
     ) -> Result<Arc<CompiledPolicy>, ServiceError> {
-        check_container_id(&request.container_id).map_err(ServiceError::BadRequest)?;
+        check_container_id(&request.container_id)
+            .map_err(|e| ServiceError::BadRequest(e.to_string()))?;
         self.compile(&request.policy)
     }
 
@@ -362,7 +363,8 @@ impl PolicyService {
         &self,
         registration: ContainerRegistration,
     ) -> Result<Vec<String>, ServiceError> {
-        check_container_id(&registration.container_id).map_err(ServiceError::BadRequest)?;
+        check_container_id(&registration.container_id)
+            .map_err(|e| ServiceError::BadRequest(e.to_string()))?;
         let policy = self.compile(&registration.policy)?;
         let ids = policy.policies().iter().map(|p| p.id.clone()).collect();
         let mut event = new_event(COMPONENT, "container.register", "registered");

@@ -57,7 +57,7 @@ fn table() -> Vec<Row> {
         row!("email vendor with phone", {"action": "email.send", "destination": "partner@vendor.io", "data": {"body": "Contract attached, call me at (415) 555-2671"}}
             => "confidential", "irreversible", "external", ["GDPR"], ["personal"]),
         row!("card payment", {"action": "payment.process", "amount": 45.0, "data": {"card_number": "4111 1111 1111 1111", "cvv": "123"}}
-            => "restricted", "partially-reversible", "single", ["PCI-DSS"], ["financial"]),
+            => "restricted", "partially-reversible", "single", ["PCI-DSS"], ["financial", "payment-card"]),
         row!("refund order", {"action": "payment.refund", "resource": "order:5531", "amount": 20.0}
             => "confidential", "partially-reversible", "single", [], ["financial"]),
         row!("wire transfer with IBAN", {"action": "payment.transfer", "amount": 25000.0, "destination": "https://bank.example.org", "data": {"iban": "DE89370400440532013000"}}
@@ -139,7 +139,7 @@ fn table() -> Vec<Row> {
         row!("admin password reset", {"action": "admin.reset_password", "resource": "user:alice"}
             => "confidential", "partially-reversible", "organization", ["GDPR", "SOC2"], ["personal"]),
         row!("billing charge card", {"action": "billing.charge", "resource": "customer:88", "amount": 99.99, "data": {"card": "5555 5555 5555 4444"}}
-            => "restricted", "partially-reversible", "single", ["GDPR", "PCI-DSS"], ["personal", "financial"]),
+            => "restricted", "partially-reversible", "single", ["GDPR", "PCI-DSS"], ["personal", "financial", "payment-card"]),
         row!("crm note with diagnosis", {"action": "crm.read", "resource": "customer:4411", "data": {"notes": "Customer mentioned her HIV diagnosis"}}
             => "restricted", "fully-reversible", "single", ["GDPR", "HIPAA"], ["personal", "health"]),
         row!("email ssn out", {"action": "email.send", "destination": "jane@gmail.com", "data": {"body": "Your SSN 536-22-8726 is on file"}}

@@ -12,7 +12,8 @@ use serde_json::{Map, Value};
 use crate::API_VERSION;
 use crate::documents::{
     ApiCatalogSpec, ApprovalSpec, AuditDestination, BareApproval, BareNetwork, BarePrivacyRouter,
-    Envelope, NaturalLanguageSpec, NetworkSpec, PrivacyRouterSpec, SandboxSpec, SpkiPin, Threshold,
+    DataSelector, DataType, Envelope, NaturalLanguageSpec, NetworkSpec, PrivacyRouterSpec,
+    SandboxSpec, SpkiPin, Threshold,
 };
 use crate::located::Located;
 use crate::node_config::NodeConfig;
@@ -285,6 +286,28 @@ string_schema! {
         "pattern": r"^(always|external-only|above-[0-9]+(\.[0-9]{2})?-usd)$",
         "examples": ["always", "external-only", "above-100-usd"],
     },
+}
+
+/// `all` or a data type's policy name, each with its description.
+impl JsonSchema for DataSelector {
+    fn schema_name() -> Cow<'static, str> {
+        "DataSelector".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let value = |name: &str, description: &str| serde_json::json!({"const": name, "description": description, "type": "string"});
+        let values: Vec<Value> = std::iter::once(value("all", "Every type."))
+            .chain(
+                DataType::ALL
+                    .iter()
+                    .map(|t| value(t.policy_name(), t.description())),
+            )
+            .collect();
+        json_schema!({
+            "description": "The data a residency rule covers: `all`, or one data type.",
+            "oneOf": values,
+        })
+    }
 }
 
 /// A located value has its value's schema: the position is not written in the document.

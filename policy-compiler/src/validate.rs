@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::documents::{
-    ApiCatalog, ApprovalPolicy, DataType, GpuAccess, MAX_TEXT_BYTES, Metadata,
+    ApiCatalog, ApprovalPolicy, DataSelector, GpuAccess, MAX_TEXT_BYTES, Metadata,
     NaturalLanguagePolicy, NetworkIsolation, NetworkPolicy, PrivacyRouterPolicy, SandboxPolicy,
     Sensitivity, SyscallAction, SyscallProfile,
 };
@@ -538,7 +538,10 @@ fn check_router(policy: &PrivacyRouterPolicy, d: &mut Diagnostics) {
             );
         }
         if rule.data_types.len() > 1
-            && let Some(all) = rule.data_types.iter().find(|t| t.value == DataType::All)
+            && let Some(all) = rule
+                .data_types
+                .iter()
+                .find(|t| t.value == DataSelector::All)
         {
             d.error(
                 all.position,
@@ -546,7 +549,7 @@ fn check_router(policy: &PrivacyRouterPolicy, d: &mut Diagnostics) {
                 "write dataTypes: [all] alone",
             );
         }
-        duplicates(&rule.data_types, "data type", d, |t| format!("{t:?}"));
+        duplicates(&rule.data_types, "data type", d, |t| t.to_string());
         if rule.allowed_endpoints.is_empty() {
             d.error(
                 rule.region.position,

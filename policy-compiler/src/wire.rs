@@ -84,14 +84,22 @@ impl fmt::Display for Sensitivity {
     }
 }
 
-/// A category of regulated or personal data found in content.
+/// A category of regulated or personal data found in content: the one data-type vocabulary of
+/// the classifier, the decision service, the router and the policy documents.
+///
+/// On the wire a type is a lower-case word (`personal`, `payment-card`); a policy document
+/// writes the same type as the seed's residency rules do (`personalData`, `paymentCardData`),
+/// see [`DataType::policy_name`]. Payment cards are financial data too: content with a card
+/// number is tagged with both types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum DataType {
     /// Data about an identifiable person (contact details, national ids).
     Personal,
     /// Accounts, payment cards, money movements.
     Financial,
+    /// Payment card numbers (a kind of financial data).
+    PaymentCard,
     /// Diagnoses, medications, medical codes.
     Health,
     /// Secrets that grant access (API keys, tokens, private keys, passwords).
@@ -100,9 +108,10 @@ pub enum DataType {
 
 impl DataType {
     /// All data types.
-    pub const ALL: [DataType; 4] = [
+    pub const ALL: [DataType; 5] = [
         DataType::Personal,
         DataType::Financial,
+        DataType::PaymentCard,
         DataType::Health,
         DataType::Credentials,
     ];
@@ -112,15 +121,107 @@ impl DataType {
         match self {
             DataType::Personal => "personal",
             DataType::Financial => "financial",
+            DataType::PaymentCard => "payment-card",
             DataType::Health => "health",
             DataType::Credentials => "credentials",
         }
+    }
+
+    /// The name a policy document uses (`personalData`).
+    pub fn policy_name(self) -> &'static str {
+        match self {
+            DataType::Personal => "personalData",
+            DataType::Financial => "financialData",
+            DataType::PaymentCard => "paymentCardData",
+            DataType::Health => "healthData",
+            DataType::Credentials => "credentials",
+        }
+    }
+
+    /// What the type covers, for the policy reference.
+    pub fn description(self) -> &'static str {
+        match self {
+            DataType::Personal => "Personal data (names, contact details, national ids).",
+            DataType::Financial => "Financial data (IBANs, account numbers, payment cards).",
+            DataType::PaymentCard => "Payment card numbers.",
+            DataType::Health => "Health data (diagnoses, medications, medical codes).",
+            DataType::Credentials => "Secrets and credentials (API keys, tokens, passwords).",
+        }
+    }
+
+    /// The type a policy document names, if any.
+    pub fn from_policy_name(name: &str) -> Option<DataType> {
+        DataType::ALL.into_iter().find(|t| t.policy_name() == name)
+    }
+
+    /// The broader type this one is a kind of (payment cards are financial data).
+    pub fn broader(self) -> Option<DataType> {
+        match self {
+            DataType::PaymentCard => Some(DataType::Financial),
+            _ => None,
+        }
+    }
+
+    /// The type as a one-element set.
+    pub fn set(self) -> DataTypeSet {
+        DataTypeSet(1 << self as u8)
     }
 }
 
 impl fmt::Display for DataType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A set of [`DataType`]s, copied by value (routing decides on it per request). Serialized as
+/// the list of its types' wire names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct DataTypeSet(u8);
+
+impl DataTypeSet {
+    /// No data type.
+    pub const NONE: DataTypeSet = DataTypeSet(0);
+    /// Every data type.
+    pub const ALL: DataTypeSet = DataTypeSet((1 << DataType::ALL.len()) - 1);
+
+    /// The union.
+    pub fn with(self, other: DataTypeSet) -> DataTypeSet {
+        DataTypeSet(self.0 | other.0)
+    }
+
+    /// Whether `data_type` is in the set.
+    pub fn contains(self, data_type: DataType) -> bool {
+        self.intersects(data_type.set())
+    }
+
+    /// Whether the sets share a type.
+    pub fn intersects(self, other: DataTypeSet) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The types in the set, in [`DataType::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = DataType> {
+        DataType::ALL.into_iter().filter(move |t| self.contains(*t))
+    }
+}
+
+impl FromIterator<DataType> for DataTypeSet {
+    fn from_iter<I: IntoIterator<Item = DataType>>(types: I) -> Self {
+        types
+            .into_iter()
+            .fold(DataTypeSet::NONE, |set, t| set.with(t.set()))
+    }
+}
+
+impl Serialize for DataTypeSet {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
     }
 }
 
@@ -428,7 +529,7 @@ pub struct AdmissionRequest {
 
 /// Checks a container id the way OCI runtimes do: 1 to 128 characters of letters, digits,
 /// `_`, `-` and `.`, not starting with `.` (ids name files in state directories).
-pub fn check_container_id(id: &str) -> Result<(), String> {
+pub fn check_container_id(id: &str) -> Result<(), InvalidContainerId> {
     let ok = (1..=128).contains(&id.len())
         && !id.starts_with('.')
         && id
@@ -437,11 +538,14 @@ pub fn check_container_id(id: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "container id {id:?} must be 1-128 letters, digits, '_', '-' or '.', not starting with '.'"
-        ))
+        Err(InvalidContainerId(id.to_owned()))
     }
 }
+
+/// A container id [`check_container_id`] refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("container id {0:?} must be 1-128 letters, digits, '_', '-' or '.', not starting with '.'")]
+pub struct InvalidContainerId(pub String);
 
 /// The API name an admission is evaluated as: `deniedAPIs: [sandbox.start]` (or `sandbox.*`)
 /// denies every sandbox of that policy.
@@ -622,15 +726,34 @@ mod tests {
             Scope::Organization,
             ComplianceFramework::PciDss,
             DataType::Health,
+            DataType::PaymentCard,
             Outcome::Escalate,
         ))
         .unwrap();
         assert_eq!(
             words,
-            r#"["confidential","partially-reversible","organization","PCI-DSS","health","escalate"]"#
+            r#"["confidential","partially-reversible","organization","PCI-DSS","health","payment-card","escalate"]"#
         );
         assert!(Sensitivity::Restricted > Sensitivity::Confidential);
         assert_eq!(Scope::External.rank(), 3);
+    }
+
+    #[test]
+    fn data_types_have_one_vocabulary_in_two_spellings() {
+        for t in DataType::ALL {
+            assert_eq!(DataType::from_policy_name(t.policy_name()), Some(t));
+            let wire: DataType = serde_json::from_value(serde_json::json!(t.as_str())).unwrap();
+            assert_eq!(wire, t);
+        }
+        assert_eq!(DataType::from_policy_name("personal"), None);
+        let set: DataTypeSet = [DataType::Health, DataType::Personal].into_iter().collect();
+        assert!(set.contains(DataType::Personal) && !set.contains(DataType::Financial));
+        assert_eq!(
+            serde_json::to_string(&set).unwrap(),
+            r#"["personal","health"]"#
+        );
+        assert_eq!(DataTypeSet::ALL.iter().count(), DataType::ALL.len());
+        assert!(DataTypeSet::NONE.is_empty());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use axum::routing::{get, post, put};
 use openshell_policy::wire::{ContainerRegistration, check_container_id};
 use serde_json::json;
 
-use crate::error::ApiError;
+use crate::error::OpenAiError;
 use crate::identity::unix_now;
 use crate::proxy::count_requests;
 use crate::service::PrivacyRouter;
@@ -46,7 +46,9 @@ pub fn admin(router: Arc<PrivacyRouter>) -> Router {
         .route("/v1/tokens/{id}", post(token))
         .route("/v1/cache", get(cache))
         .route("/v1/reload", post(reload))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .fallback(|| async {
+            OpenAiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+        })
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&router),
             count_requests,
@@ -99,24 +101,25 @@ async fn register(
     State(router): State<Arc<PrivacyRouter>>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Response, ApiError> {
-    check_container_id(&id).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", e))?;
+) -> Result<Response, OpenAiError> {
+    check_container_id(&id)
+        .map_err(|e| OpenAiError::new(StatusCode::BAD_REQUEST, "invalid_id", e.to_string()))?;
     if body.len() > MAX_REGISTRATION_BYTES {
-        return Err(ApiError::new(
+        return Err(OpenAiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "request_too_large",
             format!("a registration is at most {MAX_REGISTRATION_BYTES} bytes"),
         ));
     }
     let registration: ContainerRegistration = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(
+        OpenAiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_registration",
             format!("invalid registration: {e}"),
         )
     })?;
     if registration.container_id != id {
-        return Err(ApiError::new(
+        return Err(OpenAiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_registration",
             format!(
@@ -132,11 +135,11 @@ async fn register(
 async fn unregister(
     State(router): State<Arc<PrivacyRouter>>,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, OpenAiError> {
     if router.unregister(&id) {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
-        Err(ApiError::new(
+        Err(OpenAiError::new(
             StatusCode::NOT_FOUND,
             "not_registered",
             format!("container {id} was not registered through this API"),
@@ -147,11 +150,12 @@ async fn unregister(
 async fn token(
     State(router): State<Arc<PrivacyRouter>>,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    check_container_id(&id).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", e))?;
+) -> Result<Response, OpenAiError> {
+    check_container_id(&id)
+        .map_err(|e| OpenAiError::new(StatusCode::BAD_REQUEST, "invalid_id", e.to_string()))?;
     let generation = router.generation();
     let key = generation.token_key.as_ref().ok_or_else(|| {
-        ApiError::new(
+        OpenAiError::new(
             StatusCode::CONFLICT,
             "tokens_disabled",
             "caller tokens are off: set [identity] token_key_file",
@@ -182,10 +186,10 @@ async fn cache(State(router): State<Arc<PrivacyRouter>>) -> Response {
     .into_response()
 }
 
-async fn reload(State(router): State<Arc<PrivacyRouter>>) -> Result<Response, ApiError> {
+async fn reload(State(router): State<Arc<PrivacyRouter>>) -> Result<Response, OpenAiError> {
     let report = router
         .reload()
         .await
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "reload_failed", e.to_string()))?;
+        .map_err(|e| OpenAiError::new(StatusCode::BAD_REQUEST, "reload_failed", e.to_string()))?;
     Ok(axum::Json(report).into_response())
 }

@@ -85,7 +85,7 @@ pub fn event(decision: &Decision<'_>) -> AuditEvent {
     if let Some((classified, origin)) = decision.classified {
         event.classification = Some(ClassificationSummary {
             sensitivity: classified.sensitivity,
-            data_types: classified.data_types.wire(),
+            data_types: classified.data_types.iter().collect(),
             reversibility: None,
             scope: None,
             compliance: Vec::new(),
@@ -93,7 +93,7 @@ pub fn event(decision: &Decision<'_>) -> AuditEvent {
         let mut reason = format!(
             "{} ({}; detectors: {}; {})",
             classified.sensitivity,
-            match classified.data_types.names() {
+            match classified.data_type_names() {
                 names if names.is_empty() => "no data types".to_owned(),
                 names => names.join(", "),
             },
@@ -130,7 +130,6 @@ mod tests {
     use openshell_policy::wire::Sensitivity;
 
     use super::*;
-    use crate::classification::DataTypes;
     use crate::registry::Origin as RegistrationOrigin;
 
     #[test]
@@ -141,12 +140,17 @@ mod tests {
             region: Some("EU".into()),
             sandbox_ip: None,
             audit_destination: None,
-            routing: Err("unused".into()),
+            routing: Err(crate::error::Unroutable::Record(
+                openshell_policy::compiled::RecordError::Invalid {
+                    path: "test".into(),
+                    message: "unused".into(),
+                },
+            )),
             origin: RegistrationOrigin::RegistryDir,
         };
         let classified = Classified {
             sensitivity: Sensitivity::Internal,
-            data_types: DataTypes::FINANCIAL,
+            data_types: openshell_policy::wire::DataType::Financial.set(),
             detectors: vec!["financial-term".into()],
             fail_closed: None,
         };

@@ -23,97 +23,11 @@ use std::time::Duration;
 
 use lru::LruCache;
 use openshell_classifier::{Classifier, ContentClassification};
-use openshell_policy::wire::{DataType, Sensitivity};
+use openshell_policy::wire::{DataType, DataTypeSet, Sensitivity};
 use ring::hmac;
 use serde::Serialize;
 
 use crate::content::Content;
-
-/// The data types residency rules distinguish, as a set.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct DataTypes(u8);
-
-impl DataTypes {
-    /// Personal data.
-    pub const PERSONAL: DataTypes = DataTypes(1);
-    /// Financial data (payment cards included).
-    pub const FINANCIAL: DataTypes = DataTypes(2);
-    /// Payment card numbers.
-    pub const PAYMENT_CARD: DataTypes = DataTypes(4);
-    /// Health data.
-    pub const HEALTH: DataTypes = DataTypes(8);
-    /// Secrets and credentials.
-    pub const CREDENTIALS: DataTypes = DataTypes(16);
-    /// No data type.
-    pub const NONE: DataTypes = DataTypes(0);
-
-    const NAMES: [(DataTypes, &'static str); 5] = [
-        (DataTypes::PERSONAL, "personalData"),
-        (DataTypes::FINANCIAL, "financialData"),
-        (DataTypes::PAYMENT_CARD, "paymentCardData"),
-        (DataTypes::HEALTH, "healthData"),
-        (DataTypes::CREDENTIALS, "credentials"),
-    ];
-
-    /// The union.
-    pub fn with(self, other: DataTypes) -> DataTypes {
-        DataTypes(self.0 | other.0)
-    }
-
-    /// Whether the sets share a type.
-    pub fn intersects(self, other: DataTypes) -> bool {
-        self.0 & other.0 != 0
-    }
-
-    /// Whether the set is empty.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// The policy's spelling of a data type (`personalData`); `all` has none.
-    pub fn from_policy(data_type: openshell_policy::DataType) -> Option<DataTypes> {
-        use openshell_policy::DataType as P;
-        match data_type {
-            P::All => None,
-            P::PersonalData => Some(DataTypes::PERSONAL),
-            P::FinancialData => Some(DataTypes::FINANCIAL),
-            P::PaymentCardData => Some(DataTypes::PAYMENT_CARD),
-            P::HealthData => Some(DataTypes::HEALTH),
-            P::Credentials => Some(DataTypes::CREDENTIALS),
-        }
-    }
-
-    /// The names in the policy's spelling.
-    pub fn names(self) -> Vec<&'static str> {
-        DataTypes::NAMES
-            .iter()
-            .filter(|(t, _)| self.intersects(*t))
-            .map(|(_, name)| *name)
-            .collect()
-    }
-
-    /// The wire data types (payment cards are financial).
-    pub fn wire(self) -> Vec<DataType> {
-        let mut out = Vec::new();
-        for (t, wire) in [
-            (DataTypes::PERSONAL, DataType::Personal),
-            (DataTypes::FINANCIAL, DataType::Financial),
-            (DataTypes::HEALTH, DataType::Health),
-            (DataTypes::CREDENTIALS, DataType::Credentials),
-        ] {
-            if self.intersects(t) {
-                out.push(wire);
-            }
-        }
-        out
-    }
-}
-
-impl Serialize for DataTypes {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.names())
-    }
-}
 
 /// A request's classification as the router keeps it: no spans, no samples.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -121,7 +35,7 @@ pub struct Classified {
     /// The level.
     pub sensitivity: Sensitivity,
     /// The data types present.
-    pub data_types: DataTypes,
+    pub data_types: DataTypeSet,
     /// Names of the detectors and rules that fired (`email`, `payment-card`).
     pub detectors: Vec<String>,
     /// Why the content was not scanned and counts as restricted, if it was not.
@@ -134,28 +48,22 @@ impl Classified {
     pub fn restricted(why: impl Into<String>) -> Classified {
         Classified {
             sensitivity: Sensitivity::Restricted,
-            data_types: DataTypes::NONE,
+            data_types: DataTypeSet::NONE,
             detectors: vec!["fail-closed".to_owned()],
             fail_closed: Some(why.into()),
         }
     }
 
+    /// The data types in the policy's spelling (`personalData`), for messages.
+    pub fn data_type_names(&self) -> Vec<&'static str> {
+        self.data_types.iter().map(DataType::policy_name).collect()
+    }
+
     /// Reduces the classifier's answer.
     pub fn from_classification(c: &ContentClassification) -> Classified {
-        let mut data_types = DataTypes::NONE;
-        for assessment in &c.data_types {
-            data_types = data_types.with(match assessment.data_type {
-                DataType::Personal => DataTypes::PERSONAL,
-                DataType::Financial => DataTypes::FINANCIAL,
-                DataType::Health => DataTypes::HEALTH,
-                DataType::Credentials => DataTypes::CREDENTIALS,
-            });
-        }
+        let data_types = c.data_types.iter().map(|d| d.data_type).collect();
         let mut detectors: Vec<String> = Vec::new();
         for evidence in &c.evidence {
-            if evidence.detector == "payment-card" {
-                data_types = data_types.with(DataTypes::PAYMENT_CARD);
-            }
             if !detectors.contains(&evidence.detector) {
                 detectors.push(evidence.detector.clone());
             }
@@ -390,7 +298,7 @@ mod tests {
         let (first, origin) = c.classify(content("mail jane@example.com")).await;
         assert_eq!(origin, Origin::Classifier);
         assert_eq!(first.sensitivity, Sensitivity::Confidential);
-        assert_eq!(first.data_types, DataTypes::PERSONAL);
+        assert_eq!(first.data_types, DataType::Personal.set());
         let (second, origin) = c.classify(content("mail jane@example.com")).await;
         assert_eq!(origin, Origin::Cache);
         assert!(Arc::ptr_eq(&first, &second));
@@ -406,7 +314,7 @@ mod tests {
         assert!(
             classified
                 .data_types
-                .intersects(DataTypes::PAYMENT_CARD.with(DataTypes::HEALTH))
+                .intersects(DataType::PaymentCard.set().with(DataType::Health.set()))
         );
         let dump = serde_json::to_string(&c.cache().entries()).unwrap()
             + &format!("{:?}", c.cache().entries());

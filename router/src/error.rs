@@ -1,10 +1,11 @@
-//! Errors: [`RouterError`] for configuration and start-up, [`ApiError`] for what a caller is
-//! answered (the OpenAI error shape, so SDKs show the message).
+//! Errors: [`RouterError`] for configuration and start-up, [`OpenAiError`] for what a caller
+//! is answered (the OpenAI error shape, so SDKs show the message).
 
 use std::path::PathBuf;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use openshell_service_http::ApiError;
 
 /// Errors loading configuration, policies, keys and TLS settings.
 #[derive(Debug, thiserror::Error)]
@@ -46,45 +47,47 @@ pub enum RouterError {
     Audit(#[from] openshell_audit::AuditError),
 }
 
-/// A refusal or failure answered to the caller as
-/// `{"error": {"message", "type": "openshell_router", "code"}}`.
-#[derive(Debug, Clone)]
-pub struct ApiError {
-    /// The status.
-    pub status: StatusCode,
-    /// A stable machine-readable code (`caller_not_registered`, `no_compliant_endpoint`, …).
-    pub code: &'static str,
-    /// What happened and why; never the request's content.
-    pub message: String,
+/// Why a registered container's policy cannot be used for routing (its requests are then
+/// refused, naming this).
+#[derive(Debug, thiserror::Error)]
+pub enum Unroutable {
+    /// The compiled policy record does not verify.
+    #[error(transparent)]
+    Record(#[from] openshell_policy::compiled::RecordError),
+    /// The policy's audit destination cannot be opened.
+    #[error(transparent)]
+    Audit(#[from] openshell_audit::AuditError),
 }
 
-impl ApiError {
+/// A refusal or failure answered to the caller in the OpenAI error shape, so SDKs show the
+/// message: `{"error": {"message", "type": "openshell_router", "code", "param": null}}`. It is
+/// the node services' one [`ApiError`], rendered for an OpenAI-compatible API.
+#[derive(Debug, Clone)]
+pub struct OpenAiError(pub ApiError);
+
+impl OpenAiError {
     /// An error with a status, code and message.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-        }
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> OpenAiError {
+        OpenAiError(ApiError::coded(status, code, message))
     }
 }
 
-impl IntoResponse for ApiError {
+impl From<ApiError> for OpenAiError {
+    fn from(error: ApiError) -> Self {
+        OpenAiError(error)
+    }
+}
+
+impl IntoResponse for OpenAiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
+        let error = &self.0;
+        error.respond_with(serde_json::json!({
             "error": {
-                "message": self.message,
+                "message": error.message,
                 "type": "openshell_router",
-                "code": self.code,
+                "code": error.code,
                 "param": null,
             }
-        });
-        let mut response = (self.status, axum::Json(body)).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        response
+        }))
     }
 }

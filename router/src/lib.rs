@@ -44,6 +44,6 @@ pub mod tls;
 pub mod upstream;
 
 pub use config::RouterConfig;
-pub use error::{ApiError, RouterError};
+pub use error::{OpenAiError, RouterError};
 pub use server::Bound;
 pub use service::{PrivacyRouter, RouterSettings};

@@ -23,10 +23,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use openshell_policy::wire::Sensitivity;
-use openshell_policy::{Fallback, PrivacyRouterSpec};
+use openshell_policy::wire::{DataType, DataTypeSet, Sensitivity};
+use openshell_policy::{DataSelector, Fallback, PrivacyRouterSpec};
 
-use crate::classification::{Classified, DataTypes};
+use crate::classification::Classified;
 use crate::endpoint::EndpointSpec;
 use crate::tls::TlsError;
 use crate::upstream::Upstream;
@@ -37,12 +37,12 @@ struct Residency {
     id: String,
     region: String,
     all: bool,
-    data_types: DataTypes,
+    data_types: DataTypeSet,
     allowed: Vec<String>,
 }
 
 impl Residency {
-    fn applies(&self, region: Option<&str>, data_types: DataTypes) -> bool {
+    fn applies(&self, region: Option<&str>, data_types: DataTypeSet) -> bool {
         region == Some(self.region.as_str()) && (self.all || self.data_types.intersects(data_types))
     }
 }
@@ -144,14 +144,11 @@ impl RoutingPolicy {
             .iter()
             .enumerate()
             .map(|(i, rule)| {
-                let mut data_types = DataTypes::NONE;
-                let mut all = false;
-                for t in &rule.data_types {
-                    match DataTypes::from_policy(t.value) {
-                        Some(t) => data_types = data_types.with(t),
-                        None => all = true,
-                    }
-                }
+                let all = rule.data_types.iter().any(|t| t.value == DataSelector::All);
+                let data_types = rule
+                    .data_types
+                    .iter()
+                    .fold(DataTypeSet::NONE, |set, t| set.with(t.value.types()));
                 Residency {
                     id: format!("residencyRules[{i}] ({})", rule.region.value),
                     region: rule.region.value.clone(),
@@ -267,7 +264,9 @@ fn admissible(
                 if rule.all {
                     "all".to_owned()
                 } else {
-                    rule.data_types.names().join("/")
+                    let names: Vec<&str> =
+                        rule.data_types.iter().map(DataType::policy_name).collect();
+                    names.join("/")
                 },
                 rule.allowed.join(", ")
             ));
@@ -334,7 +333,7 @@ spec:
         }
     }
 
-    fn class(level: Sensitivity, data_types: DataTypes) -> Classified {
+    fn class(level: Sensitivity, data_types: DataTypeSet) -> Classified {
         Classified {
             sensitivity: level,
             data_types,
@@ -353,7 +352,7 @@ spec:
     #[test]
     fn routes_then_local_fallback_in_order() {
         let p = compile(POLICY);
-        let plan = p.plan(Some("US"), &class(Sensitivity::Public, DataTypes::NONE));
+        let plan = p.plan(Some("US"), &class(Sensitivity::Public, DataTypeSet::NONE));
         assert_eq!(
             names(&plan),
             [
@@ -369,7 +368,10 @@ spec:
             plan.excluded
         );
         assert_eq!(plan.candidates[3].rule, "fallback: local-only");
-        let plan = p.plan(Some("US"), &class(Sensitivity::Restricted, DataTypes::NONE));
+        let plan = p.plan(
+            Some("US"),
+            &class(Sensitivity::Restricted, DataTypeSet::NONE),
+        );
         assert_eq!(names(&plan), ["eu-local", "us-local", "plain", "cn-local"]);
     }
 
@@ -390,7 +392,7 @@ spec:
         ];
         let p = compile_with(text, &node_wide);
         for level in [Sensitivity::Confidential, Sensitivity::Restricted] {
-            let plan = p.plan(None, &class(level, DataTypes::PERSONAL));
+            let plan = p.plan(None, &class(level, DataType::Personal.set()));
             assert_eq!(names(&plan), ["local"], "{level}");
             assert!(
                 plan.excluded
@@ -400,7 +402,7 @@ spec:
                 plan.excluded
             );
         }
-        let plan = p.plan(None, &class(Sensitivity::Public, DataTypes::NONE));
+        let plan = p.plan(None, &class(Sensitivity::Public, DataTypeSet::NONE));
         assert_eq!(names(&plan), ["cloud", "local"]);
         assert!(plan.excluded[0].contains("no end-to-end encryption"));
     }
@@ -408,7 +410,7 @@ spec:
     #[test]
     fn residency_rules_keep_data_in_region() {
         let p = compile(POLICY);
-        let internal_financial = class(Sensitivity::Internal, DataTypes::FINANCIAL);
+        let internal_financial = class(Sensitivity::Internal, DataType::Financial.set());
         let eu = p.plan(Some("EU"), &internal_financial);
         assert_eq!(names(&eu), ["eu-cloud", "eu-local"]);
         assert_eq!(eu.residency, ["residencyRules[0] (EU)"]);
@@ -422,14 +424,14 @@ spec:
         let us = p.plan(Some("US"), &internal_financial);
         assert_eq!(names(&us)[0], "us-cloud");
         // Data the rule does not name is not held back.
-        let eu_plain = p.plan(Some("EU"), &class(Sensitivity::Internal, DataTypes::NONE));
+        let eu_plain = p.plan(Some("EU"), &class(Sensitivity::Internal, DataTypeSet::NONE));
         assert_eq!(names(&eu_plain)[0], "us-cloud");
         // `all` applies to everything from the region.
-        let cn = p.plan(Some("CN"), &class(Sensitivity::Public, DataTypes::NONE));
+        let cn = p.plan(Some("CN"), &class(Sensitivity::Public, DataTypeSet::NONE));
         assert_eq!(names(&cn), ["cn-local"]);
         let personal = p.plan(
             Some("EU"),
-            &class(Sensitivity::Confidential, DataTypes::PERSONAL),
+            &class(Sensitivity::Confidential, DataType::Personal.set()),
         );
         assert_eq!(names(&personal), ["eu-local"]);
     }
@@ -437,18 +439,18 @@ spec:
     #[test]
     fn deny_fallback_and_no_policy() {
         let p = compile(&POLICY.replace("residencyRules:", "fallback: deny\n  residencyRules:"));
-        let plan = p.plan(Some("CN"), &class(Sensitivity::Public, DataTypes::NONE));
+        let plan = p.plan(Some("CN"), &class(Sensitivity::Public, DataTypeSet::NONE));
         assert!(plan.candidates.is_empty());
         assert!(plan.excluded.iter().any(|e| e.contains("fallback: deny")));
         let sandbox_only = "apiVersion: openshell.nvidia.com/v1\nkind: SandboxPolicy\nmetadata: {name: s}\nspec: {}\n";
-        let plan = compile(sandbox_only).plan(None, &class(Sensitivity::Public, DataTypes::NONE));
+        let plan = compile(sandbox_only).plan(None, &class(Sensitivity::Public, DataTypeSet::NONE));
         assert!(plan.candidates.is_empty());
         let node_wide = [
             node_endpoint("cloud", "https://127.0.0.1:9/v1", false),
             node_endpoint("local", "http://127.0.0.1:7/v1", true),
         ];
         let plan = compile_with(sandbox_only, &node_wide)
-            .plan(None, &class(Sensitivity::Public, DataTypes::NONE));
+            .plan(None, &class(Sensitivity::Public, DataTypeSet::NONE));
         assert_eq!(names(&plan), ["local"], "no policy: local endpoints only");
     }
 }

@@ -31,7 +31,7 @@ use serde_json::Value;
 use crate::audit::{Decision, Verdict, event};
 use crate::classification::{Classified, Origin};
 use crate::content::extract;
-use crate::error::ApiError;
+use crate::error::{OpenAiError, Unroutable};
 use crate::metrics::{DecisionLabels, RequestLabels, UpstreamLabels};
 use crate::openai::{
     Api, ENDPOINT_HEADER, FORWARDED_REQUEST_HEADERS, FORWARDED_RESPONSE_HEADERS, NEVER_FORWARDED,
@@ -94,7 +94,7 @@ async fn healthz() -> Response {
 }
 
 async fn not_found() -> Response {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route").into_response()
+    OpenAiError::new(StatusCode::NOT_FOUND, "not_found", "no such route").into_response()
 }
 
 async fn chat_completions(
@@ -164,8 +164,8 @@ fn authorization(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-fn policy_unusable(caller: &Caller, why: &str) -> ApiError {
-    ApiError::new(
+fn policy_unusable(caller: &Caller, why: &Unroutable) -> OpenAiError {
+    OpenAiError::new(
         StatusCode::FORBIDDEN,
         "policy_unusable",
         format!(
@@ -198,7 +198,7 @@ pub async fn forward(
                     classified: None,
                     verdict: Verdict::Denied,
                     rules: vec!["identity".to_owned()],
-                    reason: e.message.clone(),
+                    reason: e.0.message.clone(),
                     latency_us: 0,
                 }),
             );
@@ -214,7 +214,7 @@ pub async fn forward(
     let json: Value = match serde_json::from_slice(&bytes) {
         Ok(json @ Value::Object(_)) => json,
         Ok(_) => {
-            return ApiError::new(
+            return OpenAiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_request_body",
                 "the request body must be a JSON object",
@@ -222,7 +222,7 @@ pub async fn forward(
             .into_response();
         }
         Err(e) => {
-            return ApiError::new(
+            return OpenAiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_request_body",
                 format!("the request body is not valid JSON: {e}"),
@@ -242,7 +242,7 @@ pub async fn forward(
                 classified: Some((&classified, origin)),
                 verdict: Verdict::Denied,
                 rules: vec!["policy".to_owned()],
-                reason: e.message.clone(),
+                reason: e.0.message.clone(),
                 latency_us: micros(started),
             };
             audit(router, &caller, &decision);
@@ -326,7 +326,7 @@ async fn dispatch(
     if plan.candidates.is_empty() {
         let message = format!(
             "{level} data{} from container {}{} has no compliant endpoint: {}",
-            match classified.data_types.names() {
+            match classified.data_type_names() {
                 names if names.is_empty() => String::new(),
                 names => format!(" ({})", names.join(", ")),
             },
@@ -348,7 +348,7 @@ async fn dispatch(
             latency_us: micros(started),
         };
         audit(router, caller, &decision);
-        return ApiError::new(StatusCode::FORBIDDEN, "no_compliant_endpoint", message)
+        return OpenAiError::new(StatusCode::FORBIDDEN, "no_compliant_endpoint", message)
             .into_response();
     }
     let generation = outgoing.generation;
@@ -434,7 +434,7 @@ async fn dispatch(
                     UpstreamError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
                     _ => (StatusCode::BAD_GATEWAY, "upstream_failed"),
                 };
-                return ApiError::new(status, code, format!("endpoint {name}: {e}"))
+                return OpenAiError::new(status, code, format!("endpoint {name}: {e}"))
                     .into_response();
             }
         }
@@ -454,7 +454,7 @@ async fn dispatch(
         latency_us: added_us.unwrap_or_else(|| micros(started)),
     };
     audit(router, caller, &decision);
-    ApiError::new(
+    OpenAiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "no_endpoint_available",
         format!(
@@ -516,17 +516,17 @@ async fn read_body(
     body: Body,
     headers: &HeaderMap,
     generation: &Generation,
-) -> Result<Bytes, ApiError> {
+) -> Result<Bytes, OpenAiError> {
     let limits = &generation.config.limits;
     if !openshell_service_http::is_json(headers) {
-        return Err(ApiError::new(
+        return Err(OpenAiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "expected Content-Type: application/json",
         ));
     }
     let too_large = || {
-        ApiError::new(
+        OpenAiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "request_too_large",
             format!("the request body exceeds {} bytes", limits.max_body_bytes),
@@ -541,7 +541,7 @@ async fn read_body(
     }
     let limited = Limited::new(body, limits.max_body_bytes);
     match tokio::time::timeout(limits.body_timeout(), limited.collect()).await {
-        Err(_) => Err(ApiError::new(
+        Err(_) => Err(OpenAiError::new(
             StatusCode::REQUEST_TIMEOUT,
             "request_timeout",
             format!(
@@ -550,7 +550,7 @@ async fn read_body(
             ),
         )),
         Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Ok(Err(e)) => Err(ApiError::new(
+        Ok(Err(e)) => Err(OpenAiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_request_body",
             format!("cannot read the request body: {e}"),

@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 use openshell_policy::wire::{ContainerRegistration, check_container_id};
 use serde::Serialize;
 
+use crate::error::Unroutable;
 use crate::policy::RoutingPolicy;
 
 /// Where a registration came from.
@@ -41,7 +42,7 @@ pub struct Caller {
     /// Its policy's audit destination, when auditing is enabled.
     pub audit_destination: Option<String>,
     /// Its compiled routing policy, or why there is none (its requests are then refused).
-    pub routing: Result<Arc<RoutingPolicy>, String>,
+    pub routing: Result<Arc<RoutingPolicy>, Unroutable>,
     /// Where the registration came from.
     pub origin: Origin,
 }
@@ -76,7 +77,7 @@ impl Caller {
             container_id: self.container_id.clone(),
             policy: self.policy.clone(),
             router_policy: self.routing.as_ref().ok().map(|r| r.name.clone()),
-            error: self.routing.as_ref().err().cloned(),
+            error: self.routing.as_ref().err().map(ToString::to_string),
             region: self.region.clone(),
             sandbox_ip: self.sandbox_ip,
             origin: self.origin,
@@ -310,6 +311,7 @@ fn read_record(path: &Path, id: &str) -> Result<ContainerRegistration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use openshell_policy::compiled::RecordError;
 
     fn record(id: &str, ip: &str) -> String {
         let policy = openshell_policy::compile_default(
@@ -334,7 +336,10 @@ mod tests {
             region: r.region.clone(),
             sandbox_ip: r.sandbox.sandbox_ip,
             audit_destination: None,
-            routing: Err("not compiled in this test".into()),
+            routing: Err(Unroutable::Record(RecordError::Invalid {
+                path: "test".into(),
+                message: "not compiled in this test".into(),
+            })),
             origin: Origin::RegistryDir,
         }
     }

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::classification::ContentClassifier;
 use crate::config::RouterConfig;
 use crate::endpoint::{EndpointSpec, EnvLookup};
-use crate::error::{ApiError, RouterError};
+use crate::error::{OpenAiError, RouterError, Unroutable};
 use crate::health::HealthView;
 use crate::identity::{TokenKey, bearer_token, unix_now};
 use crate::metrics::{LiveFigures, Metrics};
@@ -198,12 +198,12 @@ impl PrivacyRouter {
         self: &Arc<Self>,
         peer: IpAddr,
         authorization: Option<&str>,
-    ) -> Result<Arc<Caller>, ApiError> {
+    ) -> Result<Arc<Caller>, OpenAiError> {
         let generation = self.generation();
         let token = authorization.and_then(bearer_token);
         let token_id = match (token, &generation.token_key) {
             (Some(token), Some(key)) => Some(key.verify(token, unix_now()).ok_or_else(|| {
-                ApiError::new(
+                OpenAiError::new(
                     StatusCode::FORBIDDEN,
                     "invalid_caller_token",
                     "the caller token is not valid on this node (forged, or expired)",
@@ -217,7 +217,7 @@ impl PrivacyRouter {
                 if let Some(id) = &token_id
                     && *id != caller.container_id
                 {
-                    return Err(ApiError::new(
+                    return Err(OpenAiError::new(
                         StatusCode::FORBIDDEN,
                         "caller_token_mismatch",
                         format!(
@@ -237,7 +237,7 @@ impl PrivacyRouter {
             }
             rescanned = true;
         }
-        Err(ApiError::new(
+        Err(OpenAiError::new(
             StatusCode::FORBIDDEN,
             "caller_not_registered",
             match token_id {
@@ -358,7 +358,7 @@ impl PrivacyRouter {
                         .audit
                         .logger(destination)
                         .map(|_| routing)
-                        .map_err(|e| e.to_string()),
+                        .map_err(Unroutable::from),
                     None => Ok(routing),
                 });
         if let Err(e) = &routing {
@@ -387,9 +387,9 @@ impl PrivacyRouter {
         &self,
         generation: &Generation,
         registration: &ContainerRegistration,
-    ) -> Result<Arc<RoutingPolicy>, String> {
+    ) -> Result<Arc<RoutingPolicy>, Unroutable> {
         let record = &registration.policy;
-        record.verify().map_err(|e| e.to_string())?;
+        record.verify()?;
         let key = record.digest.clone();
         if let Some(policy) = self
             .compiled

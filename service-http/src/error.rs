@@ -3,34 +3,76 @@
 use std::time::Duration;
 
 use axum::extract::Request;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
 
-/// An error answered as `{"error": "..."}` with a status.
+/// The error every node service answers with: a status, a stable machine-readable code and a
+/// message. It is answered as `{"error": message, "code": code}`; an OpenAI-compatible front
+/// renders the same error in the OpenAI shape instead (the router's `OpenAiError`). A 503
+/// carries `Retry-After: 1`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     /// The status.
     pub status: StatusCode,
-    /// What went wrong.
+    /// A stable code (`not_found`, `invalid_body`, `no_compliant_endpoint`, …).
+    pub code: &'static str,
+    /// What went wrong; never a request's content.
     pub message: String,
 }
 
 impl ApiError {
-    /// An error with a status and message.
+    /// An error with a status and message; the code is the status's (`not_found`).
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError::coded(status, status_code_name(status), message)
+    }
+
+    /// An error with its own code.
+    pub fn coded(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
+            code,
             message: message.into(),
         }
+    }
+
+    /// Answers `body` with the error's status (and `Retry-After` on 503).
+    pub fn respond_with(&self, body: serde_json::Value) -> Response {
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.message });
-        (self.status, axum::Json(body)).into_response()
+        self.respond_with(serde_json::json!({ "error": self.message, "code": self.code }))
+    }
+}
+
+/// The default code of a status.
+fn status_code_name(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "invalid_request",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        408 => "request_timeout",
+        409 => "conflict",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        429 => "rate_limited",
+        502 => "bad_gateway",
+        503 => "unavailable",
+        504 => "gateway_timeout",
+        _ if status.is_server_error() => "internal_error",
+        _ => "error",
     }
 }
 
@@ -161,6 +203,12 @@ mod tests {
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         let body = response.into_body().collect().await.unwrap().to_bytes();
         let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(body, serde_json::json!({"error": "no such sandbox"}));
+        assert_eq!(
+            body,
+            serde_json::json!({"error": "no such sandbox", "code": "not_found"})
+        );
+        let busy = ApiError::coded(StatusCode::SERVICE_UNAVAILABLE, "draining", "later");
+        let response = busy.into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     }
 }

@@ -58,7 +58,7 @@ pub fn verdict_schema() -> Value {
             "reversibility": {"type": "string", "enum": ["fully-reversible", "partially-reversible", "irreversible"]},
             "scope": {"type": "string", "enum": ["single", "team", "organization", "external"]},
             "compliance": {"type": "array", "uniqueItems": true, "items": {"type": "string", "enum": ["GDPR", "HIPAA", "SOC2", "PCI-DSS"]}},
-            "data_types": {"type": "array", "uniqueItems": true, "items": {"type": "string", "enum": ["personal", "financial", "health", "credentials"]}},
+            "data_types": {"type": "array", "uniqueItems": true, "items": {"type": "string", "enum": DataType::ALL.map(DataType::as_str)}},
             "confidence": {"type": "number", "minimum": 0, "maximum": 1},
             "rationale": {"type": "string", "maxLength": MAX_RATIONALE}
         }

@@ -195,8 +195,7 @@ pub struct NlPolicyIr {
 pub fn ir_schema() -> Value {
     let string = json!({"type": "string"});
     let boolean = json!({"type": "boolean"});
-    let data_type =
-        json!({"type": "string", "enum": ["personal", "financial", "health", "credentials"]});
+    let data_type = json!({"type": "string", "enum": DataType::ALL.map(DataType::as_str)});
     let span = json!({
         "type": "object", "additionalProperties": false, "required": ["start", "end", "text"],
         "properties": {"start": {"type": "integer", "minimum": 0}, "end": {"type": "integer", "minimum": 0}, "text": string}

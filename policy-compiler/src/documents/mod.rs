@@ -24,8 +24,8 @@ pub use natural_language::{MAX_TEXT_BYTES, NaturalLanguagePolicy, NaturalLanguag
 pub use network::NetworkSpec;
 pub use network::{EgressRule, EgressRules, IngressRule, IngressRules, Inspection, NetworkPolicy};
 pub use privacy_router::{
-    DataType, Fallback, ModelEndpoint, PrivacyRouterPolicy, PrivacyRouterSpec, ResidencyRule,
-    Sensitivity, SpkiPin,
+    DataSelector, DataType, DataTypeSet, Fallback, ModelEndpoint, PrivacyRouterPolicy,
+    PrivacyRouterSpec, ResidencyRule, Sensitivity, SpkiPin,
 };
 pub use sandbox::{
     AuditDestination, AuditLog, FilesystemIsolation, GpuAccess, Isolation, NetworkIsolation,

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use super::Metadata;
 use crate::located::Located;
-pub use crate::wire::Sensitivity;
+pub use crate::wire::{DataType, DataTypeSet, Sensitivity};
 use crate::yaml::HINT_SEPARATOR;
 
 /// A `PrivacyRouterPolicy` document.
@@ -92,29 +92,62 @@ pub struct ResidencyRule {
     /// The jurisdiction (`EU`, `CN`).
     pub region: Located<String>,
     /// Data the rule applies to.
-    pub data_types: Vec<Located<DataType>>,
+    pub data_types: Vec<Located<DataSelector>>,
     /// The only endpoints such data may go to.
     pub allowed_endpoints: Vec<Located<String>>,
 }
 
-/// Data types the content classifier tags.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "camelCase")]
-pub enum DataType {
+/// The data a residency rule covers: every type (`all`), or one [`DataType`] in its policy
+/// spelling (`personalData`, `financialData`, `paymentCardData`, `healthData`, `credentials`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DataSelector {
     /// Every type.
     All,
-    /// Personal data (names, contact details, national ids).
-    PersonalData,
-    /// Financial data (IBANs, account numbers).
-    FinancialData,
-    /// Payment card data.
-    PaymentCardData,
-    /// Health data.
-    HealthData,
-    /// Secrets and credentials.
-    Credentials,
+    /// One type (for `financialData`, payment cards included: they are tagged financial too).
+    Only(DataType),
+}
+
+impl DataSelector {
+    /// The types selected.
+    pub fn types(self) -> DataTypeSet {
+        match self {
+            DataSelector::All => DataTypeSet::ALL,
+            DataSelector::Only(data_type) => data_type.set(),
+        }
+    }
+}
+
+impl fmt::Display for DataSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataSelector::All => f.write_str("all"),
+            DataSelector::Only(data_type) => f.write_str(data_type.policy_name()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DataSelector {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text == "all" {
+            return Ok(DataSelector::All);
+        }
+        DataType::from_policy_name(&text)
+            .map(DataSelector::Only)
+            .ok_or_else(|| {
+                let names: Vec<&str> = DataType::ALL.iter().map(|t| t.policy_name()).collect();
+                de::Error::custom(format!(
+                    "unknown data type '{text}'{HINT_SEPARATOR}write all or one of {}",
+                    names.join(", ")
+                ))
+            })
+    }
+}
+
+impl Serialize for DataSelector {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// `fallback`.
@@ -186,5 +219,23 @@ mod tests {
         assert!(SpkiPin::parse("sha256:00").is_err());
         assert!(SpkiPin::parse(&format!("sha1:{}", "0a".repeat(32))).is_err());
         assert!(SpkiPin::parse(&format!("sha256:{}", "zz".repeat(32))).is_err());
+    }
+
+    #[test]
+    fn data_selectors_use_the_policy_spelling() {
+        let read = |text: &str| serde_json::from_value::<DataSelector>(serde_json::json!(text));
+        assert_eq!(read("all").unwrap(), DataSelector::All);
+        assert_eq!(
+            read("paymentCardData").unwrap(),
+            DataSelector::Only(DataType::PaymentCard)
+        );
+        let error = read("personal").unwrap_err().to_string();
+        assert!(error.contains("unknown data type 'personal'"), "{error}");
+        assert!(error.contains("personalData, financialData"), "{error}");
+        assert_eq!(
+            DataSelector::Only(DataType::Health).to_string(),
+            "healthData"
+        );
+        assert!(DataSelector::All.types().contains(DataType::Credentials));
     }
 }

@@ -1,7 +1,7 @@
 use super::*;
 use crate::documents::{
-    ApprovalDefault, AuditDestination, DataType, Fallback, FilesystemIsolation, GpuAccess,
-    NetworkIsolation, Sensitivity, SyscallProfile, Threshold,
+    ApprovalDefault, AuditDestination, DataSelector, DataType, Fallback, FilesystemIsolation,
+    GpuAccess, NetworkIsolation, Sensitivity, SyscallProfile, Threshold,
 };
 use crate::patterns::HttpMethod;
 use crate::request_path::RequestPath;
@@ -248,8 +248,11 @@ fn seed_privacy_router_block_parses_as_written() {
     assert_eq!(router.spec.fallback.value, Fallback::LocalOnly);
     let rules = &router.spec.residency_rules;
     assert_eq!(rules[0].region.value, "EU");
-    assert_eq!(rules[0].data_types[1].value, DataType::FinancialData);
-    assert_eq!(rules[1].data_types[0].value, DataType::All);
+    assert_eq!(
+        rules[0].data_types[1].value,
+        DataSelector::Only(DataType::Financial)
+    );
+    assert_eq!(rules[1].data_types[0].value, DataSelector::All);
     assert_eq!(rules[1].allowed_endpoints[0].value, "cn-north-1-local");
 }
 
