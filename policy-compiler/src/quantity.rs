@@ -248,7 +248,7 @@ pub struct Timeout {
 
 impl Timeout {
     /// Parses `text`; between 1s and 24h.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
         let duration = humantime::parse_duration(text)
             .map_err(|error| format!("'{text}' is not a duration ({error})"))?;
         if duration < Duration::from_secs(1) || duration > MAX_TIMEOUT {

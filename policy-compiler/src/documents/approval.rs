@@ -79,7 +79,7 @@ pub enum Threshold {
 
 impl Threshold {
     /// Parses `always`, `external-only` or `above-<N>-usd` (N may have two decimals).
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
         match text {
             "always" => return Ok(Threshold::Always),
             "external-only" => return Ok(Threshold::ExternalOnly),

@@ -167,18 +167,29 @@ pub struct SpkiPin(pub [u8; 32]);
 
 impl SpkiPin {
     /// Parses `sha256:<64 hex digits>`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, PinError> {
         let hex = text
             .strip_prefix("sha256:")
             .filter(|hex| hex.len() == 64 && hex.is_ascii())
-            .ok_or_else(|| format!("'{text}' is not sha256:<64 hex digits>"))?;
+            .ok_or_else(|| PinError::Shape(text.to_owned()))?;
         let mut bytes = [0u8; 32];
         for (index, byte) in bytes.iter_mut().enumerate() {
             *byte = u8::from_str_radix(&hex[index * 2..index * 2 + 2], 16)
-                .map_err(|_| format!("'{text}' has a non-hex digit"))?;
+                .map_err(|_| PinError::NotHex(text.to_owned()))?;
         }
         Ok(SpkiPin(bytes))
     }
+}
+
+/// A pin [`SpkiPin::parse`] refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PinError {
+    /// Not `sha256:` and 64 characters.
+    #[error("'{0}' is not sha256:<64 hex digits>")]
+    Shape(String),
+    /// A character that is not a hex digit.
+    #[error("'{0}' has a non-hex digit")]
+    NotHex(String),
 }
 
 impl fmt::Display for SpkiPin {

@@ -241,7 +241,7 @@ pub enum AuditDestination {
 
 impl AuditDestination {
     /// Parses a destination URI.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
         if let Some(path) = text.strip_prefix("file://") {
             if !path.starts_with('/') || path.split('/').any(|part| part == "..") {
                 return Err(format!("'{text}' does not name an absolute file path"));
