@@ -88,7 +88,7 @@ impl fmt::Display for Sensitivity {
 /// the classifier, the decision service, the router and the policy documents.
 ///
 /// On the wire a type is a lower-case word (`personal`, `payment-card`); a policy document
-/// writes the same type as the seed's residency rules do (`personalData`, `paymentCardData`),
+/// writes the same type in its residency rules' spelling (`personalData`, `paymentCardData`),
 /// see [`DataType::policy_name`]. Payment cards are financial data too: content with a card
 /// number is tagged with both types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -12,7 +12,7 @@ const CUSTOMER_SUPPORT: &str =
 const SALES_OPS: &str = include_str!("../../../bundles/sales-ops/openshell-policy.yaml");
 const API_CATALOG: &str = include_str!("../../../bundles/api-catalog.yaml");
 
-/// The seed's paragraph, as a folded scalar reads it.
+/// The customer-support example's natural-language paragraph, as a folded scalar reads it.
 const SEED_PARAGRAPH: &str = "Customer support agents may access customer records for active \
     tickets only. They may not access financial data, modify account settings, or communicate \
     with customers outside of the ticketing system. All PII must be redacted from internal logs.";
