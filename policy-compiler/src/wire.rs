@@ -594,6 +594,126 @@ pub enum Enforcement {
     Deny,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Approvals (the node's approval queue: `openshell-approvals`)
+// ---------------------------------------------------------------------------------------------
+
+/// Where the approvals daemon listens by default.
+pub const APPROVALS_SOCKET: &str = "/run/openshell/approvals.sock";
+
+/// What holds an escalated action while a human is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApprovalOrigin {
+    /// The egress engine holds an API call.
+    Egress,
+    /// The seccomp supervisor holds a system call.
+    Syscall,
+}
+
+/// `POST /v1/approvals`: an escalated action waiting for a human.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRequest {
+    /// The container that asked.
+    pub container_id: String,
+    /// Its policy's name.
+    pub policy: String,
+    /// Its compiled policy record's digest.
+    pub policy_digest: String,
+    /// What holds the action.
+    pub origin: ApprovalOrigin,
+    /// The action (`payment.process`, `syscall.mount`).
+    pub action: String,
+    /// What it acts on, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// Where it goes, if anywhere (`api.stripe.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    /// The amount it moves, if it moves money.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<f64>,
+    /// The amount's currency (ISO 4217).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// Why it escalated (the trigger or rule, in words).
+    pub reason: String,
+    /// Ids of the rules that escalated it.
+    #[serde(default)]
+    pub rules: Vec<String>,
+    /// The ApprovalPolicy's channels to notify (`slack`, `teams`, `pagerduty`).
+    #[serde(default)]
+    pub channels: Vec<String>,
+    /// How long to wait for a human, milliseconds.
+    pub timeout_ms: u64,
+    /// What is enforced when nobody answers in time.
+    pub default_action: Enforcement,
+}
+
+/// Where an approval stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApprovalState {
+    /// Waiting for a human.
+    Pending,
+    /// A human approved it.
+    Approved,
+    /// A human denied it.
+    Denied,
+    /// Nobody answered in time: the default action was enforced.
+    TimedOut,
+}
+
+impl ApprovalState {
+    /// Whether the approval is answered (or timed out) for good.
+    pub fn is_final(self) -> bool {
+        self != ApprovalState::Pending
+    }
+}
+
+/// An approval as the daemon keeps and answers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// Its id (random, unguessable).
+    pub id: String,
+    /// What was asked.
+    pub request: ApprovalRequest,
+    /// Where it stands.
+    pub state: ApprovalState,
+    /// What is enforced: set once it is final.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforced: Option<Enforcement>,
+    /// When it was asked.
+    pub created_at: DateTime<Utc>,
+    /// When it times out.
+    pub expires_at: DateTime<Utc>,
+    /// When it was answered or timed out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<DateTime<Utc>>,
+    /// Who answered (`timeout` when nobody did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    /// Through which channel (`cli`, `api`, `slack`, `teams`, `pagerduty`, `timeout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// The answer's note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// `POST /v1/approvals/{id}/approve` and `/deny`: an operator's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalAnswer {
+    /// Who answers.
+    pub by: String,
+    /// Why, optionally.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
 /// The policy service's answer to an action or an admission.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
