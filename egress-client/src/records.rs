@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use ipnet::Ipv4Net;
+use openshell_policy::CompiledPolicy;
 use openshell_policy::compiled::EgressPolicy;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -17,6 +18,10 @@ pub struct RegisterRequest {
     pub container_id: String,
     /// Its policy.
     pub policy: EgressPolicy,
+    /// The container's whole compiled policy record, for the in-line decision on each API
+    /// call (natural-language rules, approval triggers); without it only `policy` applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<CompiledPolicy>,
 }
 
 /// A registered sandbox, as persisted and as `GET /v1/sandboxes/{id}` shows it.
@@ -31,6 +36,9 @@ pub struct SandboxRecord {
     pub sandbox_ip: Ipv4Addr,
     /// The active policy.
     pub policy: EgressPolicy,
+    /// The compiled policy record each API call is decided under, if registered with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<CompiledPolicy>,
     /// When it was registered.
     pub registered_at: DateTime<Utc>,
 }

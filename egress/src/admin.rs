@@ -117,7 +117,7 @@ async fn register(
     }
     let sandbox = state
         .registry
-        .register(&request.container_id, request.policy)?;
+        .register(&request.container_id, request.policy, request.record)?;
     tracing::info!(
         container = sandbox.id(),
         address = %sandbox.record.sandbox_ip,

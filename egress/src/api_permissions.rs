@@ -7,7 +7,9 @@
 //! catalogued API is left to the network rules alone. Paths are decided in their normal form
 //! only: the proxy refuses a path that cannot be normalised before it gets here.
 
-use openshell_policy::{ApiCatalogSpec, ApiPattern, HttpMethod, Permissions, RequestPath};
+use openshell_policy::{
+    ApiCatalogSpec, ApiFields, ApiPattern, HttpMethod, Permissions, RequestPath,
+};
 
 /// The decision on one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,6 +74,32 @@ impl ApiPermissions {
                     .flatten()
                     .any(|endpoint| endpoint.host.matches(host))
             })
+    }
+
+    /// The catalogued API a request is (the first the catalog names), whether or not any
+    /// permission is set: what the in-line decision decides the request as.
+    pub fn identify(
+        &self,
+        method: Option<HttpMethod>,
+        host: &str,
+        path: &RequestPath,
+    ) -> Option<String> {
+        let catalog = self.catalog.as_ref()?;
+        catalog
+            .apis_for(method, host, path)
+            .first()
+            .map(|api| (*api).to_owned())
+    }
+
+    /// Where the request carries the facts of `api` (amount, currency, destination).
+    pub fn fields(
+        &self,
+        api: &str,
+        method: Option<HttpMethod>,
+        host: &str,
+        path: &RequestPath,
+    ) -> Option<&ApiFields> {
+        self.catalog.as_ref()?.fields_for(api, method, host, path)
     }
 
     /// Decides one request, by its normalised path (the policy crate's [`RequestPath`] and

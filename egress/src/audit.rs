@@ -138,6 +138,7 @@ mod tests {
             interface: "osh000000000000".to_owned(),
             sandbox_ip: "10.200.0.2".parse().unwrap(),
             policy,
+            record: None,
             registered_at: chrono::Utc::now(),
         };
         Sandbox::compile(

@@ -61,33 +61,34 @@ impl BodyScanner {
     /// Receives `body` and decides on it.
     pub async fn scan(&self, body: Incoming) -> BodyVerdict {
         let started = Instant::now();
-        let collected =
-            tokio::time::timeout(self.timeout, Limited::new(body, self.max_bytes).collect()).await;
-        let bytes = match collected {
-            Err(_) => {
-                return BodyVerdict::Block {
-                    reason: format!(
-                        "body not received within the {} ms scan limit",
-                        self.timeout.as_millis()
-                    ),
-                    classification: None,
-                };
-            }
-            Ok(Err(error)) => {
-                let reason = if error.is::<http_body_util::LengthLimitError>() {
-                    format!("body exceeds the {}-byte scan limit", self.max_bytes)
-                } else {
-                    format!("body could not be read: {error}")
-                };
+        let bytes = match self.receive(body).await {
+            Ok(bytes) => bytes,
+            Err(reason) => {
                 return BodyVerdict::Block {
                     reason,
                     classification: None,
                 };
             }
-            Ok(Ok(collected)) => collected.to_bytes(),
         };
         let remaining = self.timeout.saturating_sub(started.elapsed());
         self.classify(bytes, remaining).await
+    }
+
+    /// Receives `body` whole, within the size and time limits, or says why it was not.
+    pub async fn receive(&self, body: Incoming) -> Result<Bytes, String> {
+        let collected =
+            tokio::time::timeout(self.timeout, Limited::new(body, self.max_bytes).collect()).await;
+        match collected {
+            Err(_) => Err(format!(
+                "body not received within the {} ms limit",
+                self.timeout.as_millis()
+            )),
+            Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
+                Err(format!("body exceeds the {}-byte limit", self.max_bytes))
+            }
+            Ok(Err(error)) => Err(format!("body could not be read: {error}")),
+            Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        }
     }
 
     /// Classifies a body already received, within `time`.

@@ -20,14 +20,22 @@
 //! 4. API permissions through the catalog ([`crate::api_permissions`]), deny wins (403
 //!    `api_denied`);
 //! 5. `scanForPII`: the query string and header values, then the body (403 `pii_blocked`);
-//! 6. the resolved address ([`crate::resolver`]): a refused class (403 `address_refused`), no
+//! 6. the in-line decision, for a sandbox registered with its compiled policy record and a
+//!    request the catalog names: the body is received whole and the action (API, destination,
+//!    amount from the catalog's `fields`, content) is decided in process by the decision
+//!    engine (403 `action_denied`); an escalation is held while a human is asked through the
+//!    node's approval queue (approved: on; denied or timed out by `defaultAction`: 403
+//!    `approval_denied`; the queue unreachable: 403 `approval_unavailable`, fail closed);
+//! 7. the resolved address ([`crate::resolver`]): a refused class (403 `address_refused`), no
 //!    answer (502 `upstream_unreachable`).
 
 use std::net::{IpAddr, SocketAddrV4};
 
 use hyper::{Method, StatusCode};
 use openshell_policy::RequestPath;
-use openshell_policy::wire::ClassificationSummary;
+use openshell_policy::wire::{
+    Approval, ApprovalState, ClassificationSummary, Decision, Enforcement, Outcome,
+};
 
 use crate::api_permissions::ApiDecision;
 use crate::body_scan::BodyVerdict;
@@ -123,6 +131,12 @@ pub enum Fact {
     Body(BodyVerdict),
     /// [`Next::Resolve`]: the address the resolver chose, or why there is none.
     Address(Result<IpAddr, ResolveError>),
+    /// [`Next::ReadBody`]: the body was received whole, or why it was not.
+    BodyRead(Result<(), String>),
+    /// [`Next::Evaluate`]: the decision engine's answer on the action.
+    Evaluated(Decision),
+    /// [`Next::AskApproval`]: the approval once final, or why there is none (fail closed).
+    Answered(Result<Approval, String>),
 }
 
 /// What the engine does next with something allowed so far.
@@ -134,6 +148,13 @@ pub enum Next {
     ScanBody,
     /// Resolve the host; ask again with [`Fact::Address`].
     Resolve,
+    /// Receive the body whole (for the in-line decision); ask again with [`Fact::BodyRead`].
+    ReadBody,
+    /// Decide the action in process; ask again with [`Fact::Evaluated`].
+    Evaluate,
+    /// Hold the request and ask a human through the approval queue; ask again with
+    /// [`Fact::Answered`].
+    AskApproval,
     /// Allowed: connect to exactly this address (forward the request, open or relay the
     /// tunnel).
     Connect(IpAddr),
@@ -206,6 +227,12 @@ pub struct Grant {
     pub next: Next,
     /// Whether a body is still to be scanned after the head.
     scan_body: bool,
+    /// Whether the action is still to be decided in process.
+    pub evaluate: bool,
+    /// Whether the request has a body not yet received.
+    pub body_unread: bool,
+    /// The in-line decision, once taken (an escalation keeps it while a human is asked).
+    pub decision: Option<Decision>,
 }
 
 impl Grant {
@@ -218,6 +245,9 @@ impl Grant {
             classification: None,
             next,
             scan_body: false,
+            evaluate: false,
+            body_unread: false,
+            decision: None,
         }
     }
 
@@ -461,6 +491,7 @@ fn request(sandbox: &Sandbox, head: &RequestHead<'_>) -> Verdict {
         Err(denial) => return Verdict::Deny(Refusal::by_rules(subject, &denial)),
     };
     let mut grant = Grant::new(subject, vec![rule], Next::Resolve);
+    grant.body_unread = head.has_body;
     match sandbox.apis.check(method, head.host, &path) {
         ApiDecision::Uncatalogued => {}
         ApiDecision::Allowed { api, rule } => {
@@ -475,12 +506,98 @@ fn request(sandbox: &Sandbox, head: &RequestHead<'_>) -> Verdict {
             });
         }
     }
+    if sandbox.decides_actions() {
+        if grant.api.is_none() {
+            grant.api = sandbox.apis.identify(method, head.host, &path);
+        }
+        grant.evaluate = grant.api.is_some();
+    }
+    grant.path = Some(path);
     if sandbox.scan_for_pii() {
         grant.next = Next::ScanHead;
         grant.scan_body = head.has_body;
+        return Verdict::Allow(grant);
     }
-    grant.path = Some(path);
+    after_content(grant)
+}
+
+/// After the content checks: the in-line decision if one is due, else the address.
+fn after_content(mut grant: Grant) -> Verdict {
+    grant.next = match (grant.evaluate, grant.body_unread) {
+        (true, true) => Next::ReadBody,
+        (true, false) => Next::Evaluate,
+        (false, _) => Next::Resolve,
+    };
     Verdict::Allow(grant)
+}
+
+/// The in-line decision's answer: allowed on, refused, or held for a human.
+fn evaluated(mut grant: Grant, decision: Decision) -> Verdict {
+    grant.evaluate = false;
+    let rule = if decision.policies.is_empty() {
+        "decision".to_owned()
+    } else {
+        format!("decision: {}", decision.policies.join(", "))
+    };
+    let reason = if decision.reasons.is_empty() {
+        format!("{:?} by the decision engine", decision.outcome).to_lowercase()
+    } else {
+        decision.reasons.join("; ")
+    };
+    match decision.outcome {
+        Outcome::Allow => {
+            grant.rules.push(rule);
+            grant.decision = Some(decision);
+            grant.next = Next::Resolve;
+            Verdict::Allow(grant)
+        }
+        Outcome::Deny => Verdict::Deny(Refusal {
+            api: grant.api.clone(),
+            ..Refusal::forbidden(grant.subject, "action_denied", &rule, reason)
+        }),
+        Outcome::Escalate => {
+            grant.rules.push(rule);
+            grant.decision = Some(decision);
+            grant.next = Next::AskApproval;
+            Verdict::Allow(grant)
+        }
+    }
+}
+
+/// A human's answer (or the timeout's) on a held request.
+fn answered(mut grant: Grant, answer: Result<Approval, String>) -> Verdict {
+    let approval = match answer {
+        Ok(approval) => approval,
+        Err(why) => {
+            let reason = format!("escalated, and no approval could be obtained: {why}");
+            return Verdict::Deny(Refusal {
+                api: grant.api.clone(),
+                ..Refusal::forbidden(grant.subject, "approval_unavailable", "approvals", reason)
+            });
+        }
+    };
+    let by = approval.decided_by.as_deref().unwrap_or("nobody");
+    let channel = approval.channel.as_deref().unwrap_or("unknown");
+    let rule = format!(
+        "approval {} ({:?} by {by} via {channel})",
+        approval.id, approval.state
+    );
+    if approval.enforced == Some(Enforcement::Allow) {
+        grant.rules.push(rule);
+        grant.next = Next::Resolve;
+        return Verdict::Allow(grant);
+    }
+    let reason = match approval.state {
+        ApprovalState::TimedOut => {
+            "escalated; nobody answered in time and the default action is deny".to_owned()
+        }
+        ApprovalState::Pending => "escalated; the approval is still pending".to_owned(),
+        _ => format!("escalated; {by} denied it via {channel}"),
+    };
+    Verdict::Deny(Refusal {
+        api: grant.api.clone(),
+        ..Refusal::forbidden(grant.subject, "approval_denied", &rule, reason)
+    })
 }
 
 /// The first `ingress.allow` rule from `asked.from` whose path and methods admit the request.
@@ -524,23 +641,30 @@ fn then(mut grant: Grant, fact: Fact) -> Verdict {
             found.reason,
             Some(found.classification),
         )),
-        Fact::Head(Ok(())) => {
-            grant.next = if grant.scan_body {
-                Next::ScanBody
-            } else {
-                Next::Resolve
-            };
+        Fact::Head(Ok(())) if grant.scan_body => {
+            grant.next = Next::ScanBody;
             Verdict::Allow(grant)
         }
+        Fact::Head(Ok(())) => after_content(grant),
         Fact::Body(BodyVerdict::Block {
             reason,
             classification,
         }) => Verdict::Deny(Refusal::pii(grant.subject, reason, classification)),
         Fact::Body(BodyVerdict::Pass { classification, .. }) => {
             grant.classification = Some(classification);
-            grant.next = Next::Resolve;
-            Verdict::Allow(grant)
+            grant.body_unread = false;
+            after_content(grant)
         }
+        Fact::BodyRead(Ok(())) => {
+            grant.body_unread = false;
+            after_content(grant)
+        }
+        Fact::BodyRead(Err(reason)) => Verdict::Deny(Refusal {
+            api: grant.api.clone(),
+            ..Refusal::forbidden(grant.subject, "action_undecided", "decision", reason)
+        }),
+        Fact::Evaluated(decision) => evaluated(grant, decision),
+        Fact::Answered(answer) => answered(grant, answer),
         Fact::Address(Ok(address)) => {
             grant.next = Next::Connect(address);
             Verdict::Allow(grant)
@@ -646,6 +770,7 @@ spec:
             interface: "osh000000000000".to_owned(),
             sandbox_ip: Ipv4Addr::new(10, 200, 0, 2),
             policy: openshell_policy::egress_policy(&set),
+            record: None,
             registered_at: chrono::Utc::now(),
         };
         let connections = Arc::new(tokio::sync::Semaphore::new(1));

@@ -24,6 +24,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpListener, UdpSocket, UnixListener};
 use tokio::task::JoinHandle;
 
+use crate::actions::Actions;
 use crate::audit::EgressAudit;
 use crate::body_scan::BodyScanner;
 use crate::config::EngineConfig;
@@ -211,6 +212,7 @@ impl Engine {
             }
             None => None,
         };
+        let actions = Actions::for_node(node).map_err(EngineError::Start)?;
         let admin_listener = bind_admin(admin_socket)?;
         let rate_limits = Arc::new(RateLimits::new(&config.limits));
         let state = Arc::new(EngineState {
@@ -223,6 +225,7 @@ impl Engine {
             upstream_tls,
             audit: audit.clone(),
             metrics: Metrics::new(),
+            actions,
             body_scanner,
             firewall_ok: AtomicBool::new(true),
         });

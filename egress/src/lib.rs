@@ -17,7 +17,10 @@
 //! - [`resolver`] and [`address`]: a name is resolved once by the engine and only an address
 //!   outside the refused classes (private, loopback, link-local, metadata, CGNAT, embedded
 //!   forms) is dialled;
-//! - [`interception`]: `tlsDecrypt` with leaves minted from the node CA.
+//! - [`interception`]: `tlsDecrypt` with leaves minted from the node CA;
+//! - [`actions`]: the in-line decision of each catalogued API call under the sandbox's
+//!   compiled policy record (the embedded decision engine, in process), and escalations held
+//!   while the node's approval queue asks a human.
 //!
 //! Serving: [`proxy`] (explicit and transparent listeners, tunnels, upstream connections),
 //! [`ingress`] (webhooks into sandboxes by `ingress.allow` rules),
@@ -30,6 +33,7 @@
 //! See `egress/README.md` for the design, the contract with the hook and the runtime, the
 //! configuration, and how to run the tests and the benchmark.
 
+pub mod actions;
 pub mod address;
 pub mod admin;
 pub mod api_permissions;

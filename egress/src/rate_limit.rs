@@ -169,6 +169,7 @@ mod tests {
             interface: "osh000000000000".to_owned(),
             sandbox_ip: ip.parse().unwrap(),
             policy,
+            record: None,
             registered_at: chrono::Utc::now(),
         };
         let connections = Arc::new(tokio::sync::Semaphore::new(1));

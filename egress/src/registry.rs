@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use chrono::Utc;
-use openshell_policy::ApiCatalogSpec;
+use openshell_policy::{ApiCatalogSpec, CompiledPolicy};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
@@ -123,6 +123,7 @@ impl Registry {
         &self,
         container_id: &str,
         policy: EgressPolicy,
+        record: Option<CompiledPolicy>,
     ) -> Result<Arc<Sandbox>, RegistryError> {
         check_id(container_id)?;
         let mut maps = self.write();
@@ -141,6 +142,7 @@ impl Registry {
             interface: interface_name(&self.network.interface_prefix, container_id),
             sandbox_ip,
             policy,
+            record,
             registered_at: Utc::now(),
         };
         let sandbox = Arc::new(self.compile(record, connections)?);
@@ -333,11 +335,17 @@ mod tests {
     fn addresses_are_allocated_without_collisions_and_kept_on_reregistration() {
         let dir = tempfile::tempdir().unwrap();
         let registry = new_registry(dir.path());
-        let a = registry.register("a", policy("a.example.test")).unwrap();
-        let b = registry.register("b", policy("b.example.test")).unwrap();
+        let a = registry
+            .register("a", policy("a.example.test"), None)
+            .unwrap();
+        let b = registry
+            .register("b", policy("b.example.test"), None)
+            .unwrap();
         assert_eq!(a.record.sandbox_ip, Ipv4Addr::new(10, 9, 0, 2));
         assert_eq!(b.record.sandbox_ip, Ipv4Addr::new(10, 9, 0, 3));
-        let again = registry.register("a", policy("c.example.test")).unwrap();
+        let again = registry
+            .register("a", policy("c.example.test"), None)
+            .unwrap();
         assert_eq!(again.record.sandbox_ip, a.record.sandbox_ip);
         assert_eq!(
             registry
@@ -349,14 +357,18 @@ mod tests {
         );
         // A /29 holds .2 to .6.
         for id in ["c", "d", "e"] {
-            registry.register(id, policy("x.example.test")).unwrap();
+            registry
+                .register(id, policy("x.example.test"), None)
+                .unwrap();
         }
         assert!(matches!(
-            registry.register("f", policy("x.example.test")),
+            registry.register("f", policy("x.example.test"), None),
             Err(RegistryError::PoolExhausted(_))
         ));
         registry.unregister("b").unwrap();
-        let f = registry.register("f", policy("x.example.test")).unwrap();
+        let f = registry
+            .register("f", policy("x.example.test"), None)
+            .unwrap();
         assert_eq!(
             f.record.sandbox_ip, b.record.sandbox_ip,
             "freed address reused"
@@ -367,8 +379,12 @@ mod tests {
     fn hot_replacement_and_restore() {
         let dir = tempfile::tempdir().unwrap();
         let registry = new_registry(dir.path());
-        let a = registry.register("a", policy("a.example.test")).unwrap();
-        registry.register("b", policy("b.example.test")).unwrap();
+        let a = registry
+            .register("a", policy("a.example.test"), None)
+            .unwrap();
+        registry
+            .register("b", policy("b.example.test"), None)
+            .unwrap();
         registry
             .replace_policy("a", policy("new.example.test"))
             .unwrap();
@@ -398,13 +414,13 @@ mod tests {
         let allow_all: EgressPolicy =
             serde_json::from_str(r#"{"name":"p","network":{"egress":{"allow":[{"domain":"*"}]}}}"#)
                 .unwrap();
-        let Err(err) = registry.register("a", allow_all) else {
+        let Err(err) = registry.register("a", allow_all, None) else {
             panic!("an allow-all policy must be refused");
         };
         assert!(err.to_string().contains("every host"), "{err}");
         assert!(registry.is_empty());
         assert!(matches!(
-            registry.register("a/../b", policy("a.example.test")),
+            registry.register("a/../b", policy("a.example.test"), None),
             Err(RegistryError::InvalidId(_))
         ));
     }

@@ -65,6 +65,12 @@ impl Sandbox {
         self.record.policy.network.inspection.scan_for_pii.value
     }
 
+    /// Whether each catalogued API call is decided in process under the sandbox's compiled
+    /// policy record (it was registered with one).
+    pub fn decides_actions(&self) -> bool {
+        self.record.record.is_some()
+    }
+
     /// Whether `logPayloads` is on.
     pub fn log_payloads(&self) -> bool {
         self.record.policy.network.inspection.log_payloads.value

@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::actions::Actions;
 use crate::audit::EgressAudit;
 use crate::body_scan::BodyScanner;
 use crate::config::EngineConfig;
@@ -33,6 +34,8 @@ pub struct EngineState {
     pub audit: EgressAudit,
     /// Metrics.
     pub metrics: Metrics,
+    /// The in-line decision engine and the approval queue's client.
+    pub actions: Actions,
     /// `scanForPII` bounds.
     pub body_scanner: BodyScanner,
     /// Per-sandbox DNS and request rate limits.

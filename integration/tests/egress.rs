@@ -810,6 +810,7 @@ fn the_admin_api_refuses_unenforceable_policies_and_reports() {
     let request = openshell_egress::sandbox::RegisterRequest {
         container_id: "c1".to_owned(),
         policy: allow_all,
+        record: None,
     };
     let error = block_on(client.register(&request)).unwrap().unwrap_err();
     assert!(error.to_string().contains("every host"), "{error}");

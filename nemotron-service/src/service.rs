@@ -294,25 +294,61 @@ impl PolicyService {
                 registered.registration.policy.name.clone(),
             )
         };
-        let facts = ActionFacts::derive(&request.action, self.intent().embedded().destinations());
-        let verdict = policy.decide_action(
+        Ok(self.decide_action(
             &request.container_id,
+            &registration_policy,
+            &policy,
             &request.action,
-            &facts,
-            &classification,
-        );
-        let decision = decide(verdict, &policy, Some(classification.summary()), started);
-        let mut event = decision_event(COMPONENT, &request.action.action, &decision);
-        event.container_id = Some(request.container_id.clone());
-        event.policy = Some(registration_policy);
-        event.actor = request.action.agent.clone();
-        event.resource = request
-            .action
+            classification,
+            started,
+        ))
+    }
+
+    /// Evaluates an action of a container this service does not keep registered, under the
+    /// container's compiled policy record: the egress engine decides each API call of its
+    /// sandboxes in process this way. The record is verified and compiled once per digest;
+    /// the decision is audited as [`PolicyService::evaluate`]'s are.
+    pub fn evaluate_under(
+        &self,
+        container_id: &str,
+        record: &PolicyRecord,
+        action: &ActionRequest,
+    ) -> Result<Decision, ServiceError> {
+        let started = Instant::now();
+        let policy = self.compile(record)?;
+        let classification = self.classify(action, Some(container_id));
+        Ok(self.decide_action(
+            container_id,
+            &record.name,
+            &policy,
+            action,
+            classification,
+            started,
+        ))
+    }
+
+    fn decide_action(
+        &self,
+        container_id: &str,
+        policy_name: &str,
+        policy: &CompiledPolicy,
+        action: &ActionRequest,
+        classification: IntentClassification,
+        started: Instant,
+    ) -> Decision {
+        let facts = ActionFacts::derive(action, self.intent().embedded().destinations());
+        let verdict = policy.decide_action(container_id, action, &facts, &classification);
+        let decision = decide(verdict, policy, Some(classification.summary()), started);
+        let mut event = decision_event(COMPONENT, &action.action, &decision);
+        event.container_id = Some(container_id.to_owned());
+        event.policy = Some(policy_name.to_owned());
+        event.actor = action.agent.clone();
+        event.resource = action
             .resource
             .clone()
-            .or_else(|| request.action.destination.clone());
-        self.record(audit_destination(&policy), event);
-        Ok(decision)
+            .or_else(|| action.destination.clone());
+        self.record(audit_destination(policy), event);
+        decision
     }
 
     /// Decides whether a sandbox may start. Never fails: a policy that does not compile denies.

@@ -20,6 +20,7 @@
 //! nemotron = "/run/openshell/nemotron.sock"
 //! egress = "/run/openshell/egress.sock"
 //! router = "/run/openshell/router.sock"
+//! approvals = "/run/openshell/approvals.sock"
 //!
 //! [hooks]
 //! timeout_ms = 5000
@@ -193,6 +194,9 @@ pub struct ServiceSockets {
     pub egress: Option<PathBuf>,
     /// The privacy router's admin socket.
     pub router: Option<PathBuf>,
+    /// The approval queue (`openshell-approvals`) that escalated actions wait on; absent = its
+    /// default socket, `/run/openshell/approvals.sock`.
+    pub approvals: Option<PathBuf>,
 }
 
 /// OCI hook settings.

@@ -12,8 +12,8 @@ use serde_json::{Map, Value};
 use crate::API_VERSION;
 use crate::documents::{
     ApiCatalogSpec, ApprovalSpec, AuditDestination, BareApproval, BareNetwork, BarePrivacyRouter,
-    DataSelector, DataType, Envelope, NaturalLanguageSpec, NetworkSpec, PrivacyRouterSpec,
-    SandboxSpec, SpkiPin, Threshold,
+    DataSelector, DataType, Envelope, FieldSource, NaturalLanguageSpec, NetworkSpec,
+    PrivacyRouterSpec, SandboxSpec, SpkiPin, Threshold,
 };
 use crate::located::Located;
 use crate::node_config::NodeConfig;
@@ -278,6 +278,13 @@ string_schema! {
         "type": "string",
         "pattern": r"^(file:///.*|syslog://([A-Za-z0-9.-]+(:[0-9]+)?)?|siem://[a-z][a-z0-9-]*)$",
         "examples": ["siem://security-events", "file:///var/log/agent-audit.jsonl", "syslog://"],
+    },
+    FieldSource => {
+        "description": "Where a request carries a fact: a JSON pointer into the body \
+            (`/amount`), a query parameter (`query:amount`) or a form field (`form:amount`).",
+        "type": "string",
+        "pattern": "^(/.*|query:[^&=#]+|form:[^&=#]+)$",
+        "examples": ["/amount", "query:amount", "form:currency"],
     },
     Threshold => {
         "description": "When the action needs approval: `always`, `external-only` (only when \

@@ -28,8 +28,8 @@ use std::net::{SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use openshell_policy::PolicySet;
 use openshell_policy::node_config::NodeConfig;
+use openshell_policy::{CompiledPolicy, PolicySet};
 use socket2::{Domain, Protocol, Socket, Type};
 
 pub use link::{CONTAINER_INTERFACE, Wiring, unwire, wire};
@@ -152,11 +152,11 @@ pub fn replace_policy(
     Ok(block_on(client.replace_policy(container_id, &policy)).map_err(NetError::Runtime)??)
 }
 
-/// `createRuntime`: wires the container of `state` under `policy` (its compiled record's
-/// egress part).
+/// `createRuntime`: wires the container of `state` under its compiled policy `record` (the
+/// egress part is enforced on every connection; the whole record decides each API call).
 pub fn setup(
     state: &oci_spec::runtime::State,
-    policy: EgressPolicy,
+    record: &CompiledPolicy,
     node: &NodeConfig,
 ) -> Result<SetupReport, NetError> {
     let client = client(node)?;
@@ -165,7 +165,14 @@ pub fn setup(
         .filter(|pid| *pid > 0)
         .ok_or_else(|| NetError::NoPid(state.id().to_owned()))?;
     let netns = PathBuf::from(format!("/proc/{pid}/ns/net"));
-    block_on(setup_sandbox(&client, state.id(), &netns, policy)).map_err(NetError::Runtime)?
+    block_on(setup_sandbox(
+        &client,
+        state.id(),
+        &netns,
+        record.egress.clone(),
+        Some(record.clone()),
+    ))
+    .map_err(NetError::Runtime)?
 }
 
 /// `poststop`: unwires and unregisters `container_id`.
@@ -180,12 +187,14 @@ pub async fn setup_sandbox(
     container_id: &str,
     netns_path: &Path,
     policy: EgressPolicy,
+    record: Option<CompiledPolicy>,
 ) -> Result<SetupReport, NetError> {
     let netns = NetNs::open(netns_path)?;
     let started = Instant::now();
     let request = RegisterRequest {
         container_id: container_id.to_owned(),
         policy,
+        record,
     };
     let network = client.register(&request).await?;
     let registered = Instant::now();

@@ -41,6 +41,7 @@ use super::responses::{self, ProxyBody, bad_request, empty};
 use super::stream::Prefixed;
 use super::tunnel::{self, Carried, Target};
 use super::upstream::{Upstream, UpstreamError, UpstreamKey, open};
+use crate::actions;
 use crate::audit::{Decision, Outcome};
 use crate::body_scan::BodyVerdict;
 use crate::decision::{Fact, Next, Refusal, RequestHead, Seen, Verdict, decide};
@@ -475,6 +476,36 @@ impl Connection {
                         scanned = Some(body.clone());
                     }
                     Fact::Body(scan)
+                }
+                Next::ReadBody => {
+                    let Some(incoming) = unread.take() else {
+                        unreachable!("a body is received once")
+                    };
+                    match self.state.body_scanner.receive(incoming).await {
+                        Ok(body) => {
+                            scanned = Some(body);
+                            Fact::BodyRead(Ok(()))
+                        }
+                        Err(reason) => Fact::BodyRead(Err(reason)),
+                    }
+                }
+                Next::Evaluate | Next::AskApproval => {
+                    let (Some(api), Some(path)) = (grant.api.as_deref(), grant.path.as_ref())
+                    else {
+                        unreachable!("only a catalogued request with a path is decided in line")
+                    };
+                    let seen = actions::Seen {
+                        method: &method,
+                        host: &target.host,
+                        path,
+                        body: scanned.as_ref(),
+                    };
+                    match (&grant.next, &grant.decision) {
+                        (Next::AskApproval, Some(decision)) => Fact::Answered(
+                            self.state.actions.ask(sandbox, api, seen, decision).await,
+                        ),
+                        _ => Fact::Evaluated(self.state.actions.decide(sandbox, api, seen).await),
+                    }
                 }
                 Next::Resolve => Fact::Address(self.state.resolver.resolve(&target.host).await),
                 Next::Connect(address) => break (grant, address),

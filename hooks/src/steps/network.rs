@@ -20,7 +20,7 @@ pub fn run(ctx: &mut CreateContext) -> Result<(), HookError> {
     let Some(wired_to) = &ctx.policy.sandbox_network else {
         return Ok(());
     };
-    let report = sandbox_net::setup(&ctx.state, ctx.policy.egress.clone(), &ctx.settings.node)
+    let report = sandbox_net::setup(&ctx.state, &ctx.policy, &ctx.settings.node)
         .map_err(|e| HookError::Network(e.to_string()))?;
     let network = &report.network.network;
     if network.gateway != wired_to.gateway || network.proxy_port != wired_to.proxy_port {

@@ -93,6 +93,7 @@ fn setup_times(world: &EgressWorld, sandboxes: usize) {
             &format!("bench-{i}"),
             netns.path(),
             policy(),
+            None,
         ))
         .unwrap()
         .expect("setup");
@@ -264,6 +265,7 @@ fn main() {
         "bench-client",
         sandbox.path(),
         policy(),
+        None,
     ))
     .unwrap()
     .expect("wire the client sandbox");

@@ -18,7 +18,9 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use api_catalog::{ApiCatalog, ApiCatalogSpec, ApiEndpoint};
+pub use api_catalog::{
+    ApiCatalog, ApiCatalogSpec, ApiEndpoint, ApiFields, FieldSource, form_pairs,
+};
 pub use approval::{ApprovalDefault, ApprovalPolicy, ApprovalSpec, ApprovalTrigger, Threshold};
 pub use natural_language::{MAX_TEXT_BYTES, NaturalLanguagePolicy, NaturalLanguageSpec};
 pub use network::NetworkSpec;
