@@ -41,8 +41,16 @@ fn amount(approval: &Approval) -> String {
 /// The list as a table: ID, STATE, CONTAINER, ACTION, DESTINATION, AMOUNT, EXPIRES.
 pub fn table(approvals: &[Approval]) -> String {
     let rows: Vec<[String; 7]> = std::iter::once(
-        ["ID", "STATE", "CONTAINER", "ACTION", "DESTINATION", "AMOUNT", "EXPIRES"]
-            .map(str::to_owned),
+        [
+            "ID",
+            "STATE",
+            "CONTAINER",
+            "ACTION",
+            "DESTINATION",
+            "AMOUNT",
+            "EXPIRES",
+        ]
+        .map(str::to_owned),
     )
     .chain(approvals.iter().map(|a| {
         [

@@ -182,7 +182,11 @@ impl ApprovalsClient {
     }
 
     /// Approves; answers the final approval.
-    pub async fn approve(&self, id: &str, answer: &ApprovalAnswer) -> Result<Approval, ClientError> {
+    pub async fn approve(
+        &self,
+        id: &str,
+        answer: &ApprovalAnswer,
+    ) -> Result<Approval, ClientError> {
         self.answer(id, "approve", answer).await
     }
 
@@ -201,8 +205,14 @@ impl ApprovalsClient {
         let body = serde_json::to_vec(answer).expect("an answer serializes");
         match self.channel {
             None => {
-                self.call(Method::POST, &path, Some(body), CALL_TIMEOUT, StatusCode::OK)
-                    .await
+                self.call(
+                    Method::POST,
+                    &path,
+                    Some(body),
+                    CALL_TIMEOUT,
+                    StatusCode::OK,
+                )
+                .await
             }
             Some(channel) => {
                 let answer = tokio::time::timeout(

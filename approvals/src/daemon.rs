@@ -66,10 +66,7 @@ impl Daemon {
             }
             None => None,
         };
-        let links = config
-            .public_url
-            .as_deref()
-            .map(|url| Links::new(url, key));
+        let links = config.public_url.as_deref().map(|url| Links::new(url, key));
         let queue = Queue::open(QueueOptions {
             state_dir: state_dir.clone(),
             channels: config.channels.clone(),
@@ -79,12 +76,12 @@ impl Daemon {
         })?;
         let socket: PathBuf = config.socket();
         let listen: Option<SocketAddr> = config.listen;
-        let bound = Bound::bind(&socket, listen).await.with_context(|| {
-            match listen {
+        let bound = Bound::bind(&socket, listen)
+            .await
+            .with_context(|| match listen {
                 Some(addr) => format!("cannot listen on {} and {addr}", socket.display()),
                 None => format!("cannot listen on {}", socket.display()),
-            }
-        })?;
+            })?;
         let app = app(Arc::clone(&queue), token);
         Ok(Daemon { queue, bound, app })
     }

@@ -255,8 +255,7 @@ async fn answer(
         Err(e) => return e.into_response(),
     };
     if body.by.trim().is_empty() {
-        return ApiError::new(StatusCode::BAD_REQUEST, "by: must name who answers")
-            .into_response();
+        return ApiError::new(StatusCode::BAD_REQUEST, "by: must name who answers").into_response();
     }
     match api.queue.answer(&id, verdict, body, channel) {
         Ok(approval) => axum::Json(approval).into_response(),

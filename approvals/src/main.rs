@@ -112,7 +112,8 @@ fn main() -> ExitCode {
             audit_trail,
         ),
         command => operate(
-            args.socket.unwrap_or_else(|| PathBuf::from(APPROVALS_SOCKET)),
+            args.socket
+                .unwrap_or_else(|| PathBuf::from(APPROVALS_SOCKET)),
             command,
         ),
     };

@@ -131,7 +131,9 @@ fn facts(approval: &Approval) -> Vec<(&'static str, String)> {
     if let Some(amount) = r.amount {
         facts.push((
             "Amount",
-            format!("{amount} {}", r.currency.as_deref().unwrap_or("")).trim_end().to_owned(),
+            format!("{amount} {}", r.currency.as_deref().unwrap_or(""))
+                .trim_end()
+                .to_owned(),
         ));
     }
     facts.push(("Reason", r.reason.clone()));

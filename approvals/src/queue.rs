@@ -154,8 +154,15 @@ impl Queue {
             }
         }
         queue.metrics.pending.set(pending.len() as i64);
+        // Expiries that passed while the daemon was down are enforced before anything else
+        // (the spool below must see them final).
+        let now = Utc::now();
         for id in pending {
-            queue.arm_timer(&id);
+            if queue.get(&id).is_some_and(|a| a.expires_at <= now) {
+                queue.expire(&id)?;
+            } else {
+                queue.arm_timer(&id);
+            }
         }
         for spooled in queue.store.spooled()? {
             let live = queue.get(&spooled.approval_id).is_some_and(|a| {
@@ -464,10 +471,7 @@ impl Queue {
                 }
                 Err(why) => {
                     queue.metrics.notification_failed(&pending.channel);
-                    queue.record(
-                        &approval,
-                        Step::NotificationFailed(&pending.channel, &why),
-                    );
+                    queue.record(&approval, Step::NotificationFailed(&pending.channel, &why));
                 }
             }
         });

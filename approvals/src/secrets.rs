@@ -181,7 +181,11 @@ mod tests {
         assert!(token.accepts(Some(&format!("Bearer {}", text.trim()))));
         assert!(!token.accepts(Some("Bearer nope")));
         assert!(!token.accepts(None));
-        assert!(OperatorToken::load(&path).unwrap().accepts(Some(&format!("Bearer {}", text.trim()))));
+        assert!(
+            OperatorToken::load(&path)
+                .unwrap()
+                .accepts(Some(&format!("Bearer {}", text.trim())))
+        );
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(OperatorToken::load(&path).is_err());
         assert_eq!(new_id().len(), 32);

@@ -145,9 +145,17 @@ async fn channels_get_their_payloads_and_pagerduty_is_resolved() {
         "api.stripe.com"
     );
     assert_eq!(trigger["links"][0]["text"], "Approve");
-    assert!(trigger["links"][0]["href"].as_str().unwrap().contains("sig="));
+    assert!(
+        trigger["links"][0]["href"]
+            .as_str()
+            .unwrap()
+            .contains("sig=")
+    );
 
-    let approved = client.approve(&approval.id, &answer("alice")).await.unwrap();
+    let approved = client
+        .approve(&approval.id, &answer("alice"))
+        .await
+        .unwrap();
     assert_eq!(approved.state, ApprovalState::Approved);
     assert_eq!(approved.enforced, Some(Enforcement::Allow));
     assert_eq!(approved.decided_by.as_deref(), Some("alice"));
@@ -172,10 +180,7 @@ async fn channels_get_their_payloads_and_pagerduty_is_resolved() {
     assert_eq!(words[0], "requested");
     assert_eq!(words.iter().filter(|w| *w == "notified").count(), 4);
     assert!(words.contains(&"approved".to_owned()));
-    let decided = events
-        .iter()
-        .find(|e| e["decision"] == "approved")
-        .unwrap();
+    let decided = events.iter().find(|e| e["decision"] == "approved").unwrap();
     assert_eq!(decided["component"], "approvals");
     assert_eq!(decided["actor"], "alice");
     assert_eq!(decided["container_id"], "agent-7");
@@ -237,7 +242,10 @@ async fn answers_are_final_once_and_bad_requests_name_the_field() {
         .await
         .unwrap();
     let listed = client.list(Some(ApprovalState::Pending)).await.unwrap();
-    assert_eq!(listed.iter().map(|a| &a.id).collect::<Vec<_>>(), [&pending.id]);
+    assert_eq!(
+        listed.iter().map(|a| &a.id).collect::<Vec<_>>(),
+        [&pending.id]
+    );
     assert_eq!(client.list(None).await.unwrap().len(), 3);
 
     // Bad requests: 400 naming the field.
@@ -262,11 +270,7 @@ async fn answers_are_final_once_and_bad_requests_name_the_field() {
     }
     let raw = UnixClient::new(&daemon.socket, Duration::from_secs(2), "t", 1 << 20);
     let (status, body) = raw
-        .call(
-            Method::GET,
-            "/v1/approvals?state=maybe",
-            None,
-        )
+        .call(Method::GET, "/v1/approvals?state=maybe", None)
         .await
         .unwrap();
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -425,7 +429,12 @@ async fn tcp_needs_the_operator_token_and_cannot_ask() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
-        client.get(&approval.id).await.unwrap().decided_by.as_deref(),
+        client
+            .get(&approval.id)
+            .await
+            .unwrap()
+            .decided_by
+            .as_deref(),
         Some("operator-console")
     );
     let (status, _) = tcp_call(daemon.tcp, "GET", "/healthz", &[], None).await;
@@ -472,7 +481,9 @@ async fn a_wait_returns_as_soon_as_another_connection_answers() {
         .wait("nope", Duration::from_millis(10))
         .await
         .unwrap_err();
-    assert!(matches!(missing, ClientError::Refused { status, .. } if status == StatusCode::NOT_FOUND));
+    assert!(
+        matches!(missing, ClientError::Refused { status, .. } if status == StatusCode::NOT_FOUND)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -528,8 +539,14 @@ async fn a_flaky_channel_is_retried_and_a_dead_one_never_changes_the_decision() 
         .filter(|e| e["decision"] == "notification-failed")
         .map(|e| e["reason"].as_str().unwrap())
         .collect();
-    assert!(failures.iter().any(|r| r.contains("channel teams")), "{failures:?}");
-    assert!(failures.iter().any(|r| r.contains("channel email")), "{failures:?}");
+    assert!(
+        failures.iter().any(|r| r.contains("channel teams")),
+        "{failures:?}"
+    );
+    assert!(
+        failures.iter().any(|r| r.contains("channel email")),
+        "{failures:?}"
+    );
     assert!(
         failures.iter().all(|r| !r.contains("/webhook")),
         "webhook paths are secrets: {failures:?}"
@@ -554,5 +571,8 @@ async fn a_flaky_channel_is_retried_and_a_dead_one_never_changes_the_decision() 
         metrics.contains(r#"openshell_approvals_decisions_total{state="timed-out"} 1"#),
         "{metrics}"
     );
-    assert!(metrics.contains("openshell_approvals_pending 0"), "{metrics}");
+    assert!(
+        metrics.contains("openshell_approvals_pending 0"),
+        "{metrics}"
+    );
 }

@@ -61,8 +61,7 @@ impl StandIn {
                         let shared = shared.clone();
                         async move {
                             let body = request.into_body().collect().await?.to_bytes();
-                            let value: Value =
-                                serde_json::from_slice(&body).unwrap_or(Value::Null);
+                            let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                             shared.received.lock().unwrap().push(value);
                             let status = shared.script.lock().unwrap().pop_front().unwrap_or(200);
                             Ok::<_, hyper::Error>(
@@ -256,5 +255,7 @@ pub async fn tcp_call(
 /// The path and query of a URL (`http://host/p?q` → `/p?q`).
 pub fn path_of(url: &str) -> String {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    rest.find('/').map(|i| rest[i..].to_owned()).unwrap_or_default()
+    rest.find('/')
+        .map(|i| rest[i..].to_owned())
+        .unwrap_or_default()
 }
