@@ -95,17 +95,17 @@ fn transport(request: &Request) -> Transport {
         .unwrap_or(Transport::Unix)
 }
 
-/// On TCP, the operator token is required.
-fn authorize(api: &Api, request: &Request) -> Result<(), Response> {
+/// On TCP, the operator token is required: the refusal when it is missing or wrong.
+fn authorize(api: &Api, request: &Request) -> Option<Response> {
     if transport(request) == Transport::Unix {
-        return Ok(());
+        return None;
     }
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     if api.token.accepts(presented) {
-        return Ok(());
+        return None;
     }
     let mut response = ApiError::new(
         StatusCode::UNAUTHORIZED,
@@ -115,7 +115,7 @@ fn authorize(api: &Api, request: &Request) -> Result<(), Response> {
     response
         .headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    Err(response)
+    Some(response)
 }
 
 fn not_found(id: &str) -> ApiError {
@@ -166,7 +166,7 @@ async fn list(
     Query(query): Query<HashMap<String, String>>,
     request: Request,
 ) -> Response {
-    if let Err(denied) = authorize(&api, &request) {
+    if let Some(denied) = authorize(&api, &request) {
         return denied;
     }
     let state = match query.get("state") {
@@ -186,7 +186,7 @@ async fn list(
 }
 
 async fn show(State(api): State<Api>, UrlPath(id): UrlPath<String>, request: Request) -> Response {
-    if let Err(denied) = authorize(&api, &request) {
+    if let Some(denied) = authorize(&api, &request) {
         return denied;
     }
     match api.queue.get(&id) {
@@ -201,7 +201,7 @@ async fn wait(
     Query(query): Query<HashMap<String, String>>,
     request: Request,
 ) -> Response {
-    if let Err(denied) = authorize(&api, &request) {
+    if let Some(denied) = authorize(&api, &request) {
         return denied;
     }
     let timeout = match query.get("timeout_ms") {
@@ -239,7 +239,7 @@ async fn answer(
     verdict: Verdict,
     request: Request,
 ) -> Response {
-    if let Err(denied) = authorize(&api, &request) {
+    if let Some(denied) = authorize(&api, &request) {
         return denied;
     }
     let channel = match request
