@@ -1,5 +1,5 @@
-//! `openshell-approvals`: the node's approval queue daemon (`serve`) and its operator commands
-//! (`list`, `show`, `approve`, `deny`, `watch`) over the daemon's unix socket.
+//! `openshell-approvals`: the node's approval queue daemon (run without a command) and its operator
+//! commands (`list`, `show`, `approve`, `deny`, `watch`) over the daemon's unix socket.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,37 +15,35 @@ use openshell_approvals::daemon::{Daemon, Settings};
 use openshell_approvals::notify::RetryPolicy;
 use openshell_policy::wire::{APPROVALS_SOCKET, ApprovalState};
 
-/// The node's approval queue: escalated agent actions held for a human.
+/// The node's approval queue: escalated agent actions held for a human. Without a command it
+/// runs the daemon; the commands are the operator's, over the daemon's socket.
 #[derive(Parser, Debug)]
 #[command(name = "openshell-approvals", version)]
 struct Args {
     /// The daemon's unix socket (default: the config's `socket`, else /run/openshell/approvals.sock)
     #[arg(long, global = true, env = "OPENSHELL_APPROVALS_SOCKET")]
     socket: Option<PathBuf>,
+    /// Daemon: configuration file (TOML: state_dir, listen, public_url, audit_trail, [channels.*])
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Daemon: state directory (the queue, the link key, the operator token)
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// Daemon: also listen on TCP for consoles and chat-link callbacks (`127.0.0.1:9447`)
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Daemon: the operator token file (created 0600 at first start when missing)
+    #[arg(long)]
+    operator_token_file: Option<PathBuf>,
+    /// Daemon: the node's audit trail (JSON lines)
+    #[arg(long)]
+    audit_trail: Option<PathBuf>,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the daemon.
-    Serve {
-        /// Configuration file (TOML: state_dir, listen, public_url, audit_trail, [channels.*])
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// State directory (the queue, the link key, the operator token)
-        #[arg(long)]
-        state_dir: Option<PathBuf>,
-        /// Also listen on TCP for consoles and chat-link callbacks (`127.0.0.1:9447`)
-        #[arg(long)]
-        listen: Option<SocketAddr>,
-        /// The operator token file (created 0600 at first start when missing)
-        #[arg(long)]
-        operator_token_file: Option<PathBuf>,
-        /// The node's audit trail (JSON lines)
-        #[arg(long)]
-        audit_trail: Option<PathBuf>,
-    },
     /// List approvals as a table.
     List {
         /// Only those in this state
@@ -97,21 +95,15 @@ enum Format {
 fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.command {
-        Command::Serve {
-            config,
-            state_dir,
-            listen,
-            operator_token_file,
-            audit_trail,
-        } => serve(
+        None => serve(
             args.socket,
-            config,
-            state_dir,
-            listen,
-            operator_token_file,
-            audit_trail,
+            args.config,
+            args.state_dir,
+            args.listen,
+            args.operator_token_file,
+            args.audit_trail,
         ),
-        command => operate(
+        Some(command) => operate(
             args.socket
                 .unwrap_or_else(|| PathBuf::from(APPROVALS_SOCKET)),
             command,
@@ -230,7 +222,6 @@ fn operate(socket: PathBuf, command: Command) -> anyhow::Result<ExitCode> {
                 })
                 .await?;
             }
-            Command::Serve { .. } => anyhow::bail!("serve is not an operator command"),
         }
         anyhow::Ok(ExitCode::SUCCESS)
     })

@@ -28,7 +28,6 @@ fn start(dir: &Path, config: &Path, socket: &Path, trail: &Path) -> Running {
     let child = Command::new(BINARY)
         .arg("--socket")
         .arg(socket)
-        .arg("serve")
         .arg("--config")
         .arg(config)
         .arg("--state-dir")
