@@ -50,6 +50,7 @@ async fn channels_get_their_payloads_and_pagerduty_is_resolved() {
         .unwrap();
     let first = slack.wait_for(1, Duration::from_secs(5)).await;
     let first_after = asked.elapsed();
+    eprintln!("first notification received {first_after:?} after the request was sent");
     assert_eq!(first.len(), 1);
     assert!(
         first_after < Duration::from_secs(1),
@@ -575,4 +576,54 @@ async fn a_flaky_channel_is_retried_and_a_dead_one_never_changes_the_decision() 
         metrics.contains("openshell_approvals_pending 0"),
         "{metrics}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_prints_new_pending_approvals_and_decisions() {
+    let daemon = TestDaemon::start("").await;
+    let client = ApprovalsClient::new(&daemon.socket);
+    let before = client
+        .submit(&request(&[], 60_000, Enforcement::Deny))
+        .await
+        .unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let watcher = {
+        let client = client.clone();
+        let lines = std::sync::Arc::clone(&lines);
+        tokio::spawn(async move {
+            openshell_approvals::cli::watch(&client, |line| lines.lock().unwrap().push(line)).await
+        })
+    };
+    let seen = |n: usize| {
+        let lines = std::sync::Arc::clone(&lines);
+        move || lines.lock().unwrap().len() >= n
+    };
+    assert!(eventually(Duration::from_secs(5), seen(1)).await);
+    let after = client
+        .submit(&request(&[], 60_000, Enforcement::Deny))
+        .await
+        .unwrap();
+    assert!(eventually(Duration::from_secs(5), seen(2)).await);
+    client
+        .clone()
+        .with_channel("cli")
+        .deny(&before.id, &answer("frank"))
+        .await
+        .unwrap();
+    assert!(eventually(Duration::from_secs(5), seen(3)).await);
+    watcher.abort();
+    let lines = lines.lock().unwrap().clone();
+    assert!(
+        lines[0].starts_with("pending") && lines[0].contains(&before.id),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].starts_with("pending") && lines[1].contains(&after.id),
+        "{lines:?}"
+    );
+    assert!(
+        lines[2].starts_with("denied") && lines[2].contains(&before.id),
+        "{lines:?}"
+    );
+    assert!(lines[2].contains("by frank via cli"), "{lines:?}");
 }
