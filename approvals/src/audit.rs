@@ -3,7 +3,9 @@
 //! who answered, when and through which channel.
 
 use openshell_audit::new_event;
-use openshell_policy::wire::{Approval, AuditEvent, Enforcement};
+use openshell_policy::wire::{Approval, AuditEvent};
+
+use crate::api::enforcement_word as word;
 
 /// `component` of the daemon's events.
 pub const COMPONENT: &str = "approvals";
@@ -78,12 +80,4 @@ pub fn event(approval: &Approval, step: Step<'_>) -> AuditEvent {
         event.actor = approval.decided_by.clone();
     }
     event
-}
-
-/// `allow` or `deny`.
-pub fn word(enforcement: Enforcement) -> &'static str {
-    match enforcement {
-        Enforcement::Allow => "allow",
-        Enforcement::Deny => "deny",
-    }
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use openshell_policy::wire::{Approval, ApprovalAnswer, ApprovalState};
 
+use crate::api::{enforcement_word, state_name};
 use crate::client::{ApprovalsClient, ClientError};
-use crate::queue::state_name;
 
 /// How often `watch` looks at the queue.
 pub const WATCH_INTERVAL: Duration = Duration::from_millis(500);
@@ -110,9 +110,9 @@ pub fn text(a: &Approval) -> String {
     field("reason", &r.reason);
     field("created", &a.created_at.to_rfc3339());
     field("expires", &a.expires_at.to_rfc3339());
-    field("default", crate::audit::word(r.default_action));
+    field("default", enforcement_word(r.default_action));
     if let Some(enforced) = a.enforced {
-        field("enforced", crate::audit::word(enforced));
+        field("enforced", enforcement_word(enforced));
     }
     if let Some(by) = &a.decided_by {
         field("decided by", by);

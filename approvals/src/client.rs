@@ -13,7 +13,7 @@ use openshell_service_http::{CallError, UnixClient, error_text};
 use serde::de::DeserializeOwned;
 use tokio::net::UnixStream;
 
-use crate::http::{CHANNEL_HEADER, MAX_WAIT};
+use crate::api::{CHANNEL_HEADER, MAX_WAIT, state_name};
 
 /// Time limit of a call other than a wait.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -160,7 +160,7 @@ impl ApprovalsClient {
     /// Every approval, or those in `state`.
     pub async fn list(&self, state: Option<ApprovalState>) -> Result<Vec<Approval>, ClientError> {
         let path = match state {
-            Some(state) => format!("/v1/approvals?state={}", crate::queue::state_name(state)),
+            Some(state) => format!("/v1/approvals?state={}", state_name(state)),
             None => "/v1/approvals".to_owned(),
         };
         self.call(Method::GET, &path, None, CALL_TIMEOUT, StatusCode::OK)

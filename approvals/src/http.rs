@@ -26,15 +26,12 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 use tower_service::Service;
 
+use crate::api::{CHANNEL_HEADER, MAX_WAIT};
 use crate::queue::{AnswerError, Queue, SubmitError, Verdict};
 use crate::secrets::OperatorToken;
 
 /// How accept failures are reported.
 const COMPONENT: &str = "openshell-approvals";
-/// The header naming the channel an answer came through (`cli`; default `api`).
-pub const CHANNEL_HEADER: &str = "x-openshell-channel";
-/// Longest long-poll.
-pub const MAX_WAIT: Duration = Duration::from_secs(60);
 /// Long-poll when the request names none.
 const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 const LIMITS: BodyLimits = BodyLimits {

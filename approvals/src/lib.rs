@@ -5,7 +5,14 @@
 //! operator (API, CLI, link), enforces the policy's default when nobody answers in time, and
 //! audits every step.
 //!
+//! # Features
+//! `server` (default) is the daemon: the store, the HTTP server, notifications, audit and
+//! metrics. Without it (`default-features = false, features = ["client"]`) the crate is the
+//! API's client and the operator commands only, with no database, axum, TLS or Prometheus
+//! dependencies: what a component that asks for approvals links.
+//!
 //! # Modules
+//! - [`api`]: the header, limits and words the daemon and its clients share.
 //! - [`config`]: the TOML configuration (state directory, listeners, channels).
 //! - [`store`]: the redb database of approvals and undelivered notifications.
 //! - [`queue`]: validation, timers, answers, waiters, notifications in the background.
@@ -16,16 +23,26 @@
 //! - [`client`]: the API's client over the unix socket; [`cli`]: the operator's commands.
 //! - [`daemon`]: starting it all.
 
+pub mod api;
+#[cfg(feature = "server")]
 pub mod audit;
 pub mod cli;
 pub mod client;
+#[cfg(feature = "server")]
 pub mod config;
+#[cfg(feature = "server")]
 pub mod daemon;
+#[cfg(feature = "server")]
 pub mod http;
+#[cfg(feature = "server")]
 pub mod metrics;
+#[cfg(feature = "server")]
 pub mod notify;
+#[cfg(feature = "server")]
 pub mod queue;
+#[cfg(feature = "server")]
 pub mod secrets;
+#[cfg(feature = "server")]
 pub mod store;
 
 pub use client::{ApprovalsClient, ClientError};

@@ -142,7 +142,7 @@ fn facts(approval: &Approval) -> Vec<(&'static str, String)> {
         format!(
             "{} (then {})",
             approval.expires_at.format("%Y-%m-%d %H:%M:%S UTC"),
-            crate::audit::word(r.default_action)
+            crate::api::enforcement_word(r.default_action)
         ),
     ));
     facts

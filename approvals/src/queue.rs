@@ -16,6 +16,7 @@ use openshell_policy::wire::{
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::api::state_name;
 use crate::audit::{self, Step};
 use crate::config::Channels;
 use crate::metrics::{Metrics, StateLabels};
@@ -86,16 +87,6 @@ impl Verdict {
             "deny" => Some(Verdict::Deny),
             _ => None,
         }
-    }
-}
-
-/// The name of a state, as on the wire.
-pub fn state_name(state: ApprovalState) -> &'static str {
-    match state {
-        ApprovalState::Pending => "pending",
-        ApprovalState::Approved => "approved",
-        ApprovalState::Denied => "denied",
-        ApprovalState::TimedOut => "timed-out",
     }
 }
 
