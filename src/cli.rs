@@ -125,6 +125,13 @@ enum Command {
     #[command(after_help = "Examples:\n  openshell audit 3f2a9c              \
         the container whose id begins 3f2a9c\n  openshell audit --follow --format json demo")]
     Audit(commands::audit::AuditArgs),
+    /// The node's approval queue: list, show, approve, deny and watch the escalated actions
+    /// waiting for a human (through the openshell-approvals daemon's socket).
+    #[command(
+        after_help = "Examples:\n  openshell approvals list --state pending\n  \
+        openshell approvals approve 9f0c... --note \"invoice checked\"\n  openshell approvals watch"
+    )]
+    Approvals(commands::approvals::ApprovalsArgs),
 }
 
 /// Send a signal to the container's init process (default SIGTERM), or to all its processes.
@@ -244,6 +251,7 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<i32> {
         Command::Gpu(args) => done(commands::gpu::gpu(args)),
         Command::Policy(args) => commands::policy::policy(ctx, args),
         Command::Audit(args) => done(commands::audit::audit(ctx, args)),
+        Command::Approvals(args) => commands::approvals::approvals(args),
         Command::Completion(args) => {
             clap_complete::generate(
                 args.shell,

@@ -119,6 +119,11 @@ fn node_service_units_run_built_binaries_with_flags_they_accept() {
     services.sort();
     assert_eq!(
         services,
-        ["nemotron-service", "openshell-egress", "openshell-router"]
+        [
+            "nemotron-service",
+            "openshell-approvals",
+            "openshell-egress",
+            "openshell-router"
+        ]
     );
 }

@@ -256,6 +256,7 @@ fn help_speaks_of_openshell_with_examples() {
         "policy",
         "gpu",
         "audit",
+        "approvals",
     ] {
         let text = help(&[command, "--help"]);
         assert!(!text.to_lowercase().contains("youki"), "{command}: {text}");
@@ -263,6 +264,7 @@ fn help_speaks_of_openshell_with_examples() {
     }
     assert!(help(&["policy", "validate", "--help"]).contains("--format json"));
     assert!(help(&["audit", "--help"]).contains("Examples:"));
+    assert!(help(&["approvals", "--help"]).contains("Examples:"));
 }
 
 #[test]

@@ -8,6 +8,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use libcgroups::common::{AnyCgroupManager, CgroupConfig, create_cgroup_manager};
 use libcontainer::container::{Container, ContainerStatus};
 
+pub mod approvals;
 pub mod audit;
 pub mod create;
 pub mod delete;
