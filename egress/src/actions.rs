@@ -251,3 +251,66 @@ pub fn action(api: &str, seen: &Seen<'_>, fields: Option<&ApiFields>) -> ActionR
         attributes: Default::default(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(yaml: &str) -> ApiFields {
+        serde_saphyr::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn facts_are_read_where_the_catalog_says() {
+        let path = RequestPath::parse("/v1/charges?customer=cus_9").unwrap();
+        let post = Method::POST;
+        let json = Bytes::from_static(
+            br#"{"payment": {"amount": 12500, "currency": "eur"}, "to": "acct-1"}"#,
+        );
+        let seen = Seen {
+            method: &post,
+            host: "pay.example.test",
+            path: &path,
+            body: Some(&json),
+        };
+        let mapped = fields(
+            "{amount: /payment/amount, currency: /payment/currency, destination: /to, \
+             resource: 'query:customer', minorUnits: true}",
+        );
+        let built = super::action("payment.process", &seen, Some(&mapped));
+        assert_eq!(built.amount, Some(125.0));
+        assert_eq!(built.currency.as_deref(), Some("EUR"));
+        assert_eq!(built.destination.as_deref(), Some("acct-1"));
+        assert_eq!(built.resource.as_deref(), Some("cus_9"));
+        assert_eq!(built.data.unwrap()["to"], "acct-1");
+
+        let form = Bytes::from_static(b"amount=99.5&currency=usd&to=jane%40example.com");
+        let seen = Seen {
+            body: Some(&form),
+            ..seen
+        };
+        let mapped = fields("{amount: 'form:amount', destination: 'form:to'}");
+        let built = super::action("payment.process", &seen, Some(&mapped));
+        assert_eq!(built.amount, Some(99.5));
+        assert_eq!(built.destination.as_deref(), Some("jane@example.com"));
+        assert_eq!(built.data.unwrap()["currency"], "usd");
+
+        // Without a mapping: the path is the resource, the host the destination.
+        let seen = Seen { body: None, ..seen };
+        let built = super::action("crm.read", &seen, None);
+        assert_eq!(built.resource.as_deref(), Some("/v1/charges"));
+        assert_eq!(built.destination.as_deref(), Some("pay.example.test"));
+        assert_eq!((built.amount, built.data), (None, None));
+
+        // An amount that is not a number is no amount.
+        let odd = Bytes::from_static(br#"{"amount": "lots"}"#);
+        let seen = Seen {
+            body: Some(&odd),
+            ..seen
+        };
+        assert_eq!(
+            action("p", &seen, Some(&fields("{amount: /amount}"))).amount,
+            None
+        );
+    }
+}

@@ -1236,4 +1236,197 @@ spec:
         let other = RequestPath::parse("/admin").unwrap();
         assert!(matches!(ask(&Method::POST, &other, 0), Verdict::Deny(_)));
     }
+
+    /// The test sandbox registered with its compiled record: catalogued calls are decided in
+    /// line.
+    fn deciding_sandbox() -> Sandbox {
+        let plain = sandbox(true, false);
+        let mut record = plain.record.clone();
+        record.record = Some(
+            openshell_policy::compile_default(
+                "agent.yaml",
+                "apiVersion: openshell.nvidia.com/v1\nkind: SandboxPolicy\nmetadata: {name: agent}\nspec: {}\n",
+            )
+            .unwrap(),
+        );
+        let connections = Arc::new(tokio::sync::Semaphore::new(1));
+        Sandbox::compile(record, &[80, 443], None, connections).unwrap()
+    }
+
+    fn decision(outcome: Outcome) -> Decision {
+        Decision {
+            outcome,
+            enforced: if outcome == Outcome::Allow {
+                Enforcement::Allow
+            } else {
+                Enforcement::Deny
+            },
+            reasons: vec!["payment.process above-100-usd".to_owned()],
+            policies: vec!["approval-0".to_owned()],
+            classification: None,
+            latency_us: 12,
+        }
+    }
+
+    fn approval(state: ApprovalState, enforced: Enforcement) -> Approval {
+        let now = chrono::Utc::now();
+        Approval {
+            id: "a1".to_owned(),
+            request: openshell_policy::wire::ApprovalRequest {
+                container_id: "c1".to_owned(),
+                policy: "agent".to_owned(),
+                policy_digest: "sha256:00".to_owned(),
+                origin: openshell_policy::wire::ApprovalOrigin::Egress,
+                action: "crm.read".to_owned(),
+                resource: None,
+                destination: None,
+                amount: None,
+                currency: None,
+                reason: String::new(),
+                rules: Vec::new(),
+                channels: Vec::new(),
+                timeout_ms: 1000,
+                default_action: Enforcement::Deny,
+            },
+            state,
+            enforced: Some(enforced),
+            created_at: now,
+            expires_at: now,
+            decided_at: Some(now),
+            decided_by: Some("alice".to_owned()),
+            channel: Some("cli".to_owned()),
+            note: None,
+        }
+    }
+
+    #[test]
+    fn catalogued_calls_are_decided_in_line_after_their_body_arrives() {
+        let sandbox = deciding_sandbox();
+        let get = Method::GET;
+        // Without a record, nothing is decided in line.
+        let plain = allowed(decide(
+            &sandbox_plain(),
+            Seen::Request(head(&get, "crm.example.test", "/api/v1/customers/7")),
+        ));
+        assert_eq!(plain.next, Next::Resolve);
+        // With one: a call without a body is decided at once; one with a body after it arrives.
+        let grant = allowed(decide(
+            &sandbox,
+            Seen::Request(head(&get, "crm.example.test", "/api/v1/customers/7")),
+        ));
+        assert_eq!(
+            (grant.next, grant.api.as_deref()),
+            (Next::Evaluate, Some("crm.read"))
+        );
+        let mut with_body = head(&get, "crm.example.test", "/api/v1/customers/7");
+        with_body.has_body = true;
+        let grant = allowed(decide(&sandbox, Seen::Request(with_body)));
+        assert_eq!(grant.next, Next::ReadBody);
+        let grant = allowed(decide(&sandbox, Seen::Then(grant, Fact::BodyRead(Ok(())))));
+        assert_eq!(grant.next, Next::Evaluate);
+        // A request the catalog does not name is left to the rules.
+        let grant = allowed(decide(
+            &sandbox,
+            Seen::Request(head(&get, "tickets.example.test", "/")),
+        ));
+        assert_eq!((grant.next, grant.api), (Next::Resolve, None));
+        // A body that cannot be received is not guessed at.
+        let mut with_body = head(&get, "crm.example.test", "/api/v1/customers/7");
+        with_body.has_body = true;
+        let grant = allowed(decide(&sandbox, Seen::Request(with_body)));
+        let refusal = refused(decide(
+            &sandbox,
+            Seen::Then(grant, Fact::BodyRead(Err("too big".to_owned()))),
+        ));
+        assert_eq!(refusal.error, "action_undecided");
+    }
+
+    fn sandbox_plain() -> Sandbox {
+        sandbox(true, false)
+    }
+
+    #[test]
+    fn in_line_verdicts_forward_refuse_or_hold() {
+        let sandbox = deciding_sandbox();
+        let get = Method::GET;
+        let ask = || {
+            allowed(decide(
+                &sandbox,
+                Seen::Request(head(&get, "crm.example.test", "/api/v1/customers/7")),
+            ))
+        };
+        let grant = allowed(decide(
+            &sandbox,
+            Seen::Then(ask(), Fact::Evaluated(decision(Outcome::Allow))),
+        ));
+        assert_eq!(grant.next, Next::Resolve);
+        assert!(grant.rules.contains(&"decision: approval-0".to_owned()));
+
+        let refusal = refused(decide(
+            &sandbox,
+            Seen::Then(ask(), Fact::Evaluated(decision(Outcome::Deny))),
+        ));
+        assert_eq!(
+            (refusal.error, refusal.rule.as_str(), refusal.api.as_deref()),
+            ("action_denied", "decision: approval-0", Some("crm.read"))
+        );
+
+        let held = allowed(decide(
+            &sandbox,
+            Seen::Then(ask(), Fact::Evaluated(decision(Outcome::Escalate))),
+        ));
+        assert_eq!(held.next, Next::AskApproval);
+        assert!(held.decision.is_some());
+        let approved = approval(ApprovalState::Approved, Enforcement::Allow);
+        let grant = allowed(decide(
+            &sandbox,
+            Seen::Then(held, Fact::Answered(Ok(approved))),
+        ));
+        assert_eq!(grant.next, Next::Resolve);
+        assert!(
+            grant.rules.iter().any(|r| r.contains("by alice via cli")),
+            "{:?}",
+            grant.rules
+        );
+
+        let held = || {
+            allowed(decide(
+                &sandbox,
+                Seen::Then(ask(), Fact::Evaluated(decision(Outcome::Escalate))),
+            ))
+        };
+        let denied = approval(ApprovalState::Denied, Enforcement::Deny);
+        let refusal = refused(decide(
+            &sandbox,
+            Seen::Then(held(), Fact::Answered(Ok(denied))),
+        ));
+        assert_eq!(refusal.error, "approval_denied");
+        assert!(
+            refusal.reason.contains("alice denied it via cli"),
+            "{}",
+            refusal.reason
+        );
+        let timed_out = approval(ApprovalState::TimedOut, Enforcement::Deny);
+        let refusal = refused(decide(
+            &sandbox,
+            Seen::Then(held(), Fact::Answered(Ok(timed_out))),
+        ));
+        assert!(
+            refusal.reason.contains("nobody answered in time"),
+            "{}",
+            refusal.reason
+        );
+        // A timeout the policy resolves to allow lets it through.
+        let allowed_by_default = approval(ApprovalState::TimedOut, Enforcement::Allow);
+        let grant = allowed(decide(
+            &sandbox,
+            Seen::Then(held(), Fact::Answered(Ok(allowed_by_default))),
+        ));
+        assert_eq!(grant.next, Next::Resolve);
+        let refusal = refused(decide(
+            &sandbox,
+            Seen::Then(held(), Fact::Answered(Err("queue unreachable".to_owned()))),
+        ));
+        assert_eq!(refusal.error, "approval_unavailable");
+    }
 }

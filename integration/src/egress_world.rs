@@ -349,7 +349,7 @@ impl EgressWorld {
             dir.path().join("node.toml"),
             format!(
                 "registry_dir = \"{d}/registry\"\n\
-                 [services]\negress = \"{d}/egress.sock\"\n\
+                 [services]\negress = \"{d}/egress.sock\"\napprovals = \"{d}/approvals.sock\"\n\
                  [hooks]\ntimeout_ms = 5000\n\
                  [egress]\nca_cert = \"{d}/egress-ca.pem\"\nca_key = \"{d}/egress-ca.key\"\n\
                  [policy]\nworkload_audit_destinations = [\"file://{0}\"]\n\

@@ -88,7 +88,8 @@ impl Drop for SiemStandIn {
     }
 }
 
-/// Reads one request; its body must be a JSON array of events.
+/// Reads one request; its body must be a JSON array of events (or one JSON object, as a
+/// chat webhook posts).
 fn read_post(conn: &TcpStream) -> Option<Vec<Value>> {
     conn.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let mut reader = BufReader::new(conn);
@@ -111,6 +112,9 @@ fn read_post(conn: &TcpStream) -> Option<Vec<Value>> {
     }
     let mut body = vec![0; length];
     reader.read_exact(&mut body).ok()?;
-    let batch: Value = serde_json::from_slice(&body).ok()?;
-    batch.as_array().cloned()
+    match serde_json::from_slice(&body).ok()? {
+        Value::Array(batch) => Some(batch),
+        object @ Value::Object(_) => Some(vec![object]),
+        _ => None,
+    }
 }

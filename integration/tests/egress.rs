@@ -1498,3 +1498,227 @@ fn a_full_audit_spool_holds_its_cap_and_reports_what_it_dropped() {
     rt.ok(&["delete", "--force", &id]);
     in_node(&world, || siem.stop());
 }
+
+const INLINE_POLICY: &str = "apiVersion: openshell.nvidia.com/v1
+kind: SandboxPolicy
+metadata:
+  name: inline-test
+spec:
+  isolation:
+    network: restricted
+  permissions:
+    allowedAPIs: [crm.read, payment.process]
+  auditLog:
+    destination: file://@TRAIL@
+---
+apiVersion: openshell.nvidia.com/v1
+kind: NetworkPolicy
+metadata:
+  name: inline-test
+spec:
+  egress:
+    allow:
+      - domain: crm.example.test
+---
+apiVersion: openshell.nvidia.com/v1
+kind: ApiCatalog
+metadata:
+  name: inline-apis
+spec:
+  apis:
+    crm.read:
+      - methods: [GET]
+        host: crm.example.test
+        path: /api/v1/customers/**
+    payment.process:
+      - methods: [POST]
+        host: crm.example.test
+        path: /api/v1/payments
+        fields:
+          amount: /amount
+          currency: /currency
+          destination: /recipient
+---
+approvalPolicy:
+  triggers:
+    - {action: payment.process, threshold: above-100-usd}
+  channels: [slack]
+  timeout: 3s
+  defaultAction: deny
+";
+
+/// The node's approval queue for the world: the daemon on the socket the node configuration
+/// names, notifying the stand-in Slack webhook.
+fn start_approvals(world: &EgressWorld, slack: &SiemStandIn) -> std::process::Child {
+    let dir = world.dir();
+    let config = dir.join("approvals.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "socket = \"{0}/approvals.sock\"\nstate_dir = \"{0}/approvals\"\n\
+             public_url = \"http://127.0.0.1:9\"\n[channels.slack]\nwebhook_url = \"{1}\"\n",
+            dir.display(),
+            slack.url()
+        ),
+    )
+    .unwrap();
+    let child =
+        std::process::Command::new(openshell_integration::binaries::path("openshell-approvals"))
+            .arg("--config")
+            .arg(&config)
+            .arg("--audit-trail")
+            .arg(world.trail())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start openshell-approvals");
+    let socket = dir.join("approvals.sock");
+    assert!(
+        wait_for(Duration::from_secs(10), || socket.exists()),
+        "the approval queue did not start"
+    );
+    child
+}
+
+/// `openshell approvals ARGS` against the world's queue.
+fn approvals(world: &EgressWorld, args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(openshell_integration::binaries::openshell())
+        .arg("approvals")
+        .arg("--socket")
+        .arg(world.dir().join("approvals.sock"))
+        .args(args)
+        .output()
+        .expect("run openshell approvals");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr),
+    )
+}
+
+/// A payment through the sandbox's proxy: the status and the JSON answer.
+fn pay(netns: &std::path::Path, amount: u32, wait: Duration) -> (u16, Value) {
+    let body = format!(r#"{{"amount": {amount}, "currency": "usd", "recipient": "acct-77"}}"#);
+    let request = format!(
+        "POST http://crm.example.test/api/v1/payments HTTP/1.1\r\nHost: crm.example.test\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let reply = raw_exchange(netns, request.as_bytes(), wait);
+    let (head, body) = split_response(&reply);
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer to the payment of {amount}: {head}"));
+    (status, body)
+}
+
+/// The ids of the pending approvals `openshell approvals list` shows.
+fn pending(world: &EgressWorld) -> Vec<String> {
+    let (ok, out) = approvals(world, &["list"]);
+    assert!(ok, "{out}");
+    out.lines()
+        .filter(|line| line.contains("pending"))
+        .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn api_calls_are_decided_in_line_and_escalations_wait_for_a_human() {
+    let world = EgressWorld::new();
+    let rt = world.runtime();
+    let policy = world.policy("inline", INLINE_POLICY);
+    let bundle = world.sandbox_bundle(&policy);
+    let id = unique_id("egress-inline");
+    rt.start_detached(&id, bundle.path());
+    let netns = netns_of(&rt, &id);
+    let slack = SiemStandIn::start();
+    let mut queue = start_approvals(&world, &slack);
+
+    // Under the threshold: decided in process and forwarded at once.
+    let (status, body) = pay(&netns, 45, Duration::from_secs(5));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["path"], "/api/v1/payments");
+
+    // Above it: held while a human is asked; approved from the CLI, it goes on.
+    let held = {
+        let netns = netns.clone();
+        std::thread::spawn(move || pay(&netns, 250, Duration::from_secs(10)))
+    };
+    let mut ids = Vec::new();
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            ids = pending(&world);
+            !ids.is_empty()
+        }),
+        "no pending approval"
+    );
+    let (ok, shown) = approvals(&world, &["show", &ids[0]]);
+    assert!(ok, "{shown}");
+    let shown: Value = serde_json::from_str(&shown).expect("show prints JSON");
+    assert_eq!(shown["request"]["action"], "payment.process");
+    assert_eq!(shown["request"]["amount"], 250.0);
+    assert_eq!(shown["request"]["currency"], "USD");
+    assert_eq!(shown["request"]["destination"], "acct-77");
+    assert_eq!(shown["request"]["container_id"], id.as_str());
+    assert!(
+        wait_for(Duration::from_secs(5), || !slack.events().is_empty()),
+        "Slack was not notified"
+    );
+    let slack_message = slack.events()[0].to_string();
+    assert!(slack_message.contains("payment.process"), "{slack_message}");
+    assert!(slack_message.contains("blocks"), "{slack_message}");
+    let (ok, out) = approvals(&world, &["approve", &ids[0], "--note", "known vendor"]);
+    assert!(ok, "{out}");
+    let (status, body) = held.join().unwrap();
+    assert_eq!(status, 200, "approved payment: {body}");
+    let forwarded = world
+        .recorded
+        .requests()
+        .iter()
+        .filter(|seen| seen.path == "/api/v1/payments")
+        .count();
+    assert_eq!(forwarded, 2, "{:?}", world.recorded.requests());
+
+    // Nobody answers: the default action (deny) after the 3 s timeout.
+    let (status, body) = pay(&netns, 300, Duration::from_secs(12));
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"], "approval_denied", "{body}");
+    assert!(
+        body["reason"].as_str().unwrap().contains("nobody answered"),
+        "{body}"
+    );
+
+    // The queue is gone: the held request fails closed at once.
+    let _ = queue.kill();
+    let _ = queue.wait();
+    let (status, body) = pay(&netns, 500, Duration::from_secs(5));
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"], "approval_unavailable", "{body}");
+    // ... and a payment under the threshold still needs no one.
+    assert_eq!(pay(&netns, 20, Duration::from_secs(5)).0, 200);
+
+    // The trail has each decision: the engine's, the decision engine's, the queue's.
+    let events = world.audit_events_until(|events| {
+        events
+            .iter()
+            .any(|e| e["component"] == "approvals" && e["decision"] == "approved")
+            && events_for(events, &id)
+                .iter()
+                .filter(|e| e["action"] == "payment.process" && e["decision"] == "deny")
+                .count()
+                >= 2
+    });
+    let approved = events
+        .iter()
+        .find(|e| e["component"] == "approvals" && e["decision"] == "approved")
+        .unwrap();
+    assert!(approved.to_string().contains("cli"), "{approved}");
+    assert_eq!(
+        world.recorded.requests().len(),
+        3,
+        "only the allowed and the approved payments reached the server"
+    );
+    rt.ok(&["delete", "--force", &id]);
+}
