@@ -41,7 +41,8 @@
 //!   `syscalls: default`, `gpuAccess: none`; audit is on unless `auditLog.enabled: false`.
 //! - Per-syscall overrides live in `spec.isolation.syscallOverrides` (`NAME: allow | deny |
 //!   escalate`); escape syscalls (mount family, namespaces, modules, kexec, bpf, keyrings, …)
-//!   cannot be `allow`ed, `write` and the exit calls cannot be escalated.
+//!   cannot be `allow`ed; only syscalls whose arguments are numbers or descriptors can be
+//!   escalated (a held call continues with whatever its pointers point at then).
 //! - `spec.isolation.tmpfs`, `maskedPaths` and `readOnlyPaths` adjust the filesystem view.
 //! - Privacy-router endpoints carry a URL, `local`, a region and SPKI pins
 //!   (`sha256:<hex>` of the SubjectPublicKeyInfo); routes map each sensitivity to endpoints.

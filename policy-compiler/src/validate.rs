@@ -143,22 +143,35 @@ fn check_sandbox(policy: &SandboxPolicy, d: &mut Diagnostics) {
             continue;
         }
         if action.value == SyscallAction::Allow && profiles::NEVER_ALLOW.contains(&name.as_str()) {
+            let hint = if profiles::ESCALATABLE.contains(&name.as_str()) {
+                "use 'escalate' to have a human approve each call, or 'deny'"
+            } else {
+                "use 'deny'"
+            };
             d.error(
                 action.position,
                 format!(
                     "'{}' may not be allowed: it lets a process leave the sandbox",
                     name.value
                 ),
-                "use 'escalate' to have a human approve each call, or 'deny'",
+                hint,
             );
         }
         if action.value == SyscallAction::Escalate
-            && profiles::NEVER_ESCALATE.contains(&name.as_str())
+            && !profiles::ESCALATABLE.contains(&name.as_str())
         {
             d.error(
                 action.position,
-                format!("'{}' cannot be escalated", name.value),
-                "use 'allow' or 'deny' (the runtime and every process need it to run)",
+                format!(
+                    "'{}' cannot be escalated: a held call goes on with the arguments it has \
+                     then, and this one's point into memory the process can rewrite after the \
+                     approval",
+                    name.value
+                ),
+                format!(
+                    "use 'allow' or 'deny'; these can be escalated: {}",
+                    profiles::ESCALATABLE.join(", ")
+                ),
             );
         }
     }

@@ -86,7 +86,7 @@ fn each_looser_axis_is_named() {
         ("{ptrace: deny}", "{}", "isolation.syscallOverrides"),
         (
             "{ptrace: deny}",
-            "{ptrace: deny, bpf: escalate}",
+            "{ptrace: deny, kcmp: escalate}",
             "isolation.syscallOverrides",
         ),
         (

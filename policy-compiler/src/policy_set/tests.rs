@@ -519,9 +519,13 @@ fn syscall_overrides_are_checked() {
             "policy.yaml:8:7: unknown syscall 'ptrce' in spec.isolation.syscallOverrides — did you \
              mean 'ptrace'?",
             "policy.yaml:9:14: 'mount' may not be allowed: it lets a process leave the sandbox — \
-             use 'escalate' to have a human approve each call, or 'deny'",
-            "policy.yaml:10:14: 'write' cannot be escalated — use 'allow' or 'deny' (the runtime \
-             and every process need it to run)",
+             use 'deny'",
+            &format!(
+                "policy.yaml:10:14: 'write' cannot be escalated: a held call goes on with the \
+                 arguments it has then, and this one's point into memory the process can rewrite \
+                 after the approval — use 'allow' or 'deny'; these can be escalated: {}",
+                crate::seccomp::profiles::ESCALATABLE.join(", ")
+            ),
         ]
     );
     let problem = only_problem_words(&sandbox(

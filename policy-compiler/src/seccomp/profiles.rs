@@ -868,14 +868,38 @@ pub(crate) const NEVER_ALLOW: &[&str] = &[
     "swapoff",
 ];
 
-/// Syscalls that cannot be escalated: libcontainer needs `write` to hand the listener to the
-/// supervisor, and a held exit or signal return would wedge the process.
-pub(crate) const NEVER_ESCALATE: &[&str] = &[
-    "write",
-    "exit",
-    "exit_group",
-    "rt_sigreturn",
-    "restart_syscall",
+/// The only syscalls a policy may `escalate`: those whose every argument the kernel acts on is
+/// a number or a descriptor. A held call is let go with `SECCOMP_USER_NOTIF_FLAG_CONTINUE`,
+/// and the kernel reads pointer arguments only then: a path or a struct the human was shown
+/// could be rewritten by another thread between the approval and the call, so syscalls that
+/// take them (`mount`, `bpf`, `chroot`, `clone3`, …) may only be allowed or denied.
+pub(crate) const ESCALATABLE: &[&str] = &[
+    "kill",
+    "tkill",
+    "tgkill",
+    "ptrace",
+    "setuid",
+    "setgid",
+    "setreuid",
+    "setregid",
+    "setresuid",
+    "setresgid",
+    "setfsuid",
+    "setfsgid",
+    "setpgid",
+    "setsid",
+    "unshare",
+    "setns",
+    "personality",
+    "socket",
+    "memfd_create",
+    "userfaultfd",
+    "pidfd_open",
+    "pidfd_getfd",
+    "iopl",
+    "ioperm",
+    "kcmp",
+    "vhangup",
 ];
 
 /// Rules of a named profile (`None` for `unconfined`), shared rules included.

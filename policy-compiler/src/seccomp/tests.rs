@@ -70,7 +70,7 @@ fn every_table_name() -> BTreeSet<&'static str> {
         names.extend(*group);
     }
     names.extend(profiles::NEVER_ALLOW);
-    names.extend(profiles::NEVER_ESCALATE);
+    names.extend(profiles::ESCALATABLE);
     names
 }
 
