@@ -67,19 +67,27 @@ impl Actions {
         })
     }
 
-    /// Decides `api` as `seen` under the sandbox's record, off the async threads (the intent
-    /// classifier may ask a model). A record the engine refuses denies.
+    /// Decides `api` as `seen` under the sandbox's record: in place when the intent is
+    /// classified in process (microseconds), else off the async threads (the classifier may
+    /// ask a model). A record the engine refuses denies.
     pub async fn decide(&self, sandbox: &Sandbox, api: &str, seen: Seen<'_>) -> Decision {
         let started = Instant::now();
-        let Some(record) = sandbox.record.record.clone() else {
+        let Some(record) = sandbox.record.record.as_ref() else {
             return refused("the sandbox has no compiled policy record", started);
         };
         let fields = sandbox
             .apis
             .fields(api, policy_method(seen.method), seen.host, seen.path);
         let action = action(api, &seen, fields);
+        if self.engine.classifies_in_process() {
+            return match self.engine.evaluate_under(sandbox.id(), record, &action) {
+                Ok(decision) => decision,
+                Err(error) => refused(&format!("the decision engine refused: {error}"), started),
+            };
+        }
         let engine = Arc::clone(&self.engine);
         let container = sandbox.id().to_owned();
+        let record = record.clone();
         let decided = tokio::task::spawn_blocking(move || {
             engine.evaluate_under(&container, &record, &action)
         })

@@ -136,7 +136,7 @@ pub enum Fact {
     /// [`Next::Evaluate`]: the decision engine's answer on the action.
     Evaluated(Decision),
     /// [`Next::AskApproval`]: the approval once final, or why there is none (fail closed).
-    Answered(Result<Approval, String>),
+    Answered(Result<Box<Approval>, String>),
 }
 
 /// What the engine does next with something allowed so far.
@@ -565,7 +565,7 @@ fn evaluated(mut grant: Grant, decision: Decision) -> Verdict {
 }
 
 /// A human's answer (or the timeout's) on a held request.
-fn answered(mut grant: Grant, answer: Result<Approval, String>) -> Verdict {
+fn answered(mut grant: Grant, answer: Result<Box<Approval>, String>) -> Verdict {
     let approval = match answer {
         Ok(approval) => approval,
         Err(why) => {
@@ -1380,7 +1380,7 @@ spec:
         let approved = approval(ApprovalState::Approved, Enforcement::Allow);
         let grant = allowed(decide(
             &sandbox,
-            Seen::Then(held, Fact::Answered(Ok(approved))),
+            Seen::Then(held, Fact::Answered(Ok(Box::new(approved)))),
         ));
         assert_eq!(grant.next, Next::Resolve);
         assert!(
@@ -1398,7 +1398,7 @@ spec:
         let denied = approval(ApprovalState::Denied, Enforcement::Deny);
         let refusal = refused(decide(
             &sandbox,
-            Seen::Then(held(), Fact::Answered(Ok(denied))),
+            Seen::Then(held(), Fact::Answered(Ok(Box::new(denied)))),
         ));
         assert_eq!(refusal.error, "approval_denied");
         assert!(
@@ -1409,7 +1409,7 @@ spec:
         let timed_out = approval(ApprovalState::TimedOut, Enforcement::Deny);
         let refusal = refused(decide(
             &sandbox,
-            Seen::Then(held(), Fact::Answered(Ok(timed_out))),
+            Seen::Then(held(), Fact::Answered(Ok(Box::new(timed_out)))),
         ));
         assert!(
             refusal.reason.contains("nobody answered in time"),
@@ -1420,7 +1420,7 @@ spec:
         let allowed_by_default = approval(ApprovalState::TimedOut, Enforcement::Allow);
         let grant = allowed(decide(
             &sandbox,
-            Seen::Then(held(), Fact::Answered(Ok(allowed_by_default))),
+            Seen::Then(held(), Fact::Answered(Ok(Box::new(allowed_by_default)))),
         ));
         assert_eq!(grant.next, Next::Resolve);
         let refusal = refused(decide(

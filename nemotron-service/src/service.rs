@@ -193,9 +193,11 @@ impl PolicyService {
             policy: policy.name.clone(),
             message,
         };
-        // The record comes from the runtime through the hook: it is used only if its digest
-        // matches what it says, and compiled once per digest.
-        policy.verify().map_err(|e| fail(e.to_string()))?;
+        // The record comes from the runtime through the hook: it is compiled only if its
+        // digest matches what it says, and once per digest. A digest already compiled is
+        // answered from the cache before the record is hashed again: what is cached was built
+        // from contents that had that digest, so a record that only claims it gets the genuine
+        // policy's rules, never its own.
         let key = policy.digest.clone();
         if let Some(hit) = self
             .compiled
@@ -205,6 +207,7 @@ impl PolicyService {
         {
             return Ok(Arc::clone(hit));
         }
+        policy.verify().map_err(|e| fail(e.to_string()))?;
         let nl = compile_documents(self.nl_compiler(), &policy.decisions.natural_language)?;
         if let Some(u) = nl.unparsed.first() {
             return Err(fail(format!(
@@ -304,6 +307,12 @@ impl PolicyService {
         ))
     }
 
+    /// Whether actions are classified without waiting on anything (no model backend is
+    /// configured): a caller on an async thread may then evaluate in place.
+    pub fn classifies_in_process(&self) -> bool {
+        self.settings.node.model.is_none()
+    }
+
     /// Evaluates an action of a container this service does not keep registered, under the
     /// container's compiled policy record: the egress engine decides each API call of its
     /// sandboxes in process this way. The record is verified and compiled once per digest;
@@ -319,7 +328,7 @@ impl PolicyService {
         let classification = self.classify(action, Some(container_id));
         Ok(self.decide_action(
             container_id,
-            &record.name,
+            policy.name(),
             &policy,
             action,
             classification,

@@ -502,7 +502,11 @@ impl Connection {
                     };
                     match (&grant.next, &grant.decision) {
                         (Next::AskApproval, Some(decision)) => Fact::Answered(
-                            self.state.actions.ask(sandbox, api, seen, decision).await,
+                            self.state
+                                .actions
+                                .ask(sandbox, api, seen, decision)
+                                .await
+                                .map(Box::new),
                         ),
                         _ => Fact::Evaluated(self.state.actions.decide(sandbox, api, seen).await),
                     }

@@ -1,0 +1,170 @@
+//! What the in-line decision adds to a proxied API call: the action built from the request, the
+//! intent classified and the compiled record decided by the embedded decision engine, audited
+//! to a file, as the proxy's `Evaluate` step does it (`Actions::decide`, off the async
+//! threads), and the engine call alone (`PolicyService::evaluate_under`).
+//!
+//! `cargo bench --profile ci --workspace --bench inline_decision` (or the bench profile).
+//! Options (environment): `BENCH_CALLS` (default 20000).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hyper::Method;
+use nemotron_service::{PolicyService, ServiceSettings};
+use openshell_egress::actions::{self, Actions};
+use openshell_egress::sandbox::{Sandbox, SandboxRecord};
+use openshell_policy::node_config::NodeConfig;
+use openshell_policy::{PolicySet, RequestPath};
+
+const POLICY: &str = "apiVersion: openshell.nvidia.com/v1
+kind: SandboxPolicy
+metadata:
+  name: bench-inline
+spec:
+  isolation:
+    network: restricted
+  permissions:
+    allowedAPIs: [payment.process]
+  auditLog:
+    destination: file://@TRAIL@
+---
+networkPolicy:
+  egress:
+    allow:
+      - domain: crm.example.test
+---
+apiVersion: openshell.nvidia.com/v1
+kind: NaturalLanguagePolicy
+metadata:
+  name: bench-inline
+spec:
+  text: Agents may not access health data. Agents may not delete customer records.
+---
+apiVersion: openshell.nvidia.com/v1
+kind: ApiCatalog
+metadata:
+  name: bench-apis
+spec:
+  apis:
+    payment.process:
+      - methods: [POST]
+        host: crm.example.test
+        path: /api/v1/payments
+        fields: {amount: /amount, currency: /currency, destination: /recipient}
+---
+approvalPolicy:
+  triggers:
+    - {action: payment.process, threshold: above-100-usd}
+  channels: [slack]
+  timeout: 15m
+";
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+fn report(what: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    println!(
+        "{what:<44} p50 {:>7.1} µs   p99 {:>7.1} µs   ({} calls)",
+        us(percentile(&samples, 0.50)),
+        us(percentile(&samples, 0.99)),
+        samples.len()
+    );
+}
+
+fn sandbox(dir: &Path) -> Sandbox {
+    let text = POLICY.replace("@TRAIL@", &dir.join("policy.jsonl").display().to_string());
+    let set = PolicySet::parse("bench.yaml", &text).expect("bench policy");
+    let record = openshell_policy::compile_default("bench.yaml", &text).expect("compile");
+    let record = SandboxRecord {
+        container_id: "bench-1".to_owned(),
+        interface: "osh000000000000".to_owned(),
+        sandbox_ip: "10.200.0.2".parse().unwrap(),
+        policy: openshell_policy::egress_policy(&set),
+        record: Some(record),
+        registered_at: chrono::Utc::now(),
+    };
+    let connections = Arc::new(tokio::sync::Semaphore::new(1));
+    Sandbox::compile(record, &[80, 443], None, connections).expect("sandbox")
+}
+
+fn main() {
+    let calls: usize = std::env::var("BENCH_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node_text = format!(
+        "[audit]\ntrail = \"{0}/trail.jsonl\"\nspool_dir = \"{0}/spool\"\n\
+         [policy]\nworkload_audit_destinations = [\"file://{0}/policy.jsonl\"]\n",
+        dir.path().display()
+    );
+    let node = NodeConfig::parse(&node_text, Path::new("bench-node.toml")).expect("node config");
+    let sandbox = sandbox(dir.path());
+    let record = sandbox.record.record.clone().unwrap();
+    let path = RequestPath::parse("/api/v1/payments").unwrap();
+    let post = Method::POST;
+    let body = Bytes::from_static(br#"{"amount": 45, "currency": "usd", "recipient": "acct-77"}"#);
+    let seen = || actions::Seen {
+        method: &post,
+        host: "crm.example.test",
+        path: &path,
+        body: Some(&body),
+    };
+
+    let engine = PolicyService::for_admission(ServiceSettings::new(node.clone())).unwrap();
+    let action = actions::action(
+        "payment.process",
+        &seen(),
+        sandbox
+            .apis
+            .fields("payment.process", None, "crm.example.test", &path),
+    );
+    let first = engine
+        .evaluate_under("bench-1", &record, &action)
+        .expect("decide");
+    println!(
+        "a payment of 45 USD: {:?}; of 250 USD: {:?}",
+        first.outcome,
+        engine
+            .evaluate_under(
+                "bench-1",
+                &record,
+                &openshell_policy::wire::ActionRequest {
+                    amount: Some(250.0),
+                    ..action.clone()
+                },
+            )
+            .unwrap()
+            .outcome
+    );
+    let samples: Vec<Duration> = (0..calls)
+        .map(|_| {
+            let started = Instant::now();
+            std::hint::black_box(engine.evaluate_under("bench-1", &record, &action).unwrap());
+            started.elapsed()
+        })
+        .collect();
+    report("decision engine (evaluate_under)", samples);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let actions = Actions::for_node(&node).unwrap();
+    let samples: Vec<Duration> = runtime.block_on(async {
+        let mut samples = Vec::with_capacity(calls);
+        for _ in 0..calls {
+            let started = Instant::now();
+            std::hint::black_box(actions.decide(&sandbox, "payment.process", seen()).await);
+            samples.push(started.elapsed());
+        }
+        samples
+    });
+    report("the proxy's Evaluate step (Actions::decide)", samples);
+}
