@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use oci_spec::runtime::Spec;
 use openshell_policy::node_config::NodeConfig;
+use openshell_policy::wire::SECCOMP_SUPERVISOR_SOCKET;
 use openshell_policy::{
     Compiled, CompiledPolicy, EgressWiring, HookInjection, NodeFacts, PolicySet,
 };
@@ -91,7 +92,12 @@ pub fn compile(
     let facts = NodeFacts {
         gpu: gpu_edits::for_container(spec, gpu_access, &node.gpu)?,
         hooks,
-        seccomp_listener: None,
+        seccomp_listener: Some(
+            node.services
+                .seccomp
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(SECCOMP_SUPERVISOR_SOCKET)),
+        ),
         egress: EgressWiring {
             gateway: node.egress.gateway(),
             proxy_port: node.egress.proxy_port,
@@ -109,6 +115,28 @@ pub const RESOLV_CONF: &str = "resolv.conf";
 
 /// The annotation naming a container's data-residency region (else the node's `region`).
 pub const REGION_ANNOTATION: &str = "openshell.nvidia.com/region";
+
+/// Refuses a sandbox whose policy escalates system calls while no seccomp supervisor listens:
+/// its held calls would have nobody to ask (libcontainer would fail later, less clearly).
+pub fn check_seccomp_supervisor(compiled: &CompiledPolicy) -> Result<()> {
+    let listener = compiled
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|linux| linux.seccomp().as_ref())
+        .and_then(|seccomp| seccomp.listener_path().as_ref());
+    if let Some(socket) = listener
+        && std::os::unix::net::UnixStream::connect(socket).is_err()
+    {
+        bail!(
+            "policy {:?} escalates system calls, but no seccomp supervisor listens at {}: start \
+             openshell-supervisor or set [services] seccomp",
+            compiled.name,
+            socket.display()
+        );
+    }
+    Ok(())
+}
 
 /// Refuses a restricted sandbox on a node whose egress engine has not created its interception
 /// CA yet (the sandbox could not trust what the engine presents).

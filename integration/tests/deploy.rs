@@ -123,7 +123,8 @@ fn node_service_units_run_built_binaries_with_flags_they_accept() {
             "nemotron-service",
             "openshell-approvals",
             "openshell-egress",
-            "openshell-router"
+            "openshell-router",
+            "openshell-supervisor"
         ]
     );
 }

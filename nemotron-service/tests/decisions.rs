@@ -495,10 +495,24 @@ fn admission_can_be_denied_by_policy() {
         "{:?}",
         d.reasons
     );
-    // A record changed after it was compiled (its digest no longer matches) is refused.
-    let mut tampered = base;
-    tampered.decisions.permissions.denied_apis.clear();
-    let d = service.admit(&admission("a7", tampered, plain.clone()));
+    // A record changed after it was compiled (its digest no longer matches) is never compiled
+    // from its own contents: where the genuine record's digest was compiled, the genuine rules
+    // answer and the change has no effect; a service that has not seen the digest refuses it.
+    let mut tampered = base.clone();
+    tampered
+        .decisions
+        .permissions
+        .denied_apis
+        .push(api(openshell_policy::wire::ADMISSION_API));
+    let d = service.admit(&admission("a7", tampered.clone(), plain.clone()));
+    assert_eq!(
+        d.outcome,
+        Outcome::Allow,
+        "the genuine rules: {:?}",
+        d.reasons
+    );
+    let fresh = PolicyService::new(ServiceSettings::new(node(dir.path()))).unwrap();
+    let d = fresh.admit(&admission("a7", tampered, plain.clone()));
     assert_eq!(d.outcome, Outcome::Deny);
     assert!(
         d.reasons[0].contains("changed after it was compiled"),

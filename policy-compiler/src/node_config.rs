@@ -21,6 +21,7 @@
 //! egress = "/run/openshell/egress.sock"
 //! router = "/run/openshell/router.sock"
 //! approvals = "/run/openshell/approvals.sock"
+//! seccomp = "/run/openshell/seccomp.sock"
 //!
 //! [hooks]
 //! timeout_ms = 5000
@@ -197,6 +198,9 @@ pub struct ServiceSockets {
     /// The approval queue (`openshell-approvals`) that escalated actions wait on; absent = its
     /// default socket, `/run/openshell/approvals.sock`.
     pub approvals: Option<PathBuf>,
+    /// The seccomp supervisor (`openshell-supervisor`) that holds the system calls a policy
+    /// escalates; absent = its default socket, `/run/openshell/seccomp.sock`.
+    pub seccomp: Option<PathBuf>,
 }
 
 /// OCI hook settings.

@@ -601,6 +601,10 @@ pub enum Enforcement {
 /// Where the approvals daemon listens by default.
 pub const APPROVALS_SOCKET: &str = "/run/openshell/approvals.sock";
 
+/// Where the seccomp supervisor (`openshell-supervisor`) listens by default: the
+/// `listenerPath` of every filter that escalates a system call.
+pub const SECCOMP_SUPERVISOR_SOCKET: &str = "/run/openshell/seccomp.sock";
+
 /// What holds an escalated action while a human is asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -138,6 +138,7 @@ fn apply_policy(
         .with_context(context)?
         .policy;
     hardening::check_egress_ca(&compiled).with_context(context)?;
+    hardening::check_seccomp_supervisor(&compiled).with_context(context)?;
     tracing::info!("{}", attached.derivation.trim_end());
     let spec = compiled.spec.clone();
     let files = PolicyFiles {
