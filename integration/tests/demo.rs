@@ -29,6 +29,12 @@ fn the_example_agents_get_exactly_what_their_policies_allow() {
         "gpuAccess: inference-only: no NVIDIA driver",
         "=> refused at create, as it must be",
         "container state left behind: none",
+        "ok         allowed  POST payment of 45 USD",
+        "[operator] openshell approvals approve",
+        "ok         allowed  POST payment of 250 USD",
+        "ok         blocked  POST payment of 300 USD",
+        "\"error\":\"approval_denied\"",
+        "Approval needed: payment.process by container payments",
         "sandbox interfaces in the node namespace: []",
         "demo passed",
     ] {
@@ -47,4 +53,19 @@ fn the_example_agents_get_exactly_what_their_policies_allow() {
         .expect("a SIEM section");
     assert!(siem.contains("sales-ops sandbox.start allow"), "{report}");
     assert!(siem.contains("sales-ops egress.dns deny"), "{report}");
+    // The payments agent's trail: the held payment approved by the operator, the other timed out.
+    let payments = stdout
+        .split("=== openshell audit payments")
+        .nth(1)
+        .expect("the payments agent's audit");
+    assert!(
+        payments.contains("approvals payment.process approved"),
+        "{report}"
+    );
+    assert!(payments.contains("actor=demo-operator"), "{report}");
+    assert!(
+        payments.contains("approvals payment.process timed-out"),
+        "{report}"
+    );
+    assert!(payments.contains("egress payment.process deny"), "{report}");
 }

@@ -1,10 +1,11 @@
-//! What an escalation means while no approval workflow exists.
+//! What an escalation means where nobody can be asked.
 
 use openshell_policy::wire::{Enforcement, Outcome};
 
-/// Resolves an escalation. The approval workflow (a later component) will ask a human; until
-/// then an escalation is what the ApprovalPolicy's `defaultAction` says — deny unless the
-/// policy says allow. This is the single place that decision is taken.
+/// Resolves an escalation where no human can be asked (admission, `POST /v1/evaluate`): what
+/// the ApprovalPolicy's `defaultAction` says — deny unless the policy says allow. An API call
+/// the egress engine holds, or a system call the seccomp supervisor holds, is asked of the
+/// approval queue instead. This is the single place the default is applied.
 pub fn resolve_escalation(default_action: Enforcement) -> Enforcement {
     default_action
 }

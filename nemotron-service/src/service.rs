@@ -611,7 +611,7 @@ fn decide(
     let mut reasons = verdict.reasons;
     if verdict.outcome == Outcome::Escalate {
         reasons.push(format!(
-            "escalated for approval; no approval workflow answers yet, so the policy's default action ({}) applies",
+            "escalated for approval: a held API call waits for a human; elsewhere the policy's default action ({}) applies",
             match enforced {
                 openshell_policy::wire::Enforcement::Allow => "allow",
                 openshell_policy::wire::Enforcement::Deny => "deny",

@@ -7,12 +7,17 @@
 //! (no `nemotron-service` needed); audit events go to the node's trail and to a stand-in SIEM
 //! for `siem://security-events`. The sales-ops agent reports what its policy let through; the
 //! customer-support agent asks for `gpuAccess: inference-only`, so on a node without an NVIDIA
-//! driver it must be refused at `create` with nothing left behind.
+//! driver it must be refused at `create` with nothing left behind. The payments agent pays
+//! three times: under the approval threshold it goes through; above it the egress engine holds
+//! the call while the node's approval queue (`openshell-approvals`) posts to a stand-in Slack,
+//! and the demo, as the operator, approves the first with `openshell approvals approve` and
+//! lets the second time out to the policy's default (deny).
 //!
 //! Exit status 0 when every agent saw exactly what its policy allows.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
 
 use openshell_integration::binaries;
 use openshell_integration::egress_world::EgressWorld;
@@ -41,6 +46,7 @@ fn main() -> ExitCode {
 
     let sales_ops = run_agent(&world, &runtime, "sales-ops");
     let customer_support = run_agent(&world, &runtime, "customer-support");
+    let payments = run_payments(&world, &runtime);
 
     section("what the SIEM received (siem://security-events)");
     for event in siem.events() {
@@ -68,7 +74,7 @@ fn main() -> ExitCode {
         });
     });
 
-    if sales_ops && customer_support && left.is_empty() {
+    if sales_ops && customer_support && payments && left.is_empty() {
         println!("\ndemo passed: every agent got exactly what its policy allows");
         ExitCode::SUCCESS
     } else {
@@ -153,6 +159,90 @@ fn refused_for_want_of_a_gpu(runtime: &Runtime, bundle: &Path, agent: &str) -> b
         if nothing_left { "none" } else { "YES" }
     );
     refused && nothing_left
+}
+
+/// The payments agent with the node's approval queue running and a stand-in Slack webhook:
+/// the demo approves the 250 USD payment as the operator and leaves the 300 USD one to time
+/// out. Returns whether every payment got what the policy says.
+fn run_payments(world: &EgressWorld, runtime: &Runtime) -> bool {
+    let slack = SiemStandIn::start();
+    let socket = world.dir().join("approvals.sock");
+    let config = world.dir().join("approvals.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "socket = \"{}\"\nstate_dir = \"{}\"\npublic_url = \"http://127.0.0.1:9447\"\n\
+             [channels.slack]\nwebhook_url = \"{}\"\n",
+            socket.display(),
+            world.dir().join("approvals").display(),
+            slack.url()
+        ),
+    )
+    .expect("write the approval queue's configuration");
+    let mut queue = Command::new(binaries::path("openshell-approvals"))
+        .arg("--config")
+        .arg(&config)
+        .arg("--audit-trail")
+        .arg(world.trail())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start openshell-approvals");
+    let started = openshell_integration::wait_for(Duration::from_secs(10), || socket.exists());
+    let approvals = |args: &[&str]| {
+        Command::new(binaries::openshell())
+            .arg("approvals")
+            .arg("--socket")
+            .arg(&socket)
+            .args(args)
+            .env("SUDO_USER", "demo-operator")
+            .output()
+            .expect("run openshell approvals")
+    };
+    // The operator: approves the first held payment of 250 USD, answers nothing else.
+    let operator = std::thread::scope(|scope| {
+        let operator = scope.spawn(|| {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                let list = approvals(&["list"]);
+                for id in String::from_utf8_lossy(&list.stdout)
+                    .lines()
+                    .filter(|line| line.contains("pending"))
+                    .filter_map(|line| line.split_whitespace().next())
+                {
+                    let shown = approvals(&["show", id]);
+                    let shown: serde_json::Value =
+                        serde_json::from_slice(&shown.stdout).unwrap_or_default();
+                    if shown["request"]["amount"] == 250.0 {
+                        let answer = approvals(&["approve", id, "--note", "known vendor"]);
+                        println!(
+                            "   [operator] openshell approvals approve {id}: {}",
+                            if answer.status.success() {
+                                "approved"
+                            } else {
+                                "FAILED"
+                            }
+                        );
+                        return answer.status.success();
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            false
+        });
+        let ran = run_agent(world, runtime, "payments");
+        ran && operator.join().unwrap_or(false)
+    });
+
+    section("openshell approvals list");
+    print!("{}", String::from_utf8_lossy(&approvals(&["list"]).stdout));
+    section("what Slack received");
+    for message in slack.events() {
+        println!("{}", message["text"].as_str().unwrap_or("(no text)"));
+    }
+    let _ = queue.kill();
+    let _ = queue.wait();
+    started && operator && !slack.events().is_empty()
 }
 
 fn bundles_dir() -> PathBuf {

@@ -226,7 +226,7 @@ impl CompiledPolicy {
         &self.nl
     }
 
-    /// What an escalation resolves to while no approval workflow answers.
+    /// What an escalation resolves to where no human is asked.
     pub fn approval_default(&self) -> Enforcement {
         self.approval_default
     }
