@@ -181,6 +181,31 @@ impl ApprovalsClient {
         .await
     }
 
+    /// What a holder of an escalated action (the egress engine, the seccomp supervisor) does:
+    /// asks for an approval and waits until it is final. The daemon times it out by the
+    /// request's `timeout_ms`; an approval still pending `grace` after that is an error, as is
+    /// an unreachable daemon: the holder then refuses the action (fail closed).
+    pub async fn hold(
+        &self,
+        request: &ApprovalRequest,
+        grace: Duration,
+    ) -> Result<Approval, ClientError> {
+        let deadline =
+            std::time::Instant::now() + Duration::from_millis(request.timeout_ms) + grace;
+        let mut approval = self.submit(request).await?;
+        while !approval.state.is_final() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(ClientError::Invalid {
+                    socket: self.socket.clone(),
+                    message: format!("approval {} still pending after its timeout", approval.id),
+                });
+            }
+            approval = self.wait(&approval.id, left).await?;
+        }
+        Ok(approval)
+    }
+
     /// Approves; answers the final approval.
     pub async fn approve(
         &self,

@@ -11,24 +11,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hyper::{Method, StatusCode};
+use hyper::Method;
 use nemotron_service::{PolicyService, ServiceSettings};
+use openshell_approvals::client::ApprovalsClient;
 use openshell_policy::node_config::NodeConfig;
 use openshell_policy::wire::{
     APPROVALS_SOCKET, ActionRequest, Approval, ApprovalOrigin, ApprovalRequest, Decision,
     Enforcement, Outcome,
 };
 use openshell_policy::{ApiFields, FieldSource, Located, RequestPath, form_pairs};
-use openshell_service_http::{UnixClient, error_text};
 
 use crate::rules::policy_method;
 use crate::sandbox::Sandbox;
-
-/// Largest answer read from the approval queue.
-const MAX_ANSWER: usize = 1 << 20;
-
-/// Longest single wait asked of the queue; a longer hold waits again.
-const WAIT_SLICE: Duration = Duration::from_secs(50);
 
 /// How long after an approval's own timeout the engine still waits for the queue to say so.
 const GRACE: Duration = Duration::from_secs(5);
@@ -137,59 +131,10 @@ impl Actions {
             timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
             default_action: record.decisions.approval_default(),
         };
-        let deadline = Instant::now() + timeout + GRACE;
-        let body = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
-        let mut approval: Approval = self
-            .call(
-                Method::POST,
-                "/v1/approvals",
-                Some(body),
-                StatusCode::CREATED,
-            )
-            .await?;
-        while !approval.state.is_final() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(format!(
-                    "approval {} was still pending after its timeout",
-                    approval.id
-                ));
-            }
-            let slice = left.min(WAIT_SLICE);
-            let path = format!(
-                "/v1/approvals/{}/wait?timeout_ms={}",
-                approval.id,
-                slice.as_millis()
-            );
-            approval = self.call(Method::GET, &path, None, StatusCode::OK).await?;
-        }
-        Ok(approval)
-    }
-
-    async fn call<T: serde::de::DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Vec<u8>>,
-        expected: StatusCode,
-    ) -> Result<T, String> {
-        let client = UnixClient::new(
-            &self.approvals,
-            WAIT_SLICE + Duration::from_secs(5),
-            "approvals",
-            MAX_ANSWER,
-        );
-        let (status, answer) = client
-            .call(method, path, body)
+        ApprovalsClient::new(&self.approvals)
+            .hold(&request, GRACE)
             .await
-            .map_err(|e| format!("approval queue: {e}"))?;
-        if status != expected {
-            return Err(format!(
-                "approval queue answered {status}: {}",
-                error_text(&answer)
-            ));
-        }
-        serde_json::from_slice(&answer).map_err(|e| format!("approval queue's answer: {e}"))
+            .map_err(|e| e.to_string())
     }
 }
 

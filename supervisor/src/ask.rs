@@ -1,15 +1,11 @@
 //! One held call asked of the approval queue, under the container's compiled policy record.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
-use hyper::{Method, StatusCode};
+use openshell_approvals::client::ApprovalsClient;
 use openshell_policy::CompiledPolicy;
 use openshell_policy::wire::{Approval, ApprovalOrigin, ApprovalRequest, Enforcement};
-use openshell_service_http::{UnixClient, error_text};
-
-/// Longest single wait asked of the queue; a longer hold waits again.
-const WAIT_SLICE: Duration = Duration::from_secs(50);
 
 /// How long after an approval's own timeout the supervisor still waits for the queue.
 const GRACE: Duration = Duration::from_secs(5);
@@ -76,64 +72,8 @@ impl Asker {
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
-        runtime.block_on(self.submit_and_wait(&request, Instant::now() + timeout + GRACE))
+        runtime
+            .block_on(ApprovalsClient::new(&self.approvals).hold(&request, GRACE))
+            .map_err(|e| e.to_string())
     }
-
-    async fn submit_and_wait(
-        &self,
-        request: &ApprovalRequest,
-        deadline: Instant,
-    ) -> Result<Approval, String> {
-        let body = serde_json::to_vec(request).map_err(|e| e.to_string())?;
-        let mut approval: Approval = call(
-            &self.approvals,
-            Method::POST,
-            "/v1/approvals",
-            Some(body),
-            StatusCode::CREATED,
-        )
-        .await?;
-        while !approval.state.is_final() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(format!(
-                    "approval {} still pending after its timeout",
-                    approval.id
-                ));
-            }
-            let path = format!(
-                "/v1/approvals/{}/wait?timeout_ms={}",
-                approval.id,
-                left.min(WAIT_SLICE).as_millis()
-            );
-            approval = call(&self.approvals, Method::GET, &path, None, StatusCode::OK).await?;
-        }
-        Ok(approval)
-    }
-}
-
-async fn call<T: serde::de::DeserializeOwned>(
-    socket: &Path,
-    method: Method,
-    path: &str,
-    body: Option<Vec<u8>>,
-    expected: StatusCode,
-) -> Result<T, String> {
-    let client = UnixClient::new(
-        socket,
-        WAIT_SLICE + Duration::from_secs(5),
-        "approvals",
-        1 << 20,
-    );
-    let (status, answer) = client
-        .call(method, path, body)
-        .await
-        .map_err(|e| format!("approval queue: {e}"))?;
-    if status != expected {
-        return Err(format!(
-            "approval queue answered {status}: {}",
-            error_text(&answer)
-        ));
-    }
-    serde_json::from_slice(&answer).map_err(|e| format!("approval queue's answer: {e}"))
 }
