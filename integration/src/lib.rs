@@ -20,6 +20,7 @@ pub mod fd_passing;
 pub mod leftovers;
 pub mod netns;
 pub mod node;
+pub mod operator;
 pub mod policies;
 pub mod probe;
 pub mod runtime;

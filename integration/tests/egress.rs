@@ -13,6 +13,7 @@ use openshell_integration::egress_world::{
     EgressWorld, GATEWAY, INGRESS_PORT, NAMELESS, NODE_SIDE, WorldOptions,
 };
 use openshell_integration::leftovers::assert_clean;
+use openshell_integration::operator;
 use openshell_integration::runtime::Runtime;
 use openshell_integration::siem::SiemStandIn;
 use openshell_integration::{unique_id, wait_for};
@@ -992,13 +993,23 @@ fn proxy_request(netns: &std::path::Path, target: &str, extra: &str) -> (u16, St
     let request = format!(
         "GET {target} HTTP/1.1\r\nHost: crm.example.test\r\n{extra}Connection: close\r\n\r\n"
     );
-    let reply = raw_exchange(netns, request.as_bytes(), Duration::from_secs(3));
+    answered(netns, &request, Duration::from_secs(3))
+}
+
+/// Sends `request` through the proxy and waits up to `wait`: the status, head and JSON body.
+fn answered(netns: &std::path::Path, request: &str, wait: Duration) -> (u16, String, Value) {
+    let reply = raw_exchange(netns, request.as_bytes(), wait);
     let (head, body) = split_response(&reply);
     let status = head
         .split(' ')
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no HTTP answer to {target}: {head}"));
+        .unwrap_or_else(|| {
+            panic!(
+                "no HTTP answer to {}: {head}",
+                request.lines().next().unwrap_or("")
+            )
+        });
     (status, head, body)
 }
 
@@ -1580,15 +1591,9 @@ fn start_approvals(world: &EgressWorld, slack: &SiemStandIn) -> std::process::Ch
     child
 }
 
-/// `openshell approvals ARGS` against the world's queue.
+/// `openshell approvals ARGS` against the world's queue: whether it succeeded, and what it said.
 fn approvals(world: &EgressWorld, args: &[&str]) -> (bool, String) {
-    let output = std::process::Command::new(openshell_integration::binaries::openshell())
-        .arg("approvals")
-        .arg("--socket")
-        .arg(world.dir().join("approvals.sock"))
-        .args(args)
-        .output()
-        .expect("run openshell approvals");
+    let output = operator::approvals(&world.dir().join("approvals.sock"), args);
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned()
@@ -1604,24 +1609,8 @@ fn pay(netns: &std::path::Path, amount: u32, wait: Duration) -> (u16, Value) {
          Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    let reply = raw_exchange(netns, request.as_bytes(), wait);
-    let (head, body) = split_response(&reply);
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no HTTP answer to the payment of {amount}: {head}"));
+    let (status, _, body) = answered(netns, &request, wait);
     (status, body)
-}
-
-/// The ids of the pending approvals `openshell approvals list` shows.
-fn pending(world: &EgressWorld) -> Vec<String> {
-    let (ok, out) = approvals(world, &["list"]);
-    assert!(ok, "{out}");
-    out.lines()
-        .filter(|line| line.contains("pending"))
-        .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
-        .collect()
 }
 
 #[test]
@@ -1649,7 +1638,7 @@ fn api_calls_are_decided_in_line_and_escalations_wait_for_a_human() {
     let mut ids = Vec::new();
     assert!(
         wait_for(Duration::from_secs(5), || {
-            ids = pending(&world);
+            ids = operator::pending(&world.dir().join("approvals.sock"));
             !ids.is_empty()
         }),
         "no pending approval"

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use openshell_integration::bundle::Bundle;
 use openshell_integration::node::TestNode;
+use openshell_integration::operator;
 use openshell_integration::runtime::Runtime;
 use openshell_integration::{binaries, unique_id, wait_for};
 
@@ -51,21 +52,6 @@ fn start(command: &mut Command, socket: &Path) -> Daemon {
         socket.display()
     );
     Daemon(child)
-}
-
-/// The ids of the pending approvals.
-fn pending(approvals: &Path) -> Vec<String> {
-    let out = Command::new(binaries::openshell())
-        .args(["approvals", "--socket"])
-        .arg(approvals)
-        .arg("list")
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|line| line.contains("pending"))
-        .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
-        .collect()
 }
 
 fn bundle() -> Bundle {
@@ -124,27 +110,16 @@ fn escalated_syscalls_wait_for_a_human() {
     let mut ids = Vec::new();
     assert!(
         wait_for(Duration::from_secs(10), || {
-            ids = pending(&approvals);
+            ids = operator::pending(&approvals);
             !ids.is_empty()
         }),
         "the held kill was never asked about"
     );
-    let shown = Command::new(binaries::openshell())
-        .args(["approvals", "--socket"])
-        .arg(&approvals)
-        .args(["show", &ids[0]])
-        .output()
-        .unwrap();
-    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let shown = operator::show(&approvals, &ids[0]);
     assert_eq!(shown["request"]["action"], "syscall.kill");
     assert_eq!(shown["request"]["origin"], "syscall");
     assert_eq!(shown["request"]["container_id"], id.as_str());
-    let answer = Command::new(binaries::openshell())
-        .args(["approvals", "--socket"])
-        .arg(&approvals)
-        .args(["approve", &ids[0]])
-        .output()
-        .unwrap();
+    let answer = operator::approvals(&approvals, &["approve", &ids[0]]);
     assert!(answer.status.success(), "{answer:?}");
     let out = run.join().unwrap();
     assert_eq!(

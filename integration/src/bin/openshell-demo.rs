@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use openshell_integration::binaries;
 use openshell_integration::egress_world::EgressWorld;
+use openshell_integration::operator;
 use openshell_integration::runtime::{Runtime, run_to_files};
 use openshell_integration::siem::SiemStandIn;
 use openshell_policy::{GpuAccess, PolicySet};
@@ -189,32 +190,15 @@ fn run_payments(world: &EgressWorld, runtime: &Runtime) -> bool {
         .spawn()
         .expect("start openshell-approvals");
     let started = openshell_integration::wait_for(Duration::from_secs(10), || socket.exists());
-    let approvals = |args: &[&str]| {
-        Command::new(binaries::openshell())
-            .arg("approvals")
-            .arg("--socket")
-            .arg(&socket)
-            .args(args)
-            .env("SUDO_USER", "demo-operator")
-            .output()
-            .expect("run openshell approvals")
-    };
+    let approvals = |args: &[&str]| operator::approvals(&socket, args);
     // The operator: approves the first held payment of 250 USD, answers nothing else.
     let operator = std::thread::scope(|scope| {
         let operator = scope.spawn(|| {
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {
-                let list = approvals(&["list"]);
-                for id in String::from_utf8_lossy(&list.stdout)
-                    .lines()
-                    .filter(|line| line.contains("pending"))
-                    .filter_map(|line| line.split_whitespace().next())
-                {
-                    let shown = approvals(&["show", id]);
-                    let shown: serde_json::Value =
-                        serde_json::from_slice(&shown.stdout).unwrap_or_default();
-                    if shown["request"]["amount"] == 250.0 {
-                        let answer = approvals(&["approve", id, "--note", "known vendor"]);
+                for id in operator::pending(&socket) {
+                    if operator::show(&socket, &id)["request"]["amount"] == 250.0 {
+                        let answer = approvals(&["approve", &id, "--note", "known vendor"]);
                         println!(
                             "   [operator] openshell approvals approve {id}: {}",
                             if answer.status.success() {
