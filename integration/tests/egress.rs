@@ -1679,9 +1679,50 @@ fn api_calls_are_decided_in_line_and_escalations_wait_for_a_human() {
         "{body}"
     );
 
-    // The queue is gone: the held request fails closed at once.
+    // The queue is killed while a request is held: the request fails closed at once, not at
+    // its timeout; the queue, restarted, still has the approval pending.
+    let held = {
+        let netns = netns.clone();
+        std::thread::spawn(move || pay(&netns, 500, Duration::from_secs(10)))
+    };
+    let socket = world.dir().join("approvals.sock");
+    let mut before_kill = Vec::new();
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            before_kill = operator::pending(&socket);
+            !before_kill.is_empty()
+        }),
+        "the 500 USD payment was not held"
+    );
     let _ = queue.kill();
     let _ = queue.wait();
+    let killed = std::time::Instant::now();
+    let (status, body) = held.join().unwrap();
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"], "approval_unavailable", "{body}");
+    assert!(
+        killed.elapsed() < Duration::from_millis(2500),
+        "the held request waited {:?} after the queue died",
+        killed.elapsed()
+    );
+    queue = start_approvals(&world, &slack);
+    // Pending still, or timed out by now if the restart took longer than the 3 s timeout.
+    let mut kept = Value::Null;
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            kept = operator::show(&socket, &before_kill[0]);
+            !kept.is_null()
+        }),
+        "the restarted queue lost the approval held when it was killed"
+    );
+    assert_eq!(kept["request"]["amount"], 500.0, "{kept}");
+    assert!(
+        kept["state"] == "pending" || kept["state"] == "timed-out",
+        "{kept}"
+    );
+    let _ = queue.kill();
+    let _ = queue.wait();
+    // The queue is gone: a request that needs a human fails closed at once...
     let (status, body) = pay(&netns, 500, Duration::from_secs(5));
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["error"], "approval_unavailable", "{body}");

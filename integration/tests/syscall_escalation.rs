@@ -139,4 +139,34 @@ fn escalated_syscalls_wait_for_a_human() {
         "{out:?}"
     );
     rt.ok(&["delete", "--force", &id]);
+
+    // exec: a process started in a running sandbox is held the same way; denied, EPERM.
+    let id = unique_id("escalate-exec");
+    let running = Bundle::new(&["sleep", "60"]);
+    std::fs::write(running.path().join("openshell-policy.yaml"), POLICY).unwrap();
+    rt.start_detached(&id, running.path());
+    std::thread::scope(|scope| {
+        let exec = scope.spawn(|| rt.output(&["exec", &id, "sh", "-c", AGENT]));
+        let mut ids = Vec::new();
+        assert!(
+            wait_for(Duration::from_secs(10), || {
+                ids = operator::pending(&approvals);
+                !ids.is_empty()
+            }),
+            "the exec'd process's kill was never asked about"
+        );
+        let shown = operator::show(&approvals, &ids[0]);
+        assert_eq!(shown["request"]["action"], "syscall.kill");
+        assert_eq!(shown["request"]["container_id"], id.as_str());
+        let answer = operator::approvals(&approvals, &["deny", &ids[0], "--note", "no signals"]);
+        assert!(answer.status.success(), "{answer:?}");
+        let out = exec.join().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "refused",
+            "{out:?}"
+        );
+        assert_eq!(operator::show(&approvals, &ids[0])["state"], "denied");
+    });
+    rt.ok(&["delete", "--force", &id]);
 }

@@ -10,6 +10,10 @@
 //!    for throughput. The proxied path carries everything production does: per-request policy
 //!    lookup, rules, resolution, upstream reuse and one audit event per request. A bare TCP
 //!    relay (socat) on the node is measured too, as a control for the cost of the extra hop.
+//! 3. An API call the catalog names (`payment.process`, a JSON POST under the threshold of
+//!    the policy's approval trigger), decided in line by the engine (the action, its amount
+//!    and destination from the body, the intent classified, the compiled record decided by the
+//!    embedded decision engine, audited) against the same POST sent directly.
 //!
 //! `egress-bench [--sandboxes N] [--seconds S] [--connections C] [--rounds R] [--trail-dir DIR]`
 //! (`--trail-dir /dev/shm`: the audit trail on a tmpfs, where the audit library's per-batch
@@ -35,9 +39,13 @@ use openshell_integration::netns::TestNetns;
 const BENCH_PORT: u16 = 8080;
 const RELAY_PORT: u16 = 9000;
 const UPSTREAM: &str = "203.0.113.10";
+const PAYMENTS: &str = "/api/v1/payments";
+const PAYMENT: &str = r#"{"amount": 45, "currency": "usd", "recipient": "acct-77"}"#;
 
-fn policy() -> EgressPolicy {
-    let yaml = format!(
+/// The client sandbox's policy: `api.hubspot.com` allowed, and `payment.process` catalogued
+/// there, allowed and escalated above 100 USD, so catalogued calls are decided in line.
+fn policy_text() -> String {
+    format!(
         "apiVersion: openshell.nvidia.com/v1
 kind: SandboxPolicy
 metadata:
@@ -45,6 +53,8 @@ metadata:
 spec:
   isolation:
     network: restricted
+  permissions:
+    allowedAPIs: [payment.process]
 ---
 apiVersion: openshell.nvidia.com/v1
 kind: NetworkPolicy
@@ -57,11 +67,36 @@ spec:
         ports: [{BENCH_PORT}]
   inspection:
     scanForPII: false
+---
+apiVersion: openshell.nvidia.com/v1
+kind: ApiCatalog
+metadata:
+  name: bench-apis
+spec:
+  apis:
+    payment.process:
+      - methods: [POST]
+        host: api.hubspot.com
+        path: {PAYMENTS}
+        fields: {{amount: /amount, currency: /currency, destination: /recipient}}
+---
+approvalPolicy:
+  triggers:
+    - {{action: payment.process, threshold: above-100-usd}}
+  channels: [slack]
+  timeout: 15m
 "
-    );
-    openshell_policy::egress_policy(
-        &openshell_policy::PolicySet::parse("bench.yaml", &yaml).unwrap(),
     )
+}
+
+fn policy() -> EgressPolicy {
+    openshell_policy::egress_policy(
+        &openshell_policy::PolicySet::parse("bench.yaml", &policy_text()).unwrap(),
+    )
+}
+
+fn record() -> openshell_policy::CompiledPolicy {
+    openshell_policy::compile_default("bench.yaml", &policy_text()).expect("compile bench policy")
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -143,7 +178,9 @@ fn serve_upstream(world: &EgressWorld) -> tokio::runtime::Runtime {
         while let Ok((stream, _)) = listener.accept().await {
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
-                let service = service_fn(|_: Request<hyper::body::Incoming>| async {
+                let service = service_fn(|request: Request<hyper::body::Incoming>| async {
+                    // Read the body, as an API server does, so the connection stays reusable.
+                    let _ = http_body_util::BodyExt::collect(request.into_body()).await;
                     Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok\n"))))
                 });
                 let _ = http1::Builder::new()
@@ -167,6 +204,10 @@ enum Path {
     Proxied,
     /// wrk on the node through a bare TCP relay.
     Relay,
+    /// wrk on the node posting a payment straight to the server.
+    DirectApi,
+    /// wrk in the sandbox posting the payment through the proxy, decided in line.
+    DecidedApi,
 }
 
 impl Path {
@@ -175,6 +216,8 @@ impl Path {
             Path::Direct => "direct",
             Path::Proxied => "proxied",
             Path::Relay => "tcp relay",
+            Path::DirectApi => "direct API call",
+            Path::DecidedApi => "decided API call",
         }
     }
 }
@@ -265,7 +308,7 @@ fn main() {
         "bench-client",
         sandbox.path(),
         policy(),
-        None,
+        Some(record()),
     ))
     .unwrap()
     .expect("wire the client sandbox");
@@ -278,6 +321,24 @@ fn main() {
         ),
     )
     .expect("write wrk script");
+    let payment_lua = |path: &str| {
+        format!(
+            "wrk.method = \"POST\"\nwrk.path = \"{path}\"\nwrk.body = '{PAYMENT}'\n\
+             wrk.headers[\"Host\"] = \"api.hubspot.com:{BENCH_PORT}\"\n\
+             wrk.headers[\"Content-Type\"] = \"application/json\"\n"
+        )
+    };
+    let decided_script = world.dir().join("decided.lua");
+    std::fs::write(
+        &decided_script,
+        payment_lua(&format!("http://api.hubspot.com:{BENCH_PORT}{PAYMENTS}")),
+    )
+    .expect("write wrk script");
+    let direct_api_script = world.dir().join("direct-api.lua");
+    std::fs::write(&direct_api_script, payment_lua(PAYMENTS)).expect("write wrk script");
+    let decided_script = decided_script.display().to_string();
+    let direct_api_script = direct_api_script.display().to_string();
+    let direct_api_url = format!("http://{UPSTREAM}:{BENCH_PORT}{PAYMENTS}");
     let direct_url = format!("http://{UPSTREAM}:{BENCH_PORT}/bench");
     let proxy_url = format!("http://{GATEWAY}:3128/");
     let duration = format!("{seconds}s");
@@ -312,9 +373,22 @@ fn main() {
                 args.push(&relay_url);
                 run_wrk(&world.node, &args)
             }
+            Path::DirectApi => {
+                args.extend(["-s", &direct_api_script, &direct_api_url]);
+                run_wrk(&world.node, &args)
+            }
+            Path::DecidedApi => {
+                args.extend(["-s", &decided_script, &proxy_url]);
+                run_wrk(&sandbox, &args)
+            }
         }
     };
-    let mut paths = vec![Path::Direct, Path::Proxied];
+    let mut paths = vec![
+        Path::Direct,
+        Path::Proxied,
+        Path::DirectApi,
+        Path::DecidedApi,
+    ];
     if relay.is_some() {
         std::thread::sleep(Duration::from_millis(200));
         paths.push(Path::Relay);
@@ -358,6 +432,15 @@ fn main() {
             p50 - d50,
             p99 - d99,
             p_rps / d_rps
+        );
+        let (a_rps, a50, a99) = summary(&results[2]);
+        let (c_rps, c50, c99) = summary(&results[3]);
+        println!(
+            "  added to an API call decided in line: p50 {:>7.3} ms   p99 {:>7.3} ms   \
+             throughput ratio {:.2}",
+            c50 - a50,
+            c99 - a99,
+            c_rps / a_rps
         );
     }
     if let Some(mut relay) = relay {
