@@ -132,6 +132,8 @@ pub struct PolicyFiles {
     pub compiled: Option<CompiledPolicy>,
     /// What exec'd processes and updates are held to.
     pub floor: Option<ContainerFloor>,
+    /// The digest of the sandbox's router caller token, for its registration.
+    pub caller_token: Option<String>,
 }
 
 /// Where the caller's bundle was, recorded next to the staged spec.
@@ -196,6 +198,10 @@ impl StagedBundle {
                 fs::write(&path, &wiring.resolv_conf)
                     .with_context(|| format!("cannot write {}", path.display()))?;
             }
+        }
+        if let Some(digest) = &policy.caller_token {
+            let path = self.dir.join(openshell_policy::caller_token::DIGEST_FILE);
+            fs::write(&path, digest).with_context(|| format!("cannot write {}", path.display()))?;
         }
         if let Some(floor) = &policy.floor {
             let path = self.dir.join(ContainerFloor::FILE);

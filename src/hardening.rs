@@ -101,6 +101,7 @@ pub fn compile(
         egress: EgressWiring {
             gateway: node.egress.gateway(),
             proxy_port: node.egress.proxy_port,
+            router_port: node.egress.router_port,
             ca_cert: node.egress.ca_cert_path(),
             resolv_conf: staged_dir.join(RESOLV_CONF),
         },
@@ -150,4 +151,14 @@ pub fn check_egress_ca(compiled: &CompiledPolicy) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Sets `name=value` in the spec's process environment, replacing any value of that name.
+pub fn set_env(spec: &mut Spec, name: &str, value: &str) {
+    if let Some(process) = spec.process_mut() {
+        let mut env = process.env().clone().unwrap_or_default();
+        env.retain(|entry| entry.split('=').next() != Some(name));
+        env.push(format!("{name}={value}"));
+        process.set_env(Some(env));
+    }
 }

@@ -146,6 +146,10 @@ pub struct NetworkSettings {
     /// proxy_port`).
     #[serde(skip)]
     pub proxy_port: u16,
+    /// The privacy router's port on the gateway (the node configuration's `[egress]
+    /// router_port`): sandboxes connect to it directly, never through the proxy.
+    #[serde(skip)]
+    pub router_port: u16,
     /// The transparent listener's port on the gateway.
     pub transparent_port: u16,
     /// The DNS responder's port on the gateway.
@@ -164,6 +168,7 @@ impl Default for NetworkSettings {
             synthetic: "10.201.0.0/16".parse().expect("valid default range"),
             interface_prefix: "osh".to_owned(),
             proxy_port: egress.proxy_port,
+            router_port: egress.router_port,
             transparent_port: 3129,
             dns_port: 53,
             http_ports: vec![80, 443],
@@ -392,6 +397,7 @@ impl EngineConfig {
     pub fn with_node_defaults(mut self, node: &NodeConfig) -> Result<EngineConfig, ConfigError> {
         self.network.pool = node.egress.pool;
         self.network.proxy_port = node.egress.proxy_port;
+        self.network.router_port = node.egress.router_port;
         if self.tls.ca_cert.is_none() && self.tls.ca_key.is_none() {
             self.tls.ca_cert = node.egress.ca_cert.clone();
             self.tls.ca_key = node.egress.ca_key.clone();
@@ -440,6 +446,10 @@ impl EngineConfig {
                 "proxy_port ([egress] in the node configuration)",
                 network.proxy_port,
             ),
+            (
+                "router_port ([egress] in the node configuration)",
+                network.router_port,
+            ),
             ("transparent_port", network.transparent_port),
             ("dns_port", network.dns_port),
         ];
@@ -448,8 +458,12 @@ impl EngineConfig {
                 return invalid(format!("network.{name} must not be 0"));
             }
         }
-        if network.proxy_port == network.transparent_port {
-            return invalid("network.proxy_port and network.transparent_port are equal".into());
+        for (index, (name, port)) in ports.iter().enumerate().take(3) {
+            if let Some((other, _)) = ports[index + 1..3].iter().find(|(_, p)| p == port) {
+                return invalid(format!(
+                    "network.{name} and network.{other} are both {port}"
+                ));
+            }
         }
         if network.http_ports.is_empty() || network.http_ports.contains(&0) {
             return invalid("network.http_ports must list ports 1-65535".into());

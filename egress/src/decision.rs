@@ -315,7 +315,11 @@ impl Refusal {
     }
 
     fn by_rules(subject: Subject, denial: &Denial) -> Refusal {
-        Refusal::forbidden(subject, "egress_denied", &denial.rule(), denial.to_string())
+        let code = match denial {
+            Denial::ModelApi { .. } => "model_api_direct",
+            _ => "egress_denied",
+        };
+        Refusal::forbidden(subject, code, &denial.rule(), denial.to_string())
     }
 
     fn pii(subject: Subject, reason: String, found: Option<ClassificationSummary>) -> Refusal {

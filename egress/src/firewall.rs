@@ -9,11 +9,13 @@
 //!   chain prerouting { type nat hook prerouting priority dstnat - 10;
 //!     iifname "osh*" udp dport 53 dnat ip to GATEWAY:DNS_PORT           # any resolver → ours
 //!     iifname "osh*" ip daddr != GATEWAY meta l4proto tcp dnat ip to GATEWAY:TRANSPARENT
+//!     iifname "osh*" ip daddr GATEWAY tcp dport ROUTER accept            # the privacy router
 //!     iifname "osh*" ip daddr GATEWAY tcp dport != PROXY dnat ip to GATEWAY:TRANSPARENT }
 //!   chain input { type filter hook input priority filter;
 //!     iifname "osh*" ct state established,related accept   # answers to the engine's ingress
 //!     iifname "osh*" ip daddr GATEWAY tcp dport PROXY accept
 //!     iifname "osh*" ip daddr GATEWAY tcp dport TRANSPARENT accept
+//!     iifname "osh*" ip daddr GATEWAY tcp dport ROUTER accept
 //!     iifname "osh*" ip daddr GATEWAY udp dport DNS_PORT accept
 //!     iifname "osh*" reject }                    # the node itself, other ports, UDP, ICMP, IPv6
 //!   chain forward { type filter hook forward priority filter;
@@ -177,6 +179,20 @@ pub fn ruleset(network: &NetworkSettings) -> nftables::schema::Nftables<'static>
             dnat(gateway, network.transparent_port),
         ],
     ));
+    // The privacy router on the gateway is reached as it is (accept ends this NAT chain).
+    batch.add(rule(
+        "prerouting",
+        vec![
+            sandboxes(),
+            daddr(Operator::EQ),
+            matches(
+                payload("tcp", "dport"),
+                Operator::EQ,
+                number(network.router_port),
+            ),
+            Statement::Accept(None),
+        ],
+    ));
     batch.add(rule(
         "prerouting",
         vec![
@@ -212,6 +228,7 @@ pub fn ruleset(network: &NetworkSettings) -> nftables::schema::Nftables<'static>
     for (protocol, port) in [
         ("tcp", network.proxy_port),
         ("tcp", network.transparent_port),
+        ("tcp", network.router_port),
         ("udp", network.dns_port),
     ] {
         batch.add(rule(

@@ -8,10 +8,13 @@
 //! - an allow rule's empty `methods` means any method, its empty `ports` the engine's HTTP(S)
 //!   ports (`network.http_ports`, 80 and 443 by default);
 //! - `allow: [{domain: "*"}]` is refused when the rules are loaded, as are the wildcards the
-//!   pattern language refuses (`**.com`, `*.com`, anything but a leading `*.`).
+//!   pattern language refuses (`**.com`, `*.com`, anything but a leading `*.`);
+//! - a known model API (`openshell_policy::model_apis`) is allowed only by a rule with
+//!   `directModelAccess: true`: model traffic goes through the privacy router.
 
 use std::fmt;
 
+use openshell_policy::model_apis::model_api;
 use openshell_policy::{DomainPattern, EgressRule, HttpMethod, NetworkSpec};
 
 /// Rules that cannot be enforced.
@@ -44,6 +47,8 @@ pub struct Rule {
     pub methods: Vec<HttpMethod>,
     /// Ports; empty = the HTTP(S) ports for allow rules, any port for deny rules.
     pub ports: Vec<u16>,
+    /// Whether the rule may allow a known model API (`directModelAccess`).
+    pub direct_model_access: bool,
 }
 
 impl Rule {
@@ -57,6 +62,7 @@ impl Rule {
             domain: rule.domain.value.clone(),
             methods: rule.methods.iter().map(|m| m.value).collect(),
             ports,
+            direct_model_access: rule.direct_model_access.value,
         })
     }
 
@@ -77,6 +83,11 @@ pub enum Denial {
     DeniedBy(String),
     /// No allow rule names the host.
     HostNotAllowed,
+    /// The host is a known model API and no allow rule grants `directModelAccess` to it.
+    ModelApi {
+        /// The provider.
+        provider: &'static str,
+    },
     /// Allow rules name the host, but not this port.
     PortNotAllowed {
         /// The rule(s) naming the host.
@@ -106,6 +117,7 @@ impl Denial {
         match self {
             Denial::DeniedBy(rule) => rule.clone(),
             Denial::HostNotAllowed => "default deny".to_owned(),
+            Denial::ModelApi { .. } => "model APIs through the privacy router".to_owned(),
             Denial::PortNotAllowed { rule, .. }
             | Denial::MethodNotAllowed { rule, .. }
             | Denial::NeedsInspection { rule, .. } => rule.clone(),
@@ -118,6 +130,12 @@ impl fmt::Display for Denial {
         match self {
             Denial::DeniedBy(rule) => write!(f, "denied by {rule}"),
             Denial::HostNotAllowed => f.write_str("no egress.allow rule names this host"),
+            Denial::ModelApi { provider } => write!(
+                f,
+                "this host is the {provider} model API: call models through the privacy router \
+                 at $OPENAI_BASE_URL, which routes each request by the sensitivity of its data \
+                 (an allow rule with directModelAccess: true permits direct calls)"
+            ),
             Denial::PortNotAllowed { rule, allowed } => {
                 write!(f, "port not allowed: {rule} allows ports {allowed:?}")
             }
@@ -175,6 +193,22 @@ impl EgressRules {
         })
     }
 
+    /// The allow rules naming `host`, or why there are none: a known model API is named only
+    /// by rules with `directModelAccess`.
+    fn allowing(&self, host: &str) -> Result<Vec<&Rule>, Denial> {
+        let model_api = model_api(host);
+        let rules: Vec<&Rule> = self
+            .allow
+            .iter()
+            .filter(|r| r.domain.matches(host) && (model_api.is_none() || r.direct_model_access))
+            .collect();
+        match model_api {
+            _ if !rules.is_empty() => Ok(rules),
+            Some(provider) => Err(Denial::ModelApi { provider }),
+            None => Err(Denial::HostNotAllowed),
+        }
+    }
+
     fn allowed_ports<'r>(&'r self, rule: &'r Rule) -> &'r [u16] {
         if rule.ports.is_empty() {
             &self.http_ports
@@ -193,10 +227,7 @@ impl EgressRules {
         {
             return Err(Denial::DeniedBy(rule.describe()));
         }
-        self.allow
-            .iter()
-            .find(|r| r.domain.matches(host))
-            .ok_or(Denial::HostNotAllowed)
+        Ok(self.allowing(host)?[0])
     }
 
     /// Decides a request to `host:port` with `method` (`None`: a method the policy language
@@ -214,14 +245,7 @@ impl EgressRules {
         }) {
             return Err(Denial::DeniedBy(rule.describe()));
         }
-        let for_host: Vec<&Rule> = self
-            .allow
-            .iter()
-            .filter(|r| r.domain.matches(host))
-            .collect();
-        if for_host.is_empty() {
-            return Err(Denial::HostNotAllowed);
-        }
+        let for_host = self.allowing(host)?;
         let for_port: Vec<&Rule> = for_host
             .iter()
             .copied()
@@ -269,14 +293,8 @@ impl EgressRules {
         }) {
             return Err(Denial::DeniedBy(rule.describe()));
         }
-        let for_host: Vec<&Rule> = self
-            .allow
-            .iter()
-            .filter(|r| r.domain.matches(host))
-            .collect();
-        let Some(first) = for_host.first() else {
-            return Err(Denial::HostNotAllowed);
-        };
+        let for_host = self.allowing(host)?;
+        let first = for_host[0];
         for_host
             .iter()
             .copied()
@@ -419,6 +437,48 @@ mod tests {
     }
 
     #[test]
+    fn model_apis_need_direct_model_access() {
+        let rules = EgressRules::compile(
+            &spec(
+                "  egress:
+    allow:
+      - domain: api.openai.com
+      - domain: \"*.openai.azure.com\"
+      - domain: api.anthropic.com
+        directModelAccess: true
+      - domain: api.hubspot.com
+",
+            ),
+            &[80, 443],
+        )
+        .unwrap();
+        for host in ["api.openai.com", "contoso.openai.azure.com", "api.groq.com"] {
+            for denial in [
+                rules
+                    .check_request(host, 443, Some(HttpMethod::Post))
+                    .unwrap_err(),
+                rules.check_tunnel(host, 443).unwrap_err(),
+                rules.host_allowed(host).unwrap_err(),
+            ] {
+                assert!(
+                    matches!(denial, Denial::ModelApi { .. }),
+                    "{host}: {denial:?}"
+                );
+                assert!(denial.to_string().contains("privacy router"), "{denial}");
+                assert!(denial.to_string().contains("directModelAccess"), "{denial}");
+            }
+        }
+        assert_eq!(
+            rules
+                .check_request("api.anthropic.com", 443, Some(HttpMethod::Post))
+                .unwrap()
+                .id,
+            "egress.allow[2]"
+        );
+        assert!(rules.check_tunnel("api.hubspot.com", 443).is_ok());
+    }
+
+    #[test]
     fn allow_everything_is_refused() {
         let allow_all = spec("  egress:\n    deny:\n      - domain: evil.example.test\n");
         let mut all = allow_all.clone();
@@ -426,6 +486,7 @@ mod tests {
             domain: openshell_policy::Located::unplaced(DomainPattern::parse("*").unwrap()),
             methods: vec![],
             ports: vec![],
+            direct_model_access: Default::default(),
         });
         assert_eq!(
             EgressRules::compile(&all, &[80]).unwrap_err(),

@@ -79,6 +79,9 @@ pub enum HookError {
     /// The sandbox network could not be set up or removed (egress engine, netlink).
     #[error("sandbox network: {0}")]
     Network(String),
+    /// The privacy router refused the sandbox or did not answer.
+    #[error("privacy router: {0}")]
+    Router(String),
     /// The registration record could not be written or removed.
     #[error("registration record {path}: {source}")]
     Registry {

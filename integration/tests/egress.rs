@@ -1752,3 +1752,233 @@ fn api_calls_are_decided_in_line_and_escalations_wait_for_a_human() {
     );
     rt.ok(&["delete", "--force", &id]);
 }
+
+/// A restricted sandbox that may reach api.openai.com by its NetworkPolicy, but without
+/// `directModelAccess`: its model traffic must take the privacy router.
+const ROUTED_POLICY: &str = "apiVersion: openshell.nvidia.com/v1
+kind: SandboxPolicy
+metadata:
+  name: routed
+spec:
+  isolation:
+    network: restricted
+---
+networkPolicy:
+  egress:
+    allow:
+      - domain: api.openai.com
+      - domain: crm.example.test
+";
+
+/// A stand-in local model server in the node namespace on 127.0.0.1: every request gets one
+/// chat completion saying `answer`. Returns its port.
+fn serve_local_model(world: &EgressWorld, answer: &'static str) -> u16 {
+    let node = world.node.path().to_owned();
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&node).expect("node netns");
+        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind model");
+        port_tx.send(listener.local_addr().unwrap().port()).unwrap();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut seen = Vec::new();
+            let mut buffer = [0u8; 4096];
+            // The head, then as much body as Content-Length says.
+            while let Ok(n) = stream.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                seen.extend_from_slice(&buffer[..n]);
+                let text = String::from_utf8_lossy(&seen).to_ascii_lowercase();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break;
+                    }
+                }
+            }
+            let body = format!(
+                r#"{{"id":"local-1","object":"chat.completion","choices":[{{"index":0,"message":{{"role":"assistant","content":"{answer}"}},"finish_reason":"stop"}}]}}"#
+            );
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port_rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("model port")
+}
+
+/// The environment of a process, as `NAME=VALUE` entries.
+fn environ(pid: i32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .expect("read environ")
+        .split(|b| *b == 0)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| String::from_utf8_lossy(entry).into_owned())
+        .collect()
+}
+
+fn env_value<'a>(env: &'a [String], name: &str) -> &'a str {
+    env.iter()
+        .find_map(|entry| entry.strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("{name} not in {env:?}"))
+}
+
+/// A chat completion from inside `netns` to the router on the gateway, with `token`.
+fn chat(netns: &std::path::Path, token: &str) -> (u16, String, Value) {
+    let body = r#"{"model":"any","messages":[{"role":"user","content":"Summarise our Q3 plan."}]}"#;
+    let request = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: {GATEWAY}:4000\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let router: SocketAddr = format!("{GATEWAY}:4000").parse().unwrap();
+    let reply = raw_exchange_to(netns, router, request.as_bytes(), Duration::from_secs(10));
+    let (head, body) = split_response(&reply);
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no answer from the router: {head}"));
+    (status, head, body)
+}
+
+#[test]
+fn model_traffic_goes_through_the_router_with_the_sandbox_token() {
+    let world = EgressWorld::new();
+    let config = std::fs::read_to_string(world.node_config()).unwrap();
+    let router_socket = world.dir().join("router.sock");
+    std::fs::write(
+        world.node_config(),
+        config.replacen(
+            "[services]\n",
+            &format!("[services]\nrouter = \"{}\"\n", router_socket.display()),
+            1,
+        ),
+    )
+    .unwrap();
+    let model_port = serve_local_model(&world, "local model says hi");
+    let router_config = world.dir().join("router.toml");
+    std::fs::write(
+        &router_config,
+        format!(
+            "registry_poll_ms = 60000\n[[endpoints]]\nname = \"local\"\n\
+             url = \"http://127.0.0.1:{model_port}/v1\"\nlocal = true\n"
+        ),
+    )
+    .unwrap();
+    let mut router = world
+        .node
+        .command(openshell_integration::binaries::path("openshell-router"))
+        .arg("--admin-socket")
+        .arg(&router_socket)
+        .arg("--config")
+        .arg(&router_config)
+        .env("OPENSHELL_CONFIG", world.node_config())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start openshell-router");
+    assert!(
+        wait_for(Duration::from_secs(10), || router_socket.exists()),
+        "the router did not start"
+    );
+    let rt = world.runtime();
+    let policy = world.policy("routed", ROUTED_POLICY);
+    let bundle = world.sandbox_bundle(&policy);
+    let id = unique_id("egress-routed");
+    rt.start_detached(&id, bundle.path());
+    let netns = netns_of(&rt, &id);
+
+    // The runtime points the sandbox at the router, past the proxy, with a token of its own.
+    let env = environ(rt.pid(&id));
+    let base = format!("http://{GATEWAY}:4000/v1");
+    assert_eq!(env_value(&env, "OPENAI_BASE_URL"), base);
+    assert_eq!(env_value(&env, "OPENAI_API_BASE"), base);
+    assert!(env_value(&env, "NO_PROXY").split(',').any(|h| h == GATEWAY));
+    let token = env_value(&env, "OPENAI_API_KEY").to_owned();
+    assert!(token.starts_with(&format!("oss1.{id}.")), "{token}");
+    // The token is a credential: the registration every service reads holds only its digest.
+    let registration = std::fs::read_to_string(world.dir().join(format!("registry/{id}.json")))
+        .expect("registration record");
+    assert!(!registration.contains(&token));
+    let record: Value = serde_json::from_str(&registration).unwrap();
+    assert_eq!(
+        record["caller_token"],
+        openshell_policy::caller_token::digest(&token).as_str()
+    );
+
+    // From the sandbox, with its token: the local model answers through the router.
+    let (status, head, body) = chat(&netns, &token);
+    assert_eq!(status, 200, "{head}\n{body}");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "local model says hi"
+    );
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("x-openshell-endpoint: local"),
+        "{head}"
+    );
+    // A forged token of the same container is refused, as is another container's.
+    let forged = format!("oss1.{id}.{}", "0".repeat(64));
+    let (status, _, body) = chat(&netns, &forged);
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_caller_token", "{body}");
+    let (status, _, body) = chat(&netns, &format!("oss1.someone-else.{}", "0".repeat(64)));
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "caller_token_mismatch", "{body}");
+
+    // A direct call to a model API, though the NetworkPolicy names the host, is refused and
+    // points to the router.
+    let body = r#"{"model":"gpt-4o","messages":[]}"#;
+    let (status, _, answer) = answered(
+        &netns,
+        &format!(
+            "POST http://api.openai.com/v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+        Duration::from_secs(5),
+    );
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(answer["error"], "model_api_direct", "{answer}");
+    assert!(answer.to_string().contains("privacy router"), "{answer}");
+    // ... while the sandbox's other destinations are as before.
+    let (status, _, _) = answered(
+        &netns,
+        "GET http://crm.example.test/ HTTP/1.1\r\nHost: crm.example.test\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    assert_eq!(status, 200);
+
+    // Deleted: the token dies with the sandbox at once (the router rescans its registry only
+    // every minute here). Presented from the node (no sandbox address of its own; another
+    // sandbox keeps the gateway address up), it is refused.
+    let other = unique_id("egress-routed-other");
+    let other_bundle = world.sandbox_bundle(&policy);
+    rt.start_detached(&other, other_bundle.path());
+    let (status, _, _) = chat(world.node.path(), &token);
+    assert_eq!(
+        status, 200,
+        "the token works from anywhere while its sandbox lives"
+    );
+    rt.ok(&["delete", "--force", &id]);
+    let (status, _, body) = chat(world.node.path(), &token);
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "caller_not_registered", "{body}");
+    rt.ok(&["delete", "--force", &other]);
+    let _ = router.kill();
+    let _ = router.wait();
+}

@@ -93,6 +93,7 @@ fn registration(id: &str, policy: CompiledPolicy) -> ContainerRegistration {
         netns_path: None,
         sandbox: SandboxAddresses::default(),
         registered_at: Utc::now(),
+        caller_token: None,
     }
 }
 

@@ -41,6 +41,8 @@ pub struct EgressWiring {
     pub gateway: Ipv4Addr,
     /// The engine's explicit proxy port.
     pub proxy_port: u16,
+    /// The privacy router's port on the gateway.
+    pub router_port: u16,
     /// The interception CA certificate on the host.
     pub ca_cert: PathBuf,
     /// Where the runtime writes the sandbox's resolver configuration (bind-mounted read-only
@@ -54,6 +56,7 @@ impl Default for EgressWiring {
         EgressWiring {
             gateway: egress.gateway(),
             proxy_port: egress.proxy_port,
+            router_port: egress.router_port,
             ca_cert: egress.ca_cert_path(),
             resolv_conf: PathBuf::from("resolv.conf"),
         }
@@ -174,17 +177,24 @@ pub fn egress_policy(set: &PolicySet) -> EgressPolicy {
     }
 }
 
-/// The proxy variables a restricted sandbox gets (replacing the caller's of the same name).
+/// The variables a restricted sandbox gets (replacing the caller's of the same name): the
+/// proxy, which the gateway itself bypasses, and the privacy router as the OpenAI base URL
+/// (`OPENAI_API_BASE` is the spelling older SDKs read). The caller token (`OPENAI_API_KEY`)
+/// is not here: it is a credential, added by `create` to the process alone.
 fn proxy_env(wiring: &SandboxNetwork) -> Vec<(&'static str, String)> {
     let proxy = wiring.proxy_url();
+    let bypass = format!("localhost,127.0.0.1,{}", wiring.gateway);
+    let router = wiring.router_url();
     vec![
         ("HTTP_PROXY", proxy.clone()),
         ("HTTPS_PROXY", proxy.clone()),
         ("http_proxy", proxy.clone()),
         ("https_proxy", proxy),
-        ("NO_PROXY", "localhost,127.0.0.1".to_owned()),
-        ("no_proxy", "localhost,127.0.0.1".to_owned()),
+        ("NO_PROXY", bypass.clone()),
+        ("no_proxy", bypass),
         ("SSL_CERT_FILE", EGRESS_CA_IN_SANDBOX.to_owned()),
+        ("OPENAI_BASE_URL", router.clone()),
+        ("OPENAI_API_BASE", router),
     ]
 }
 
@@ -195,6 +205,7 @@ fn wire_restricted_network(spec: &mut Spec, egress: &EgressWiring) -> SandboxNet
     let wiring = SandboxNetwork {
         gateway: egress.gateway,
         proxy_port: egress.proxy_port,
+        router_port: egress.router_port,
         resolv_conf: format!("nameserver {}\n", egress.gateway),
         ca_cert: egress.ca_cert.clone(),
     };
@@ -284,6 +295,7 @@ mod tests {
             egress: EgressWiring {
                 gateway: Ipv4Addr::new(10, 9, 0, 1),
                 proxy_port: 3200,
+                router_port: 4100,
                 ca_cert: PathBuf::from("/etc/openshell/ca.pem"),
                 resolv_conf: PathBuf::from("/run/openshell/c1/resolv.conf"),
             },

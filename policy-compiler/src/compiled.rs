@@ -70,6 +70,8 @@ pub struct SandboxNetwork {
     pub gateway: Ipv4Addr,
     /// The engine's explicit proxy port.
     pub proxy_port: u16,
+    /// The privacy router's port on the gateway.
+    pub router_port: u16,
     /// The contents of the sandbox's `/etc/resolv.conf`.
     pub resolv_conf: String,
     /// The interception CA on the host, mounted read-only into the sandbox.
@@ -80,6 +82,11 @@ impl SandboxNetwork {
     /// `http://GATEWAY:PORT`, the sandbox's `HTTP_PROXY`/`HTTPS_PROXY`.
     pub fn proxy_url(&self) -> String {
         format!("http://{}:{}", self.gateway, self.proxy_port)
+    }
+
+    /// `http://GATEWAY:ROUTER_PORT/v1`, the sandbox's `OPENAI_BASE_URL`.
+    pub fn router_url(&self) -> String {
+        format!("http://{}:{}/v1", self.gateway, self.router_port)
     }
 }
 

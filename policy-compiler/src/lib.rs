@@ -59,6 +59,7 @@
 //!   [`CompiledPolicy`] record, which every component reads instead of the YAML.
 //! - [`wire`]: what the runtime, its hooks and the node services exchange.
 //! - [`node_config`]: the node configuration (`/etc/openshell/config.toml`).
+pub mod caller_token;
 pub mod compiled;
 pub mod node_config;
 pub mod wire;
@@ -71,6 +72,7 @@ mod explain_record;
 mod floor;
 mod harden;
 mod located;
+pub mod model_apis;
 mod patterns;
 mod policy_set;
 mod quantity;

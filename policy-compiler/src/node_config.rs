@@ -40,6 +40,7 @@
 //! ca_key = "/etc/openshell/egress-ca.key"
 //! pool = "10.200.0.0/16"         # sandbox addresses; the first host is every gateway
 //! proxy_port = 3128             # the egress engine's explicit proxy
+//! router_port = 4000            # the privacy router (OPENAI_BASE_URL of restricted sandboxes)
 //!
 //! [classifier]
 //! internal_domains = ["company.com", "corp.example"]
@@ -274,6 +275,9 @@ pub struct EgressSettings {
     pub pool: ipnet::Ipv4Net,
     /// The engine's explicit proxy port on the gateway.
     pub proxy_port: u16,
+    /// The privacy router's port on the gateway: restricted sandboxes reach it there
+    /// (`OPENAI_BASE_URL`), and the node firewall lets them.
+    pub router_port: u16,
 }
 
 /// Where the egress engine keeps the interception CA it creates when none is configured.
@@ -287,6 +291,7 @@ impl Default for EgressSettings {
             pool: ipnet::Ipv4Net::new(std::net::Ipv4Addr::new(10, 200, 0, 0), 16)
                 .expect("a /16 is a valid prefix"),
             proxy_port: 3128,
+            router_port: 4000,
         }
     }
 }

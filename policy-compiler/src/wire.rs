@@ -773,6 +773,10 @@ pub struct ContainerRegistration {
     pub sandbox: SandboxAddresses,
     /// When the hook registered it.
     pub registered_at: DateTime<Utc>,
+    /// The digest of the sandbox's router caller token (`OPENAI_API_KEY`), which the router
+    /// accepts only from this registration ([`crate::caller_token`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_token: Option<String>,
 }
 
 /// Network addresses of a sandbox (filled in by the network step of the hook).

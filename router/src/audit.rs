@@ -147,6 +147,7 @@ mod tests {
                 },
             )),
             origin: RegistrationOrigin::RegistryDir,
+            caller_token: None,
         };
         let classified = Classified {
             sensitivity: Sensitivity::Internal,

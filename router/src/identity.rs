@@ -28,6 +28,8 @@ use std::path::Path;
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 
+use openshell_policy::caller_token;
+
 use crate::error::RouterError;
 
 /// The prefix of caller tokens (version 1).
@@ -136,6 +138,39 @@ pub fn bearer_token(authorization: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && token.starts_with(TOKEN_PREFIX)).then_some(token)
 }
 
+/// A caller token an `Authorization` header presents.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Presented<'a> {
+    /// A node token (`osr1.`), checked under the router's key.
+    Node(&'a str),
+    /// A restricted sandbox's token (`oss1.`, drawn at `create`): the container it names and
+    /// its digest, which that container's registration must hold.
+    Sandbox {
+        /// The container id in the token.
+        container: &'a str,
+        /// The token's digest.
+        digest: String,
+    },
+}
+
+/// The caller token an `Authorization` header value presents, if any: any other bearer value
+/// (an SDK's placeholder key) is no token.
+pub fn presented_token(authorization: &str) -> Option<Presented<'_>> {
+    if let Some(token) = bearer_token(authorization) {
+        return Some(Presented::Node(token));
+    }
+    let (scheme, token) = authorization.split_once(' ')?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let container = caller_token::container_of(token)?;
+    Some(Presented::Sandbox {
+        container,
+        digest: caller_token::digest(token),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,5 +218,19 @@ mod tests {
         assert_eq!(bearer_token("bearer  osr1.a.b "), Some("osr1.a.b"));
         assert_eq!(bearer_token("Bearer sk-123"), None);
         assert_eq!(bearer_token("Basic osr1.a.b"), None);
+        let sandbox = format!("oss1.c-1.{}", "ab".repeat(32));
+        assert_eq!(
+            presented_token(&format!("Bearer {sandbox}")),
+            Some(Presented::Sandbox {
+                container: "c-1",
+                digest: caller_token::digest(&sandbox),
+            })
+        );
+        assert_eq!(
+            presented_token("Bearer osr1.a.b"),
+            Some(Presented::Node("osr1.a.b"))
+        );
+        assert_eq!(presented_token("Bearer sk-placeholder"), None);
+        assert_eq!(presented_token(&format!("Basic {sandbox}")), None);
     }
 }

@@ -1,4 +1,4 @@
-//! `openshell-router --admin-socket PATH --listen ADDR [--config FILE]`: the privacy router.
+//! `openshell-router --admin-socket PATH [--listen ADDR] [--config FILE]`: the privacy router.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,9 +18,11 @@ struct Args {
     /// The admin API's unix socket.
     #[arg(long, default_value = "/run/openshell/router.sock")]
     admin_socket: PathBuf,
-    /// Where sandboxes reach the OpenAI front (the sandboxes' gateway, e.g. 10.200.0.1:4000).
+    /// Where sandboxes reach the OpenAI front (default: the sandboxes' gateway and the node
+    /// configuration's `[egress] router_port`, e.g. 10.200.0.1:4000, where the runtime points
+    /// their OPENAI_BASE_URL).
     #[arg(long)]
-    listen: SocketAddr,
+    listen: Option<SocketAddr>,
     /// The router configuration (TOML); the node configuration comes from $OPENSHELL_CONFIG,
     /// else /etc/openshell/config.toml.
     #[arg(long)]
@@ -33,6 +35,9 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let node = NodeConfig::load()?;
+    let listen = args
+        .listen
+        .unwrap_or_else(|| SocketAddr::from((node.egress.gateway(), node.egress.router_port)));
     let config = match &args.config {
         Some(path) => RouterConfig::load(path)?,
         None => RouterConfig::default(),
@@ -53,15 +58,9 @@ fn main() -> anyhow::Result<()> {
             env: Arc::new(|name| std::env::var(name).ok()),
         })
         .context("starting the router")?;
-        let bound = Bound::bind(&args.admin_socket, args.listen)
+        let bound = Bound::bind(&args.admin_socket, listen)
             .await
-            .with_context(|| {
-                format!(
-                    "binding {} and {}",
-                    args.admin_socket.display(),
-                    args.listen
-                )
-            })?;
+            .with_context(|| format!("binding {} and {listen}", args.admin_socket.display()))?;
         eprintln!(
             "openshell-router: serving on {} (admin {}), {} callers registered",
             bound.front_addr()?,

@@ -45,6 +45,8 @@ pub struct Caller {
     pub routing: Result<Arc<RoutingPolicy>, Unroutable>,
     /// Where the registration came from.
     pub origin: Origin,
+    /// The digest of the sandbox caller token its registration accepts, if any.
+    pub caller_token: Option<String>,
 }
 
 /// A caller as the admin API lists it.
@@ -153,16 +155,24 @@ impl Callers {
         self.rebuild();
     }
 
-    /// Removes an admin-API registration; whether there was one.
+    /// Removes an admin-API registration, and a directory record of the same id whose file
+    /// is already gone (the hook removes the file first, so the caller and its token stop at
+    /// once rather than at the next scan); whether there was either.
     pub fn unregister(&self, id: &str) -> bool {
-        let removed = self
+        let from_api = self
             .from_api
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(id)
             .is_some();
+        let from_dir = {
+            let mut dir = self.from_dir.lock().unwrap_or_else(|p| p.into_inner());
+            let before = dir.len();
+            dir.retain(|path, (_, caller)| caller.container_id != id || path.exists());
+            dir.len() != before
+        };
         self.rebuild();
-        removed
+        from_api || from_dir
     }
 
     /// Whether `dir` may hold records the last scan did not see: entries were added, renamed
@@ -341,6 +351,7 @@ mod tests {
                 message: "not compiled in this test".into(),
             })),
             origin: Origin::RegistryDir,
+            caller_token: r.caller_token.clone(),
         }
     }
 

@@ -18,7 +18,7 @@ use crate::config::RouterConfig;
 use crate::endpoint::{EndpointSpec, EnvLookup};
 use crate::error::{OpenAiError, RouterError, Unroutable};
 use crate::health::HealthView;
-use crate::identity::{TokenKey, bearer_token, unix_now};
+use crate::identity::{Presented, TokenKey, presented_token, unix_now};
 use crate::metrics::{LiveFigures, Metrics};
 use crate::policy::RoutingPolicy;
 use crate::registry::{Caller, Callers, Origin, ScanReport};
@@ -200,16 +200,29 @@ impl PrivacyRouter {
         authorization: Option<&str>,
     ) -> Result<Arc<Caller>, OpenAiError> {
         let generation = self.generation();
-        let token = authorization.and_then(bearer_token);
-        let token_id = match (token, &generation.token_key) {
-            (Some(token), Some(key)) => Some(key.verify(token, unix_now()).ok_or_else(|| {
-                OpenAiError::new(
-                    StatusCode::FORBIDDEN,
-                    "invalid_caller_token",
-                    "the caller token is not valid on this node (forged, or expired)",
-                )
-            })?),
-            _ => None,
+        let invalid = || {
+            OpenAiError::new(
+                StatusCode::FORBIDDEN,
+                "invalid_caller_token",
+                "the caller token is not valid on this node (forged, expired, or its sandbox \
+                 was deleted)",
+            )
+        };
+        let presented = authorization.and_then(presented_token);
+        let (token_id, sandbox_token) = match (presented, &generation.token_key) {
+            (Some(Presented::Node(token)), Some(key)) => (
+                Some(key.verify(token, unix_now()).ok_or_else(invalid)?),
+                None,
+            ),
+            (Some(Presented::Sandbox { container, digest }), _) => {
+                (Some(container.to_owned()), Some(digest))
+            }
+            _ => (None, None),
+        };
+        // A sandbox token is accepted only from the registration that holds its digest.
+        let checked = |caller: Arc<Caller>| match &sandbox_token {
+            Some(digest) if caller.caller_token.as_ref() != Some(digest) => Err(invalid()),
+            _ => Ok(caller),
         };
         let mut rescanned = false;
         loop {
@@ -227,10 +240,10 @@ impl PrivacyRouter {
                         ),
                     ));
                 }
-                return Ok(caller);
+                return checked(caller);
             }
             if let Some(caller) = token_id.as_deref().and_then(|id| self.callers.by_id(id)) {
-                return Ok(caller);
+                return checked(caller);
             }
             if rescanned || !self.rescan_after_miss().await {
                 break;
@@ -378,6 +391,7 @@ impl PrivacyRouter {
             audit_destination,
             routing,
             origin,
+            caller_token: registration.caller_token.clone(),
         }
     }
 

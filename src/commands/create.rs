@@ -9,6 +9,7 @@ use libcontainer::hooks;
 use libcontainer::syscall::syscall::SyscallType;
 
 use oci_spec::runtime::{Hook, LinuxNamespaceType, Spec};
+use openshell_policy::caller_token::{self, CallerToken};
 use openshell_policy::node_config::NodeConfig;
 
 use super::{Context, validate_id};
@@ -62,7 +63,7 @@ pub fn create_container(ctx: &Context, req: &InitRequest<'_>) -> Result<Containe
     let mut caller_spec = caller.spec;
     // Before the policy is compiled, so the compiled record's spec is the staged config.json.
     cgroup_path::ensure_cgroups_path(&mut caller_spec, req.id, ctx.systemd_cgroup)?;
-    let (spec, policy) = apply_policy(ctx, caller_spec, &caller.dir, &node, &staged_dir)?;
+    let (spec, policy) = apply_policy(ctx, req.id, caller_spec, &caller.dir, &node, &staged_dir)?;
 
     let staged = StagedBundle::write(&root, req.id, &caller.dir, &spec, &policy)?;
     seccomp_cache::prepare(
@@ -117,9 +118,11 @@ fn undo_injected_hooks(spec: &Spec, id: &str, bundle: &Path) {
 }
 
 /// Hardens the caller's spec by the container's policy, if it has one (else returns it as is),
-/// with the files the policy adds to the staged bundle in `staged_dir`.
+/// with the files the policy adds to the staged bundle in `staged_dir`. A restricted sandbox
+/// also gets its router caller token, in its process alone (not in the compiled record).
 fn apply_policy(
     ctx: &Context,
+    id: &str,
     spec: Spec,
     bundle: &Path,
     node: &NodeConfig,
@@ -140,10 +143,19 @@ fn apply_policy(
     hardening::check_egress_ca(&compiled).with_context(context)?;
     hardening::check_seccomp_supervisor(&compiled).with_context(context)?;
     tracing::info!("{}", attached.derivation.trim_end());
-    let spec = compiled.spec.clone();
+    let mut spec = compiled.spec.clone();
+    let caller_token = match compiled.sandbox_network {
+        Some(_) => {
+            let token = CallerToken::draw(id).context("cannot draw the router caller token")?;
+            hardening::set_env(&mut spec, caller_token::ENV, token.as_str());
+            Some(token.digest())
+        }
+        None => None,
+    };
     let files = PolicyFiles {
         floor: Some(ContainerFloor::new(policy, &spec)),
         compiled: Some(compiled),
+        caller_token,
     };
     Ok((spec, files))
 }

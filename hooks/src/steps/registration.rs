@@ -38,6 +38,13 @@ pub fn record(
         sandbox: SandboxAddresses::default(),
         policy: policy.clone(),
         registered_at: Utc::now(),
+        caller_token: std::fs::read_to_string(
+            state
+                .bundle()
+                .join(openshell_policy::caller_token::DIGEST_FILE),
+        )
+        .ok()
+        .map(|digest| digest.trim().to_owned()),
     }
 }
 

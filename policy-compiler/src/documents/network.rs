@@ -9,6 +9,8 @@
 //!         methods: [GET, POST, PATCH]
 //!       - domain: "smtp.company.com"
 //!         ports: [587]
+//!       - domain: "api.openai.com"    # a model API: refused unless this is set, since the
+//!         directModelAccess: true     # privacy router is the way to models (OPENAI_BASE_URL)
 //!     deny:
 //!       - domain: "*"             # deny all other outbound traffic
 //!   ingress:
@@ -74,7 +76,7 @@ pub struct EgressRules {
 
 /// One egress rule.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EgressRule {
     /// Host pattern.
     pub domain: Located<DomainPattern>,
@@ -84,6 +86,15 @@ pub struct EgressRule {
     /// TCP ports; empty = the HTTP(S) ports.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<Located<u16>>,
+    /// In an allow rule: the sandbox may call a known model API on this host directly,
+    /// bypassing the privacy router's routing by sensitivity (without it, such calls are
+    /// refused and the sandbox is pointed to the router).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub direct_model_access: Located<bool>,
+}
+
+fn is_false(value: &Located<bool>) -> bool {
+    !value.value
 }
 
 /// `ingress`.
