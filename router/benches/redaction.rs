@@ -33,10 +33,10 @@ fn prompt() -> Value {
         "Escalations go to oncall@example.net; the backup is +44 20 7946 0958.",
         "Finally, carol@example.co.uk reviews and bob.smith@example.org signs off.",
     ];
-    let mut messages = vec![json!({"role": "system", "content": filler.repeat(4)})];
+    let mut messages = vec![json!({"role": "system", "content": filler.repeat(8)})];
     for line in people {
         messages.push(
-            json!({"role": "user", "content": format!("{}{line} {}", filler.repeat(3), filler)}),
+            json!({"role": "user", "content": format!("{}{line} {}", filler.repeat(4), filler)}),
         );
     }
     let body = json!({"model": "m", "messages": messages});
