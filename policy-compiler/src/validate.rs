@@ -10,7 +10,7 @@ use crate::documents::{
     Sensitivity, SyscallAction, SyscallProfile,
 };
 use crate::error::Diagnostics;
-use crate::located::Located;
+use crate::located::{Located, Position};
 use crate::patterns::ApiPattern;
 use crate::policy_set::PolicySet;
 use crate::seccomp::{profiles, syscalls};
@@ -492,6 +492,18 @@ fn check_router(policy: &PrivacyRouterPolicy, d: &mut Diagnostics) {
         if let Some(region) = &endpoint.region {
             check_region(region, d);
         }
+        if let Some(cost) = &endpoint.cost
+            && !(cost.value.is_finite() && cost.value >= 0.0)
+        {
+            d.error(
+                cost.position,
+                format!(
+                    "cost {} of endpoint '{}' is not a price",
+                    cost.value, endpoint.name.value
+                ),
+                "write the price per million tokens as a number of 0 or more, e.g. cost: 2.5",
+            );
+        }
         duplicates(&endpoint.spki_pins, "key pin", d, ToString::to_string);
     }
     let check_reference = |name: &Located<String>, d: &mut Diagnostics| {
@@ -543,26 +555,7 @@ fn check_router(policy: &PrivacyRouterPolicy, d: &mut Diagnostics) {
     );
     for rule in &spec.residency_rules {
         check_region(&rule.region, d);
-        if rule.data_types.is_empty() {
-            d.error(
-                rule.region.position,
-                "residency rule lists no dataTypes",
-                "add dataTypes, e.g. [personalData] or [all]",
-            );
-        }
-        if rule.data_types.len() > 1
-            && let Some(all) = rule
-                .data_types
-                .iter()
-                .find(|t| t.value == DataSelector::All)
-        {
-            d.error(
-                all.position,
-                "'all' already covers every data type",
-                "write dataTypes: [all] alone",
-            );
-        }
-        duplicates(&rule.data_types, "data type", d, |t| t.to_string());
+        check_data_types(&rule.data_types, rule.region.position, "residency rule", d);
         if rule.allowed_endpoints.is_empty() {
             d.error(
                 rule.region.position,
@@ -587,6 +580,36 @@ fn check_router(policy: &PrivacyRouterPolicy, d: &mut Diagnostics) {
             }
         }
     }
+    if let Some(redaction) = &spec.redaction {
+        let types = &redaction.data_types;
+        check_data_types(&types.value, types.position, "redaction", d);
+    }
+}
+
+/// The `dataTypes` of a residency rule or of `redaction` (`owner`, written at `position`).
+fn check_data_types(
+    types: &[Located<DataSelector>],
+    position: Position,
+    owner: &str,
+    d: &mut Diagnostics,
+) {
+    if types.is_empty() {
+        d.error(
+            position,
+            format!("{owner} lists no dataTypes"),
+            "add dataTypes, e.g. [personalData] or [all]",
+        );
+    }
+    if types.len() > 1
+        && let Some(all) = types.iter().find(|t| t.value == DataSelector::All)
+    {
+        d.error(
+            all.position,
+            "'all' already covers every data type",
+            "write dataTypes: [all] alone",
+        );
+    }
+    duplicates(types, "data type", d, |t| t.to_string());
 }
 
 fn check_region(region: &Located<String>, d: &mut Diagnostics) {

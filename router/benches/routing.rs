@@ -415,7 +415,7 @@ fn in_process(stand_in: SocketAddr, n: usize) {
             let t = Instant::now();
             let json: Value = serde_json::from_slice(&body).unwrap();
             let (c, _) = classifier.classify(extract(&json)).await;
-            let plan = policy.plan(Some("EU"), &c);
+            let plan = policy.plan(Some("EU"), &c, None);
             decision.push(t.elapsed());
             std::hint::black_box(plan.candidates.len());
         }

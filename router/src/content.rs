@@ -15,7 +15,7 @@
 use serde_json::Value;
 
 /// Keys whose string values are structure, not content.
-const STRUCTURAL_KEYS: &[&str] = &["model", "role", "type", "tool_call_id"];
+pub(crate) const STRUCTURAL_KEYS: &[&str] = &["model", "role", "type", "tool_call_id"];
 /// Keys whose integer arrays are token ids.
 const TOKEN_KEYS: &[&str] = &["prompt", "input"];
 /// Content part types whose payload the detectors cannot read.

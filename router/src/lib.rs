@@ -14,6 +14,9 @@
 //!   `openshell-classifier` behind a keyed, plaintext-free cache, failing closed.
 //! - [`policy`]: `PrivacyRouterPolicy` compiled, and the routing decision (routes, local-only
 //!   for confidential and restricted data, residency rules, fallback).
+//! - [`selection`]: ranking a route's allowed endpoints by observed latency, errors and cost.
+//! - [`redaction`], [`restore`]: covered data replaced by placeholders before a request leaves,
+//!   and restored in the answer (JSON and server-sent events).
 //! - [`upstream`], [`tls`], [`health`]: pooled connections to endpoints, TLS with per-endpoint
 //!   key pins, circuit breaking and probes.
 //! - [`registry`]: registered containers (the hook's registry directory and the admin API).
@@ -37,7 +40,10 @@ pub mod metrics;
 pub mod openai;
 pub mod policy;
 pub mod proxy;
+pub mod redaction;
 pub mod registry;
+pub mod restore;
+pub mod selection;
 pub mod server;
 pub mod service;
 pub mod tls;

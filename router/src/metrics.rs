@@ -1,6 +1,6 @@
 //! Prometheus metrics (`openshell_router_*`).
 
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, AtomicU64};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
@@ -9,6 +9,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::selection::Observation;
 
 /// Labels of routing decisions.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -40,6 +42,13 @@ pub struct UpstreamLabels {
     pub kind: String,
 }
 
+/// Labels of redactions.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RedactionLabels {
+    /// The detector whose values were replaced (`email`).
+    pub detector: String,
+}
+
 /// Labels of a per-endpoint gauge.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EndpointLabels {
@@ -63,6 +72,8 @@ pub struct Metrics {
     pub failovers: Counter,
     /// Registered callers.
     pub callers: Gauge<i64, AtomicI64>,
+    /// Distinct values replaced by placeholders, by detector.
+    pub redactions: Family<RedactionLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -82,6 +93,7 @@ impl Metrics {
         let upstream_errors = Family::<UpstreamLabels, Counter>::default();
         let failovers = Counter::default();
         let callers = Gauge::<i64, AtomicI64>::default();
+        let redactions = Family::<RedactionLabels, Counter>::default();
         registry.register(
             "decisions",
             "Routing decisions by sensitivity, endpoint and outcome",
@@ -108,6 +120,11 @@ impl Metrics {
             failovers.clone(),
         );
         registry.register("callers", "Registered callers", callers.clone());
+        registry.register(
+            "redactions",
+            "Distinct values replaced by placeholders before a request left, by detector",
+            redactions.clone(),
+        );
         Metrics {
             registry,
             decisions,
@@ -116,6 +133,7 @@ impl Metrics {
             upstream_errors,
             failovers,
             callers,
+            redactions,
         }
     }
 
@@ -154,6 +172,27 @@ impl Metrics {
             "Whether an endpoint is up (1) or down (0)",
             up,
         );
+        let latency = Family::<EndpointLabels, Gauge<f64, AtomicU64>>::default();
+        let errors = Family::<EndpointLabels, Gauge<f64, AtomicU64>>::default();
+        for (endpoint, observation) in &live.endpoints_observed {
+            let labels = EndpointLabels {
+                endpoint: endpoint.clone(),
+            };
+            if let Some(ms) = observation.latency_ms {
+                latency.get_or_create(&labels).set(ms / 1000.0);
+                errors.get_or_create(&labels).set(observation.error_rate);
+            }
+        }
+        registry.register(
+            "endpoint_latency_seconds",
+            "Moving average of an endpoint's time to the response head",
+            latency,
+        );
+        registry.register(
+            "endpoint_error_ratio",
+            "Moving average of an endpoint's errors (5xx, timeouts, failed exchanges)",
+            errors,
+        );
         let mut out = String::new();
         encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         let mut live_text = String::new();
@@ -182,4 +221,6 @@ pub struct LiveFigures {
     pub classifier_runs: u64,
     /// `(endpoint, up)`.
     pub endpoints_up: Vec<(String, bool)>,
+    /// `(endpoint, observation)`.
+    pub endpoints_observed: Vec<(String, Observation)>,
 }

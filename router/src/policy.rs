@@ -10,9 +10,23 @@
 //!    - an endpoint that is not local must be `https` (and, when it has pins, pinned);
 //!    - every residency rule of region `R` whose `dataTypes` meet `T` (or that says `all`)
 //!      allows only its `allowedEndpoints`.
-//! 3. The request goes to the first candidate that passes and is up; a connection failure moves
-//!    it to the next one that passes (see [`crate::proxy`]). No candidate passing: 403, with
-//!    why each was excluded. Candidates passing but none reachable: 503.
+//! 3. The request goes to the best-ranked candidate that passes and is up — among the route's
+//!    candidates by observed latency, errors and cost ([`crate::selection`]; route order
+//!    between equals, so the first with nothing measured), then the fallback ones in order; a
+//!    connection failure moves it to the next one that passes (see [`crate::proxy`]). No
+//!    candidate passing: 403, with why each was excluded. Candidates passing but none
+//!    reachable: 503.
+//!
+//! # Redaction
+//! With `redaction`, a request holding data of a covered type is redacted
+//! ([`crate::redaction`]) and classified again. The endpoints the redaction covers (`non-local`
+//! or `all`) would receive the redacted form, so they are checked against it: its level picks
+//! the route and its data types the residency rules. The others receive the original and are
+//! checked against the original's classification, as always. A request whose only sensitive
+//! content is redacted personal data therefore reaches the cloud endpoints of the route for
+//! the redacted level (`public`, say), without that data. When redaction cannot be trusted —
+//! content that could not be scanned, or a covered type still found after redaction (a value
+//! the detectors see only across two strings) — every covered endpoint is excluded.
 //!
 //! A container without a `PrivacyRouterPolicy` routes as an empty one: no routes, no residency
 //! rules, `fallback: local-only` — its requests reach local endpoints only.
@@ -20,11 +34,11 @@
 //! Endpoint names resolve against the policy's `endpoints` when it defines any, else against
 //! the router configuration's node-wide endpoints.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use openshell_policy::wire::{DataType, DataTypeSet, Sensitivity};
-use openshell_policy::{DataSelector, Fallback, PrivacyRouterSpec};
+use openshell_policy::{DataSelector, Fallback, Preference, PrivacyRouterSpec, RedactionEndpoints};
 
 use crate::classification::Classified;
 use crate::endpoint::EndpointSpec;
@@ -65,6 +79,43 @@ pub struct RoutingPolicy {
     routes: BTreeMap<Sensitivity, Vec<RouteEntry>>,
     residency: Vec<Residency>,
     fallback: Fallback,
+    redaction: Option<RedactionRule>,
+    preference: Preference,
+    /// `cost` of the policy's endpoints, by name.
+    costs: HashMap<String, f64>,
+}
+
+/// The policy's `redaction`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RedactionRule {
+    /// The data types replaced.
+    pub covered: DataTypeSet,
+    /// Which endpoints receive the redacted request.
+    pub endpoints: RedactionEndpoints,
+}
+
+impl RedactionRule {
+    /// Whether `endpoint` receives the redacted request.
+    pub fn covers(&self, endpoint: &EndpointSpec) -> bool {
+        self.endpoints == RedactionEndpoints::All || !endpoint.local
+    }
+
+    /// `non-local endpoints` or `every endpoint`, for the audit.
+    pub fn scope(&self) -> &'static str {
+        match self.endpoints {
+            RedactionEndpoints::NonLocal => "non-local endpoints",
+            RedactionEndpoints::All => "every endpoint",
+        }
+    }
+}
+
+/// What redaction made of a request, for planning.
+#[derive(Debug, Clone, Copy)]
+pub enum Redacting<'a> {
+    /// Redacted; the classification of the redacted form.
+    Redacted(&'a Classified),
+    /// Redaction cannot be trusted, and why: covered endpoints are excluded.
+    Incomplete(&'a str),
 }
 
 /// A candidate endpoint and the rule that made it one.
@@ -74,6 +125,12 @@ pub struct Candidate {
     pub upstream: Arc<Upstream>,
     /// `routes.internal[1]` or `fallback: local-only`.
     pub rule: String,
+    /// From the route (ranked by [`crate::selection`]), not the fallback.
+    pub routed: bool,
+    /// Receives the redacted request.
+    pub redacted: bool,
+    /// The policy's `cost` for it.
+    pub cost: Option<f64>,
 }
 
 /// The outcome of planning: the endpoints that may receive the request, in order.
@@ -169,7 +226,30 @@ impl RoutingPolicy {
             routes,
             residency,
             fallback: spec.fallback.value,
+            redaction: spec.redaction.as_ref().map(|r| RedactionRule {
+                covered: r.types(),
+                endpoints: r.endpoints.value,
+            }),
+            preference: spec
+                .preference
+                .as_ref()
+                .map_or_else(Preference::default, |p| p.value),
+            costs: spec
+                .endpoints
+                .iter()
+                .filter_map(|e| Some((e.name.value.clone(), e.cost.as_ref()?.value)))
+                .collect(),
         }
+    }
+
+    /// The policy's `redaction`, if any.
+    pub fn redaction(&self) -> Option<RedactionRule> {
+        self.redaction
+    }
+
+    /// How the route's candidates are ranked.
+    pub fn preference(&self) -> Preference {
+        self.preference
     }
 
     /// The endpoints this policy can name.
@@ -178,18 +258,36 @@ impl RoutingPolicy {
     }
 
     /// The endpoints that may receive a request classified as `classified` from a container in
-    /// `region`, in order of preference.
-    pub fn plan(&self, region: Option<&str>, classified: &Classified) -> Plan {
-        let level = classified.sensitivity;
-        let applying: Vec<&Residency> = self
-            .residency
-            .iter()
-            .filter(|r| r.applies(region, classified.data_types))
-            .collect();
+    /// `region`, in order of preference. `redacting`: what redaction made of it, when the policy
+    /// redacts and the request holds covered data (see the module documentation).
+    pub fn plan(
+        &self,
+        region: Option<&str>,
+        classified: &Classified,
+        redacting: Option<Redacting<'_>>,
+    ) -> Plan {
+        let applying = |data_types: DataTypeSet| -> Vec<&Residency> {
+            self.residency
+                .iter()
+                .filter(|r| r.applies(region, data_types))
+                .collect()
+        };
+        let original = (classified.sensitivity, applying(classified.data_types));
+        let redacted = match redacting {
+            Some(Redacting::Redacted(c)) => Some((c.sensitivity, applying(c.data_types))),
+            _ => None,
+        };
+        let level = redacted.as_ref().map_or(original.0, |(level, _)| *level);
+        let mut residency: Vec<String> = original.1.iter().map(|r| r.id.clone()).collect();
+        for rule in redacted.iter().flat_map(|(_, rules)| rules) {
+            if !residency.contains(&rule.id) {
+                residency.push(rule.id.clone());
+            }
+        }
         let mut plan = Plan {
             candidates: Vec::new(),
             excluded: Vec::new(),
-            residency: applying.iter().map(|r| r.id.clone()).collect(),
+            residency,
         };
         let consider = |plan: &mut Plan, upstream: &Arc<Upstream>, rule: String| {
             if plan
@@ -199,10 +297,23 @@ impl RoutingPolicy {
             {
                 return;
             }
-            match admissible(&upstream.spec, level, &applying) {
+            let covered = self.redaction.is_some_and(|r| r.covers(&upstream.spec));
+            let (verdict, redacted) = match (covered, redacting, &redacted) {
+                (true, Some(Redacting::Incomplete(why)), _) => {
+                    (Err(format!("redaction cannot be applied: {why}")), false)
+                }
+                (true, _, Some((level, rules))) => {
+                    (admissible(&upstream.spec, *level, rules), true)
+                }
+                _ => (admissible(&upstream.spec, original.0, &original.1), false),
+            };
+            match verdict {
                 Ok(()) => plan.candidates.push(Candidate {
                     upstream: Arc::clone(upstream),
+                    routed: rule.starts_with("routes."),
                     rule,
+                    redacted,
+                    cost: self.costs.get(&upstream.spec.name).copied(),
                 }),
                 Err(why) => plan
                     .excluded
@@ -352,7 +463,11 @@ spec:
     #[test]
     fn routes_then_local_fallback_in_order() {
         let p = compile(POLICY);
-        let plan = p.plan(Some("US"), &class(Sensitivity::Public, DataTypeSet::NONE));
+        let plan = p.plan(
+            Some("US"),
+            &class(Sensitivity::Public, DataTypeSet::NONE),
+            None,
+        );
         assert_eq!(
             names(&plan),
             [
@@ -371,6 +486,7 @@ spec:
         let plan = p.plan(
             Some("US"),
             &class(Sensitivity::Restricted, DataTypeSet::NONE),
+            None,
         );
         assert_eq!(names(&plan), ["eu-local", "us-local", "plain", "cn-local"]);
     }
@@ -392,7 +508,7 @@ spec:
         ];
         let p = compile_with(text, &node_wide);
         for level in [Sensitivity::Confidential, Sensitivity::Restricted] {
-            let plan = p.plan(None, &class(level, DataType::Personal.set()));
+            let plan = p.plan(None, &class(level, DataType::Personal.set()), None);
             assert_eq!(names(&plan), ["local"], "{level}");
             assert!(
                 plan.excluded
@@ -402,7 +518,7 @@ spec:
                 plan.excluded
             );
         }
-        let plan = p.plan(None, &class(Sensitivity::Public, DataTypeSet::NONE));
+        let plan = p.plan(None, &class(Sensitivity::Public, DataTypeSet::NONE), None);
         assert_eq!(names(&plan), ["cloud", "local"]);
         assert!(plan.excluded[0].contains("no end-to-end encryption"));
     }
@@ -411,7 +527,7 @@ spec:
     fn residency_rules_keep_data_in_region() {
         let p = compile(POLICY);
         let internal_financial = class(Sensitivity::Internal, DataType::Financial.set());
-        let eu = p.plan(Some("EU"), &internal_financial);
+        let eu = p.plan(Some("EU"), &internal_financial, None);
         assert_eq!(names(&eu), ["eu-cloud", "eu-local"]);
         assert_eq!(eu.residency, ["residencyRules[0] (EU)"]);
         assert!(
@@ -421,36 +537,112 @@ spec:
             "{:?}",
             eu.excluded
         );
-        let us = p.plan(Some("US"), &internal_financial);
+        let us = p.plan(Some("US"), &internal_financial, None);
         assert_eq!(names(&us)[0], "us-cloud");
         // Data the rule does not name is not held back.
-        let eu_plain = p.plan(Some("EU"), &class(Sensitivity::Internal, DataTypeSet::NONE));
+        let eu_plain = p.plan(
+            Some("EU"),
+            &class(Sensitivity::Internal, DataTypeSet::NONE),
+            None,
+        );
         assert_eq!(names(&eu_plain)[0], "us-cloud");
         // `all` applies to everything from the region.
-        let cn = p.plan(Some("CN"), &class(Sensitivity::Public, DataTypeSet::NONE));
+        let cn = p.plan(
+            Some("CN"),
+            &class(Sensitivity::Public, DataTypeSet::NONE),
+            None,
+        );
         assert_eq!(names(&cn), ["cn-local"]);
         let personal = p.plan(
             Some("EU"),
             &class(Sensitivity::Confidential, DataType::Personal.set()),
+            None,
         );
         assert_eq!(names(&personal), ["eu-local"]);
     }
 
     #[test]
+    fn redacted_requests_are_checked_against_what_each_endpoint_receives() {
+        let text = "privacyRouter:
+  endpoints:
+    - {name: local, url: 'http://127.0.0.1:1/v1', local: true, region: EU}
+    - {name: cloud, url: 'https://127.0.0.1:3/v1', region: US, spkiPins: ['sha256:1111111111111111111111111111111111111111111111111111111111111111'], cost: 2}
+  routes:
+    confidential: [local]
+    public: [cloud, local]
+  residencyRules:
+    - {region: EU, dataTypes: [personalData], allowedEndpoints: [local]}
+  redaction: {dataTypes: [personalData]}
+";
+        let p = compile(text);
+        assert_eq!(
+            p.redaction(),
+            Some(RedactionRule {
+                covered: DataType::Personal.set(),
+                endpoints: RedactionEndpoints::NonLocal
+            })
+        );
+        let original = class(Sensitivity::Confidential, DataType::Personal.set());
+        let redacted = class(Sensitivity::Public, DataTypeSet::NONE);
+        // Without redaction: confidential, local only.
+        assert_eq!(names(&p.plan(Some("EU"), &original, None)), ["local"]);
+        // Redacted: the route of the redacted level; the cloud receives the redacted form and
+        // the EU rule (personal data) does not hold it back, the local endpoint the original.
+        for region in [Some("EU"), Some("US"), None] {
+            let plan = p.plan(region, &original, Some(Redacting::Redacted(&redacted)));
+            assert_eq!(names(&plan), ["cloud", "local"], "{region:?}");
+            assert!(plan.candidates[0].redacted && plan.candidates[0].routed);
+            assert_eq!(plan.candidates[0].cost, Some(2.0));
+            assert!(!plan.candidates[1].redacted);
+            assert_eq!(plan.candidates[1].cost, None);
+        }
+        let eu = p.plan(Some("EU"), &original, Some(Redacting::Redacted(&redacted)));
+        assert_eq!(eu.residency, ["residencyRules[0] (EU)"]);
+        // What is left after redaction still decides: health data keeps the cloud out.
+        let health = class(Sensitivity::Confidential, DataType::Health.set());
+        let plan = p.plan(None, &original, Some(Redacting::Redacted(&health)));
+        assert_eq!(names(&plan), ["local"]);
+        // Redaction that cannot be trusted excludes every covered endpoint.
+        let public = class(Sensitivity::Public, DataTypeSet::NONE);
+        let plan = p.plan(None, &public, Some(Redacting::Incomplete("unscannable")));
+        assert_eq!(names(&plan), ["local"]);
+        assert!(
+            plan.excluded.contains(
+                &"cloud (routes.public[0]): redaction cannot be applied: unscannable".to_owned()
+            ),
+            "{:?}",
+            plan.excluded
+        );
+        // `endpoints: all` covers local endpoints too.
+        let all = compile(&text.replace("[personalData]}", "[personalData], endpoints: all}"));
+        let plan = all.plan(None, &original, Some(Redacting::Redacted(&redacted)));
+        assert!(plan.candidates.iter().all(|c| c.redacted));
+        assert_eq!(all.preference(), Preference::Balanced);
+    }
+
+    #[test]
     fn deny_fallback_and_no_policy() {
         let p = compile(&POLICY.replace("residencyRules:", "fallback: deny\n  residencyRules:"));
-        let plan = p.plan(Some("CN"), &class(Sensitivity::Public, DataTypeSet::NONE));
+        let plan = p.plan(
+            Some("CN"),
+            &class(Sensitivity::Public, DataTypeSet::NONE),
+            None,
+        );
         assert!(plan.candidates.is_empty());
         assert!(plan.excluded.iter().any(|e| e.contains("fallback: deny")));
         let sandbox_only = "apiVersion: openshell.nvidia.com/v1\nkind: SandboxPolicy\nmetadata: {name: s}\nspec: {}\n";
-        let plan = compile(sandbox_only).plan(None, &class(Sensitivity::Public, DataTypeSet::NONE));
+        let plan =
+            compile(sandbox_only).plan(None, &class(Sensitivity::Public, DataTypeSet::NONE), None);
         assert!(plan.candidates.is_empty());
         let node_wide = [
             node_endpoint("cloud", "https://127.0.0.1:9/v1", false),
             node_endpoint("local", "http://127.0.0.1:7/v1", true),
         ];
-        let plan = compile_with(sandbox_only, &node_wide)
-            .plan(None, &class(Sensitivity::Public, DataTypeSet::NONE));
+        let plan = compile_with(sandbox_only, &node_wide).plan(
+            None,
+            &class(Sensitivity::Public, DataTypeSet::NONE),
+            None,
+        );
         assert_eq!(names(&plan), ["local"], "no policy: local endpoints only");
     }
 }

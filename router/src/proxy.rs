@@ -2,10 +2,12 @@
 //! `/v1/embeddings`, `GET /v1/models`, `GET /healthz`.
 //!
 //! Per request: identify the caller ([`crate::identity`]) → read the body under the size limit
-//! and timeout → parse it → classify its content ([`crate::classification`]) → plan the route
-//! ([`crate::policy`]) → send it to the first allowed endpoint that is up, moving on to the next
-//! allowed one when a connection cannot be made → stream the response back frame by frame,
-//! unchanged → audit the decision.
+//! and timeout → parse it → classify its content ([`crate::classification`]) → redact it when
+//! the policy says so ([`crate::redaction`]) → plan the route ([`crate::policy`]) → rank the
+//! allowed endpoints ([`crate::selection`]) and send it to the best one that is up, moving on to
+//! the next allowed one when a connection cannot be made → stream the response back frame by
+//! frame, unchanged — or, for a redacted request, with the values restored
+//! ([`crate::restore`]) → audit the decision.
 //!
 //! What goes upstream is the JSON the router parsed and classified, serialized again — so the
 //! endpoint sees exactly what was classified (duplicate keys or other parser differences cannot
@@ -32,15 +34,18 @@ use crate::audit::{Decision, Verdict, event};
 use crate::classification::{Classified, Origin};
 use crate::content::extract;
 use crate::error::{OpenAiError, Unroutable};
-use crate::metrics::{DecisionLabels, RequestLabels, UpstreamLabels};
+use crate::metrics::{DecisionLabels, RedactionLabels, RequestLabels, UpstreamLabels};
 use crate::openai::{
     Api, ENDPOINT_HEADER, FORWARDED_REQUEST_HEADERS, FORWARDED_RESPONSE_HEADERS, NEVER_FORWARDED,
     Peer,
 };
-use crate::policy::Plan;
+use crate::policy::{Candidate, Plan, Redacting, RedactionRule};
+use crate::redaction::{Placeholders, Redacted, redact};
 use crate::registry::Caller;
+use crate::restore::{RestoringBody, restore_json};
+use crate::selection::{Input, rank};
 use crate::service::{Generation, PrivacyRouter};
-use crate::upstream::UpstreamError;
+use crate::upstream::{Upstream, UpstreamError};
 
 /// Every route of the front, as `(method, path)`.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -249,15 +254,139 @@ pub async fn forward(
             return e.into_response();
         }
     };
-    let plan = routing.plan(caller.region.as_deref(), &classified);
+    let redaction_rule = routing.redaction();
+    let redaction = match redaction_rule {
+        Some(rule) => redact_request(&generation, rule, &json, &classified).await,
+        None => None,
+    };
+    let redacting = redaction.as_ref().map(|r| match r {
+        Redaction::Applied { classified, .. } => Redacting::Redacted(classified),
+        Redaction::Incomplete(why) => Redacting::Incomplete(why),
+    });
+    let plan = routing.plan(caller.region.as_deref(), &classified, redacting);
+    let (redacted, note) = match (redaction, redaction_rule) {
+        (
+            Some(Redaction::Applied {
+                redacted,
+                classified: residual,
+            }),
+            Some(rule),
+        ) => {
+            let note = format!(
+                "redacted for {}: {} ({} after redaction)",
+                rule.scope(),
+                redacted.summary(),
+                residual.sensitivity
+            );
+            (Some(redacted), Some(note))
+        }
+        (Some(Redaction::Incomplete(why)), _) => {
+            (None, Some(format!("redaction incomplete: {why}")))
+        }
+        _ => (None, None),
+    };
     let request = Outgoing {
         api,
         headers: &parts.headers,
         caller_model: json.get("model").cloned(),
         json,
+        redacted: redacted.map(|r| OutgoingRedaction {
+            body: r.body,
+            placeholders: Arc::new(r.placeholders),
+            counts: r.counts,
+        }),
         generation: &generation,
     };
-    dispatch(router, &caller, &classified, origin, plan, request, started).await
+    let context = Context {
+        caller: &caller,
+        classified: &classified,
+        origin,
+        preference: routing.preference(),
+        redaction_note: note,
+    };
+    dispatch(router, context, plan, request, started).await
+}
+
+/// What redaction made of a request.
+enum Redaction {
+    /// Redacted, and the redacted form's classification.
+    Applied {
+        redacted: Redacted,
+        classified: Arc<Classified>,
+    },
+    /// Redaction cannot be trusted: why.
+    Incomplete(String),
+}
+
+/// Redacts a request holding data `rule` covers, and classifies what is left. `None`: nothing
+/// to redact.
+async fn redact_request(
+    generation: &Generation,
+    rule: RedactionRule,
+    json: &Value,
+    classified: &Classified,
+) -> Option<Redaction> {
+    if let Some(why) = &classified.fail_closed {
+        return Some(Redaction::Incomplete(format!(
+            "the content was not scanned ({why})"
+        )));
+    }
+    if !classified.data_types.intersects(rule.covered) {
+        return None;
+    }
+    let text = extract(json).text;
+    let limits = &generation.config.limits;
+    let scanner = openshell_classifier::Scanner::global();
+    let redacted = if text.len() <= limits.inline_scan_bytes {
+        redact(json, rule.covered, scanner, &text)
+    } else {
+        let json = json.clone();
+        let scan = tokio::task::spawn_blocking(move || redact(&json, rule.covered, scanner, &text));
+        match tokio::time::timeout(limits.classify_timeout(), scan).await {
+            Ok(Ok(redacted)) => redacted,
+            Ok(Err(_)) => return Some(Redaction::Incomplete("the redaction failed".to_owned())),
+            Err(_) => {
+                return Some(Redaction::Incomplete(format!(
+                    "the redaction did not finish within {:?}",
+                    limits.classify_timeout()
+                )));
+            }
+        }
+    };
+    let (residual, _) = generation
+        .classifier
+        .classify(extract(&redacted.body))
+        .await;
+    if let Some(why) = &residual.fail_closed {
+        return Some(Redaction::Incomplete(format!(
+            "the redacted content was not classified ({why})"
+        )));
+    }
+    let left = residual
+        .data_types
+        .iter()
+        .filter(|t| rule.covered.contains(*t));
+    let left: Vec<&str> = left.map(|t| t.policy_name()).collect();
+    if !left.is_empty() {
+        return Some(Redaction::Incomplete(format!(
+            "{} still found after redaction",
+            left.join(", ")
+        )));
+    }
+    Some(Redaction::Applied {
+        redacted,
+        classified: residual,
+    })
+}
+
+/// The request's facts that the decision is audited with.
+struct Context<'a> {
+    caller: &'a Caller,
+    classified: &'a Classified,
+    origin: Origin,
+    preference: openshell_policy::Preference,
+    /// What redaction did, for the audit (names and counts only).
+    redaction_note: Option<String>,
 }
 
 /// What is sent upstream, per attempt.
@@ -267,15 +396,30 @@ struct Outgoing<'a> {
     /// The model the caller asked for, restored for endpoints that name none.
     caller_model: Option<Value>,
     json: Value,
+    /// The redacted form, for the endpoints redaction covers.
+    redacted: Option<OutgoingRedaction>,
     generation: &'a Generation,
+}
+
+/// A redacted request body and how to restore its answer.
+struct OutgoingRedaction {
+    body: Value,
+    placeholders: Arc<Placeholders>,
+    counts: Vec<(openshell_classifier::Detector, usize)>,
 }
 
 impl Outgoing<'_> {
     fn build(
         &mut self,
-        upstream: &crate::upstream::Upstream,
+        upstream: &Upstream,
+        redacted: bool,
     ) -> Result<hyper::Request<Full<Bytes>>, String> {
-        if let Value::Object(map) = &mut self.json {
+        let json = match (&mut self.redacted, redacted) {
+            (Some(redaction), true) => &mut redaction.body,
+            (None, true) => return Err("no redacted form of the request".to_owned()),
+            (_, false) => &mut self.json,
+        };
+        if let Value::Object(map) = json {
             match (&upstream.spec.model, &self.caller_model) {
                 (Some(model), _) => {
                     map.insert("model".to_owned(), Value::String(model.clone()));
@@ -288,7 +432,7 @@ impl Outgoing<'_> {
                 }
             }
         }
-        let body = serde_json::to_vec(&self.json).map_err(|e| e.to_string())?;
+        let body = serde_json::to_vec(json).map_err(|e| e.to_string())?;
         let target = upstream
             .target(self.api.path())
             .map_err(|e| e.to_string())?;
@@ -313,16 +457,23 @@ impl Outgoing<'_> {
 
 async fn dispatch(
     router: &Arc<PrivacyRouter>,
-    caller: &Caller,
-    classified: &Classified,
-    origin: Origin,
+    context: Context<'_>,
     plan: Plan,
     mut outgoing: Outgoing<'_>,
     started: Instant,
 ) -> Response {
+    let Context {
+        caller,
+        classified,
+        origin,
+        ..
+    } = context;
     let level = classified.sensitivity;
     let mut rules = plan.residency.clone();
     let mut notes: Vec<String> = plan.excluded.clone();
+    if let Some(note) = &context.redaction_note {
+        notes.insert(0, note.clone());
+    }
     if plan.candidates.is_empty() {
         let message = format!(
             "{level} data{} from container {}{} has no compliant endpoint: {}",
@@ -351,12 +502,17 @@ async fn dispatch(
         return OpenAiError::new(StatusCode::FORBIDDEN, "no_compliant_endpoint", message)
             .into_response();
     }
+    let (order, explanation) = order(context.preference, &plan.candidates);
+    if let Some(explanation) = explanation {
+        notes.push(explanation);
+    }
     let generation = outgoing.generation;
     let health = &generation.config.health;
     let timeout = generation.config.limits.response_timeout();
     let mut added_us = None;
-    let count = plan.candidates.len();
-    for (index, candidate) in plan.candidates.iter().enumerate() {
+    let count = order.len();
+    for (attempt, &index) in order.iter().enumerate() {
+        let candidate = &plan.candidates[index];
         let upstream = &candidate.upstream;
         let name = upstream.spec.name.clone();
         if !upstream.health.available() {
@@ -367,7 +523,7 @@ async fn dispatch(
             ));
             continue;
         }
-        let request = match outgoing.build(upstream) {
+        let request = match outgoing.build(upstream, candidate.redacted) {
             Ok(request) => request,
             Err(e) => {
                 notes.push(format!("{name}: {e}"));
@@ -379,12 +535,41 @@ async fn dispatch(
             router.metrics().added_seconds.observe(added.as_secs_f64());
             added_us = Some(added.as_micros() as u64);
         }
-        match upstream.send(request, timeout).await {
+        let sent = Instant::now();
+        let outcome = upstream.send(request, timeout).await;
+        let delivered = !matches!(outcome, Err(UpstreamError::Connect(_)));
+        if delivered {
+            let failed = outcome
+                .as_ref()
+                .map_or(true, |response| response.status().is_server_error());
+            upstream.observed.record(sent.elapsed(), failed);
+        }
+        let placeholders = match (&outgoing.redacted, candidate.redacted && delivered) {
+            (Some(redaction), true) => {
+                count_redactions(router, &redaction.counts);
+                rules.push("redaction".to_owned());
+                notes.insert(0, format!("{name} received the redacted request"));
+                Some(Arc::clone(&redaction.placeholders))
+            }
+            _ => None,
+        };
+        match outcome {
             Ok(response) => {
                 upstream.health.succeeded();
                 rules.insert(0, candidate.rule.clone());
                 notes.push(format!("{name} answered {}", response.status().as_u16()));
-                let verdict = Verdict::Routed(name.clone());
+                let (verdict, out) = match answer(response, &name, placeholders).await {
+                    Ok(out) => (Verdict::Routed(name.clone()), out),
+                    Err(e) => {
+                        notes.push(format!("{name}: {e}"));
+                        let error = OpenAiError::new(
+                            StatusCode::BAD_GATEWAY,
+                            "upstream_failed",
+                            format!("endpoint {name}: {e}"),
+                        );
+                        (Verdict::Failed(name.clone()), error.into_response())
+                    }
+                };
                 let decision = Decision {
                     caller: Some(caller),
                     api: outgoing.api,
@@ -395,7 +580,7 @@ async fn dispatch(
                     latency_us: added_us.unwrap_or_default(),
                 };
                 audit(router, caller, &decision);
-                return stream_back(response, &name);
+                return out;
             }
             Err(e) => {
                 upstream.health.failed(e.to_string(), health);
@@ -414,7 +599,7 @@ async fn dispatch(
                     .inc();
                 notes.push(format!("{name}: {e}"));
                 if let UpstreamError::Connect(_) = e {
-                    if index + 1 < count {
+                    if attempt + 1 < count {
                         router.metrics().failovers.inc();
                     }
                     continue;
@@ -466,6 +651,48 @@ async fn dispatch(
     .into_response()
 }
 
+/// The order to try the candidates in: the route's candidates that are up ranked by
+/// [`rank`], then the rest (down, or from the fallback) in plan order; and the ranking's
+/// explanation when it chose between two or more.
+fn order(
+    preference: openshell_policy::Preference,
+    candidates: &[Candidate],
+) -> (Vec<usize>, Option<String>) {
+    let (ranked, rest): (Vec<usize>, Vec<usize>) = (0..candidates.len())
+        .partition(|&i| candidates[i].routed && candidates[i].upstream.health.available());
+    if ranked.len() < 2 {
+        return (ranked.into_iter().chain(rest).collect(), None);
+    }
+    let inputs: Vec<Input> = ranked
+        .iter()
+        .map(|&i| Input {
+            name: candidates[i].upstream.spec.name.clone(),
+            observation: candidates[i].upstream.observed.view(),
+            cost: candidates[i].cost,
+        })
+        .collect();
+    let ranking = rank(preference, &inputs);
+    let order = ranking
+        .order
+        .iter()
+        .map(|&r| ranked[r])
+        .chain(rest)
+        .collect();
+    (order, Some(ranking.explanation))
+}
+
+fn count_redactions(router: &PrivacyRouter, counts: &[(openshell_classifier::Detector, usize)]) {
+    for (detector, n) in counts {
+        router
+            .metrics()
+            .redactions
+            .get_or_create(&RedactionLabels {
+                detector: detector.name().to_owned(),
+            })
+            .inc_by(*n as u64);
+    }
+}
+
 fn audit(router: &PrivacyRouter, caller: &Caller, decision: &Decision<'_>) {
     count_decision(
         router,
@@ -493,10 +720,43 @@ fn micros(since: Instant) -> u64 {
     since.elapsed().as_micros() as u64
 }
 
-/// The endpoint's response, its body passed through frame by frame.
-fn stream_back(response: hyper::Response<hyper::body::Incoming>, endpoint: &str) -> Response {
+/// The endpoint's response: its body passed through frame by frame, or — for a redacted
+/// request — with the placeholders restored (a JSON body whole, with its new length; events as
+/// they come).
+async fn answer(
+    response: hyper::Response<hyper::body::Incoming>,
+    endpoint: &str,
+    placeholders: Option<Arc<Placeholders>>,
+) -> Result<Response, String> {
     let (parts, body) = response.into_parts();
-    let mut out = Response::new(Body::new(body));
+    let media = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    let body = match (placeholders, media.as_deref()) {
+        (Some(placeholders), Some("text/event-stream")) => {
+            Body::new(RestoringBody::new(body, placeholders))
+        }
+        (Some(placeholders), Some(media))
+            if media == "application/json" || media.ends_with("+json") =>
+        {
+            let whole = body
+                .collect()
+                .await
+                .map_err(|e| format!("reading the answer failed: {e}"))?
+                .to_bytes();
+            Body::from(restore_json(&whole, &placeholders))
+        }
+        _ => Body::new(body),
+    };
+    let mut out = Response::new(body);
     *out.status_mut() = parts.status;
     for (name, value) in &parts.headers {
         let name_str = name.as_str();
@@ -508,7 +768,7 @@ fn stream_back(response: hyper::Response<hyper::body::Incoming>, endpoint: &str)
         out.headers_mut()
             .insert(HeaderName::from_static(ENDPOINT_HEADER), value);
     }
-    out
+    Ok(out)
 }
 
 /// Reads a JSON request body under the size limit (413) and the body timeout (408).

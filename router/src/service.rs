@@ -478,6 +478,12 @@ impl PrivacyRouter {
                 .iter()
                 .map(|u| (u.spec.name.clone(), !u.health.is_down()))
                 .collect(),
+            endpoints_observed: self
+                .upstreams
+                .all()
+                .iter()
+                .map(|u| (u.spec.name.clone(), u.observed.view()))
+                .collect(),
         };
         self.metrics.render(&live)
     }

@@ -20,6 +20,7 @@ use hyper_util::rt::TokioExecutor;
 use crate::config::HealthSettings;
 use crate::endpoint::EndpointSpec;
 use crate::health::Health;
+use crate::selection::Observed;
 use crate::tls::{TlsContext, TlsError};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -52,6 +53,8 @@ pub struct Upstream {
     pub spec: EndpointSpec,
     /// Its health.
     pub health: Health,
+    /// Its observed latency and errors.
+    pub observed: Observed,
     client: Client<TimeoutConnector<HttpsConnector<HttpConnector>>, Full<Bytes>>,
 }
 
@@ -102,6 +105,7 @@ impl Upstream {
         Ok(Upstream {
             spec,
             health: Health::default(),
+            observed: Observed::default(),
             client,
         })
     }

@@ -26,8 +26,9 @@ pub use natural_language::{MAX_TEXT_BYTES, NaturalLanguagePolicy, NaturalLanguag
 pub use network::NetworkSpec;
 pub use network::{EgressRule, EgressRules, IngressRule, IngressRules, Inspection, NetworkPolicy};
 pub use privacy_router::{
-    DataSelector, DataType, DataTypeSet, Fallback, ModelEndpoint, PinError, PrivacyRouterPolicy,
-    PrivacyRouterSpec, ResidencyRule, Sensitivity, SpkiPin,
+    DataSelector, DataType, DataTypeSet, Fallback, ModelEndpoint, PinError, Preference,
+    PrivacyRouterPolicy, PrivacyRouterSpec, Redaction, RedactionEndpoints, ResidencyRule,
+    Sensitivity, SpkiPin,
 };
 pub use sandbox::{
     AuditDestination, AuditLog, FilesystemIsolation, GpuAccess, Isolation, NetworkIsolation,

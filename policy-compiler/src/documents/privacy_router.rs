@@ -12,6 +12,7 @@
 //!       url: https://api.cloud.example/v1
 //!       region: EU
 //!       spkiPins: ["sha256:<64 hex digits of the SHA-256 of the server's SubjectPublicKeyInfo>"]
+//!       cost: 2.5                 # price per million tokens, to compare endpoints (optional)
 //!   routes:                       # endpoints per sensitivity, in order of preference
 //!     restricted: [local-nemotron]
 //!     confidential: [local-nemotron]
@@ -22,7 +23,26 @@
 //!       dataTypes: [personalData, financialData]
 //!       allowedEndpoints: [eu-west-1-local, eu-central-1-local]
 //!   fallback: local-only          # local-only (default) | deny
+//!   redaction:                    # optional: replace data before it leaves
+//!     dataTypes: [personalData]   # or [all]
+//!     endpoints: non-local        # non-local (default) | all
+//!   preference: balanced          # balanced (default) | latency | cost
 //! ```
+//!
+//! **Redaction.** With `redaction`, every value of the listed data types that the detectors
+//! find in a request bound for an endpoint `endpoints` covers (`non-local`: every endpoint that
+//! is not `local`; `all`: every endpoint) is replaced by a typed placeholder (`[EMAIL_1]`, the
+//! same value giving the same placeholder throughout the request) and restored in the answer,
+//! streamed answers included. Such an endpoint is checked — sensitivity, residency — against
+//! what it receives: a request whose only sensitive content is redacted personal data may go
+//! to a cloud endpoint the route for the redacted content's level names. Content that cannot
+//! be redacted (unscannable parts, data the detectors find only across values) keeps those
+//! endpoints out.
+//!
+//! **Preference.** Among the compliant endpoints that are up, the router ranks by what it has
+//! observed (latency of the answer's head, error rate) and by `cost`, weighted by `preference`;
+//! endpoints scoring within a margin of the best count as equal and the route's order decides
+//! between them, so with nothing measured and no costs the first allowed endpoint is chosen.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -64,6 +84,57 @@ pub struct PrivacyRouterSpec {
     /// What to do when no allowed endpoint is available.
     #[serde(default)]
     pub fallback: Located<Fallback>,
+    /// Data replaced by placeholders before a request leaves for some endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redaction: Option<Redaction>,
+    /// How allowed endpoints are ranked (default `balanced`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preference: Option<Located<Preference>>,
+}
+
+/// `redaction`: which data is replaced by placeholders, for which endpoints.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Redaction {
+    /// The data replaced: `[all]` or data types (`personalData`, `credentials`, …).
+    pub data_types: Located<Vec<Located<DataSelector>>>,
+    /// The endpoints that receive the redacted request.
+    #[serde(default)]
+    pub endpoints: Located<RedactionEndpoints>,
+}
+
+impl Redaction {
+    /// The data types replaced.
+    pub fn types(&self) -> DataTypeSet {
+        self.data_types
+            .value
+            .iter()
+            .fold(DataTypeSet::NONE, |set, t| set.with(t.value.types()))
+    }
+}
+
+/// `redaction.endpoints`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RedactionEndpoints {
+    /// Endpoints that are not `local`.
+    #[default]
+    NonLocal,
+    /// Every endpoint, local ones included.
+    All,
+}
+
+/// `preference`: what ranks the allowed endpoints that are up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preference {
+    /// Observed latency and errors and `cost`, weighted equally.
+    #[default]
+    Balanced,
+    /// Observed latency and errors only.
+    Latency,
+    /// `cost` first; latency and errors weigh a quarter.
+    Cost,
 }
 
 /// A model endpoint.
@@ -83,6 +154,9 @@ pub struct ModelEndpoint {
     /// Accepted server keys (`sha256:<hex>` of the SubjectPublicKeyInfo); empty = CA trust only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub spki_pins: Vec<Located<SpkiPin>>,
+    /// Price per million tokens (any one currency across the policy), to rank endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Located<f64>>,
 }
 
 /// One residency rule.

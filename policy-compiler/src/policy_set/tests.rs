@@ -1,7 +1,8 @@
 use super::*;
 use crate::documents::{
     ApprovalDefault, AuditDestination, DataSelector, DataType, Fallback, FilesystemIsolation,
-    GpuAccess, NetworkIsolation, Sensitivity, SyscallProfile, Threshold,
+    GpuAccess, NetworkIsolation, Preference, RedactionEndpoints, Sensitivity, SyscallProfile,
+    Threshold,
 };
 use crate::patterns::HttpMethod;
 use crate::request_path::RequestPath;
@@ -656,6 +657,68 @@ fn privacy_router_checks() {
     assert!(problems[2].ends_with("did you mean 'cloud'?"));
     assert!(problems[3].starts_with("policy.yaml:9:32: 'all' already covers"));
     assert!(problems[4].starts_with("policy.yaml:9:71: endpoint 'cloud' is in region US, not EU"));
+}
+
+#[test]
+fn redaction_preference_and_cost_are_read_and_checked() {
+    let text = "privacyRouter:
+  endpoints:
+    - {name: local, url: 'http://n.internal/v1', local: true, cost: 0}
+    - {name: cloud, url: 'https://api.cloud.example/v1', cost: 2.5}
+  routes:
+    public: [cloud, local]
+  redaction: {dataTypes: [personalData, credentials]}
+  preference: latency
+";
+    let set = PolicySet::parse("r.yaml", text).unwrap();
+    let spec = &set.privacy_router().unwrap().spec;
+    let redaction = spec.redaction.as_ref().unwrap();
+    assert_eq!(redaction.endpoints.value, RedactionEndpoints::NonLocal);
+    assert!(redaction.types().contains(DataType::Personal));
+    assert!(redaction.types().contains(DataType::Credentials));
+    assert!(!redaction.types().contains(DataType::Health));
+    assert_eq!(spec.preference.as_ref().unwrap().value, Preference::Latency);
+    assert_eq!(spec.endpoints[1].cost.as_ref().unwrap().value, 2.5);
+
+    let problems = problem_words(
+        "privacyRouter:
+  endpoints:
+    - {name: cloud, url: 'https://api.cloud.example/v1', cost: -1}
+  redaction:
+    dataTypes: [all, personalData]
+",
+    );
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(
+        problems[0].starts_with("policy.yaml:3:64: cost -1 of endpoint 'cloud' is not a price"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems[1].starts_with("policy.yaml:5:17: 'all' already covers"),
+        "{problems:#?}"
+    );
+    let empty = problem_words("privacyRouter:\n  redaction: {dataTypes: []}\n");
+    assert_eq!(empty.len(), 1, "{empty:#?}");
+    assert!(
+        empty[0].starts_with("policy.yaml:2:26: redaction lists no dataTypes"),
+        "{empty:#?}"
+    );
+    for (text, word) in [
+        (
+            "privacyRouter:\n  redaction: {dataTypes: [all], endpoints: cloud}\n",
+            "cloud",
+        ),
+        ("privacyRouter:\n  preference: fastest\n", "fastest"),
+        (
+            "privacyRouter:\n  redaction: {dataTypes: [all], mode: mask}\n",
+            "mode",
+        ),
+    ] {
+        let error = PolicySet::parse("policy.yaml", text)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(word), "{error}");
+    }
 }
 
 #[test]

@@ -5,6 +5,8 @@
 mod admin;
 mod callers;
 mod hostile;
+mod redaction;
 mod routing;
+mod selection;
 mod support;
 mod tls;

@@ -100,7 +100,18 @@ pub enum Answer {
         chunks: Vec<String>,
         gate: Arc<Semaphore>,
     },
+    /// Repeats the last message's content, as a model quoting its prompt would: a JSON
+    /// completion, or with `stream: true` events of [`ECHO_PIECE`] bytes each, every event
+    /// sent in two frames.
+    Echo,
+    /// A JSON error with this status.
+    Status(u16),
+    /// A JSON completion after this delay.
+    Slow(Duration),
 }
+
+/// The size of the content pieces an echoing stand-in streams.
+pub const ECHO_PIECE: usize = 3;
 
 /// A stand-in model server on loopback.
 pub struct StandIn {
@@ -274,6 +285,28 @@ async fn answer_request(
         body: body.clone(),
     });
     match answer {
+        Answer::Echo => echo(name, &body),
+        Answer::Status(status) => Response::builder()
+            .status(*status)
+            .header("content-type", "application/json")
+            .body(
+                Full::new(Bytes::from(
+                    json!({"error": {"message": "stand-in failure", "served_by": name}})
+                        .to_string(),
+                ))
+                .map_err(|e| match e {})
+                .boxed(),
+            )
+            .unwrap(),
+        Answer::Slow(delay) => {
+            tokio::time::sleep(*delay).await;
+            let text = serde_json::to_vec(&json_answer(name, &body["model"])).unwrap();
+            Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from(text)).map_err(|e| match e {}).boxed())
+                .unwrap()
+        }
         Answer::Json => {
             let text = serde_json::to_vec(&json_answer(name, &body["model"])).unwrap();
             Response::builder()
@@ -304,6 +337,72 @@ async fn answer_request(
                 .unwrap()
         }
     }
+}
+
+/// [`Answer::Echo`].
+fn echo(
+    name: &str,
+    body: &Value,
+) -> Response<http_body_util::combinators::BoxBody<Bytes, hyper::Error>> {
+    let content = body["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or("")
+        .to_owned();
+    if body["stream"] != true {
+        let answer = json!({
+            "id": "cmpl-echo", "object": "chat.completion", "model": body["model"],
+            "served_by": name,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                         "finish_reason": "stop"}]
+        });
+        return Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "application/json")
+            .body(
+                Full::new(Bytes::from(answer.to_string()))
+                    .map_err(|e| match e {})
+                    .boxed(),
+            )
+            .unwrap();
+    }
+    let mut frames = Vec::new();
+    let mut event = |delta: Value, finish: Value| {
+        let chunk = json!({"id": "cmpl-echo", "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+        let text = format!("data: {chunk}\n\n");
+        let (a, b) = text.split_at(text.len() / 2);
+        frames.push(Bytes::from(a.to_owned()));
+        frames.push(Bytes::from(b.to_owned()));
+    };
+    let mut rest = content.as_str();
+    while !rest.is_empty() {
+        let mut cut = ECHO_PIECE.min(rest.len());
+        while !rest.is_char_boundary(cut) {
+            cut += 1;
+        }
+        event(json!({"content": &rest[..cut]}), Value::Null);
+        rest = &rest[cut..];
+    }
+    event(json!({}), json!("stop"));
+    frames.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, hyper::Error>>(1);
+    tokio::spawn(async move {
+        for frame in frames {
+            if tx.send(Ok(Frame::data(frame))).await.is_err() {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "text/event-stream")
+        .body(BodyExt::boxed(http_body_util::StreamBody::new(
+            ReceiverStream(rx),
+        )))
+        .unwrap()
 }
 
 /// An mpsc receiver as a stream of frames.
