@@ -5,6 +5,7 @@
 mod admin;
 mod callers;
 mod hostile;
+mod local_model;
 mod routing;
 mod support;
 mod tls;
