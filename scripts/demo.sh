@@ -9,9 +9,5 @@ cd "$(dirname "$0")/.."
 if [ "${OPENSHELL_DEPS_DONE:-0}" != 1 ]; then
   scripts/deps.sh
 fi
-# The local model: llama.cpp's server with SmolLM2 (see scripts/local-model.sh).
-OPENSHELL_LOCAL_MODEL_GGUF="$(scripts/local-model.sh "${OPENSHELL_LOCAL_MODEL_DIR:-target/local-model}")"
-OPENSHELL_LOCAL_MODEL_PYTHON="$(realpath "${OPENSHELL_LOCAL_MODEL_DIR:-target/local-model}")/bin/python"
-export OPENSHELL_LOCAL_MODEL_GGUF OPENSHELL_LOCAL_MODEL_PYTHON
 cargo build --release --workspace --bins --locked
 exec target/release/openshell-demo
