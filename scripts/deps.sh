@@ -8,6 +8,8 @@ packages=(
   busybox-static procps iproute2 nftables
   # real clients the integration tests drive, and the runc baseline
   runc podman containerd docker.io uidmap
+  # the local model (scripts/local-model.sh): llama-cpp-python compiles llama.cpp in a venv
+  cmake python3-venv python3-dev
   # benchmarks
   hyperfine wrk socat
 )

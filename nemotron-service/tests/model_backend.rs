@@ -155,3 +155,43 @@ fn natural_language_through_the_model() {
     );
     assert_eq!(nl["compiler"], "grammar");
 }
+
+#[path = "../../integration/src/local_model.rs"]
+mod local_model;
+
+/// The real local model as the backend: llama.cpp's server with SmolLM2-135M-Instruct
+/// (`scripts/local-model.sh`), its output constrained by the grammar llama.cpp builds from the
+/// schema. Whatever the tiny model thinks of the action, its answer parses into the
+/// classification.
+#[test]
+fn a_real_local_model_answers_with_guided_json() {
+    let model = local_model::LocalModel::start();
+    let config = format!(
+        "[model]\nendpoint = \"{}\"\nmodel = \"{}\"\nguided = \"llama-cpp\"\ntimeout_ms = 120000\n",
+        model.url(),
+        local_model::MODEL_ALIAS
+    );
+    let s = Service::start(&config, &[]);
+    let action = json!({"action": "crm.export", "destination": "https://partner.example",
+                        "data": {"email": "jane@example.com"}});
+    let started = Instant::now();
+    let (status, c) = s.json("POST", "/v1/classify", &action);
+    println!(
+        "local model (SmolLM2-135M-Instruct on llama.cpp): guided classification in {} ms",
+        started.elapsed().as_millis()
+    );
+    assert_eq!(status, 200, "{c}");
+    assert!(
+        c.get("fallback").is_none(),
+        "{c}\nserver log:\n{}",
+        model.log_text()
+    );
+    assert_eq!(
+        c["engine"],
+        format!("model:{}", local_model::MODEL_ALIAS),
+        "{c}"
+    );
+    for field in ["sensitivity", "reversibility", "scope"] {
+        assert!(c[field]["value"].is_string(), "{field}: {c}");
+    }
+}

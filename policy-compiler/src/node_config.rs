@@ -53,7 +53,7 @@
 //! [model]                         # absent = embedded engine only
 //! endpoint = "http://127.0.0.1:8000/v1"
 //! model = "nvidia/nemotron"
-//! guided = "nim"                  # nim | vllm | openai
+//! guided = "nim"                  # nim | vllm | openai | llama-cpp
 //! timeout_ms = 2000
 //! ```
 
@@ -366,6 +366,10 @@ pub enum GuidedDecoding {
     Vllm,
     /// OpenAI (and Ollama): `response_format: {type: json_schema}`.
     Openai,
+    /// llama.cpp's server through llama-cpp-python (which refuses `json_schema`):
+    /// `response_format: {type: json_object, schema}`, enforced with a grammar.
+    #[serde(rename = "llama-cpp")]
+    LlamaCpp,
 }
 
 /// The model backend: an OpenAI-compatible chat-completions server.
@@ -544,6 +548,18 @@ guided = "vllm"
         let model = config.model.unwrap();
         assert_eq!(model.guided, GuidedDecoding::Vllm);
         assert_eq!(model.timeout_ms, 2000);
+    }
+
+    #[test]
+    fn llama_cpp_guided_decoding_is_spelled_with_a_hyphen() {
+        let text = "[model]\nendpoint = \"http://127.0.0.1:8080/v1\"\nmodel = \"smollm2\"\nguided = \"llama-cpp\"\n";
+        let model = NodeConfig::parse(text, Path::new("c.toml"))
+            .unwrap()
+            .model
+            .unwrap();
+        assert_eq!(model.guided, GuidedDecoding::LlamaCpp);
+        let wrong = text.replace("llama-cpp", "llamacpp");
+        assert!(NodeConfig::parse(&wrong, Path::new("c.toml")).is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! - NIM: `"nvext": {"guided_json": SCHEMA}`
 //! - vLLM: `"guided_json": SCHEMA`
 //! - OpenAI / Ollama: `"response_format": {"type": "json_schema", "json_schema": {"name", "schema", "strict": true}}`
+//! - llama.cpp (llama-cpp-python's server): `"response_format": {"type": "json_object", "schema": SCHEMA}`
 //!
 //! The client is blocking (ureq, the project's one HTTP client); async callers run it on a
 //! blocking thread. Whatever comes back is only ever parsed as data and validated by the caller.
@@ -104,6 +105,12 @@ impl ModelClient {
                     json!({"type": "json_schema", "json_schema": {"name": schema_name, "schema": schema, "strict": true}}),
                 );
             }
+            GuidedDecoding::LlamaCpp => {
+                object.insert(
+                    "response_format".into(),
+                    json!({"type": "json_object", "schema": schema}),
+                );
+            }
         }
         body
     }
@@ -188,6 +195,13 @@ mod tests {
         assert_eq!(openai["response_format"]["type"], "json_schema");
         assert_eq!(openai["response_format"]["json_schema"]["schema"], schema);
         assert_eq!(openai["model"], "nemotron");
+        let llama = ModelClient::new(&settings(GuidedDecoding::LlamaCpp))
+            .request_body("s", "u", "x", &schema);
+        assert_eq!(
+            llama["response_format"],
+            json!({"type": "json_object", "schema": schema})
+        );
+        assert!(llama.get("nvext").is_none() && llama.get("guided_json").is_none());
         assert_eq!(openai["messages"][1]["content"], "u");
     }
 

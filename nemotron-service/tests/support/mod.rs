@@ -76,8 +76,9 @@ impl Service {
     /// then fails with a broken pipe and the answer is still read.
     pub fn raw(&self, bytes: &[u8]) -> (u16, String) {
         let mut stream = UnixStream::connect(&self.socket).unwrap();
+        // Long enough for a real local model on a slow CPU (model_backend's last test).
         stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
+            .set_read_timeout(Some(Duration::from_secs(180)))
             .unwrap();
         if let Err(e) = stream.write_all(bytes) {
             assert!(

@@ -5,6 +5,7 @@
 mod admin;
 mod callers;
 mod hostile;
+mod local_model;
 mod redaction;
 mod routing;
 mod selection;
