@@ -6,12 +6,12 @@ cd "$(dirname "$0")/.."
 if [ "${OPENSHELL_DEPS_DONE:-0}" != 1 ]; then
   scripts/deps.sh
 fi
-# The `ci` profile is release without link-time optimisation: the same optimised code, built in
-# half the time. --tests too: dev-dependency features then match `cargo test`, so nothing is
-# compiled twice. Tests run the binaries of the profile they were built with (target/ci).
 # The local model the router and decision-service tests start (llama.cpp's server, SmolLM2).
 OPENSHELL_LOCAL_MODEL_GGUF="$(scripts/local-model.sh "${OPENSHELL_LOCAL_MODEL_DIR:-target/local-model}")"
 OPENSHELL_LOCAL_MODEL_PYTHON="$(realpath "${OPENSHELL_LOCAL_MODEL_DIR:-target/local-model}")/bin/python"
 export OPENSHELL_LOCAL_MODEL_GGUF OPENSHELL_LOCAL_MODEL_PYTHON
+# The `ci` profile is release without link-time optimisation: the same optimised code, built in
+# half the time. --tests too: dev-dependency features then match `cargo test`, so nothing is
+# compiled twice. Tests run the binaries of the profile they were built with (target/ci).
 cargo build --profile ci --workspace --bins --tests --locked
 cargo test --profile ci --workspace --locked
