@@ -26,6 +26,7 @@
 pub mod cedar;
 #[cfg(feature = "client")]
 pub mod client;
+pub mod content;
 pub mod destination;
 pub mod escalation;
 pub mod facts;

@@ -161,7 +161,8 @@ impl PolicyService {
             let node = &self.settings.node;
             let embedded = EmbeddedEngine::new(
                 Classifier::new(self.settings.limits),
-                DestinationAnalyzer::new(&node.classifier.internal_domains),
+                DestinationAnalyzer::new(&node.classifier.internal_domains)
+                    .with_home_countries(&node.classifier.home_countries),
                 node.region.clone(),
             );
             match &node.model {

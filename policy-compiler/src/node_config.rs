@@ -311,6 +311,10 @@ impl EgressSettings {
 pub struct ClassifierSettings {
     /// Domains (and their subdomains) that count as inside the organisation.
     pub internal_domains: Vec<String>,
+    /// ISO 3166 country codes (`GB`, `DE`) of the organisation's bank accounts: an IBAN of
+    /// another country, as a destination or in an action's text, is outside the organisation.
+    /// Empty: every IBAN is.
+    pub home_countries: Vec<String>,
 }
 
 /// GPU discovery and selection (see `openshell-gpu`).

@@ -8,6 +8,11 @@
 //! - Scope: external when the destination is outside the organisation; organisation for
 //!   infrastructure and identity systems, wildcard resources, all-hands addresses or counts of
 //!   100+; team for team-like resources, team addresses or counts of 2–99; else single.
+//! - The text of `data` ([`crate::content`]) then raises these axes ([`super::fusion`]):
+//!   credentials and identity documents named, transfers, exfiltration, bulk deletion,
+//!   publication, external recipients and `all`/`every` in the text.
+//! - The recipient's own address (the destination) in `data` is where data goes, not personal
+//!   data sent: it is not scanned.
 //! - Compliance: GDPR for personal data, HIPAA for health data, PCI-DSS for card data, SOC 2
 //!   for credentials, security and infrastructure systems, access changes and destruction of
 //!   confidential data.
@@ -20,8 +25,9 @@ use openshell_policy::wire::{
     DataTypeAssessment, Evidence, IntentClassification, Reversibility, Scope, Sensitivity,
 };
 
+use super::fusion::{Axes, fuse};
 use crate::cedar::CONTEXT_DATA_TYPE_MIN_CONFIDENCE;
-use crate::destination::DestinationAnalyzer;
+use crate::destination::{DestinationAnalyzer, DestinationForm};
 use crate::facts::ActionFacts;
 use crate::taxonomy::{ResourceMeaning, VerbClass, resource_meaning};
 
@@ -105,10 +111,20 @@ impl EmbeddedEngine {
     ) -> IntentClassification {
         let content = self.content(request);
         let taxonomy = self.taxonomy(facts);
-        let data_types = data_types(&content, &taxonomy);
-        let sensitivity = protected_health(sensitivity(&content, &taxonomy), &content, &data_types);
-        let reversibility = reversibility(facts, request.data.is_some());
-        let scope = scope(facts, &taxonomy);
+        let mut data_types = data_types(&content, &taxonomy);
+        let mut sensitivity =
+            protected_health(sensitivity(&content, &taxonomy), &content, &data_types);
+        let mut reversibility = reversibility(facts, request.data.is_some());
+        let mut scope = scope(facts, &taxonomy);
+        fuse(
+            facts,
+            Axes {
+                sensitivity: &mut sensitivity,
+                data_types: &mut data_types,
+                reversibility: &mut reversibility,
+                scope: &mut scope,
+            },
+        );
         let compliance = self.compliance(
             facts,
             &content,
@@ -132,7 +148,18 @@ impl EmbeddedEngine {
     pub fn content(&self, request: &ActionRequest) -> Vec<ContentClassification> {
         let mut parts = Vec::new();
         if let Some(data) = &request.data {
-            parts.push(self.classifier.classify_json(data, "data"));
+            let recipient = request
+                .destination
+                .as_deref()
+                .map(|d| d.trim().trim_start_matches("mailto:"))
+                .filter(|d| d.contains('@'));
+            let classified = match recipient {
+                Some(address) if mentions(data, address) => self
+                    .classifier
+                    .classify_json(&without(data, address), "data"),
+                _ => self.classifier.classify_json(data, "data"),
+            };
+            parts.push(classified);
         }
         if let Some(resource) = &request.resource {
             let mut c = self.classifier.classify_text(resource);
@@ -272,6 +299,46 @@ impl EmbeddedEngine {
             _ => {}
         }
         out.into_values().collect()
+    }
+}
+
+/// Whether a string value of `data` mentions `address` (ASCII case-insensitively).
+fn mentions(data: &serde_json::Value, address: &str) -> bool {
+    match data {
+        serde_json::Value::String(s) => s
+            .to_ascii_lowercase()
+            .contains(&address.to_ascii_lowercase()),
+        serde_json::Value::Array(items) => items.iter().any(|v| mentions(v, address)),
+        serde_json::Value::Object(map) => map.values().any(|v| mentions(v, address)),
+        _ => false,
+    }
+}
+
+/// `data` with every mention of `address` blanked out (ASCII case-insensitively).
+fn without(data: &serde_json::Value, address: &str) -> serde_json::Value {
+    match data {
+        serde_json::Value::String(s) => {
+            let lower = s.to_ascii_lowercase();
+            let needle = address.to_ascii_lowercase();
+            let mut out = String::with_capacity(s.len());
+            let mut at = 0;
+            while let Some(i) = lower[at..].find(&needle) {
+                out.push_str(&s[at..at + i]);
+                out.push_str("the recipient");
+                at += i + needle.len();
+            }
+            out.push_str(&s[at..]);
+            serde_json::Value::String(out)
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(|v| without(v, address)).collect())
+        }
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), without(v, address)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 
@@ -521,6 +588,22 @@ fn scope(facts: &ActionFacts, taxonomy: &[(String, String, ResourceMeaning)]) ->
                 ),
             );
         }
+    }
+    if let Some(d) = facts
+        .destination
+        .as_ref()
+        .filter(|d| d.form == DestinationForm::Channel)
+    {
+        return at(
+            Scope::Team,
+            0.75,
+            evidence(
+                Some("destination"),
+                "destination:chat-channel",
+                Some(format!("#{}", d.domain)),
+                0.75,
+            ),
+        );
     }
     if facts.verb_class() == VerbClass::Send
         && let Some((field, name, _)) = taxonomy

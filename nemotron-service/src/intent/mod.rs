@@ -1,7 +1,9 @@
 //! Intent classification along four axes (sensitivity, reversibility, scope, compliance) by the
-//! embedded engine: deterministic rules and detectors, in-process. The model backend
+//! embedded engine: deterministic rules and detectors over the action's name, destination and
+//! text, in-process. The model backend
 //! ([`crate::model`]) builds on it, and [`crate::intent_backend`] chooses between them.
 
 mod embedded;
+mod fusion;
 
 pub use embedded::{EMBEDDED_ENGINE, EmbeddedEngine};
