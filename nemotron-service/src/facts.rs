@@ -5,10 +5,10 @@
 use std::collections::BTreeSet;
 
 use openshell_policy::normalize_api_name;
-use openshell_policy::wire::ActionRequest;
+use openshell_policy::wire::{ActionRequest, Reversibility};
 
 use crate::content::{ContentSignals, Intent, Signal, SignalKind};
-use crate::destination::{DestinationAnalyzer, DestinationInfo, channel_name};
+use crate::destination::{DestinationAnalyzer, DestinationForm, DestinationInfo, channel_name};
 use crate::taxonomy::{VerbClass, VerbMeaning, api_verb_meaning, singular, split_api};
 
 /// Services that are themselves a communication channel.
@@ -129,9 +129,22 @@ impl ActionFacts {
             .object
             .iter()
             .any(|w| crate::taxonomy::BULK_PREFIXES.contains(&w.as_str()));
+        // Creating something addressed to a mailbox (an event with a participant, a booking
+        // whose ticket goes to an address) delivers it there: a send.
+        let delivers = destination
+            .as_ref()
+            .is_some_and(|d| d.form == DestinationForm::Email);
+        let verb_meaning = api_verb_meaning(&api).map(|m| match m.class {
+            VerbClass::Create if delivers => VerbMeaning {
+                class: VerbClass::Send,
+                reversibility: Reversibility::Irreversible,
+                confidence: m.confidence,
+            },
+            _ => m,
+        });
         ActionFacts {
             bulk,
-            verb_meaning: api_verb_meaning(&api),
+            verb_meaning,
             api: name,
             service: api.service,
             verb: api.verb,
@@ -215,5 +228,20 @@ mod tests {
         let f = ActionFacts::derive(&explicit, &d);
         assert_eq!((f.amount_cents, f.currency.as_str()), (1000, "USD"));
         assert!(!f.external(), "the destination decides when there is one");
+    }
+
+    #[test]
+    fn creating_something_for_a_mailbox_sends_it() {
+        let d = DestinationAnalyzer::new(&["company.com".into()]);
+        let event = |destination: Option<&str>| ActionRequest {
+            action: "calendar.create_event".into(),
+            destination: destination.map(str::to_owned),
+            ..ActionRequest::default()
+        };
+        let f = ActionFacts::derive(&event(Some("mark@gmail.com")), &d);
+        assert_eq!(f.verb_class(), VerbClass::Send);
+        assert!(f.external());
+        let f = ActionFacts::derive(&event(None), &d);
+        assert_eq!(f.verb_class(), VerbClass::Create);
     }
 }
