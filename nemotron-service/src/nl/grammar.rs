@@ -337,6 +337,8 @@ fn parse_vp(vp: &str) -> Result<Vec<Clause>, String> {
     let mut previous_verbs: Option<Vec<VerbClass>> = None;
     // The first clause of the run that shares the last verb written.
     let mut group_start = 0;
+    // Clauses whose verb was written without an object, waiting for the next object.
+    let mut pending_bare: Vec<usize> = Vec::new();
     for raw in clause_split_re().split(vp) {
         let raw = raw.trim();
         if raw.is_empty() {
@@ -402,6 +404,18 @@ fn parse_vp(vp: &str) -> Result<Vec<Clause>, String> {
         }
         let mut all = conditions;
         all.extend(recipient_conditions);
+        let bare = verb_written && object.trim().is_empty() && all.is_empty() && !admission;
+        if !targets.is_empty() {
+            // "view, edit or delete drafts": verbs written without an object share the next
+            // object written.
+            for i in pending_bare.drain(..) {
+                let shared: &mut Clause = &mut clauses[i];
+                shared.targets = targets.clone();
+            }
+        }
+        if bare {
+            pending_bare.push(clauses.len());
+        }
         clauses.push(Clause {
             verbs,
             targets,
@@ -412,6 +426,14 @@ fn parse_vp(vp: &str) -> Result<Vec<Clause>, String> {
     }
     if clauses.is_empty() {
         return Err("no action named".into());
+    }
+    if clauses.len() > 1 && !pending_bare.is_empty() {
+        // A bare verb in a list would allow or forbid that verb on everything: it is more
+        // likely a noun the lexicon does not know ("tickets and posts").
+        return Err(format!(
+            "{:?} reads as an action on everything in a list of objects: name what it acts on",
+            vp
+        ));
     }
     Ok(clauses)
 }
@@ -765,6 +787,24 @@ from internal logs.";
         assert!(r[2].targets.contains(&Target::Service {
             name: "file".into()
         }));
+    }
+
+    #[test]
+    fn verbs_without_an_object_share_the_next_one_or_are_reported() {
+        let r = only_rule("Agents may view, edit or delete drafts.");
+        assert_eq!(r.len(), 3);
+        assert!(
+            r.iter()
+                .all(|rule| rule.targets == r[2].targets && !rule.targets.is_empty()),
+            "{r:?}"
+        );
+        let ir = GrammarCompiler
+            .compile(1, "Agents may read tickets and posts.")
+            .unwrap();
+        assert!(ir.rules.is_empty(), "{:?}", ir.rules);
+        assert!(ir.unparsed[0].reason.contains("name what it acts on"));
+        let r = only_rule("Agents may not delete.");
+        assert_eq!((r.len(), r[0].targets.is_empty()), (1, true));
     }
 
     #[test]
