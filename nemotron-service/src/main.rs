@@ -200,6 +200,13 @@ fn serve(args: Args) -> anyhow::Result<()> {
     let service = Arc::new(
         PolicyService::new(ServiceSettings::new(node)).context("starting the policy service")?,
     );
+    if service.has_semantic_signal() {
+        eprintln!("nemotron-service: intent classification: detectors and the embedding model");
+    } else {
+        eprintln!(
+            "nemotron-service: intent classification: detectors only (no [classifier] embedding_model, or a build without the embeddings feature)"
+        );
+    }
     let (loaded, problems) = service.load_registry(&registry_dir);
     for problem in &problems {
         eprintln!("nemotron-service: registration not loaded: {problem}");

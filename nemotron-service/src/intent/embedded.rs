@@ -11,6 +11,8 @@
 //! - The text of `data` ([`crate::content`]) then raises these axes ([`super::fusion`]):
 //!   credentials and identity documents named, transfers, exfiltration, bulk deletion,
 //!   publication, external recipients and `all`/`every` in the text.
+//! - With the `embeddings` feature and a model loaded ([`EmbeddedEngine::with_semantic`]), the
+//!   semantic verdict on the text of `data` ([`super::semantic`]) raises them too.
 //! - The recipient's own address (the destination) in `data` is where data goes, not personal
 //!   data sent: it is not scanned.
 //! - Compliance: GDPR for personal data, HIPAA for health data, PCI-DSS for card data, SOC 2
@@ -18,6 +20,8 @@
 //!   confidential data.
 
 use std::collections::BTreeMap;
+#[cfg(feature = "embeddings")]
+use std::sync::Arc;
 
 use openshell_classifier::{Classifier, ContentClassification};
 use openshell_policy::wire::{
@@ -61,6 +65,8 @@ pub struct EmbeddedEngine {
     classifier: Classifier,
     destinations: DestinationAnalyzer,
     region: Option<String>,
+    #[cfg(feature = "embeddings")]
+    semantic: Option<Arc<super::semantic::SemanticModel>>,
 }
 
 fn evidence(
@@ -89,7 +95,16 @@ impl EmbeddedEngine {
             classifier,
             destinations,
             region,
+            #[cfg(feature = "embeddings")]
+            semantic: None,
         }
+    }
+
+    /// The engine with the semantic signal of `model` fused with the detectors.
+    #[cfg(feature = "embeddings")]
+    pub fn with_semantic(mut self, model: Arc<super::semantic::SemanticModel>) -> EmbeddedEngine {
+        self.semantic = Some(model);
+        self
     }
 
     /// The destination analyzer (shared with the decision context).
@@ -125,6 +140,17 @@ impl EmbeddedEngine {
                 scope: &mut scope,
             },
         );
+        #[cfg(feature = "embeddings")]
+        self.fuse_semantic(
+            request,
+            facts,
+            Axes {
+                sensitivity: &mut sensitivity,
+                data_types: &mut data_types,
+                reversibility: &mut reversibility,
+                scope: &mut scope,
+            },
+        );
         let compliance = self.compliance(
             facts,
             &content,
@@ -141,6 +167,30 @@ impl EmbeddedEngine {
             compliance,
             engine: EMBEDDED_ENGINE.into(),
             fallback: None,
+        }
+    }
+
+    /// Raises the axes by the semantic verdict on the text of `data`, when a model is loaded.
+    /// A text the model fails on is reported in the sensitivity's evidence
+    /// (`semantic:unavailable`) and raises nothing.
+    #[cfg(feature = "embeddings")]
+    fn fuse_semantic(&self, request: &ActionRequest, facts: &ActionFacts, axes: Axes<'_>) {
+        let (Some(model), Some(data)) = (&self.semantic, &request.data) else {
+            return;
+        };
+        let text = super::semantic::text_of(data);
+        if text.trim().is_empty() {
+            return;
+        }
+        match model.assess(&text) {
+            Ok(Some(verdict)) => super::fusion::fuse_semantic(facts, &verdict, axes),
+            Ok(None) => {}
+            Err(e) => axes.sensitivity.evidence.push(evidence(
+                Some("data"),
+                "semantic:unavailable",
+                Some(e.to_string()),
+                0.0,
+            )),
         }
     }
 

@@ -10,6 +10,9 @@
 //!   foreign account in the text of an action that sends, pays or discloses, or publication,
 //!   is external; `all`, `every`, an unbounded
 //!   amount, forwarding everything or bulk deletion is the whole organisation.
+//!
+//! With the `embeddings` feature, the semantic verdict on the whole text ([`fuse_semantic`])
+//! raises the axes its class implies, the same way: never lowering one.
 
 use openshell_policy::wire::{
     Assessment, DataType, DataTypeAssessment, Evidence, Reversibility, Scope, Sensitivity,
@@ -134,4 +137,67 @@ pub fn fuse(facts: &ActionFacts, axes: Axes<'_>) {
         })
         .collect();
     raise(axes.scope, Scope::Organization, &everything);
+}
+
+/// Raises the axes by the semantic verdict on the whole text of `data`: exfiltration is
+/// irreversible and external (for actions that change or send something), fraud and injected
+/// instructions irreversible, destruction irreversible across the organisation, a privilege
+/// change partially reversible. The evidence is `semantic:<class> <similarity>` with the
+/// field `data` and no span: the span is the whole text.
+#[cfg(feature = "embeddings")]
+pub fn fuse_semantic(
+    facts: &ActionFacts,
+    verdict: &super::semantic::SemanticVerdict,
+    axes: Axes<'_>,
+) {
+    use super::semantic::SemanticClass;
+
+    let evidence = Evidence {
+        field: Some("data".into()),
+        detector: format!(
+            "semantic:{} {:.2} (ordinary {:.2})",
+            verdict.class.as_str(),
+            verdict.similarity,
+            verdict.benign
+        ),
+        span: None,
+        sample: None,
+        confidence: verdict.similarity,
+    };
+    let reversibility = match verdict.class {
+        SemanticClass::PrivilegeChange => Some(Reversibility::PartiallyReversible),
+        SemanticClass::Benign => None,
+        _ => Some(Reversibility::Irreversible),
+    };
+    let scope = match verdict.class {
+        SemanticClass::Exfiltration if facts.verb_class() != VerbClass::Read => {
+            Some(Scope::External)
+        }
+        SemanticClass::Destruction => Some(Scope::Organization),
+        _ => None,
+    };
+    if let Some(value) = reversibility {
+        raise_with(axes.reversibility, value, verdict.similarity, &evidence);
+    }
+    if let Some(value) = scope {
+        raise_with(axes.scope, value, verdict.similarity, &evidence);
+    }
+}
+
+/// Raises `axis` to `value` with `evidence`, when higher.
+#[cfg(feature = "embeddings")]
+fn raise_with<T: PartialOrd + Copy>(
+    axis: &mut Assessment<T>,
+    value: T,
+    confidence: f32,
+    evidence: &Evidence,
+) {
+    if axis.value >= value {
+        return;
+    }
+    *axis = Assessment {
+        value,
+        confidence,
+        evidence: vec![evidence.clone()],
+    };
 }
