@@ -1,9 +1,12 @@
 //! Classification latency of the embedded engine on one core, in process: every action of the
 //! corpus (`corpus/agent-actions.jsonl`) as an integration sends it (name, destination, the
 //! task text as `data`), classified in turn for `BENCH_SECONDS` (default 3); prints p50, p99
-//! and p99.9 per classification, and the same for the facts alone (the text's signals).
+//! and p99.9 per classification, and the same for the facts alone (the text's signals). With
+//! `OPENSHELL_MINILM_DIR` set (feature `embeddings`), also the sentence embedding alone and the
+//! classification with the semantic signal fused; candle's matrix products then run on one
+//! thread (`RAYON_NUM_THREADS=1`, which the benchmark requires).
 //!
-//! `cargo bench -p nemotron-service --bench classify`
+//! `RAYON_NUM_THREADS=1 OPENSHELL_MINILM_DIR=DIR cargo bench -p nemotron-service --bench classify`
 
 use std::time::{Duration, Instant};
 
@@ -86,4 +89,53 @@ fn main() {
             std::hint::black_box(engine.classify(r));
         },
     );
+    #[cfg(feature = "embeddings")]
+    if let Some(dir) = std::env::var_os("OPENSHELL_MINILM_DIR") {
+        semantic(&engine, &requests, seconds, std::path::Path::new(&dir));
+    }
+}
+
+/// The embedding alone and the classification with the semantic signal, on one thread.
+#[cfg(feature = "embeddings")]
+fn semantic(
+    engine: &EmbeddedEngine,
+    requests: &[ActionRequest],
+    seconds: u64,
+    dir: &std::path::Path,
+) {
+    use nemotron_service::intent::semantic::{SemanticModel, text_of};
+
+    assert_eq!(
+        std::env::var("RAYON_NUM_THREADS").as_deref(),
+        Ok("1"),
+        "run with RAYON_NUM_THREADS=1: the figures are for one core"
+    );
+    let model = std::sync::Arc::new(SemanticModel::load(dir).expect("the embedding model loads"));
+    let with_model = engine.clone().with_semantic(std::sync::Arc::clone(&model));
+    let texts: Vec<String> = requests
+        .iter()
+        .map(|r| r.data.as_ref().map(text_of).unwrap_or_default())
+        .collect();
+    let tokens: Vec<usize> = texts
+        .iter()
+        .map(|t| {
+            model
+                .encoder()
+                .token_count(t)
+                .expect("the corpus tokenizes")
+        })
+        .collect();
+    println!(
+        "tokens per text: mean {:.1}, max {}",
+        tokens.iter().sum::<usize>() as f64 / tokens.len() as f64,
+        tokens.iter().max().copied().unwrap_or_default()
+    );
+    let mut next = texts.iter().cycle();
+    measure("sentence embedding (MiniLM)", requests, seconds, |_| {
+        let text = next.next().expect("cycle");
+        std::hint::black_box(model.encoder().embed(text).expect("embeds"));
+    });
+    measure("classification (with embeddings)", requests, seconds, |r| {
+        std::hint::black_box(with_model.classify(r));
+    });
 }
