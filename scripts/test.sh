@@ -14,4 +14,7 @@ export OPENSHELL_LOCAL_MODEL_GGUF OPENSHELL_LOCAL_MODEL_PYTHON
 # half the time. --tests too: dev-dependency features then match `cargo test`, so nothing is
 # compiled twice. Tests run the binaries of the profile they were built with (target/ci).
 cargo build --profile ci --workspace --bins --tests --locked
+# The embedding model the semantic-signal tests require (nemotron-service, feature `embeddings`).
+export OPENSHELL_MINILM_DIR=${OPENSHELL_MINILM_DIR:-$PWD/target/minilm}
+scripts/fetch-minilm.sh "$OPENSHELL_MINILM_DIR"
 cargo test --profile ci --workspace --locked

@@ -118,7 +118,7 @@ enum Command {
     Completion(CompletionArgs),
     /// GPU inventory and CDI specs.
     Gpu(commands::gpu::GpuArgs),
-    /// Policy tooling: validate, schema, reference, compile, explain, compile-nl; a running
+    /// Policy tooling: validate, schema, reference, compile, explain, compile-nl, replay; a running
     /// sandbox's egress policy: get, set.
     Policy(commands::policy::PolicyArgs),
     /// Show a container's audit trail (decisions about it, from the node's local trail).

@@ -13,6 +13,10 @@ pub enum DestinationForm {
     Host,
     /// An internal system's name (`ticketing`, `zendesk`): no dot, no `@`.
     System,
+    /// A bank account (`GB29NWBK60161331926819`): its country against the home countries.
+    Account,
+    /// A chat channel (`#engineering`): inside the organisation, reaching a group.
+    Channel,
 }
 
 /// What a destination is.
@@ -36,6 +40,7 @@ pub struct DestinationInfo {
 #[derive(Debug, Clone, Default)]
 pub struct DestinationAnalyzer {
     internal_domains: Vec<String>,
+    home_countries: Vec<String>,
 }
 
 /// Domain suffixes that never leave the organisation's network.
@@ -57,6 +62,39 @@ impl DestinationAnalyzer {
                 .map(|d| d.trim().trim_start_matches("*.").to_ascii_lowercase())
                 .filter(|d| !d.is_empty())
                 .collect(),
+            home_countries: Vec::new(),
+        }
+    }
+
+    /// The same analyzer, with the countries of the organisation's bank accounts (ISO 3166
+    /// codes); without them every IBAN is outside the organisation.
+    pub fn with_home_countries(mut self, countries: &[String]) -> DestinationAnalyzer {
+        self.home_countries = countries
+            .iter()
+            .map(|c| c.trim().to_ascii_uppercase())
+            .filter(|c| !c.is_empty())
+            .collect();
+        self
+    }
+
+    /// Whether an email or URL domain is outside the organisation.
+    pub fn external_domain(&self, domain: &str) -> bool {
+        self.judge(DestinationForm::Host, &domain.to_ascii_lowercase())
+            .0
+    }
+
+    /// Whether an account of `country` (ISO 3166, upper case) is outside the organisation,
+    /// and why.
+    pub fn external_account(&self, country: &str) -> (bool, String) {
+        if self.home_countries.iter().any(|c| c == country) {
+            (false, format!("a {country} account is in a home country"))
+        } else if self.home_countries.is_empty() {
+            (true, "no home countries are configured".to_owned())
+        } else {
+            (
+                true,
+                format!("a {country} account is not in a home country"),
+            )
         }
     }
 
@@ -65,6 +103,27 @@ impl DestinationAnalyzer {
         let trimmed = destination.trim();
         let lower = trimmed.to_ascii_lowercase();
         let mut mailbox = String::new();
+        if let Some(country) = iban_country(trimmed) {
+            let (external, reason) = self.external_account(&country);
+            return DestinationInfo {
+                form: DestinationForm::Account,
+                domain: country,
+                mailbox,
+                external,
+                channel: "bank-transfer".to_owned(),
+                reason,
+            };
+        }
+        if let Some(name) = lower.strip_prefix('#').filter(|n| !n.is_empty()) {
+            return DestinationInfo {
+                form: DestinationForm::Channel,
+                domain: name.to_owned(),
+                mailbox,
+                external: false,
+                channel: "chat".to_owned(),
+                reason: format!("#{name} is a chat channel of the organisation"),
+            };
+        }
         let (form, domain) = if let Some((local, domain)) = lower
             .strip_prefix("mailto:")
             .unwrap_or(&lower)
@@ -91,7 +150,10 @@ impl DestinationAnalyzer {
         let channel = match form {
             DestinationForm::Email => "email".to_owned(),
             DestinationForm::System => channel_name(&domain),
-            DestinationForm::Url | DestinationForm::Host => String::new(),
+            DestinationForm::Url
+            | DestinationForm::Host
+            | DestinationForm::Account
+            | DestinationForm::Channel => String::new(),
         };
         DestinationInfo {
             form,
@@ -136,6 +198,19 @@ impl DestinationAnalyzer {
         }
         (true, format!("{domain} is not an internal domain"))
     }
+}
+
+/// The country of an IBAN written with or without spaces (two letters, two check digits, 10 to
+/// 30 letters and digits), upper case; `None` when `text` is not one.
+pub fn iban_country(text: &str) -> Option<String> {
+    let compact: String = text.chars().filter(|c| *c != ' ').collect();
+    let b = compact.as_bytes();
+    let shaped = (14..=34).contains(&b.len())
+        && b[..2].iter().all(u8::is_ascii_alphabetic)
+        && b[2..4].iter().all(u8::is_ascii_digit)
+        && b[4..].iter().all(u8::is_ascii_alphanumeric)
+        && b[4..].iter().any(u8::is_ascii_digit);
+    shaped.then(|| compact[..2].to_ascii_uppercase())
 }
 
 fn strip_port(host: &str) -> String {
@@ -198,6 +273,28 @@ mod tests {
             (t.form, t.external, t.channel.as_str()),
             (DestinationForm::System, false, "ticketing")
         );
+    }
+
+    #[test]
+    fn accounts_and_chat_channels_are_judged() {
+        let a = DestinationAnalyzer::new(&[]).with_home_countries(&["GB".into()]);
+        let home = a.analyze("GB29 NWBK 6016 1331 9268 19");
+        assert_eq!(
+            (home.form, home.domain.as_str(), home.external),
+            (DestinationForm::Account, "GB", false)
+        );
+        assert!(a.analyze("US133000000121212121212").external);
+        assert!(
+            DestinationAnalyzer::new(&[])
+                .analyze("GB29NWBK60161331926819")
+                .external
+        );
+        let c = a.analyze("#engineering");
+        assert_eq!(
+            (c.form, c.external, c.channel.as_str()),
+            (DestinationForm::Channel, false, "chat")
+        );
+        assert_eq!(a.analyze("zendesk").form, DestinationForm::System);
     }
 
     #[test]

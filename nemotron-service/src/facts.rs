@@ -1,13 +1,15 @@
 //! Facts derived from an action request that both the intent engines and the Cedar context
-//! use: the API's service and verb, the resource kind, the destination and channel, the amount.
+//! use: the API's service and verb, the resource kind, the destination and channel, the amount,
+//! and what the action's text says ([`ContentSignals`]).
 
 use std::collections::BTreeSet;
 
 use openshell_policy::normalize_api_name;
-use openshell_policy::wire::ActionRequest;
+use openshell_policy::wire::{ActionRequest, Reversibility};
 
-use crate::destination::{DestinationAnalyzer, DestinationInfo, channel_name};
-use crate::taxonomy::{VerbClass, VerbMeaning, singular, split_api, verb_meaning};
+use crate::content::{ContentSignals, Intent, Signal, SignalKind};
+use crate::destination::{DestinationAnalyzer, DestinationForm, DestinationInfo, channel_name};
+use crate::taxonomy::{VerbClass, VerbMeaning, api_verb_meaning, singular, split_api};
 
 /// Services that are themselves a communication channel.
 const CHANNEL_SERVICES: [&str; 7] = [
@@ -32,7 +34,8 @@ pub struct ActionFacts {
     pub destination: Option<DestinationInfo>,
     /// The channel the action communicates through (`ticketing`, `email`), or empty.
     pub channel: String,
-    /// The amount in hundredths of the currency unit (0 when none).
+    /// The amount in hundredths of the currency unit (0 when none): the request's, else the
+    /// largest written in its text (`i64::MAX` for one the text leaves unbounded).
     pub amount_cents: i64,
     /// The currency of the amount (upper case, default USD).
     pub currency: String,
@@ -42,6 +45,8 @@ pub struct ActionFacts {
     pub count: Option<u64>,
     /// The API acts in bulk (`bulk_update`, `mass_delete`).
     pub bulk: bool,
+    /// What the action's text says.
+    pub content: ContentSignals,
 }
 
 impl ActionFacts {
@@ -89,16 +94,21 @@ impl ActionFacts {
                 .map(|d| d.channel.clone())
                 .unwrap_or_default()
         };
-        let amount_cents = request
+        let content = ContentSignals::scan(request, destinations);
+        let requested = request
             .amount
             .filter(|a| a.is_finite())
-            .map(|a| (a.abs() * 100.0).round().min(1e15) as i64)
+            .map(|a| (a.abs() * 100.0).round().min(1e15) as i64);
+        let written = requested.is_none().then(|| content.amount()).flatten();
+        let amount_cents = requested
+            .or(written.as_ref().map(|(cents, _)| *cents))
             .unwrap_or(0);
         let currency = request
             .currency
             .as_deref()
             .map(|c| c.trim().to_ascii_uppercase())
             .filter(|c| !c.is_empty())
+            .or(written.map(|(_, currency)| currency))
             .unwrap_or_else(|| "USD".into());
         let attributes = request
             .attributes
@@ -119,9 +129,22 @@ impl ActionFacts {
             .object
             .iter()
             .any(|w| crate::taxonomy::BULK_PREFIXES.contains(&w.as_str()));
+        // Creating something addressed to a mailbox (an event with a participant, a booking
+        // whose ticket goes to an address) delivers it there: a send.
+        let delivers = destination
+            .as_ref()
+            .is_some_and(|d| d.form == DestinationForm::Email);
+        let verb_meaning = api_verb_meaning(&api).map(|m| match m.class {
+            VerbClass::Create if delivers => VerbMeaning {
+                class: VerbClass::Send,
+                reversibility: Reversibility::Irreversible,
+                confidence: m.confidence,
+            },
+            _ => m,
+        });
         ActionFacts {
             bulk,
-            verb_meaning: verb_meaning(&api.verb),
+            verb_meaning,
             api: name,
             service: api.service,
             verb: api.verb,
@@ -132,6 +155,7 @@ impl ActionFacts {
             currency,
             attributes,
             count,
+            content,
         }
     }
 
@@ -140,9 +164,20 @@ impl ActionFacts {
         self.verb_meaning.map_or(VerbClass::Unknown, |m| m.class)
     }
 
-    /// Whether the destination is outside the organisation.
+    /// Whether the action reaches outside the organisation: its destination is external; or
+    /// it names none and its text names an external address, URL or account, or makes
+    /// something public; or it sends a message pointing to an external address or website.
     pub fn external(&self) -> bool {
-        self.destination.as_ref().is_some_and(|d| d.external)
+        let outside =
+            |s: &&Signal| s.kind.external() || s.kind == SignalKind::Intent(Intent::SharePublicly);
+        match &self.destination {
+            Some(d) if d.external => true,
+            Some(_) => {
+                self.verb_class() == VerbClass::Send
+                    && self.content.signals.iter().any(|s| outside(&s))
+            }
+            None => self.content.signals.iter().any(|s| outside(&s)),
+        }
     }
 }
 
@@ -169,5 +204,44 @@ mod tests {
         assert_eq!(f.amount_cents, 1235);
         assert_eq!(f.currency, "USD");
         assert!(f.attributes.contains("ticket.status=active"));
+    }
+
+    #[test]
+    fn amounts_and_recipients_come_from_the_text_when_the_request_has_none() {
+        let request = ActionRequest {
+            action: "banking.send_money".into(),
+            data: Some(
+                serde_json::json!({"text": "Pay £250 to the landlord at US133000000121212121212"}),
+            ),
+            ..ActionRequest::default()
+        };
+        let d = DestinationAnalyzer::new(&[]).with_home_countries(&["GB".into()]);
+        let f = ActionFacts::derive(&request, &d);
+        assert_eq!((f.amount_cents, f.currency.as_str()), (25000, "GBP"));
+        assert_eq!(f.verb_class(), VerbClass::Pay);
+        assert!(f.external());
+        let explicit = ActionRequest {
+            amount: Some(10.0),
+            destination: Some("GB29NWBK60161331926819".into()),
+            ..request
+        };
+        let f = ActionFacts::derive(&explicit, &d);
+        assert_eq!((f.amount_cents, f.currency.as_str()), (1000, "USD"));
+        assert!(!f.external(), "the destination decides when there is one");
+    }
+
+    #[test]
+    fn creating_something_for_a_mailbox_sends_it() {
+        let d = DestinationAnalyzer::new(&["company.com".into()]);
+        let event = |destination: Option<&str>| ActionRequest {
+            action: "calendar.create_event".into(),
+            destination: destination.map(str::to_owned),
+            ..ActionRequest::default()
+        };
+        let f = ActionFacts::derive(&event(Some("mark@gmail.com")), &d);
+        assert_eq!(f.verb_class(), VerbClass::Send);
+        assert!(f.external());
+        let f = ActionFacts::derive(&event(None), &d);
+        assert_eq!(f.verb_class(), VerbClass::Create);
     }
 }

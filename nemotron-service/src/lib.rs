@@ -12,6 +12,7 @@
 //! - [`cedar`]: the Cedar schema, the compilation of a container's policy into strictly
 //!   validated Cedar policies, and evaluation (forbid wins, `@decision("escalate")` escalates).
 //! - [`escalation`]: what an escalation resolves to until approvals exist.
+//! - [`replay`]: a recorded audit trail decided again under a candidate policy.
 //! - `http` (feature `server`): the HTTP/JSON API over a unix socket and TCP, `/healthz`,
 //!   `/metrics`; `client` (feature `client`): a unix-socket client of that API.
 //!
@@ -26,6 +27,7 @@
 pub mod cedar;
 #[cfg(feature = "client")]
 pub mod client;
+pub mod content;
 pub mod destination;
 pub mod escalation;
 pub mod facts;
@@ -35,6 +37,7 @@ pub mod intent;
 pub mod intent_backend;
 pub mod model;
 pub mod nl;
+pub mod replay;
 pub mod service;
 pub mod taxonomy;
 

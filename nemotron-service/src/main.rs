@@ -3,6 +3,10 @@
 //! `nemotron-service compile-nl FILE [--format text|json] [--config FILE]`: compiles the
 //! `NaturalLanguagePolicy` documents of a policy file and prints the rules and the Cedar
 //! policies (what `openshell policy compile-nl` runs); exits 1 if a sentence is not understood.
+//!
+//! `nemotron-service replay POLICY --trail FILE [--container ID] [--format text|json]`: decides
+//! the actions of a recorded audit trail again under a candidate policy and prints what would
+//! change, with the rules responsible (what `openshell policy replay` runs).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,9 +16,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use nemotron_service::destination::DestinationAnalyzer;
 use nemotron_service::http::{Bound, ServerConfig};
 use nemotron_service::nl::{GrammarCompiler, ModelNlCompiler, NlCompiler, NlReport};
+use nemotron_service::replay::compile_candidate;
 use nemotron_service::{PolicyService, ServiceSettings};
+use openshell_audit::{TrailQuery, read_trail};
 use openshell_policy::PolicySet;
 use openshell_policy::node_config::{DEFAULT_NEMOTRON_SOCKET, NodeConfig};
 
@@ -62,6 +69,24 @@ enum Tool {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Decide the actions of a recorded audit trail again under a candidate policy and print
+    /// what would change (allow -> deny, deny -> escalate ...) with the rules responsible.
+    Replay {
+        /// The candidate policy file (YAML, one or more documents).
+        policy: PathBuf,
+        /// The audit trail (JSON lines).
+        #[arg(long)]
+        trail: PathBuf,
+        /// Only this container's events.
+        #[arg(long)]
+        container: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Node configuration file (default: $OPENSHELL_CONFIG, else /etc/openshell/config.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -85,6 +110,13 @@ fn main() -> ExitCode {
             format,
             config,
         }) => compile_nl(file, *format, config.as_ref()),
+        Some(Tool::Replay {
+            policy,
+            trail,
+            container,
+            format,
+            config,
+        }) => replay(policy, trail, container.clone(), *format, config.as_ref()),
         None => serve(args).map(|()| ExitCode::SUCCESS),
     };
     result.unwrap_or_else(|err| {
@@ -129,12 +161,52 @@ fn compile_nl(file: &Path, format: Format, config: Option<&PathBuf>) -> anyhow::
     })
 }
 
+/// `replay`: the trail's actions decided again under the candidate policy.
+fn replay(
+    policy: &Path,
+    trail: &Path,
+    container: Option<String>,
+    format: Format,
+    config: Option<&PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let node = load_node(config)?;
+    let text =
+        std::fs::read_to_string(policy).with_context(|| format!("reading {}", policy.display()))?;
+    let record = openshell_policy::compile_default(&policy.display().to_string(), &text)?;
+    let candidate =
+        compile_candidate(&record).with_context(|| format!("compiling {}", policy.display()))?;
+    let query = TrailQuery {
+        container_id: container,
+        ..TrailQuery::default()
+    };
+    let events =
+        read_trail(trail, &query).with_context(|| format!("reading {}", trail.display()))?;
+    for line in &events.malformed_lines {
+        eprintln!("{}:{line}: not an audit event, skipped", trail.display());
+    }
+    let destinations = DestinationAnalyzer::new(&node.classifier.internal_domains)
+        .with_home_countries(&node.classifier.home_countries);
+    let report = nemotron_service::replay::replay(&candidate, &events.events, &destinations);
+    match format {
+        Format::Text => print!("{}", report.to_text()),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn serve(args: Args) -> anyhow::Result<()> {
     let node = load_node(args.config.as_ref())?;
     let registry_dir = node.registry_dir.clone();
     let service = Arc::new(
         PolicyService::new(ServiceSettings::new(node)).context("starting the policy service")?,
     );
+    if service.has_semantic_signal() {
+        eprintln!("nemotron-service: intent classification: detectors and the embedding model");
+    } else {
+        eprintln!(
+            "nemotron-service: intent classification: detectors only (no [classifier] embedding_model, or a build without the embeddings feature)"
+        );
+    }
     let (loaded, problems) = service.load_registry(&registry_dir);
     for problem in &problems {
         eprintln!("nemotron-service: registration not loaded: {problem}");

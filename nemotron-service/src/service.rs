@@ -54,6 +54,10 @@ pub enum ServiceError {
     /// The audit trail cannot be opened or read.
     #[error(transparent)]
     Audit(#[from] AuditError),
+    /// The configured embedding model cannot be loaded.
+    #[cfg(feature = "embeddings")]
+    #[error(transparent)]
+    Embeddings(#[from] crate::intent::semantic::SemanticError),
 }
 
 /// Settings of the service core.
@@ -125,15 +129,39 @@ pub struct PolicyService {
     compiled: Mutex<LruCache<String, Arc<CompiledPolicy>>>,
     containers: RwLock<HashMap<String, Registered>>,
     audit: AuditHub,
+    /// The sentence-embedding model of `[classifier] embedding_model`, loaded by
+    /// [`PolicyService::new`].
+    #[cfg(feature = "embeddings")]
+    semantic: Option<Arc<crate::intent::semantic::SemanticModel>>,
 }
 
 impl PolicyService {
     /// A service for the settings: the model backend if the node configures one, the audit hub
-    /// of the node.
+    /// of the node, the embedding model of `[classifier] embedding_model` (an error names the
+    /// model's file that is missing or unreadable).
     pub fn new(settings: ServiceSettings) -> Result<PolicyService, ServiceError> {
-        let service = PolicyService::for_admission(settings)?;
+        #[cfg(feature = "embeddings")]
+        let semantic = match &settings.node.classifier.embedding_model {
+            Some(dir) => Some(Arc::new(crate::intent::semantic::SemanticModel::load(dir)?)),
+            None => None,
+        };
+        #[cfg_attr(not(feature = "embeddings"), expect(unused_mut))]
+        let mut service = PolicyService::for_admission(settings)?;
+        #[cfg(feature = "embeddings")]
+        {
+            service.semantic = semantic;
+        }
         service.intent();
         Ok(service)
+    }
+
+    /// Whether classification fuses the semantic signal of an embedding model with the
+    /// detectors.
+    pub fn has_semantic_signal(&self) -> bool {
+        #[cfg(feature = "embeddings")]
+        return self.semantic.is_some();
+        #[cfg(not(feature = "embeddings"))]
+        false
     }
 
     /// A service that builds its intent classifier (content detectors, destination analysis,
@@ -152,6 +180,8 @@ impl PolicyService {
             containers: RwLock::new(HashMap::new()),
             audit,
             settings,
+            #[cfg(feature = "embeddings")]
+            semantic: None,
         })
     }
 
@@ -161,9 +191,15 @@ impl PolicyService {
             let node = &self.settings.node;
             let embedded = EmbeddedEngine::new(
                 Classifier::new(self.settings.limits),
-                DestinationAnalyzer::new(&node.classifier.internal_domains),
+                DestinationAnalyzer::new(&node.classifier.internal_domains)
+                    .with_home_countries(&node.classifier.home_countries),
                 node.region.clone(),
             );
+            #[cfg(feature = "embeddings")]
+            let embedded = match &self.semantic {
+                Some(model) => embedded.with_semantic(Arc::clone(model)),
+                None => embedded,
+            };
             match &node.model {
                 Some(model) => IntentBackend::Model(Box::new(ModelEngine::new(model, embedded))),
                 None => IntentBackend::Embedded(embedded),

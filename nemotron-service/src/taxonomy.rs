@@ -198,6 +198,68 @@ pub fn verb_meaning(verb: &str) -> Option<VerbMeaning> {
         })
 }
 
+/// Object words that make an API's verb part of the payments family: `send_money`,
+/// `update_scheduled_transaction` and `pay` decide alike.
+const PAYMENT_OBJECTS: [&str; 9] = [
+    "money",
+    "funds",
+    "payment",
+    "transaction",
+    "transfer",
+    "payee",
+    "beneficiary",
+    "wire",
+    "remittance",
+];
+/// Object words that make an API's verb an access change (`update_user_role`,
+/// `add_collaborator`).
+const ACCESS_OBJECTS: [&str; 7] = [
+    "role",
+    "collaborator",
+    "member",
+    "permission",
+    "permissions",
+    "admin",
+    "access",
+];
+
+/// What an API's verb means, its object considered: a verb acting on money is a payment
+/// (`banking.send_money`, `banking.update_scheduled_transaction`), one changing roles or
+/// members an access change, one creating a forwarding rule a send; else the verb's own
+/// meaning.
+pub fn api_verb_meaning(api: &ApiName) -> Option<VerbMeaning> {
+    let own = verb_meaning(&api.verb);
+    let object = |words: &[&str]| {
+        api.object
+            .iter()
+            .any(|w| words.contains(&singular(w).as_str()) || words.contains(&w.as_str()))
+    };
+    let family = |class: VerbClass, reversibility: Reversibility| {
+        Some(VerbMeaning {
+            class,
+            reversibility,
+            confidence: 0.8,
+        })
+    };
+    let class = own.map(|m| m.class);
+    match class {
+        Some(VerbClass::Send | VerbClass::Create | VerbClass::Modify)
+            if object(&PAYMENT_OBJECTS) =>
+        {
+            family(VerbClass::Pay, Reversibility::Irreversible)
+        }
+        Some(VerbClass::Create | VerbClass::Modify) if object(&ACCESS_OBJECTS) => {
+            family(VerbClass::Admin, Reversibility::PartiallyReversible)
+        }
+        Some(VerbClass::Create | VerbClass::Modify)
+            if object(&["forwarding", "forward", "redirect"]) =>
+        {
+            family(VerbClass::Send, Reversibility::Irreversible)
+        }
+        _ => own,
+    }
+}
+
 /// What a service or resource kind (`crm`, `billing`, `patient`) holds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ResourceMeaning {
@@ -246,6 +308,7 @@ const RESOURCES: &[(
     ("accounting", Confidential, Some(Financial), None, false),
     ("payroll", Restricted, Some(Financial), None, false),
     ("bank", Confidential, Some(Financial), None, false),
+    ("banking", Confidential, Some(Financial), None, false),
     ("card", Restricted, Some(Financial), Some(PciDss), false),
     (
         "cardholder",
@@ -426,5 +489,24 @@ mod tests {
         );
         let a = split_api("delete");
         assert_eq!((a.service.as_str(), a.verb.as_str()), ("delete", "delete"));
+    }
+
+    #[test]
+    fn verbs_of_a_family_mean_the_same() {
+        let class = |api: &str| api_verb_meaning(&split_api(api)).map(|m| m.class);
+        for api in [
+            "banking.send_money",
+            "banking.transfer",
+            "banking.pay",
+            "banking.update_scheduled_transaction",
+            "payment.process",
+        ] {
+            assert_eq!(class(api), Some(VerbClass::Pay), "{api}");
+        }
+        assert_eq!(class("crm.update_user_role"), Some(VerbClass::Admin));
+        assert_eq!(class("code.add_collaborator"), Some(VerbClass::Admin));
+        assert_eq!(class("email.create_forwarding_rule"), Some(VerbClass::Send));
+        assert_eq!(class("email.send"), Some(VerbClass::Send));
+        assert_eq!(class("crm.update"), Some(VerbClass::Modify));
     }
 }

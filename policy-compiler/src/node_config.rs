@@ -316,6 +316,16 @@ impl EgressSettings {
 pub struct ClassifierSettings {
     /// Domains (and their subdomains) that count as inside the organisation.
     pub internal_domains: Vec<String>,
+    /// ISO 3166 country codes (`GB`, `DE`) of the organisation's bank accounts: an IBAN of
+    /// another country, as a destination or in an action's text, is outside the organisation.
+    /// Empty: every IBAN is.
+    pub home_countries: Vec<String>,
+    /// A directory with the all-MiniLM-L6-v2 sentence-embedding model (`config.json`,
+    /// `model.safetensors`, `tokenizer.json`; `scripts/fetch-minilm.sh DIR` fetches them):
+    /// nemotron-service then fuses the semantic signal of an action's text with the
+    /// detectors. A missing or unreadable file stops the service at startup. Unset: detectors
+    /// only. Builds without the `embeddings` feature (the egress engine) ignore it.
+    pub embedding_model: Option<PathBuf>,
 }
 
 /// GPU discovery and selection (see `openshell-gpu`).

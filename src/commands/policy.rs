@@ -1,9 +1,10 @@
-//! `openshell policy validate|schema|reference|compile|explain|compile-nl|get|set`: policy
+//! `openshell policy validate|schema|reference|compile|explain|compile-nl|replay|get|set`: policy
 //! documents checked, their JSON Schema and reference printed, compiled into a bundle's
-//! config.json, explained in a reviewer's words, their natural-language rules compiled, and a
-//! running sandbox's egress policy shown or replaced.
+//! config.json, explained in a reviewer's words, their natural-language rules compiled, a
+//! recorded audit trail decided again under them, and a running sandbox's egress policy shown
+//! or replaced.
 //!
-//! `compile-nl` runs `nemotron-service compile-nl` (found next to this binary, else on `PATH`)
+//! `compile-nl` and `replay` run `nemotron-service compile-nl|replay` (found next to this binary, else on `PATH`)
 //! rather than linking the natural-language compiler: that compiler brings Cedar, the content
 //! detectors and the model client, and this binary is the one every `create`, `run` and `exec`
 //! starts, so it stays without them. The service binary is the compiler's home anyway, with
@@ -100,6 +101,21 @@ enum PolicyCommand {
         #[arg(long, value_parser = ["text", "json"], default_value = "text")]
         format: String,
     },
+    /// Decide the actions of a recorded audit trail again under a candidate policy and print
+    /// what would change (allow -> deny, deny -> escalate ...) with the rules responsible.
+    Replay {
+        /// The candidate policy file
+        policy: PathBuf,
+        /// The audit trail (JSON lines, as the node's trail or `openshell audit` writes it)
+        #[arg(long)]
+        trail: PathBuf,
+        /// Only this container's events
+        #[arg(long)]
+        container: Option<String>,
+        /// Output format
+        #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+        format: String,
+    },
     /// Print the egress policy the node's egress engine enforces for a running container.
     Get {
         /// Container identifier
@@ -159,6 +175,12 @@ pub fn policy(ctx: &Context, args: PolicyArgs) -> Result<i32> {
             explain_attachment(ctx, &bundle).map(|()| 0)
         }
         PolicyCommand::CompileNl { file, format } => compile_nl(&file, &format),
+        PolicyCommand::Replay {
+            policy,
+            trail,
+            container,
+            format,
+        } => replay(&policy, &trail, container.as_deref(), &format),
         PolicyCommand::Get { container_id } => {
             let id = existing(ctx, &container_id)?;
             egress_policy(&["get".as_ref(), id.as_ref()])
@@ -211,6 +233,30 @@ fn compile_nl(file: &Path, format: &str) -> Result<i32> {
     Err(err).with_context(|| {
         format!(
             "cannot run {} (install it next to openshell or on PATH): it compiles natural-language policies",
+            binary.display()
+        )
+    })
+}
+
+/// Replaces this process with `nemotron-service replay POLICY --trail FILE`, which reads the
+/// same node configuration (`OPENSHELL_CONFIG` is inherited).
+fn replay(policy: &Path, trail: &Path, container: Option<&str>, format: &str) -> Result<i32> {
+    let binary =
+        exe_seal::sibling(NL_COMPILER_BINARY).unwrap_or_else(|| PathBuf::from(NL_COMPILER_BINARY));
+    let mut command = Command::new(&binary);
+    command
+        .arg("replay")
+        .arg("--trail")
+        .arg(trail)
+        .arg("--format")
+        .arg(format);
+    if let Some(id) = container {
+        command.arg("--container").arg(id);
+    }
+    let err = command.arg(policy).exec();
+    Err(err).with_context(|| {
+        format!(
+            "cannot run {} (install it next to openshell or on PATH): it replays audit trails under a policy",
             binary.display()
         )
     })

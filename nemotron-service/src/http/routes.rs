@@ -90,6 +90,8 @@ fn service_error(e: ServiceError) -> ApiError {
             StatusCode::UNPROCESSABLE_ENTITY
         }
         ServiceError::Audit(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        #[cfg(feature = "embeddings")]
+        ServiceError::Embeddings(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     ApiError::new(status, e.to_string())
 }

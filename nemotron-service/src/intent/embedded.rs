@@ -8,11 +8,20 @@
 //! - Scope: external when the destination is outside the organisation; organisation for
 //!   infrastructure and identity systems, wildcard resources, all-hands addresses or counts of
 //!   100+; team for team-like resources, team addresses or counts of 2–99; else single.
+//! - The text of `data` ([`crate::content`]) then raises these axes ([`super::fusion`]):
+//!   credentials and identity documents named, transfers, exfiltration, bulk deletion,
+//!   publication, external recipients and `all`/`every` in the text.
+//! - With the `embeddings` feature and a model loaded ([`EmbeddedEngine::with_semantic`]), the
+//!   semantic verdict on the text of `data` ([`super::semantic`]) raises them too.
+//! - The recipient's own address (the destination) in `data` is where data goes, not personal
+//!   data sent: it is not scanned.
 //! - Compliance: GDPR for personal data, HIPAA for health data, PCI-DSS for card data, SOC 2
 //!   for credentials, security and infrastructure systems, access changes and destruction of
 //!   confidential data.
 
 use std::collections::BTreeMap;
+#[cfg(feature = "embeddings")]
+use std::sync::Arc;
 
 use openshell_classifier::{Classifier, ContentClassification};
 use openshell_policy::wire::{
@@ -20,8 +29,9 @@ use openshell_policy::wire::{
     DataTypeAssessment, Evidence, IntentClassification, Reversibility, Scope, Sensitivity,
 };
 
+use super::fusion::{Axes, fuse};
 use crate::cedar::CONTEXT_DATA_TYPE_MIN_CONFIDENCE;
-use crate::destination::DestinationAnalyzer;
+use crate::destination::{DestinationAnalyzer, DestinationForm};
 use crate::facts::ActionFacts;
 use crate::taxonomy::{ResourceMeaning, VerbClass, resource_meaning};
 
@@ -55,6 +65,8 @@ pub struct EmbeddedEngine {
     classifier: Classifier,
     destinations: DestinationAnalyzer,
     region: Option<String>,
+    #[cfg(feature = "embeddings")]
+    semantic: Option<Arc<super::semantic::SemanticModel>>,
 }
 
 fn evidence(
@@ -83,7 +95,16 @@ impl EmbeddedEngine {
             classifier,
             destinations,
             region,
+            #[cfg(feature = "embeddings")]
+            semantic: None,
         }
+    }
+
+    /// The engine with the semantic signal of `model` fused with the detectors.
+    #[cfg(feature = "embeddings")]
+    pub fn with_semantic(mut self, model: Arc<super::semantic::SemanticModel>) -> EmbeddedEngine {
+        self.semantic = Some(model);
+        self
     }
 
     /// The destination analyzer (shared with the decision context).
@@ -105,10 +126,31 @@ impl EmbeddedEngine {
     ) -> IntentClassification {
         let content = self.content(request);
         let taxonomy = self.taxonomy(facts);
-        let data_types = data_types(&content, &taxonomy);
-        let sensitivity = protected_health(sensitivity(&content, &taxonomy), &content, &data_types);
-        let reversibility = reversibility(facts, request.data.is_some());
-        let scope = scope(facts, &taxonomy);
+        let mut data_types = data_types(&content, &taxonomy);
+        let mut sensitivity =
+            protected_health(sensitivity(&content, &taxonomy), &content, &data_types);
+        let mut reversibility = reversibility(facts, request.data.is_some());
+        let mut scope = scope(facts, &taxonomy);
+        fuse(
+            facts,
+            Axes {
+                sensitivity: &mut sensitivity,
+                data_types: &mut data_types,
+                reversibility: &mut reversibility,
+                scope: &mut scope,
+            },
+        );
+        #[cfg(feature = "embeddings")]
+        self.fuse_semantic(
+            request,
+            facts,
+            Axes {
+                sensitivity: &mut sensitivity,
+                data_types: &mut data_types,
+                reversibility: &mut reversibility,
+                scope: &mut scope,
+            },
+        );
         let compliance = self.compliance(
             facts,
             &content,
@@ -128,11 +170,46 @@ impl EmbeddedEngine {
         }
     }
 
+    /// Raises the axes by the semantic verdict on the text of `data`, when a model is loaded.
+    /// A text the model fails on is reported in the sensitivity's evidence
+    /// (`semantic:unavailable`) and raises nothing.
+    #[cfg(feature = "embeddings")]
+    fn fuse_semantic(&self, request: &ActionRequest, facts: &ActionFacts, axes: Axes<'_>) {
+        let (Some(model), Some(data)) = (&self.semantic, &request.data) else {
+            return;
+        };
+        let text = super::semantic::text_of(data);
+        if text.trim().is_empty() {
+            return;
+        }
+        match model.assess(&text) {
+            Ok(Some(verdict)) => super::fusion::fuse_semantic(facts, &verdict, axes),
+            Ok(None) => {}
+            Err(e) => axes.sensitivity.evidence.push(evidence(
+                Some("data"),
+                "semantic:unavailable",
+                Some(e.to_string()),
+                0.0,
+            )),
+        }
+    }
+
     /// Content findings over `data`, `resource` and `attributes`, merged.
     pub fn content(&self, request: &ActionRequest) -> Vec<ContentClassification> {
         let mut parts = Vec::new();
         if let Some(data) = &request.data {
-            parts.push(self.classifier.classify_json(data, "data"));
+            let recipient = request
+                .destination
+                .as_deref()
+                .map(|d| d.trim().trim_start_matches("mailto:"))
+                .filter(|d| d.contains('@'));
+            let classified = match recipient {
+                Some(address) if mentions(data, address) => self
+                    .classifier
+                    .classify_json(&without(data, address), "data"),
+                _ => self.classifier.classify_json(data, "data"),
+            };
+            parts.push(classified);
         }
         if let Some(resource) = &request.resource {
             let mut c = self.classifier.classify_text(resource);
@@ -272,6 +349,46 @@ impl EmbeddedEngine {
             _ => {}
         }
         out.into_values().collect()
+    }
+}
+
+/// Whether a string value of `data` mentions `address` (ASCII case-insensitively).
+fn mentions(data: &serde_json::Value, address: &str) -> bool {
+    match data {
+        serde_json::Value::String(s) => s
+            .to_ascii_lowercase()
+            .contains(&address.to_ascii_lowercase()),
+        serde_json::Value::Array(items) => items.iter().any(|v| mentions(v, address)),
+        serde_json::Value::Object(map) => map.values().any(|v| mentions(v, address)),
+        _ => false,
+    }
+}
+
+/// `data` with every mention of `address` blanked out (ASCII case-insensitively).
+fn without(data: &serde_json::Value, address: &str) -> serde_json::Value {
+    match data {
+        serde_json::Value::String(s) => {
+            let lower = s.to_ascii_lowercase();
+            let needle = address.to_ascii_lowercase();
+            let mut out = String::with_capacity(s.len());
+            let mut at = 0;
+            while let Some(i) = lower[at..].find(&needle) {
+                out.push_str(&s[at..at + i]);
+                out.push_str("the recipient");
+                at += i + needle.len();
+            }
+            out.push_str(&s[at..]);
+            serde_json::Value::String(out)
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(|v| without(v, address)).collect())
+        }
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), without(v, address)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 
@@ -521,6 +638,22 @@ fn scope(facts: &ActionFacts, taxonomy: &[(String, String, ResourceMeaning)]) ->
                 ),
             );
         }
+    }
+    if let Some(d) = facts
+        .destination
+        .as_ref()
+        .filter(|d| d.form == DestinationForm::Channel)
+    {
+        return at(
+            Scope::Team,
+            0.75,
+            evidence(
+                Some("destination"),
+                "destination:chat-channel",
+                Some(format!("#{}", d.domain)),
+                0.75,
+            ),
+        );
     }
     if facts.verb_class() == VerbClass::Send
         && let Some((field, name, _)) = taxonomy

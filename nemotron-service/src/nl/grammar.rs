@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use regex::{Captures, Regex};
 
 use super::ir::{Condition, Effect, NlPolicyIr, NlRule, RuleAction, SourceSpan, Target, Unparsed};
-use super::lexicon::{action_noun, data_types_of, object_targets, verb_at_start};
+use super::lexicon::{action_noun, data_types_of, is_known_noun, object_targets, verb_at_start};
 use super::{NlCompiler, NlError};
 use crate::destination::channel_name;
 use crate::taxonomy::{VerbClass, singular};
@@ -333,15 +333,25 @@ struct Clause {
 }
 
 fn parse_vp(vp: &str) -> Result<Vec<Clause>, String> {
-    let mut clauses = Vec::new();
+    let mut clauses: Vec<Clause> = Vec::new();
     let mut previous_verbs: Option<Vec<VerbClass>> = None;
+    // The first clause of the run that shares the last verb written.
+    let mut group_start = 0;
+    // Clauses whose verb was written without an object, waiting for the next object.
+    let mut pending_bare: Vec<usize> = Vec::new();
     for raw in clause_split_re().split(vp) {
         let raw = raw.trim();
         if raw.is_empty() {
             continue;
         }
         let (conditions, rest, only) = extract_conditions(raw)?;
-        let (verbs, object) = match verb_at_start(&rest) {
+        // In a list after a verb, a word that is also a verb ("files", "emails") is an object
+        // when nothing follows it: "read emails, calendar events and files".
+        let noun_after_verb = previous_verbs.is_some()
+            && verb_at_start(&rest).is_some_and(|(_, object)| object.is_empty())
+            && is_known_noun(&rest);
+        let verb_written = !noun_after_verb && verb_at_start(&rest).is_some();
+        let (verbs, object) = match verb_at_start(&rest).filter(|_| !noun_after_verb) {
             Some((verbs, object)) => (verbs, object.to_owned()),
             None => {
                 let (first, tail) = rest.split_once(' ').unwrap_or((rest.as_str(), ""));
@@ -355,6 +365,9 @@ fn parse_vp(vp: &str) -> Result<Vec<Clause>, String> {
                 }
             }
         };
+        if verb_written {
+            group_start = clauses.len();
+        }
         previous_verbs = Some(verbs.clone());
         let (object, recipient_conditions) = split_recipient(&object)?;
         let admission = verbs == [VerbClass::Execute]
@@ -369,8 +382,40 @@ fn parse_vp(vp: &str) -> Result<Vec<Clause>, String> {
         } else {
             object_targets(&object).map_err(|e| format!("in {raw:?}: {e}"))?
         };
+        let recipient: Vec<Condition> = conditions
+            .iter()
+            .chain(&recipient_conditions)
+            .filter(|c| matches!(c, Condition::DestinationExternal { .. }))
+            .cloned()
+            .collect();
+        if !recipient.is_empty() {
+            // "send credentials or personal data to external recipients": the recipient is
+            // every object's of the same verb, not only the last one's.
+            for earlier in clauses[group_start..].iter_mut() {
+                let earlier: &mut Clause = earlier;
+                if !earlier
+                    .conditions
+                    .iter()
+                    .any(|c| matches!(c, Condition::DestinationExternal { .. }))
+                {
+                    earlier.conditions.extend(recipient.iter().cloned());
+                }
+            }
+        }
         let mut all = conditions;
         all.extend(recipient_conditions);
+        let bare = verb_written && object.trim().is_empty() && all.is_empty() && !admission;
+        if !targets.is_empty() {
+            // "view, edit or delete drafts": verbs written without an object share the next
+            // object written.
+            for i in pending_bare.drain(..) {
+                let shared: &mut Clause = &mut clauses[i];
+                shared.targets = targets.clone();
+            }
+        }
+        if bare {
+            pending_bare.push(clauses.len());
+        }
         clauses.push(Clause {
             verbs,
             targets,
@@ -382,42 +427,92 @@ fn parse_vp(vp: &str) -> Result<Vec<Clause>, String> {
     if clauses.is_empty() {
         return Err("no action named".into());
     }
+    if clauses.len() > 1 && !pending_bare.is_empty() {
+        // A bare verb in a list would allow or forbid that verb on everything: it is more
+        // likely a noun the lexicon does not know ("tickets and posts").
+        return Err(format!(
+            "{:?} reads as an action on everything in a list of objects: name what it acts on",
+            vp
+        ));
+    }
     Ok(clauses)
 }
 
-/// `data to third parties` → object `data`, condition: destination external.
+/// `data to third parties` → object `data`, condition: destination external; `to external
+/// websites`, `to new recipients` or to a named outside service (`to Dropbox`) too.
 fn split_recipient(object: &str) -> Result<(String, Vec<Condition>), String> {
+    let padded = format!(" {object}");
     for sep in [" to ", " with "] {
-        if let Some((main, recipient)) = object.split_once(sep) {
-            let external = matches!(
-                recipient
-                    .trim_start_matches("the ")
-                    .trim_start_matches("any "),
-                "customers"
-                    | "clients"
-                    | "third parties"
-                    | "external parties"
-                    | "outsiders"
-                    | "the public"
-                    | "public"
-                    | "vendors"
-                    | "partners"
-                    | "competitors"
-                    | "anyone"
-                    | "external recipients"
-            );
-            if !external {
+        if let Some((main, recipient)) = padded.split_once(sep) {
+            if !outside_recipient(recipient) {
                 return Err(format!(
                     "does not know whether recipient {recipient:?} is inside or outside the organisation"
                 ));
             }
             return Ok((
-                main.to_owned(),
+                main.trim().to_owned(),
                 vec![Condition::DestinationExternal { external: true }],
             ));
         }
     }
     Ok((object.to_owned(), Vec::new()))
+}
+
+/// Services outside the organisation that policies name as recipients.
+const OUTSIDE_SERVICES: [&str; 14] = [
+    "dropbox",
+    "google drive",
+    "onedrive",
+    "box",
+    "wetransfer",
+    "pastebin",
+    "github gists",
+    "gists",
+    "personal email",
+    "personal email accounts",
+    "personal accounts",
+    "social media",
+    "chatgpt",
+    "public repositories",
+];
+
+/// Whether a recipient phrase names someone or something outside the organisation.
+fn outside_recipient(recipient: &str) -> bool {
+    let phrase = recipient
+        .trim()
+        .trim_start_matches("the ")
+        .trim_start_matches("any ")
+        .trim_start_matches("their ")
+        .trim_start_matches("unknown ");
+    let people = [
+        "customers",
+        "clients",
+        "third parties",
+        "external parties",
+        "outsiders",
+        "the public",
+        "public",
+        "vendors",
+        "partners",
+        "competitors",
+        "anyone",
+        "external recipients",
+        "recipients",
+        "new recipients",
+        "new contacts",
+        "new payees",
+        "payees",
+        "external accounts",
+        "new accounts",
+        "external websites",
+        "external sites",
+        "websites",
+        "external services",
+        "outside services",
+        "the internet",
+        "external domains",
+    ];
+    people.contains(&phrase) || OUTSIDE_SERVICES.contains(&phrase)
 }
 
 type Extractor = fn(&Captures<'_>) -> Result<Option<Condition>, String>;
@@ -640,6 +735,110 @@ from internal logs.";
             }]
         );
         assert!(r[6].only);
+    }
+
+    fn only_rule(text: &str) -> Vec<NlRule> {
+        let ir = GrammarCompiler.compile(1, text).unwrap();
+        assert!(ir.unparsed.is_empty(), "{:?}", ir.unparsed);
+        ir.rules
+    }
+
+    #[test]
+    fn external_websites_new_recipients_and_named_services_are_outside() {
+        let r = only_rule(
+            "Agents may not send data to external websites or new recipients without approval.",
+        );
+        assert_eq!(r.len(), 2);
+        assert!(r.iter().all(|r| r.effect == Effect::Escalate));
+        assert_eq!(
+            r[0].conditions,
+            vec![Condition::DestinationExternal { external: true }]
+        );
+        assert_eq!(r[1].targets, vec![Target::ExternalRecipient]);
+        let r = only_rule("Agents may not upload files to Dropbox.");
+        assert_eq!(
+            r[0].conditions,
+            vec![Condition::DestinationExternal { external: true }]
+        );
+        assert_eq!(r[0].verbs, vec![VerbClass::Send]);
+    }
+
+    #[test]
+    fn a_listed_noun_that_is_also_a_verb_stays_an_object() {
+        let r = only_rule("Agents may not delete files or emails without approval.");
+        assert_eq!(r.len(), 2);
+        assert!(
+            r.iter().all(|r| r.verbs == vec![VerbClass::Delete]),
+            "no rule about every send: {r:?}"
+        );
+        assert_eq!(
+            r[1].targets,
+            vec![Target::Service {
+                name: "email".into()
+            }]
+        );
+        let r = only_rule("Agents may read emails, calendar events and files.");
+        assert_eq!(r.len(), 3);
+        assert!(r.iter().all(|r| r.verbs == vec![VerbClass::Read]), "{r:?}");
+        assert!(
+            r.iter().all(|r| !r.targets.is_empty()),
+            "nothing is permitted on everything"
+        );
+        assert!(r[2].targets.contains(&Target::Service {
+            name: "file".into()
+        }));
+    }
+
+    #[test]
+    fn verbs_without_an_object_share_the_next_one_or_are_reported() {
+        let r = only_rule("Agents may view, edit or delete drafts.");
+        assert_eq!(r.len(), 3);
+        assert!(
+            r.iter()
+                .all(|rule| rule.targets == r[2].targets && !rule.targets.is_empty()),
+            "{r:?}"
+        );
+        let ir = GrammarCompiler
+            .compile(1, "Agents may read tickets and posts.")
+            .unwrap();
+        assert!(ir.rules.is_empty(), "{:?}", ir.rules);
+        assert!(ir.unparsed[0].reason.contains("name what it acts on"));
+        let r = only_rule("Agents may not delete.");
+        assert_eq!((r.len(), r[0].targets.is_empty()), (1, true));
+    }
+
+    #[test]
+    fn the_recipient_applies_to_every_object_of_the_verb() {
+        let r =
+            only_rule("Agents may not send credentials or personal data to external recipients.");
+        assert_eq!(r.len(), 2);
+        for rule in &r {
+            assert_eq!(
+                rule.conditions,
+                vec![Condition::DestinationExternal { external: true }],
+                "{rule:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn payment_verbs_cover_banking() {
+        for text in [
+            "Payments above $100 require approval.",
+            "Agents must obtain approval before sending money to new recipients.",
+            "Agents may not transfer money to external accounts.",
+        ] {
+            let r = only_rule(text);
+            assert_eq!(r[0].verbs, vec![VerbClass::Pay], "{text}");
+            assert!(
+                r[0].targets.is_empty()
+                    || r[0].targets.contains(&Target::Service {
+                        name: "banking".into()
+                    }),
+                "{text}: {:?}",
+                r[0].targets
+            );
+        }
     }
 
     #[test]

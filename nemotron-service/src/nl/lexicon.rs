@@ -24,6 +24,14 @@ const VERB_PHRASES: &[(&str, &[VerbClass])] = &[
     ("look at", &[Read]),
     ("make changes to", &[Modify]),
     ("make payments", &[Pay]),
+    ("send money", &[Pay]),
+    ("sending money", &[Pay]),
+    ("transfer money", &[Pay]),
+    ("transferring money", &[Pay]),
+    ("move money", &[Pay]),
+    ("moving money", &[Pay]),
+    ("wire money", &[Pay]),
+    ("wiring money", &[Pay]),
     ("issue refunds", &[Pay]),
     ("process payments", &[Pay]),
     ("process refunds", &[Pay]),
@@ -214,12 +222,29 @@ fn known_object(phrase: &str) -> Option<Vec<Target>> {
         }
         "user accounts" | "users" => vec![service("user"), kind("user")],
         "internal logs" | "logs" | "audit logs" => vec![service("logs"), service("audit")],
-        "payments" | "refunds" | "transactions" | "money" => {
-            vec![service("payment"), service("billing")]
+        "payments" | "refunds" | "transactions" | "money" | "transfers" | "bank transfers" => {
+            vec![
+                service("payment"),
+                service("billing"),
+                service("banking"),
+                service("bank"),
+            ]
+        }
+        "access" | "permissions" | "privileges" | "roles" | "admin rights" | "admin access" => {
+            vec![]
+        }
+        "new recipients" | "new payees" | "external accounts" | "external websites" => {
+            vec![Target::ExternalRecipient]
         }
         "data" | "anything" | "any data" => vec![],
         _ => return None,
     })
+}
+
+/// Whether `phrase` is a noun the lexicon or the resource taxonomy knows (`emails`, `files`),
+/// so a list may name it as an object even when it is also a verb.
+pub fn is_known_noun(phrase: &str) -> bool {
+    known_object(phrase).is_some_and(|t| !t.is_empty()) || resource_meaning(phrase).is_some()
 }
 
 /// Words dropped from the front of an object phrase.

@@ -1,0 +1,203 @@
+//! Fusing what an action's text says ([`ContentSignals`]) into the axes the name, destination
+//! and content detectors decided: the text can only raise an axis, and each raise carries
+//! the span that decided it.
+//!
+//! - Sensitivity: a credential or secret named is restricted credentials; an identity
+//!   document or account number named is restricted personal data.
+//! - Reversibility: a transfer, forwarding everything, exfiltration, bulk deletion or
+//!   publication is irreversible.
+//! - Scope (actions that change or send something, not reads): an external address, URL or
+//!   foreign account in the text of an action that sends, pays or discloses, or publication,
+//!   is external; `all`, `every`, an unbounded
+//!   amount, forwarding everything or bulk deletion is the whole organisation.
+//!
+//! With the `embeddings` feature, the semantic verdict on the whole text ([`fuse_semantic`])
+//! raises the axes its class implies, the same way: never lowering one.
+
+use openshell_policy::wire::{
+    Assessment, DataType, DataTypeAssessment, Evidence, Reversibility, Scope, Sensitivity,
+};
+
+use crate::content::{ContentSignals, Intent, Signal, SignalKind};
+use crate::facts::ActionFacts;
+use crate::taxonomy::VerbClass;
+
+/// How sure a raise from the text is.
+const TEXT_CONFIDENCE: f32 = 0.8;
+
+fn evidence(signal: &Signal) -> Evidence {
+    Evidence {
+        field: Some(signal.field.clone()),
+        detector: signal.kind.detector(),
+        span: Some(signal.span),
+        sample: Some(signal.sample.clone()),
+        confidence: TEXT_CONFIDENCE,
+    }
+}
+
+/// Raises `axis` to `value` with the evidence of `signals`, when any and when higher.
+fn raise<T: PartialOrd + Copy>(axis: &mut Assessment<T>, value: T, signals: &[&Signal]) {
+    if signals.is_empty() || axis.value >= value {
+        return;
+    }
+    *axis = Assessment {
+        value,
+        confidence: TEXT_CONFIDENCE,
+        evidence: signals.iter().map(|s| evidence(s)).collect(),
+    };
+}
+
+fn add_type(types: &mut Vec<DataTypeAssessment>, data_type: DataType, signals: &[&Signal]) {
+    if signals.is_empty() {
+        return;
+    }
+    let ev = signals.iter().map(|s| evidence(s));
+    match types.iter_mut().find(|d| d.data_type == data_type) {
+        Some(d) => {
+            d.confidence = d.confidence.max(TEXT_CONFIDENCE);
+            d.evidence.extend(ev);
+        }
+        None => {
+            types.push(DataTypeAssessment {
+                data_type,
+                confidence: TEXT_CONFIDENCE,
+                evidence: ev.collect(),
+            });
+            types.sort_by_key(|d| d.data_type);
+        }
+    }
+}
+
+fn intents<'a>(content: &'a ContentSignals, wanted: &'a [Intent]) -> Vec<&'a Signal> {
+    content
+        .of(|k| matches!(k, SignalKind::Intent(i) if wanted.contains(i)))
+        .collect()
+}
+
+/// The axes after the text is considered.
+pub struct Axes<'a> {
+    /// Sensitivity.
+    pub sensitivity: &'a mut Assessment<Sensitivity>,
+    /// Data types.
+    pub data_types: &'a mut Vec<DataTypeAssessment>,
+    /// Reversibility.
+    pub reversibility: &'a mut Assessment<Reversibility>,
+    /// Scope.
+    pub scope: &'a mut Assessment<Scope>,
+}
+
+/// Raises the axes by what the text of the action says.
+pub fn fuse(facts: &ActionFacts, axes: Axes<'_>) {
+    let content = &facts.content;
+    let credentials: Vec<&Signal> = content
+        .of(|k| {
+            matches!(
+                k,
+                SignalKind::Credential | SignalKind::Intent(Intent::ChangeCredentials)
+            )
+        })
+        .collect();
+    let identity: Vec<&Signal> = content.of(|k| *k == SignalKind::IdentityDocument).collect();
+    add_type(axes.data_types, DataType::Credentials, &credentials);
+    add_type(axes.data_types, DataType::Personal, &identity);
+    let restricted: Vec<&Signal> = credentials.iter().chain(&identity).copied().collect();
+    raise(axes.sensitivity, Sensitivity::Restricted, &restricted);
+
+    let disclosing = intents(
+        content,
+        &[
+            Intent::Transfer,
+            Intent::ForwardAll,
+            Intent::Exfiltrate,
+            Intent::DeleteAll,
+            Intent::SharePublicly,
+        ],
+    );
+    raise(axes.reversibility, Reversibility::Irreversible, &disclosing);
+
+    if facts.verb_class() == VerbClass::Read {
+        return;
+    }
+    // An outside address in a record being updated stays in the record; one in a message,
+    // a payment or a text that sends data out is where the action reaches.
+    let sends =
+        matches!(facts.verb_class(), VerbClass::Send | VerbClass::Pay) || !disclosing.is_empty();
+    let outside: Vec<&Signal> = content
+        .of(|k| (sends && k.external()) || *k == SignalKind::Intent(Intent::SharePublicly))
+        .collect();
+    raise(axes.scope, Scope::External, &outside);
+    let everything: Vec<&Signal> = content
+        .of(|k| {
+            matches!(
+                k,
+                SignalKind::Quantity
+                    | SignalKind::UnboundedAmount
+                    | SignalKind::Intent(Intent::ForwardAll | Intent::DeleteAll)
+            )
+        })
+        .collect();
+    raise(axes.scope, Scope::Organization, &everything);
+}
+
+/// Raises the axes by the semantic verdict on the whole text of `data`: exfiltration is
+/// irreversible and external (for actions that change or send something), fraud and injected
+/// instructions irreversible, destruction irreversible across the organisation, a privilege
+/// change partially reversible. The evidence is `semantic:<class> <similarity>` with the
+/// field `data` and no span: the span is the whole text.
+#[cfg(feature = "embeddings")]
+pub fn fuse_semantic(
+    facts: &ActionFacts,
+    verdict: &super::semantic::SemanticVerdict,
+    axes: Axes<'_>,
+) {
+    use super::semantic::SemanticClass;
+
+    let evidence = Evidence {
+        field: Some("data".into()),
+        detector: format!(
+            "semantic:{} {:.2} (ordinary {:.2})",
+            verdict.class.as_str(),
+            verdict.similarity,
+            verdict.benign
+        ),
+        span: None,
+        sample: None,
+        confidence: verdict.similarity,
+    };
+    let reversibility = match verdict.class {
+        SemanticClass::PrivilegeChange => Some(Reversibility::PartiallyReversible),
+        SemanticClass::Benign => None,
+        _ => Some(Reversibility::Irreversible),
+    };
+    let scope = match verdict.class {
+        SemanticClass::Exfiltration if facts.verb_class() != VerbClass::Read => {
+            Some(Scope::External)
+        }
+        SemanticClass::Destruction => Some(Scope::Organization),
+        _ => None,
+    };
+    if let Some(value) = reversibility {
+        raise_with(axes.reversibility, value, verdict.similarity, &evidence);
+    }
+    if let Some(value) = scope {
+        raise_with(axes.scope, value, verdict.similarity, &evidence);
+    }
+}
+
+/// Raises `axis` to `value` with `evidence`, when higher.
+#[cfg(feature = "embeddings")]
+fn raise_with<T: PartialOrd + Copy>(
+    axis: &mut Assessment<T>,
+    value: T,
+    confidence: f32,
+    evidence: &Evidence,
+) {
+    if axis.value >= value {
+        return;
+    }
+    *axis = Assessment {
+        value,
+        confidence,
+        evidence: vec![evidence.clone()],
+    };
+}

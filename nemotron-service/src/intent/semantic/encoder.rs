@@ -1,0 +1,164 @@
+//! The sentence encoder: all-MiniLM-L6-v2 (a 6-layer BERT) on the CPU with candle, its
+//! WordPiece tokenizer, mean pooling over the tokens and L2 normalisation, as
+//! sentence-transformers computes the model's sentence embeddings.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use tokenizers::{Tokenizer, TruncationParams};
+
+use super::SemanticError;
+
+/// The model's configuration file in the model directory.
+pub const CONFIG_FILE: &str = "config.json";
+/// The weights file in the model directory.
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// The tokenizer file in the model directory.
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+/// Tokens read per text (sentence-transformers' `max_seq_length` for this model); the rest of a
+/// longer text is not read.
+const MAX_TOKENS: usize = 256;
+
+/// A loaded sentence encoder.
+pub struct Encoder {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    dimensions: usize,
+}
+
+fn existing(dir: &Path, name: &str) -> Result<PathBuf, SemanticError> {
+    let file = dir.join(name);
+    if file.is_file() {
+        Ok(file)
+    } else {
+        Err(SemanticError::Missing { file })
+    }
+}
+
+impl Encoder {
+    /// Loads `config.json`, `model.safetensors` and `tokenizer.json` from `dir`.
+    pub fn load(dir: &Path) -> Result<Encoder, SemanticError> {
+        let config_file = existing(dir, CONFIG_FILE)?;
+        let weights_file = existing(dir, WEIGHTS_FILE)?;
+        let tokenizer_file = existing(dir, TOKENIZER_FILE)?;
+        let invalid = |file: &Path, message: String| SemanticError::Invalid {
+            file: file.to_owned(),
+            message,
+        };
+
+        let text = std::fs::read_to_string(&config_file)
+            .map_err(|e| invalid(&config_file, e.to_string()))?;
+        let config: Config =
+            serde_json::from_str(&text).map_err(|e| invalid(&config_file, e.to_string()))?;
+
+        let device = Device::Cpu;
+        let tensors = candle_core::safetensors::load(&weights_file, &device)
+            .map_err(|e| invalid(&weights_file, e.to_string()))?;
+        let weights = VarBuilder::from_tensors(tensors, DType::F32, &device);
+        let model =
+            BertModel::load(weights, &config).map_err(|e| invalid(&weights_file, e.to_string()))?;
+
+        let mut tokenizer = Tokenizer::from_file(&tokenizer_file)
+            .map_err(|e| invalid(&tokenizer_file, e.to_string()))?;
+        // One text at a time: no padding; truncation at the model's sequence length.
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: MAX_TOKENS,
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| invalid(&tokenizer_file, e.to_string()))?;
+        Ok(Encoder {
+            model,
+            tokenizer,
+            dimensions: config.hidden_size,
+        })
+    }
+
+    /// How many tokens the model reads of `text` (with `[CLS]` and `[SEP]`).
+    pub fn token_count(&self, text: &str) -> Result<usize, SemanticError> {
+        let encoding = self
+            .tokenizer
+            .encode(text, true)
+            .map_err(|e| SemanticError::Tokenize(e.to_string()))?;
+        Ok(encoding.get_ids().len())
+    }
+
+    /// The unit-length sentence embedding of `text`.
+    pub fn embed(&self, text: &str) -> Result<Vec<f32>, SemanticError> {
+        let encoding = self
+            .tokenizer
+            .encode(text, true)
+            .map_err(|e| SemanticError::Tokenize(e.to_string()))?;
+        let ids = encoding.get_ids();
+        let mask = encoding.get_attention_mask();
+        let device = Device::Cpu;
+        let input = Tensor::new(ids, &device)?.unsqueeze(0)?;
+        let types = input.zeros_like()?;
+        let attention = Tensor::new(mask, &device)?.unsqueeze(0)?;
+        let hidden = self.model.forward(&input, &types, Some(&attention))?;
+        let hidden: Vec<f32> = hidden.squeeze(0)?.flatten_all()?.to_vec1()?;
+        let mut pooled = mean_pool(&hidden, self.dimensions, mask);
+        l2_normalize(&mut pooled);
+        Ok(pooled)
+    }
+}
+
+/// The mean of the token vectors (`hidden`: one row of `dimensions` per token) whose `mask` is
+/// 1; zeros when none is.
+pub fn mean_pool(hidden: &[f32], dimensions: usize, mask: &[u32]) -> Vec<f32> {
+    let mut sum = vec![0.0f32; dimensions];
+    let mut count = 0.0f32;
+    for (row, &m) in hidden.chunks_exact(dimensions).zip(mask) {
+        if m == 0 {
+            continue;
+        }
+        count += 1.0;
+        sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+    }
+    if count > 0.0 {
+        sum.iter_mut().for_each(|s| *s /= count);
+    }
+    sum
+}
+
+/// Scales `v` to unit length (a zero vector stays zero).
+pub fn l2_normalize(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 1e-12 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+/// The cosine similarity of two unit-length vectors (their dot product).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_pool_averages_the_tokens_the_mask_keeps() {
+        let hidden = [1.0, 2.0, 3.0, 4.0, 100.0, 100.0];
+        assert_eq!(mean_pool(&hidden, 2, &[1, 1, 0]), vec![2.0, 3.0]);
+        assert_eq!(mean_pool(&hidden, 2, &[0, 0, 0]), vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn normalised_vectors_have_unit_length_and_cosine_one_with_themselves() {
+        let mut v = vec![3.0, 4.0];
+        l2_normalize(&mut v);
+        assert_eq!(v, vec![0.6, 0.8]);
+        assert!((cosine(&v, &v) - 1.0).abs() < 1e-6);
+        let mut w = vec![-4.0, 3.0];
+        l2_normalize(&mut w);
+        assert!(cosine(&v, &w).abs() < 1e-6);
+        let mut zero = vec![0.0, 0.0];
+        l2_normalize(&mut zero);
+        assert_eq!(zero, vec![0.0, 0.0]);
+    }
+}
