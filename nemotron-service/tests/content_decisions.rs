@@ -54,6 +54,7 @@ fn service(dir: &std::path::Path) -> PolicyService {
             netns_path: None,
             sandbox: SandboxAddresses::default(),
             registered_at: Utc::now(),
+            caller_token: None,
         })
         .unwrap();
     service

@@ -104,6 +104,7 @@ fn service(dir: &Path, embedding_model: Option<PathBuf>) -> PolicyService {
             netns_path: None,
             sandbox: SandboxAddresses::default(),
             registered_at: Utc::now(),
+            caller_token: None,
         })
         .unwrap();
     service

@@ -71,6 +71,7 @@ fn recorded_trail(dir: &Path) -> std::path::PathBuf {
             netns_path: None,
             sandbox: SandboxAddresses::default(),
             registered_at: Utc::now(),
+            caller_token: None,
         })
         .unwrap();
     let actions = [
