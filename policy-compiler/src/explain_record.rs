@@ -6,7 +6,9 @@
 use std::fmt::Display;
 
 use crate::compiled::CompiledPolicy;
-use crate::documents::{EgressRule, Fallback, GpuAccess, NetworkIsolation};
+use crate::documents::{
+    EgressRule, Fallback, GpuAccess, NetworkIsolation, Preference, RedactionEndpoints,
+};
 use crate::explain::Section;
 use crate::located::Located;
 
@@ -186,6 +188,10 @@ fn routing(policy: &CompiledPolicy) -> Vec<String> {
                 .map(|r| format!(" region {}", r.value))
                 .unwrap_or_default()
         ));
+        if let Some(cost) = &endpoint.cost {
+            let last = lines.len() - 1;
+            lines[last].push_str(&format!(" cost {} per million tokens", cost.value));
+        }
     }
     for (sensitivity, endpoints) in &spec.routes {
         lines.push(format!(
@@ -206,6 +212,35 @@ fn routing(policy: &CompiledPolicy) -> Vec<String> {
             list(&rule.allowed_endpoints)
         ));
     }
+    if let Some(redaction) = &spec.redaction {
+        lines.push(format!(
+            "redaction: {} replaced by placeholders before reaching {} (restored in answers)",
+            redaction
+                .data_types
+                .value
+                .iter()
+                .map(|d| serde_name(&d.value))
+                .collect::<Vec<_>>()
+                .join(", "),
+            match redaction.endpoints.value {
+                RedactionEndpoints::NonLocal => "non-local endpoints",
+                RedactionEndpoints::All => "any endpoint",
+            }
+        ));
+    }
+    lines.push(format!(
+        "among allowed endpoints that are up: {} (route order between near-equal scores)",
+        match spec
+            .preference
+            .as_ref()
+            .map(|p| p.value)
+            .unwrap_or_default()
+        {
+            Preference::Balanced => "measured latency, errors and cost, weighted equally",
+            Preference::Latency => "measured latency and errors",
+            Preference::Cost => "cost first, then measured latency and errors",
+        }
+    ));
     lines.push(match spec.fallback.value {
         Fallback::LocalOnly => "no allowed endpoint healthy: a local endpoint".to_owned(),
         Fallback::Deny => "no allowed endpoint healthy: refused".to_owned(),
@@ -237,4 +272,49 @@ fn serde_name(value: &impl serde::Serialize) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routing_shows_costs_redaction_and_ranking() {
+        let record = crate::compile_default(
+            "routing.yaml",
+            "apiVersion: openshell.nvidia.com/v1
+kind: SandboxPolicy
+metadata:
+  name: routed
+spec: {}
+---
+privacyRouter:
+  name: routed-models
+  endpoints:
+    - name: local
+      url: http://127.0.0.1:8000/v1
+      local: true
+    - name: cloud
+      url: https://api.cloud.example/v1
+      cost: 2.5
+  routes:
+    public: [cloud, local]
+  redaction:
+    dataTypes: [personalData]
+  preference: cost
+",
+        )
+        .unwrap();
+        let text = routing(&record).join("\n");
+        for expected in [
+            "endpoint cloud https://api.cloud.example/v1 cost 2.5 per million tokens",
+            "redaction: personalData replaced by placeholders before reaching non-local endpoints",
+            "cost first, then measured latency and errors",
+        ] {
+            assert!(
+                text.contains(expected),
+                "{expected:?} missing from:\n{text}"
+            );
+        }
+    }
 }
