@@ -2,12 +2,11 @@
 //! attacker's own address is not personal data, foreign accounts and injected exfiltration
 //! leave the organisation, and every raised axis shows the span of text that raised it.
 
-use chrono::Utc;
 use nemotron_service::{PolicyService, ServiceSettings};
 use openshell_policy::node_config::NodeConfig;
 use openshell_policy::wire::{
-    ActionRequest, ContainerRegistration, EvaluateRequest, Outcome, Reversibility,
-    SandboxAddresses, Scope, Sensitivity,
+    ActionRequest, ContainerRegistration, EvaluateRequest, Outcome, Reversibility, Scope,
+    Sensitivity,
 };
 use serde_json::json;
 
@@ -45,17 +44,11 @@ fn service(dir: &std::path::Path) -> PolicyService {
     node.classifier.home_countries = vec!["GB".into()];
     let service = PolicyService::new(ServiceSettings::new(node)).unwrap();
     service
-        .register(ContainerRegistration {
-            container_id: "b1".into(),
-            bundle: "/tmp/bundle".into(),
-            pid: None,
-            policy: openshell_policy::compile_default("banking.yaml", POLICY).unwrap(),
-            region: None,
-            netns_path: None,
-            sandbox: SandboxAddresses::default(),
-            registered_at: Utc::now(),
-            caller_token: None,
-        })
+        .register(ContainerRegistration::new(
+            "b1",
+            "/tmp/bundle".into(),
+            openshell_policy::compile_default("banking.yaml", POLICY).unwrap(),
+        ))
         .unwrap();
     service
 }

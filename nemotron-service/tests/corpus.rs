@@ -11,12 +11,9 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use chrono::Utc;
 use nemotron_service::{PolicyService, ServiceSettings};
 use openshell_policy::node_config::NodeConfig;
-use openshell_policy::wire::{
-    ActionRequest, ContainerRegistration, EvaluateRequest, Outcome, SandboxAddresses,
-};
+use openshell_policy::wire::{ActionRequest, ContainerRegistration, EvaluateRequest, Outcome};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -95,17 +92,11 @@ fn service(dir: &Path, embedding_model: Option<PathBuf>) -> PolicyService {
     let service = PolicyService::new(ServiceSettings::new(node)).unwrap();
     let policy = openshell_policy::compile_default("assistant-policy.yaml", POLICY).unwrap();
     service
-        .register(ContainerRegistration {
-            container_id: "assistant".into(),
-            bundle: "/tmp/bundle".into(),
-            pid: None,
+        .register(ContainerRegistration::new(
+            "assistant",
+            "/tmp/bundle".into(),
             policy,
-            region: None,
-            netns_path: None,
-            sandbox: SandboxAddresses::default(),
-            registered_at: Utc::now(),
-            caller_token: None,
-        })
+        ))
         .unwrap();
     service
 }

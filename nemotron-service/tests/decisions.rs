@@ -5,7 +5,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::Utc;
 use nemotron_service::cedar::{SCHEMA, action_request, admission_request};
 use nemotron_service::destination::DestinationAnalyzer;
 use nemotron_service::facts::ActionFacts;
@@ -14,7 +13,7 @@ use openshell_audit::{TrailQuery, read_trail};
 use openshell_policy::node_config::NodeConfig;
 use openshell_policy::wire::{
     ActionRequest, AdmissionRequest, ContainerRegistration, Decision, Enforcement, EvaluateRequest,
-    Outcome, RequestedSandbox, SandboxAddresses,
+    Outcome, RequestedSandbox,
 };
 use openshell_policy::{
     ApiPattern, ApprovalDefault, CompiledPolicy, GpuAccess, Located, NetworkIsolation,
@@ -84,17 +83,7 @@ fn api(pattern: &str) -> Located<ApiPattern> {
 }
 
 fn registration(id: &str, policy: CompiledPolicy) -> ContainerRegistration {
-    ContainerRegistration {
-        container_id: id.into(),
-        bundle: "/tmp/bundle".into(),
-        pid: None,
-        policy,
-        region: None,
-        netns_path: None,
-        sandbox: SandboxAddresses::default(),
-        registered_at: Utc::now(),
-        caller_token: None,
-    }
+    ContainerRegistration::new(id, "/tmp/bundle".into(), policy)
 }
 
 fn action(value: serde_json::Value) -> ActionRequest {

@@ -6,13 +6,12 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use chrono::Utc;
 use nemotron_service::destination::DestinationAnalyzer;
 use nemotron_service::replay::{compile_candidate, replay};
 use nemotron_service::{PolicyService, ServiceSettings};
 use openshell_audit::{TrailQuery, read_trail};
 use openshell_policy::node_config::NodeConfig;
-use openshell_policy::wire::{ContainerRegistration, EvaluateRequest, Outcome, SandboxAddresses};
+use openshell_policy::wire::{ContainerRegistration, EvaluateRequest, Outcome};
 use serde_json::json;
 
 const CURRENT: &str = r#"apiVersion: openshell.nvidia.com/v1
@@ -62,17 +61,11 @@ fn node(dir: &Path) -> NodeConfig {
 fn recorded_trail(dir: &Path) -> std::path::PathBuf {
     let service = PolicyService::new(ServiceSettings::new(node(dir))).unwrap();
     service
-        .register(ContainerRegistration {
-            container_id: "a1".into(),
-            bundle: "/tmp/bundle".into(),
-            pid: None,
-            policy: openshell_policy::compile_default("current.yaml", CURRENT).unwrap(),
-            region: None,
-            netns_path: None,
-            sandbox: SandboxAddresses::default(),
-            registered_at: Utc::now(),
-            caller_token: None,
-        })
+        .register(ContainerRegistration::new(
+            "a1",
+            "/tmp/bundle".into(),
+            openshell_policy::compile_default("current.yaml", CURRENT).unwrap(),
+        ))
         .unwrap();
     let actions = [
         json!({"action": "crm.read", "resource": "customer:1"}),

@@ -779,6 +779,24 @@ pub struct ContainerRegistration {
     pub caller_token: Option<String>,
 }
 
+impl ContainerRegistration {
+    /// A registration of `container_id` from `bundle` under `policy`, registered now, with
+    /// nothing else known yet (no pid, region, namespace, addresses or caller token).
+    pub fn new(container_id: &str, bundle: PathBuf, policy: CompiledPolicy) -> Self {
+        ContainerRegistration {
+            container_id: container_id.to_owned(),
+            bundle,
+            pid: None,
+            policy,
+            region: None,
+            netns_path: None,
+            sandbox: SandboxAddresses::default(),
+            registered_at: Utc::now(),
+            caller_token: None,
+        }
+    }
+}
+
 /// Network addresses of a sandbox (filled in by the network step of the hook).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
