@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds a runnable OCI bundle for one of the example agents from Debian's busybox-static:
-#   bundles/build.sh customer-support|sales-ops OUTDIR
+#   bundles/build.sh sales-ops|customer-support|payments|research-assistant OUTDIR
 # OUTDIR gets rootfs/ (busybox and the agent's script), config.json (from `openshell spec`,
 # running the agent) and openshell-policy.yaml (the agent's policy plus bundles/api-catalog.yaml),
 # so `openshell run --bundle OUTDIR ID` runs the agent under its policy.
@@ -29,6 +29,6 @@ cp "$here/agent-checks.sh" "$out/rootfs/agent/checks.sh"
 # The agent runs its script without a terminal, as a daemon would.
 sed -i -e 's/"terminal": true/"terminal": false/' \
        -e 's|"sh"$|"/bin/sh", "/agent/run.sh"|' \
-       -e "s/\"hostname\": \"youki\"/\"hostname\": \"$agent\"/" "$out/config.json"
+       -e "s/\"hostname\": \"[^\"]*\"/\"hostname\": \"$agent\"/" "$out/config.json"
 grep -q '"/agent/run.sh"' "$out/config.json" || { echo "could not set the agent command" >&2; exit 1; }
 echo "built $out: openshell run --bundle $out $agent"

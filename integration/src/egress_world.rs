@@ -8,11 +8,14 @@
 //!                                                                    203.0.113.12 evil.example.test
 //!                                                                    203.0.113.13 tickets.example.test
 //!                                                                    203.0.113.20 (no name)
+//!                                                                    203.0.113.30 cloud model API
 //!                                                                    10.77.0.5    internal.example.test
 //! ```
 //!
 //! The internet answers HTTP on port 80 and HTTPS on 443 (a certificate for every name from a
-//! test CA the engine trusts), echoes TCP on 203.0.113.20:7 and records UDP datagrams on
+//! test CA the engine trusts), answers OpenAI chat completions over HTTPS on 203.0.113.30 (a
+//! stand-in cloud model API for the node's privacy router, its certificate naming that
+//! address), echoes TCP on 203.0.113.20:7 and records UDP datagrams on
 //! 203.0.113.20:9999. Names resolve through the engine's resolver configuration only;
 //! `webhook.salesforce.com` is the internet's side of the link, for ingress from it to the
 //! engine's ingress listener on the node's side (192.0.2.1:8443).
@@ -52,6 +55,11 @@ pub const HOSTS: [(&str, &str); 5] = [
 ];
 /// An internet address no name resolves to (for raw-IP attempts).
 pub const NAMELESS: &str = "203.0.113.20";
+/// A stand-in cloud model API: `https://CLOUD_MODEL/v1/chat/completions` answers every request
+/// with one chat completion (the certificate, from the test CA, names this address).
+pub const CLOUD_MODEL: &str = "203.0.113.30";
+/// What the stand-in cloud model answers.
+pub const CLOUD_MODEL_ANSWER: &str = "answer from the stand-in cloud model";
 /// The node's address on its link to the internet (the ingress listener is here).
 pub const NODE_SIDE: &str = "192.0.2.1";
 /// The internet's address on that link (webhook.salesforce.com resolves to it).
@@ -113,7 +121,11 @@ fn test_ca() -> TestCa {
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign];
     let ca_cert = ca.self_signed(&ca_key).expect("ca cert");
     let issuer = Issuer::new(ca, ca_key);
-    let names: Vec<String> = HOSTS.iter().map(|(name, _)| (*name).to_owned()).collect();
+    let names: Vec<String> = HOSTS
+        .iter()
+        .map(|(name, _)| (*name).to_owned())
+        .chain([CLOUD_MODEL.to_owned()])
+        .collect();
     let server_key = KeyPair::generate().expect("server key");
     let server = CertificateParams::new(names)
         .expect("server params")
@@ -156,9 +168,20 @@ async fn answer(
         tls,
         body: body.clone(),
     });
-    let text = json!({"server": "test-internet", "host": host, "method": method, "path": path,
-                      "tls": tls, "body_len": body.len()});
-    Ok(Response::new(Full::new(Bytes::from(text.to_string()))))
+    let text = if host == CLOUD_MODEL && path.ends_with("/chat/completions") {
+        json!({"id": "cloud-1", "object": "chat.completion", "model": "cloud-stand-in",
+               "choices": [{"index": 0, "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": CLOUD_MODEL_ANSWER}}]})
+    } else {
+        json!({"server": "test-internet", "host": host, "method": method, "path": path,
+               "tls": tls, "body_len": body.len()})
+    };
+    let mut response = Response::new(Full::new(Bytes::from(text.to_string())));
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
 }
 
 async fn serve_http<S>(io: S, tls: bool, recorded: Recorded)
@@ -302,7 +325,9 @@ impl EgressWorld {
         for (_, address) in HOSTS {
             internet.ip(&["addr", "add", &format!("{address}/32"), "dev", "lo"]);
         }
-        internet.ip(&["addr", "add", &format!("{NAMELESS}/32"), "dev", "lo"]);
+        for address in [NAMELESS, CLOUD_MODEL] {
+            internet.ip(&["addr", "add", &format!("{address}/32"), "dev", "lo"]);
+        }
 
         let ca = test_ca();
         fs::write(dir.path().join("test-ca.pem"), &ca.cert_pem).expect("write test CA");

@@ -10,6 +10,7 @@
 //! - [`egress_world`]: a node namespace running the egress engine, a test internet, and
 //!   restricted busybox containers wired to them.
 //! - [`local_model`]: llama.cpp's OpenAI-compatible server with SmolLM2, the node's local model.
+//! - [`node_router`]: the privacy router on an egress world's node.
 //! - [`service`]: the `nemotron-service` daemon on a private socket.
 //! - [`siem`]: a local stand-in for a SIEM's HTTP collector.
 
@@ -22,6 +23,7 @@ pub mod leftovers;
 pub mod local_model;
 pub mod netns;
 pub mod node;
+pub mod node_router;
 pub mod operator;
 pub mod policies;
 pub mod probe;

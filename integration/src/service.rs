@@ -1,5 +1,5 @@
 //! The `nemotron-service` daemon on a private unix socket, stopped (SIGKILL) on drop, with a
-//! plain HTTP/1.1 client for its API.
+//! plain HTTP/1.1 client for the node services' unix-socket APIs.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -51,28 +51,7 @@ impl PolicyService {
 
     /// `GET path`: status and body.
     pub fn get(&self, path: &str) -> (u16, String) {
-        let mut stream = UnixStream::connect(&self.socket).expect("connect to the service");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("read timeout");
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: nemotron\r\nConnection: close\r\n\r\n"
-        )
-        .expect("send request");
-        let mut answer = Vec::new();
-        let _ = stream.read_to_end(&mut answer);
-        let text = String::from_utf8_lossy(&answer).into_owned();
-        let status = text
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let body = text
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        (status, body)
+        unix_get(&self.socket, path)
     }
 
     /// The value of a Prometheus sample whose name and labels start as `series` (for example
@@ -107,6 +86,33 @@ impl PolicyService {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// `GET path` on the HTTP API of a node service's unix socket: status and body.
+pub fn unix_get(socket: &Path, path: &str) -> (u16, String) {
+    let mut stream = UnixStream::connect(socket)
+        .unwrap_or_else(|e| panic!("connect to {}: {e}", socket.display()));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send request");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
 }
 
 impl Drop for PolicyService {

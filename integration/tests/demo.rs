@@ -35,6 +35,15 @@ fn the_example_agents_get_exactly_what_their_policies_allow() {
         "ok         blocked  POST payment of 300 USD",
         "\"error\":\"approval_denied\"",
         "Approval needed: payment.process by container payments",
+        "ok         allowed  public question        -> the cloud model (through the router)",
+        "answered by: cloud; answer: answer from the stand-in cloud model",
+        "ok         allowed  customer personal data -> the local model only (through the router)",
+        "answered by: local; answer: ",
+        "ok         blocked  direct call to api.openai.com (not through the router)",
+        "\"error\":\"model_api_direct\"",
+        "openshell_router_decisions_total{sensitivity=\"public\",endpoint=\"cloud\",outcome=\"routed\"} 1",
+        "endpoint=\"local\",outcome=\"routed\"} 1",
+        "=> 1 request(s) reached the cloud; the customer's personal data never left the node",
         "sandbox interfaces in the node namespace: []",
         "demo passed",
     ] {
@@ -68,4 +77,21 @@ fn the_example_agents_get_exactly_what_their_policies_allow() {
         "{report}"
     );
     assert!(payments.contains("egress payment.process deny"), "{report}");
+    // The research assistant's trail: one call routed to each model, the direct call refused.
+    let research = stdout
+        .split("=== openshell audit research-assistant")
+        .nth(1)
+        .expect("the research assistant's audit");
+    assert!(
+        research.contains("router router.chat.completions route:cloud"),
+        "{report}"
+    );
+    assert!(
+        research.contains("router router.chat.completions route:local"),
+        "{report}"
+    );
+    assert!(
+        research.contains("rules=\"model APIs through the privacy router\""),
+        "{report}"
+    );
 }

@@ -13,6 +13,7 @@ use openshell_integration::egress_world::{
     EgressWorld, GATEWAY, INGRESS_PORT, NAMELESS, NODE_SIDE, WorldOptions,
 };
 use openshell_integration::leftovers::assert_clean;
+use openshell_integration::node_router::NodeRouter;
 use openshell_integration::operator;
 use openshell_integration::runtime::Runtime;
 use openshell_integration::siem::SiemStandIn;
@@ -1857,42 +1858,13 @@ fn chat(netns: &std::path::Path, token: &str) -> (u16, String, Value) {
 #[test]
 fn model_traffic_goes_through_the_router_with_the_sandbox_token() {
     let world = EgressWorld::new();
-    let config = std::fs::read_to_string(world.node_config()).unwrap();
-    let router_socket = world.dir().join("router.sock");
-    std::fs::write(
-        world.node_config(),
-        config.replacen(
-            "[services]\n",
-            &format!("[services]\nrouter = \"{}\"\n", router_socket.display()),
-            1,
-        ),
-    )
-    .unwrap();
     let model_port = serve_local_model(&world, "local model says hi");
-    let router_config = world.dir().join("router.toml");
-    std::fs::write(
-        &router_config,
-        format!(
+    let router = NodeRouter::start(
+        &world,
+        &format!(
             "registry_poll_ms = 60000\n[[endpoints]]\nname = \"local\"\n\
              url = \"http://127.0.0.1:{model_port}/v1\"\nlocal = true\n"
         ),
-    )
-    .unwrap();
-    let mut router = world
-        .node
-        .command(openshell_integration::binaries::path("openshell-router"))
-        .arg("--admin-socket")
-        .arg(&router_socket)
-        .arg("--config")
-        .arg(&router_config)
-        .env("OPENSHELL_CONFIG", world.node_config())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("start openshell-router");
-    assert!(
-        wait_for(Duration::from_secs(10), || router_socket.exists()),
-        "the router did not start"
     );
     let rt = world.runtime();
     let policy = world.policy("routed", ROUTED_POLICY);
@@ -1979,6 +1951,5 @@ fn model_traffic_goes_through_the_router_with_the_sandbox_token() {
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["error"]["code"], "caller_not_registered", "{body}");
     rt.ok(&["delete", "--force", &other]);
-    let _ = router.kill();
-    let _ = router.wait();
+    drop(router);
 }

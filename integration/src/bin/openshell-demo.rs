@@ -11,7 +11,12 @@
 //! three times: under the approval threshold it goes through; above it the egress engine holds
 //! the call while the node's approval queue (`openshell-approvals`) posts to a stand-in Slack,
 //! and the demo, as the operator, approves the first with `openshell approvals approve` and
-//! lets the second time out to the policy's default (deny).
+//! lets the second time out to the policy's default (deny). The research assistant asks models
+//! through the node's privacy router (`openshell-router`), with the address and token the
+//! runtime gave it: its public question goes to a stand-in cloud model over HTTPS, its prompt
+//! with a customer's personal data to the node's real local model (llama.cpp's server with
+//! SmolLM2, `scripts/local-model.sh`), and its direct call to a cloud model API is refused by
+//! the egress engine; the router's metrics and what the cloud received show all three.
 //!
 //! Exit status 0 when every agent saw exactly what its policy allows.
 
@@ -20,7 +25,9 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use openshell_integration::binaries;
-use openshell_integration::egress_world::EgressWorld;
+use openshell_integration::egress_world::{CLOUD_MODEL, EgressWorld};
+use openshell_integration::local_model::{LocalModel, MODEL_ALIAS};
+use openshell_integration::node_router::NodeRouter;
 use openshell_integration::operator;
 use openshell_integration::runtime::{Runtime, run_to_files};
 use openshell_integration::siem::SiemStandIn;
@@ -43,11 +50,16 @@ fn main() -> ExitCode {
     // The engine reads the node configuration when it starts: start it again to know the SIEM.
     world.kill_engine();
     world.start_engine();
+    // The node's models and its privacy router, which every restricted sandbox registers with.
+    let (local_model, router) = start_models(&world);
     let runtime = world.runtime();
 
     let sales_ops = run_agent(&world, &runtime, "sales-ops");
     let customer_support = run_agent(&world, &runtime, "customer-support");
     let payments = run_payments(&world, &runtime);
+    let research_assistant = run_research_assistant(&world, &runtime, &router);
+    drop(router);
+    drop(local_model);
 
     section("what the SIEM received (siem://security-events)");
     for event in siem.events() {
@@ -75,7 +87,7 @@ fn main() -> ExitCode {
         });
     });
 
-    if sales_ops && customer_support && payments && left.is_empty() {
+    if sales_ops && customer_support && payments && research_assistant && left.is_empty() {
         println!("\ndemo passed: every agent got exactly what its policy allows");
         ExitCode::SUCCESS
     } else {
@@ -227,6 +239,83 @@ fn run_payments(world: &EgressWorld, runtime: &Runtime) -> bool {
     let _ = queue.kill();
     let _ = queue.wait();
     started && operator && !slack.events().is_empty()
+}
+
+/// Starts the node's local model (in the node's namespace, on its loopback) and the privacy
+/// router with two endpoints: `local`, that model, and `cloud`, the test internet's stand-in
+/// cloud model API over HTTPS (its certificate from the test CA the router is told to trust).
+fn start_models(world: &EgressWorld) -> (LocalModel, NodeRouter) {
+    section("the node's models: llama.cpp's server with SmolLM2 (local), a stand-in cloud API");
+    let local_model = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                world.node.enter_current_thread();
+                LocalModel::start()
+            })
+            .join()
+            .expect("start the local model")
+    });
+    println!("local: {} (model {MODEL_ALIAS})", local_model.url());
+    println!("cloud: https://{CLOUD_MODEL}/v1");
+    let router = NodeRouter::start(
+        world,
+        &format!(
+            "[[endpoints]]\nname = \"local\"\nurl = \"{}\"\nlocal = true\nmodel = \"{MODEL_ALIAS}\"\n\
+             [[endpoints]]\nname = \"cloud\"\nurl = \"https://{CLOUD_MODEL}/v1\"\n\
+             [tls]\nca_file = \"{}\"\n",
+            local_model.url(),
+            world.dir().join("test-ca.pem").display()
+        ),
+    );
+    (local_model, router)
+}
+
+/// The research assistant's three model calls (see `bundles/research-assistant/agent.sh`),
+/// then what the router counted and what the cloud model received. Returns whether each call
+/// went where the policy says: the public question to the cloud, the personal data to the local
+/// model only, and the direct call nowhere.
+fn run_research_assistant(world: &EgressWorld, runtime: &Runtime, router: &NodeRouter) -> bool {
+    let ran = run_agent(world, runtime, "research-assistant");
+
+    section("the privacy router's /metrics (routing decisions)");
+    let metrics = router.metrics();
+    let decisions: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("openshell_router_decisions_total{"))
+        .collect();
+    for line in &decisions {
+        println!("{line}");
+    }
+    let routed_to = |endpoint: &str| {
+        decisions.iter().any(|l| {
+            l.contains(&format!("endpoint=\"{endpoint}\""))
+                && l.contains("outcome=\"routed\"")
+                && !l.ends_with(" 0")
+        })
+    };
+
+    section("what the stand-in cloud model received");
+    let to_cloud: Vec<String> = world
+        .recorded
+        .requests()
+        .into_iter()
+        .filter(|r| r.host == CLOUD_MODEL)
+        .map(|r| r.body)
+        .collect();
+    for body in &to_cloud {
+        println!("{body}");
+    }
+    let personal_data_left = to_cloud.iter().any(|b| b.contains("jane.roe"));
+    println!(
+        "=> {} request(s) reached the cloud; the customer's personal data {}",
+        to_cloud.len(),
+        if personal_data_left {
+            "LEFT THE NODE"
+        } else {
+            "never left the node"
+        }
+    );
+    ran && routed_to("cloud") && routed_to("local") && to_cloud.len() == 1 && !personal_data_left
 }
 
 fn bundles_dir() -> PathBuf {
