@@ -55,13 +55,17 @@ fn start_daemon(dir: &Path, name: &str, trail: bool, extra: &str) -> Daemon {
         ),
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_nemotron-service"))
-        .args([
-            "--socket".as_ref(),
-            socket.as_os_str(),
-            "--config".as_ref(),
-            config.as_os_str(),
-        ])
+    let mut command = Command::new(env!("CARGO_BIN_EXE_nemotron-service"));
+    command.args([
+        "--socket".as_ref(),
+        socket.as_os_str(),
+        "--config".as_ref(),
+        config.as_os_str(),
+    ]);
+    if let Ok(threads) = std::env::var("BENCH_SERVER_THREADS") {
+        command.args(["--threads", &threads]);
+    }
+    let child = command
         .stderr(Stdio::null())
         .spawn()
         .expect("start nemotron-service");

@@ -3,6 +3,7 @@
 
 use openshell_policy::wire::{ActionRequest, IntentClassification};
 
+use crate::facts::ActionFacts;
 use crate::intent::EmbeddedEngine;
 use crate::model::ModelEngine;
 
@@ -28,6 +29,31 @@ impl IntentBackend {
     pub fn classify(&self, request: &ActionRequest) -> IntentClassification {
         match self {
             IntentBackend::Embedded(e) => e.classify(request),
+            IntentBackend::Model(m) => m.classify(request),
+        }
+    }
+
+    /// [`IntentBackend::quick`] for a request whose facts are already derived (a decision
+    /// derives them once for both the classification and the Cedar context).
+    pub fn quick_with_facts(
+        &self,
+        request: &ActionRequest,
+        facts: &ActionFacts,
+    ) -> Option<IntentClassification> {
+        match self {
+            IntentBackend::Embedded(e) => Some(e.classify_with_facts(request, facts)),
+            IntentBackend::Model(m) => m.cached(request),
+        }
+    }
+
+    /// [`IntentBackend::classify`] for a request whose facts are already derived.
+    pub fn classify_with_facts(
+        &self,
+        request: &ActionRequest,
+        facts: &ActionFacts,
+    ) -> IntentClassification {
+        match self {
+            IntentBackend::Embedded(e) => e.classify_with_facts(request, facts),
             IntentBackend::Model(m) => m.classify(request),
         }
     }

@@ -308,18 +308,48 @@ impl PolicyService {
         }
     }
 
+    /// What an action says, normalised: derived once per decision, for its classification and
+    /// its Cedar context alike.
+    pub fn facts(&self, action: &ActionRequest) -> ActionFacts {
+        ActionFacts::derive(action, self.intent().embedded().destinations())
+    }
+
+    /// [`PolicyService::classify_quick`] for an action whose facts are derived.
+    pub fn classify_quick_with(
+        &self,
+        action: &ActionRequest,
+        facts: &ActionFacts,
+    ) -> Option<IntentClassification> {
+        self.intent().quick_with_facts(action, facts)
+    }
+
+    /// [`PolicyService::classify`] for an action whose facts are derived.
+    fn classify_with(
+        &self,
+        action: &ActionRequest,
+        facts: &ActionFacts,
+        container_id: &str,
+    ) -> IntentClassification {
+        let c = self.intent().classify_with_facts(action, facts);
+        self.audit_fallback(&c, action, Some(container_id));
+        c
+    }
+
     /// Evaluates an action of a registered container, classifying it first (may block on the
     /// model backend).
     pub fn evaluate(&self, request: &EvaluateRequest) -> Result<Decision, ServiceError> {
         let started = Instant::now();
-        let classification = self.classify(&request.action, Some(&request.container_id));
-        self.evaluate_classified(request, classification, started)
+        let facts = self.facts(&request.action);
+        let classification = self.classify_with(&request.action, &facts, &request.container_id);
+        self.evaluate_classified(request, &facts, classification, started)
     }
 
-    /// Evaluates an action already classified.
+    /// Evaluates an action already classified; `facts` are the action's
+    /// ([`PolicyService::facts`]).
     pub fn evaluate_classified(
         &self,
         request: &EvaluateRequest,
+        facts: &ActionFacts,
         classification: IntentClassification,
         started: Instant,
     ) -> Result<Decision, ServiceError> {
@@ -338,6 +368,7 @@ impl PolicyService {
             &registration_policy,
             &policy,
             &request.action,
+            facts,
             classification,
             started,
         ))
@@ -361,28 +392,34 @@ impl PolicyService {
     ) -> Result<Decision, ServiceError> {
         let started = Instant::now();
         let policy = self.compile(record)?;
-        let classification = self.classify(action, Some(container_id));
+        let facts = self.facts(action);
+        let classification = self.classify_with(action, &facts, container_id);
         Ok(self.decide_action(
             container_id,
             policy.name(),
             &policy,
             action,
+            &facts,
             classification,
             started,
         ))
     }
 
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one decision's inputs, each used once"
+    )]
     fn decide_action(
         &self,
         container_id: &str,
         policy_name: &str,
         policy: &CompiledPolicy,
         action: &ActionRequest,
+        facts: &ActionFacts,
         classification: IntentClassification,
         started: Instant,
     ) -> Decision {
-        let facts = ActionFacts::derive(action, self.intent().embedded().destinations());
-        let verdict = policy.decide_action(container_id, action, &facts, &classification);
+        let verdict = policy.decide_action(container_id, action, facts, &classification);
         let decision = decide(verdict, policy, Some(classification.summary()), started);
         let mut event = decision_event(COMPONENT, &action.action, &decision);
         event.container_id = Some(container_id.to_owned());

@@ -518,9 +518,17 @@ fn admission_can_be_denied_by_policy() {
 
 #[test]
 fn decision_contexts_conform_to_the_cedar_schema() {
-    let schema = cedar_policy::Schema::from_cedarschema_str(SCHEMA)
+    use cedar_policy_core::ast::{Request, RequestSchema};
+    use cedar_policy_core::extensions::Extensions;
+    use cedar_policy_core::validator::ValidatorSchema;
+    let schema = ValidatorSchema::from_cedarschema_str(SCHEMA, Extensions::all_available())
         .unwrap()
         .0;
+    let conforms = |r: &Request| {
+        schema
+            .validate_request(r, Extensions::all_available())
+            .map_err(|e| e.to_string())
+    };
     let dir = tempfile::tempdir().unwrap();
     let request = action(
         json!({"action": "crm.update", "resource": "customer:1", "destination": "a@b.com",
@@ -529,29 +537,14 @@ fn decision_contexts_conform_to_the_cedar_schema() {
     let facts = ActionFacts::derive(&request, &DestinationAnalyzer::new(&[]));
     let service = PolicyService::new(ServiceSettings::new(node(dir.path()))).unwrap();
     let c = service.classify(&request, None);
-    let r = action_request("c1", "customer:1", &request, &facts, &c).unwrap();
-    cedar_policy::Request::new(
-        r.principal().unwrap().clone(),
-        r.action().unwrap().clone(),
-        r.resource().unwrap().clone(),
-        r.context().unwrap().clone(),
-        Some(&schema),
-    )
-    .expect("the action context matches the schema");
+    conforms(&action_request("c1", "customer:1", &request, &facts, &c))
+        .expect("the action context matches the schema");
     let a = admission(
         "c1",
         seed_policy(&dir.path().join("a.jsonl")),
         RequestedSandbox::default(),
     );
-    let r = admission_request(&a).unwrap();
-    cedar_policy::Request::new(
-        r.principal().unwrap().clone(),
-        r.action().unwrap().clone(),
-        r.resource().unwrap().clone(),
-        r.context().unwrap().clone(),
-        Some(&schema),
-    )
-    .expect("the admission context matches the schema");
+    conforms(&admission_request(&a)).expect("the admission context matches the schema");
 }
 
 #[test]

@@ -11,12 +11,15 @@
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, EntityId, EntityTypeName, EntityUid,
-    Policy, PolicyId, PolicySet, Request, RestrictedExpression, ValidationMode, Validator,
+use cedar_policy::{Policy, PolicyId, PolicySet, ValidationMode, Validator};
+use cedar_policy_core::ast::{
+    self, Context, Eid, EntityType, EntityUID, EntityUIDEntry, PolicyID, Request, Value,
 };
+use cedar_policy_core::authorizer::{Authorizer, Decision as CedarDecision};
+use cedar_policy_core::entities::Entities;
+use cedar_policy_core::parser::parse_policy;
 use openshell_policy::compiled::DecisionRules;
 use openshell_policy::normalize_api_name;
 use openshell_policy::wire::{
@@ -44,19 +47,25 @@ pub struct Verdict {
     pub reasons: Vec<String>,
 }
 
-/// The policies of one Cedar action: all of them, and all but the escalating forbids.
+/// The policies of one Cedar action: all of them, and all but the escalating forbids. They are
+/// Cedar's own evaluation form (`cedar_policy_core`), so a decision builds its request from
+/// values directly instead of evaluating a restricted expression per request.
 #[derive(Default, Clone)]
 struct ActionSets {
-    full: PolicySet,
-    hard: PolicySet,
+    full: ast::PolicySet,
+    hard: ast::PolicySet,
 }
 
 impl ActionSets {
-    fn add(&mut self, policy: &Policy, escalates: bool) -> Result<(), String> {
+    fn add(&mut self, policy: &ast::StaticPolicy, escalates: bool) -> Result<(), String> {
         if !escalates {
-            self.hard.add(policy.clone()).map_err(|e| e.to_string())?;
+            self.hard
+                .add_static(policy.clone())
+                .map_err(|e| e.to_string())?;
         }
-        self.full.add(policy.clone()).map_err(|e| e.to_string())
+        self.full
+            .add_static(policy.clone())
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -72,7 +81,7 @@ struct Partitioned {
 }
 
 impl Partitioned {
-    fn build(policies: &[(&GeneratedPolicy, &Policy)]) -> Result<Partitioned, String> {
+    fn build(policies: &[(&GeneratedPolicy, &ast::StaticPolicy)]) -> Result<Partitioned, String> {
         let mut out = Partitioned::default();
         for (g, p) in policies.iter().filter(|(g, _)| g.service.is_none()) {
             out.any.add(p, g.escalates)?;
@@ -113,8 +122,8 @@ pub struct CompiledPolicy {
     audit: AuditSettings,
 }
 
-fn entity(type_name: &'static str, id: &str) -> EntityUid {
-    static TYPES: OnceLock<HashMap<&'static str, EntityTypeName>> = OnceLock::new();
+fn entity(type_name: &'static str, id: &str) -> EntityUID {
+    static TYPES: OnceLock<HashMap<&'static str, EntityType>> = OnceLock::new();
     let types = TYPES.get_or_init(|| {
         [
             "OpenShell::Agent",
@@ -123,15 +132,14 @@ fn entity(type_name: &'static str, id: &str) -> EntityUid {
             "OpenShell::Action",
         ]
         .into_iter()
-        .map(|t| {
-            (
-                t,
-                EntityTypeName::from_str(t).expect("valid entity type names"),
-            )
-        })
+        .map(|t| (t, EntityType::from_str(t).expect("valid entity type names")))
         .collect()
     });
-    EntityUid::from_type_name_and_id(types[type_name].clone(), EntityId::new(id))
+    EntityUID::from_components(types[type_name].clone(), Eid::new(id), None)
+}
+
+fn known(type_name: &'static str, id: &str) -> EntityUIDEntry {
+    EntityUIDEntry::known(entity(type_name, id), None)
 }
 
 fn authorizer() -> &'static Authorizer {
@@ -139,12 +147,33 @@ fn authorizer() -> &'static Authorizer {
     AUTHORIZER.get_or_init(Authorizer::new)
 }
 
-fn string(s: &str) -> RestrictedExpression {
-    RestrictedExpression::new_string(s.to_owned())
+/// Decisions read no entity data: every fact is in the request's context.
+fn no_entities() -> &'static Entities {
+    static NONE: OnceLock<Entities> = OnceLock::new();
+    NONE.get_or_init(Entities::new)
 }
 
-fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> RestrictedExpression {
-    RestrictedExpression::new_set(items.into_iter().map(string))
+fn string(s: &str) -> Value {
+    Value::from(s)
+}
+
+fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> Value {
+    Value::set(items.into_iter().map(string), None)
+}
+
+fn long(n: i64) -> Value {
+    Value::from(n)
+}
+
+fn boolean(b: bool) -> Value {
+    Value::from(b)
+}
+
+/// A request context from its fields (each name once).
+fn context<const N: usize>(fields: [(&'static str, Value); N]) -> Context {
+    Context::Value(Arc::new(
+        fields.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+    ))
 }
 
 impl CompiledPolicy {
@@ -168,23 +197,31 @@ impl CompiledPolicy {
         let mut reasons = HashMap::new();
         let mut escalating = HashSet::new();
         for g in &generated {
+            let does_not_parse = |e: &dyn std::fmt::Display| {
+                fail(format!("generated policy {} does not parse: {e}", g.id))
+            };
+            // Parsed twice from the same text: once for validation (the public API), once in
+            // the form the authorizer evaluates.
             let policy = Policy::parse(Some(PolicyId::new(&g.id)), &g.text)
-                .map_err(|e| fail(format!("generated policy {} does not parse: {e}", g.id)))?;
+                .map_err(|e| does_not_parse(&e))?;
+            let evaluated = parse_policy(Some(PolicyID::from_string(&g.id)), &g.text)
+                .map_err(|e| does_not_parse(&e))?;
             if g.escalates {
                 escalating.insert(g.id.clone());
             }
-            full.add(policy.clone())
+            full.add(policy)
                 .map_err(|e| fail(format!("{}: {e}", g.id)))?;
             reasons.insert(g.id.clone(), g.reason.clone());
-            parsed.push((g, policy));
+            parsed.push((g, evaluated));
         }
-        let pairs = |keep: fn(&GeneratedPolicy) -> bool| -> Vec<(&GeneratedPolicy, &Policy)> {
-            parsed
-                .iter()
-                .filter(|(g, _)| keep(g))
-                .map(|(g, p)| (*g, p))
-                .collect()
-        };
+        let pairs =
+            |keep: fn(&GeneratedPolicy) -> bool| -> Vec<(&GeneratedPolicy, &ast::StaticPolicy)> {
+                parsed
+                    .iter()
+                    .filter(|(g, _)| keep(g))
+                    .map(|(g, p)| (*g, p))
+                    .collect()
+            };
         let invoke = Partitioned::build(&pairs(|g| g.applies.invoke())).map_err(&fail)?;
         let admit = Partitioned::build(&pairs(|g| g.applies.admit())).map_err(&fail)?;
         let validation = Validator::new(schema().clone()).validate(&full, ValidationMode::Strict);
@@ -250,39 +287,35 @@ impl CompiledPolicy {
             return fail_closed(error.message);
         }
         let resource = request.resource.as_deref().unwrap_or(&request.action);
-        match action_request(principal, resource, request, facts, classification) {
-            Ok(r) => self.decide(self.invoke.for_service(&facts.service), &r, &facts.api),
-            Err(e) => fail_closed(format!("cannot build the decision request: {e}")),
-        }
+        let r = action_request(principal, resource, request, facts, classification);
+        self.decide(self.invoke.for_service(&facts.service), r, &facts.api)
     }
 
     /// Decides whether the sandbox of `request` may start.
     pub fn decide_admission(&self, request: &AdmissionRequest) -> Verdict {
-        match admission_request(request) {
-            Ok(r) => {
-                let service = crate::taxonomy::split_api(ADMISSION_API).service;
-                self.decide(self.admit.for_service(&service), &r, ADMISSION_API)
-            }
-            Err(e) => fail_closed(format!("cannot build the admission request: {e}")),
-        }
+        let service = crate::taxonomy::split_api(ADMISSION_API).service;
+        self.decide(
+            self.admit.for_service(&service),
+            admission_request(request),
+            ADMISSION_API,
+        )
     }
 
-    fn decide(&self, sets: &ActionSets, request: &Request, api: &str) -> Verdict {
-        let response = authorizer().is_authorized(request, &sets.full, &Entities::empty());
-        let errors: Vec<String> = response
-            .diagnostics()
-            .errors()
-            .map(|e| e.to_string())
-            .collect();
+    fn decide(&self, sets: &ActionSets, request: Request, api: &str) -> Verdict {
+        // The request is evaluated again (without the escalating forbids) only on a deny.
+        let response = authorizer().is_authorized(request.clone(), &sets.full, no_entities());
+        let errors = &response.diagnostics.errors;
         if !errors.is_empty() {
+            let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
             return fail_closed(format!("policy evaluation error: {}", errors.join("; ")));
         }
         let ids: Vec<String> = response
-            .diagnostics()
-            .reason()
-            .map(|id| id.to_string())
+            .diagnostics
+            .reason
+            .iter()
+            .map(|id| AsRef::<str>::as_ref(id).to_owned())
             .collect();
-        match response.decision() {
+        match response.decision {
             CedarDecision::Allow => self.verdict(Outcome::Allow, ids),
             CedarDecision::Deny if ids.is_empty() => Verdict {
                 outcome: Outcome::Deny,
@@ -298,14 +331,15 @@ impl CompiledPolicy {
                 if !hard.is_empty() {
                     return self.verdict(Outcome::Deny, hard);
                 }
-                let without = authorizer().is_authorized(request, &sets.hard, &Entities::empty());
-                match without.decision() {
+                let without = authorizer().is_authorized(request, &sets.hard, no_entities());
+                match without.decision {
                     CedarDecision::Allow => self.verdict(Outcome::Escalate, ids),
                     CedarDecision::Deny => {
                         let ids: Vec<String> = without
-                            .diagnostics()
-                            .reason()
-                            .map(|id| id.to_string())
+                            .diagnostics
+                            .reason
+                            .iter()
+                            .map(|id| AsRef::<str>::as_ref(id).to_owned())
                             .collect();
                         if ids.is_empty() {
                             Verdict {
@@ -344,36 +378,6 @@ fn fail_closed(reason: String) -> Verdict {
     }
 }
 
-/// Why a decision's Cedar request could not be built (Cedar's errors are large, so boxed).
-#[derive(Debug, thiserror::Error)]
-pub enum RequestError {
-    /// A context value could not be built.
-    #[error(transparent)]
-    Value(Box<cedar_policy::ExpressionConstructionError>),
-    /// The context could not be built.
-    #[error(transparent)]
-    Context(Box<cedar_policy::ContextCreationError>),
-    /// The request does not fit the schema.
-    #[error(transparent)]
-    Request(Box<cedar_policy::RequestValidationError>),
-}
-
-macro_rules! request_error_from {
-    ($($variant:ident($error:ty)),*) => {$(
-        impl From<$error> for RequestError {
-            fn from(error: $error) -> RequestError {
-                RequestError::$variant(Box::new(error))
-            }
-        }
-    )*};
-}
-
-request_error_from!(
-    Value(cedar_policy::ExpressionConstructionError),
-    Context(cedar_policy::ContextCreationError),
-    Request(cedar_policy::RequestValidationError)
-);
-
 /// The Cedar request of an API call.
 pub fn action_request(
     principal: &str,
@@ -381,122 +385,88 @@ pub fn action_request(
     request: &ActionRequest,
     facts: &ActionFacts,
     classification: &IntentClassification,
-) -> Result<Request, RequestError> {
+) -> Request {
     let c = classification;
     let data_types = c
         .data_types
         .iter()
         .filter(|d| d.confidence >= CONTEXT_DATA_TYPE_MIN_CONFIDENCE)
         .map(|d| d.data_type.as_str());
-    let classification = RestrictedExpression::new_record([
-        (
-            "sensitivity".to_owned(),
-            RestrictedExpression::new_long(c.sensitivity.value.rank()),
-        ),
-        ("data_types".to_owned(), strings(data_types)),
-        (
-            "reversibility".to_owned(),
-            RestrictedExpression::new_long(c.reversibility.value.rank()),
-        ),
-        (
-            "scope".to_owned(),
-            RestrictedExpression::new_long(c.scope.value.rank()),
-        ),
-        (
-            "compliance".to_owned(),
-            strings(c.compliance.iter().map(|f| f.framework.as_str())),
-        ),
-    ])?;
+    let classification = Value::record(
+        [
+            ("sensitivity", long(c.sensitivity.value.rank())),
+            ("data_types", strings(data_types)),
+            ("reversibility", long(c.reversibility.value.rank())),
+            ("scope", long(c.scope.value.rank())),
+            (
+                "compliance",
+                strings(c.compliance.iter().map(|f| f.framework.as_str())),
+            ),
+        ],
+        None,
+    );
     let destination = facts.destination.as_ref().map_or("", |d| d.domain.as_str());
-    let context = Context::from_pairs([
-        ("api".to_owned(), string(&facts.api)),
-        ("service".to_owned(), string(&facts.service)),
-        ("verb".to_owned(), string(facts.verb_class().as_str())),
-        ("resource_kind".to_owned(), string(&facts.resource_kind)),
-        ("destination".to_owned(), string(destination)),
+    let context = context([
+        ("api", string(&facts.api)),
+        ("service", string(&facts.service)),
+        ("verb", string(facts.verb_class().as_str())),
+        ("resource_kind", string(&facts.resource_kind)),
+        ("destination", string(destination)),
+        ("destination_external", boolean(facts.external())),
+        ("channel", string(&facts.channel)),
+        ("amount_cents", long(facts.amount_cents)),
+        ("currency", string(&facts.currency)),
         (
-            "destination_external".to_owned(),
-            RestrictedExpression::new_bool(facts.external()),
-        ),
-        ("channel".to_owned(), string(&facts.channel)),
-        (
-            "amount_cents".to_owned(),
-            RestrictedExpression::new_long(facts.amount_cents),
-        ),
-        ("currency".to_owned(), string(&facts.currency)),
-        (
-            "attributes".to_owned(),
+            "attributes",
             strings(facts.attributes.iter().map(String::as_str)),
         ),
-        (
-            "agent".to_owned(),
-            string(request.agent.as_deref().unwrap_or("")),
-        ),
-        ("classification".to_owned(), classification),
-    ])?;
-    Request::new(
-        entity("OpenShell::Agent", principal),
-        entity("OpenShell::Action", "invoke"),
-        entity("OpenShell::Resource", resource),
-        context,
-        None,
+        ("agent", string(request.agent.as_deref().unwrap_or(""))),
+        ("classification", classification),
+    ]);
+    Request::new_unchecked(
+        known("OpenShell::Agent", principal),
+        known("OpenShell::Action", "invoke"),
+        known("OpenShell::Resource", resource),
+        Some(context),
     )
-    .map_err(RequestError::from)
 }
 
 /// The Cedar request of a sandbox start.
-pub fn admission_request(request: &AdmissionRequest) -> Result<Request, RequestError> {
+pub fn admission_request(request: &AdmissionRequest) -> Request {
     let r = &request.requested;
     let annotations: Vec<String> = request
         .annotations
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
-    let context = Context::from_pairs([
-        ("api".to_owned(), string(ADMISSION_API)),
+    let context = context([
+        ("api", string(ADMISSION_API)),
         (
-            "executable".to_owned(),
+            "executable",
             string(request.args.first().map_or("", String::as_str)),
         ),
+        ("args", strings(request.args.iter().map(String::as_str))),
+        ("image", string(request.image.as_deref().unwrap_or(""))),
+        ("network", string(&r.network)),
+        ("readonly_rootfs", boolean(r.readonly_rootfs)),
+        ("gpu_requested", boolean(!r.gpus.is_empty())),
+        ("privileged", boolean(r.privileged)),
         (
-            "args".to_owned(),
-            strings(request.args.iter().map(String::as_str)),
-        ),
-        (
-            "image".to_owned(),
-            string(request.image.as_deref().unwrap_or("")),
-        ),
-        ("network".to_owned(), string(&r.network)),
-        (
-            "readonly_rootfs".to_owned(),
-            RestrictedExpression::new_bool(r.readonly_rootfs),
-        ),
-        (
-            "gpu_requested".to_owned(),
-            RestrictedExpression::new_bool(!r.gpus.is_empty()),
-        ),
-        (
-            "privileged".to_owned(),
-            RestrictedExpression::new_bool(r.privileged),
-        ),
-        (
-            "memory_bytes".to_owned(),
-            RestrictedExpression::new_long(
+            "memory_bytes",
+            long(
                 r.memory_bytes
                     .map_or(0, |m| i64::try_from(m).unwrap_or(i64::MAX)),
             ),
         ),
         (
-            "annotations".to_owned(),
+            "annotations",
             strings(annotations.iter().map(String::as_str)),
         ),
-    ])?;
-    Request::new(
-        entity("OpenShell::Agent", &request.container_id),
-        entity("OpenShell::Action", "admit"),
-        entity("OpenShell::Sandbox", &request.container_id),
-        context,
-        None,
+    ]);
+    Request::new_unchecked(
+        known("OpenShell::Agent", &request.container_id),
+        known("OpenShell::Action", "admit"),
+        known("OpenShell::Sandbox", &request.container_id),
+        Some(context),
     )
-    .map_err(RequestError::from)
 }

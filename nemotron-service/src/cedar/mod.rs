@@ -7,7 +7,6 @@ mod schema;
 
 pub use compile::{CompileError, GeneratedPolicy, Thresholds, TriggerThreshold, generate, nl_rule};
 pub use evaluate::{
-    CONTEXT_DATA_TYPE_MIN_CONFIDENCE, CompiledPolicy, RequestError, Verdict, action_request,
-    admission_request,
+    CONTEXT_DATA_TYPE_MIN_CONFIDENCE, CompiledPolicy, Verdict, action_request, admission_request,
 };
 pub use schema::{ADMIT, INVOKE, SCHEMA, schema};

@@ -188,10 +188,13 @@ async fn evaluate(
     StrictJson(request): StrictJson<EvaluateRequest>,
 ) -> Result<axum::Json<Decision>, ApiError> {
     let started = Instant::now();
-    let decision = match state.service.classify_quick(&request.action) {
+    let facts = state.service.facts(&request.action);
+    let decision = match state.service.classify_quick_with(&request.action, &facts) {
         Some(c) => {
             count_classification(&state, &c);
-            state.service.evaluate_classified(&request, c, started)
+            state
+                .service
+                .evaluate_classified(&request, &facts, c, started)
         }
         None => blocking(&state.service, move |s| s.evaluate(&request)).await?,
     }
