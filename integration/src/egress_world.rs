@@ -194,7 +194,26 @@ where
         .await;
 }
 
-async fn serve_internet(ca: TestCa, recorded: Recorded, ready: std::sync::mpsc::Sender<()>) {
+/// The test internet's TLS server configuration: one certificate from the test CA for every
+/// name in [`HOSTS`] and [`CLOUD_MODEL`].
+fn internet_tls(ca: &TestCa) -> Arc<rustls::ServerConfig> {
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ca.server_key.clone().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocols")
+    .with_no_client_auth()
+    .with_single_cert(ca.server_chain.clone(), key)
+    .expect("server config");
+    Arc::new(config)
+}
+
+async fn serve_internet(
+    tls: Arc<rustls::ServerConfig>,
+    recorded: Recorded,
+    ready: std::sync::mpsc::Sender<()>,
+) {
     let http = TcpListener::bind("0.0.0.0:80").await.expect("bind :80");
     let https = TcpListener::bind("0.0.0.0:443").await.expect("bind :443");
     let echo = TcpListener::bind((NAMELESS, 7)).await.expect("bind echo");
@@ -202,16 +221,7 @@ async fn serve_internet(ca: TestCa, recorded: Recorded, ready: std::sync::mpsc::
         .await
         .expect("bind udp sink");
     let _ = ready.send(());
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ca.server_key.into());
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("protocols")
-    .with_no_client_auth()
-    .with_single_cert(ca.server_chain, key)
-    .expect("server config");
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let recorded_udp = recorded.clone();
     tokio::spawn(async move {
         let mut buffer = [0u8; 2048];
@@ -270,6 +280,9 @@ pub struct EgressWorld {
     pub internet: TestNetns,
     /// What the internet received.
     pub recorded: Recorded,
+    /// The TLS server configuration the test internet serves HTTPS with (its certificate is
+    /// from the CA the engine's `[upstream] ca_file` trusts), for benchmark servers of its own.
+    pub internet_tls: Arc<rustls::ServerConfig>,
     engine: Option<Child>,
     trail: PathBuf,
     /// Serves the internet; its worker threads live in the internet's namespace.
@@ -346,7 +359,8 @@ impl EgressWorld {
             .build()
             .expect("internet runtime");
         let (ready, bound) = std::sync::mpsc::channel();
-        runtime.spawn(serve_internet(ca, recorded.clone(), ready));
+        let tls = internet_tls(&ca);
+        runtime.spawn(serve_internet(Arc::clone(&tls), recorded.clone(), ready));
         bound
             .recv_timeout(Duration::from_secs(10))
             .expect("the test internet did not start");
@@ -388,6 +402,7 @@ impl EgressWorld {
             node,
             internet,
             recorded,
+            internet_tls: tls,
             engine: None,
             trail,
             _internet_runtime: runtime,

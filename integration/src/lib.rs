@@ -9,6 +9,7 @@
 //! - [`netns`]: network namespaces a test creates.
 //! - [`egress_world`]: a node namespace running the egress engine, a test internet, and
 //!   restricted busybox containers wired to them.
+//! - [`http_load`]: a closed-loop HTTP/1.1 load generator for CONNECT tunnels and TLS.
 //! - [`local_model`]: llama.cpp's OpenAI-compatible server with SmolLM2, the node's local model.
 //! - [`node_router`]: the privacy router on an egress world's node.
 //! - [`service`]: the `nemotron-service` daemon on a private socket.
@@ -19,6 +20,7 @@ pub mod bundle;
 pub mod clients;
 pub mod egress_world;
 pub mod fd_passing;
+pub mod http_load;
 pub mod leftovers;
 pub mod local_model;
 pub mod netns;

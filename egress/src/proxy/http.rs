@@ -20,7 +20,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use http_body_util::BodyExt;
@@ -34,7 +34,7 @@ use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{Mutex, OwnedSemaphorePermit};
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::first_head::{self, FirstHead};
 use super::responses::{self, ProxyBody, bad_request, empty};
@@ -70,6 +70,8 @@ pub struct Connection {
     state: Arc<EngineState>,
     source: Ipv4Addr,
     origin: Origin,
+    /// The upstream connection kept for the next request. Requests on one client connection
+    /// come one at a time and the lock is never held across an await, so a plain mutex does.
     upstream: Mutex<Option<Upstream>>,
     permit: Arc<OwnedSemaphorePermit>,
 }
@@ -199,15 +201,17 @@ const HOP_BY_HOP: [&str; 9] = [
 ];
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let listed: Vec<HeaderName> = headers
-        .get_all(hyper::header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in listed {
-        headers.remove(name);
+    if headers.contains_key(hyper::header::CONNECTION) {
+        let listed: Vec<HeaderName> = headers
+            .get_all(hyper::header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .collect();
+        for name in listed {
+            headers.remove(name);
+        }
     }
     for name in HOP_BY_HOP {
         headers.remove(name);
@@ -582,7 +586,7 @@ impl Connection {
         key: UpstreamKey,
         request: Request<ProxyBody>,
     ) -> Result<Response<Incoming>, UpstreamError> {
-        let kept = self.upstream.lock().await.take();
+        let kept = self.kept_upstream().take();
         let reusable = match kept {
             Some(mut kept) if kept.key == key => kept.sender.ready().await.is_ok().then_some(kept),
             _ => None,
@@ -594,7 +598,7 @@ impl Connection {
         let request = match reusable {
             Some(mut kept) => match kept.sender.try_send_request(request).await {
                 Ok(response) => {
-                    *self.upstream.lock().await = Some(kept);
+                    *self.kept_upstream() = Some(kept);
                     return Ok(response);
                 }
                 Err(mut failed) => match failed.take_message() {
@@ -611,8 +615,12 @@ impl Connection {
             .send_request(request)
             .await
             .map_err(|e| http_error(&upstream.key.host, e))?;
-        *self.upstream.lock().await = Some(upstream);
+        *self.kept_upstream() = Some(upstream);
         Ok(response)
+    }
+
+    fn kept_upstream(&self) -> MutexGuard<'_, Option<Upstream>> {
+        self.upstream.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -54,6 +54,11 @@ pub enum Carried<S> {
 /// Largest ClientHello read before giving up.
 const MAX_CLIENT_HELLO: usize = 64 * 1024;
 
+/// Each direction's buffer in a relayed tunnel: a bulk transfer (a download through an
+/// undecrypted CONNECT tunnel) moves in reads and writes of up to 32 KiB rather than tokio's
+/// default 8 KiB, a quarter of the system calls, for 64 KiB a tunnel.
+const RELAY_BUFFER: usize = 32 * 1024;
+
 /// Runs a tunnel for the sandbox at `source` to `target` over `io`: relays what the engine
 /// cannot see inside (as [`decide`] allows), and hands back the HTTP it carries.
 pub async fn run<S>(
@@ -248,5 +253,11 @@ async fn relay<S>(
     if upstream.write_all(&prefix).await.is_err() {
         return;
     }
-    let _ = tokio::io::copy_bidirectional(&mut io, &mut upstream).await;
+    let _ = tokio::io::copy_bidirectional_with_sizes(
+        &mut io,
+        &mut upstream,
+        RELAY_BUFFER,
+        RELAY_BUFFER,
+    )
+    .await;
 }

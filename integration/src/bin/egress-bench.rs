@@ -10,7 +10,13 @@
 //!    for throughput. The proxied path carries everything production does: per-request policy
 //!    lookup, rules, resolution, upstream reuse and one audit event per request. A bare TCP
 //!    relay (socat) on the node is measured too, as a control for the cost of the extra hop.
-//! 3. An API call the catalog names (`payment.process`, a JSON POST under the threshold of
+//! 3. TLS to the same server (`wrk` cannot speak through CONNECT, so these use
+//!    `openshell_integration::http_load`, for the direct baseline too): straight from the node,
+//!    through a CONNECT tunnel the engine relays without decrypting (a sandbox whose policy
+//!    has no `tlsDecrypt`), and through a CONNECT tunnel the engine intercepts (`tlsDecrypt:
+//!    true`: the sandbox's handshake completed with a minted leaf, every request decided and
+//!    audited, re-encrypted upstream).
+//! 4. An API call the catalog names (`payment.process`, a JSON POST under the threshold of
 //!    the policy's approval trigger), decided in line by the engine (the action, its amount
 //!    and destination from the body, the intent classified, the compiled record decided by the
 //!    embedded decision engine, audited) against the same POST sent directly.
@@ -34,9 +40,12 @@ use openshell_egress::client::block_on;
 use openshell_egress::sandbox::EgressPolicy;
 use openshell_egress::sandbox_net::{setup_sandbox, teardown_sandbox};
 use openshell_integration::egress_world::{EgressWorld, GATEWAY, NODE_SIDE, WorldOptions};
+use openshell_integration::http_load::{self, Load, Measured, Route, Tls};
 use openshell_integration::netns::TestNetns;
 
 const BENCH_PORT: u16 = 8080;
+const TLS_PORT: u16 = 8443;
+const TLS_HOST: &str = "api.hubspot.com";
 const RELAY_PORT: u16 = 9000;
 const UPSTREAM: &str = "203.0.113.10";
 const PAYMENTS: &str = "/api/v1/payments";
@@ -93,6 +102,27 @@ fn policy() -> EgressPolicy {
     openshell_policy::egress_policy(
         &openshell_policy::PolicySet::parse("bench.yaml", &policy_text()).unwrap(),
     )
+}
+
+/// A TLS sandbox's policy: `api.hubspot.com:8443` allowed (no API catalog, so an undecrypted
+/// tunnel may go there), decrypted or not.
+fn tls_policy(decrypt: bool) -> EgressPolicy {
+    let text = format!(
+        "apiVersion: openshell.nvidia.com/v1
+kind: NetworkPolicy
+metadata:
+  name: bench-tls
+spec:
+  egress:
+    allow:
+      - domain: {TLS_HOST}
+        ports: [{TLS_PORT}]
+  inspection:
+    scanForPII: false
+    tlsDecrypt: {decrypt}
+"
+    );
+    openshell_policy::egress_policy(&openshell_policy::PolicySet::parse("tls.yaml", &text).unwrap())
 }
 
 fn record() -> openshell_policy::CompiledPolicy {
@@ -160,6 +190,7 @@ fn setup_times(world: &EgressWorld, sandboxes: usize) {
 
 fn serve_upstream(world: &EgressWorld) -> tokio::runtime::Runtime {
     let path = world.internet.path().to_owned();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::clone(&world.internet_tls));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -174,19 +205,24 @@ fn serve_upstream(world: &EgressWorld) -> tokio::runtime::Runtime {
         let listener = tokio::net::TcpListener::bind((UPSTREAM, BENCH_PORT))
             .await
             .expect("bind upstream");
+        let tls_listener = tokio::net::TcpListener::bind((UPSTREAM, TLS_PORT))
+            .await
+            .expect("bind TLS upstream");
         let _ = ready.send(());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = tls_listener.accept().await {
+                let _ = stream.set_nodelay(true);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        answer_ok(stream).await;
+                    }
+                });
+            }
+        });
         while let Ok((stream, _)) = listener.accept().await {
             let _ = stream.set_nodelay(true);
-            tokio::spawn(async move {
-                let service = service_fn(|request: Request<hyper::body::Incoming>| async {
-                    // Read the body, as an API server does, so the connection stays reusable.
-                    let _ = http_body_util::BodyExt::collect(request.into_body()).await;
-                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok\n"))))
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
+            tokio::spawn(answer_ok(stream));
         }
     });
     bound
@@ -195,8 +231,23 @@ fn serve_upstream(world: &EgressWorld) -> tokio::runtime::Runtime {
     runtime
 }
 
-/// The three ways to the upstream server.
-#[derive(Clone, Copy)]
+/// Answers every request on `io` with `ok`.
+async fn answer_ok<S>(io: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(|request: Request<hyper::body::Incoming>| async {
+        // Read the body, as an API server does, so the connection stays reusable.
+        let _ = http_body_util::BodyExt::collect(request.into_body()).await;
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok\n"))))
+    });
+    let _ = http1::Builder::new()
+        .serve_connection(TokioIo::new(io), service)
+        .await;
+}
+
+/// The ways to the upstream server.
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Path {
     /// wrk on the node straight to the server.
     Direct,
@@ -208,6 +259,12 @@ enum Path {
     DirectApi,
     /// wrk in the sandbox posting the payment through the proxy, decided in line.
     DecidedApi,
+    /// TLS from the node straight to the server.
+    DirectTls,
+    /// TLS from a sandbox through a CONNECT tunnel the engine relays.
+    Tunnel,
+    /// TLS from a sandbox through a CONNECT tunnel the engine decrypts and decides.
+    Intercepted,
 }
 
 impl Path {
@@ -218,18 +275,15 @@ impl Path {
             Path::Relay => "tcp relay",
             Path::DirectApi => "direct API call",
             Path::DecidedApi => "decided API call",
+            Path::DirectTls => "direct TLS",
+            Path::Tunnel => "CONNECT tunnel",
+            Path::Intercepted => "intercepted TLS",
         }
     }
 }
 
-struct WrkResult {
-    requests_per_second: f64,
-    p50: f64,
-    p99: f64,
-}
-
 /// Parses `wrk --latency` output: Requests/sec and the 50% and 99% lines, in ms.
-fn run_wrk(netns: &TestNetns, args: &[&str]) -> WrkResult {
+fn run_wrk(netns: &TestNetns, args: &[&str]) -> Measured {
     let output = netns
         .command("wrk")
         .args(args)
@@ -255,11 +309,23 @@ fn run_wrk(netns: &TestNetns, args: &[&str]) -> WrkResult {
             .find_map(|line| line.trim().strip_prefix(prefix).map(str::to_owned))
             .unwrap_or_else(|| panic!("no {prefix:?} in wrk output: {text}"))
     };
-    WrkResult {
+    Measured {
         requests_per_second: field("Requests/sec:").trim().parse().unwrap(),
         p50: milliseconds(&field("50%")),
         p99: milliseconds(&field("99%")),
     }
+}
+
+/// The host's load averages (`/proc/loadavg`), to tell a quiet host's figures from a busy one's.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -357,9 +423,43 @@ fn main() {
         .spawn()
         .ok();
     let relay_url = format!("http://{NODE_SIDE}:{RELAY_PORT}/bench");
+    // The TLS paths: two more sandboxes, one tunnelling without decryption, one intercepted;
+    // the client trusts the test internet's CA (direct) and the engine's (intercepted).
+    let tunnel_sandbox = TestNetns::create("osh-bench-tunnel");
+    let intercept_sandbox = TestNetns::create("osh-bench-tls");
+    for (id, netns, decrypt) in [
+        ("bench-tunnel", &tunnel_sandbox, false),
+        ("bench-tls", &intercept_sandbox, true),
+    ] {
+        block_on(setup_sandbox(
+            &world.client(),
+            id,
+            netns.path(),
+            tls_policy(decrypt),
+            None,
+        ))
+        .unwrap()
+        .unwrap_or_else(|e| panic!("wire {id}: {e}"));
+    }
+    let tls = Tls {
+        config: http_load::tls_trusting(&[&world.dir().join("test-ca.pem"), &world.egress_ca()]),
+        server_name: TLS_HOST.try_into().expect("server name"),
+    };
+    let through_proxy = Route::Connect {
+        proxy: format!("{GATEWAY}:3128").parse().unwrap(),
+        authority: format!("{TLS_HOST}:{TLS_PORT}"),
+    };
+    let tls_load = |netns: &TestNetns, route: Route, connections: usize| Load {
+        netns: netns.path().to_owned(),
+        route,
+        tls: Some(tls.clone()),
+        request: format!("GET /bench HTTP/1.1\r\nHost: {TLS_HOST}:{TLS_PORT}\r\n\r\n").into_bytes(),
+        connections,
+        duration: Duration::from_secs(seconds),
+    };
     let measure = |path: Path, connections: usize| {
-        let connections = connections.to_string();
-        let mut args = vec!["--latency", "-t", "1", "-c", &connections, "-d", &duration];
+        let count = connections.to_string();
+        let mut args = vec!["--latency", "-t", "1", "-c", &count, "-d", &duration];
         match path {
             Path::Proxied => {
                 args.extend(["-s", &script, &proxy_url]);
@@ -381,6 +481,20 @@ fn main() {
                 args.extend(["-s", &decided_script, &proxy_url]);
                 run_wrk(&sandbox, &args)
             }
+            Path::DirectTls => {
+                let server = format!("{UPSTREAM}:{TLS_PORT}").parse().unwrap();
+                http_load::run(&tls_load(&world.node, Route::Direct(server), connections))
+            }
+            Path::Tunnel => http_load::run(&tls_load(
+                &tunnel_sandbox,
+                through_proxy.clone(),
+                connections,
+            )),
+            Path::Intercepted => http_load::run(&tls_load(
+                &intercept_sandbox,
+                through_proxy.clone(),
+                connections,
+            )),
         }
     };
     let mut paths = vec![
@@ -388,6 +502,9 @@ fn main() {
         Path::Proxied,
         Path::DirectApi,
         Path::DecidedApi,
+        Path::DirectTls,
+        Path::Tunnel,
+        Path::Intercepted,
     ];
     if relay.is_some() {
         std::thread::sleep(Duration::from_millis(200));
@@ -395,18 +512,20 @@ fn main() {
     } else {
         println!("(socat not installed: no relay control)");
     }
+    println!("host load before (1, 5, 15 min): {}", load_average());
     // Warm every path.
     for path in &paths {
         measure(*path, 1);
     }
     for (label, load) in [("unloaded", 1usize), ("loaded", connections)] {
-        let mut results: Vec<Vec<WrkResult>> = paths.iter().map(|_| Vec::new()).collect();
+        let mut results: Vec<Vec<Measured>> = paths.iter().map(|_| Vec::new()).collect();
         for _ in 0..rounds {
             for (path, results) in paths.iter().zip(&mut results) {
                 results.push(measure(*path, load));
             }
         }
-        let summary = |results: &[WrkResult]| {
+        let summary = |wanted: Path| {
+            let results = &results[paths.iter().position(|p| *p == wanted).unwrap()];
             (
                 median(results.iter().map(|r| r.requests_per_second).collect()),
                 median(results.iter().map(|r| r.p50).collect()),
@@ -416,38 +535,52 @@ fn main() {
         println!(
             "proxy vs direct, {label} ({load} connections, {seconds} s x {rounds} rounds, medians):"
         );
-        let (d_rps, d50, d99) = summary(&results[0]);
-        for (path, results) in paths.iter().zip(&results) {
-            let (rps, p50, p99) = summary(results);
+        for path in &paths {
+            let baseline = match path {
+                Path::Direct | Path::Proxied | Path::Relay => Path::Direct,
+                Path::DirectApi | Path::DecidedApi => Path::DirectApi,
+                Path::DirectTls | Path::Tunnel | Path::Intercepted => Path::DirectTls,
+            };
+            let (rps, p50, p99) = summary(*path);
             println!(
-                "  {:<9} {rps:>10.0} req/s   p50 {p50:>7.3} ms   p99 {p99:>7.3} ms   \
-                 ratio {:.2}",
+                "  {:<16} {rps:>10.0} req/s   p50 {p50:>7.3} ms   p99 {p99:>7.3} ms   \
+                 ratio {:.2} (to {})",
                 path.name(),
-                rps / d_rps
+                rps / summary(baseline).0,
+                baseline.name(),
             );
         }
-        let (p_rps, p50, p99) = summary(&results[1]);
-        println!(
-            "  added by the engine: p50 {:>7.3} ms   p99 {:>7.3} ms   throughput ratio {:.2}",
-            p50 - d50,
-            p99 - d99,
-            p_rps / d_rps
-        );
-        let (a_rps, a50, a99) = summary(&results[2]);
-        let (c_rps, c50, c99) = summary(&results[3]);
-        println!(
-            "  added to an API call decided in line: p50 {:>7.3} ms   p99 {:>7.3} ms   \
-             throughput ratio {:.2}",
-            c50 - a50,
-            c99 - a99,
-            c_rps / a_rps
-        );
+        for (what, baseline, path) in [
+            ("plain HTTP (explicit proxy)", Path::Direct, Path::Proxied),
+            (
+                "an API call decided in line",
+                Path::DirectApi,
+                Path::DecidedApi,
+            ),
+            (
+                "a CONNECT tunnel (TLS relayed)",
+                Path::DirectTls,
+                Path::Tunnel,
+            ),
+            ("intercepted TLS", Path::DirectTls, Path::Intercepted),
+        ] {
+            let ((b_rps, b50, b99), (rps, p50, p99)) = (summary(baseline), summary(path));
+            println!(
+                "  added to {what}: p50 {:>7.3} ms   p99 {:>7.3} ms   throughput ratio {:.2}",
+                p50 - b50,
+                p99 - b99,
+                rps / b_rps
+            );
+        }
     }
+    println!("host load after (1, 5, 15 min): {}", load_average());
     if let Some(mut relay) = relay {
         let _ = relay.kill();
         let _ = relay.wait();
     }
-    block_on(teardown_sandbox(Some(&world.client()), "bench-client"))
-        .unwrap()
-        .expect("teardown");
+    for id in ["bench-client", "bench-tunnel", "bench-tls"] {
+        block_on(teardown_sandbox(Some(&world.client()), id))
+            .unwrap()
+            .expect("teardown");
+    }
 }
