@@ -15,7 +15,8 @@ use std::sync::OnceLock;
 
 use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, Entities, EntityId, EntityTypeName, EntityUid,
-    Policy, PolicyId, PolicySet, Request, RestrictedExpression, ValidationMode, Validator,
+    Policy, PolicyId, PolicySet, PrincipalConstraint, Request, ResourceConstraint,
+    RestrictedExpression, ValidationMode, Validator,
 };
 use openshell_policy::compiled::DecisionRules;
 use openshell_policy::normalize_api_name;
@@ -111,6 +112,8 @@ pub struct CompiledPolicy {
     nl: NlPolicyIr,
     approval_default: Enforcement,
     audit: AuditSettings,
+    /// Every policy has an unconstrained principal and resource and does not mention them.
+    context_alone: bool,
 }
 
 fn entity(type_name: &'static str, id: &str) -> EntityUid {
@@ -132,6 +135,26 @@ fn entity(type_name: &'static str, id: &str) -> EntityUid {
         .collect()
     });
     EntityUid::from_type_name_and_id(types[type_name].clone(), EntityId::new(id))
+}
+
+/// Whether `policy` has an unconstrained principal and resource scope and its conditions
+/// mention neither.
+fn decides_on_context(policy: &Policy) -> bool {
+    fn mentions_identity(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::Object(map) => map.iter().any(|(key, value)| {
+                (key == "Var" && (value == "principal" || value == "resource"))
+                    || mentions_identity(value)
+            }),
+            serde_json::Value::Array(items) => items.iter().any(mentions_identity),
+            _ => false,
+        }
+    }
+    matches!(policy.principal_constraint(), PrincipalConstraint::Any)
+        && matches!(policy.resource_constraint(), ResourceConstraint::Any)
+        && policy
+            .to_json()
+            .is_ok_and(|est| !mentions_identity(&est["conditions"]))
 }
 
 fn authorizer() -> &'static Authorizer {
@@ -167,9 +190,11 @@ impl CompiledPolicy {
         let mut parsed = Vec::with_capacity(generated.len());
         let mut reasons = HashMap::new();
         let mut escalating = HashSet::new();
+        let mut context_alone = true;
         for g in &generated {
             let policy = Policy::parse(Some(PolicyId::new(&g.id)), &g.text)
                 .map_err(|e| fail(format!("generated policy {} does not parse: {e}", g.id)))?;
+            context_alone &= decides_on_context(&policy);
             if g.escalates {
                 escalating.insert(g.id.clone());
             }
@@ -208,7 +233,15 @@ impl CompiledPolicy {
             nl,
             approval_default: rules.approval_default(),
             audit: audit.clone(),
+            context_alone,
         })
+    }
+
+    /// Whether every decision of this policy depends on the request's context alone, never on
+    /// which principal (container) asks about which resource: then two requests with the
+    /// same context get the same verdict.
+    pub fn decides_on_context_alone(&self) -> bool {
+        self.context_alone
     }
 
     /// The policy name.
