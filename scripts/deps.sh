@@ -6,8 +6,8 @@ packages=(
   build-essential pkg-config libseccomp-dev protobuf-compiler
   # test fixtures and tools: busybox rootfs, ps, ip/nft for sandbox networking
   busybox-static procps iproute2 nftables
-  # real clients the integration tests drive, and the runc baseline
-  runc podman containerd docker.io uidmap
+  # real clients the integration tests drive, and the runc and crun baselines
+  runc crun podman containerd docker.io uidmap
   # the local model (scripts/local-model.sh): llama-cpp-python compiles llama.cpp in a venv
   cmake python3-venv python3-dev
   # benchmarks

@@ -2,7 +2,8 @@
 //!
 //! The embedded engine is built when the hook first asks it for a decision, and without its
 //! intent classifier (an admission needs none): `poststop` never builds it, and
-//! `create-runtime` builds only the Cedar compiler and the audit hub.
+//! `create-runtime` builds only the Cedar compiler and the audit hub. With `[hooks]
+//! admission_cache` it answers an admission the cache verifiably holds without compiling.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -72,9 +73,12 @@ impl PolicyBackend {
                 let engine = match lazy.engine.get() {
                     Some(engine) => engine,
                     None => {
-                        let built =
+                        let mut built =
                             PolicyService::for_admission(ServiceSettings::new(lazy.node.clone()))
                                 .map_err(|e| HookError::Service(format!("embedded engine: {e}")))?;
+                        if let Some(dir) = &lazy.node.hooks.admission_cache {
+                            built = built.with_admission_cache(dir);
+                        }
                         lazy.engine.get_or_init(|| built)
                     }
                 };

@@ -239,6 +239,63 @@ fn embedded_engine_denies_and_leaves_nothing() {
     assert!(!s.record("c-deny").exists());
 }
 
+/// The embedded engine's configuration with `[hooks] admission_cache` in the setup's directory.
+fn config_with_cache(s: &Setup) -> PathBuf {
+    let config = s.write_config(None);
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "[audit]",
+        &format!(
+            "[hooks]\nadmission_cache = \"{}\"\n[audit]",
+            s.path("cache").display()
+        ),
+    );
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+fn cache_entries(s: &Setup) -> Vec<PathBuf> {
+    std::fs::read_dir(s.path("cache"))
+        .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn embedded_engine_reuses_a_verified_admission_and_never_a_denial() {
+    let s = Setup::new(policy(&["admin.*"], "inference-only"), false);
+    let config = config_with_cache(&s);
+    for id in ["c-1", "c-2"] {
+        let (out, _) = s.create(id, &config, 5000);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let entries = cache_entries(&s);
+    assert_eq!(entries.len(), 1, "one entry for both containers");
+    // A tampered entry is not an answer: the engine decides again and rewrites it.
+    let text = std::fs::read_to_string(&entries[0]).unwrap();
+    std::fs::write(
+        &entries[0],
+        text.replace("admission.default", "admission.forged"),
+    )
+    .unwrap();
+    let (out, _) = s.create("c-3", &config, 5000);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&entries[0]).unwrap(), text);
+    let trail = std::fs::read_to_string(s.path("trail.jsonl")).unwrap();
+    assert_eq!(trail.matches("\"action\":\"sandbox.start\"").count(), 3);
+    assert!(!trail.contains("admission.forged"), "{trail}");
+
+    let denied = Setup::new(policy(&["sandbox.start"], "inference-only"), false);
+    let config = config_with_cache(&denied);
+    for id in ["d-1", "d-2"] {
+        let (out, _) = denied.create(id, &config, 5000);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains("sandbox.denied-api[sandbox.start]"));
+    }
+    assert!(
+        cache_entries(&denied).is_empty(),
+        "a denial is never stored"
+    );
+}
+
 #[test]
 fn service_admits_registers_denies_and_unregisters() {
     let s = Setup::new(policy(&[], "none"), false);

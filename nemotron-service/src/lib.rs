@@ -24,6 +24,7 @@
 //! "Sandboxes may not start with GPU access." A policy that does not compile (an unknown
 //! sentence, a bad glob, an unresolvable audit destination) denies admission too.
 
+pub mod admission_cache;
 pub mod cedar;
 #[cfg(feature = "client")]
 pub mod client;

@@ -22,6 +22,7 @@ use openshell_policy::wire::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::admission_cache::{AdmissionCache, CachedAdmission};
 use crate::cedar::{CompileError, CompiledPolicy, GeneratedPolicy, Thresholds, Verdict};
 use crate::destination::DestinationAnalyzer;
 use crate::escalation::enforcement;
@@ -133,6 +134,8 @@ pub struct PolicyService {
     /// [`PolicyService::new`].
     #[cfg(feature = "embeddings")]
     semantic: Option<Arc<crate::intent::semantic::SemanticModel>>,
+    /// Admission allows kept across processes ([`PolicyService::with_admission_cache`]).
+    admission_cache: Option<AdmissionCache>,
 }
 
 impl PolicyService {
@@ -182,7 +185,20 @@ impl PolicyService {
             settings,
             #[cfg(feature = "embeddings")]
             semantic: None,
+            admission_cache: None,
         })
+    }
+
+    /// Keeps admission allows in `dir` for later processes and answers from it when an entry
+    /// holds for the request (see [`crate::admission_cache`]): for the OCI hook, a new process
+    /// per sandbox, which would otherwise compile the container's policy every time.
+    pub fn with_admission_cache(mut self, dir: &Path) -> PolicyService {
+        self.admission_cache = Some(AdmissionCache::new(
+            dir,
+            &self.settings.node,
+            &self.settings.thresholds,
+        ));
+        self
     }
 
     /// The intent classifier, built on first use.
@@ -436,13 +452,49 @@ impl PolicyService {
     /// Decides whether a sandbox may start. Never fails: a policy that does not compile denies.
     pub fn admit(&self, request: &AdmissionRequest) -> Decision {
         let started = Instant::now();
-        let (decision, destination) = match self.admission_policy(request) {
-            Ok(policy) => {
+        // The cache is asked only about a valid id and a record whose digest matches it: the
+        // digest is part of the key.
+        let cache = self.admission_cache.as_ref().filter(|_| {
+            check_container_id(&request.container_id).is_ok() && request.policy.verify().is_ok()
+        });
+        let key = cache.map(|cache| cache.key(request));
+        let cached = cache
+            .zip(key.as_deref())
+            .and_then(|(cache, key)| cache.lookup(key));
+        let compiled = || self.admission_policy(request);
+        let (decision, destination) = match cached.ok_or_else(compiled) {
+            Ok(hit) => (
+                Decision {
+                    outcome: hit.outcome,
+                    enforced: openshell_policy::wire::Enforcement::Allow,
+                    reasons: hit.reasons,
+                    policies: hit.policies,
+                    classification: None,
+                    latency_us: elapsed_us(started),
+                },
+                hit.destination,
+            ),
+            Err(Ok(policy)) => {
                 let verdict = policy.decide_admission(request);
                 let destination = audit_destination(&policy).map(str::to_owned);
-                (decide(verdict, &policy, None, started), destination)
+                let decision = decide(verdict, &policy, None, started);
+                if let (Some(cache), Some(key)) = (cache, &key) {
+                    // Best effort: without the entry the next admission compiles.
+                    let _ = cache.store(
+                        key,
+                        &policy,
+                        decision.enforced,
+                        CachedAdmission {
+                            outcome: decision.outcome,
+                            policies: decision.policies.clone(),
+                            reasons: decision.reasons.clone(),
+                            destination: destination.clone(),
+                        },
+                    );
+                }
+                (decision, destination)
             }
-            Err(e) => (
+            Err(Err(e)) => (
                 Decision {
                     outcome: Outcome::Deny,
                     enforced: openshell_policy::wire::Enforcement::Deny,

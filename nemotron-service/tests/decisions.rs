@@ -665,3 +665,82 @@ fn api_patterns_the_policy_crate_refuses_are_refused_with_its_reason() {
         assert!(error.contains(&reason), "trigger {pattern:?}: {error}");
     }
 }
+
+/// The entries in an admission cache directory.
+fn cache_entries(dir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn admission_cache_answers_later_processes_as_the_engine_did_and_never_stores_a_denial() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("admission-cache");
+    let engine = || {
+        PolicyService::for_admission(ServiceSettings::new(node(dir.path())))
+            .unwrap()
+            .with_admission_cache(&cache)
+    };
+    let base = seed_policy(&dir.path().join("a.jsonl"));
+    let plain = RequestedSandbox {
+        network: "none".into(),
+        ..Default::default()
+    };
+    let first = engine().admit(&admission("c1", base.clone(), plain.clone()));
+    assert!(first.is_allowed());
+    assert_eq!(cache_entries(&cache).len(), 1);
+    // Another process, another container, the same request under the same record.
+    let second = engine().admit(&admission("c2", base.clone(), plain.clone()));
+    assert_eq!(
+        (second.outcome, &second.policies, &second.reasons),
+        (first.outcome, &first.policies, &first.reasons)
+    );
+    assert_eq!(
+        cache_entries(&cache).len(),
+        1,
+        "one entry per request, not per container"
+    );
+
+    let denied = edited(base.clone(), |p| {
+        p.decisions.permissions.denied_apis.push(api("sandbox.*"))
+    });
+    for _ in 0..2 {
+        let d = engine().admit(&admission("c3", denied.clone(), plain.clone()));
+        assert_eq!(d.outcome, Outcome::Deny);
+    }
+    assert_eq!(cache_entries(&cache).len(), 1, "a denial is not stored");
+
+    // A record whose digest does not match its contents is not looked up, and fails closed.
+    let mut forged = base.clone();
+    forged
+        .decisions
+        .permissions
+        .denied_apis
+        .push(api("sandbox.*"));
+    let d = engine().admit(&admission("c4", forged, plain.clone()));
+    assert_eq!(d.outcome, Outcome::Deny, "{:?}", d.reasons);
+
+    // An entry edited on disk no longer answers: the engine decides again and rewrites it.
+    let entry = cache_entries(&cache).pop().unwrap();
+    let text = std::fs::read_to_string(&entry).unwrap();
+    std::fs::write(
+        &entry,
+        text.replace("admission.default", "admission.forged"),
+    )
+    .unwrap();
+    let again = engine().admit(&admission("c5", base, plain));
+    assert_eq!(again.policies, first.policies);
+    assert_eq!(std::fs::read_to_string(&entry).unwrap(), text);
+
+    let trail = read_trail(&dir.path().join("trail.jsonl"), &TrailQuery::default()).unwrap();
+    let admissions = trail
+        .events
+        .iter()
+        .filter(|e| e.action == "sandbox.start")
+        .count();
+    assert_eq!(
+        admissions, 6,
+        "every admission is audited, answered from the cache or not"
+    );
+}

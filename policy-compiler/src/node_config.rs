@@ -25,6 +25,7 @@
 //!
 //! [hooks]
 //! timeout_ms = 5000
+//! admission_cache = "/run/openshell/admission-cache"   # absent = every admission compiles
 //!
 //! [audit]
 //! spool_dir = "/var/lib/openshell/audit-spool"
@@ -212,6 +213,10 @@ pub struct HookSettings {
     pub timeout_ms: u64,
     /// The `openshell-hook` binary the runtime injects; default: next to the runtime binary.
     pub binary: Option<PathBuf>,
+    /// A directory (root's alone, best on a tmpfs) where the embedded engine keeps admission
+    /// allows by compiled record digest and request, so the next sandbox with the same policy
+    /// and request is admitted without compiling the policy again; absent = no cache.
+    pub admission_cache: Option<PathBuf>,
 }
 
 impl Default for HookSettings {
@@ -219,6 +224,7 @@ impl Default for HookSettings {
         HookSettings {
             timeout_ms: 5000,
             binary: None,
+            admission_cache: None,
         }
     }
 }

@@ -93,9 +93,11 @@ fn write_record(path: &Path, registration: &ContainerRegistration) -> Result<(),
         .custom_flags(libc::O_NOFOLLOW)
         .open(&tmp)
         .map_err(fail)?;
-    file.write_all(&json)
-        .and_then(|()| file.sync_data())
-        .map_err(fail)?;
+    // Written aside and renamed, so a reader sees a whole record or none. Not synced to disk:
+    // a record describes a running container, which a crash of the node ends as well (the
+    // default registry is on a tmpfs), while syncing a disk-backed registry costs each start
+    // milliseconds.
+    file.write_all(&json).map_err(fail)?;
     fs::rename(&tmp, path).map_err(fail)
 }
 

@@ -1,15 +1,26 @@
-//! Times `openshell run` against `runc run` of `true` on the same busybox bundle, alternating
-//! them in one run so all see the same machine, and prints medians, p90s and ratios.
+//! Times `openshell run` against `crun run` and `runc run` of `true` on the same busybox
+//! bundle, alternating them in one run so all see the same machine, and prints medians, p90s
+//! and ratios against both baselines.
+//!
+//! crun refuses a hybrid cgroup host whose cgroup2 hierarchy has controllers ("cgroups in
+//! hybrid mode not supported"); there each crun run is started in a mount namespace of its own
+//! where `/sys/fs/cgroup/unified` is unmounted (what `unshare -m sh -c 'umount
+//! /sys/fs/cgroup/unified && exec crun …'` does, without the extra processes), so crun uses the
+//! v1 controllers as runc does.
 //!
 //! `runtime-bench [--runs N] [--policy FILE [--admission]]`:
 //! - with `--policy`, openshell runs the container hardened by that SandboxPolicy (attached as
-//!   the bundle's `openshell-policy.yaml`) while runc runs it plain — the "hardened run vs
-//!   runc's plain run" figure;
+//!   the bundle's `openshell-policy.yaml`) while crun and runc run it plain — the "hardened
+//!   run vs a plain run" figure;
 //! - with `--admission` as well, the hardened run is timed three ways: with the
 //!   `openshell-hook` calls replaced by `/bin/true` (the run without admission work), with the
-//!   hook deciding in-process (embedded engine), and with the hook asking a `nemotron-service`
+//!   hook deciding in-process (embedded engine; without and with its `[hooks]
+//!   admission_cache`), and with the hook asking a `nemotron-service`
 //!   the bench starts on a private socket. The differences are what admission, registration
-//!   and the audit event add to a run.
+//!   and the audit event add to a run. The `createRuntime` hook is then also timed alone (its
+//!   process started as the runtime starts it, the OCI state on its stdin, against a compiled
+//!   policy record of that bundle), next to the start of `/bin/true`, and the admission
+//!   latency the audit trail reports is summarised.
 //!
 //! - `runtime-bench --concurrent N --policy FILE` instead starts N hardened sandboxes running
 //!   `sleep` (admission by the embedded engine), checks with `openshell list` that all N run at
@@ -23,6 +34,7 @@
 //! policies work as they are.
 
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -42,7 +54,34 @@ struct Variant {
     root: TempDir,
     bundle: PathBuf,
     config: Option<PathBuf>,
+    /// Run in a mount namespace without the cgroup2 mount of a hybrid host (crun).
+    hide_cgroup2: bool,
     samples: Vec<Duration>,
+}
+
+/// Where a hybrid host mounts its cgroup2 hierarchy.
+const UNIFIED: &str = "/sys/fs/cgroup/unified";
+
+/// Whether this host mounts cgroup2 beside v1 controllers with controllers of its own, which
+/// crun refuses.
+fn hybrid_with_cgroup2_controllers() -> bool {
+    std::fs::read_to_string(Path::new(UNIFIED).join("cgroup.controllers"))
+        .is_ok_and(|controllers| !controllers.trim().is_empty())
+}
+
+/// In the child before exec: a private mount namespace without the cgroup2 mount.
+fn hide_cgroup2() -> std::io::Result<()> {
+    use nix::mount::{MntFlags, MsFlags, mount, umount2};
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )?;
+    umount2(UNIFIED, MntFlags::MNT_DETACH)?;
+    Ok(())
 }
 
 impl Variant {
@@ -58,8 +97,16 @@ impl Variant {
             root: tempfile::tempdir().expect("state root"),
             bundle: bundle.to_owned(),
             config: config.map(TestNode::config),
+            hide_cgroup2: false,
             samples: Vec::new(),
         }
+    }
+
+    /// crun on `bundle`, behind the hybrid-host wrapper where the host needs it.
+    fn crun(bundle: &Path) -> Self {
+        let mut variant = Variant::new("crun run (plain)", PathBuf::from("crun"), bundle, None);
+        variant.hide_cgroup2 = hybrid_with_cgroup2_controllers();
+        variant
     }
 
     fn time(&self) -> Duration {
@@ -75,6 +122,12 @@ impl Variant {
             .arg("bench")
             .stdin(Stdio::null())
             .stdout(Stdio::null());
+        if self.hide_cgroup2 {
+            // SAFETY: between fork and exec the closure only makes system calls.
+            unsafe {
+                command.pre_exec(hide_cgroup2);
+            }
+        }
         let start = Instant::now();
         let status = command.status().expect("spawn runtime");
         let elapsed = start.elapsed();
@@ -120,6 +173,11 @@ fn main() {
     let siem = SiemStandIn::start();
     let siem_table = format!("[siem]\nsecurity-events = \"{}\"\n", siem.url());
     let embedded = TestNode::new(&siem_table);
+    embedded.configure(&format!(
+        "{siem_table}[hooks]\nadmission_cache = \"{}\"\n",
+        embedded.path("admission-cache").display()
+    ));
+    let uncached = TestNode::new(&siem_table);
     if let Some(count) = concurrent {
         let policy = policy.expect("--concurrent needs --policy FILE");
         concurrent_sandboxes(count, Path::new(&policy), &embedded);
@@ -140,18 +198,29 @@ fn main() {
     let _service = admission.then(|| PolicyService::start(&served.config(), &socket));
 
     let openshell = binaries::openshell();
-    let mut variants = vec![Variant::new(
-        "runc run (plain)",
-        PathBuf::from("runc"),
-        plain.path(),
-        None,
-    )];
+    let mut variants = vec![
+        Variant::crun(plain.path()),
+        Variant::new(
+            "runc run (plain)",
+            PathBuf::from("runc"),
+            plain.path(),
+            None,
+        ),
+    ];
+    // The baselines come first: ratios are against them.
+    let baselines = variants.len();
     if admission {
         variants.push(Variant::new(
             "openshell, hook = /bin/true",
             openshell.clone(),
             hardened.path(),
             Some(&control),
+        ));
+        variants.push(Variant::new(
+            "openshell, embedded, no cache",
+            openshell.clone(),
+            hardened.path(),
+            Some(&uncached),
         ));
         variants.push(Variant::new(
             "openshell, embedded engine",
@@ -198,24 +267,170 @@ fn main() {
             median
         })
         .collect();
-    for (variant, median) in variants.iter().zip(&medians).skip(1) {
+    for (variant, median) in variants.iter().zip(&medians).skip(baselines) {
         println!(
-            "ratio ({} / runc, medians): {:.2}",
+            "ratio ({} / crun, medians): {:.2}   (/ runc: {:.2})",
             variant.label,
-            median / medians[0]
+            median / medians[0],
+            median / medians[1]
         );
     }
     if admission {
+        let control = medians[baselines];
         println!(
-            "admission hooks add (medians): embedded engine {:+.2} ms, policy service {:+.2} ms",
-            medians[2] - medians[1],
-            medians[3] - medians[1]
+            "admission hooks add (medians): embedded engine {:+.2} ms ({:+.2} ms without its admission cache), policy service {:+.2} ms",
+            medians[baselines + 2] - control,
+            medians[baselines + 1] - control,
+            medians[baselines + 3] - control
         );
         println!(
             "SIEM stand-in received {} audit events",
             siem.events().len()
         );
+        let policy = policy.as_deref().expect("--admission has --policy");
+        let probe = HookProbe::new(hardened.path(), Path::new(policy), &embedded);
+        let nodes = [
+            ("embedded, no cache", &uncached),
+            ("embedded engine", &embedded),
+            ("policy service", &served),
+        ];
+        for (label, node) in nodes {
+            let (hook, floor) = probe.time(node, runs);
+            println!(
+                "createRuntime hook alone, {label}: median {hook:.2} ms (starting /bin/true: {floor:.2} ms)"
+            );
+        }
+        for (label, node) in nodes {
+            match admission_latency_us(node) {
+                Some(us) => println!(
+                    "admission latency in the audit trail, {label}: median {:.3} ms",
+                    us as f64 / 1000.0
+                ),
+                None => println!("admission latency in the audit trail, {label}: no events"),
+            }
+        }
     }
+}
+
+/// A compiled policy record and OCI state for calling the `createRuntime` hook alone, as the
+/// runtime calls it.
+struct HookProbe {
+    _dir: TempDir,
+    policy_file: PathBuf,
+    state: Vec<u8>,
+}
+
+impl HookProbe {
+    /// Creates (and deletes) a container of `bundle` hardened by `policy` on `node`, keeping
+    /// the compiled record the runtime staged for it.
+    fn new(bundle: &Path, policy: &Path, node: &TestNode) -> Self {
+        let dir = tempfile::tempdir().expect("probe dir");
+        let root = dir.path().join("root");
+        let id = "hook-probe";
+        let openshell = |args: &[&str]| {
+            let status = Command::new(binaries::openshell())
+                .env("OPENSHELL_CONFIG", node.config())
+                .arg("--root")
+                .arg(&root)
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .status()
+                .expect("run openshell");
+            assert!(status.success(), "openshell {args:?} failed");
+        };
+        let bundle_arg = bundle.to_str().expect("bundle path");
+        openshell(&["create", "--bundle", bundle_arg, id]);
+        let staged = root.join(".openshell").join(id);
+        let policy_file = dir.path().join("policy.json");
+        std::fs::copy(staged.join("policy.json"), &policy_file).unwrap_or_else(|e| {
+            panic!(
+                "the compiled record of {} under {}: {e}",
+                policy.display(),
+                staged.display()
+            )
+        });
+        openshell(&["delete", "--force", id]);
+        let state = serde_json::to_vec(&serde_json::json!({
+            "ociVersion": "1.0.2",
+            "id": id,
+            "status": "creating",
+            "pid": std::process::id(),
+            "bundle": staged,
+        }))
+        .expect("state json");
+        HookProbe {
+            _dir: dir,
+            policy_file,
+            state,
+        }
+    }
+
+    /// Medians of `runs` `create-runtime` calls on `node` (each followed by an untimed
+    /// `poststop`) and of as many starts of `/bin/true`, alternated.
+    fn time(&self, node: &TestNode, runs: usize) -> (f64, f64) {
+        let hook = binaries::path("openshell-hook");
+        let config = node.config();
+        let mut hook_samples = Vec::with_capacity(runs);
+        let mut floor_samples = Vec::with_capacity(runs);
+        for round in 0..runs + 3 {
+            let mut create = Command::new(&hook);
+            create
+                .args(["create-runtime", "--policy"])
+                .arg(&self.policy_file)
+                .arg("--config")
+                .arg(&config);
+            let elapsed = self.call(&mut create);
+            let mut poststop = Command::new(&hook);
+            poststop.arg("poststop").arg("--config").arg(&config);
+            self.call(&mut poststop);
+            let floor = self.call(&mut Command::new("/bin/true"));
+            if round >= 3 {
+                hook_samples.push(elapsed);
+                floor_samples.push(floor);
+            }
+        }
+        (median_ms(&mut hook_samples), median_ms(&mut floor_samples))
+    }
+
+    /// Runs `command` with a clean environment and the OCI state on stdin, as the runtime runs
+    /// hooks; returns how long it took.
+    fn call(&self, command: &mut Command) -> Duration {
+        use std::io::Write as _;
+        command
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null());
+        let start = Instant::now();
+        let mut child = command.spawn().expect("spawn hook");
+        let mut stdin = child.stdin.take().expect("stdin");
+        // `/bin/true` may exit before reading: its closed pipe is no failure.
+        let _ = stdin.write_all(&self.state);
+        drop(stdin);
+        let status = child.wait().expect("wait hook");
+        let elapsed = start.elapsed();
+        assert!(status.success(), "{command:?} failed");
+        elapsed
+    }
+}
+
+/// The median `latency_us` of the admission decisions in `node`'s audit trail.
+fn admission_latency_us(node: &TestNode) -> Option<u64> {
+    let text = std::fs::read_to_string(node.trail()).ok()?;
+    let mut latencies: Vec<u64> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|event| event["action"] == "sandbox.start")
+        .filter_map(|event| event["latency_us"].as_u64())
+        .collect();
+    latencies.sort_unstable();
+    latencies.get(latencies.len().checked_sub(1)? / 2).copied()
+}
+
+fn median_ms(samples: &mut [Duration]) -> f64 {
+    samples.sort();
+    ms(samples[(samples.len() - 1) / 2])
 }
 
 /// Starts `count` sandboxes hardened by `policy` at once, reports what they cost, deletes them.

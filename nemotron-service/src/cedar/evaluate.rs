@@ -13,7 +13,9 @@ use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 
-use cedar_policy::{Policy, PolicyId, PolicySet, ValidationMode, Validator};
+use cedar_policy::{
+    Policy, PolicyId, PolicySet, PrincipalConstraint, ResourceConstraint, ValidationMode, Validator,
+};
 use cedar_policy_core::ast::{
     self, Context, Eid, EntityType, EntityUID, EntityUIDEntry, PolicyID, Request, Value,
 };
@@ -120,6 +122,8 @@ pub struct CompiledPolicy {
     nl: NlPolicyIr,
     approval_default: Enforcement,
     audit: AuditSettings,
+    /// Every policy has an unconstrained principal and resource and does not mention them.
+    context_alone: bool,
 }
 
 fn entity(type_name: &'static str, id: &str) -> EntityUID {
@@ -140,6 +144,26 @@ fn entity(type_name: &'static str, id: &str) -> EntityUID {
 
 fn known(type_name: &'static str, id: &str) -> EntityUIDEntry {
     EntityUIDEntry::known(entity(type_name, id), None)
+}
+
+/// Whether `policy` has an unconstrained principal and resource scope and its conditions
+/// mention neither.
+fn decides_on_context(policy: &Policy) -> bool {
+    fn mentions_identity(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::Object(map) => map.iter().any(|(key, value)| {
+                (key == "Var" && (value == "principal" || value == "resource"))
+                    || mentions_identity(value)
+            }),
+            serde_json::Value::Array(items) => items.iter().any(mentions_identity),
+            _ => false,
+        }
+    }
+    matches!(policy.principal_constraint(), PrincipalConstraint::Any)
+        && matches!(policy.resource_constraint(), ResourceConstraint::Any)
+        && policy
+            .to_json()
+            .is_ok_and(|est| !mentions_identity(&est["conditions"]))
 }
 
 fn authorizer() -> &'static Authorizer {
@@ -196,6 +220,7 @@ impl CompiledPolicy {
         let mut parsed = Vec::with_capacity(generated.len());
         let mut reasons = HashMap::new();
         let mut escalating = HashSet::new();
+        let mut context_alone = true;
         for g in &generated {
             let does_not_parse = |e: &dyn std::fmt::Display| {
                 fail(format!("generated policy {} does not parse: {e}", g.id))
@@ -206,6 +231,7 @@ impl CompiledPolicy {
                 .map_err(|e| does_not_parse(&e))?;
             let evaluated = parse_policy(Some(PolicyID::from_string(&g.id)), &g.text)
                 .map_err(|e| does_not_parse(&e))?;
+            context_alone &= decides_on_context(&policy);
             if g.escalates {
                 escalating.insert(g.id.clone());
             }
@@ -245,7 +271,15 @@ impl CompiledPolicy {
             nl,
             approval_default: rules.approval_default(),
             audit: audit.clone(),
+            context_alone,
         })
+    }
+
+    /// Whether every decision of this policy depends on the request's context alone, never on
+    /// which principal (container) asks about which resource: then two requests with the
+    /// same context get the same verdict.
+    pub fn decides_on_context_alone(&self) -> bool {
+        self.context_alone
     }
 
     /// The policy name.
