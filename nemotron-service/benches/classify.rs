@@ -151,6 +151,11 @@ fn semantic(
         tokens.iter().max().copied().unwrap_or_default()
     );
     let mut next = texts.iter().cycle();
+    measure("tokenization alone", requests, seconds, |_| {
+        let text = next.next().expect("cycle");
+        std::hint::black_box(model.encoder().token_count(text).expect("tokenizes"));
+    });
+    let mut next = texts.iter().cycle();
     measure("sentence embedding (MiniLM)", requests, seconds, |_| {
         let text = next.next().expect("cycle");
         std::hint::black_box(model.encoder().embed(text).expect("embeds"));
