@@ -120,7 +120,7 @@ impl QuantizedLinear {
         inputs: usize,
         kernel: Kernel,
     ) -> Result<QuantizedLinear, String> {
-        if outputs % TILE_OUTPUTS != 0 || inputs % GROUP != 0 {
+        if !outputs.is_multiple_of(TILE_OUTPUTS) || !inputs.is_multiple_of(GROUP) {
             return Err(format!(
                 "a {outputs}×{inputs} linear layer: outputs must be a multiple of {TILE_OUTPUTS}, inputs of {GROUP}"
             ));

@@ -138,7 +138,7 @@ impl MiniLm {
         }
         let (h, i) = (config.hidden_size, config.intermediate_size);
         let heads = config.num_attention_heads;
-        if heads == 0 || h % heads != 0 {
+        if heads == 0 || !h.is_multiple_of(heads) {
             return Err(format!("{h} dimensions do not split into {heads} heads"));
         }
         let eps = config.layer_norm_eps as f32;
