@@ -3,11 +3,13 @@
 //! task text as `data`), classified in turn for `BENCH_SECONDS` (default 3); prints p50, p99
 //! and p99.9 per classification (wall clock, and the process's CPU time, which leaves out
 //! waiting for a core on a shared machine), and the same for the facts alone (the text's
-//! signals). With `OPENSHELL_MINILM_DIR` set (feature `embeddings`), also the sentence
-//! embedding alone and the classification with the semantic signal fused; candle's matrix
-//! products then run on one thread (`RAYON_NUM_THREADS=1`, which the benchmark requires).
+//! signals). With `OPENSHELL_MINILM_DIR` set (feature `embeddings`), also the tokenizer alone,
+//! the sentence embedding alone, how many actions leave the axes undecided (the model runs
+//! only for those), and the classification with the semantic signal fused, over every action
+//! and over those where the model runs; on one thread (`RAYON_NUM_THREADS=1`, which the
+//! benchmark requires).
 //!
-//! `RAYON_NUM_THREADS=1 OPENSHELL_MINILM_DIR=DIR cargo bench -p nemotron-service --bench classify`
+//! `RAYON_NUM_THREADS=1 OPENSHELL_MINILM_DIR=DIR cargo bench --profile ci --workspace --bench classify`
 
 use std::time::{Duration, Instant};
 
@@ -151,11 +153,32 @@ fn semantic(
         tokens.iter().max().copied().unwrap_or_default()
     );
     let mut next = texts.iter().cycle();
+    measure("tokenization alone", requests, seconds, |_| {
+        let text = next.next().expect("cycle");
+        std::hint::black_box(model.encoder().token_count(text).expect("tokenizes"));
+    });
+    let mut next = texts.iter().cycle();
     measure("sentence embedding (MiniLM)", requests, seconds, |_| {
         let text = next.next().expect("cycle");
         std::hint::black_box(model.encoder().embed(text).expect("embeds"));
     });
+    let undecided: Vec<ActionRequest> = requests
+        .iter()
+        .filter(|r| with_model.runs_semantic(r))
+        .cloned()
+        .collect();
+    println!(
+        "the model runs on {} of {} actions ({:.1}%): the others' axes are decided by the detectors",
+        undecided.len(),
+        requests.len(),
+        100.0 * undecided.len() as f64 / requests.len() as f64
+    );
     measure("classification (with embeddings)", requests, seconds, |r| {
         std::hint::black_box(with_model.classify(r));
     });
+    if !undecided.is_empty() {
+        measure("  where the model runs", &undecided, seconds, |r| {
+            std::hint::black_box(with_model.classify(r));
+        });
+    }
 }

@@ -170,18 +170,50 @@ impl EmbeddedEngine {
         }
     }
 
-    /// Raises the axes by the semantic verdict on the text of `data`, when a model is loaded.
-    /// A text the model fails on is reported in the sensitivity's evidence
-    /// (`semantic:unavailable`) and raises nothing.
+    /// Whether classifying `request` runs the embedding model: a model is loaded, `data` has
+    /// text, and the axes the detectors decided are undecided
+    /// ([`super::fusion::semantic_can_raise`]).
+    #[cfg(feature = "embeddings")]
+    pub fn runs_semantic(&self, request: &ActionRequest) -> bool {
+        if self.semantic.is_none() || self.text_for_model(request).is_none() {
+            return false;
+        }
+        let detectors = EmbeddedEngine {
+            semantic: None,
+            ..self.clone()
+        }
+        .classify(request);
+        let facts = ActionFacts::derive(request, &self.destinations);
+        super::fusion::semantic_can_raise(
+            &facts,
+            detectors.reversibility.value,
+            detectors.scope.value,
+        )
+    }
+
+    /// The text of `data` the model reads, when there is any.
+    #[cfg(feature = "embeddings")]
+    fn text_for_model(&self, request: &ActionRequest) -> Option<String> {
+        let text = super::semantic::text_of(request.data.as_ref()?);
+        (!text.trim().is_empty()).then_some(text)
+    }
+
+    /// Raises the axes by the semantic verdict on the text of `data`, when a model is loaded
+    /// and the detectors leave the axes undecided ([`super::fusion::semantic_can_raise`]:
+    /// otherwise no verdict could change them, and the model is not run). A text the model
+    /// fails on is reported in the sensitivity's evidence (`semantic:unavailable`) and
+    /// raises nothing.
     #[cfg(feature = "embeddings")]
     fn fuse_semantic(&self, request: &ActionRequest, facts: &ActionFacts, axes: Axes<'_>) {
-        let (Some(model), Some(data)) = (&self.semantic, &request.data) else {
+        let Some(model) = &self.semantic else {
             return;
         };
-        let text = super::semantic::text_of(data);
-        if text.trim().is_empty() {
+        if !super::fusion::semantic_can_raise(facts, axes.reversibility.value, axes.scope.value) {
             return;
         }
+        let Some(text) = self.text_for_model(request) else {
+            return;
+        };
         match model.assess(&text) {
             Ok(Some(verdict)) => super::fusion::fuse_semantic(facts, &verdict, axes),
             Ok(None) => {}

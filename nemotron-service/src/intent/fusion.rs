@@ -139,19 +139,53 @@ pub fn fuse(facts: &ActionFacts, axes: Axes<'_>) {
     raise(axes.scope, Scope::Organization, &everything);
 }
 
-/// Raises the axes by the semantic verdict on the whole text of `data`: exfiltration is
-/// irreversible and external (for actions that change or send something), fraud and injected
-/// instructions irreversible, destruction irreversible across the organisation, a privilege
-/// change partially reversible. The evidence is `semantic:<class> <similarity>` with the
-/// field `data` and no span: the span is the whole text.
+/// What the semantic verdict of `class` raises the axes to: exfiltration is irreversible and
+/// external (for actions that change or send something), fraud and injected instructions
+/// irreversible, destruction irreversible across the organisation, a privilege change
+/// partially reversible.
+#[cfg(feature = "embeddings")]
+fn semantic_raises(
+    facts: &ActionFacts,
+    class: super::semantic::SemanticClass,
+) -> (Option<Reversibility>, Option<Scope>) {
+    use super::semantic::SemanticClass;
+
+    let reversibility = match class {
+        SemanticClass::PrivilegeChange => Some(Reversibility::PartiallyReversible),
+        SemanticClass::Benign => None,
+        _ => Some(Reversibility::Irreversible),
+    };
+    let scope = match class {
+        SemanticClass::Exfiltration if facts.verb_class() != VerbClass::Read => {
+            Some(Scope::External)
+        }
+        SemanticClass::Destruction => Some(Scope::Organization),
+        _ => None,
+    };
+    (reversibility, scope)
+}
+
+/// Whether some semantic verdict could still raise the axes the detectors decided
+/// (`reversibility`, `scope`): the verdict is undecided only then, so only then is the model
+/// run. Where no class could raise either axis, every verdict leaves the classification as
+/// it is, and skipping the model changes nothing.
+#[cfg(feature = "embeddings")]
+pub fn semantic_can_raise(facts: &ActionFacts, reversibility: Reversibility, scope: Scope) -> bool {
+    super::semantic::PROTOTYPES.iter().any(|(class, _)| {
+        let (r, s) = semantic_raises(facts, *class);
+        r.is_some_and(|r| r > reversibility) || s.is_some_and(|s| s > scope)
+    })
+}
+
+/// Raises the axes by the semantic verdict on the whole text of `data`
+/// ([`semantic_raises`]). The evidence is `semantic:<class> <similarity>` with the field
+/// `data` and no span: the span is the whole text.
 #[cfg(feature = "embeddings")]
 pub fn fuse_semantic(
     facts: &ActionFacts,
     verdict: &super::semantic::SemanticVerdict,
     axes: Axes<'_>,
 ) {
-    use super::semantic::SemanticClass;
-
     let evidence = Evidence {
         field: Some("data".into()),
         detector: format!(
@@ -164,18 +198,7 @@ pub fn fuse_semantic(
         sample: None,
         confidence: verdict.similarity,
     };
-    let reversibility = match verdict.class {
-        SemanticClass::PrivilegeChange => Some(Reversibility::PartiallyReversible),
-        SemanticClass::Benign => None,
-        _ => Some(Reversibility::Irreversible),
-    };
-    let scope = match verdict.class {
-        SemanticClass::Exfiltration if facts.verb_class() != VerbClass::Read => {
-            Some(Scope::External)
-        }
-        SemanticClass::Destruction => Some(Scope::Organization),
-        _ => None,
-    };
+    let (reversibility, scope) = semantic_raises(facts, verdict.class);
     if let Some(value) = reversibility {
         raise_with(axes.reversibility, value, verdict.similarity, &evidence);
     }

@@ -1,15 +1,16 @@
-//! The sentence encoder: all-MiniLM-L6-v2 (a 6-layer BERT) on the CPU with candle, its
-//! WordPiece tokenizer, mean pooling over the tokens and L2 normalisation, as
-//! sentence-transformers computes the model's sentence embeddings.
+//! The sentence encoder: all-MiniLM-L6-v2 (a 6-layer BERT, [`super::minilm`]) on one CPU
+//! thread with its linear layers in 8 bits, its WordPiece tokenizer, mean pooling over the
+//! tokens and L2 normalisation, as sentence-transformers computes the model's sentence
+//! embeddings.
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_core::Device;
 use tokenizers::{Tokenizer, TruncationParams};
 
 use super::SemanticError;
+use super::int8::Kernel;
+use super::minilm::{BertConfig, MiniLm};
 
 /// The model's configuration file in the model directory.
 pub const CONFIG_FILE: &str = "config.json";
@@ -17,15 +18,15 @@ pub const CONFIG_FILE: &str = "config.json";
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 /// The tokenizer file in the model directory.
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
-/// Tokens read per text (sentence-transformers' `max_seq_length` for this model); the rest of a
-/// longer text is not read.
-const MAX_TOKENS: usize = 256;
+/// Tokens the model reads of a text, `[CLS]` and `[SEP]` included: the longest text of the
+/// corpus has 44, so this drops nothing there, and bounds what one text costs (the model's
+/// time grows with the tokens). The rest of a longer text is read by the detectors only.
+pub const MAX_TOKENS: usize = 64;
 
 /// A loaded sentence encoder.
 pub struct Encoder {
-    model: BertModel,
+    model: MiniLm,
     tokenizer: Tokenizer,
-    dimensions: usize,
 }
 
 fn existing(dir: &Path, name: &str) -> Result<PathBuf, SemanticError> {
@@ -50,15 +51,19 @@ impl Encoder {
 
         let text = std::fs::read_to_string(&config_file)
             .map_err(|e| invalid(&config_file, e.to_string()))?;
-        let config: Config =
+        let config: BertConfig =
             serde_json::from_str(&text).map_err(|e| invalid(&config_file, e.to_string()))?;
+        if MAX_TOKENS > config.max_position_embeddings {
+            return Err(invalid(
+                &config_file,
+                format!("fewer than {MAX_TOKENS} positions"),
+            ));
+        }
 
-        let device = Device::Cpu;
-        let tensors = candle_core::safetensors::load(&weights_file, &device)
+        let tensors = candle_core::safetensors::load(&weights_file, &Device::Cpu)
             .map_err(|e| invalid(&weights_file, e.to_string()))?;
-        let weights = VarBuilder::from_tensors(tensors, DType::F32, &device);
-        let model =
-            BertModel::load(weights, &config).map_err(|e| invalid(&weights_file, e.to_string()))?;
+        let model = MiniLm::new(&config, tensors, Kernel::detect())
+            .map_err(|message| invalid(&weights_file, message))?;
 
         let mut tokenizer = Tokenizer::from_file(&tokenizer_file)
             .map_err(|e| invalid(&tokenizer_file, e.to_string()))?;
@@ -70,11 +75,13 @@ impl Encoder {
                 ..TruncationParams::default()
             }))
             .map_err(|e| invalid(&tokenizer_file, e.to_string()))?;
-        Ok(Encoder {
-            model,
-            tokenizer,
-            dimensions: config.hidden_size,
-        })
+        if tokenizer.get_vocab_size(true) > model.vocab() {
+            return Err(invalid(
+                &tokenizer_file,
+                format!("more tokens than the model's {}", model.vocab()),
+            ));
+        }
+        Ok(Encoder { model, tokenizer })
     }
 
     /// How many tokens the model reads of `text` (with `[CLS]` and `[SEP]`).
@@ -92,15 +99,8 @@ impl Encoder {
             .tokenizer
             .encode(text, true)
             .map_err(|e| SemanticError::Tokenize(e.to_string()))?;
-        let ids = encoding.get_ids();
-        let mask = encoding.get_attention_mask();
-        let device = Device::Cpu;
-        let input = Tensor::new(ids, &device)?.unsqueeze(0)?;
-        let types = input.zeros_like()?;
-        let attention = Tensor::new(mask, &device)?.unsqueeze(0)?;
-        let hidden = self.model.forward(&input, &types, Some(&attention))?;
-        let hidden: Vec<f32> = hidden.squeeze(0)?.flatten_all()?.to_vec1()?;
-        let mut pooled = mean_pool(&hidden, self.dimensions, mask);
+        let hidden = self.model.forward(encoding.get_ids());
+        let mut pooled = mean_pool(&hidden, self.model.hidden(), encoding.get_attention_mask());
         l2_normalize(&mut pooled);
         Ok(pooled)
     }

@@ -5,6 +5,8 @@
 //! request; [`super::fusion`] then raises the axes the class implies.
 
 mod encoder;
+mod int8;
+mod minilm;
 mod prototypes;
 
 use std::path::{Path, PathBuf};
@@ -12,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 pub use encoder::{
-    CONFIG_FILE, Encoder, TOKENIZER_FILE, WEIGHTS_FILE, cosine, l2_normalize, mean_pool,
+    CONFIG_FILE, Encoder, MAX_TOKENS, TOKENIZER_FILE, WEIGHTS_FILE, cosine, l2_normalize, mean_pool,
 };
 pub use prototypes::{PROTOTYPES, SemanticClass};
 
@@ -41,9 +43,6 @@ pub enum SemanticError {
     /// The text cannot be tokenized.
     #[error("embedding model: tokenizing the text: {0}")]
     Tokenize(String),
-    /// The model failed on the text.
-    #[error("embedding model: {0}")]
-    Inference(#[from] candle_core::Error),
 }
 
 /// The semantic verdict on a text: the class and how close its closest prototype is.

@@ -1,0 +1,401 @@
+//! The forward pass of a BERT encoder (all-MiniLM-L6-v2: 6 layers, 384 dimensions, 12
+//! heads) for one text on one thread, with the linear layers in 8 bits ([`super::int8`]) and
+//! the rest (embeddings, attention, layer norms, GELU) in `f32`. The buffers of a pass are
+//! allocated once per text and reused by every layer.
+
+use std::collections::HashMap;
+
+use candle_core::{DType, Tensor};
+use serde::Deserialize;
+
+use super::int8::{Kernel, QuantizedLinear, QuantizedRows, round};
+
+/// The fields of the model's `config.json` the forward pass needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BertConfig {
+    /// Tokens the vocabulary has.
+    pub vocab_size: usize,
+    /// Dimensions of a token's vector.
+    pub hidden_size: usize,
+    /// Encoder layers.
+    pub num_hidden_layers: usize,
+    /// Attention heads per layer.
+    pub num_attention_heads: usize,
+    /// Dimensions of the feed-forward layer.
+    pub intermediate_size: usize,
+    /// The activation of the feed-forward layer (`gelu`, the only one supported).
+    pub hidden_act: String,
+    /// Positions the model has embeddings for.
+    pub max_position_embeddings: usize,
+    /// The epsilon of the layer norms.
+    pub layer_norm_eps: f64,
+}
+
+struct LayerNorm {
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    /// As many ones as weights: the mean is the dot product with them, which vectorises.
+    ones: Vec<f32>,
+    eps: f32,
+}
+
+impl LayerNorm {
+    /// Normalises each row of `x` in place.
+    fn apply(&self, x: &mut [f32]) {
+        let n = self.weight.len();
+        for row in x.chunks_exact_mut(n) {
+            let mean = dot(row, &self.ones[..n]) / n as f32;
+            row.iter_mut().for_each(|v| *v -= mean);
+            let variance = dot(row, row) / n as f32;
+            let inverse = 1.0 / (variance + self.eps).sqrt();
+            for ((v, w), b) in row.iter_mut().zip(&self.weight).zip(&self.bias) {
+                *v = *v * inverse * w + b;
+            }
+        }
+    }
+}
+
+struct Layer {
+    /// Query, key and value in one layer: each row of its output is `[q | k | v]`.
+    qkv: QuantizedLinear,
+    attention_output: QuantizedLinear,
+    attention_norm: LayerNorm,
+    intermediate: QuantizedLinear,
+    output: QuantizedLinear,
+    output_norm: LayerNorm,
+}
+
+/// The encoder's weights.
+pub struct MiniLm {
+    word: Vec<f32>,
+    position: Vec<f32>,
+    token_type: Vec<f32>,
+    embedding_norm: LayerNorm,
+    layers: Vec<Layer>,
+    hidden: usize,
+    heads: usize,
+    intermediate: usize,
+    vocab: usize,
+    positions: usize,
+}
+
+/// The tensors of a safetensors file, taken out by name with their shape checked.
+struct Tensors(HashMap<String, Tensor>);
+
+impl Tensors {
+    fn take(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>, String> {
+        let tensor = self
+            .0
+            .remove(name)
+            .or_else(|| self.0.remove(&format!("bert.{name}")))
+            .ok_or_else(|| format!("no tensor {name}"))?;
+        if tensor.dims() != shape {
+            return Err(format!("{name} is {:?}, not {shape:?}", tensor.dims()));
+        }
+        tensor
+            .to_dtype(DType::F32)
+            .and_then(|t| t.flatten_all())
+            .and_then(|t| t.to_vec1())
+            .map_err(|e| format!("{name}: {e}"))
+    }
+
+    fn norm(&mut self, prefix: &str, size: usize, eps: f32) -> Result<LayerNorm, String> {
+        Ok(LayerNorm {
+            weight: self.take(&format!("{prefix}.weight"), &[size])?,
+            bias: self.take(&format!("{prefix}.bias"), &[size])?,
+            ones: vec![1.0; size],
+            eps,
+        })
+    }
+
+    fn linear(
+        &mut self,
+        prefixes: &[String],
+        outputs: usize,
+        inputs: usize,
+        kernel: Kernel,
+    ) -> Result<QuantizedLinear, String> {
+        let mut weight = Vec::with_capacity(prefixes.len() * outputs * inputs);
+        let mut bias = Vec::with_capacity(prefixes.len() * outputs);
+        for prefix in prefixes {
+            weight.extend(self.take(&format!("{prefix}.weight"), &[outputs, inputs])?);
+            bias.extend(self.take(&format!("{prefix}.bias"), &[outputs])?);
+        }
+        QuantizedLinear::new(&weight, bias, prefixes.len() * outputs, inputs, kernel)
+    }
+}
+
+impl MiniLm {
+    /// The encoder of `config` with the weights of `tensors` (a safetensors file's, with or
+    /// without the `bert.` prefix), its linear layers quantized for `kernel`.
+    pub fn new(
+        config: &BertConfig,
+        tensors: HashMap<String, Tensor>,
+        kernel: Kernel,
+    ) -> Result<MiniLm, String> {
+        if config.hidden_act != "gelu" {
+            return Err(format!("activation {} is not supported", config.hidden_act));
+        }
+        let (h, i) = (config.hidden_size, config.intermediate_size);
+        let heads = config.num_attention_heads;
+        if heads == 0 || !h.is_multiple_of(heads) {
+            return Err(format!("{h} dimensions do not split into {heads} heads"));
+        }
+        let eps = config.layer_norm_eps as f32;
+        let mut t = Tensors(tensors);
+        let word = t.take("embeddings.word_embeddings.weight", &[config.vocab_size, h])?;
+        let position = t.take(
+            "embeddings.position_embeddings.weight",
+            &[config.max_position_embeddings, h],
+        )?;
+        let token_type_name = "embeddings.token_type_embeddings.weight";
+        let token_types =
+            t.0.get(token_type_name)
+                .and_then(|v| v.dims().first().copied())
+                .unwrap_or(1);
+        let mut token_type = t.take(token_type_name, &[token_types, h])?;
+        // Every token of a single text is of type 0.
+        token_type.truncate(h);
+        let embedding_norm = t.norm("embeddings.LayerNorm", h, eps)?;
+        let layers = (0..config.num_hidden_layers)
+            .map(|l| {
+                let p = format!("encoder.layer.{l}");
+                let attention = |name: &str| format!("{p}.attention.self.{name}");
+                Ok(Layer {
+                    qkv: t.linear(
+                        &[attention("query"), attention("key"), attention("value")],
+                        h,
+                        h,
+                        kernel,
+                    )?,
+                    attention_output: t.linear(
+                        &[format!("{p}.attention.output.dense")],
+                        h,
+                        h,
+                        kernel,
+                    )?,
+                    attention_norm: t.norm(&format!("{p}.attention.output.LayerNorm"), h, eps)?,
+                    intermediate: t.linear(&[format!("{p}.intermediate.dense")], i, h, kernel)?,
+                    output: t.linear(&[format!("{p}.output.dense")], h, i, kernel)?,
+                    output_norm: t.norm(&format!("{p}.output.LayerNorm"), h, eps)?,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(MiniLm {
+            word,
+            position,
+            token_type,
+            embedding_norm,
+            layers,
+            hidden: h,
+            heads,
+            intermediate: i,
+            vocab: config.vocab_size,
+            positions: config.max_position_embeddings,
+        })
+    }
+
+    /// Tokens the vocabulary has.
+    pub fn vocab(&self) -> usize {
+        self.vocab
+    }
+
+    /// Dimensions of a token's vector.
+    pub fn hidden(&self) -> usize {
+        self.hidden
+    }
+
+    /// The last layer's vector of each token of `ids` (one row of [`MiniLm::hidden`] per
+    /// token). Ids must be below [`MiniLm::vocab`] and at most [`MiniLm::positions`] long.
+    pub fn forward(&self, ids: &[u32]) -> Vec<f32> {
+        let (n, h) = (ids.len(), self.hidden);
+        assert!(
+            n <= self.positions,
+            "{n} tokens, {} positions",
+            self.positions
+        );
+        let mut x = vec![0.0f32; n * h];
+        for (t, (row, &id)) in x.chunks_exact_mut(h).zip(ids).enumerate() {
+            let word = &self.word[id as usize * h..][..h];
+            let position = &self.position[t * h..][..h];
+            for (((v, w), p), k) in row.iter_mut().zip(word).zip(position).zip(&self.token_type) {
+                *v = w + p + k;
+            }
+        }
+        self.embedding_norm.apply(&mut x);
+
+        let mut quantized = QuantizedRows::default();
+        let mut qkv = vec![0.0f32; n * 3 * h];
+        let mut context = vec![0.0f32; n * h];
+        let mut projected = vec![0.0f32; n * h];
+        let mut intermediate = vec![0.0f32; n * self.intermediate];
+        let mut scores = vec![0.0f32; n];
+        for layer in &self.layers {
+            layer.qkv.forward(&x, n, &mut quantized, &mut qkv);
+            self.attention(&qkv, n, &mut scores, &mut context);
+            layer
+                .attention_output
+                .forward(&context, n, &mut quantized, &mut projected);
+            add_into(&mut x, &projected);
+            layer.attention_norm.apply(&mut x);
+
+            layer
+                .intermediate
+                .forward(&x, n, &mut quantized, &mut intermediate);
+            intermediate.iter_mut().for_each(|v| *v = gelu(*v));
+            layer
+                .output
+                .forward(&intermediate, n, &mut quantized, &mut projected);
+            add_into(&mut x, &projected);
+            layer.output_norm.apply(&mut x);
+        }
+        x
+    }
+
+    /// Scaled dot-product attention of every head over the `n` rows of `qkv`, into `context`.
+    fn attention(&self, qkv: &[f32], n: usize, scores: &mut [f32], context: &mut [f32]) {
+        let h = self.hidden;
+        let d = h / self.heads;
+        let scale = 1.0 / (d as f32).sqrt();
+        context.fill(0.0);
+        for head in 0..self.heads {
+            let column = head * d;
+            for i in 0..n {
+                let q = &qkv[i * 3 * h + column..][..d];
+                let mut max = f32::NEG_INFINITY;
+                for (j, s) in scores[..n].iter_mut().enumerate() {
+                    let k = &qkv[j * 3 * h + h + column..][..d];
+                    *s = dot(q, k) * scale;
+                    max = max.max(*s);
+                }
+                let mut total = 0.0;
+                for s in scores[..n].iter_mut() {
+                    *s = exp(*s - max);
+                    total += *s;
+                }
+                let out = &mut context[i * h + column..][..d];
+                for (j, s) in scores[..n].iter().enumerate() {
+                    let v = &qkv[j * 3 * h + 2 * h + column..][..d];
+                    let p = s / total;
+                    out.iter_mut().zip(v).for_each(|(o, v)| *o += p * v);
+                }
+            }
+        }
+    }
+}
+
+/// The dot product of `a` and `b`, summed in eight lanes so that the loop vectorises (a
+/// single running sum of floats cannot be reordered, so it does not).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let rest: f32 = a8
+        .remainder()
+        .iter()
+        .zip(b8.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a8.zip(b8) {
+        for ((l, x), y) in lanes.iter_mut().zip(x).zip(y) {
+            *l += x * y;
+        }
+    }
+    lanes.iter().sum::<f32>() + rest
+}
+
+fn add_into(x: &mut [f32], y: &[f32]) {
+    x.iter_mut().zip(y).for_each(|(x, y)| *x += y);
+}
+
+/// `e^x` for `-87 <= x <= 0` (softmax's exponents; below, `e^-87`), within 5 × 10⁻⁷ relative:
+/// `2^k` from the
+/// exponent bits times a polynomial for `e^r`, `|r| <= ln 2 / 2`. No call, so it inlines.
+fn exp(x: f32) -> f32 {
+    let x = x.max(-87.0);
+    let k = round(x * std::f32::consts::LOG2_E);
+    // ln 2 in two parts, the first exact in few bits, so that `k ln 2` loses nothing.
+    let r = (x - k * 0.693_145_75) - k * 1.428_606_8e-6;
+    let mut p = 1.0 / 720.0;
+    for c in [1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+        p = p * r + c;
+    }
+    p * f32::from_bits(((k as i32 + 127) as u32) << 23)
+}
+
+/// GELU as BERT defines it, `x Φ(x) = x (1 + erf(x / √2)) / 2`.
+fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+/// The error function as a rational function of `x` (Eigen's single-precision `erf`, exact to
+/// a few units in the last place): no branch and no call, so loops over it vectorise.
+fn erf(x: f32) -> f32 {
+    let x = x.clamp(-4.0, 4.0);
+    let x2 = x * x;
+    let mut p = -2.726_142_3e-10_f32;
+    for a in [
+        2.770_681_4e-8,
+        -2.101_024e-6,
+        -5.692_506_4e-5,
+        -7.349_906_3e-4,
+        -2.954_600_1e-3,
+        -1.609_603_3e-2,
+    ] {
+        p = p * x2 + a;
+    }
+    let mut q = -1.456_607_2e-5_f32;
+    for b in [
+        -2.133_740_6e-4,
+        -1.682_827e-3,
+        -7.373_329_2e-3,
+        -1.426_474e-2,
+    ] {
+        q = q * x2 + b;
+    }
+    x * p / q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn erf_matches_the_libm_one() {
+        for i in -6000..=6000 {
+            let x = i as f32 / 1000.0;
+            let want = candle_core::cpu::erf::erf_f32(x);
+            assert!(
+                (erf(x) - want).abs() < 2e-6,
+                "erf({x}) = {} vs {want}",
+                erf(x)
+            );
+        }
+    }
+
+    #[test]
+    fn exp_matches_the_standard_one() {
+        for i in 0..=8700 {
+            let x = -(i as f32) / 100.0;
+            let want = x.exp();
+            assert!(
+                (exp(x) - want).abs() <= 5e-7 * want,
+                "exp({x}) = {} vs {want}",
+                exp(x)
+            );
+        }
+        assert_eq!(dot(&[1.0; 11], &[2.0; 11]), 22.0);
+    }
+
+    #[test]
+    fn layer_norm_centres_and_scales_each_row() {
+        let norm = LayerNorm {
+            weight: vec![2.0, 2.0],
+            bias: vec![1.0, 1.0],
+            ones: vec![1.0, 1.0],
+            eps: 0.0,
+        };
+        let mut x = vec![1.0, 3.0, -5.0, 5.0];
+        norm.apply(&mut x);
+        assert_eq!(x, vec![-1.0, 3.0, -1.0, 3.0]);
+    }
+}
