@@ -416,6 +416,40 @@ impl EgressWorld {
         self.dir.path()
     }
 
+    /// Starts the node's approval queue (`openshell-approvals`) on the socket the node
+    /// configuration names (`approvals.sock` in [`EgressWorld::dir`]), notifying the Slack
+    /// incoming webhook at `slack_webhook` and auditing to the node's trail; waits until its
+    /// socket exists. The caller kills it.
+    pub fn start_approvals(&self, slack_webhook: &str) -> Child {
+        let dir = self.dir();
+        let config = dir.join("approvals.toml");
+        fs::write(
+            &config,
+            format!(
+                "socket = \"{0}/approvals.sock\"\nstate_dir = \"{0}/approvals\"\n\
+                 public_url = \"http://127.0.0.1:9447\"\n[channels.slack]\nwebhook_url = \"{1}\"\n",
+                dir.display(),
+                slack_webhook
+            ),
+        )
+        .expect("write the approval queue's configuration");
+        let child = Command::new(crate::binaries::path("openshell-approvals"))
+            .arg("--config")
+            .arg(&config)
+            .arg("--audit-trail")
+            .arg(self.trail())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start openshell-approvals");
+        let socket = dir.join("approvals.sock");
+        assert!(
+            crate::wait_for(Duration::from_secs(10), || socket.exists()),
+            "the approval queue did not start"
+        );
+        child
+    }
+
     /// The node configuration (`OPENSHELL_CONFIG`).
     pub fn node_config(&self) -> PathBuf {
         self.dir.path().join("node.toml")

@@ -1559,39 +1559,6 @@ approvalPolicy:
   defaultAction: deny
 ";
 
-/// The node's approval queue for the world: the daemon on the socket the node configuration
-/// names, notifying the stand-in Slack webhook.
-fn start_approvals(world: &EgressWorld, slack: &SiemStandIn) -> std::process::Child {
-    let dir = world.dir();
-    let config = dir.join("approvals.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "socket = \"{0}/approvals.sock\"\nstate_dir = \"{0}/approvals\"\n\
-             public_url = \"http://127.0.0.1:9\"\n[channels.slack]\nwebhook_url = \"{1}\"\n",
-            dir.display(),
-            slack.url()
-        ),
-    )
-    .unwrap();
-    let child =
-        std::process::Command::new(openshell_integration::binaries::path("openshell-approvals"))
-            .arg("--config")
-            .arg(&config)
-            .arg("--audit-trail")
-            .arg(world.trail())
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("start openshell-approvals");
-    let socket = dir.join("approvals.sock");
-    assert!(
-        wait_for(Duration::from_secs(10), || socket.exists()),
-        "the approval queue did not start"
-    );
-    child
-}
-
 /// `openshell approvals ARGS` against the world's queue: whether it succeeded, and what it said.
 fn approvals(world: &EgressWorld, args: &[&str]) -> (bool, String) {
     let output = operator::approvals(&world.dir().join("approvals.sock"), args);
@@ -1624,7 +1591,7 @@ fn api_calls_are_decided_in_line_and_escalations_wait_for_a_human() {
     rt.start_detached(&id, bundle.path());
     let netns = netns_of(&rt, &id);
     let slack = SiemStandIn::start();
-    let mut queue = start_approvals(&world, &slack);
+    let mut queue = world.start_approvals(&slack.url());
 
     // Under the threshold: decided in process and forwarded at once.
     let (status, body) = pay(&netns, 45, Duration::from_secs(5));
@@ -1706,7 +1673,7 @@ fn api_calls_are_decided_in_line_and_escalations_wait_for_a_human() {
         "the held request waited {:?} after the queue died",
         killed.elapsed()
     );
-    queue = start_approvals(&world, &slack);
+    queue = world.start_approvals(&slack.url());
     // Pending still, or timed out by now if the restart took longer than the 3 s timeout.
     let mut kept = Value::Null;
     assert!(

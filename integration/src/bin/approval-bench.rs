@@ -18,11 +18,9 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use openshell_integration::binaries;
 use openshell_integration::egress_world::{EgressWorld, GATEWAY};
 use openshell_integration::operator;
 use openshell_integration::unique_id;
@@ -59,36 +57,11 @@ const PROXY_PORT: u16 = 3128;
 fn main() {
     openshell_integration::require_root();
     let requests = parse_requests();
-    let mut world = EgressWorld::new();
+    let world = EgressWorld::new();
     let (slack_url, arrivals) = slack_stand_in();
+    // The engine asks the queue on the socket the node configuration names.
+    let mut queue = world.start_approvals(&slack_url);
     let socket = world.dir().join("approvals.sock");
-    let config = world.dir().join("approvals.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "socket = \"{}\"\nstate_dir = \"{}\"\npublic_url = \"http://127.0.0.1:9447\"\n\
-             [channels.slack]\nwebhook_url = \"{slack_url}\"\n",
-            socket.display(),
-            world.dir().join("approvals").display(),
-        ),
-    )
-    .expect("write the approval queue's configuration");
-    let mut queue = Command::new(binaries::path("openshell-approvals"))
-        .arg("--config")
-        .arg(&config)
-        .arg("--audit-trail")
-        .arg(world.trail())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start openshell-approvals");
-    assert!(
-        openshell_integration::wait_for(Duration::from_secs(10), || socket.exists()),
-        "openshell-approvals did not start"
-    );
-    // The engine learns the queue's socket from the node configuration when it starts.
-    world.kill_engine();
-    world.start_engine();
 
     let catalog = include_str!("../../../bundles/api-catalog.yaml");
     let policy = world.policy("approval-bench", &format!("{POLICY}{catalog}"));

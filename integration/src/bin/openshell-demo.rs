@@ -21,7 +21,7 @@
 //! Exit status 0 when every agent saw exactly what its policy allows.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use openshell_integration::binaries;
@@ -179,29 +179,8 @@ fn refused_for_want_of_a_gpu(runtime: &Runtime, bundle: &Path, agent: &str) -> b
 /// out. Returns whether every payment got what the policy says.
 fn run_payments(world: &EgressWorld, runtime: &Runtime) -> bool {
     let slack = SiemStandIn::start();
+    let mut queue = world.start_approvals(&slack.url());
     let socket = world.dir().join("approvals.sock");
-    let config = world.dir().join("approvals.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "socket = \"{}\"\nstate_dir = \"{}\"\npublic_url = \"http://127.0.0.1:9447\"\n\
-             [channels.slack]\nwebhook_url = \"{}\"\n",
-            socket.display(),
-            world.dir().join("approvals").display(),
-            slack.url()
-        ),
-    )
-    .expect("write the approval queue's configuration");
-    let mut queue = Command::new(binaries::path("openshell-approvals"))
-        .arg("--config")
-        .arg(&config)
-        .arg("--audit-trail")
-        .arg(world.trail())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start openshell-approvals");
-    let started = openshell_integration::wait_for(Duration::from_secs(10), || socket.exists());
     let approvals = |args: &[&str]| operator::approvals(&socket, args);
     // The operator: approves the first held payment of 250 USD, answers nothing else.
     let operator = std::thread::scope(|scope| {
@@ -238,7 +217,7 @@ fn run_payments(world: &EgressWorld, runtime: &Runtime) -> bool {
     }
     let _ = queue.kill();
     let _ = queue.wait();
-    started && operator && !slack.events().is_empty()
+    operator && !slack.events().is_empty()
 }
 
 /// Starts the node's local model (in the node's namespace, on its loopback) and the privacy
