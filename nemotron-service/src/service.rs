@@ -250,12 +250,11 @@ impl PolicyService {
         // answered from the cache before the record is hashed again: what is cached was built
         // from contents that had that digest, so a record that only claims it gets the genuine
         // policy's rules, never its own.
-        let key = policy.digest.clone();
         if let Some(hit) = self
             .compiled
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
+            .get(policy.digest.as_str())
         {
             return Ok(Arc::clone(hit));
         }
@@ -288,7 +287,7 @@ impl PolicyService {
         self.compiled
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .put(key, Arc::clone(&compiled));
+            .put(policy.digest.clone(), Arc::clone(&compiled));
         Ok(compiled)
     }
 
