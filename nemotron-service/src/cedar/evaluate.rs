@@ -9,7 +9,7 @@
 //!
 //! Every verdict names the ids of the policies that produced it and their `@reason`s.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 
@@ -19,8 +19,9 @@ use cedar_policy::{
 use cedar_policy_core::ast::{
     self, Context, Eid, EntityType, EntityUID, EntityUIDEntry, PolicyID, Request, Value,
 };
-use cedar_policy_core::authorizer::{Authorizer, Decision as CedarDecision};
 use cedar_policy_core::entities::Entities;
+use cedar_policy_core::evaluator::Evaluator;
+use cedar_policy_core::extensions::Extensions;
 use cedar_policy_core::parser::parse_policy;
 use openshell_policy::compiled::DecisionRules;
 use openshell_policy::normalize_api_name;
@@ -49,25 +50,31 @@ pub struct Verdict {
     pub reasons: Vec<String>,
 }
 
-/// The policies of one Cedar action: all of them, and all but the escalating forbids. They are
-/// Cedar's own evaluation form (`cedar_policy_core`), so a decision builds its request from
-/// values directly instead of evaluating a restricted expression per request.
-#[derive(Default, Clone)]
-struct ActionSets {
-    full: ast::PolicySet,
-    hard: ast::PolicySet,
+/// One policy as a decision evaluates it: Cedar's own evaluation form (`cedar_policy_core`),
+/// with its whole condition (scope constraints and `when`/`unless` clauses) built once here
+/// rather than on every request.
+#[derive(Clone)]
+struct Compiled {
+    id: String,
+    forbid: bool,
+    escalates: bool,
+    condition: ast::Expr,
 }
 
+/// The policies of one Cedar action. A decision evaluates each condition once against a
+/// request built from values directly, and combines them as Cedar's authorizer does (a
+/// satisfied forbid denies, else a satisfied permit allows, else deny).
+#[derive(Default, Clone)]
+struct ActionSets(Vec<Compiled>);
+
 impl ActionSets {
-    fn add(&mut self, policy: &ast::StaticPolicy, escalates: bool) -> Result<(), String> {
-        if !escalates {
-            self.hard
-                .add_static(policy.clone())
-                .map_err(|e| e.to_string())?;
-        }
-        self.full
-            .add_static(policy.clone())
-            .map_err(|e| e.to_string())
+    fn add(&mut self, policy: &ast::StaticPolicy, escalates: bool) {
+        self.0.push(Compiled {
+            id: AsRef::<str>::as_ref(policy.id()).to_owned(),
+            forbid: policy.effect() == ast::Effect::Forbid,
+            escalates,
+            condition: policy.condition(),
+        });
     }
 }
 
@@ -83,10 +90,10 @@ struct Partitioned {
 }
 
 impl Partitioned {
-    fn build(policies: &[(&GeneratedPolicy, &ast::StaticPolicy)]) -> Result<Partitioned, String> {
+    fn build(policies: &[(&GeneratedPolicy, &ast::StaticPolicy)]) -> Partitioned {
         let mut out = Partitioned::default();
         for (g, p) in policies.iter().filter(|(g, _)| g.service.is_none()) {
-            out.any.add(p, g.escalates)?;
+            out.any.add(p, g.escalates);
         }
         for (g, _) in policies {
             if let Some(service) = &g.service
@@ -97,12 +104,12 @@ impl Partitioned {
                     .iter()
                     .filter(|(o, _)| o.service.as_ref() == Some(service))
                 {
-                    sets.add(p, other.escalates)?;
+                    sets.add(p, other.escalates);
                 }
                 out.by_service.insert(service.clone(), sets);
             }
         }
-        Ok(out)
+        out
     }
 
     fn for_service(&self, service: &str) -> &ActionSets {
@@ -118,7 +125,6 @@ pub struct CompiledPolicy {
     admit: Partitioned,
     generated: Vec<GeneratedPolicy>,
     reasons: HashMap<String, String>,
-    escalating: HashSet<String>,
     nl: NlPolicyIr,
     approval_default: Enforcement,
     audit: AuditSettings,
@@ -164,11 +170,6 @@ fn decides_on_context(policy: &Policy) -> bool {
         && policy
             .to_json()
             .is_ok_and(|est| !mentions_identity(&est["conditions"]))
-}
-
-fn authorizer() -> &'static Authorizer {
-    static AUTHORIZER: OnceLock<Authorizer> = OnceLock::new();
-    AUTHORIZER.get_or_init(Authorizer::new)
 }
 
 /// Decisions read no entity data: every fact is in the request's context.
@@ -219,7 +220,6 @@ impl CompiledPolicy {
         let mut full = PolicySet::new();
         let mut parsed = Vec::with_capacity(generated.len());
         let mut reasons = HashMap::new();
-        let mut escalating = HashSet::new();
         let mut context_alone = true;
         for g in &generated {
             let does_not_parse = |e: &dyn std::fmt::Display| {
@@ -232,9 +232,6 @@ impl CompiledPolicy {
             let evaluated = parse_policy(Some(PolicyID::from_string(&g.id)), &g.text)
                 .map_err(|e| does_not_parse(&e))?;
             context_alone &= decides_on_context(&policy);
-            if g.escalates {
-                escalating.insert(g.id.clone());
-            }
             full.add(policy)
                 .map_err(|e| fail(format!("{}: {e}", g.id)))?;
             reasons.insert(g.id.clone(), g.reason.clone());
@@ -248,8 +245,8 @@ impl CompiledPolicy {
                     .map(|(g, p)| (*g, p))
                     .collect()
             };
-        let invoke = Partitioned::build(&pairs(|g| g.applies.invoke())).map_err(&fail)?;
-        let admit = Partitioned::build(&pairs(|g| g.applies.admit())).map_err(&fail)?;
+        let invoke = Partitioned::build(&pairs(|g| g.applies.invoke()));
+        let admit = Partitioned::build(&pairs(|g| g.applies.admit()));
         let validation = Validator::new(schema().clone()).validate(&full, ValidationMode::Strict);
         if !validation.validation_passed() {
             let errors: Vec<String> = validation
@@ -267,7 +264,6 @@ impl CompiledPolicy {
             admit,
             generated,
             reasons,
-            escalating,
             nl,
             approval_default: rules.approval_default(),
             audit: audit.clone(),
@@ -336,57 +332,50 @@ impl CompiledPolicy {
     }
 
     fn decide(&self, sets: &ActionSets, request: Request, api: &str) -> Verdict {
-        // The request is evaluated again (without the escalating forbids) only on a deny.
-        let response = authorizer().is_authorized(request.clone(), &sets.full, no_entities());
-        let errors = &response.diagnostics.errors;
+        let evaluator = Evaluator::new(request, no_entities(), Extensions::all_available());
+        let slots = ast::SlotEnv::new();
+        let (mut permits, mut hard, mut escalating, mut errors) = (vec![], vec![], vec![], vec![]);
+        for policy in &sets.0 {
+            let satisfied = evaluator
+                .interpret(&policy.condition, &slots)
+                .map_err(|e| e.to_string())
+                .and_then(|value| match value.value_kind() {
+                    ast::ValueKind::Lit(ast::Literal::Bool(b)) => Ok(*b),
+                    _ => Err(format!("the condition is not a boolean: {value}")),
+                });
+            match satisfied {
+                Ok(false) => {}
+                Ok(true) if !policy.forbid => permits.push(policy.id.clone()),
+                Ok(true) if policy.escalates => escalating.push(policy.id.clone()),
+                Ok(true) => hard.push(policy.id.clone()),
+                Err(e) => errors.push(format!(
+                    "error while evaluating policy `{}`: {e}",
+                    policy.id
+                )),
+            }
+        }
         if !errors.is_empty() {
-            let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
             return fail_closed(format!("policy evaluation error: {}", errors.join("; ")));
         }
-        let ids: Vec<String> = response
-            .diagnostics
-            .reason
-            .iter()
-            .map(|id| AsRef::<str>::as_ref(id).to_owned())
-            .collect();
-        match response.decision {
-            CedarDecision::Allow => self.verdict(Outcome::Allow, ids),
-            CedarDecision::Deny if ids.is_empty() => Verdict {
-                outcome: Outcome::Deny,
-                policies: Vec::new(),
-                reasons: vec![format!("no policy permits {api}")],
-            },
-            CedarDecision::Deny => {
-                let hard: Vec<String> = ids
-                    .iter()
-                    .filter(|id| !self.escalating.contains(*id))
-                    .cloned()
-                    .collect();
-                if !hard.is_empty() {
-                    return self.verdict(Outcome::Deny, hard);
-                }
-                let without = authorizer().is_authorized(request, &sets.hard, no_entities());
-                match without.decision {
-                    CedarDecision::Allow => self.verdict(Outcome::Escalate, ids),
-                    CedarDecision::Deny => {
-                        let ids: Vec<String> = without
-                            .diagnostics
-                            .reason
-                            .iter()
-                            .map(|id| AsRef::<str>::as_ref(id).to_owned())
-                            .collect();
-                        if ids.is_empty() {
-                            Verdict {
-                                outcome: Outcome::Deny,
-                                policies: Vec::new(),
-                                reasons: vec![format!("no policy permits {api}")],
-                            }
-                        } else {
-                            self.verdict(Outcome::Deny, ids)
-                        }
-                    }
-                }
+        let none_permits = || Verdict {
+            outcome: Outcome::Deny,
+            policies: Vec::new(),
+            reasons: vec![format!("no policy permits {api}")],
+        };
+        if !hard.is_empty() {
+            self.verdict(Outcome::Deny, hard)
+        } else if !escalating.is_empty() {
+            // Without the escalating forbids the action would be allowed: ask. Otherwise it
+            // is refused anyway and asking would be pointless.
+            if permits.is_empty() {
+                none_permits()
+            } else {
+                self.verdict(Outcome::Escalate, escalating)
             }
+        } else if permits.is_empty() {
+            none_permits()
+        } else {
+            self.verdict(Outcome::Allow, permits)
         }
     }
 
@@ -503,4 +492,185 @@ pub fn admission_request(request: &AdmissionRequest) -> Request {
         known("OpenShell::Sandbox", &request.container_id),
         Some(context),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use cedar_policy_core::authorizer::{Authorizer, Decision as CedarDecision};
+
+    use std::collections::HashSet;
+
+    use super::*;
+
+    /// The decision as Cedar's own authorizer takes it: the whole set, then (on a deny made
+    /// only by escalating forbids) the set without them.
+    fn by_authorizer(policy: &CompiledPolicy, request: &Request, api: &str) -> Verdict {
+        let set = |keep: &dyn Fn(&GeneratedPolicy) -> bool| {
+            let mut set = ast::PolicySet::new();
+            for g in policy
+                .policies()
+                .iter()
+                .filter(|g| g.applies.invoke() && keep(g))
+            {
+                let parsed = parse_policy(Some(PolicyID::from_string(&g.id)), &g.text).unwrap();
+                set.add_static(parsed).unwrap();
+            }
+            set
+        };
+        let ids = |response: &cedar_policy_core::authorizer::Response| -> Vec<String> {
+            let ids = response.diagnostics.reason.iter();
+            ids.map(|id| AsRef::<str>::as_ref(id).to_owned()).collect()
+        };
+        let authorizer = Authorizer::new();
+        let full = authorizer.is_authorized(request.clone(), &set(&|_| true), no_entities());
+        assert!(
+            full.diagnostics.errors.is_empty(),
+            "{:?}",
+            full.diagnostics.errors
+        );
+        let none = || Verdict {
+            outcome: Outcome::Deny,
+            policies: Vec::new(),
+            reasons: vec![format!("no policy permits {api}")],
+        };
+        match full.decision {
+            CedarDecision::Allow => policy.verdict(Outcome::Allow, ids(&full)),
+            CedarDecision::Deny if ids(&full).is_empty() => none(),
+            CedarDecision::Deny => {
+                let escalating: HashSet<String> = policy
+                    .policies()
+                    .iter()
+                    .filter(|g| g.escalates)
+                    .map(|g| g.id.clone())
+                    .collect();
+                let hard: Vec<String> = ids(&full)
+                    .into_iter()
+                    .filter(|id| !escalating.contains(id))
+                    .collect();
+                if !hard.is_empty() {
+                    return policy.verdict(Outcome::Deny, hard);
+                }
+                let without = authorizer.is_authorized(
+                    request.clone(),
+                    &set(&|g| !g.escalates),
+                    no_entities(),
+                );
+                match without.decision {
+                    CedarDecision::Allow => policy.verdict(Outcome::Escalate, ids(&full)),
+                    CedarDecision::Deny => none(),
+                }
+            }
+        }
+    }
+
+    /// A small deterministic generator, so a failure names a reproducible case.
+    struct Draw(u64);
+
+    impl Draw {
+        fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            &items[(self.0 >> 33) as usize % items.len()]
+        }
+    }
+
+    #[test]
+    fn decisions_agree_with_cedars_authorizer() {
+        let policies = [
+            include_str!("../../../bundles/customer-support/openshell-policy.yaml"),
+            include_str!("../../../bundles/payments/openshell-policy.yaml"),
+            include_str!("../../../bundles/sales-ops/openshell-policy.yaml"),
+        ];
+        let apis = [
+            "crm.read",
+            "crm.update",
+            "ticket.create",
+            "user.delete",
+            "admin.reset",
+            "billing.refund",
+            "payment.process",
+            "email.send",
+            "data.delete",
+            "infra.modify",
+            "banking.send_money",
+            "files.share",
+            "account.update",
+        ];
+        let mut draw = Draw(7);
+        let mut outcomes = HashMap::new();
+        for text in policies {
+            let record = openshell_policy::compile_default("policy.yaml", text).unwrap();
+            let policy = crate::replay::compile_candidate(&record).unwrap();
+            for _ in 0..3000 {
+                let api = *draw.pick(&apis);
+                let service = crate::taxonomy::split_api(api).service;
+                let data_types: Vec<&str> = ["financial", "personal", "health", "credentials"]
+                    .into_iter()
+                    .filter(|_| *draw.pick(&[false, false, true]))
+                    .collect();
+                let classification = Value::record(
+                    [
+                        ("sensitivity", long(*draw.pick(&[0, 1, 2, 3]))),
+                        ("data_types", strings(data_types)),
+                        ("reversibility", long(*draw.pick(&[0, 1, 2]))),
+                        ("scope", long(*draw.pick(&[0, 1, 2]))),
+                        ("compliance", strings([])),
+                    ],
+                    None,
+                );
+                let context = context([
+                    ("api", string(api)),
+                    ("service", string(&service)),
+                    (
+                        "verb",
+                        string(*draw.pick(&["read", "modify", "send", "delete"])),
+                    ),
+                    (
+                        "resource_kind",
+                        string(*draw.pick(&["", "customer", "setting"])),
+                    ),
+                    ("destination", string("example.test")),
+                    ("destination_external", boolean(*draw.pick(&[false, true]))),
+                    ("channel", string(*draw.pick(&["", "ticketing"]))),
+                    (
+                        "amount_cents",
+                        long(*draw.pick(&[0, 4_500, 10_000, 25_000])),
+                    ),
+                    ("currency", string(*draw.pick(&["", "USD", "EUR"]))),
+                    (
+                        "attributes",
+                        strings(
+                            draw.pick(&[&[][..], &["ticket.status=active"]])
+                                .iter()
+                                .copied(),
+                        ),
+                    ),
+                    ("agent", string("")),
+                    ("classification", classification),
+                ]);
+                let request = Request::new_unchecked(
+                    known("OpenShell::Agent", "c1"),
+                    known("OpenShell::Action", "invoke"),
+                    known("OpenShell::Resource", api),
+                    Some(context),
+                );
+                let ours = policy.decide(policy.invoke.for_service(&service), request.clone(), api);
+                assert_eq!(
+                    ours,
+                    by_authorizer(&policy, &request, api),
+                    "{api} {request}"
+                );
+                *outcomes.entry(ours.outcome).or_insert(0) += 1;
+            }
+        }
+        // The draw reaches every outcome, so the comparison covers each branch.
+        for outcome in [Outcome::Allow, Outcome::Deny, Outcome::Escalate] {
+            assert!(
+                outcomes.get(&outcome).copied().unwrap_or(0) > 50,
+                "{outcomes:?}"
+            );
+        }
+    }
 }
