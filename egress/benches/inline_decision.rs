@@ -69,9 +69,11 @@ fn report(what: &str, mut samples: Vec<Duration>) {
     samples.sort();
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     println!(
-        "{what:<44} p50 {:>7.1} µs   p99 {:>7.1} µs   ({} calls)",
+        "{what:<44} p50 {:>6.1} µs   p90 {:>6.1} µs   p99 {:>6.1} µs   p99.9 {:>6.1} µs   ({} calls)",
         us(percentile(&samples, 0.50)),
+        us(percentile(&samples, 0.90)),
         us(percentile(&samples, 0.99)),
+        us(percentile(&samples, 0.999)),
         samples.len()
     );
 }
