@@ -21,7 +21,11 @@
 //!    and destination from the body, the intent classified, the compiled record decided by the
 //!    embedded decision engine, audited) against the same POST sent directly.
 //!
-//! `egress-bench [--sandboxes N] [--seconds S] [--connections C] [--rounds R] [--trail-dir DIR]`
+//! `egress-bench [--sandboxes N] [--seconds S] [--connections C[,C…]] [--rounds R]
+//! [--trail-dir DIR] [--csv FILE]`: every path is measured with one connection (unloaded),
+//! then with each C; `--csv` writes what each path adds at each load to FILE
+//! (`path,connections,direct_rps,engine_rps,ratio,p50_added_ms,p99_added_ms`;
+//! `scripts/bench.sh` plots it)
 //! (`--trail-dir /dev/shm`: the audit trail on a tmpfs, where the audit library's per-batch
 //! fdatasync costs nothing; by default it is on the world's directory under /tmp)
 //! (build with `cargo build --release -p openshell-egress -p openshell-integration --bins`).
@@ -334,9 +338,10 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let (mut sandboxes, mut seconds, mut connections, mut rounds) =
-        (50usize, 5u64, 32usize, 3usize);
+    let (mut sandboxes, mut seconds, mut rounds) = (50usize, 5u64, 3usize);
+    let mut connections = vec![32usize];
     let mut trail_dir: Option<tempfile::TempDir> = None;
+    let mut csv_file: Option<std::path::PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let value = |args: &mut std::iter::Skip<std::env::Args>| {
@@ -345,7 +350,14 @@ fn main() {
         match arg.as_str() {
             "--sandboxes" => sandboxes = value(&mut args).expect("--sandboxes N"),
             "--seconds" => seconds = value(&mut args).expect("--seconds S") as u64,
-            "--connections" => connections = value(&mut args).expect("--connections C"),
+            "--connections" => {
+                connections = args
+                    .next()
+                    .and_then(|list| list.split(',').map(|c| c.parse().ok()).collect())
+                    .filter(|list: &Vec<usize>| list.iter().all(|c| *c > 0))
+                    .expect("--connections C[,C…]")
+            }
+            "--csv" => csv_file = Some(args.next().expect("--csv FILE").into()),
             "--rounds" => rounds = value(&mut args).expect("--rounds R"),
             "--trail-dir" => {
                 let parent = args.next().expect("--trail-dir DIR");
@@ -353,7 +365,7 @@ fn main() {
             }
             other => panic!(
                 "unknown argument {other:?}; usage: egress-bench [--sandboxes N] [--seconds S] \
-                 [--connections C] [--rounds R] [--trail-dir DIR]"
+                 [--connections C[,C…]] [--rounds R] [--trail-dir DIR] [--csv FILE]"
             ),
         }
     }
@@ -517,7 +529,11 @@ fn main() {
     for path in &paths {
         measure(*path, 1);
     }
-    for (label, load) in [("unloaded", 1usize), ("loaded", connections)] {
+    // One row per path and load; written grouped by path, each path's loads in order.
+    let mut csv: Vec<(&str, String)> = Vec::new();
+    let loads = std::iter::once(1).chain(connections.into_iter().filter(|c| *c > 1));
+    for load in loads {
+        let label = if load == 1 { "unloaded" } else { "loaded" };
         let mut results: Vec<Vec<Measured>> = paths.iter().map(|_| Vec::new()).collect();
         for _ in 0..rounds {
             for (path, results) in paths.iter().zip(&mut results) {
@@ -550,21 +566,42 @@ fn main() {
                 baseline.name(),
             );
         }
-        for (what, baseline, path) in [
-            ("plain HTTP (explicit proxy)", Path::Direct, Path::Proxied),
+        for (what, key, baseline, path) in [
+            (
+                "plain HTTP (explicit proxy)",
+                "plain-http",
+                Path::Direct,
+                Path::Proxied,
+            ),
             (
                 "an API call decided in line",
+                "decided-api-call",
                 Path::DirectApi,
                 Path::DecidedApi,
             ),
             (
                 "a CONNECT tunnel (TLS relayed)",
+                "connect-tunnel",
                 Path::DirectTls,
                 Path::Tunnel,
             ),
-            ("intercepted TLS", Path::DirectTls, Path::Intercepted),
+            (
+                "intercepted TLS",
+                "intercepted-tls",
+                Path::DirectTls,
+                Path::Intercepted,
+            ),
         ] {
             let ((b_rps, b50, b99), (rps, p50, p99)) = (summary(baseline), summary(path));
+            csv.push((
+                key,
+                format!(
+                    "{key},{load},{b_rps:.0},{rps:.0},{:.3},{:.3},{:.3}\n",
+                    rps / b_rps,
+                    p50 - b50,
+                    p99 - b99
+                ),
+            ));
             println!(
                 "  added to {what}: p50 {:>7.3} ms   p99 {:>7.3} ms   throughput ratio {:.2}",
                 p50 - b50,
@@ -574,6 +611,15 @@ fn main() {
         }
     }
     println!("host load after (1, 5, 15 min): {}", load_average());
+    if let Some(file) = &csv_file {
+        csv.sort_by_key(|(key, _)| *key);
+        let csv: String = std::iter::once(
+            "path,connections,direct_rps,engine_rps,ratio,p50_added_ms,p99_added_ms\n",
+        )
+        .chain(csv.iter().map(|(_, row)| row.as_str()))
+        .collect();
+        std::fs::write(file, csv).unwrap_or_else(|e| panic!("write {}: {e}", file.display()));
+    }
     if let Some(mut relay) = relay {
         let _ = relay.kill();
         let _ = relay.wait();

@@ -8,7 +8,7 @@
 //! /sys/fs/cgroup/unified && exec crun …'` does, without the extra processes), so crun uses the
 //! v1 controllers as runc does.
 //!
-//! `runtime-bench [--runs N] [--policy FILE [--admission]]`:
+//! `runtime-bench [--runs N] [--policy FILE [--admission]] [--samples FILE]`:
 //! - with `--policy`, openshell runs the container hardened by that SandboxPolicy (attached as
 //!   the bundle's `openshell-policy.yaml`) while crun and runc run it plain — the "hardened
 //!   run vs a plain run" figure;
@@ -21,6 +21,9 @@
 //!   process started as the runtime starts it, the OCI state on its stdin, against a compiled
 //!   policy record of that bundle), next to the start of `/bin/true`, and the admission
 //!   latency the audit trail reports is summarised.
+//!
+//! - with `--samples FILE`, every timed start is also written to FILE as CSV
+//!   (`variant,percentile,ms`, each variant's samples sorted; `scripts/bench.sh` plots them);
 //!
 //! - `runtime-bench --concurrent N --policy FILE` instead starts N hardened sandboxes running
 //!   `sleep` (admission by the embedded engine), checks with `openshell list` that all N run at
@@ -50,6 +53,8 @@ use tempfile::TempDir;
 /// One way of running the container, and its timings.
 struct Variant {
     label: &'static str,
+    /// The label without spaces, for `--samples`.
+    key: &'static str,
     program: PathBuf,
     root: TempDir,
     bundle: PathBuf,
@@ -86,13 +91,14 @@ fn hide_cgroup2() -> std::io::Result<()> {
 
 impl Variant {
     fn new(
-        label: &'static str,
+        (label, key): (&'static str, &'static str),
         program: PathBuf,
         bundle: &Path,
         config: Option<&TestNode>,
     ) -> Self {
         Variant {
             label,
+            key,
             program,
             root: tempfile::tempdir().expect("state root"),
             bundle: bundle.to_owned(),
@@ -104,7 +110,12 @@ impl Variant {
 
     /// crun on `bundle`, behind the hybrid-host wrapper where the host needs it.
     fn crun(bundle: &Path) -> Self {
-        let mut variant = Variant::new("crun run (plain)", PathBuf::from("crun"), bundle, None);
+        let mut variant = Variant::new(
+            ("crun run (plain)", "crun"),
+            PathBuf::from("crun"),
+            bundle,
+            None,
+        );
         variant.hide_cgroup2 = hybrid_with_cgroup2_controllers();
         variant
     }
@@ -147,12 +158,14 @@ fn main() {
     let mut policy = None;
     let mut admission = false;
     let mut concurrent = None;
+    let mut samples_file = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--runs" => runs = args.next().and_then(|n| n.parse().ok()).expect("--runs N"),
             "--policy" => policy = Some(args.next().expect("--policy FILE")),
             "--admission" => admission = true,
+            "--samples" => samples_file = Some(PathBuf::from(args.next().expect("--samples FILE"))),
             "--concurrent" => {
                 concurrent = Some(
                     args.next()
@@ -161,7 +174,7 @@ fn main() {
                 )
             }
             other => panic!(
-                "unknown argument {other:?}; usage: runtime-bench [--runs N] [--policy FILE [--admission]] | --concurrent N --policy FILE"
+                "unknown argument {other:?}; usage: runtime-bench [--runs N] [--policy FILE [--admission]] [--samples FILE] | --concurrent N --policy FILE"
             ),
         }
     }
@@ -201,7 +214,7 @@ fn main() {
     let mut variants = vec![
         Variant::crun(plain.path()),
         Variant::new(
-            "runc run (plain)",
+            ("runc run (plain)", "runc"),
             PathBuf::from("runc"),
             plain.path(),
             None,
@@ -211,34 +224,37 @@ fn main() {
     let baselines = variants.len();
     if admission {
         variants.push(Variant::new(
-            "openshell, hook = /bin/true",
+            ("openshell, hook = /bin/true", "openshell-hook-true"),
             openshell.clone(),
             hardened.path(),
             Some(&control),
         ));
         variants.push(Variant::new(
-            "openshell, embedded, no cache",
+            (
+                "openshell, embedded, no cache",
+                "openshell-embedded-uncached",
+            ),
             openshell.clone(),
             hardened.path(),
             Some(&uncached),
         ));
         variants.push(Variant::new(
-            "openshell, embedded engine",
+            ("openshell, embedded engine", "openshell-embedded"),
             openshell.clone(),
             hardened.path(),
             Some(&embedded),
         ));
         variants.push(Variant::new(
-            "openshell, policy service",
+            ("openshell, policy service", "openshell-service"),
             openshell,
             hardened.path(),
             Some(&served),
         ));
     } else {
         let label = if policy.is_some() {
-            "openshell run (hardened)"
+            ("openshell run (hardened)", "openshell-hardened")
         } else {
-            "openshell run"
+            ("openshell run", "openshell")
         };
         variants.push(Variant::new(
             label,
@@ -267,6 +283,9 @@ fn main() {
             median
         })
         .collect();
+    if let Some(file) = &samples_file {
+        write_samples(file, &variants);
+    }
     for (variant, median) in variants.iter().zip(&medians).skip(baselines) {
         println!(
             "ratio ({} / crun, medians): {:.2}   (/ runc: {:.2})",
@@ -310,6 +329,23 @@ fn main() {
             }
         }
     }
+}
+
+/// Writes every variant's (sorted) samples to `file` as CSV: `variant,percentile,ms`.
+fn write_samples(file: &Path, variants: &[Variant]) {
+    let mut csv = String::from("variant,percentile,ms\n");
+    for variant in variants {
+        let n = variant.samples.len();
+        for (i, sample) in variant.samples.iter().enumerate() {
+            let percentile = 100.0 * (i as f64 + 0.5) / n as f64;
+            csv.push_str(&format!(
+                "{},{percentile:.2},{:.3}\n",
+                variant.key,
+                ms(*sample)
+            ));
+        }
+    }
+    std::fs::write(file, csv).unwrap_or_else(|e| panic!("write {}: {e}", file.display()));
 }
 
 /// A compiled policy record and OCI state for calling the `createRuntime` hook alone, as the
