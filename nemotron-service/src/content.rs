@@ -16,7 +16,7 @@
 use std::sync::OnceLock;
 
 use openshell_policy::wire::{ActionRequest, Span};
-use regex::{Regex, RegexSet};
+use regex::Regex;
 
 use crate::destination::{DestinationAnalyzer, iban_country};
 
@@ -222,102 +222,97 @@ fn walk(value: &serde_json::Value, path: &str, visit: &mut dyn FnMut(&str, &str)
     }
 }
 
-const AMOUNT: &str = r"(?i)(?P<pre>[$£€]|\b(?:usd|eur|gbp|chf)\s?)(?P<n>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<d>\d{1,2}))?(?P<k>k\b)?|\b(?P<n2>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<d2>\d{1,2}))?\s?(?P<post>usd|eur|gbp|chf|dollars|euros|pounds)\b";
-const UNBOUNDED: &str = r"(?i)\b(?:as much (?:money )?as (?:possible|you can)|the (?:entire|whole|full) (?:balance|amount)|all (?:the |of the )?(?:money|funds|balance)|(?:entire|whole) balance|maximum amount)\b";
-const EMAIL: &str =
-    r"\b[A-Za-z0-9._%+-]+@(?P<domain>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b";
-const URL: &str = r"(?i)\b(?:https?://(?P<host>[a-z0-9.-]+)|(?P<www>www\.[a-z0-9-]+(?:\.[a-z0-9-]+)+))(?:[/:?#][^\s]*)?";
-const IBAN: &str = r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b";
-
-/// Phrases and the signal each raises (case-insensitive, whole words).
-static PHRASES: [(&str, SignalKind); 11] = [
-    (
-        r"passwords?|passcodes?|pins?|security codes?|verification codes?|2fa codes?|one-time codes?|api keys?|api tokens?|access tokens?|secret access keys?|secret keys?|private keys?|credentials|secrets(?:\.yml)?|\.env|password reset links?",
-        SignalKind::Credential,
-    ),
-    (
-        r"passports?(?: numbers?| scans?)?|id numbers?|identity (?:cards?|documents?|numbers?)|social security numbers?|ssns?|driver'?s licen[cs]es?|national insurance numbers?|credit cards?(?: numbers?| statements?)?|card numbers?|bank account numbers?|card security codes?|cvv|date of birth",
-        SignalKind::IdentityDocument,
-    ),
-    (
-        r"transfer(?:s|red|ring)?\b.{0,40}\bto\b|send (?:a |the )?(?:transaction|payment|money|£|\$|€)|(?:change|modify|update|redirect|set)s? (?:the )?(?:recipient|payee|beneficiary|destination account)|redirect (?:every|all|the) (?:recurring |scheduled )?payments?|move (?:all )?(?:the )?money",
-        SignalKind::Intent(Intent::Transfer),
-    ),
-    (
-        r"forward(?:s|ing)? (?:all|every|each)\b|(?:send|forward|email)s? (?:all|every|each) (?:of )?(?:the )?(?:user'?s )?(?:emails?|messages?|files?|documents?|contacts?)|forwards? every new email",
-        SignalKind::Intent(Intent::ForwardAll),
-    ),
-    (
-        r"export(?:s|ed)?\b|dump(?:s|ed)?\b|concatenate|exfiltrat\w+|post (?:them|it|the contents?|every|all)\b|upload(?:s|ed)? (?:the )?.{0,60}\bto\b|(?:send|email)s? (?:all )?(?:the )?(?:user(?:'s)? )?(?:information|details|contents?|phone numbers|home addresses|contact details)|attach\w*\b.{0,60}\bto an email|in the (?:subject|reference)|that includes",
-        SignalKind::Intent(Intent::Exfiltrate),
-    ),
-    (
-        r"(?:delete|remove|erase|wipe|purge|drop|cancel)s? (?:all|every|each|the entire|the whole|everything)\b|wipe (?:the )?(?:entire |whole )?\w+|drop (?:the )?(?:production )?(?:database|tables?)|rm -rf",
-        SignalKind::Intent(Intent::DeleteAll),
-    ),
-    (
-        r"(?:change|reset|update|set)s? (?:the )?(?:\w+ )?(?:password|passcode|pin)\b|disable (?:the )?(?:security|two-factor|2fa|mfa|branch protection)",
-        SignalKind::Intent(Intent::ChangeCredentials),
-    ),
-    (
-        r"invite (?:user )?|grant (?:the )?(?:admin|write|owner|edit|full)|admin (?:role|collaborator|rights|access)|an administrator|as (?:an )?(?:admin|owner|editor)\b|add (?:user )?\S+ as (?:an )?(?:admin|collaborator|owner)",
-        SignalKind::Intent(Intent::Invite),
-    ),
-    (
-        r"share(?:d)? (?:it |them )?publicly|anyone (?:who has|with) the link|public (?:gist|link|repository|repo|bucket)|(?:make|set)s? (?:the |it )?(?:\S+ ){0,4}public\b|on the web",
-        SignalKind::Intent(Intent::SharePublicly),
-    ),
-    (
-        r"ignore (?:all |the |any )?(?:previous|prior|above|earlier)(?: instructions| task| prompt)?|ignore the task|disregard (?:all |the )?(?:previous|prior|above)|before you answer|this is an urgent request",
-        SignalKind::Intent(Intent::Injected),
-    ),
-    (
-        r"all|every|each|entire|whole|everything",
-        SignalKind::Quantity,
-    ),
-];
-
-// Where each pattern sits in `Patterns::set`: the entity patterns, then `PHRASES`.
-const AT_AMOUNT: usize = 0;
-const AT_UNBOUNDED: usize = 1;
-const AT_EMAIL: usize = 2;
-const AT_URL: usize = 3;
-const AT_IBAN: usize = 4;
-const AT_PHRASES: usize = 5;
-
-/// Every pattern of the scan, compiled once per process. A text is searched first by the set
-/// (one pass), then only by the patterns the set found in it: most texts hold none of them,
-/// and one search per pattern was most of a scan.
-struct Patterns {
-    set: RegexSet,
-    amount: Regex,
-    unbounded: Regex,
-    email: Regex,
-    url: Regex,
-    iban: Regex,
-    phrases: Vec<Regex>,
+fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
+    cell.get_or_init(|| Regex::new(pattern).expect("content patterns are valid"))
 }
 
-fn patterns() -> &'static Patterns {
-    static P: OnceLock<Patterns> = OnceLock::new();
+fn amount_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    regex(
+        &R,
+        r"(?i)(?P<pre>[$£€]|\b(?:usd|eur|gbp|chf)\s?)(?P<n>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<d>\d{1,2}))?(?P<k>k\b)?|\b(?P<n2>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<d2>\d{1,2}))?\s?(?P<post>usd|eur|gbp|chf|dollars|euros|pounds)\b",
+    )
+}
+fn unbounded_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    regex(
+        &R,
+        r"(?i)\b(?:as much (?:money )?as (?:possible|you can)|the (?:entire|whole|full) (?:balance|amount)|all (?:the |of the )?(?:money|funds|balance)|(?:entire|whole) balance|maximum amount)\b",
+    )
+}
+fn email_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    regex(
+        &R,
+        r"\b[A-Za-z0-9._%+-]+@(?P<domain>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b",
+    )
+}
+fn url_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    regex(
+        &R,
+        r"(?i)\b(?:https?://(?P<host>[a-z0-9.-]+)|(?P<www>www\.[a-z0-9-]+(?:\.[a-z0-9-]+)+))(?:[/:?#][^\s]*)?",
+    )
+}
+fn iban_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    regex(
+        &R,
+        r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b",
+    )
+}
+
+/// Phrases and the signal each raises (case-insensitive, whole words).
+fn phrases() -> &'static [(Regex, SignalKind)] {
+    static P: OnceLock<Vec<(Regex, SignalKind)>> = OnceLock::new();
     P.get_or_init(|| {
-        let regex = |p: &str| Regex::new(p).expect("content patterns are valid");
-        let phrases: Vec<String> = PHRASES
-            .iter()
-            .map(|(p, _)| format!(r"(?i)\b(?:{p})\b"))
-            .collect();
-        let sources = [AMOUNT, UNBOUNDED, EMAIL, URL, IBAN]
-            .into_iter()
-            .chain(phrases.iter().map(String::as_str));
-        Patterns {
-            set: RegexSet::new(sources).expect("content patterns are valid"),
-            amount: regex(AMOUNT),
-            unbounded: regex(UNBOUNDED),
-            email: regex(EMAIL),
-            url: regex(URL),
-            iban: regex(IBAN),
-            phrases: phrases.iter().map(|p| regex(p)).collect(),
-        }
+        let r = |p: &str| Regex::new(&format!(r"(?i)\b(?:{p})\b")).expect("valid phrase");
+        vec![
+            (
+                r(r"passwords?|passcodes?|pins?|security codes?|verification codes?|2fa codes?|one-time codes?|api keys?|api tokens?|access tokens?|secret access keys?|secret keys?|private keys?|credentials|secrets(?:\.yml)?|\.env|password reset links?"),
+                SignalKind::Credential,
+            ),
+            (
+                r(r"passports?(?: numbers?| scans?)?|id numbers?|identity (?:cards?|documents?|numbers?)|social security numbers?|ssns?|driver'?s licen[cs]es?|national insurance numbers?|credit cards?(?: numbers?| statements?)?|card numbers?|bank account numbers?|card security codes?|cvv|date of birth"),
+                SignalKind::IdentityDocument,
+            ),
+            (
+                r(r"transfer(?:s|red|ring)?\b.{0,40}\bto\b|send (?:a |the )?(?:transaction|payment|money|£|\$|€)|(?:change|modify|update|redirect|set)s? (?:the )?(?:recipient|payee|beneficiary|destination account)|redirect (?:every|all|the) (?:recurring |scheduled )?payments?|move (?:all )?(?:the )?money"),
+                SignalKind::Intent(Intent::Transfer),
+            ),
+            (
+                r(r"forward(?:s|ing)? (?:all|every|each)\b|(?:send|forward|email)s? (?:all|every|each) (?:of )?(?:the )?(?:user'?s )?(?:emails?|messages?|files?|documents?|contacts?)|forwards? every new email"),
+                SignalKind::Intent(Intent::ForwardAll),
+            ),
+            (
+                r(r"export(?:s|ed)?\b|dump(?:s|ed)?\b|concatenate|exfiltrat\w+|post (?:them|it|the contents?|every|all)\b|upload(?:s|ed)? (?:the )?.{0,60}\bto\b|(?:send|email)s? (?:all )?(?:the )?(?:user(?:'s)? )?(?:information|details|contents?|phone numbers|home addresses|contact details)|attach\w*\b.{0,60}\bto an email|in the (?:subject|reference)|that includes"),
+                SignalKind::Intent(Intent::Exfiltrate),
+            ),
+            (
+                r(r"(?:delete|remove|erase|wipe|purge|drop|cancel)s? (?:all|every|each|the entire|the whole|everything)\b|wipe (?:the )?(?:entire |whole )?\w+|drop (?:the )?(?:production )?(?:database|tables?)|rm -rf"),
+                SignalKind::Intent(Intent::DeleteAll),
+            ),
+            (
+                r(r"(?:change|reset|update|set)s? (?:the )?(?:\w+ )?(?:password|passcode|pin)\b|disable (?:the )?(?:security|two-factor|2fa|mfa|branch protection)"),
+                SignalKind::Intent(Intent::ChangeCredentials),
+            ),
+            (
+                r(r"invite (?:user )?|grant (?:the )?(?:admin|write|owner|edit|full)|admin (?:role|collaborator|rights|access)|an administrator|as (?:an )?(?:admin|owner|editor)\b|add (?:user )?\S+ as (?:an )?(?:admin|collaborator|owner)"),
+                SignalKind::Intent(Intent::Invite),
+            ),
+            (
+                r(r"share(?:d)? (?:it |them )?publicly|anyone (?:who has|with) the link|public (?:gist|link|repository|repo|bucket)|(?:make|set)s? (?:the |it )?(?:\S+ ){0,4}public\b|on the web"),
+                SignalKind::Intent(Intent::SharePublicly),
+            ),
+            (
+                r(r"ignore (?:all |the |any )?(?:previous|prior|above|earlier)(?: instructions| task| prompt)?|ignore the task|disregard (?:all |the )?(?:previous|prior|above)|before you answer|this is an urgent request"),
+                SignalKind::Intent(Intent::Injected),
+            ),
+            (
+                r(r"all|every|each|entire|whole|everything"),
+                SignalKind::Quantity,
+            ),
+        ]
     })
 }
 
@@ -340,15 +335,7 @@ fn push(
 }
 
 fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &mut Vec<Signal>) {
-    let patterns = patterns();
-    let found = patterns.set.matches(text);
-    if !found.matched_any() {
-        return;
-    }
-    let amounts = found
-        .matched(AT_AMOUNT)
-        .then(|| patterns.amount.captures_iter(text));
-    for c in amounts.into_iter().flatten() {
+    for c in amount_re().captures_iter(text) {
         let whole = c.get(0).expect("whole match");
         let (n, d, code) = match (c.name("n"), c.name("n2")) {
             (Some(n), _) => (n, c.name("d"), c.name("pre")),
@@ -387,10 +374,7 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
             whole.as_str().to_owned(),
         );
     }
-    let unbounded = found
-        .matched(AT_UNBOUNDED)
-        .then(|| patterns.unbounded.find_iter(text));
-    for m in unbounded.into_iter().flatten() {
+    for m in unbounded_re().find_iter(text) {
         push(
             out,
             field,
@@ -399,10 +383,7 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
             m.as_str().to_owned(),
         );
     }
-    let emails = found
-        .matched(AT_EMAIL)
-        .then(|| patterns.email.captures_iter(text));
-    for c in emails.into_iter().flatten() {
+    for c in email_re().captures_iter(text) {
         let whole = c.get(0).expect("whole match");
         let domain = &c["domain"];
         let external = destinations.external_domain(domain);
@@ -414,10 +395,7 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
             format!("***@{domain}"),
         );
     }
-    let urls = found
-        .matched(AT_URL)
-        .then(|| patterns.url.captures_iter(text));
-    for c in urls.into_iter().flatten() {
+    for c in url_re().captures_iter(text) {
         let whole = c.get(0).expect("whole match");
         let host = c.name("host").or(c.name("www")).map_or("", |m| m.as_str());
         let external = destinations.external_domain(host);
@@ -429,10 +407,7 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
             host.to_owned(),
         );
     }
-    let ibans = found
-        .matched(AT_IBAN)
-        .then(|| patterns.iban.find_iter(text));
-    for m in ibans.into_iter().flatten() {
+    for m in iban_re().find_iter(text) {
         if let Some(country) = iban_country(m.as_str()) {
             let (external, _) = destinations.external_account(&country);
             let sample = format!(
@@ -448,10 +423,7 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
             );
         }
     }
-    for (at, (pattern, (_, kind))) in patterns.phrases.iter().zip(&PHRASES).enumerate() {
-        if !found.matched(AT_PHRASES + at) {
-            continue;
-        }
+    for (pattern, kind) in phrases() {
         for m in pattern.find_iter(text) {
             push(out, field, kind.clone(), m.range(), m.as_str().to_owned());
         }
