@@ -625,20 +625,20 @@ mod tests {
                     ("service", string(&service)),
                     (
                         "verb",
-                        string(*draw.pick(&["read", "modify", "send", "delete"])),
+                        string(draw.pick::<&str>(&["read", "modify", "send", "delete"])),
                     ),
                     (
                         "resource_kind",
-                        string(*draw.pick(&["", "customer", "setting"])),
+                        string(draw.pick::<&str>(&["", "customer", "setting"])),
                     ),
                     ("destination", string("example.test")),
                     ("destination_external", boolean(*draw.pick(&[false, true]))),
-                    ("channel", string(*draw.pick(&["", "ticketing"]))),
+                    ("channel", string(draw.pick::<&str>(&["", "ticketing"]))),
                     (
                         "amount_cents",
                         long(*draw.pick(&[0, 4_500, 10_000, 25_000])),
                     ),
-                    ("currency", string(*draw.pick(&["", "USD", "EUR"]))),
+                    ("currency", string(draw.pick::<&str>(&["", "USD", "EUR"]))),
                     (
                         "attributes",
                         strings(
