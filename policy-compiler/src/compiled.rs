@@ -258,9 +258,11 @@ impl CompiledPolicy {
                 }
             }
         }
-        let mut hasher = Sha256::new();
-        write_canonical(&value, &mut hasher);
-        let digest = hasher.finalize();
+        // Canonical JSON: compact, every object's keys in sorted order (serialised in one
+        // pass, then hashed in one call).
+        value.sort_all_objects();
+        let canonical = serde_json::to_vec(&value).expect("a JSON value serializes");
+        let digest = Sha256::digest(&canonical);
         let mut out = String::with_capacity(7 + 64);
         out.push_str("sha256:");
         for byte in digest {
@@ -270,34 +272,82 @@ impl CompiledPolicy {
     }
 }
 
-/// Feeds `value` as JSON with object keys in sorted order.
-fn write_canonical(value: &serde_json::Value, hasher: &mut Sha256) {
-    use serde_json::Value;
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            hasher.update(b"{");
-            for (index, key) in keys.into_iter().enumerate() {
-                if index > 0 {
-                    hasher.update(b",");
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The canonical form as it was first defined: keys sorted at every level, each piece
+    /// hashed as it is written.
+    fn write_canonical(value: &serde_json::Value, hasher: &mut Sha256) {
+        use serde_json::Value;
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                hasher.update(b"{");
+                for (index, key) in keys.into_iter().enumerate() {
+                    if index > 0 {
+                        hasher.update(b",");
+                    }
+                    hasher.update(serde_json::to_string(key).unwrap_or_default().as_bytes());
+                    hasher.update(b":");
+                    write_canonical(&map[key], hasher);
                 }
-                hasher.update(serde_json::to_string(key).unwrap_or_default().as_bytes());
-                hasher.update(b":");
-                write_canonical(&map[key], hasher);
+                hasher.update(b"}");
             }
-            hasher.update(b"}");
-        }
-        Value::Array(items) => {
-            hasher.update(b"[");
-            for (index, item) in items.iter().enumerate() {
-                if index > 0 {
-                    hasher.update(b",");
+            Value::Array(items) => {
+                hasher.update(b"[");
+                for (index, item) in items.iter().enumerate() {
+                    if index > 0 {
+                        hasher.update(b",");
+                    }
+                    write_canonical(item, hasher);
                 }
-                write_canonical(item, hasher);
+                hasher.update(b"]");
             }
-            hasher.update(b"]");
+            scalar => hasher.update(scalar.to_string().as_bytes()),
         }
-        scalar => hasher.update(scalar.to_string().as_bytes()),
+    }
+
+    /// The digest of every example policy is the SHA-256 of its canonical JSON as first
+    /// defined, so records sealed by an earlier build still verify.
+    #[test]
+    fn digest_is_the_hash_of_the_canonical_form() {
+        let bundles = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bundles");
+        let mut checked = 0;
+        for file in [
+            "bench-hardened.yaml",
+            "customer-support/openshell-policy.yaml",
+            "payments/openshell-policy.yaml",
+            "research-assistant/openshell-policy.yaml",
+            "sales-ops/openshell-policy.yaml",
+        ] {
+            let text = std::fs::read_to_string(bundles.join(file)).unwrap();
+            let policy = crate::compile_default(file, &text).unwrap();
+            let name = file;
+            let mut value = serde_json::to_value(&policy).unwrap();
+            value["digest"] = serde_json::Value::String(String::new());
+            if let Some(sets) = value
+                .pointer_mut("/spec/process/capabilities")
+                .and_then(serde_json::Value::as_object_mut)
+            {
+                for set in sets.values_mut() {
+                    if let Some(names) = set.as_array_mut() {
+                        names.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+                    }
+                }
+            }
+            let mut hasher = Sha256::new();
+            write_canonical(&value, &mut hasher);
+            let want: String = hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(policy.digest, format!("sha256:{want}"), "{name}");
+            policy.verify().unwrap();
+            checked += 1;
+        }
+        assert_eq!(checked, 5);
     }
 }
