@@ -191,7 +191,9 @@ impl StagedBundle {
     fn write_files(&self, caller_bundle: &Path, spec: &Spec, policy: &PolicyFiles) -> Result<()> {
         if let Some(compiled) = &policy.compiled {
             let path = self.dir.join(Self::POLICY_FILE);
-            fs::write(&path, serde_json::to_vec_pretty(compiled)?)
+            // Compact: the hook parses it on every start (`openshell policy compile --format
+            // json` prints the same record for people to read).
+            fs::write(&path, serde_json::to_vec(compiled)?)
                 .with_context(|| format!("cannot write {}", path.display()))?;
             if let Some(wiring) = &compiled.sandbox_network {
                 let path = self.dir.join(crate::hardening::RESOLV_CONF);

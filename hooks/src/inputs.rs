@@ -84,7 +84,7 @@ pub fn admission_request(state: &State, policy: CompiledPolicy) -> AdmissionRequ
         image,
         requested: requested(spec, &annotations),
         annotations,
-        policy: policy.clone(),
+        policy,
     }
 }
 

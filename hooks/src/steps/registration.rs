@@ -83,8 +83,8 @@ fn write_record(path: &Path, registration: &ContainerRegistration) -> Result<(),
             .and_then(|n| n.to_str())
             .unwrap_or("record")
     ));
-    let json =
-        serde_json::to_vec_pretty(registration).map_err(|e| fail(std::io::Error::other(e)))?;
+    // Compact: every reader (policy service, egress engine, router) parses it by machine.
+    let json = serde_json::to_vec(registration).map_err(|e| fail(std::io::Error::other(e)))?;
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
