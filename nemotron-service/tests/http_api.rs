@@ -127,12 +127,17 @@ fn api_end_to_end() {
         (status, r["policy"]["name"].as_str()),
         (200, Some("customer-support-agent"))
     );
-    // Audit events are written by a background writer: wait until both have landed.
+    // Audit events are written by a background writer: wait until the last one, the deny, has
+    // landed (the registration's event comes before both decisions: two events alone may be
+    // the registration and the allow).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let trail = loop {
         let (status, trail) = s.json("GET", "/v1/audit/c1?limit=2", &Value::Null);
         assert_eq!(status, 200);
-        if trail["events"].as_array().is_some_and(|e| e.len() == 2)
+        if trail["events"]
+            .as_array()
+            .and_then(|e| e.last())
+            .is_some_and(|last| last["decision"] == "deny")
             || std::time::Instant::now() > deadline
         {
             break trail;
