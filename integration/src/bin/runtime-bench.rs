@@ -1,6 +1,7 @@
 //! Times `openshell run` against `crun run` and `runc run` of `true` on the same busybox
 //! bundle, alternating them in one run so all see the same machine, and prints medians, p90s
-//! and ratios against both baselines.
+//! and ratios against both baselines. It then times what every runtime's start includes and
+//! none controls: moving a process into a new cgroup (see [`cgroup_migration`]).
 //!
 //! crun refuses a hybrid cgroup host whose cgroup2 hierarchy has controllers ("cgroups in
 //! hybrid mode not supported"); there each crun run is started in a mount namespace of its own
@@ -286,6 +287,13 @@ fn main() {
     if let Some(file) = &samples_file {
         write_samples(file, &variants);
     }
+    match cgroup_migration(runs.min(20)) {
+        Ok(mut samples) => println!(
+            "moving a process into a new cgroup (every runtime does it once a start): median {:.2} ms",
+            median_ms(&mut samples)
+        ),
+        Err(e) => println!("moving a process into a new cgroup: not measured ({e})"),
+    }
     for (variant, median) in variants.iter().zip(&medians).skip(baselines) {
         println!(
             "ratio ({} / crun, medians): {:.2}   (/ runc: {:.2})",
@@ -462,6 +470,46 @@ fn admission_latency_us(node: &TestNode) -> Option<u64> {
         .collect();
     latencies.sort_unstable();
     latencies.get(latencies.len().checked_sub(1)? / 2).copied()
+}
+
+/// Times `rounds` writes of a sleeping child's pid into a new cgroup's `cgroup.procs` (on
+/// cgroup v2, else in the v1 `pids` hierarchy), 50 ms apart as container starts are. The
+/// kernel takes its threadgroup lock for writing there; unless the cgroup2 mount has
+/// `favordynmods`, that waits for an RCU grace period whenever the lock was idle, which on a
+/// VM is milliseconds of every container start, whichever the runtime.
+fn cgroup_migration(rounds: usize) -> std::io::Result<Vec<Duration>> {
+    let root = Path::new("/sys/fs/cgroup");
+    let hierarchy = if root.join("cgroup.controllers").exists() {
+        root.to_owned()
+    } else {
+        root.join("pids")
+    };
+    let dir = hierarchy.join(format!("runtime-bench-migration-{}", std::process::id()));
+    std::fs::create_dir(&dir)?;
+    let mut samples = Vec::with_capacity(rounds);
+    let mut result = Ok(());
+    for _ in 0..rounds {
+        std::thread::sleep(Duration::from_millis(50));
+        let mut child = match Command::new("sleep").arg("5").spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        };
+        let start = Instant::now();
+        let moved = std::fs::write(dir.join("cgroup.procs"), child.id().to_string());
+        samples.push(start.elapsed());
+        let _ = child.kill();
+        let _ = child.wait();
+        if let Err(e) = moved {
+            result = Err(e);
+            break;
+        }
+    }
+    // The children are gone: the cgroup is empty and can go.
+    std::fs::remove_dir(&dir)?;
+    result.map(|()| samples)
 }
 
 fn median_ms(samples: &mut [Duration]) -> f64 {
