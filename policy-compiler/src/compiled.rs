@@ -244,10 +244,11 @@ impl CompiledPolicy {
         Ok(record)
     }
 
-    fn content_digest(&self) -> String {
+    /// The record as the digest covers it: without its digest, capability sets in sorted order
+    /// (oci-spec holds them in hash sets).
+    fn digested_value(&self) -> serde_json::Value {
         let mut value = serde_json::to_value(self).expect("a compiled policy serializes");
         value["digest"] = serde_json::Value::String(String::new());
-        // Capability sets are sets (oci-spec holds them in hash sets): hashed in sorted order.
         if let Some(sets) = value
             .pointer_mut("/spec/process/capabilities")
             .and_then(serde_json::Value::as_object_mut)
@@ -258,6 +259,11 @@ impl CompiledPolicy {
                 }
             }
         }
+        value
+    }
+
+    fn content_digest(&self) -> String {
+        let mut value = self.digested_value();
         // Canonical JSON: compact, every object's keys in sorted order (serialised in one
         // pass, then hashed in one call).
         value.sort_all_objects();
@@ -314,7 +320,6 @@ mod tests {
     #[test]
     fn digest_is_the_hash_of_the_canonical_form() {
         let bundles = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bundles");
-        let mut checked = 0;
         for file in [
             "bench-hardened.yaml",
             "customer-support/openshell-policy.yaml",
@@ -324,19 +329,7 @@ mod tests {
         ] {
             let text = std::fs::read_to_string(bundles.join(file)).unwrap();
             let policy = crate::compile_default(file, &text).unwrap();
-            let name = file;
-            let mut value = serde_json::to_value(&policy).unwrap();
-            value["digest"] = serde_json::Value::String(String::new());
-            if let Some(sets) = value
-                .pointer_mut("/spec/process/capabilities")
-                .and_then(serde_json::Value::as_object_mut)
-            {
-                for set in sets.values_mut() {
-                    if let Some(names) = set.as_array_mut() {
-                        names.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
-                    }
-                }
-            }
+            let value = policy.digested_value();
             let mut hasher = Sha256::new();
             write_canonical(&value, &mut hasher);
             let want: String = hasher
@@ -344,10 +337,8 @@ mod tests {
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect();
-            assert_eq!(policy.digest, format!("sha256:{want}"), "{name}");
+            assert_eq!(policy.digest, format!("sha256:{want}"), "{file}");
             policy.verify().unwrap();
-            checked += 1;
         }
-        assert_eq!(checked, 5);
     }
 }
