@@ -486,30 +486,22 @@ fn cgroup_migration(rounds: usize) -> std::io::Result<Vec<Duration>> {
     };
     let dir = hierarchy.join(format!("runtime-bench-migration-{}", std::process::id()));
     std::fs::create_dir(&dir)?;
-    let mut samples = Vec::with_capacity(rounds);
-    let mut result = Ok(());
-    for _ in 0..rounds {
-        std::thread::sleep(Duration::from_millis(50));
-        let mut child = match Command::new("sleep").arg("5").spawn() {
-            Ok(child) => child,
-            Err(e) => {
-                result = Err(e);
-                break;
-            }
-        };
-        let start = Instant::now();
-        let moved = std::fs::write(dir.join("cgroup.procs"), child.id().to_string());
-        samples.push(start.elapsed());
-        let _ = child.kill();
-        let _ = child.wait();
-        if let Err(e) = moved {
-            result = Err(e);
-            break;
-        }
-    }
-    // The children are gone: the cgroup is empty and can go.
+    let samples = (0..rounds).map(|_| time_one_move(&dir)).collect();
+    // Each child was reaped before the next: the cgroup is empty and can go.
     std::fs::remove_dir(&dir)?;
-    result.map(|()| samples)
+    samples
+}
+
+/// After 50 ms idle, the time to write a sleeping child's pid into `dir`'s `cgroup.procs`.
+fn time_one_move(dir: &Path) -> std::io::Result<Duration> {
+    std::thread::sleep(Duration::from_millis(50));
+    let mut child = Command::new("sleep").arg("5").spawn()?;
+    let start = Instant::now();
+    let moved = std::fs::write(dir.join("cgroup.procs"), child.id().to_string());
+    let elapsed = start.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    moved.map(|()| elapsed)
 }
 
 fn median_ms(samples: &mut [Duration]) -> f64 {
