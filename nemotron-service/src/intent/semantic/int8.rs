@@ -66,7 +66,7 @@ impl QuantizedRows {
             let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
             let inverse = 1.0 / scale;
             for (q, v) in out.iter_mut().zip(row) {
-                *q = (round(v * inverse) as i32 + OFFSET) as u8;
+                *q = round_to_int(v * inverse).wrapping_add(OFFSET) as u8;
             }
             self.scales.push(scale);
         }
@@ -88,12 +88,16 @@ fn max_abs(x: &[f32]) -> f32 {
         .fold(0.0f32, |m, v| m.max(v.abs()))
 }
 
-/// `x` (at most 2²² in magnitude) rounded to the nearest integer, ties to even, with two
-/// additions: `f32::round` is a library call on CPUs without SSE4.1 and stops the loop from
-/// vectorising.
-pub(super) fn round(x: f32) -> f32 {
-    const SHIFT: f32 = 12_582_912.0; // 1.5 × 2²³: the sum has no fraction bits left.
-    (x + SHIFT) - SHIFT
+/// Adding 1.5 × 2²³ to a float of at most 2²² in magnitude leaves no fraction bits: the sum is
+/// the float rounded to the nearest integer (ties to even), and its low bits are that integer.
+const SHIFT: f32 = 12_582_912.0;
+
+/// `x` (at most 2²² in magnitude) rounded to the nearest integer, ties to even, read from the
+/// bits of the shifted sum: `f32::round` is a library call on CPUs without SSE4.1 and `as i32`
+/// saturates, and either stops the loop from vectorising.
+#[inline(always)]
+pub(super) fn round_to_int(x: f32) -> i32 {
+    ((x + SHIFT).to_bits() as i32).wrapping_sub(SHIFT.to_bits() as i32)
 }
 
 /// A linear layer `y = x Wᵀ + b` with 8-bit weights packed for the kernel.
@@ -364,15 +368,10 @@ mod tests {
 
     #[test]
     fn rounding_is_to_the_nearest_integer_ties_to_even() {
-        for (x, want) in [
-            (0.4, 0.0),
-            (0.5, 0.0),
-            (1.5, 2.0),
-            (-2.6, -3.0),
-            (126.7, 127.0),
-        ] {
-            assert_eq!(round(x), want, "{x}");
+        for (x, want) in [(0.4, 0), (0.5, 0), (1.5, 2), (-2.6, -3), (126.7, 127)] {
+            assert_eq!(round_to_int(x), want, "{x}");
         }
+        assert_eq!(round_to_int(-127.2), -127);
         assert_eq!(
             max_abs(&[1.0, -9.0, 3.0, 0.0, 2.0, 2.0, 2.0, 2.0, -10.0]),
             10.0

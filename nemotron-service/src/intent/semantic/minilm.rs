@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use candle_core::{DType, Tensor};
 use serde::Deserialize;
 
-use super::int8::{Kernel, QuantizedLinear, QuantizedRows, round};
+use super::int8::{Kernel, QuantizedLinear, QuantizedRows, round_to_int};
 
 /// The fields of the model's `config.json` the forward pass needs.
 #[derive(Debug, Clone, Deserialize)]
@@ -77,6 +77,9 @@ pub struct MiniLm {
     intermediate: usize,
     vocab: usize,
     positions: usize,
+    /// Whether the CPU has AVX-512F, for which the float loops (attention, GELU) are also
+    /// compiled: the same operations in the same order, so the results do not change.
+    wide: bool,
 }
 
 /// The tensors of a safetensors file, taken out by name with their shape checked.
@@ -141,6 +144,12 @@ impl MiniLm {
         if heads == 0 || !h.is_multiple_of(heads) {
             return Err(format!("{h} dimensions do not split into {heads} heads"));
         }
+        if !(h / heads).is_multiple_of(LANES) {
+            return Err(format!(
+                "heads of {} dimensions: the attention needs a multiple of {LANES}",
+                h / heads
+            ));
+        }
         let eps = config.layer_norm_eps as f32;
         let mut t = Tensors(tensors);
         let word = t.take("embeddings.word_embeddings.weight", &[config.vocab_size, h])?;
@@ -192,6 +201,7 @@ impl MiniLm {
             intermediate: i,
             vocab: config.vocab_size,
             positions: config.max_position_embeddings,
+            wide: kernel == Kernel::Vnni,
         })
     }
 
@@ -229,10 +239,12 @@ impl MiniLm {
         let mut context = vec![0.0f32; n * h];
         let mut projected = vec![0.0f32; n * h];
         let mut intermediate = vec![0.0f32; n * self.intermediate];
-        let mut scores = vec![0.0f32; n];
+        let width = n.next_multiple_of(LANES);
+        let mut keys = vec![0.0f32; h * width];
+        let mut scores = vec![0.0f32; n * width];
         for layer in &self.layers {
             layer.qkv.forward(&x, n, &mut quantized, &mut qkv);
-            self.attention(&qkv, n, &mut scores, &mut context);
+            self.attention(&qkv, n, &mut keys, &mut scores, &mut context);
             layer
                 .attention_output
                 .forward(&context, n, &mut quantized, &mut projected);
@@ -242,7 +254,7 @@ impl MiniLm {
             layer
                 .intermediate
                 .forward(&x, n, &mut quantized, &mut intermediate);
-            intermediate.iter_mut().for_each(|v| *v = gelu(*v));
+            self.gelu(&mut intermediate);
             layer
                 .output
                 .forward(&intermediate, n, &mut quantized, &mut projected);
@@ -253,35 +265,162 @@ impl MiniLm {
     }
 
     /// Scaled dot-product attention of every head over the `n` rows of `qkv`, into `context`.
-    fn attention(&self, qkv: &[f32], n: usize, scores: &mut [f32], context: &mut [f32]) {
+    /// A head's scores are `Q Kᵀ` and its output `P V`, each computed in tiles of
+    /// [`TILE_ROWS`] rows by [`LANES`] columns whose sums stay in registers. `keys` (the hidden
+    /// size times `n` rounded up to [`LANES`]) holds the keys transposed, so that a tile's
+    /// columns are consecutive; `scores` holds `n` rows of as many.
+    fn attention(
+        &self,
+        qkv: &[f32],
+        n: usize,
+        keys: &mut [f32],
+        scores: &mut [f32],
+        context: &mut [f32],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if self.wide {
+            // SAFETY: `wide` is only set where the CPU has AVX-512F.
+            return unsafe { self.attention_avx512(qkv, n, keys, scores, context) };
+        }
+        self.attention_pass(qkv, n, keys, scores, context)
+    }
+
+    /// [`MiniLm::attention`] compiled for AVX-512.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must have AVX-512F.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn attention_avx512(
+        &self,
+        qkv: &[f32],
+        n: usize,
+        keys: &mut [f32],
+        scores: &mut [f32],
+        context: &mut [f32],
+    ) {
+        self.attention_pass(qkv, n, keys, scores, context)
+    }
+
+    /// The body of [`MiniLm::attention`], inlined into each of its callers with the caller's
+    /// instruction set.
+    #[inline(always)]
+    fn attention_pass(
+        &self,
+        qkv: &[f32],
+        n: usize,
+        keys: &mut [f32],
+        scores: &mut [f32],
+        context: &mut [f32],
+    ) {
+        if n == 0 {
+            return;
+        }
         let h = self.hidden;
         let d = h / self.heads;
         let scale = 1.0 / (d as f32).sqrt();
-        context.fill(0.0);
+        let width = n.next_multiple_of(LANES);
+        let keys = &mut keys[..h * width];
+        for (j, row) in qkv.chunks_exact(3 * h).take(n).enumerate() {
+            for (c, &k) in row[h..2 * h].iter().enumerate() {
+                keys[c * width + j] = k;
+            }
+        }
+        let scores = &mut scores[..n * width];
+        // Row `i` of `qkv`, or its last row past the end: a tile's rows past `n` repeat it and
+        // their sums are dropped.
+        let row = |i: usize| &qkv[i.min(n - 1) * 3 * h..][..3 * h];
         for head in 0..self.heads {
             let column = head * d;
-            for i in 0..n {
-                let q = &qkv[i * 3 * h + column..][..d];
-                let mut max = f32::NEG_INFINITY;
-                for (j, s) in scores[..n].iter_mut().enumerate() {
-                    let k = &qkv[j * 3 * h + h + column..][..d];
-                    *s = dot(q, k) * scale;
-                    max = max.max(*s);
+            for first in (0..n).step_by(TILE_ROWS) {
+                let rows = (n - first).min(TILE_ROWS);
+                let queries: [&[f32]; TILE_ROWS] =
+                    std::array::from_fn(|r| &row(first + r)[column..][..d]);
+                for block in (0..width).step_by(LANES) {
+                    let mut sums = [[0.0f32; LANES]; TILE_ROWS];
+                    for c in 0..d {
+                        let k = &keys[(column + c) * width + block..][..LANES];
+                        for (sums, q) in sums.iter_mut().zip(&queries) {
+                            let q = q[c];
+                            sums.iter_mut().zip(k).for_each(|(s, k)| *s += q * k);
+                        }
+                    }
+                    for (r, sums) in sums[..rows].iter().enumerate() {
+                        scores[(first + r) * width + block..][..LANES].copy_from_slice(sums);
+                    }
                 }
-                let mut total = 0.0;
-                for s in scores[..n].iter_mut() {
-                    *s = exp(*s - max);
-                    total += *s;
-                }
-                let out = &mut context[i * h + column..][..d];
-                for (j, s) in scores[..n].iter().enumerate() {
-                    let v = &qkv[j * 3 * h + 2 * h + column..][..d];
-                    let p = s / total;
-                    out.iter_mut().zip(v).for_each(|(o, v)| *o += p * v);
+            }
+            // The softmax of each row over whole vectors: the columns past `n` count for
+            // nothing (minus infinity in the maximum, zero in the sum).
+            for p in scores.chunks_exact_mut(width) {
+                p.iter_mut().for_each(|s| *s *= scale);
+                p[n..].fill(f32::NEG_INFINITY);
+                let max = max_of(p);
+                p.iter_mut().for_each(|s| *s = exp(*s - max));
+                p[n..].fill(0.0);
+                let total = sum_of(p);
+                p.iter_mut().for_each(|s| *s /= total);
+            }
+            for first in (0..n).step_by(TILE_ROWS) {
+                let rows = (n - first).min(TILE_ROWS);
+                let probabilities: [&[f32]; TILE_ROWS] =
+                    std::array::from_fn(|r| &scores[(first + r).min(n - 1) * width..][..n]);
+                for block in (column..column + d).step_by(LANES) {
+                    let mut sums = [[0.0f32; LANES]; TILE_ROWS];
+                    for (j, values) in qkv.chunks_exact(3 * h).take(n).enumerate() {
+                        let v = &values[2 * h + block..][..LANES];
+                        let p: [f32; TILE_ROWS] = std::array::from_fn(|r| probabilities[r][j]);
+                        for (sums, p) in sums.iter_mut().zip(p) {
+                            sums.iter_mut().zip(v).for_each(|(s, v)| *s += p * v);
+                        }
+                    }
+                    for (r, sums) in sums[..rows].iter().enumerate() {
+                        context[(first + r) * h + block..][..LANES].copy_from_slice(sums);
+                    }
                 }
             }
         }
     }
+
+    /// GELU of every value of `x`, in place.
+    fn gelu(&self, x: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.wide {
+            // SAFETY: `wide` is only set where the CPU has AVX-512F.
+            return unsafe { gelu_avx512(x) };
+        }
+        x.iter_mut().for_each(|v| *v = gelu(*v));
+    }
+}
+
+/// Floats one vector register holds (AVX-512); loops over whole rows of this many vectorise on
+/// every instruction set.
+const LANES: usize = 16;
+/// Rows an attention tile computes at once: enough independent sums to keep the core busy.
+const TILE_ROWS: usize = 8;
+
+/// The largest of `x` (whole vectors of [`LANES`]), lane by lane so that the loop vectorises.
+#[inline(always)]
+fn max_of(x: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    for chunk in x.chunks_exact(LANES) {
+        lanes
+            .iter_mut()
+            .zip(chunk)
+            .for_each(|(m, v)| *m = m.max(*v));
+    }
+    lanes.iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v))
+}
+
+/// The sum of `x` (whole vectors of [`LANES`]), lane by lane so that the loop vectorises.
+#[inline(always)]
+fn sum_of(x: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; LANES];
+    for chunk in x.chunks_exact(LANES) {
+        lanes.iter_mut().zip(chunk).for_each(|(s, v)| *s += v);
+    }
+    lanes.iter().sum()
 }
 
 /// The dot product of `a` and `b`, summed in eight lanes so that the loop vectorises (a
@@ -310,25 +449,40 @@ fn add_into(x: &mut [f32], y: &[f32]) {
 /// `e^x` for `-87 <= x <= 0` (softmax's exponents; below, `e^-87`), within 5 × 10⁻⁷ relative:
 /// `2^k` from the
 /// exponent bits times a polynomial for `e^r`, `|r| <= ln 2 / 2`. No call, so it inlines.
+#[inline(always)]
 fn exp(x: f32) -> f32 {
     let x = x.max(-87.0);
-    let k = round(x * std::f32::consts::LOG2_E);
+    let exponent = round_to_int(x * std::f32::consts::LOG2_E);
+    let k = exponent as f32;
     // ln 2 in two parts, the first exact in few bits, so that `k ln 2` loses nothing.
     let r = (x - k * 0.693_145_75) - k * 1.428_606_8e-6;
     let mut p = 1.0 / 720.0;
     for c in [1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
         p = p * r + c;
     }
-    p * f32::from_bits(((k as i32 + 127) as u32) << 23)
+    p * f32::from_bits(((exponent + 127) as u32) << 23)
+}
+
+/// GELU of every value of `x`, compiled for AVX-512.
+///
+/// # Safety
+///
+/// The CPU must have AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn gelu_avx512(x: &mut [f32]) {
+    x.iter_mut().for_each(|v| *v = gelu(*v));
 }
 
 /// GELU as BERT defines it, `x Φ(x) = x (1 + erf(x / √2)) / 2`.
+#[inline(always)]
 fn gelu(x: f32) -> f32 {
     0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
 /// The error function as a rational function of `x` (Eigen's single-precision `erf`, exact to
 /// a few units in the last place): no branch and no call, so loops over it vectorise.
+#[inline(always)]
 fn erf(x: f32) -> f32 {
     let x = x.clamp(-4.0, 4.0);
     let x2 = x * x;
