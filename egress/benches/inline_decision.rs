@@ -1,7 +1,8 @@
 //! What the in-line decision adds to a proxied API call: the action built from the request, the
 //! intent classified and the compiled record decided by the embedded decision engine, audited
 //! to a file, as the proxy's `Evaluate` step does it (`Actions::decide`, off the async
-//! threads), and the engine call alone (`PolicyService::evaluate_under`).
+//! threads), and the engine call alone (`PolicyService::evaluate_under`); and, as a control, a
+//! fixed computation as long as the engine's median, timed the same way: the host's own tail.
 //!
 //! `cargo bench --profile ci --workspace --bench inline_decision` (or the bench profile).
 //! Options (environment): `BENCH_CALLS` (default 20000).
@@ -78,6 +79,33 @@ fn report(what: &str, mut samples: Vec<Duration>) {
     );
 }
 
+/// `rounds` rounds of integer arithmetic the compiler cannot skip.
+fn fixed_work(rounds: u64) -> u64 {
+    let mut x = std::hint::black_box(0x9e37_79b9_7f4a_7c15u64);
+    for _ in 0..rounds {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    }
+    x
+}
+
+/// Timings of the same fixed work, sized to take about `target`: what this host's own jitter
+/// (interrupts, a busy sibling core, the hypervisor) does to the percentiles of a call whose
+/// work never varies, to read the engine's tail against.
+fn fixed_work_samples(target: Duration, calls: usize) -> Vec<Duration> {
+    let probe = 100_000;
+    let started = Instant::now();
+    std::hint::black_box(fixed_work(probe));
+    let per_round = started.elapsed().as_secs_f64() / probe as f64;
+    let rounds = (target.as_secs_f64() / per_round).max(1.0) as u64;
+    (0..calls)
+        .map(|_| {
+            let started = Instant::now();
+            std::hint::black_box(fixed_work(rounds));
+            started.elapsed()
+        })
+        .collect()
+}
+
 fn sandbox(dir: &Path) -> Sandbox {
     let text = POLICY.replace("@TRAIL@", &dir.join("policy.jsonl").display().to_string());
     let set = PolicySet::parse("bench.yaml", &text).expect("bench policy");
@@ -151,7 +179,16 @@ fn main() {
             started.elapsed()
         })
         .collect();
+    let engine_p50 = {
+        let mut sorted = samples.clone();
+        sorted.sort();
+        percentile(&sorted, 0.50)
+    };
     report("decision engine (evaluate_under)", samples);
+    report(
+        "control: fixed work as long as the engine's p50",
+        fixed_work_samples(engine_p50, calls),
+    );
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
