@@ -540,6 +540,112 @@ mod tests {
         assert_eq!(dot(&[1.0; 11], &[2.0; 11]), 22.0);
     }
 
+    /// An encoder with nothing but the shape attention and GELU read.
+    fn shape(hidden: usize, heads: usize, wide: bool) -> MiniLm {
+        let norm = LayerNorm {
+            weight: Vec::new(),
+            bias: Vec::new(),
+            ones: Vec::new(),
+            eps: 0.0,
+        };
+        MiniLm {
+            word: Vec::new(),
+            position: Vec::new(),
+            token_type: Vec::new(),
+            embedding_norm: norm,
+            layers: Vec::new(),
+            hidden,
+            heads,
+            intermediate: 0,
+            vocab: 0,
+            positions: 0,
+            wide,
+        }
+    }
+
+    /// Attention as the formula reads, in `f64`, one query and one head at a time.
+    fn attention_reference(qkv: &[f32], n: usize, hidden: usize, heads: usize) -> Vec<f64> {
+        let d = hidden / heads;
+        let at = |row: usize, column: usize| f64::from(qkv[row * 3 * hidden + column]);
+        let mut context = vec![0.0; n * hidden];
+        for head in 0..heads {
+            for i in 0..n {
+                let scores: Vec<f64> = (0..n)
+                    .map(|j| {
+                        (0..d)
+                            .map(|c| at(i, head * d + c) * at(j, hidden + head * d + c))
+                            .sum::<f64>()
+                            / (d as f64).sqrt()
+                    })
+                    .collect();
+                let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let weights: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+                let total: f64 = weights.iter().sum();
+                for c in 0..d {
+                    context[i * hidden + head * d + c] = (0..n)
+                        .map(|j| weights[j] / total * at(j, 2 * hidden + head * d + c))
+                        .sum();
+                }
+            }
+        }
+        context
+    }
+
+    #[test]
+    fn tiled_attention_matches_the_formula_at_every_tile_edge() {
+        let (hidden, heads) = (64, 2);
+        for n in [1usize, 2, 7, 8, 9, 15, 16, 17, 33, 64] {
+            let qkv: Vec<f32> = (0..n * 3 * hidden)
+                .map(|i| ((i * 7919 + n * 31) % 2000) as f32 / 400.0 - 2.5)
+                .collect();
+            let width = n.next_multiple_of(LANES);
+            let run = |model: &MiniLm| {
+                let mut keys = vec![f32::NAN; hidden * width];
+                let mut scores = vec![f32::NAN; n * width];
+                let mut context = vec![f32::NAN; n * hidden];
+                model.attention(&qkv, n, &mut keys, &mut scores, &mut context);
+                context
+            };
+            let portable = run(&shape(hidden, heads, false));
+            let want = attention_reference(&qkv, n, hidden, heads);
+            for (k, (got, want)) in portable.iter().zip(&want).enumerate() {
+                assert!(
+                    (f64::from(*got) - want).abs() < 1e-4,
+                    "{n} tokens, value {k}: {got} vs {want}"
+                );
+            }
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                let wide = run(&shape(hidden, heads, true));
+                let same = wide
+                    .iter()
+                    .zip(&portable)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{n} tokens: AVX-512 and portable attention differ");
+            }
+        }
+    }
+
+    #[test]
+    fn gelu_is_the_same_on_every_instruction_set() {
+        let x: Vec<f32> = (0..1000).map(|i| i as f32 / 100.0 - 5.0).collect();
+        let mut portable = x.clone();
+        shape(16, 1, false).gelu(&mut portable);
+        for (v, g) in x.iter().zip(&portable) {
+            assert_eq!(*g, gelu(*v));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            let mut wide = x.clone();
+            shape(16, 1, true).gelu(&mut wide);
+            assert!(
+                wide.iter()
+                    .zip(&portable)
+                    .all(|(a, b)| a.to_bits() == b.to_bits())
+            );
+        }
+    }
+
     #[test]
     fn layer_norm_centres_and_scales_each_row() {
         let norm = LayerNorm {
