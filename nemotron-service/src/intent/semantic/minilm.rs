@@ -239,12 +239,10 @@ impl MiniLm {
         let mut context = vec![0.0f32; n * h];
         let mut projected = vec![0.0f32; n * h];
         let mut intermediate = vec![0.0f32; n * self.intermediate];
-        let width = n.next_multiple_of(LANES);
-        let mut keys = vec![0.0f32; h * width];
-        let mut scores = vec![0.0f32; n * width];
+        let mut scratch = Scratch::new(h, n);
         for layer in &self.layers {
             layer.qkv.forward(&x, n, &mut quantized, &mut qkv);
-            self.attention(&qkv, n, &mut keys, &mut scores, &mut context);
+            self.attention(&qkv, n, &mut scratch, &mut context);
             layer
                 .attention_output
                 .forward(&context, n, &mut quantized, &mut projected);
@@ -268,21 +266,14 @@ impl MiniLm {
     /// A head's scores are `Q Kᵀ` and its output `P V`, each computed in tiles of
     /// [`TILE_ROWS`] rows by [`LANES`] columns whose sums stay in registers. `keys` (the hidden
     /// size times `n` rounded up to [`LANES`]) holds the keys transposed, so that a tile's
-    /// columns are consecutive; `scores` holds `n` rows of as many.
-    fn attention(
-        &self,
-        qkv: &[f32],
-        n: usize,
-        keys: &mut [f32],
-        scores: &mut [f32],
-        context: &mut [f32],
-    ) {
+    /// columns are consecutive; `scores` holds `n` rows of as many ([`Scratch::new`]).
+    fn attention(&self, qkv: &[f32], n: usize, scratch: &mut Scratch, context: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         if self.wide {
             // SAFETY: `wide` is only set where the CPU has AVX-512F.
-            return unsafe { self.attention_avx512(qkv, n, keys, scores, context) };
+            return unsafe { self.attention_avx512(qkv, n, scratch, context) };
         }
-        self.attention_pass(qkv, n, keys, scores, context)
+        self.attention_pass(qkv, n, scratch, context)
     }
 
     /// [`MiniLm::attention`] compiled for AVX-512.
@@ -296,24 +287,16 @@ impl MiniLm {
         &self,
         qkv: &[f32],
         n: usize,
-        keys: &mut [f32],
-        scores: &mut [f32],
+        scratch: &mut Scratch,
         context: &mut [f32],
     ) {
-        self.attention_pass(qkv, n, keys, scores, context)
+        self.attention_pass(qkv, n, scratch, context)
     }
 
     /// The body of [`MiniLm::attention`], inlined into each of its callers with the caller's
     /// instruction set.
     #[inline(always)]
-    fn attention_pass(
-        &self,
-        qkv: &[f32],
-        n: usize,
-        keys: &mut [f32],
-        scores: &mut [f32],
-        context: &mut [f32],
-    ) {
+    fn attention_pass(&self, qkv: &[f32], n: usize, scratch: &mut Scratch, context: &mut [f32]) {
         if n == 0 {
             return;
         }
@@ -321,13 +304,13 @@ impl MiniLm {
         let d = h / self.heads;
         let scale = 1.0 / (d as f32).sqrt();
         let width = n.next_multiple_of(LANES);
-        let keys = &mut keys[..h * width];
+        let keys = &mut scratch.keys[..h * width];
         for (j, row) in qkv.chunks_exact(3 * h).take(n).enumerate() {
             for (c, &k) in row[h..2 * h].iter().enumerate() {
                 keys[c * width + j] = k;
             }
         }
-        let scores = &mut scores[..n * width];
+        let scores = &mut scratch.scores[..n * width];
         // Row `i` of `qkv`, or its last row past the end: a tile's rows past `n` repeat it and
         // their sums are dropped.
         let row = |i: usize| &qkv[i.min(n - 1) * 3 * h..][..3 * h];
@@ -391,6 +374,23 @@ impl MiniLm {
             return unsafe { gelu_avx512(x) };
         }
         x.iter_mut().for_each(|v| *v = gelu(*v));
+    }
+}
+
+/// The buffers attention works in for a text of `n` tokens: the keys transposed, a row of
+/// scores per token, each row `n` rounded up to [`LANES`].
+struct Scratch {
+    keys: Vec<f32>,
+    scores: Vec<f32>,
+}
+
+impl Scratch {
+    fn new(hidden: usize, n: usize) -> Scratch {
+        let width = n.next_multiple_of(LANES);
+        Scratch {
+            keys: vec![0.0; hidden * width],
+            scores: vec![0.0; n * width],
+        }
     }
 }
 
@@ -598,12 +598,12 @@ mod tests {
             let qkv: Vec<f32> = (0..n * 3 * hidden)
                 .map(|i| ((i * 7919 + n * 31) % 2000) as f32 / 400.0 - 2.5)
                 .collect();
-            let width = n.next_multiple_of(LANES);
             let run = |model: &MiniLm| {
-                let mut keys = vec![f32::NAN; hidden * width];
-                let mut scores = vec![f32::NAN; n * width];
+                let mut scratch = Scratch::new(hidden, n);
+                scratch.keys.fill(f32::NAN);
+                scratch.scores.fill(f32::NAN);
                 let mut context = vec![f32::NAN; n * hidden];
-                model.attention(&qkv, n, &mut keys, &mut scores, &mut context);
+                model.attention(&qkv, n, &mut scratch, &mut context);
                 context
             };
             let portable = run(&shape(hidden, heads, false));
