@@ -77,8 +77,9 @@ pub struct MiniLm {
     intermediate: usize,
     vocab: usize,
     positions: usize,
-    /// Whether the CPU has AVX-512F, for which the float loops (attention, GELU) are also
-    /// compiled: the same operations in the same order, so the results do not change.
+    /// Whether the CPU has AVX-512F (the VNNI kernel implies it), for which the float loops
+    /// (attention, GELU) are also compiled: the same operations in the same order, so the
+    /// results do not change.
     wide: bool,
 }
 
@@ -264,9 +265,8 @@ impl MiniLm {
 
     /// Scaled dot-product attention of every head over the `n` rows of `qkv`, into `context`.
     /// A head's scores are `Q Kᵀ` and its output `P V`, each computed in tiles of
-    /// [`TILE_ROWS`] rows by [`LANES`] columns whose sums stay in registers. `keys` (the hidden
-    /// size times `n` rounded up to [`LANES`]) holds the keys transposed, so that a tile's
-    /// columns are consecutive; `scores` holds `n` rows of as many ([`Scratch::new`]).
+    /// [`TILE_ROWS`] rows by [`LANES`] columns whose sums stay in registers. The keys are
+    /// transposed into `scratch`, so that a tile's columns are consecutive.
     fn attention(&self, qkv: &[f32], n: usize, scratch: &mut Scratch, context: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         if self.wide {
