@@ -172,7 +172,7 @@ impl EmbeddedEngine {
 
     /// Whether classifying `request` runs the embedding model: a model is loaded, `data` has
     /// text, and the axes the detectors decided are undecided
-    /// ([`super::fusion::semantic_can_raise`]).
+    /// (`fusion::semantic_can_raise`).
     #[cfg(feature = "embeddings")]
     pub fn runs_semantic(&self, request: &ActionRequest) -> bool {
         if self.semantic.is_none() || self.text_for_model(request).is_none() {

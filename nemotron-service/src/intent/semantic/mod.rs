@@ -1,8 +1,8 @@
 //! The semantic signal: the sentence embedding of an action's text (all-MiniLM-L6-v2 on the
-//! CPU, [`encoder`]) compared with labelled prototype sentences of attacker goals and ordinary
-//! requests ([`prototypes`]). A class is the text's verdict when its closest prototype is
+//! CPU, [`Encoder`]) compared with labelled prototype sentences of attacker goals and ordinary
+//! requests ([`PROTOTYPES`]). A class is the text's verdict when its closest prototype is
 //! closer than [`MIN_SIMILARITY`] and closer by [`MIN_MARGIN`] than the closest ordinary
-//! request; [`super::fusion`] then raises the axes the class implies.
+//! request; the intent module's fusion then raises the axes the class implies.
 
 mod encoder;
 mod int8;
