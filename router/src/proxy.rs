@@ -13,8 +13,8 @@
 //! endpoint sees exactly what was classified (duplicate keys or other parser differences cannot
 //! smuggle unclassified text through) — with the endpoint's `model` when it names one. Request
 //! headers: the caller's `Authorization` is removed, the endpoint's credential injected, and
-//! only [`FORWARDED_REQUEST_HEADERS`](crate::openai::FORWARDED_REQUEST_HEADERS) (plus `forward_headers`) pass. Response headers: only
-//! [`FORWARDED_RESPONSE_HEADERS`](crate::openai::FORWARDED_RESPONSE_HEADERS) and `x-ratelimit-*`, plus `x-openshell-endpoint`.
+//! only [`FORWARDED_REQUEST_HEADERS`] (plus `forward_headers`) pass. Response headers: only
+//! [`FORWARDED_RESPONSE_HEADERS`] and `x-ratelimit-*`, plus `x-openshell-endpoint`.
 
 use std::sync::Arc;
 use std::time::Instant;
