@@ -66,7 +66,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
 
-fn report(what: &str, mut samples: Vec<Duration>) {
+/// Prints the percentiles of `samples` under `what`; returns the median.
+fn report(what: &str, mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     println!(
@@ -77,6 +78,7 @@ fn report(what: &str, mut samples: Vec<Duration>) {
         us(percentile(&samples, 0.999)),
         samples.len()
     );
+    percentile(&samples, 0.50)
 }
 
 /// `rounds` rounds of integer arithmetic the compiler cannot skip.
@@ -179,12 +181,7 @@ fn main() {
             started.elapsed()
         })
         .collect();
-    let engine_p50 = {
-        let mut sorted = samples.clone();
-        sorted.sort();
-        percentile(&sorted, 0.50)
-    };
-    report("decision engine (evaluate_under)", samples);
+    let engine_p50 = report("decision engine (evaluate_under)", samples);
     report(
         "control: fixed work as long as the engine's p50",
         fixed_work_samples(engine_p50, calls),
