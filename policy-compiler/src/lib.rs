@@ -58,9 +58,12 @@
 //! - [`compile`]: a policy and the node's facts compiled into the container's one
 //!   [`CompiledPolicy`] record, which every component reads instead of the YAML.
 //! - [`wire`]: what the runtime, its hooks and the node services exchange.
+//! - [`container`]: one container at `createRuntime`: its admission question and its
+//!   registration record.
 //! - [`node_config`]: the node configuration (`/etc/openshell/config.toml`).
 pub mod caller_token;
 pub mod compiled;
+pub mod container;
 pub mod node_config;
 pub mod wire;
 

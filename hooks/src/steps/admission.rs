@@ -1,7 +1,8 @@
 //! Step 1 of `create-runtime`: may this sandbox start?
 
+use openshell_policy::container::admission_request;
+
 use crate::HookError;
-use crate::inputs::admission_request;
 use crate::steps::CreateContext;
 
 /// Asks the backend; anything but an enforced allow stops the container.
