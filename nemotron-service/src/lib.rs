@@ -13,6 +13,8 @@
 //!   validated Cedar policies, and evaluation (forbid wins, `@decision("escalate")` escalates).
 //! - [`escalation`]: what an escalation resolves to until approvals exist.
 //! - [`replay`]: a recorded audit trail decided again under a candidate policy.
+//! - [`sandboxes`]: a container's `createRuntime` and `poststop` done by the service for the
+//!   thin hook `openshell-hook-client` (admission, registration record, registration).
 //! - `http` (feature `server`): the HTTP/JSON API over a unix socket and TCP, `/healthz`,
 //!   `/metrics`; `client` (feature `client`): a unix-socket client of that API.
 //!
@@ -39,6 +41,7 @@ pub mod intent_backend;
 pub mod model;
 pub mod nl;
 pub mod replay;
+pub mod sandboxes;
 pub mod service;
 pub mod taxonomy;
 

@@ -55,6 +55,14 @@ pub enum ServiceError {
     /// The audit trail cannot be opened or read.
     #[error(transparent)]
     Audit(#[from] AuditError),
+    /// A container's registration record cannot be written or removed.
+    #[error("registration record {}: {source}", path.display())]
+    Registry {
+        /// The record.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The configured embedding model cannot be loaded.
     #[cfg(feature = "embeddings")]
     #[error(transparent)]

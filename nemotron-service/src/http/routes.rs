@@ -8,7 +8,7 @@ use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use chrono::{DateTime, Utc};
 use openshell_audit::TrailQuery;
 use openshell_policy::wire::{
@@ -29,6 +29,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/classify"),
     ("post", "/v1/evaluate"),
     ("post", "/v1/admission"),
+    ("post", "/v1/sandboxes"),
+    ("delete", "/v1/sandboxes/{id}"),
     ("post", "/v1/nl/compile"),
     ("put", "/v1/containers/{id}"),
     ("get", "/v1/containers/{id}"),
@@ -44,6 +46,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/classify", post(classify))
         .route("/v1/evaluate", post(evaluate))
         .route("/v1/admission", post(admission))
+        .route("/v1/sandboxes", post(start_sandbox))
+        .route("/v1/sandboxes/{id}", delete(stop_sandbox))
         .route("/v1/nl/compile", post(compile_nl))
         .route(
             "/v1/containers/{id}",
@@ -89,7 +93,7 @@ fn service_error(e: ServiceError) -> ApiError {
         ServiceError::Policy(_) | ServiceError::NaturalLanguage(_) => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
-        ServiceError::Audit(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        ServiceError::Audit(_) | ServiceError::Registry { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         #[cfg(feature = "embeddings")]
         ServiceError::Embeddings(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
@@ -210,6 +214,54 @@ async fn admission(
     let decision = state.service.admit(&request);
     count_decision(&state, "admission", &decision);
     axum::Json(decision)
+}
+
+/// Body of `POST /v1/sandboxes`: what the runtime hands its `createRuntime` hook (the OCI
+/// state) and the container's compiled policy record.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SandboxStart {
+    state: oci_spec::runtime::State,
+    policy: openshell_policy::CompiledPolicy,
+}
+
+/// `createRuntime` for the thin hook: 201 and the decision when admitted (the container is then
+/// recorded and registered), 403 naming the reasons when denied.
+async fn start_sandbox(
+    State(state): State<AppState>,
+    StrictJson(body): StrictJson<SandboxStart>,
+) -> Result<(StatusCode, axum::Json<Decision>), ApiError> {
+    let id = body.state.id().clone();
+    let decision = state
+        .service
+        .start_sandbox(&body.state, body.policy)
+        .map_err(service_error)?;
+    count_decision(&state, "admission", &decision);
+    if decision.is_allowed() {
+        return Ok((StatusCode::CREATED, axum::Json(decision)));
+    }
+    let policies = if decision.policies.is_empty() {
+        "none".to_owned()
+    } else {
+        decision.policies.join(", ")
+    };
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        format!(
+            "admission denied for container {id}: {} (policies: {policies})",
+            decision.reasons.join("; ")
+        ),
+    ))
+}
+
+/// `poststop` for the thin hook: the record removed, the container unregistered; 204 whether
+/// or not it was there.
+async fn stop_sandbox(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.service.stop_sandbox(&id).map_err(service_error)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Body of `POST /v1/nl/compile`.
