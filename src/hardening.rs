@@ -9,19 +9,70 @@ use oci_spec::runtime::Spec;
 use openshell_policy::node_config::NodeConfig;
 use openshell_policy::wire::SECCOMP_SUPERVISOR_SOCKET;
 use openshell_policy::{
-    Compiled, CompiledPolicy, EgressWiring, HookInjection, NodeFacts, PolicySet,
+    Compiled, CompiledPolicy, EgressWiring, HookInjection, NetworkIsolation, NodeFacts, PolicySet,
 };
 
 use crate::{exe_seal, gpu_edits};
 
 /// The hook binary's file name, looked up next to the runtime unless the node names a path; also
-/// the `args[0]` of every hook the runtime injects.
+/// the `args[0]` of the hooks the runtime injects with it.
 pub const HOOK_BINARY: &str = "openshell-hook";
+/// The thin hook's file name (next to the runtime), and its `args[0]`: on a node that runs the
+/// policy service it asks the service to do a sandbox's `createRuntime` and `poststop` in one
+/// request each, for sandboxes without a network to wire.
+pub const HOOK_CLIENT_BINARY: &str = "openshell-hook-client";
 /// The only environment hooks get (CVE-2025-23266: nothing inherited from the container).
 pub const HOOK_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// The hook calls for a container whose compiled policy the runtime wrote to `policy_file`.
-pub fn hook_injection(node: &NodeConfig, policy_file: &Path) -> Result<HookInjection> {
+/// True for a hook the runtime injected (by its `args[0]`).
+pub fn is_injected_hook(args0: Option<&str>) -> bool {
+    matches!(args0, Some(HOOK_BINARY | HOOK_CLIENT_BINARY))
+}
+
+/// The hook calls for a container under `policy` whose compiled record the runtime writes to
+/// `policy_file`. On a node that runs the policy service and names no `[hooks] binary`, a
+/// sandbox without a network to wire gets the thin client (the service admits, records and
+/// registers it); every other gets `openshell-hook`.
+pub fn hook_injection(
+    node: &NodeConfig,
+    policy: &PolicySet,
+    policy_file: &Path,
+) -> Result<HookInjection> {
+    // The hook enforces the node's timeout itself; the runtime's limit is a backstop above it.
+    let timeout_seconds =
+        i64::try_from(node.hooks.timeout_ms.div_ceil(1000)).unwrap_or(i64::MAX / 2) + 5;
+    let restricted = policy
+        .sandbox()
+        .is_some_and(|s| s.spec.isolation.network.value == NetworkIsolation::Restricted);
+    if let Some(socket) = node
+        .services
+        .nemotron
+        .as_ref()
+        .filter(|_| node.hooks.binary.is_none() && !restricted)
+    {
+        let common = [
+            "--socket".to_owned(),
+            socket.display().to_string(),
+            "--timeout-ms".to_owned(),
+            node.hooks.timeout_ms.to_string(),
+        ];
+        let mut create_runtime_args = vec![
+            HOOK_CLIENT_BINARY.to_owned(),
+            "create-runtime".to_owned(),
+            "--policy".to_owned(),
+            policy_file.display().to_string(),
+        ];
+        create_runtime_args.extend(common.iter().cloned());
+        let mut poststop_args = vec![HOOK_CLIENT_BINARY.to_owned(), "poststop".to_owned()];
+        poststop_args.extend(common);
+        return Ok(HookInjection {
+            path: next_to_runtime(HOOK_CLIENT_BINARY)?,
+            create_runtime_args,
+            poststop_args,
+            env: vec![format!("PATH={HOOK_PATH}")],
+            timeout_seconds: Some(timeout_seconds),
+        });
+    }
     let path = hook_binary(node)?;
     let config = NodeConfig::default_path();
     let mut common = Vec::new();
@@ -37,9 +88,6 @@ pub fn hook_injection(node: &NodeConfig, policy_file: &Path) -> Result<HookInjec
     create_runtime_args.extend(common.iter().cloned());
     let mut poststop_args = vec![HOOK_BINARY.to_owned(), "poststop".to_owned()];
     poststop_args.extend(common);
-    // The hook enforces the node's timeout itself; the runtime's limit is a backstop above it.
-    let timeout_seconds =
-        i64::try_from(node.hooks.timeout_ms.div_ceil(1000)).unwrap_or(i64::MAX / 2) + 5;
     Ok(HookInjection {
         path,
         create_runtime_args,
@@ -51,13 +99,23 @@ pub fn hook_injection(node: &NodeConfig, policy_file: &Path) -> Result<HookInjec
 
 /// `openshell-hook`: `[hooks] binary`, else next to the runtime's own binary.
 pub fn hook_binary(node: &NodeConfig) -> Result<PathBuf> {
-    let path = match &node.hooks.binary {
-        Some(path) => path.clone(),
-        None => exe_seal::original_exe()
+    match &node.hooks.binary {
+        Some(path) => existing(path.clone()),
+        None => next_to_runtime(HOOK_BINARY),
+    }
+}
+
+/// The binary `name` next to the runtime's own.
+fn next_to_runtime(name: &str) -> Result<PathBuf> {
+    existing(
+        exe_seal::original_exe()
             .parent()
-            .map(|dir| dir.join(HOOK_BINARY))
-            .unwrap_or_else(|| PathBuf::from(HOOK_BINARY)),
-    };
+            .map(|dir| dir.join(name))
+            .unwrap_or_else(|| PathBuf::from(name)),
+    )
+}
+
+fn existing(path: PathBuf) -> Result<PathBuf> {
     if !path.is_file() {
         bail!(
             "{} not found: install it next to openshell or set [hooks] binary in {}",

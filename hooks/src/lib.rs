@@ -48,6 +48,7 @@ pub mod backend;
 pub mod environment;
 pub mod inputs;
 pub mod steps;
+pub mod thin_client;
 
 pub use openshell_policy::CompiledPolicy;
 

@@ -100,11 +100,12 @@ fn undo_injected_hooks(spec: &Spec, id: &str, bundle: &Path) {
         .unwrap_or_default()
         .into_iter()
         .filter(|hook| {
-            hook.args()
-                .as_ref()
-                .and_then(|args| args.first())
-                .map(String::as_str)
-                == Some(hardening::HOOK_BINARY)
+            hardening::is_injected_hook(
+                hook.args()
+                    .as_ref()
+                    .and_then(|args| args.first())
+                    .map(String::as_str),
+            )
         })
         .collect();
     if injected.is_empty() {
@@ -135,8 +136,9 @@ fn apply_policy(
     };
     let policy = &attached.policy;
     let context = || format!("policy {:?} from {}", policy.name(), attached.origin);
-    let hooks = hardening::hook_injection(node, &staged_dir.join(StagedBundle::POLICY_FILE))
-        .with_context(context)?;
+    let hooks =
+        hardening::hook_injection(node, policy, &staged_dir.join(StagedBundle::POLICY_FILE))
+            .with_context(context)?;
     let compiled = hardening::compile(&spec, policy, node, staged_dir, Some(hooks))
         .with_context(context)?
         .policy;

@@ -409,7 +409,8 @@ fn compile_for(
     let mut spec = spec.clone();
     cgroup_path::ensure_cgroups_path(&mut spec, id, ctx.systemd_cgroup)?;
     let staged_dir = StagedBundle::path(&ctx.root, id);
-    let hooks = hardening::hook_injection(node, &staged_dir.join(StagedBundle::POLICY_FILE))?;
+    let hooks =
+        hardening::hook_injection(node, policy, &staged_dir.join(StagedBundle::POLICY_FILE))?;
     hardening::compile(&spec, policy, node, &staged_dir, Some(hooks))
 }
 

@@ -1,0 +1,385 @@
+//! The thin hook of a node that runs the policy service: the runtime injects
+//! `openshell-hook-client` for a sandbox without a network to wire, and the service admits,
+//! records and registers it (`POST /v1/sandboxes`) and undoes that at poststop
+//! (`DELETE /v1/sandboxes/{id}`). Real containers, a real `nemotron-service`, and the client
+//! binary driven directly with bad input, a tampered record, a restricted record, a peer that
+//! does not speak HTTP and one that never answers.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use openshell_integration::binaries;
+use openshell_integration::bundle::Bundle;
+use openshell_integration::leftovers::assert_clean;
+use openshell_integration::node::TestNode;
+use openshell_integration::policies::api_policy;
+use openshell_integration::runtime::Runtime;
+use openshell_integration::service::PolicyService;
+use openshell_integration::{unique_id, wait_for};
+use serde_json::{Value, json};
+
+const ISOLATED: [&str; 3] = [
+    "network: none",
+    "filesystem: read-only",
+    "syscalls: default",
+];
+const RESTRICTED: [&str; 3] = [
+    "network: restricted",
+    "filesystem: read-only",
+    "syscalls: default",
+];
+
+/// A node whose hooks go to the policy service at `<dir>/nemotron.sock`, and the service.
+fn service_node(dir: &Path, extra: &str) -> (TestNode, PolicyService, PathBuf) {
+    let socket = dir.join("nemotron.sock");
+    let node = TestNode::new(&format!(
+        "[services]\nnemotron = \"{}\"\n{extra}",
+        socket.display()
+    ));
+    let service = PolicyService::start(&node.config(), &socket);
+    (node, service, socket)
+}
+
+/// `args[0]` and the path of the spec's first hook of `kind` (`createRuntime`, `poststop`).
+fn hook(spec: &Value, kind: &str) -> (String, String) {
+    let hook = &spec["hooks"][kind][0];
+    (
+        hook["args"][0].as_str().unwrap_or_default().to_owned(),
+        hook["path"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// The compiled record `create` would write for `policy` on the runtime's node.
+fn compiled_record(rt: &Runtime, dir: &Path, name: &str, policy: &str) -> PathBuf {
+    let yaml = dir.join(format!("{name}.yaml"));
+    fs::write(&yaml, policy).unwrap();
+    let bundle = Bundle::new(&["true"]);
+    let record = rt.ok(&[
+        "policy",
+        "compile",
+        "--format",
+        "json",
+        yaml.to_str().unwrap(),
+        "--bundle",
+        bundle.path().to_str().unwrap(),
+        "--id",
+        name,
+    ]);
+    let path = dir.join(format!("{name}.json"));
+    fs::write(&path, record).unwrap();
+    path
+}
+
+#[test]
+fn a_service_node_starts_a_sandbox_through_the_thin_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let (node, service, _socket) = service_node(dir.path(), "");
+    let rt = Runtime::with_config(&node.config());
+    let bundle = Bundle::new(&["sleep", "300"]);
+    fs::write(
+        bundle.path().join("openshell-policy.yaml"),
+        api_policy("thin", &ISOLATED, &["crm.read"], &[], None),
+    )
+    .unwrap();
+    let id = unique_id("thin");
+    rt.ok(&[
+        "run",
+        "--detach",
+        "--bundle",
+        bundle.path().to_str().unwrap(),
+        &id,
+    ]);
+
+    // The spec runs the thin client, found next to the runtime, for both hooks.
+    let staged = rt.root().join(".openshell").join(&id);
+    let spec: Value =
+        serde_json::from_str(&fs::read_to_string(staged.join("config.json")).unwrap()).unwrap();
+    let client = binaries::path("openshell-hook-client");
+    for kind in ["createRuntime", "poststop"] {
+        assert_eq!(
+            hook(&spec, kind),
+            (
+                "openshell-hook-client".to_owned(),
+                client.display().to_string()
+            ),
+            "{kind}"
+        );
+    }
+    // The service admitted it, wrote the record the egress engine and router read, and
+    // registered it.
+    let record: Value =
+        serde_json::from_str(&fs::read_to_string(node.record(&id)).unwrap()).unwrap();
+    let compiled: Value =
+        serde_json::from_str(&fs::read_to_string(staged.join("policy.json")).unwrap()).unwrap();
+    assert_eq!(record["container_id"], id.as_str());
+    assert_eq!(record["policy"]["digest"], compiled["digest"]);
+    assert_eq!(record["pid"], json!(rt.pid(&id)));
+    let (status, body) = service.get(&format!("/v1/containers/{id}"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        service.metric("nemotron_decisions_total{kind=\"admission\",outcome=\"allow\""),
+        1.0
+    );
+
+    // poststop through the service: the record and the registration are gone.
+    rt.ok(&["delete", "--force", &id]);
+    assert!(!node.record(&id).exists());
+    assert_eq!(service.get(&format!("/v1/containers/{id}")).0, 404);
+    assert_clean(rt.root(), &id, bundle.path());
+}
+
+#[test]
+fn restricted_sandboxes_and_a_named_hook_keep_the_full_hook() {
+    let dir = tempfile::tempdir().unwrap();
+    let (node, _service, socket) = service_node(dir.path(), "");
+    let rt = Runtime::with_config(&node.config());
+    let spec_of = |rt: &Runtime, name: &str, isolation: &[&str]| -> Value {
+        let record = compiled_record(
+            rt,
+            dir.path(),
+            name,
+            &api_policy(name, isolation, &["crm.read"], &[], None),
+        );
+        serde_json::from_str::<Value>(&fs::read_to_string(record).unwrap()).unwrap()["spec"].clone()
+    };
+    let isolated = spec_of(&rt, "isolated", &ISOLATED);
+    assert_eq!(hook(&isolated, "createRuntime").0, "openshell-hook-client");
+    // A restricted sandbox's network is wired by openshell-hook.
+    let restricted = spec_of(&rt, "restricted", &RESTRICTED);
+    assert_eq!(
+        hook(&restricted, "createRuntime"),
+        (
+            "openshell-hook".to_owned(),
+            binaries::path("openshell-hook").display().to_string()
+        )
+    );
+    // An operator who names the hook binary gets it, service or not.
+    let named = TestNode::new(&format!(
+        "[services]\nnemotron = \"{}\"\n[hooks]\nbinary = \"{}\"\n",
+        socket.display(),
+        binaries::path("openshell-hook").display()
+    ));
+    let rt = Runtime::with_config(&named.config());
+    assert_eq!(
+        hook(&spec_of(&rt, "named", &ISOLATED), "poststop").0,
+        "openshell-hook"
+    );
+}
+
+/// Runs the thin client with `stdin`, its environment cleared but for `env`.
+fn client(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
+    let mut child = Command::new(binaries::path("openshell-hook-client"))
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn fails_with(out: &Output, text: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains(text),
+        "expected a failure naming {text:?}, got {:?}: {stderr}",
+        out.status
+    );
+}
+
+#[test]
+fn the_thin_client_refuses_bad_input_and_fails_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (node, service, socket) = service_node(dir.path(), "");
+    let rt = Runtime::with_config(&node.config());
+    let socket_arg = socket.to_str().unwrap();
+    let record = compiled_record(
+        &rt,
+        dir.path(),
+        "agent",
+        &api_policy("agent", &ISOLATED, &["crm.read"], &[], None),
+    );
+    let record_arg = record.to_str().unwrap();
+    let bundle = tempfile::tempdir().unwrap();
+    let id = unique_id("thin-client");
+    let state = json!({
+        "ociVersion": "1.0.2", "id": id, "status": "creating",
+        "pid": std::process::id(), "bundle": bundle.path(),
+    })
+    .to_string();
+    let create = [
+        "create-runtime",
+        "--socket",
+        socket_arg,
+        "--policy",
+        record_arg,
+    ];
+    let poststop = ["poststop", "--socket", socket_arg];
+
+    // Well-formed: recorded and registered; poststop undoes both, and again is no error.
+    let out = client(&create, state.as_bytes(), &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(node.record(&id).exists());
+    assert_eq!(service.get(&format!("/v1/containers/{id}")).0, 200);
+    for _ in 0..2 {
+        let out = client(&poststop, state.as_bytes(), &[]);
+        assert!(out.status.success(), "{out:?}");
+        assert!(!node.record(&id).exists());
+    }
+    assert_eq!(service.get(&format!("/v1/containers/{id}")).0, 404);
+
+    // Bad state on stdin.
+    fails_with(
+        &client(&create, b"{", &[]),
+        "OCI state on stdin is not valid",
+    );
+    let bad_id = state.replace(&id, "../escape");
+    fails_with(&client(&create, bad_id.as_bytes(), &[]), "container id");
+    fails_with(&client(&poststop, bad_id.as_bytes(), &[]), "container id");
+
+    // A record changed after it was compiled: refused by the service, nothing written.
+    let mut tampered: Value = serde_json::from_str(&fs::read_to_string(&record).unwrap()).unwrap();
+    tampered["decisions"]["permissions"]["allowedAPIs"] = json!(["*"]);
+    let tampered_path = dir.path().join("tampered.json");
+    fs::write(&tampered_path, tampered.to_string()).unwrap();
+    let tampered_create = [
+        "create-runtime",
+        "--socket",
+        socket_arg,
+        "--policy",
+        tampered_path.to_str().unwrap(),
+    ];
+    fails_with(
+        &client(&tampered_create, state.as_bytes(), &[]),
+        "was changed after it was compiled",
+    );
+    assert!(!node.record(&id).exists());
+
+    // A symlinked or non-JSON policy file never reaches the service.
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&record, &link).unwrap();
+    let linked = [
+        "create-runtime",
+        "--socket",
+        socket_arg,
+        "--policy",
+        link.to_str().unwrap(),
+    ];
+    fails_with(
+        &client(&linked, state.as_bytes(), &[]),
+        "cannot read compiled policy",
+    );
+    let junk = dir.path().join("junk.json");
+    fs::write(&junk, "{\"name\": 1}, {}").unwrap();
+    let junk_create = [
+        "create-runtime",
+        "--socket",
+        socket_arg,
+        "--policy",
+        junk.to_str().unwrap(),
+    ];
+    fails_with(&client(&junk_create, state.as_bytes(), &[]), "is not JSON");
+
+    // A restricted sandbox's record: the service leaves its wiring to openshell-hook.
+    let restricted = compiled_record(
+        &rt,
+        dir.path(),
+        "restricted",
+        &api_policy("restricted", &RESTRICTED, &["crm.read"], &[], None),
+    );
+    let restricted_create = [
+        "create-runtime",
+        "--socket",
+        socket_arg,
+        "--policy",
+        restricted.to_str().unwrap(),
+    ];
+    fails_with(
+        &client(&restricted_create, state.as_bytes(), &[]),
+        "wired and registered by openshell-hook",
+    );
+    assert!(!node.record(&id).exists());
+
+    // Dynamic-loader variables are refused.
+    fails_with(
+        &client(&create, state.as_bytes(), &[("LD_LIBRARY_PATH", "/tmp")]),
+        "dynamic-loader variables",
+    );
+    assert!(!node.record(&id).exists());
+    assert_eq!(
+        service.metric("nemotron_decisions_total{kind=\"admission\",outcome=\"allow\""),
+        1.0
+    );
+
+    // A peer that does not speak HTTP, one that never answers, and no peer at all.
+    let fake = dir.path().join("fake.sock");
+    let listener = UnixListener::bind(&fake).unwrap();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut request = [0u8; 65536];
+            let _ = conn.read(&mut request);
+            let _ = conn.write_all(b"SSH-2.0-OpenSSH\r\n\r\n");
+        }
+    });
+    let fake_create = [
+        "create-runtime",
+        "--socket",
+        fake.to_str().unwrap(),
+        "--policy",
+        record_arg,
+    ];
+    fails_with(
+        &client(&fake_create, state.as_bytes(), &[]),
+        "not an HTTP answer",
+    );
+    let silent = dir.path().join("silent.sock");
+    let listener = UnixListener::bind(&silent).unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+    let started = Instant::now();
+    let out = client(
+        &[
+            "create-runtime",
+            "--socket",
+            silent.to_str().unwrap(),
+            "--policy",
+            record_arg,
+            "--timeout-ms",
+            "400",
+        ],
+        state.as_bytes(),
+        &[],
+    );
+    let elapsed = started.elapsed();
+    fails_with(&out, "did not answer within");
+    assert!(
+        elapsed >= Duration::from_millis(400) && elapsed < Duration::from_secs(3),
+        "took {elapsed:?}"
+    );
+    let missing = dir.path().join("missing.sock");
+    let missing_create = [
+        "create-runtime",
+        "--socket",
+        missing.to_str().unwrap(),
+        "--policy",
+        record_arg,
+    ];
+    fails_with(
+        &client(&missing_create, state.as_bytes(), &[]),
+        "cannot connect to the policy service",
+    );
+    assert!(wait_for(Duration::from_secs(1), || !node
+        .record(&id)
+        .exists()));
+}
