@@ -315,16 +315,17 @@ fn main() {
             siem.events().len()
         );
         let policy = policy.as_deref().expect("--admission has --policy");
-        let probe = HookProbe::new(hardened.path(), Path::new(policy), &embedded);
         let nodes = [
             ("embedded, no cache", &uncached),
             ("embedded engine", &embedded),
             ("policy service", &served),
         ];
         for (label, node) in nodes {
-            let (hook, floor) = probe.time(node, runs);
+            let probe = HookProbe::new(hardened.path(), Path::new(policy), node);
+            let (hook, floor) = probe.time(runs);
             println!(
-                "createRuntime hook alone, {label}: median {hook:.2} ms (starting /bin/true: {floor:.2} ms)"
+                "createRuntime hook alone, {label} ({}): median {hook:.2} ms (starting /bin/true: {floor:.2} ms)",
+                probe.program()
             );
         }
         for (label, node) in nodes {
@@ -356,17 +357,20 @@ fn write_samples(file: &Path, variants: &[Variant]) {
     std::fs::write(file, csv).unwrap_or_else(|e| panic!("write {}: {e}", file.display()));
 }
 
-/// A compiled policy record and OCI state for calling the `createRuntime` hook alone, as the
-/// runtime calls it.
+/// The `createRuntime` and `poststop` hooks the runtime injects on a node, with the compiled
+/// policy record and an OCI state, for calling them alone as the runtime calls them.
 struct HookProbe {
     _dir: TempDir,
-    policy_file: PathBuf,
+    /// `path` and `args` of the `createRuntime` hook.
+    create_runtime: (PathBuf, Vec<String>),
+    /// `path` and `args` of the `poststop` hook.
+    poststop: (PathBuf, Vec<String>),
     state: Vec<u8>,
 }
 
 impl HookProbe {
     /// Creates (and deletes) a container of `bundle` hardened by `policy` on `node`, keeping
-    /// the compiled record the runtime staged for it.
+    /// the hooks it was given and the compiled record they read.
     fn new(bundle: &Path, policy: &Path, node: &TestNode) -> Self {
         let dir = tempfile::tempdir().expect("probe dir");
         let root = dir.path().join("root");
@@ -394,7 +398,30 @@ impl HookProbe {
                 staged.display()
             )
         });
+        let spec: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(staged.join("config.json")).expect("staged config.json"),
+        )
+        .expect("staged config.json is JSON");
         openshell(&["delete", "--force", id]);
+        // The record moves out of the state directory `delete` removes.
+        let staged_record = staged.join("policy.json").display().to_string();
+        let hook = |kind: &str| {
+            let hook = &spec["hooks"][kind][0];
+            let args = hook["args"]
+                .as_array()
+                .unwrap_or_else(|| panic!("no {kind} hook injected"))
+                .iter()
+                .map(|a| {
+                    a.as_str()
+                        .expect("hook arg")
+                        .replace(&staged_record, &policy_file.display().to_string())
+                })
+                .collect();
+            (
+                PathBuf::from(hook["path"].as_str().expect("hook path")),
+                args,
+            )
+        };
         let state = serde_json::to_vec(&serde_json::json!({
             "ociVersion": "1.0.2",
             "id": id,
@@ -404,30 +431,31 @@ impl HookProbe {
         }))
         .expect("state json");
         HookProbe {
+            create_runtime: hook("createRuntime"),
+            poststop: hook("poststop"),
             _dir: dir,
-            policy_file,
             state,
         }
     }
 
-    /// Medians of `runs` `create-runtime` calls on `node` (each followed by an untimed
-    /// `poststop`) and of as many starts of `/bin/true`, alternated.
-    fn time(&self, node: &TestNode, runs: usize) -> (f64, f64) {
-        let hook = binaries::path("openshell-hook");
-        let config = node.config();
+    /// The name of the `createRuntime` hook's program.
+    fn program(&self) -> &str {
+        self.create_runtime.1.first().map_or("", String::as_str)
+    }
+
+    /// Medians of `runs` `createRuntime` calls (each followed by an untimed `poststop`) and of
+    /// as many starts of `/bin/true`, alternated.
+    fn time(&self, runs: usize) -> (f64, f64) {
+        let command = |(path, args): &(PathBuf, Vec<String>)| {
+            let mut command = Command::new(path);
+            command.args(&args[1..]);
+            command
+        };
         let mut hook_samples = Vec::with_capacity(runs);
         let mut floor_samples = Vec::with_capacity(runs);
         for round in 0..runs + 3 {
-            let mut create = Command::new(&hook);
-            create
-                .args(["create-runtime", "--policy"])
-                .arg(&self.policy_file)
-                .arg("--config")
-                .arg(&config);
-            let elapsed = self.call(&mut create);
-            let mut poststop = Command::new(&hook);
-            poststop.arg("poststop").arg("--config").arg(&config);
-            self.call(&mut poststop);
+            let elapsed = self.call(&mut command(&self.create_runtime));
+            self.call(&mut command(&self.poststop));
             let floor = self.call(&mut Command::new("/bin/true"));
             if round >= 3 {
                 hook_samples.push(elapsed);
