@@ -30,6 +30,10 @@
 //!   unregisters the container.
 //! - `--config FILE` defaults to `$OPENSHELL_CONFIG`, else `/etc/openshell/config.toml`.
 //!
+//! On a node whose configuration names the policy service and no `[hooks] binary`, a sandbox
+//! without a network to wire gets the thin `openshell-hook-client` (crate `hook-client/`)
+//! instead.
+//!
 //! # Never trusting the container (CVE-2025-23266)
 //! The hook is a host binary named by absolute path, run in the runtime's namespaces. It refuses
 //! to run with any `LD_*` variable in its environment (a preloaded library would be the
@@ -45,10 +49,8 @@
 //! registration — each in its own module. `poststop` undoes them in reverse.
 
 pub mod backend;
-pub mod environment;
 pub mod inputs;
 pub mod steps;
-pub mod thin_client;
 
 pub use openshell_policy::CompiledPolicy;
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use openshell_hook::backend::PolicyBackend;
 use openshell_hook::steps::{self, CreateContext};
-use openshell_hook::{HookError, HookSettings, environment, inputs};
+use openshell_hook::{HookError, HookSettings, inputs};
+use openshell_hook_client::environment;
 use openshell_policy::node_config::NodeConfig;
 
 #[derive(Parser, Debug)]
@@ -84,7 +85,7 @@ fn arm_deadline(timeout: Duration) {
 }
 
 fn run(cli: Cli) -> Result<(), HookError> {
-    environment::harden()?;
+    environment::harden().map_err(HookError::Environment)?;
     match cli.hook {
         Hook::CreateRuntime { policy, common } => {
             let settings = settings(&common)?;

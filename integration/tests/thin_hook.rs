@@ -285,7 +285,10 @@ fn the_thin_client_refuses_bad_input_and_fails_closed() {
         "--policy",
         junk.to_str().unwrap(),
     ];
-    fails_with(&client(&junk_create, state.as_bytes(), &[]), "is not JSON");
+    fails_with(
+        &client(&junk_create, state.as_bytes(), &[]),
+        "is not valid JSON",
+    );
 
     // A restricted sandbox's record: the service leaves its wiring to openshell-hook.
     let restricted = compiled_record(

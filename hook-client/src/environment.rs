@@ -1,20 +1,18 @@
-//! Making sure the hook runs on the host's terms, not the container's.
+//! Making sure a hook runs on the host's terms, not the container's (both `openshell-hook` and
+//! `openshell-hook-client` start with [`harden`]).
 
 use std::ffi::OsString;
-
-use crate::HookError;
 
 /// Refuses to run if the dynamic loader was told to load or look for libraries (`LD_PRELOAD`,
 /// `LD_AUDIT`, `LD_LIBRARY_PATH`, any `LD_*`), then moves to `/` so no path is resolved
 /// relative to a directory the runtime or the container chose.
-pub fn harden() -> Result<(), HookError> {
+pub fn harden() -> Result<(), String> {
     check(std::env::vars_os())?;
-    std::env::set_current_dir("/")
-        .map_err(|e| HookError::Environment(format!("cannot change directory to /: {e}")))
+    std::env::set_current_dir("/").map_err(|e| format!("cannot change directory to /: {e}"))
 }
 
 /// The check of [`harden`] over an explicit environment.
-pub fn check(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Result<(), HookError> {
+pub fn check(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Result<(), String> {
     let loader: Vec<String> = vars
         .into_iter()
         .map(|(k, _)| k.to_string_lossy().into_owned())
@@ -23,10 +21,10 @@ pub fn check(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Result<(),
     if loader.is_empty() {
         Ok(())
     } else {
-        Err(HookError::Environment(format!(
+        Err(format!(
             "dynamic-loader variables in the environment ({}); hooks must run with a clean environment",
             loader.join(", ")
-        )))
+        ))
     }
 }
 
@@ -42,7 +40,7 @@ mod tests {
             (OsString::from("PATH"), OsString::from("/usr/bin")),
             (OsString::from("LD_PRELOAD"), OsString::from("./evil.so")),
         ];
-        let err = check(bad).unwrap_err().to_string();
+        let err = check(bad).unwrap_err();
         assert!(err.contains("LD_PRELOAD"), "{err}");
     }
 }

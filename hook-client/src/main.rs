@@ -1,13 +1,12 @@
 //! `openshell-hook-client create-runtime|poststop`: the hooks openshell injects on a node that
-//! runs the policy service, for sandboxes without a network to wire (see
-//! `openshell_hook::thin_client`).
+//! runs the policy service, for sandboxes without a network to wire (see the library).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use openshell_hook::{HookError, environment, thin_client};
+use openshell_hook_client::{HookClientError, environment};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -47,17 +46,17 @@ struct Common {
     timeout_ms: u64,
 }
 
-fn run(cli: Cli) -> Result<(), HookError> {
-    environment::harden()?;
-    let state = thin_client::read_stdin(std::io::stdin().lock())?;
+fn run(cli: Cli) -> Result<(), HookClientError> {
+    environment::harden().map_err(HookClientError::Environment)?;
+    let state = openshell_hook_client::read_stdin(std::io::stdin().lock())?;
     match cli.hook {
-        Hook::CreateRuntime { policy, common } => thin_client::create_runtime(
+        Hook::CreateRuntime { policy, common } => openshell_hook_client::create_runtime(
             &common.socket,
             &policy,
             &state,
             Duration::from_millis(common.timeout_ms.max(1)),
         ),
-        Hook::Poststop { common } => thin_client::poststop(
+        Hook::Poststop { common } => openshell_hook_client::poststop(
             &common.socket,
             &state,
             Duration::from_millis(common.timeout_ms.max(1)),
