@@ -16,8 +16,8 @@
 //! - with `--admission` as well, the hardened run is timed three ways: with the
 //!   `openshell-hook` calls replaced by `/bin/true` (the run without admission work), with the
 //!   hook deciding in-process (embedded engine; without and with its `[hooks]
-//!   admission_cache`), and with the hook asking a `nemotron-service`
-//!   the bench starts on a private socket. The differences are what admission, registration
+//!   admission_cache`), and on a node running a `nemotron-service` the bench starts on a
+//!   private socket (where the runtime injects the thin `openshell-hook-client`). The differences are what admission, registration
 //!   and the audit event add to a run. The `createRuntime` hook is then also timed alone (its
 //!   process started as the runtime starts it, the OCI state on its stdin, against a compiled
 //!   policy record of that bundle), next to the start of `/bin/true`, and the admission
