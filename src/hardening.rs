@@ -44,49 +44,40 @@ pub fn hook_injection(
     let restricted = policy
         .sandbox()
         .is_some_and(|s| s.spec.isolation.network.value == NetworkIsolation::Restricted);
-    if let Some(socket) = node
+    let thin_client_socket = node
         .services
         .nemotron
         .as_ref()
-        .filter(|_| node.hooks.binary.is_none() && !restricted)
-    {
-        let common = [
-            "--socket".to_owned(),
-            socket.display().to_string(),
-            "--timeout-ms".to_owned(),
-            node.hooks.timeout_ms.to_string(),
-        ];
-        let mut create_runtime_args = vec![
-            HOOK_CLIENT_BINARY.to_owned(),
-            "create-runtime".to_owned(),
-            "--policy".to_owned(),
-            policy_file.display().to_string(),
-        ];
-        create_runtime_args.extend(common.iter().cloned());
-        let mut poststop_args = vec![HOOK_CLIENT_BINARY.to_owned(), "poststop".to_owned()];
-        poststop_args.extend(common);
-        return Ok(HookInjection {
-            path: next_to_runtime(HOOK_CLIENT_BINARY)?,
-            create_runtime_args,
-            poststop_args,
-            env: vec![format!("PATH={HOOK_PATH}")],
-            timeout_seconds: Some(timeout_seconds),
-        });
-    }
-    let path = hook_binary(node)?;
-    let config = NodeConfig::default_path();
-    let mut common = Vec::new();
-    if config.is_file() {
-        common = vec!["--config".to_owned(), config.display().to_string()];
-    }
+        .filter(|_| node.hooks.binary.is_none() && !restricted);
+    let (program, path, common) = match thin_client_socket {
+        Some(socket) => (
+            HOOK_CLIENT_BINARY,
+            next_to_runtime(HOOK_CLIENT_BINARY)?,
+            vec![
+                "--socket".to_owned(),
+                socket.display().to_string(),
+                "--timeout-ms".to_owned(),
+                node.hooks.timeout_ms.to_string(),
+            ],
+        ),
+        None => {
+            let config = NodeConfig::default_path();
+            let common = if config.is_file() {
+                vec!["--config".to_owned(), config.display().to_string()]
+            } else {
+                Vec::new()
+            };
+            (HOOK_BINARY, hook_binary(node)?, common)
+        }
+    };
     let mut create_runtime_args = vec![
-        HOOK_BINARY.to_owned(),
+        program.to_owned(),
         "create-runtime".to_owned(),
         "--policy".to_owned(),
         policy_file.display().to_string(),
     ];
     create_runtime_args.extend(common.iter().cloned());
-    let mut poststop_args = vec![HOOK_BINARY.to_owned(), "poststop".to_owned()];
+    let mut poststop_args = vec![program.to_owned(), "poststop".to_owned()];
     poststop_args.extend(common);
     Ok(HookInjection {
         path,

@@ -9,28 +9,11 @@ use openshell_policy::container::check_state;
 
 use crate::HookError;
 
-/// Largest input read (state, policy, config.json).
-const MAX_INPUT: u64 = 4 << 20;
-
-fn read_limited(mut reader: impl Read, what: &str) -> Result<String, HookError> {
-    let mut text = String::new();
-    reader
-        .by_ref()
-        .take(MAX_INPUT + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| HookError::Input(format!("cannot read {what}: {e}")))?;
-    if text.len() as u64 > MAX_INPUT {
-        return Err(HookError::Input(format!(
-            "{what} is larger than {MAX_INPUT} bytes"
-        )));
-    }
-    Ok(text)
-}
-
 /// Parses the OCI state the runtime writes to a hook's stdin.
 pub fn read_state(reader: impl Read) -> Result<State, HookError> {
-    let text = read_limited(reader, "the OCI state on stdin")?;
-    let state: State = serde_json::from_str(&text)
+    let text =
+        openshell_hook_client::read_stdin(reader).map_err(|e| HookError::Input(e.to_string()))?;
+    let state: State = serde_json::from_slice(&text)
         .map_err(|e| HookError::Input(format!("the OCI state on stdin is not valid: {e}")))?;
     check_state(&state).map_err(HookError::Input)?;
     Ok(state)
