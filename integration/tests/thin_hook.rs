@@ -170,6 +170,17 @@ fn restricted_sandboxes_and_a_named_hook_keep_the_full_hook() {
     );
 }
 
+/// `create-runtime` against the service at `socket` with the record at `policy`.
+fn create<'a>(socket: &'a Path, policy: &'a Path) -> [&'a str; 5] {
+    [
+        "create-runtime",
+        "--socket",
+        socket.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+    ]
+}
+
 /// Runs the thin client with `stdin`, its environment cleared but for `env`.
 fn client(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(binaries::path("openshell-hook-client"))
@@ -206,7 +217,6 @@ fn the_thin_client_refuses_bad_input_and_fails_closed() {
         "agent",
         &api_policy("agent", &ISOLATED, &["crm.read"], &[], None),
     );
-    let record_arg = record.to_str().unwrap();
     let bundle = tempfile::tempdir().unwrap();
     let id = unique_id("thin-client");
     let state = json!({
@@ -214,17 +224,11 @@ fn the_thin_client_refuses_bad_input_and_fails_closed() {
         "pid": std::process::id(), "bundle": bundle.path(),
     })
     .to_string();
-    let create = [
-        "create-runtime",
-        "--socket",
-        socket_arg,
-        "--policy",
-        record_arg,
-    ];
+    let admit = create(&socket, &record);
     let poststop = ["poststop", "--socket", socket_arg];
 
     // Well-formed: recorded and registered; poststop undoes both, and again is no error.
-    let out = client(&create, state.as_bytes(), &[]);
+    let out = client(&admit, state.as_bytes(), &[]);
     assert!(out.status.success(), "{out:?}");
     assert!(node.record(&id).exists());
     assert_eq!(service.get(&format!("/v1/containers/{id}")).0, 200);
@@ -237,11 +241,11 @@ fn the_thin_client_refuses_bad_input_and_fails_closed() {
 
     // Bad state on stdin.
     fails_with(
-        &client(&create, b"{", &[]),
+        &client(&admit, b"{", &[]),
         "OCI state on stdin is not valid",
     );
     let bad_id = state.replace(&id, "../escape");
-    fails_with(&client(&create, bad_id.as_bytes(), &[]), "container id");
+    fails_with(&client(&admit, bad_id.as_bytes(), &[]), "container id");
     fails_with(&client(&poststop, bad_id.as_bytes(), &[]), "container id");
 
     // A record changed after it was compiled: refused by the service, nothing written.
@@ -249,13 +253,7 @@ fn the_thin_client_refuses_bad_input_and_fails_closed() {
     tampered["decisions"]["permissions"]["allowedAPIs"] = json!(["*"]);
     let tampered_path = dir.path().join("tampered.json");
     fs::write(&tampered_path, tampered.to_string()).unwrap();
-    let tampered_create = [
-        "create-runtime",
-        "--socket",
-        socket_arg,
-        "--policy",
-        tampered_path.to_str().unwrap(),
-    ];
+    let tampered_create = create(&socket, &tampered_path);
     fails_with(
         &client(&tampered_create, state.as_bytes(), &[]),
         "was changed after it was compiled",
@@ -265,26 +263,14 @@ fn the_thin_client_refuses_bad_input_and_fails_closed() {
     // A symlinked or non-JSON policy file never reaches the service.
     let link = dir.path().join("link.json");
     std::os::unix::fs::symlink(&record, &link).unwrap();
-    let linked = [
-        "create-runtime",
-        "--socket",
-        socket_arg,
-        "--policy",
-        link.to_str().unwrap(),
-    ];
+    let linked = create(&socket, &link);
     fails_with(
         &client(&linked, state.as_bytes(), &[]),
         "cannot read compiled policy",
     );
     let junk = dir.path().join("junk.json");
     fs::write(&junk, "{\"name\": 1}, {}").unwrap();
-    let junk_create = [
-        "create-runtime",
-        "--socket",
-        socket_arg,
-        "--policy",
-        junk.to_str().unwrap(),
-    ];
+    let junk_create = create(&socket, &junk);
     fails_with(
         &client(&junk_create, state.as_bytes(), &[]),
         "is not valid JSON",
@@ -297,13 +283,7 @@ fn the_thin_client_refuses_bad_input_and_fails_closed() {
         "restricted",
         &api_policy("restricted", &RESTRICTED, &["crm.read"], &[], None),
     );
-    let restricted_create = [
-        "create-runtime",
-        "--socket",
-        socket_arg,
-        "--policy",
-        restricted.to_str().unwrap(),
-    ];
+    let restricted_create = create(&socket, &restricted);
     fails_with(
         &client(&restricted_create, state.as_bytes(), &[]),
         "wired and registered by openshell-hook",
@@ -312,7 +292,7 @@ fn the_thin_client_refuses_bad_input_and_fails_closed() {
 
     // Dynamic-loader variables are refused.
     fails_with(
-        &client(&create, state.as_bytes(), &[("LD_LIBRARY_PATH", "/tmp")]),
+        &client(&admit, state.as_bytes(), &[("LD_LIBRARY_PATH", "/tmp")]),
         "dynamic-loader variables",
     );
     assert!(!node.record(&id).exists());
@@ -331,13 +311,7 @@ fn the_thin_client_refuses_bad_input_and_fails_closed() {
             let _ = conn.write_all(b"SSH-2.0-OpenSSH\r\n\r\n");
         }
     });
-    let fake_create = [
-        "create-runtime",
-        "--socket",
-        fake.to_str().unwrap(),
-        "--policy",
-        record_arg,
-    ];
+    let fake_create = create(&fake, &record);
     fails_with(
         &client(&fake_create, state.as_bytes(), &[]),
         "not an HTTP answer",
@@ -352,15 +326,7 @@ fn the_thin_client_refuses_bad_input_and_fails_closed() {
     });
     let started = Instant::now();
     let out = client(
-        &[
-            "create-runtime",
-            "--socket",
-            silent.to_str().unwrap(),
-            "--policy",
-            record_arg,
-            "--timeout-ms",
-            "400",
-        ],
+        &[&create(&silent, &record)[..], &["--timeout-ms", "400"]].concat(),
         state.as_bytes(),
         &[],
     );
@@ -371,13 +337,7 @@ fn the_thin_client_refuses_bad_input_and_fails_closed() {
         "took {elapsed:?}"
     );
     let missing = dir.path().join("missing.sock");
-    let missing_create = [
-        "create-runtime",
-        "--socket",
-        missing.to_str().unwrap(),
-        "--policy",
-        record_arg,
-    ];
+    let missing_create = create(&missing, &record);
     fails_with(
         &client(&missing_create, state.as_bytes(), &[]),
         "cannot connect to the policy service",
