@@ -35,12 +35,13 @@ impl PolicyService {
                 policy.name
             )));
         }
-        let decision = self.admit(&admission_request(state, policy.clone()));
+        let request = admission_request(state, policy);
+        let decision = self.admit(&request);
         if !decision.is_allowed() {
             return Ok(decision);
         }
         let node = self.node();
-        let registration = container::registration(state, &policy, node.region.as_deref());
+        let registration = container::registration(state, &request.policy, node.region.as_deref());
         let path = container::record_path(&node.registry_dir, state.id());
         container::write_record(&path, &registration).map_err(|source| ServiceError::Registry {
             path: path.clone(),

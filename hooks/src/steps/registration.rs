@@ -2,7 +2,6 @@
 //! record, `<state root>/<id>.json` (read by the policy service at start, the egress engine and
 //! the router), and its registration with the policy service.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
@@ -36,7 +35,7 @@ pub fn run(ctx: &mut CreateContext) -> Result<(), HookError> {
     let path = record_path(&ctx.settings, &ctx.registration.container_id);
     write_record(&path, &ctx.registration)?;
     if let Err(e) = ctx.backend.register(&ctx.registration) {
-        let _ = fs::remove_file(&path);
+        let _ = container::remove_record(&path);
         return Err(e);
     }
     Ok(())
