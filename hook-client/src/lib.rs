@@ -1,7 +1,8 @@
 //! `openshell-hook-client`: the hooks of a node that runs the policy service, as one request
 //! each, for sandboxes without a network to wire. The service does the work: `create-runtime`
-//! sends the OCI state and the compiled policy to `POST /v1/sandboxes` (the service verifies
-//! the record, admits, writes the registration record and registers), `poststop` sends
+//! sends the OCI state, the compiled policy and its deadline to `POST /v1/sandboxes` (the
+//! service verifies the record, admits, writes the registration record and registers, and
+//! undoes it all if it finishes after the deadline), `poststop` sends
 //! `DELETE /v1/sandboxes/{id}`.
 //!
 //! A hook's own process start is most of what it costs (the decision takes tens of
@@ -23,7 +24,7 @@ mod exchange;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Largest input read (the OCI state, the compiled policy).
 const MAX_INPUT: u64 = 4 << 20;
@@ -56,18 +57,32 @@ pub fn create_runtime(
 ) -> Result<(), HookClientError> {
     one_json_value(state_json, "the OCI state on stdin")?;
     let policy_json = read_policy(policy)?;
-    let mut body = Vec::with_capacity(state_json.len() + policy_json.len() + 24);
+    let mut body = Vec::with_capacity(state_json.len() + policy_json.len() + 64);
     body.extend_from_slice(b"{\"state\":");
     body.extend_from_slice(state_json);
     body.extend_from_slice(b",\"policy\":");
     body.extend_from_slice(&policy_json);
-    body.push(b'}');
+    body.extend_from_slice(
+        format!(",\"deadline_ms\":{}}}", service_deadline_ms(timeout)).as_bytes(),
+    );
     let answer = exchange::call(socket, timeout, "POST", "/v1/sandboxes", Some(&body))?;
     match answer.status {
         201 => Ok(()),
         403 => Err(HookClientError::Denied(answer.error_text())),
         _ => Err(answer.refused(socket)),
     }
+}
+
+/// The deadline the service must finish a start by (milliseconds since the Unix epoch): this
+/// hook's own, less a margin for the answer to arrive (a tenth of the timeout, at most 100 ms).
+/// A start the service finishes later it undoes, so a hook that gave up leaves nothing behind
+/// even when its `poststop` reached the service first.
+fn service_deadline_ms(timeout: Duration) -> u128 {
+    let margin = (timeout / 10).min(Duration::from_millis(100));
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    (now + timeout - margin).as_millis()
 }
 
 /// `poststop`: the container's record removed and the container unregistered by the service.

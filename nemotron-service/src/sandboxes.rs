@@ -7,6 +7,8 @@
 //! `restricted`): wiring a restricted sandbox's namespace to the egress engine and registering it
 //! with the router stay the full `openshell-hook`'s, and the service refuses such a sandbox.
 
+use std::time::SystemTime;
+
 use oci_spec::runtime::State;
 use openshell_policy::CompiledPolicy;
 use openshell_policy::container::{self, admission_request, check_state};
@@ -19,11 +21,25 @@ impl PolicyService {
     /// decision, and when it allows, the registration record written to the node's
     /// `registry_dir` and the container registered (a failed registration removes the record
     /// again). A denial is returned, not an error: nothing is written for it.
+    ///
+    /// `deadline` is when the hook gives up. A start that is done only after it (checked once
+    /// the container is registered) is undone and answered [`ServiceError::TooLate`]: the hook
+    /// has failed, and the runtime's `poststop` ([`stop_sandbox`](Self::stop_sandbox)) may
+    /// have come before the start was done, so nothing of the start may stay.
     pub fn start_sandbox(
         &self,
         state: &State,
         policy: CompiledPolicy,
+        deadline: Option<SystemTime>,
     ) -> Result<Decision, ServiceError> {
+        let late = || {
+            deadline.is_some_and(|d| SystemTime::now() > d).then(|| {
+                ServiceError::TooLate(format!(
+                    "the hook's deadline for container {} passed before its start was done; undone",
+                    state.id()
+                ))
+            })
+        };
         check_state(state).map_err(ServiceError::BadRequest)?;
         policy
             .verify()
@@ -49,6 +65,10 @@ impl PolicyService {
         })?;
         if let Err(e) = self.register(registration) {
             let _ = container::remove_record(&path);
+            return Err(e);
+        }
+        if let Some(e) = late() {
+            let _ = self.stop_sandbox(state.id());
             return Err(e);
         }
         Ok(decision)
@@ -103,7 +123,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let service = service(dir.path());
         let decision = service
-            .start_sandbox(&state("c1", dir.path()), record("none", "crm.delete"))
+            .start_sandbox(&state("c1", dir.path()), record("none", "crm.delete"), None)
             .unwrap();
         assert!(decision.is_allowed(), "{decision:?}");
         let path = container::record_path(&service.node().registry_dir, "c1");
@@ -130,36 +150,55 @@ mod tests {
         let service = service(dir.path());
         let registry = &service.node().registry_dir;
         let denied = service
-            .start_sandbox(&state("c2", dir.path()), record("none", "sandbox.*"))
+            .start_sandbox(&state("c2", dir.path()), record("none", "sandbox.*"), None)
             .unwrap();
         assert!(!denied.is_allowed());
         assert!(!container::record_path(registry, "c2").exists());
         assert!(service.registration("c2").is_none());
 
         // A restricted sandbox is the full hook's; a tampered record is refused.
-        let restricted = service.start_sandbox(&state("c3", dir.path()), record("restricted", "x"));
+        let restricted =
+            service.start_sandbox(&state("c3", dir.path()), record("restricted", "x"), None);
         assert!(
             matches!(restricted, Err(ServiceError::BadRequest(m)) if m.contains("openshell-hook"))
         );
         let mut tampered = record("none", "crm.delete");
         tampered.decisions.permissions.denied_apis.clear();
-        let tampered = service.start_sandbox(&state("c3", dir.path()), tampered);
+        let tampered = service.start_sandbox(&state("c3", dir.path()), tampered, None);
         assert!(matches!(tampered, Err(ServiceError::BadRequest(m)) if m.contains("changed")));
         let relative = service.start_sandbox(
             &state("c3", Path::new("bundle")),
             record("none", "crm.delete"),
+            None,
         );
         assert!(matches!(relative, Err(ServiceError::BadRequest(m)) if m.contains("absolute")));
 
         // The registry cannot be written: an error, and the container is not registered.
         std::fs::write(registry, "not a directory").unwrap();
         let unwritable =
-            service.start_sandbox(&state("c4", dir.path()), record("none", "crm.delete"));
+            service.start_sandbox(&state("c4", dir.path()), record("none", "crm.delete"), None);
         assert!(
             matches!(unwritable, Err(ServiceError::Registry { .. })),
             "{unwritable:?}"
         );
         assert!(service.registration("c4").is_none());
         assert_eq!(service.registered_count(), 0);
+    }
+
+    #[test]
+    fn a_start_past_the_hooks_deadline_is_undone() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = service(dir.path());
+        let path = container::record_path(&service.node().registry_dir, "c5");
+        let past = SystemTime::now() - std::time::Duration::from_millis(1);
+        let late = service.start_sandbox(&state("c5", dir.path()), record("none", "x"), Some(past));
+        assert!(matches!(late, Err(ServiceError::TooLate(m)) if m.contains("c5")));
+        assert!(!path.exists() && service.registration("c5").is_none());
+        // In time: started and kept.
+        let future = SystemTime::now() + std::time::Duration::from_secs(60);
+        let started =
+            service.start_sandbox(&state("c5", dir.path()), record("none", "x"), Some(future));
+        assert!(started.unwrap().is_allowed());
+        assert!(path.exists() && service.registration("c5").is_some());
     }
 }

@@ -55,6 +55,9 @@ pub enum ServiceError {
     /// The audit trail cannot be opened or read.
     #[error(transparent)]
     Audit(#[from] AuditError),
+    /// A sandbox's start was not done by its hook's deadline (and was undone).
+    #[error("{0}")]
+    TooLate(String),
     /// A container's registration record cannot be written or removed.
     #[error("registration record {}: {source}", path.display())]
     Registry {

@@ -90,6 +90,7 @@ fn service_error(e: ServiceError) -> ApiError {
     let status = match &e {
         ServiceError::UnknownContainer(_) => StatusCode::NOT_FOUND,
         ServiceError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        ServiceError::TooLate(_) => StatusCode::SERVICE_UNAVAILABLE,
         ServiceError::Policy(_) | ServiceError::NaturalLanguage(_) => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
@@ -223,6 +224,10 @@ async fn admission(
 struct SandboxStart {
     state: oci_spec::runtime::State,
     policy: openshell_policy::CompiledPolicy,
+    /// When the hook gives up (milliseconds since the Unix epoch): a start not done by then is
+    /// undone.
+    #[serde(default)]
+    deadline_ms: Option<u64>,
 }
 
 /// `createRuntime` for the thin hook: 201 and the decision when admitted (the container is then
@@ -234,7 +239,12 @@ async fn start_sandbox(
     let id = body.state.id().clone();
     let decision = state
         .service
-        .start_sandbox(&body.state, body.policy)
+        .start_sandbox(
+            &body.state,
+            body.policy,
+            body.deadline_ms
+                .map(|ms| std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms)),
+        )
         .map_err(service_error)?;
     count_decision(&state, "admission", &decision);
     if decision.is_allowed() {
