@@ -4,10 +4,10 @@
 //! and p99.9 per classification (wall clock, and the process's CPU time, which leaves out
 //! waiting for a core on a shared machine), and the same for the facts alone (the text's
 //! signals). With `OPENSHELL_MINILM_DIR` set (feature `embeddings`), also the tokenizer alone,
-//! the sentence embedding alone, how many actions leave the axes undecided (the model runs
-//! only for those), and the classification with the semantic signal fused, over every action
-//! and over those where the model runs; on one thread (`RAYON_NUM_THREADS=1`, which the
-//! benchmark requires).
+//! the sentence embedding alone (over every text, and of the longest text again and again),
+//! how many actions leave the axes undecided (the model runs only for those), and the
+//! classification with the semantic signal fused, over every action and over those where the
+//! model runs; on one thread (`RAYON_NUM_THREADS=1`, which the benchmark requires).
 //!
 //! `RAYON_NUM_THREADS=1 OPENSHELL_MINILM_DIR=DIR cargo bench --profile ci --workspace --bench classify`
 
@@ -125,7 +125,7 @@ fn semantic(
     seconds: u64,
     dir: &std::path::Path,
 ) {
-    use nemotron_service::intent::semantic::{SemanticModel, text_of};
+    use nemotron_service::intent::semantic::{MAX_TOKENS, SemanticModel, text_of};
 
     assert_eq!(
         std::env::var("RAYON_NUM_THREADS").as_deref(),
@@ -148,9 +148,11 @@ fn semantic(
         })
         .collect();
     println!(
-        "tokens per text: mean {:.1}, max {}",
+        "tokens the model reads per text: mean {:.1}, max {}; {} of {} texts reach the cap of {MAX_TOKENS} (the rest is read by the detectors only)",
         tokens.iter().sum::<usize>() as f64 / tokens.len() as f64,
-        tokens.iter().max().copied().unwrap_or_default()
+        tokens.iter().max().copied().unwrap_or_default(),
+        tokens.iter().filter(|&&t| t >= MAX_TOKENS).count(),
+        tokens.len()
     );
     let mut next = texts.iter().cycle();
     measure("tokenization alone", requests, seconds, |_| {
@@ -162,6 +164,18 @@ fn semantic(
         let text = next.next().expect("cycle");
         std::hint::black_box(model.encoder().embed(text).expect("embeds"));
     });
+    let longest = (0..texts.len())
+        .max_by_key(|&i| tokens[i])
+        .map(|i| texts[i].clone())
+        .unwrap_or_default();
+    measure(
+        "  the longest text, again and again",
+        requests,
+        seconds,
+        |_| {
+            std::hint::black_box(model.encoder().embed(&longest).expect("embeds"));
+        },
+    );
     let undecided: Vec<ActionRequest> = requests
         .iter()
         .filter(|r| with_model.runs_semantic(r))

@@ -6,8 +6,9 @@
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::{
-    __m512i, _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_set1_epi32, _mm512_setzero_si512,
-    _mm512_storeu_si512,
+    __m512i, _mm512_add_ps, _mm512_cvtepi32_ps, _mm512_dpbusd_epi32, _mm512_loadu_ps,
+    _mm512_loadu_si512, _mm512_mul_ps, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_si512,
+    _mm512_storeu_ps, _mm512_sub_epi32,
 };
 
 /// Outputs per packed panel: one 512-bit vector of 32-bit sums.
@@ -63,6 +64,7 @@ pub struct QuantizedRows {
 
 impl QuantizedRows {
     /// Quantizes the `rows` rows of `x` (`columns` values each).
+    #[inline(always)]
     pub fn quantize(&mut self, x: &[f32], rows: usize, columns: usize) {
         self.values.resize(rows * columns, 0);
         self.scales.clear();
@@ -82,6 +84,7 @@ impl QuantizedRows {
 }
 
 /// The largest absolute value of `x`, in eight lanes so that the loop vectorises.
+#[inline(always)]
 fn max_abs(x: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let chunks = x.chunks_exact(8);
@@ -180,43 +183,47 @@ impl QuantizedLinear {
     }
 
     /// `y = x Wᵀ + b` for the `rows` rows of `x`, written to `y` (`rows` rows of the outputs);
-    /// `quantized` holds `x` quantized.
+    /// `quantized` holds `x` quantized. Inlined into each caller with the caller's instruction
+    /// set.
+    #[inline(always)]
     pub fn forward(&self, x: &[f32], rows: usize, quantized: &mut QuantizedRows, y: &mut [f32]) {
         quantized.quantize(x, rows, self.inputs);
         let y = &mut y[..rows * self.outputs];
         let panel_bytes = self.inputs * PANEL;
         for tile in 0..self.outputs / TILE_OUTPUTS {
+            let first = tile * TILE_OUTPUTS;
             let weights =
                 &self.packed[tile * TILE_PANELS * panel_bytes..][..TILE_PANELS * panel_bytes];
+            let scaling = Scaling {
+                offsets: self.offsets[first..][..TILE_OUTPUTS]
+                    .try_into()
+                    .expect("a tile"),
+                scales: self.scales[first..][..TILE_OUTPUTS]
+                    .try_into()
+                    .expect("a tile"),
+                bias: self.bias[first..][..TILE_OUTPUTS]
+                    .try_into()
+                    .expect("a tile"),
+            };
             let mut row = 0;
             while row < rows {
                 let count = (rows - row).min(TILE_ROWS);
-                let x = &quantized.values[row * self.inputs..(row + count) * self.inputs];
-                let mut sums = [[0i32; TILE_OUTPUTS]; TILE_ROWS];
-                self.tile(x, count, weights, &mut sums);
-                for (r, sums) in sums[..count].iter().enumerate() {
-                    let x_scale = quantized.scales[row + r];
-                    let first = tile * TILE_OUTPUTS;
-                    let out = &mut y[(row + r) * self.outputs + first..][..TILE_OUTPUTS];
-                    for (j, (out, &sum)) in out.iter_mut().zip(sums).enumerate() {
-                        let o = first + j;
-                        *out = (sum - self.offsets[o]) as f32 * (x_scale * self.scales[o])
-                            + self.bias[o];
-                    }
-                }
+                let block = Block {
+                    x: &quantized.values[row * self.inputs..(row + count) * self.inputs],
+                    x_scales: &quantized.scales[row..row + count],
+                    y: &mut y[row * self.outputs + first..],
+                };
+                self.tile(block, count, weights, &scaling);
                 row += count;
             }
         }
     }
 
-    /// The integer sums of `count` rows of `x` with one tile of packed weights.
-    fn tile(
-        &self,
-        x: &[u8],
-        count: usize,
-        weights: &[i8],
-        sums: &mut [[i32; TILE_OUTPUTS]; TILE_ROWS],
-    ) {
+    /// One tile of outputs for `count` rows: the integer sums of the rows of `block.x` with one
+    /// tile of packed weights, scaled back into `block.y`.
+    #[inline(always)]
+    fn tile(&self, block: Block<'_>, count: usize, weights: &[i8], scaling: &Scaling<'_>) {
+        let (inputs, outputs) = (self.inputs, self.outputs);
         match self.kernel {
             #[cfg(target_arch = "x86_64")]
             Kernel::Vnni => {
@@ -224,23 +231,68 @@ impl QuantizedLinear {
                 // (`Kernel::detect`), and the slices hold `count` rows and one tile.
                 unsafe {
                     match count {
-                        8 => tile_vnni::<8>(x, self.inputs, weights, sums),
-                        7 => tile_vnni::<7>(x, self.inputs, weights, sums),
-                        6 => tile_vnni::<6>(x, self.inputs, weights, sums),
-                        5 => tile_vnni::<5>(x, self.inputs, weights, sums),
-                        4 => tile_vnni::<4>(x, self.inputs, weights, sums),
-                        3 => tile_vnni::<3>(x, self.inputs, weights, sums),
-                        2 => tile_vnni::<2>(x, self.inputs, weights, sums),
-                        _ => tile_vnni::<1>(x, self.inputs, weights, sums),
+                        8 => tile_vnni::<8>(block, inputs, outputs, weights, scaling),
+                        7 => tile_vnni::<7>(block, inputs, outputs, weights, scaling),
+                        6 => tile_vnni::<6>(block, inputs, outputs, weights, scaling),
+                        5 => tile_vnni::<5>(block, inputs, outputs, weights, scaling),
+                        4 => tile_vnni::<4>(block, inputs, outputs, weights, scaling),
+                        3 => tile_vnni::<3>(block, inputs, outputs, weights, scaling),
+                        2 => tile_vnni::<2>(block, inputs, outputs, weights, scaling),
+                        _ => tile_vnni::<1>(block, inputs, outputs, weights, scaling),
                     }
                 }
             }
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Kernel::Avx2` is only chosen where the CPU has AVX2 (`Kernel::detect`).
-            Kernel::Avx2 => unsafe { tile_avx2(x, count, self.inputs, weights, sums) },
-            _ => tile_portable(x, count, self.inputs, weights, sums),
+            _ => {
+                let mut sums = [[0i32; TILE_OUTPUTS]; TILE_ROWS];
+                match self.kernel {
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: `Kernel::Avx2` is only chosen where the CPU has AVX2
+                    // (`Kernel::detect`).
+                    Kernel::Avx2 => unsafe {
+                        tile_avx2(block.x, count, inputs, weights, &mut sums)
+                    },
+                    _ => tile_portable(block.x, count, inputs, weights, &mut sums),
+                }
+                for (r, sums) in sums[..count].iter().enumerate() {
+                    let out = &mut block.y[r * outputs..][..TILE_OUTPUTS];
+                    scaling.apply(sums, block.x_scales[r], out);
+                }
+            }
         }
     }
+}
+
+/// What turns one tile's integer sums back into outputs: each output's offset (what the
+/// activations' offset added), weight scale and bias.
+struct Scaling<'a> {
+    offsets: &'a [i32; TILE_OUTPUTS],
+    scales: &'a [f32; TILE_OUTPUTS],
+    bias: &'a [f32; TILE_OUTPUTS],
+}
+
+impl Scaling<'_> {
+    /// `out = (sum - offset) × (x_scale × weight scale) + bias`, output by output: the
+    /// operations the VNNI kernel does 16 outputs at a time, in the same order.
+    #[inline(always)]
+    fn apply(&self, sums: &[i32; TILE_OUTPUTS], x_scale: f32, out: &mut [f32]) {
+        for ((((out, &sum), &offset), &scale), &bias) in out
+            .iter_mut()
+            .zip(sums)
+            .zip(self.offsets)
+            .zip(self.scales)
+            .zip(self.bias)
+        {
+            *out = (sum - offset) as f32 * (x_scale * scale) + bias;
+        }
+    }
+}
+
+/// The rows one tile call reads and writes: `x`, the quantized rows; `x_scales`, their
+/// scales; `y`, the outputs from the tile's first one on (row `r`'s at `r × outputs`).
+struct Block<'a> {
+    x: &'a [u8],
+    x_scales: &'a [f32],
+    y: &'a mut [f32],
 }
 
 /// [`tile_portable`] compiled for AVX2.
@@ -288,25 +340,33 @@ fn tile_portable(
     }
 }
 
-/// The sums of one tile of `ROWS` rows with AVX-512 VNNI.
+/// One tile of `ROWS` rows with AVX-512 VNNI: the integer sums stay in registers and are
+/// scaled back straight into `block.y` ([`Scaling::apply`]'s operations, 16 outputs at once).
 ///
 /// # Safety
 ///
-/// The CPU must have AVX-512F and AVX-512 VNNI; `x` must hold `ROWS` rows of `inputs` bytes
-/// and `weights` one tile for `inputs`.
+/// The CPU must have AVX-512F and AVX-512 VNNI; `block.x` must hold `ROWS` rows of `inputs`
+/// bytes, `block.x_scales` `ROWS` scales, `block.y` `ROWS` rows of `outputs` less the last
+/// row's outputs past the tile, and `weights` one tile for `inputs`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vnni")]
 unsafe fn tile_vnni<const ROWS: usize>(
-    x: &[u8],
+    block: Block<'_>,
     inputs: usize,
+    outputs: usize,
     weights: &[i8],
-    sums: &mut [[i32; TILE_OUTPUTS]; TILE_ROWS],
+    scaling: &Scaling<'_>,
 ) {
     let groups = inputs / GROUP;
-    assert!(x.len() >= ROWS * inputs && weights.len() >= TILE_PANELS * groups * PANEL * GROUP);
+    assert!(
+        block.x.len() >= ROWS * inputs
+            && block.x_scales.len() >= ROWS
+            && block.y.len() >= (ROWS - 1) * outputs + TILE_OUTPUTS
+            && weights.len() >= TILE_PANELS * groups * PANEL * GROUP
+    );
     let mut acc = [[_mm512_setzero_si512(); TILE_PANELS]; ROWS];
     let w = weights.as_ptr();
-    let x = x.as_ptr();
+    let x = block.x.as_ptr();
     for g in 0..groups {
         // SAFETY: `g < groups`: both panels' groups and every row's group are in bounds.
         unsafe {
@@ -320,11 +380,20 @@ unsafe fn tile_vnni<const ROWS: usize>(
             }
         }
     }
-    for (acc, sums) in acc.iter().zip(sums.iter_mut()) {
-        for (p, v) in acc.iter().enumerate() {
-            // SAFETY: a panel's 16 sums fit in the row's `TILE_OUTPUTS`.
+    let y = block.y.as_mut_ptr();
+    for (r, acc) in acc.iter().enumerate() {
+        let x_scale = _mm512_set1_ps(block.x_scales[r]);
+        for (p, &sums) in acc.iter().enumerate() {
+            let lanes = p * PANEL;
+            // SAFETY: a panel's 16 values lie in the tile's `TILE_OUTPUTS`, and row `r`'s
+            // tile in `block.y` (asserted above).
             unsafe {
-                _mm512_storeu_si512(sums[p * PANEL..].as_mut_ptr().cast::<__m512i>(), *v);
+                let offsets = _mm512_loadu_si512(scaling.offsets[lanes..].as_ptr().cast());
+                let scales = _mm512_loadu_ps(scaling.scales[lanes..].as_ptr());
+                let bias = _mm512_loadu_ps(scaling.bias[lanes..].as_ptr());
+                let centred = _mm512_cvtepi32_ps(_mm512_sub_epi32(sums, offsets));
+                let scaled = _mm512_mul_ps(centred, _mm512_mul_ps(x_scale, scales));
+                _mm512_storeu_ps(y.add(r * outputs + lanes), _mm512_add_ps(scaled, bias));
             }
         }
     }

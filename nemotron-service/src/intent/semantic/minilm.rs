@@ -41,6 +41,7 @@ struct LayerNorm {
 
 impl LayerNorm {
     /// Normalises each row of `x` in place.
+    #[inline(always)]
     fn apply(&self, x: &mut [f32]) {
         let n = self.weight.len();
         for row in x.chunks_exact_mut(n) {
@@ -77,9 +78,9 @@ pub struct MiniLm {
     intermediate: usize,
     vocab: usize,
     positions: usize,
-    /// Whether the CPU has AVX-512F (the VNNI kernel implies it), for which the float loops
-    /// (attention, GELU) are also compiled: the same operations in the same order, so the
-    /// results do not change.
+    /// Whether the CPU has AVX-512F (the VNNI kernel implies it), for which the pass's float
+    /// loops (attention, GELU, layer norms, quantizing) are also compiled: the same operations
+    /// in the same order, so the results do not change.
     wide: bool,
 }
 
@@ -219,6 +220,30 @@ impl MiniLm {
     /// The last layer's vector of each token of `ids` (one row of [`MiniLm::hidden`] per
     /// token). Ids must be below [`MiniLm::vocab`] and at most [`MiniLm::positions`] long.
     pub fn forward(&self, ids: &[u32]) -> Vec<f32> {
+        #[cfg(target_arch = "x86_64")]
+        if self.wide {
+            // SAFETY: `wide` is only set where the CPU has AVX-512F.
+            return unsafe { self.forward_avx512(ids) };
+        }
+        self.forward_pass(ids)
+    }
+
+    /// [`MiniLm::forward`] compiled for AVX-512: the loops between the linear layers
+    /// (quantizing, scaling back, residuals, layer norms) vectorise 16 wide.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must have AVX-512F.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn forward_avx512(&self, ids: &[u32]) -> Vec<f32> {
+        self.forward_pass(ids)
+    }
+
+    /// The body of [`MiniLm::forward`], inlined into each of its callers with the caller's
+    /// instruction set.
+    #[inline(always)]
+    fn forward_pass(&self, ids: &[u32]) -> Vec<f32> {
         let (n, h) = (ids.len(), self.hidden);
         assert!(
             n <= self.positions,
@@ -321,14 +346,7 @@ impl MiniLm {
                 let queries: [&[f32]; TILE_ROWS] =
                     std::array::from_fn(|r| &row(first + r)[column..][..d]);
                 for block in (0..width).step_by(LANES) {
-                    let mut sums = [[0.0f32; LANES]; TILE_ROWS];
-                    for c in 0..d {
-                        let k = &keys[(column + c) * width + block..][..LANES];
-                        for (sums, q) in sums.iter_mut().zip(&queries) {
-                            let q = q[c];
-                            sums.iter_mut().zip(k).for_each(|(s, k)| *s += q * k);
-                        }
-                    }
+                    let sums = self.tile_sums(&queries, &keys[column * width + block..], width);
                     for (r, sums) in sums[..rows].iter().enumerate() {
                         scores[(first + r) * width + block..][..LANES].copy_from_slice(sums);
                     }
@@ -350,20 +368,45 @@ impl MiniLm {
                 let probabilities: [&[f32]; TILE_ROWS] =
                     std::array::from_fn(|r| &scores[(first + r).min(n - 1) * width..][..n]);
                 for block in (column..column + d).step_by(LANES) {
-                    let mut sums = [[0.0f32; LANES]; TILE_ROWS];
-                    for (j, values) in qkv.chunks_exact(3 * h).take(n).enumerate() {
-                        let v = &values[2 * h + block..][..LANES];
-                        let p: [f32; TILE_ROWS] = std::array::from_fn(|r| probabilities[r][j]);
-                        for (sums, p) in sums.iter_mut().zip(p) {
-                            sums.iter_mut().zip(v).for_each(|(s, v)| *s += p * v);
-                        }
-                    }
+                    let sums = self.tile_sums(&probabilities, &qkv[2 * h + block..], 3 * h);
                     for (r, sums) in sums[..rows].iter().enumerate() {
                         context[(first + r) * h + block..][..LANES].copy_from_slice(sums);
                     }
                 }
             }
         }
+    }
+
+    /// `sums[r][l] = Σ_c a[r][c] × b[c × stride + l]` over the `c` of `a`'s rows (all of one
+    /// length) for [`LANES`] columns `l`: one tile of a matrix product whose sums stay in
+    /// registers, with AVX-512 where `wide` (the same operations in the same order).
+    #[inline(always)]
+    fn tile_sums(
+        &self,
+        a: &[&[f32]; TILE_ROWS],
+        b: &[f32],
+        stride: usize,
+    ) -> [[f32; LANES]; TILE_ROWS] {
+        let depth = a[0].len();
+        assert!(
+            a.iter().all(|row| row.len() == depth)
+                && (depth == 0 || b.len() >= (depth - 1) * stride + LANES),
+            "a tile's rows and columns are in bounds"
+        );
+        #[cfg(target_arch = "x86_64")]
+        if self.wide {
+            // SAFETY: `wide` is only set where the CPU has AVX-512F; the bounds are asserted.
+            return unsafe { tile_sums_avx512(a, b, stride, depth) };
+        }
+        let mut sums = [[0.0f32; LANES]; TILE_ROWS];
+        for c in 0..depth {
+            let column = &b[c * stride..][..LANES];
+            for (sums, row) in sums.iter_mut().zip(a) {
+                let a = row[c];
+                sums.iter_mut().zip(column).for_each(|(s, b)| *s += a * b);
+            }
+        }
+        sums
     }
 
     /// GELU of every value of `x`, in place.
@@ -425,6 +468,7 @@ fn sum_of(x: &[f32]) -> f32 {
 
 /// The dot product of `a` and `b`, summed in eight lanes so that the loop vectorises (a
 /// single running sum of floats cannot be reordered, so it does not).
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
@@ -442,6 +486,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + rest
 }
 
+#[inline(always)]
 fn add_into(x: &mut [f32], y: &[f32]) {
     x.iter_mut().zip(y).for_each(|(x, y)| *x += y);
 }
@@ -461,6 +506,45 @@ fn exp(x: f32) -> f32 {
         p = p * r + c;
     }
     p * f32::from_bits(((exponent + 127) as u32) << 23)
+}
+
+/// [`MiniLm::tile_sums`] with AVX-512: a register of [`LANES`] sums per row, each product
+/// added as the portable loop adds it (a multiply, then an add: no fused multiply-add).
+///
+/// # Safety
+///
+/// The CPU must have AVX-512F; every row of `a` must hold `depth` values and `b`
+/// `(depth - 1) × stride + LANES`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_sums_avx512(
+    a: &[&[f32]; TILE_ROWS],
+    b: &[f32],
+    stride: usize,
+    depth: usize,
+) -> [[f32; LANES]; TILE_ROWS] {
+    use std::arch::x86_64::{
+        _mm512_add_ps, _mm512_loadu_ps, _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps,
+        _mm512_storeu_ps,
+    };
+    let rows: [*const f32; TILE_ROWS] = std::array::from_fn(|r| a[r].as_ptr());
+    let mut acc = [_mm512_setzero_ps(); TILE_ROWS];
+    for c in 0..depth {
+        // SAFETY: `c < depth`: in bounds of every row of `a` and of `b` (the caller's promise).
+        unsafe {
+            let column = _mm512_loadu_ps(b.as_ptr().add(c * stride));
+            for (acc, row) in acc.iter_mut().zip(rows) {
+                let product = _mm512_mul_ps(_mm512_set1_ps(*row.add(c)), column);
+                *acc = _mm512_add_ps(*acc, product);
+            }
+        }
+    }
+    let mut sums = [[0.0f32; LANES]; TILE_ROWS];
+    for (sums, acc) in sums.iter_mut().zip(acc) {
+        // SAFETY: a row of sums holds one register.
+        unsafe { _mm512_storeu_ps(sums.as_mut_ptr(), acc) };
+    }
+    sums
 }
 
 /// GELU of every value of `x`, compiled for AVX-512.
@@ -642,6 +726,83 @@ mod tests {
                 wide.iter()
                     .zip(&portable)
                     .all(|(a, b)| a.to_bits() == b.to_bits())
+            );
+        }
+    }
+
+    /// A small random encoder (2 layers, 32 dimensions, 2 heads) with its linear layers for
+    /// `kernel`.
+    fn small_model(kernel: Kernel) -> MiniLm {
+        let config = BertConfig {
+            vocab_size: 50,
+            hidden_size: 32,
+            num_hidden_layers: 2,
+            num_attention_heads: 2,
+            intermediate_size: 64,
+            hidden_act: "gelu".into(),
+            max_position_embeddings: 40,
+            layer_norm_eps: 1e-12,
+        };
+        let mut seed = 7u64;
+        let mut tensors = HashMap::new();
+        let mut add = |name: String, shape: &[usize]| {
+            let values: Vec<f32> = (0..shape.iter().product::<usize>())
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    ((seed >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+                })
+                .collect();
+            let tensor = Tensor::from_vec(values, shape, &candle_core::Device::Cpu).unwrap();
+            tensors.insert(name, tensor);
+        };
+        let (h, i) = (config.hidden_size, config.intermediate_size);
+        add("embeddings.word_embeddings.weight".into(), &[50, h]);
+        add("embeddings.position_embeddings.weight".into(), &[40, h]);
+        add("embeddings.token_type_embeddings.weight".into(), &[2, h]);
+        let norm = |add: &mut dyn FnMut(String, &[usize]), prefix: &str| {
+            add(format!("{prefix}.weight"), &[h]);
+            add(format!("{prefix}.bias"), &[h]);
+        };
+        norm(&mut add, "embeddings.LayerNorm");
+        for l in 0..config.num_hidden_layers {
+            let p = format!("encoder.layer.{l}");
+            for (name, outputs, inputs) in [
+                ("attention.self.query", h, h),
+                ("attention.self.key", h, h),
+                ("attention.self.value", h, h),
+                ("attention.output.dense", h, h),
+                ("intermediate.dense", i, h),
+                ("output.dense", h, i),
+            ] {
+                add(format!("{p}.{name}.weight"), &[outputs, inputs]);
+                add(format!("{p}.{name}.bias"), &[outputs]);
+            }
+            norm(&mut add, &format!("{p}.attention.output.LayerNorm"));
+            norm(&mut add, &format!("{p}.output.LayerNorm"));
+        }
+        MiniLm::new(&config, tensors, kernel).unwrap()
+    }
+
+    #[test]
+    fn a_whole_pass_is_the_same_on_every_instruction_set() {
+        let portable = small_model(Kernel::Portable);
+        let fastest = small_model(Kernel::detect());
+        for n in [1usize, 2, 7, 8, 9, 16, 17, 32, 40] {
+            let ids: Vec<u32> = (0..n).map(|t| (t * 13 % 50) as u32).collect();
+            let want = portable.forward(&ids);
+            assert_eq!(want.len(), n * 32);
+            assert!(want.iter().all(|v| v.is_finite()), "{n} tokens");
+            let got = fastest.forward(&ids);
+            let same = got
+                .iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(
+                same,
+                "{n} tokens: {:?} and the portable pass differ",
+                Kernel::detect()
             );
         }
     }
