@@ -1,7 +1,8 @@
 //! The semantic signal with the real all-MiniLM-L6-v2 model from `OPENSHELL_MINILM_DIR`
 //! (required: `scripts/fetch-minilm.sh` fetches it, `scripts/test.sh` sets it): embeddings,
 //! how close the 8-bit encoder stays to the model in `f32` (candle's BERT), verdicts on
-//! attacker goals and ordinary requests, the evidence fused into a classification, and the
+//! attacker goals and ordinary requests, what capping the tokens read does on the training
+//! split, the evidence fused into a classification, and the
 //! startup errors of a broken model directory.
 
 use std::path::PathBuf;
@@ -130,6 +131,43 @@ fn the_8_bit_encoder_stays_close_to_the_f32_model_on_every_corpus_text() {
         worst.1
     );
     assert!(worst.0 >= 0.99, "{worst:?}");
+}
+
+/// Why the model reads at most `MAX_TOKENS` tokens: on the corpus's training split, the
+/// first tokens of a long text give more attacker goals a verdict than the whole text did
+/// (61 of 123) and no more ordinary requests (9 of 187).
+#[test]
+fn reading_the_first_tokens_gives_more_attacker_goals_a_verdict() {
+    let model = model();
+    let corpus = include_str!("../corpus/agent-actions.jsonl");
+    let (mut attacker, mut ordinary, mut capped) = ((0, 0), (0, 0), 0);
+    for line in corpus.lines().filter(|l| !l.trim().is_empty()) {
+        let row: serde_json::Value = serde_json::from_str(line).unwrap();
+        if row["split"] != "train" {
+            continue;
+        }
+        let text = row["text"].as_str().unwrap();
+        if model.encoder().token_count(text).unwrap() >= MAX_TOKENS {
+            capped += 1;
+        }
+        let verdict = usize::from(model.assess(text).unwrap().is_some());
+        let count = if row["label"] == "malicious" {
+            &mut attacker
+        } else {
+            &mut ordinary
+        };
+        *count = (count.0 + verdict, count.1 + 1);
+    }
+    assert!(capped >= 30, "{capped} texts reach the cap");
+    assert_eq!((attacker.1, ordinary.1), (123, 187), "the training split");
+    assert!(
+        attacker.0 >= 65,
+        "attacker goals with a verdict: {attacker:?}"
+    );
+    assert!(
+        ordinary.0 <= 9,
+        "ordinary requests with a verdict: {ordinary:?}"
+    );
 }
 
 #[test]
