@@ -298,7 +298,7 @@ spec:
   permissions:
     allowedAPIs: [crm.read, crm.update, ticket.create, ticket.resolve]
     deniedAPIs: ["admin.*", "billing.*", user.delete]
-  auditLog: {{enabled: {audit_on}, destination: "file://{}"}}
+  auditLog: {{{}}}
 ---
 apiVersion: openshell.nvidia.com/v1
 kind: NaturalLanguagePolicy
@@ -317,7 +317,11 @@ spec:
   timeout: 15m
   defaultAction: deny
 "#,
-            audit.display()
+            if audit_on {
+                format!("enabled: true, destination: \"file://{}\"", audit.display())
+            } else {
+                "enabled: false".to_owned()
+            }
         )).unwrap(),
     });
     let evaluate = Bytes::from(
