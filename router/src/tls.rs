@@ -21,12 +21,13 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{
     CryptoProvider, WebPkiSupportedAlgorithms, verify_tls12_signature, verify_tls13_signature,
 };
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, OtherError, RootCertStore,
     SignatureScheme,
 };
+
+use openshell_service_http::{RootsError, load_roots};
 
 use crate::error::RouterError;
 
@@ -36,28 +37,9 @@ pub enum TlsError {
     /// A certificate that is not X.509.
     #[error("not an X.509 certificate: {0:?}")]
     NotCertificate(webpki::Error),
-    /// The CA file cannot be read.
-    #[error("cannot read CA file {}: {message}", path.display())]
-    UnreadableRoots {
-        /// The CA file.
-        path: PathBuf,
-        /// Why.
-        message: String,
-    },
-    /// The CA file holds something that is not a usable certificate.
-    #[error("CA file {}: {message}", path.display())]
-    BadRoots {
-        /// The CA file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
-    /// The CA file holds no certificate.
-    #[error("CA file {} holds no certificate", path.display())]
-    NoRoots {
-        /// The CA file.
-        path: PathBuf,
-    },
+    /// The CA file gives no trust roots.
+    #[error(transparent)]
+    Roots(#[from] RootsError),
     /// No Web PKI verifier can be built on the CA roots.
     #[error("CA roots {}: {message}", path.display())]
     Verifier {
@@ -150,30 +132,9 @@ impl TlsContext {
 
     fn roots(&self) -> Result<Arc<RootCertStore>, TlsError> {
         self.roots
-            .get_or_init(|| load_roots(&self.ca_file).map(Arc::new))
+            .get_or_init(|| Ok(Arc::new(load_roots(&self.ca_file)?)))
             .clone()
     }
-}
-
-fn load_roots(path: &Path) -> Result<RootCertStore, TlsError> {
-    let bytes = std::fs::read(path).map_err(|e| TlsError::UnreadableRoots {
-        path: path.to_owned(),
-        message: e.to_string(),
-    })?;
-    let bad = |e: &dyn fmt::Display| TlsError::BadRoots {
-        path: path.to_owned(),
-        message: e.to_string(),
-    };
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(&bytes) {
-        roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
-    }
-    if roots.is_empty() {
-        return Err(TlsError::NoRoots {
-            path: path.to_owned(),
-        });
-    }
-    Ok(roots)
 }
 
 /// Loads the TLS context for the configuration's CA file, failing early only on an unreadable
