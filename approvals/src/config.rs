@@ -44,6 +44,10 @@ pub struct Config {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Channels {
+    /// The CAs (PEM) that `https://` webhooks are verified against, instead of the bundled
+    /// Web PKI roots: a node behind a TLS-inspecting proxy, or channels on a private CA.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// A Slack incoming webhook.
     #[serde(default)]
     pub slack: Option<Webhook>,

@@ -12,7 +12,7 @@ use openshell_policy::node_config::NodeConfig;
 
 use crate::config::Config;
 use crate::http::{Bound, app};
-use crate::notify::{Links, RetryPolicy};
+use crate::notify::{Links, RetryPolicy, Sender};
 use crate::queue::{Queue, QueueOptions};
 use crate::secrets::{LinkKey, OPERATOR_TOKEN_FILE, OperatorToken};
 
@@ -40,6 +40,9 @@ impl Daemon {
     /// a tokio runtime.
     pub async fn start(settings: Settings) -> anyhow::Result<Daemon> {
         let config = settings.config;
+        // Before anything is created: a CA file that gives no roots stops the start.
+        let sender = Sender::new(config.channels.ca_file.as_deref())
+            .context("cannot set up TLS for notifications")?;
         let state_dir = config.state_dir();
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -73,6 +76,7 @@ impl Daemon {
             links,
             audit,
             retry: settings.retry,
+            sender,
         })?;
         let socket: PathBuf = config.socket();
         let listen: Option<SocketAddr> = config.listen;

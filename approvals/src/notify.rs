@@ -2,6 +2,7 @@
 //! PagerDuty Events v2 trigger and, once the approval is final, its resolve), the signed links
 //! its buttons carry, and delivery over HTTP(S) with retries and exponential backoff.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use openshell_policy::wire::{Approval, ApprovalOrigin};
+use openshell_service_http::{RootsError, load_roots};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -286,18 +288,33 @@ struct Failure {
     message: String,
 }
 
-/// Posts JSON messages over HTTP or HTTPS (Web PKI roots).
+/// Posts JSON messages over HTTP or HTTPS.
 #[derive(Clone)]
 pub struct Sender {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
+/// Why notifications cannot be sent over TLS.
+#[derive(Debug, thiserror::Error)]
+pub enum SenderError {
+    /// `channels.ca_file` gives no trust roots.
+    #[error("channels.ca_file: {0}")]
+    Roots(#[from] RootsError),
+    /// The TLS provider offers no safe protocol version.
+    #[error("TLS versions: {0}")]
+    Versions(#[from] rustls::Error),
+}
+
 impl Sender {
-    /// A sender with the bundled Web PKI roots.
-    pub fn new() -> Result<Sender, rustls::Error> {
+    /// A sender verifying `https://` channels against the CAs of `ca_file`, or the bundled
+    /// Web PKI roots when there is none.
+    pub fn new(ca_file: Option<&Path>) -> Result<Sender, SenderError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        let roots = match ca_file {
+            Some(path) => load_roots(path)?,
+            None => rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            },
         };
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
@@ -330,7 +347,7 @@ impl Sender {
         let exchange = async {
             let response = self.client.request(request).await.map_err(|e| Failure {
                 retry: true,
-                message: format!("cannot reach {}: {e}", host_of(&message.url)),
+                message: format!("cannot reach {}: {}", host_of(&message.url), causes(&e)),
             })?;
             let status = response.status();
             // Drain the body so the connection can be reused; its content does not matter.
@@ -392,6 +409,19 @@ fn host_of(url: &str) -> String {
         ),
         Err(_) => "the channel".to_owned(),
     }
+}
+
+/// An error with its causes (`client error (Connect): invalid peer certificate: UnknownIssuer`):
+/// the client's own message names only the step that failed.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]

@@ -102,6 +102,8 @@ pub struct QueueOptions {
     pub audit: Option<AuditHub>,
     /// How notifications are retried.
     pub retry: RetryPolicy,
+    /// What posts the notifications.
+    pub sender: Sender,
 }
 
 /// The queue.
@@ -122,8 +124,6 @@ impl Queue {
     /// Must run inside a tokio runtime.
     pub fn open(options: QueueOptions) -> anyhow::Result<Arc<Queue>> {
         let store = Store::open(&options.state_dir)?;
-        let sender = Sender::new()
-            .map_err(|e| anyhow::anyhow!("cannot set up TLS for notifications: {e}"))?;
         let queue = Arc::new(Queue {
             store,
             approvals: Mutex::new(HashMap::new()),
@@ -131,7 +131,7 @@ impl Queue {
             links: options.links,
             audit: options.audit,
             metrics: Metrics::new(),
-            sender,
+            sender: options.sender,
             retry: options.retry,
         });
         let mut pending = Vec::new();

@@ -627,3 +627,105 @@ async fn watch_prints_new_pending_approvals_and_decisions() {
     );
     assert!(lines[2].contains("by frank via cli"), "{lines:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_webhooks_are_verified_against_the_configured_ca() {
+    let (ca_pem, acceptor) = ca_and_acceptor();
+    let slack = StandIn::start_tls(acceptor).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("webhook-ca.pem");
+    std::fs::write(&ca_file, &ca_pem).unwrap();
+    let config = |ca_file: Option<&std::path::Path>| {
+        format!(
+            "public_url = \"https://node7.example:9447\"\n[channels]\n{}[channels.slack]\nwebhook_url = \"{}\"\n",
+            ca_file
+                .map(|p| format!("ca_file = \"{}\"\n", p.display()))
+                .unwrap_or_default(),
+            slack.url("/services/T/B/X"),
+        )
+    };
+    assert!(slack.url("/").starts_with("https://127.0.0.1:"));
+
+    // Trusting the test CA: the Block Kit message arrives over TLS.
+    let daemon = TestDaemon::start(&config(Some(&ca_file))).await;
+    let client = ApprovalsClient::new(&daemon.socket);
+    let approval = client
+        .submit(&request(&["slack"], 60_000, Enforcement::Deny))
+        .await
+        .unwrap();
+    let got = slack.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 1, "delivered over HTTPS");
+    assert_eq!(got[0]["blocks"][1]["type"], "actions", "{}", got[0]);
+    let approve = got[0]["blocks"][1]["elements"][0]["url"].as_str().unwrap();
+    assert!(approve.contains(&approval.id), "{approve}");
+
+    // The bundled Web PKI roots do not know the test CA: the handshake is refused, nothing is
+    // delivered, the failure is audited, and the approval still times out to its default.
+    let untrusting = TestDaemon::start(&config(None)).await;
+    let client = ApprovalsClient::new(&untrusting.socket);
+    let approval = client
+        .submit(&request(&["slack"], 1500, Enforcement::Deny))
+        .await
+        .unwrap();
+    let done = client
+        .wait(&approval.id, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(done.state, ApprovalState::TimedOut);
+    assert_eq!(done.enforced, Some(Enforcement::Deny));
+    let id = approval.id.clone();
+    let mut events = Vec::new();
+    assert!(
+        eventually(Duration::from_secs(5), || {
+            events = untrusting.audit();
+            steps(&events, &id).contains(&"notification-failed".to_owned())
+        })
+        .await,
+        "{events:?}"
+    );
+    assert!(
+        !steps(&events, &id).contains(&"notified".to_owned()),
+        "{events:?}"
+    );
+    let reason = events
+        .iter()
+        .find(|e| {
+            e["resource"] == format!("approval:{id}") && e["decision"] == "notification-failed"
+        })
+        .and_then(|e| e["reason"].as_str())
+        .unwrap_or_default();
+    assert!(
+        reason.contains("certificate"),
+        "the reason names the refusal: {reason}"
+    );
+    assert_eq!(
+        slack.bodies().len(),
+        1,
+        "nothing reached the stand-in untrusted"
+    );
+
+    // A CA file that holds no certificate stops the daemon before it creates anything.
+    std::fs::write(&ca_file, "not a certificate\n").unwrap();
+    let mut bad = openshell_approvals::config::Config::parse(
+        &config(Some(&ca_file)),
+        std::path::Path::new("approvals.toml"),
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    bad.state_dir = Some(state.clone());
+    bad.socket = Some(dir.path().join("approvals.sock"));
+    let error = openshell_approvals::daemon::Daemon::start(openshell_approvals::daemon::Settings {
+        config: bad,
+        retry: openshell_approvals::notify::RetryPolicy::default(),
+    })
+    .await
+    .err()
+    .expect("a CA file without certificates is refused");
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("channels.ca_file") && message.contains("webhook-ca.pem"),
+        "{message}"
+    );
+    assert!(!state.exists(), "no state directory is left behind");
+    assert!(!dir.path().join("approvals.sock").exists());
+}

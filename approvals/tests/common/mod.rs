@@ -21,33 +21,72 @@ use openshell_approvals::queue::Queue;
 use openshell_policy::wire::{ApprovalOrigin, ApprovalRequest, Enforcement};
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
+
+/// A test CA (its certificate, PEM) and a TLS acceptor holding a certificate for 127.0.0.1
+/// that the CA issued.
+pub fn ca_and_acceptor() -> (String, TlsAcceptor) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "openshell approvals test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![leaf.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+    )
+    .unwrap();
+    (ca.pem(), TlsAcceptor::from(Arc::new(config)))
+}
 
 /// A stand-in webhook: answers each POST with the next scripted status (then 200) and records
-/// the JSON bodies.
+/// the JSON bodies; over HTTPS when started with a TLS acceptor.
 #[derive(Clone)]
 pub struct StandIn {
     pub addr: SocketAddr,
     pub received: Arc<Mutex<Vec<Value>>>,
     script: Arc<Mutex<VecDeque<u16>>>,
+    scheme: &'static str,
 }
 
 impl StandIn {
     pub async fn start(script: &[u16]) -> StandIn {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        StandIn::serve(listener, script)
+        StandIn::serve(listener, script, None)
     }
 
     /// A stand-in on a given address (one that was free).
     pub async fn start_at(addr: SocketAddr) -> StandIn {
         let listener = TcpListener::bind(addr).await.unwrap();
-        StandIn::serve(listener, &[])
+        StandIn::serve(listener, &[], None)
     }
 
-    fn serve(listener: TcpListener, script: &[u16]) -> StandIn {
+    /// A stand-in speaking HTTPS with `acceptor`'s certificate.
+    pub async fn start_tls(acceptor: TlsAcceptor) -> StandIn {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        StandIn::serve(listener, &[], Some(acceptor))
+    }
+
+    fn serve(listener: TcpListener, script: &[u16], tls: Option<TlsAcceptor>) -> StandIn {
         let stand_in = StandIn {
             addr: listener.local_addr().unwrap(),
             received: Arc::new(Mutex::new(Vec::new())),
             script: Arc::new(Mutex::new(script.iter().copied().collect())),
+            scheme: if tls.is_some() { "https" } else { "http" },
         };
         let shared = stand_in.clone();
         tokio::spawn(async move {
@@ -56,33 +95,50 @@ impl StandIn {
                     return;
                 };
                 let shared = shared.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let service = service_fn(move |request: Request<Incoming>| {
-                        let shared = shared.clone();
-                        async move {
-                            let body = request.into_body().collect().await?.to_bytes();
-                            let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                            shared.received.lock().unwrap().push(value);
-                            let status = shared.script.lock().unwrap().pop_front().unwrap_or(200);
-                            Ok::<_, hyper::Error>(
-                                Response::builder()
-                                    .status(status)
-                                    .body(Full::new(Bytes::from_static(b"ok")))
-                                    .unwrap(),
-                            )
+                    match tls {
+                        // A client that refuses the certificate ends the handshake: nothing to serve.
+                        Some(tls) => {
+                            if let Ok(stream) = tls.accept(stream).await {
+                                shared.answer(stream).await;
+                            }
                         }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                        None => shared.answer(stream).await,
+                    }
                 });
             }
         });
         stand_in
     }
 
+    /// Serves one connection: records each body, answers the next scripted status.
+    async fn answer<I>(self, io: I)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let service = service_fn(move |request: Request<Incoming>| {
+            let shared = self.clone();
+            async move {
+                let body = request.into_body().collect().await?.to_bytes();
+                let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                shared.received.lock().unwrap().push(value);
+                let status = shared.script.lock().unwrap().pop_front().unwrap_or(200);
+                Ok::<_, hyper::Error>(
+                    Response::builder()
+                        .status(status)
+                        .body(Full::new(Bytes::from_static(b"ok")))
+                        .unwrap(),
+                )
+            }
+        });
+        let _ = hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(io), service)
+            .await;
+    }
+
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}://{}{path}", self.scheme, self.addr)
     }
 
     pub fn bodies(&self) -> Vec<Value> {
