@@ -15,7 +15,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use openshell_policy::wire::{Approval, ApprovalOrigin};
-use openshell_service_http::{RootsError, load_roots};
+use openshell_service_http::{RootsError, error_chain, load_roots};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -347,7 +347,11 @@ impl Sender {
         let exchange = async {
             let response = self.client.request(request).await.map_err(|e| Failure {
                 retry: true,
-                message: format!("cannot reach {}: {}", host_of(&message.url), causes(&e)),
+                message: format!(
+                    "cannot reach {}: {}",
+                    host_of(&message.url),
+                    error_chain(&e)
+                ),
             })?;
             let status = response.status();
             // Drain the body so the connection can be reused; its content does not matter.
@@ -409,19 +413,6 @@ fn host_of(url: &str) -> String {
         ),
         Err(_) => "the channel".to_owned(),
     }
-}
-
-/// An error with its causes (`client error (Connect): invalid peer certificate: UnknownIssuer`):
-/// the client's own message names only the step that failed.
-fn causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -3,11 +3,15 @@
 
 mod common;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
 use hyper::{Method, StatusCode};
 use openshell_approvals::client::{ApprovalsClient, ClientError};
+use openshell_approvals::config::Config;
+use openshell_approvals::daemon::{Daemon, Settings};
+use openshell_approvals::notify::RetryPolicy;
 use openshell_policy::wire::{ApprovalAnswer, ApprovalState, Enforcement};
 use openshell_service_http::UnixClient;
 
@@ -635,7 +639,7 @@ async fn https_webhooks_are_verified_against_the_configured_ca() {
     let dir = tempfile::tempdir().unwrap();
     let ca_file = dir.path().join("webhook-ca.pem");
     std::fs::write(&ca_file, &ca_pem).unwrap();
-    let config = |ca_file: Option<&std::path::Path>| {
+    let config = |ca_file: Option<&Path>| {
         format!(
             "public_url = \"https://node7.example:9447\"\n[channels]\n{}[channels.slack]\nwebhook_url = \"{}\"\n",
             ca_file
@@ -706,17 +710,13 @@ async fn https_webhooks_are_verified_against_the_configured_ca() {
 
     // A CA file that holds no certificate stops the daemon before it creates anything.
     std::fs::write(&ca_file, "not a certificate\n").unwrap();
-    let mut bad = openshell_approvals::config::Config::parse(
-        &config(Some(&ca_file)),
-        std::path::Path::new("approvals.toml"),
-    )
-    .unwrap();
+    let mut bad = Config::parse(&config(Some(&ca_file)), Path::new("approvals.toml")).unwrap();
     let state = dir.path().join("state");
     bad.state_dir = Some(state.clone());
     bad.socket = Some(dir.path().join("approvals.sock"));
-    let error = openshell_approvals::daemon::Daemon::start(openshell_approvals::daemon::Settings {
+    let error = Daemon::start(Settings {
         config: bad,
-        retry: openshell_approvals::notify::RetryPolicy::default(),
+        retry: RetryPolicy::default(),
     })
     .await
     .err()

@@ -16,6 +16,7 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use openshell_service_http::error_chain;
 
 use crate::config::HealthSettings;
 use crate::endpoint::EndpointSpec;
@@ -148,21 +149,6 @@ impl Upstream {
             Err(e) => self.health.failed(e.to_string(), health),
         }
     }
-}
-
-/// An error and its sources, joined (`client error (Connect): invalid peer certificate: …`).
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let part = e.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = e.source();
-    }
-    text
 }
 
 /// Applies one timeout to a whole connection attempt, TCP connect and TLS handshake together.

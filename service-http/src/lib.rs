@@ -1,8 +1,9 @@
 //! HTTP over unix sockets as the node services share it: binding a socket safely, serving
 //! connections with graceful shutdown, bounded JSON bodies, one JSON error answer, and a
-//! client call with a timeout; and the trust roots of an operator's CA file for a service's
-//! outbound TLS.
+//! client call with a timeout; an error with its sources, for messages; and the trust roots of
+//! an operator's CA file, for a service's outbound TLS.
 
+mod chain;
 #[cfg(feature = "client")]
 mod client;
 #[cfg(feature = "server")]
@@ -14,6 +15,7 @@ mod serve;
 #[cfg(feature = "server")]
 mod socket;
 
+pub use chain::error_chain;
 #[cfg(feature = "client")]
 pub use client::{CallError, UnixClient, error_text};
 #[cfg(feature = "server")]
