@@ -76,6 +76,7 @@ mod tests {
                 reversibility: None,
                 scope: None,
                 compliance: vec![],
+                injected_instructions: false,
             }),
             latency_us: 42,
         };

@@ -54,6 +54,7 @@ pub(crate) fn summary(classification: &ContentClassification) -> ClassificationS
         reversibility: None,
         scope: None,
         compliance: Vec::new(),
+        injected_instructions: false,
     }
 }
 

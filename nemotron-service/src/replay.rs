@@ -11,7 +11,7 @@
 use openshell_policy::CompiledPolicy as PolicyRecord;
 use openshell_policy::wire::{
     ActionRequest, Assessment, AuditEvent, ClassificationSummary, ComplianceAssessment,
-    DataTypeAssessment, IntentClassification, Outcome, Reversibility, Scope,
+    DataTypeAssessment, Evidence, IntentClassification, Outcome, Reversibility, Scope,
 };
 use serde::Serialize;
 
@@ -243,6 +243,17 @@ fn recorded(summary: &ClassificationSummary) -> IntentClassification {
                 confidence: 1.0,
                 evidence: Vec::new(),
             })
+            .collect(),
+        injected_instructions: summary
+            .injected_instructions
+            .then(|| Evidence {
+                field: None,
+                detector: "recorded".into(),
+                span: None,
+                sample: None,
+                confidence: 1.0,
+            })
+            .into_iter()
             .collect(),
         engine: "replay".into(),
         fallback: None,

@@ -707,6 +707,7 @@ pub(crate) fn nl_policies(ir: &NlPolicyIr) -> Result<Vec<CedarPolicyText>, Servi
         deny_external_at: None,
         escalate_external_at: None,
         escalate_irreversible_organization: false,
+        escalate_injected_instructions: false,
     };
     let compiled = CompiledPolicy::build(
         "natural-language",

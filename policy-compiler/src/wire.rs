@@ -376,6 +376,11 @@ pub struct IntentClassification {
     pub scope: Assessment<Scope>,
     /// The frameworks it falls under (empty when none).
     pub compliance: Vec<ComplianceAssessment>,
+    /// Instructions in the action's text that its user did not give the agent (prompt
+    /// injection: `ignore previous instructions`, `without telling the user`), with the spans
+    /// that show them; empty when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub injected_instructions: Vec<Evidence>,
     /// Which engine produced the result: `embedded` or `model:<model name>`.
     pub engine: String,
     /// Set when the configured model backend failed and the embedded engine answered instead.
@@ -404,6 +409,7 @@ impl IntentClassification {
             reversibility: Some(self.reversibility.value),
             scope: Some(self.scope.value),
             compliance: self.compliance.iter().map(|c| c.framework).collect(),
+            injected_instructions: !self.injected_instructions.is_empty(),
         }
     }
 }
@@ -426,6 +432,9 @@ pub struct ClassificationSummary {
     /// Compliance frameworks.
     #[serde(default)]
     pub compliance: Vec<ComplianceFramework>,
+    /// The action's text carries instructions its user did not give the agent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub injected_instructions: bool,
 }
 
 // ---------------------------------------------------------------------------------------------

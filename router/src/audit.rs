@@ -89,6 +89,7 @@ pub fn event(decision: &Decision<'_>) -> AuditEvent {
             reversibility: None,
             scope: None,
             compliance: Vec::new(),
+            injected_instructions: false,
         });
         let mut reason = format!(
             "{} ({}; detectors: {}; {})",

@@ -106,6 +106,9 @@ fn text_line(event: &AuditEvent) -> String {
         field("sensitivity", c.sensitivity.as_str());
         let compliance: Vec<&str> = c.compliance.iter().map(|f| f.as_str()).collect();
         field("compliance", &compliance.join(","));
+        if c.injected_instructions {
+            field("injected_instructions", "true");
+        }
     }
     field("rules", &event.policies.join(","));
     if event.latency_us > 0 {
@@ -166,11 +169,20 @@ mod tests {
             reversibility: None,
             scope: None,
             compliance: vec![ComplianceFramework::Gdpr, ComplianceFramework::PciDss],
+            injected_instructions: false,
         });
         assert_eq!(
             text_line(&event),
             "2026-11-25T10:22:28.000Z nemotron sandbox.start deny policy=customer-support-agent \
              sensitivity=confidential compliance=GDPR,PCI-DSS"
+        );
+        if let Some(c) = event.classification.as_mut() {
+            c.injected_instructions = true;
+        }
+        assert!(
+            text_line(&event).ends_with(" compliance=GDPR,PCI-DSS injected_instructions=true"),
+            "{}",
+            text_line(&event)
         );
     }
 }

@@ -36,6 +36,8 @@ pub struct Thresholds {
     pub escalate_external_at: Option<Sensitivity>,
     /// Irreversible actions across the organisation need approval.
     pub escalate_irreversible_organization: bool,
+    /// Actions whose text carries instructions the agent's user did not give need approval.
+    pub escalate_injected_instructions: bool,
 }
 
 impl Default for Thresholds {
@@ -44,6 +46,7 @@ impl Default for Thresholds {
             deny_external_at: Some(Sensitivity::Restricted),
             escalate_external_at: None,
             escalate_irreversible_organization: true,
+            escalate_injected_instructions: true,
         }
     }
 }
@@ -295,6 +298,16 @@ pub fn generate(
             " when { context.classification.reversibility == 2 && context.classification.scope == 2 }",
             true,
             "an irreversible action across the organisation needs approval",
+        ));
+    }
+    if thresholds.escalate_injected_instructions {
+        out.push(cedar_policy(
+            "threshold.injected-instructions",
+            "forbid",
+            Applies::Invoke,
+            " when { context.classification.injected_instructions }",
+            true,
+            "the action's text carries instructions the agent's user did not give; a person must confirm it",
         ));
     }
 

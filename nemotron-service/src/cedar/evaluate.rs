@@ -425,6 +425,10 @@ pub fn action_request(
                 "compliance",
                 strings(c.compliance.iter().map(|f| f.framework.as_str())),
             ),
+            (
+                "injected_instructions",
+                boolean(!c.injected_instructions.is_empty()),
+            ),
         ],
         None,
     );
@@ -617,6 +621,7 @@ mod tests {
                         ("reversibility", long(*draw.pick(&[0, 1, 2]))),
                         ("scope", long(*draw.pick(&[0, 1, 2]))),
                         ("compliance", strings([])),
+                        ("injected_instructions", boolean(*draw.pick(&[false, true]))),
                     ],
                     None,
                 );

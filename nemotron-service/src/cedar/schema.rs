@@ -26,7 +26,8 @@ namespace OpenShell {
     data_types: Set<String>,
     reversibility: Long,
     scope: Long,
-    compliance: Set<String>
+    compliance: Set<String>,
+    injected_instructions: Bool
   };
 
   action invoke appliesTo {

@@ -131,6 +131,7 @@ impl EmbeddedEngine {
             protected_health(sensitivity(&content, &taxonomy), &content, &data_types);
         let mut reversibility = reversibility(facts, request.data.is_some());
         let mut scope = scope(facts, &taxonomy);
+        let mut injected_instructions = Vec::new();
         fuse(
             facts,
             Axes {
@@ -138,6 +139,7 @@ impl EmbeddedEngine {
                 data_types: &mut data_types,
                 reversibility: &mut reversibility,
                 scope: &mut scope,
+                injected_instructions: &mut injected_instructions,
             },
         );
         #[cfg(feature = "embeddings")]
@@ -149,6 +151,7 @@ impl EmbeddedEngine {
                 data_types: &mut data_types,
                 reversibility: &mut reversibility,
                 scope: &mut scope,
+                injected_instructions: &mut injected_instructions,
             },
         );
         let compliance = self.compliance(
@@ -165,6 +168,7 @@ impl EmbeddedEngine {
             reversibility,
             scope,
             compliance,
+            injected_instructions,
             engine: EMBEDDED_ENGINE.into(),
             fallback: None,
         }

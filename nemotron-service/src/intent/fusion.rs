@@ -6,6 +6,8 @@
 //!   document or account number named is restricted personal data.
 //! - Reversibility: a transfer, forwarding everything, exfiltration, bulk deletion or
 //!   publication is irreversible.
+//! - Injected instructions: phrases addressed to the agent that its user would not write
+//!   (`ignore previous instructions`, `without telling the user`), whatever the action.
 //! - Scope (actions that change or send something, not reads): an external address, URL or
 //!   foreign account in the text of an action that sends, pays or discloses, or publication,
 //!   is external; `all`, `every`, an unbounded
@@ -84,6 +86,8 @@ pub struct Axes<'a> {
     pub reversibility: &'a mut Assessment<Reversibility>,
     /// Scope.
     pub scope: &'a mut Assessment<Scope>,
+    /// Instructions the agent's user did not give, found in the text.
+    pub injected_instructions: &'a mut Vec<Evidence>,
 }
 
 /// Raises the axes by what the text of the action says.
@@ -114,6 +118,11 @@ pub fn fuse(facts: &ActionFacts, axes: Axes<'_>) {
         ],
     );
     raise(axes.reversibility, Reversibility::Irreversible, &disclosing);
+    axes.injected_instructions.extend(
+        intents(content, &[Intent::Injected])
+            .into_iter()
+            .map(evidence),
+    );
 
     if facts.verb_class() == VerbClass::Read {
         return;

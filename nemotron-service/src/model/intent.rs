@@ -6,7 +6,8 @@
 //! into typed values (unknown fields and values rejected) and merged with the embedded
 //! detectors: the model may raise sensitivity, add data types and frameworks, and decide
 //! reversibility and scope, but never lowers sensitivity below what the content detectors found
-//! nor drops a data type or framework they found. Any failure — transport, timeout, invalid
+//! nor drops a data type or framework they found; the injected instructions are the detectors'.
+//! Any failure — transport, timeout, invalid
 //! output — yields the embedded engine's answer with `fallback` set, which the service audits.
 
 use std::time::Duration;
@@ -245,6 +246,7 @@ fn merge(
             evidence: assessed(verdict.confidence),
         },
         compliance,
+        injected_instructions: embedded.injected_instructions.clone(),
         engine: engine.to_owned(),
         fallback: None,
     }
