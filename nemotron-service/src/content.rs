@@ -7,7 +7,7 @@
 //!   credentials and secrets (`password`, `security code`, `API key`); identity documents and
 //!   account numbers (`passport number`, `credit card`, `bank account number`).
 //! - Intent: transfer, forward all, exfiltrate, delete all, change credentials, invite, share
-//!   publicly, and instructions injected into the task (`ignore previous instructions`,
+//!   publicly, address everyone (`with all contacts`), and instructions injected into the task (`ignore previous instructions`,
 //!   `no matter what the user asked`, `without telling the user`, `so nobody notices`).
 //! - Quantity and scope words: `all`, `every`, `each`, `entire`, `whole`.
 //!
@@ -43,6 +43,8 @@ pub enum Intent {
     SharePublicly,
     /// Instructions injected into the task (`ignore previous instructions`).
     Injected,
+    /// Address everyone (`with all contacts`, `invite everyone`).
+    Everyone,
 }
 
 impl Intent {
@@ -57,6 +59,7 @@ impl Intent {
             Intent::Invite => "invite",
             Intent::SharePublicly => "share-publicly",
             Intent::Injected => "injected-instruction",
+            Intent::Everyone => "everyone",
         }
     }
 }
@@ -333,6 +336,10 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 r(r"share(?:d)? (?:it |them )?publicly|anyone (?:who has|with) the link|public (?:gist|link|repository|repo|bucket)|(?:make|set)s? (?:the |it )?(?:\S+ ){0,4}public\b|on the web"),
                 SignalKind::Intent(Intent::SharePublicly),
             ),
+            (
+                r(r"(?:with|to|invite|inviting|for) (?:all|every|each) (?:of )?(?:the |my |the user'?s |our |your )?(?:contacts?|colleagues|employees|staff|members|participants|users|customers|clients|recipients|people|attendees|friends)|(?:with|to|invite|inviting) (?:everyone|everybody)"),
+                SignalKind::Intent(Intent::Everyone),
+            ),
             (injected(), SignalKind::Intent(Intent::Injected)),
             (
                 r(r"all|every|each|entire|whole|everything"),
@@ -538,6 +545,10 @@ mod tests {
                 vec!["intent:share-publicly"],
             ),
             ("Invite user Fred to the workspace", vec!["intent:invite"]),
+            (
+                "Create a daily meeting with all contacts",
+                vec!["intent:everyone"],
+            ),
             (
                 "Modify the recipient of a recurring scheduled transaction",
                 vec!["intent:transfer"],

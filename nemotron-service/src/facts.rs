@@ -130,10 +130,15 @@ impl ActionFacts {
             .iter()
             .any(|w| crate::taxonomy::BULK_PREFIXES.contains(&w.as_str()));
         // Creating something addressed to a mailbox (an event with a participant, a booking
-        // whose ticket goes to an address) delivers it there: a send.
+        // whose ticket goes to an address) or to everyone (`with all contacts`) delivers it
+        // there: a send.
         let delivers = destination
             .as_ref()
-            .is_some_and(|d| d.form == DestinationForm::Email);
+            .is_some_and(|d| d.form == DestinationForm::Email)
+            || content
+                .of(|k| *k == SignalKind::Intent(Intent::Everyone))
+                .next()
+                .is_some();
         let verb_meaning = api_verb_meaning(&api).map(|m| match m.class {
             VerbClass::Create if delivers => VerbMeaning {
                 class: VerbClass::Send,
@@ -243,5 +248,11 @@ mod tests {
         assert!(f.external());
         let f = ActionFacts::derive(&event(None), &d);
         assert_eq!(f.verb_class(), VerbClass::Create);
+        let everyone = ActionRequest {
+            data: Some(serde_json::json!({"text": "A daily stand-up with all contacts"})),
+            ..event(None)
+        };
+        let f = ActionFacts::derive(&everyone, &d);
+        assert_eq!(f.verb_class(), VerbClass::Send);
     }
 }
