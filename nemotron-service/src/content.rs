@@ -226,8 +226,15 @@ fn walk(value: &serde_json::Value, path: &str, visit: &mut dyn FnMut(&str, &str)
     }
 }
 
+/// `pattern` compiled with its word boundaries (`\b`) in ASCII. A Unicode word boundary makes
+/// the regex crate's fast engine give up on a text with any non-ASCII character (a `£`, a `€`,
+/// an accent) and fall back to its slowest one; the words sought are English.
+fn compile(pattern: &str) -> Regex {
+    Regex::new(&pattern.replace(r"\b", r"(?-u:\b)")).expect("content patterns are valid")
+}
+
 fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
-    cell.get_or_init(|| Regex::new(pattern).expect("content patterns are valid"))
+    cell.get_or_init(|| compile(pattern))
 }
 
 fn amount_re() -> &'static Regex {
@@ -298,7 +305,7 @@ fn injected() -> Regex {
 fn phrases() -> &'static [(Regex, SignalKind)] {
     static P: OnceLock<Vec<(Regex, SignalKind)>> = OnceLock::new();
     P.get_or_init(|| {
-        let r = |p: &str| Regex::new(&format!(r"(?i)\b(?:{p})\b")).expect("valid phrase");
+        let r = |p: &str| compile(&format!(r"(?i)\b(?:{p})\b"));
         vec![
             (
                 r(r"passwords?|passcodes?|pins?|security codes?|verification codes?|2fa codes?|one-time codes?|api keys?|api tokens?|access tokens?|secret access keys?|secret keys?|private keys?|credentials|secrets(?:\.yml)?|\.env|password reset links?"),
