@@ -4,8 +4,8 @@
 //!
 //! - Sensitivity: a credential or secret named is restricted credentials; an identity
 //!   document or account number named is restricted personal data.
-//! - Reversibility: a transfer, forwarding everything, exfiltration, bulk deletion or
-//!   publication is irreversible.
+//! - Reversibility: a transfer, forwarding everything, exfiltration, bulk deletion,
+//!   publication or filling an outside URL with data is irreversible.
 //! - Injected instructions: phrases addressed to the agent that its user would not write
 //!   (`ignore previous instructions`, `without telling the user`), whatever the action.
 //! - Scope (actions that change or send something, not reads): an external address, URL or
@@ -115,6 +115,7 @@ pub fn fuse(facts: &ActionFacts, axes: Axes<'_>) {
             Intent::Exfiltrate,
             Intent::DeleteAll,
             Intent::SharePublicly,
+            Intent::UrlForData,
         ],
     );
     raise(axes.reversibility, Reversibility::Irreversible, &disclosing);
