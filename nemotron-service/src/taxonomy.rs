@@ -225,7 +225,7 @@ const ACCESS_OBJECTS: [&str; 7] = [
 
 /// What an API's verb means, its object considered: a verb acting on money is a payment
 /// (`banking.send_money`, `banking.update_scheduled_transaction`), one changing roles or
-/// members an access change, one creating a forwarding rule a send; else the verb's own
+/// members, or adding a user, an access change, one creating a forwarding rule a send; else the verb's own
 /// meaning.
 pub fn api_verb_meaning(api: &ApiName) -> Option<VerbMeaning> {
     let own = verb_meaning(&api.verb);
@@ -249,6 +249,11 @@ pub fn api_verb_meaning(api: &ApiName) -> Option<VerbMeaning> {
             family(VerbClass::Pay, Reversibility::Irreversible)
         }
         Some(VerbClass::Create | VerbClass::Modify) if object(&ACCESS_OBJECTS) => {
+            family(VerbClass::Admin, Reversibility::PartiallyReversible)
+        }
+        // Adding a user or a guest (to a workspace, a channel, a drive) lets them in; updating
+        // one (`update_user_info`) is a change to a record.
+        Some(VerbClass::Create) if object(&["user", "guest"]) => {
             family(VerbClass::Admin, Reversibility::PartiallyReversible)
         }
         Some(VerbClass::Create | VerbClass::Modify)
@@ -505,6 +510,9 @@ mod tests {
         }
         assert_eq!(class("crm.update_user_role"), Some(VerbClass::Admin));
         assert_eq!(class("code.add_collaborator"), Some(VerbClass::Admin));
+        assert_eq!(class("chat.add_user_to_channel"), Some(VerbClass::Admin));
+        assert_eq!(class("drive.add_guests"), Some(VerbClass::Admin));
+        assert_eq!(class("banking.update_user_info"), Some(VerbClass::Modify));
         assert_eq!(class("email.create_forwarding_rule"), Some(VerbClass::Send));
         assert_eq!(class("email.send"), Some(VerbClass::Send));
         assert_eq!(class("crm.update"), Some(VerbClass::Modify));
