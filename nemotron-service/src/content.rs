@@ -295,15 +295,12 @@ const INJECTED: [&str; 10] = [
 ];
 
 /// [`INJECTED`] as whole words, and `without asking.` where the clause ends there (a user
-/// writing `without asking me` speaks for themselves). ASCII words and case (`-u`): the
-/// phrases are English, and a Unicode word boundary would send every text with a `£` or `€`
-/// to the regex crate's slowest engine, whose cost grows with the pattern.
+/// writing `without asking me` speaks for themselves).
 fn injected() -> Regex {
-    Regex::new(&format!(
-        r"(?i-u)\b(?:{})\b|\bwithout (?:asking|telling|informing|notifying|alerting|consulting)(?: (?:first|them))?\s*(?:[.;!,)]|$)",
+    compile(&format!(
+        r"(?i)\b(?:{})\b|\bwithout (?:asking|telling|informing|notifying|alerting|consulting)(?: (?:first|them))?\s*(?:[.;!,)]|$)",
         INJECTED.join("|")
     ))
-    .expect("valid phrase")
 }
 
 /// Phrases and the signal each raises (case-insensitive, whole words).

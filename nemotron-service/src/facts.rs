@@ -145,18 +145,21 @@ impl ActionFacts {
             .of(|k| *k == SignalKind::Intent(Intent::UrlForData))
             .next()
             .is_some();
-        let verb_meaning = api_verb_meaning(&api).map(|m| match m.class {
-            VerbClass::Create if delivers => VerbMeaning {
-                class: VerbClass::Send,
-                reversibility: Reversibility::Irreversible,
-                confidence: m.confidence,
-            },
-            VerbClass::Read if fills_url => VerbMeaning {
-                class: VerbClass::Send,
-                reversibility: Reversibility::Irreversible,
-                confidence: m.confidence,
-            },
-            _ => m,
+        let verb_meaning = api_verb_meaning(&api).map(|m| {
+            let sends = match m.class {
+                VerbClass::Create => delivers,
+                VerbClass::Read => fills_url,
+                _ => false,
+            };
+            if sends {
+                VerbMeaning {
+                    class: VerbClass::Send,
+                    reversibility: Reversibility::Irreversible,
+                    confidence: m.confidence,
+                }
+            } else {
+                m
+            }
         });
         ActionFacts {
             bulk,
