@@ -346,7 +346,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::SharePublicly),
             ),
             (
-                r(r"(?:with|to|invite|inviting|for) (?:all|every|each) (?:of )?(?:the |my |the user'?s |our |your )?(?:contacts?|colleagues|employees|staff|members|participants|users|customers|clients|recipients|people|attendees|friends)|(?:with|to|invite|inviting) (?:everyone|everybody)"),
+                r(r"(?:with|to|invite|inviting) (?:all|every|each) (?:of )?(?:the |my |the user'?s |our |your )?(?:contacts?|colleagues|employees|staff|members|participants|users|customers|clients|recipients|people|attendees|friends)|(?:with|to|invite|inviting) (?:everyone|everybody)"),
                 SignalKind::Intent(Intent::Everyone),
             ),
             (injected(), SignalKind::Intent(Intent::Injected)),

@@ -268,6 +268,16 @@ mod tests {
         };
         let f = ActionFacts::derive(&everyone, &d);
         assert_eq!(f.verb_class(), VerbClass::Send);
+        let for_everyone = ActionRequest {
+            data: Some(serde_json::json!({"text": "A discount code for all customers"})),
+            ..event(None)
+        };
+        let f = ActionFacts::derive(&for_everyone, &d);
+        assert_eq!(
+            f.verb_class(),
+            VerbClass::Create,
+            "made for them, not sent to them"
+        );
     }
 
     #[test]
