@@ -11,7 +11,8 @@ pub enum DestinationForm {
     Url,
     /// `api.example.com`, `10.0.0.4:8080`.
     Host,
-    /// An internal system's name (`ticketing`, `zendesk`): no dot, no `@`.
+    /// An internal system's or a member's name (`ticketing`, `zendesk`, `alex.m`): no `@`, no
+    /// scheme or port, and no dot that ends in a public suffix or makes an IP address.
     System,
     /// A bank account (`GB29NWBK60161331926819`): its country against the home countries.
     Account,
@@ -138,7 +139,7 @@ impl DestinationAnalyzer {
             let host = rest.split(['/', '?', '#']).next().unwrap_or("");
             let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
             (DestinationForm::Url, strip_port(host))
-        } else if lower.contains('.') || lower.contains(':') {
+        } else if lower.contains(':') || (lower.contains('.') && names_a_host(&lower)) {
             (
                 DestinationForm::Host,
                 strip_port(lower.split('/').next().unwrap_or("")),
@@ -198,6 +199,13 @@ impl DestinationAnalyzer {
         }
         (true, format!("{domain} is not an internal domain"))
     }
+}
+
+/// Whether `name` (lower case, no scheme or port) is a host: an IP address or a name under a
+/// known public suffix (`api.example.com`, `evil.xyz/path`), not a user handle (`alex.m`).
+fn names_a_host(name: &str) -> bool {
+    let host = name.split('/').next().unwrap_or("").trim_end_matches('.');
+    host.parse::<IpAddr>().is_ok() || psl::suffix(host.as_bytes()).is_some_and(|s| s.is_known())
 }
 
 /// The country of an IBAN written with or without spaces (two letters, two check digits, 10 to
@@ -268,6 +276,14 @@ mod tests {
         assert!(!a.analyze("10.1.2.3:8443").external);
         assert!(a.analyze("8.8.8.8").external);
         assert!(!a.analyze("db.internal").external);
+        let handle = a.analyze("alex.m");
+        assert_eq!(
+            (handle.form, handle.external),
+            (DestinationForm::System, false)
+        );
+        let bare = a.analyze("evil.xyz/collect");
+        assert_eq!((bare.form, bare.external), (DestinationForm::Host, true));
+        assert!(a.analyze("files.example.com.").external);
         let t = a.analyze("ticketing");
         assert_eq!(
             (t.form, t.external, t.channel.as_str()),
