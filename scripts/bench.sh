@@ -27,7 +27,7 @@ if [ "$quick" = 1 ]; then
   runs=5 admission_runs=3 density=20 sandboxes=3 seconds=1 loads=4,16 rounds=1 requests=20
   export BENCH_SECONDS=1 BENCH_CALLS=2000 BENCH_SEQUENTIAL=200
 else
-  runs=60 admission_runs=40 density=256 sandboxes=50 seconds=3 loads=4,16,32 rounds=3 requests=200
+  runs=60 admission_runs=40 density=1000 sandboxes=50 seconds=3 loads=4,16,32 rounds=3 requests=200
 fi
 out=target/bench
 docs=docs readme=README.md
@@ -59,7 +59,7 @@ benchmarks=(
 declare -A headline=(
   [start]='ratio|median'
   [start-hardened]='ratio|admission hooks add|hook alone|audit trail'
-  [density]='start:|memory|state'
+  [density]='start:|memory|state|quarter|sandboxes +[0-9]'
   [egress]='^proxy vs direct|added to|engine memory'
   [approvals]='first notification'
   [decisions]='fixed|sequential|most'

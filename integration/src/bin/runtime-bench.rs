@@ -562,13 +562,31 @@ fn concurrent_sandboxes(count: usize, policy: &Path, node: &TestNode) {
     };
     let ids: Vec<String> = (0..count).map(|i| format!("sandbox-{i}")).collect();
     let bundle_path = bundle.path().to_str().expect("bundle path");
-    let available_before =
-        openshell_integration::proc_kib("/proc/meminfo", "MemAvailable").expect("MemAvailable");
-    let started = Instant::now();
-    for id in &ids {
+    let available =
+        || openshell_integration::proc_kib("/proc/meminfo", "MemAvailable").expect("MemAvailable");
+    let available_before = available();
+    // What the node holds after each quarter has started, to show how the costs grow.
+    let quarter = count.div_ceil(4).max(1);
+    let mut checkpoints = vec![Checkpoint {
+        started: 0,
+        start_time: Duration::ZERO,
+        available_kib: available_before,
+        state_bytes: 0,
+    }];
+    let mut start_time = Duration::ZERO;
+    for (i, id) in ids.iter().enumerate() {
+        let started = Instant::now();
         openshell(&["run", "--detach", "--bundle", bundle_path, id]);
+        start_time += started.elapsed();
+        if (i + 1) % quarter == 0 || i + 1 == count {
+            checkpoints.push(Checkpoint {
+                started: i + 1,
+                start_time,
+                available_kib: available(),
+                state_bytes: directory_bytes(root.path()),
+            });
+        }
     }
-    let start_time = started.elapsed();
     let listed: Vec<serde_json::Value> =
         serde_json::from_slice(&openshell(&["list", "--format", "json"])).expect("list json");
     let running = listed.iter().filter(|c| c["status"] == "running").count();
@@ -600,6 +618,54 @@ fn concurrent_sandboxes(count: usize, policy: &Path, node: &TestNode) {
         "  openshell's own: {resident} processes left running, state {:.1} KiB a sandbox",
         state_bytes as f64 / 1024.0 / count as f64
     );
+    report_growth(&checkpoints);
+}
+
+/// What the node held once `started` sandboxes had started.
+struct Checkpoint {
+    started: usize,
+    /// Time spent starting them, in all.
+    start_time: Duration,
+    available_kib: u64,
+    state_bytes: u64,
+}
+
+/// Each quarter's cost per sandbox (start time, node memory, state), and the last quarter's
+/// against the first: a cost that grows no worse than linearly stays near 1.
+fn report_growth(checkpoints: &[Checkpoint]) {
+    println!("  each quarter, a sandbox: start, node memory, state");
+    let costs: Vec<(f64, f64, f64)> = checkpoints
+        .windows(2)
+        .map(|pair| {
+            let (before, after) = (&pair[0], &pair[1]);
+            let n = (after.started - before.started) as f64;
+            let cost = (
+                ms(after.start_time - before.start_time) / n,
+                before.available_kib.saturating_sub(after.available_kib) as f64 / n,
+                after.state_bytes.saturating_sub(before.state_bytes) as f64 / 1024.0 / n,
+            );
+            println!(
+                "    sandboxes {:>5}-{:<5} {:>7.1} ms {:>7.0} KiB {:>7.1} KiB",
+                before.started + 1,
+                after.started,
+                cost.0,
+                cost.1,
+                cost.2
+            );
+            cost
+        })
+        .collect();
+    if let (Some(first), Some(last)) = (costs.first(), costs.last())
+        && costs.len() > 1
+    {
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+        println!(
+            "  last quarter / first quarter, a sandbox: start {:.2}, node memory {:.2}, state {:.2}",
+            ratio(last.0, first.0),
+            ratio(last.1, first.1),
+            ratio(last.2, first.2)
+        );
+    }
 }
 
 /// Bytes of the regular files under `dir`.
