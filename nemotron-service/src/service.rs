@@ -21,6 +21,7 @@ use openshell_policy::wire::{
     check_container_id,
 };
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 
 use crate::admission_cache::{AdmissionCache, CachedAdmission};
 use crate::cedar::{CompileError, CompiledPolicy, GeneratedPolicy, Thresholds, Verdict};
@@ -138,7 +139,10 @@ pub struct PolicyService {
     intent: OnceLock<IntentBackend>,
     grammar: GrammarCompiler,
     model_nl: Option<ModelNlCompiler>,
+    /// Compiled policies by record digest.
     compiled: Mutex<LruCache<String, Arc<CompiledPolicy>>>,
+    /// The same, by what compiling reads of a record ([`rules_key`]).
+    compiled_rules: Mutex<LruCache<[u8; 32], Arc<CompiledPolicy>>>,
     containers: RwLock<HashMap<String, Registered>>,
     audit: AuditHub,
     /// The sentence-embedding model of `[classifier] embedding_model`, loaded by
@@ -191,6 +195,7 @@ impl PolicyService {
             grammar: GrammarCompiler,
             model_nl,
             compiled: Mutex::new(LruCache::new(capacity)),
+            compiled_rules: Mutex::new(LruCache::new(capacity)),
             containers: RwLock::new(HashMap::new()),
             audit,
             settings,
@@ -270,6 +275,22 @@ impl PolicyService {
             return Ok(Arc::clone(hit));
         }
         policy.verify().map_err(|e| fail(e.to_string()))?;
+        // Records that differ only in what the service does not read (the hardened spec, which
+        // names the container's own paths) share one compiled policy.
+        let rules_key = rules_key(policy);
+        if let Some(shared) = self
+            .compiled_rules
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&rules_key)
+            .cloned()
+        {
+            self.compiled
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .put(policy.digest.clone(), Arc::clone(&shared));
+            return Ok(shared);
+        }
         let nl = compile_documents(self.nl_compiler(), &policy.decisions.natural_language)?;
         if let Some(u) = nl.unparsed.first() {
             return Err(fail(format!(
@@ -299,6 +320,10 @@ impl PolicyService {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .put(policy.digest.clone(), Arc::clone(&compiled));
+        self.compiled_rules
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .put(rules_key, Arc::clone(&compiled));
         Ok(compiled)
     }
 
@@ -724,6 +749,14 @@ pub(crate) fn nl_policies(ir: &NlPolicyIr) -> Result<Vec<CedarPolicyText>, Servi
         .collect())
 }
 
+/// What [`PolicyService::compile`] reads of a verified record, hashed: its name, decision rules
+/// and audit settings.
+fn rules_key(policy: &PolicyRecord) -> [u8; 32] {
+    let read = serde_json::to_vec(&(&policy.name, &policy.decisions, &policy.audit))
+        .expect("a record's parts serialize");
+    Sha256::digest(read).into()
+}
+
 fn audit_destination(policy: &CompiledPolicy) -> Option<&str> {
     let audit = policy.audit();
     audit
@@ -761,5 +794,46 @@ fn decide(
         policies: verdict.policies,
         classification,
         latency_us: elapsed_us(started),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(dir: &Path) -> PolicyService {
+        let mut node = NodeConfig::default();
+        node.audit.spool_dir = dir.join("spool");
+        node.audit.trail = Some(dir.join("trail.jsonl"));
+        node.registry_dir = dir.join("registry");
+        PolicyService::for_admission(ServiceSettings::new(node)).unwrap()
+    }
+
+    #[test]
+    fn records_that_differ_only_in_their_spec_share_compiled_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = service(dir.path());
+        let yaml = |denied: &str| {
+            format!(
+                "apiVersion: openshell.nvidia.com/v1\nkind: SandboxPolicy\n\
+                 metadata: {{name: agent}}\nspec:\n  permissions:\n    deniedAPIs: [{denied}]\n"
+            )
+        };
+        let record = openshell_policy::compile_default("agent.yaml", &yaml("crm.delete")).unwrap();
+        let with_host = |host: &str| {
+            let mut other = record.clone();
+            other.spec.set_hostname(Some(host.to_owned()));
+            other.seal()
+        };
+        let (first, second) = (with_host("sandbox-1"), with_host("sandbox-2"));
+        assert_ne!(first.digest, second.digest);
+        let first = service.compile(&first).unwrap();
+        assert!(Arc::ptr_eq(&first, &service.compile(&second).unwrap()));
+        let stricter = openshell_policy::compile_default("agent.yaml", &yaml("crm.*")).unwrap();
+        assert!(!Arc::ptr_eq(&first, &service.compile(&stricter).unwrap()));
+        // A record that does not match its digest is refused before anything is shared.
+        let mut claimed = with_host("sandbox-3");
+        claimed.spec.set_hostname(Some("elsewhere".into()));
+        assert!(service.compile(&claimed).is_err());
     }
 }
