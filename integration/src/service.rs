@@ -44,6 +44,11 @@ impl PolicyService {
         service
     }
 
+    /// The daemon's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The socket.
     pub fn socket(&self) -> &Path {
         &self.socket

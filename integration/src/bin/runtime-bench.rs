@@ -192,9 +192,16 @@ fn main() {
         embedded.path("admission-cache").display()
     ));
     let uncached = TestNode::new(&siem_table);
+    let sockets = tempfile::tempdir().expect("socket dir");
+    let socket = sockets.path().join("nemotron.sock");
+    let served = TestNode::new(&format!(
+        "{siem_table}[services]\nnemotron = \"{}\"\n",
+        socket.display()
+    ));
     if let Some(count) = concurrent {
         let policy = policy.expect("--concurrent needs --policy FILE");
-        concurrent_sandboxes(count, Path::new(&policy), &embedded);
+        let service = PolicyService::start(&served.config(), &socket);
+        concurrent_sandboxes(count, Path::new(&policy), &served, &service);
         return;
     }
     let plain = Bundle::new(&["true"]);
@@ -203,12 +210,6 @@ fn main() {
         std::fs::copy(policy, hardened.path().join("openshell-policy.yaml")).expect("copy policy");
     }
     let control = TestNode::new(&format!("{siem_table}[hooks]\nbinary = \"/bin/true\"\n"));
-    let sockets = tempfile::tempdir().expect("socket dir");
-    let socket = sockets.path().join("nemotron.sock");
-    let served = TestNode::new(&format!(
-        "{siem_table}[services]\nnemotron = \"{}\"\n",
-        socket.display()
-    ));
     let _service = admission.then(|| PolicyService::start(&served.config(), &socket));
 
     let openshell = binaries::openshell();
@@ -537,8 +538,9 @@ fn median_ms(samples: &mut [Duration]) -> f64 {
     ms(samples[(samples.len() - 1) / 2])
 }
 
-/// Starts `count` sandboxes hardened by `policy` at once, reports what they cost, deletes them.
-fn concurrent_sandboxes(count: usize, policy: &Path, node: &TestNode) {
+/// Starts `count` sandboxes hardened by `policy` at once, admitted and registered by the node's
+/// policy `service`, reports what they cost (the service's memory too), deletes them.
+fn concurrent_sandboxes(count: usize, policy: &Path, node: &TestNode, service: &PolicyService) {
     let bundle = Bundle::new(&["sleep", "600"]);
     std::fs::copy(policy, bundle.path().join("openshell-policy.yaml")).expect("copy policy");
     let root = tempfile::tempdir().expect("state root");
@@ -564,6 +566,10 @@ fn concurrent_sandboxes(count: usize, policy: &Path, node: &TestNode) {
     let bundle_path = bundle.path().to_str().expect("bundle path");
     let available =
         || openshell_integration::proc_kib("/proc/meminfo", "MemAvailable").expect("MemAvailable");
+    let service_rss = || {
+        let pid = service.pid().expect("the policy service runs");
+        openshell_integration::proc_kib(format!("/proc/{pid}/status"), "VmRSS").expect("VmRSS")
+    };
     let available_before = available();
     // What the node holds after each quarter has started, to show how the costs grow.
     let quarter = count.div_ceil(4).max(1);
@@ -572,6 +578,7 @@ fn concurrent_sandboxes(count: usize, policy: &Path, node: &TestNode) {
         start_time: Duration::ZERO,
         available_kib: available_before,
         state_bytes: 0,
+        service_kib: service_rss(),
     }];
     let mut start_time = Duration::ZERO;
     for (i, id) in ids.iter().enumerate() {
@@ -584,6 +591,7 @@ fn concurrent_sandboxes(count: usize, policy: &Path, node: &TestNode) {
                 start_time,
                 available_kib: available(),
                 state_bytes: directory_bytes(root.path()),
+                service_kib: service_rss(),
             });
         }
     }
@@ -628,29 +636,35 @@ struct Checkpoint {
     start_time: Duration,
     available_kib: u64,
     state_bytes: u64,
+    /// The policy service's resident memory.
+    service_kib: u64,
 }
 
-/// Each quarter's cost per sandbox (start time, node memory, state), and the last quarter's
-/// against the first: a cost that grows no worse than linearly stays near 1.
+/// Each quarter's cost per sandbox (start time, node memory, state, the policy service's
+/// memory), and the last quarter's against the first: a cost that grows no worse than linearly
+/// stays near 1.
 fn report_growth(checkpoints: &[Checkpoint]) {
-    println!("  each quarter, a sandbox: start, node memory, state");
-    let costs: Vec<(f64, f64, f64)> = checkpoints
+    println!("  each quarter, a sandbox: start, node memory, state, policy service memory");
+    let costs: Vec<[f64; 4]> = checkpoints
         .windows(2)
         .map(|pair| {
             let (before, after) = (&pair[0], &pair[1]);
             let n = (after.started - before.started) as f64;
-            let cost = (
+            let kib = |less: u64, more: u64| more.saturating_sub(less) as f64 / n;
+            let cost = [
                 ms(after.start_time - before.start_time) / n,
-                before.available_kib.saturating_sub(after.available_kib) as f64 / n,
-                after.state_bytes.saturating_sub(before.state_bytes) as f64 / 1024.0 / n,
-            );
+                kib(after.available_kib, before.available_kib),
+                kib(before.state_bytes, after.state_bytes) / 1024.0,
+                kib(before.service_kib, after.service_kib),
+            ];
             println!(
-                "    sandboxes {:>5}-{:<5} {:>7.1} ms {:>7.0} KiB {:>7.1} KiB",
+                "    sandboxes {:>5}-{:<5} {:>7.1} ms {:>7.0} KiB {:>7.1} KiB {:>7.1} KiB",
                 before.started + 1,
                 after.started,
-                cost.0,
-                cost.1,
-                cost.2
+                cost[0],
+                cost[1],
+                cost[2],
+                cost[3]
             );
             cost
         })
@@ -658,12 +672,25 @@ fn report_growth(checkpoints: &[Checkpoint]) {
     if let (Some(first), Some(last)) = (costs.first(), costs.last())
         && costs.len() > 1
     {
-        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+        let ratio = |i: usize| {
+            if first[i] > 0.0 {
+                format!("{:.2}", last[i] / first[i])
+            } else {
+                "-".to_owned()
+            }
+        };
         println!(
-            "  last quarter / first quarter, a sandbox: start {:.2}, node memory {:.2}, state {:.2}",
-            ratio(last.0, first.0),
-            ratio(last.1, first.1),
-            ratio(last.2, first.2)
+            "  last quarter / first quarter, a sandbox: start {}, node memory {}, state {}, policy service memory {}",
+            ratio(0),
+            ratio(1),
+            ratio(2),
+            ratio(3)
+        );
+    }
+    if let (Some(first), Some(last)) = (checkpoints.first(), checkpoints.last()) {
+        println!(
+            "  policy service: {} KiB resident before, {} KiB with {} sandboxes registered",
+            first.service_kib, last.service_kib, last.started
         );
     }
 }
