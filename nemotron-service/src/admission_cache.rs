@@ -5,9 +5,11 @@
 //! with the same key reads the answer instead of compiling.
 //!
 //! The key is recomputed from each request, never read from a file: the engine (its build and
-//! thresholds), the node configuration, the compiled record's digest (verified against the
-//! record's contents before use) and the request's facts — process arguments, image,
-//! annotations and what the sandbox asks for. The container id and bundle are left out: every
+//! thresholds), the node configuration, what the engine compiles of the record — its name,
+//! decision rules and audit settings, read from a record verified against its digest before
+//! use, so that sandboxes of one policy share an entry although each record names the
+//! container's own paths — and the request's facts — process arguments, image, annotations and
+//! what the sandbox asks for. The container id and bundle are left out: every
 //! generated Cedar policy has an unconstrained principal and resource scope and decides on the
 //! request's context alone (only policies of which [`CompiledPolicy::decides_on_context_alone`]
 //! holds are stored).
@@ -29,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::cedar::{CompiledPolicy, Thresholds};
+use crate::service::rules_key;
 
 /// Largest entry read.
 const MAX_ENTRY: u64 = 64 << 10;
@@ -98,14 +101,14 @@ impl AdmissionCache {
     pub fn key(&self, request: &AdmissionRequest) -> String {
         #[derive(Serialize)]
         struct Facts<'a> {
-            policy: &'a str,
+            rules: [u8; 32],
             args: &'a [String],
             image: &'a Option<String>,
             annotations: &'a std::collections::BTreeMap<String, String>,
             requested: &'a openshell_policy::wire::RequestedSandbox,
         }
         let facts = serde_json::to_string(&Facts {
-            policy: &request.policy.digest,
+            rules: rules_key(&request.policy),
             args: &request.args,
             image: &request.image,
             annotations: &request.annotations,
@@ -280,7 +283,7 @@ mod tests {
     }
 
     #[test]
-    fn the_key_is_the_request_and_record_not_the_container() {
+    fn the_key_is_the_request_and_rules_not_the_container() {
         let cache = AdmissionCache::new(
             Path::new("/nonexistent"),
             &NodeConfig::default(),
@@ -289,6 +292,10 @@ mod tests {
         let a = cache.key(&request("a", record("admin.*")));
         assert_eq!(a, cache.key(&request("b", record("admin.*"))));
         assert_ne!(a, cache.key(&request("a", record("billing.*"))));
+        // Each container's record names its own paths in the spec: the key does not read them.
+        let mut own_paths = record("admin.*");
+        own_paths.spec.set_hostname(Some("sandbox-b".into()));
+        assert_eq!(a, cache.key(&request("b", own_paths.seal())));
         let mut annotated = request("a", record("admin.*"));
         annotated.annotations.insert("k".into(), "v".into());
         assert_ne!(a, cache.key(&annotated));

@@ -751,7 +751,7 @@ pub(crate) fn nl_policies(ir: &NlPolicyIr) -> Result<Vec<CedarPolicyText>, Servi
 
 /// What [`PolicyService::compile`] reads of a verified record, hashed: its name, decision rules
 /// and audit settings.
-fn rules_key(policy: &PolicyRecord) -> [u8; 32] {
+pub(crate) fn rules_key(policy: &PolicyRecord) -> [u8; 32] {
     let read = serde_json::to_vec(&(&policy.name, &policy.decisions, &policy.audit))
         .expect("a record's parts serialize");
     Sha256::digest(read).into()

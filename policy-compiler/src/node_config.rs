@@ -214,8 +214,8 @@ pub struct HookSettings {
     /// The `openshell-hook` binary the runtime injects; default: next to the runtime binary.
     pub binary: Option<PathBuf>,
     /// A directory (root's alone, best on a tmpfs) where the embedded engine keeps admission
-    /// allows by compiled record digest and request, so the next sandbox with the same policy
-    /// and request is admitted without compiling the policy again; absent = no cache.
+    /// allows by the policy's decision rules and the request, so the next sandbox with the same
+    /// policy and request is admitted without compiling the policy again; absent = no cache.
     pub admission_cache: Option<PathBuf>,
 }
 
