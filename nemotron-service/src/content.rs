@@ -3,9 +3,10 @@
 //!
 //! - Entities: amounts with their currency (`£45`, `$30,000`, `120 EUR`) and amounts left
 //!   unbounded (`as much money as possible`, `the entire balance`); email addresses, URLs and
-//!   web addresses without a scheme (`account-verify.io`), judged against the internal domains; IBANs, judged against the home countries;
-//!   credentials and secrets (`password`, `security code`, `API key`); identity documents and
-//!   account numbers (`passport number`, `credit card`, `bank account number`).
+//!   web addresses without a scheme (`account-verify.io`), judged against the internal
+//!   domains; IBANs, judged against the home countries; credentials and secrets (`password`,
+//!   `security code`, `API key`); identity documents and account numbers (`passport number`,
+//!   `credit card`, `bank account number`).
 //! - Intent: transfer, forward all, exfiltrate, delete all, change credentials, invite, share
 //!   publicly, address everyone (`with all contacts`), fill an outside URL left open for data
 //!   (`…/collect?d=`), and instructions injected into the task (`ignore previous instructions`,
@@ -326,8 +327,8 @@ const INJECTED: [&str; 12] = [
 
 /// [`INJECTED`] as whole words; `without asking.` where the clause ends there (a user
 /// writing `without asking me` speaks for themselves); the model addressed by name where a
-/// sentence or an element starts (`AI assistant:`); and text styled to be hidden from the person reading the page
-/// (`display:none`).
+/// sentence or an element starts (`AI assistant:`); and text styled to be hidden from the
+/// person reading the page (`display:none`).
 fn injected() -> Regex {
     compile(&format!(
         r"(?i)\b(?:{})\b|\bwithout (?:asking|telling|informing|notifying|alerting|consulting)(?: (?:first|them))?\s*(?:[.;!,)]|$)|(?:^|[\n>.!?]\s*)(?:ai|llm) (?:assistants?|agents?|models?)\s*:|\b(?:display\s*:\s*none|visibility\s*:\s*hidden)",
