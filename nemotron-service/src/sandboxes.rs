@@ -90,18 +90,8 @@ impl PolicyService {
 mod tests {
     use std::path::Path;
 
-    use openshell_policy::node_config::NodeConfig;
-
     use super::*;
-    use crate::service::ServiceSettings;
-
-    fn service(dir: &Path) -> PolicyService {
-        let mut node = NodeConfig::default();
-        node.audit.spool_dir = dir.join("spool");
-        node.audit.trail = Some(dir.join("trail.jsonl"));
-        node.registry_dir = dir.join("registry");
-        PolicyService::for_admission(ServiceSettings::new(node)).unwrap()
-    }
+    use crate::service::tests::service;
 
     fn record(network: &str, denied: &str) -> CompiledPolicy {
         let yaml = format!(

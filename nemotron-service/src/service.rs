@@ -798,10 +798,11 @@ fn decide(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn service(dir: &Path) -> PolicyService {
+    /// A service whose audit spool, trail and registry are under `dir`.
+    pub(crate) fn service(dir: &Path) -> PolicyService {
         let mut node = NodeConfig::default();
         node.audit.spool_dir = dir.join("spool");
         node.audit.trail = Some(dir.join("trail.jsonl"));
