@@ -9,7 +9,9 @@ use openshell_policy::wire::{ActionRequest, Reversibility};
 
 use crate::content::{ContentSignals, Intent, Signal, SignalKind};
 use crate::destination::{DestinationAnalyzer, DestinationForm, DestinationInfo, channel_name};
-use crate::taxonomy::{VerbClass, VerbMeaning, api_verb_meaning, singular, split_api};
+use crate::taxonomy::{
+    VerbClass, VerbMeaning, api_verb_meaning, singular, split_api, verb_meaning,
+};
 
 /// Services that are themselves a communication channel.
 const CHANNEL_SERVICES: [&str; 7] = [
@@ -37,6 +39,10 @@ pub struct ActionFacts {
     /// The amount in hundredths of the currency unit (0 when none): the request's, else the
     /// largest written in its text (`i64::MAX` for one the text leaves unbounded).
     pub amount_cents: i64,
+    /// Whether the request or its text gives an amount, or the action updates something without
+    /// naming one (the amount stays as it was). Amount thresholds fail closed otherwise: a
+    /// payment of unknown size is not known to be below them.
+    pub amount_known: bool,
     /// The currency of the amount (upper case, default USD).
     pub currency: String,
     /// `key=value` facts from the request's attributes, lower case.
@@ -100,9 +106,12 @@ impl ActionFacts {
             .filter(|a| a.is_finite())
             .map(|a| (a.abs() * 100.0).round().min(1e15) as i64);
         let written = requested.is_none().then(|| content.amount()).flatten();
-        let amount_cents = requested
-            .or(written.as_ref().map(|(cents, _)| *cents))
-            .unwrap_or(0);
+        let amount = requested.or(written.as_ref().map(|(cents, _)| *cents));
+        // An update that names no amount (`update_scheduled_transaction` with a new reference)
+        // leaves the amount as it was: only a new payment of unknown size fails closed.
+        let amount_known = amount.is_some()
+            || verb_meaning(&api.verb).is_some_and(|m| m.class == VerbClass::Modify);
+        let amount_cents = amount.unwrap_or(0);
         let currency = request
             .currency
             .as_deref()
@@ -171,6 +180,7 @@ impl ActionFacts {
             destination,
             channel,
             amount_cents,
+            amount_known,
             currency,
             attributes,
             count,

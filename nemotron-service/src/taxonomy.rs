@@ -94,6 +94,8 @@ const VERBS: &[(&str, VerbClass, Reversibility, f32)] = &[
     ("submit", VerbClass::Create, Fully, 0.75),
     ("upload", VerbClass::Create, Fully, 0.75),
     ("book", VerbClass::Create, Partially, 0.7),
+    ("reserve", VerbClass::Create, Partially, 0.7),
+    ("rent", VerbClass::Create, Partially, 0.7),
     ("schedule", VerbClass::Create, Fully, 0.75),
     ("update", VerbClass::Modify, Partially, 0.75),
     ("modify", VerbClass::Modify, Partially, 0.75),
@@ -155,6 +157,8 @@ const VERBS: &[(&str, VerbClass, Reversibility, f32)] = &[
     ("wire", VerbClass::Pay, Irreversible, 0.9),
     ("payout", VerbClass::Pay, Irreversible, 0.9),
     ("withdraw", VerbClass::Pay, Irreversible, 0.85),
+    ("buy", VerbClass::Pay, Partially, 0.8),
+    ("purchase", VerbClass::Pay, Partially, 0.8),
     ("execute", VerbClass::Execute, Partially, 0.6),
     ("run", VerbClass::Execute, Partially, 0.6),
     ("deploy", VerbClass::Execute, Partially, 0.7),
@@ -211,6 +215,22 @@ const PAYMENT_OBJECTS: [&str; 9] = [
     "wire",
     "remittance",
 ];
+/// Object words that make booking one a purchase (`reserve_hotel`, `book_flight`,
+/// `rent_car`): the user pays for it, so payment rules and thresholds hold.
+const BOOKING_OBJECTS: [&str; 12] = [
+    "hotel",
+    "room",
+    "suite",
+    "accommodation",
+    "flight",
+    "fare",
+    "ticket",
+    "seat",
+    "car",
+    "vehicle",
+    "rental",
+    "cabin",
+];
 /// Object words that make an API's verb an access change (`update_user_role`,
 /// `add_collaborator`).
 const ACCESS_OBJECTS: [&str; 7] = [
@@ -223,10 +243,11 @@ const ACCESS_OBJECTS: [&str; 7] = [
     "access",
 ];
 
-/// What an API's verb means, its object considered: a verb acting on money is a payment
-/// (`banking.send_money`, `banking.update_scheduled_transaction`), one changing roles or
-/// members, or adding a user, an access change, one creating a forwarding rule a send; else the verb's own
-/// meaning.
+/// What an API's verb means, its object considered: a verb acting on money, or booking a
+/// hotel, a flight or a car, is a payment (`banking.send_money`,
+/// `banking.update_scheduled_transaction`, `travel.reserve_hotel`); one changing roles or
+/// members, or adding a user, an access change; one creating a forwarding rule a
+/// send; else the verb's own meaning.
 pub fn api_verb_meaning(api: &ApiName) -> Option<VerbMeaning> {
     let own = verb_meaning(&api.verb);
     let object = |words: &[&str]| {
@@ -247,6 +268,9 @@ pub fn api_verb_meaning(api: &ApiName) -> Option<VerbMeaning> {
             if object(&PAYMENT_OBJECTS) =>
         {
             family(VerbClass::Pay, Reversibility::Irreversible)
+        }
+        Some(VerbClass::Create) if object(&BOOKING_OBJECTS) => {
+            family(VerbClass::Pay, Reversibility::PartiallyReversible)
         }
         Some(VerbClass::Create | VerbClass::Modify) if object(&ACCESS_OBJECTS) => {
             family(VerbClass::Admin, Reversibility::PartiallyReversible)
@@ -505,9 +529,15 @@ mod tests {
             "banking.pay",
             "banking.update_scheduled_transaction",
             "payment.process",
+            "travel.reserve_hotel",
+            "travel.book_flight",
+            "travel.reserve_car_rental",
+            "shop.purchase",
         ] {
             assert_eq!(class(api), Some(VerbClass::Pay), "{api}");
         }
+        assert_eq!(class("travel.reserve_restaurant"), Some(VerbClass::Create));
+        assert_eq!(class("files.delete_file"), Some(VerbClass::Delete));
         assert_eq!(class("crm.update_user_role"), Some(VerbClass::Admin));
         assert_eq!(class("code.add_collaborator"), Some(VerbClass::Admin));
         assert_eq!(class("chat.add_user_to_channel"), Some(VerbClass::Admin));

@@ -37,6 +37,10 @@ spec:
 "#;
 
 fn service(dir: &std::path::Path) -> PolicyService {
+    service_with(dir, POLICY)
+}
+
+fn service_with(dir: &std::path::Path, policy: &str) -> PolicyService {
     let mut node = NodeConfig::default();
     node.audit.spool_dir = dir.join("spool");
     node.registry_dir = dir.join("registry");
@@ -47,7 +51,7 @@ fn service(dir: &std::path::Path) -> PolicyService {
         .register(ContainerRegistration::new(
             "b1",
             "/tmp/bundle".into(),
-            openshell_policy::compile_default("banking.yaml", POLICY).unwrap(),
+            openshell_policy::compile_default("banking.yaml", policy).unwrap(),
         ))
         .unwrap();
     service
@@ -148,6 +152,89 @@ fn the_text_decides_what_the_name_cannot() {
     );
     assert_eq!(outcome, Outcome::Deny);
     assert!(policies.contains(&"nl:1.2.1".to_owned()), "{policies:?}");
+}
+
+/// Payment rules written for an assistant with banking, travel and chat tools.
+const ASSISTANT_POLICY: &str = r#"apiVersion: openshell.nvidia.com/v1
+kind: SandboxPolicy
+metadata: {name: travel-assistant}
+spec:
+  permissions:
+    allowedAPIs: [banking.*, travel.*, chat.*]
+---
+apiVersion: openshell.nvidia.com/v1
+kind: NaturalLanguagePolicy
+metadata: {name: travel-assistant-rules}
+spec:
+  text: >-
+    Payments above $100 require approval.
+    Agents must obtain approval before changing passwords or granting access.
+"#;
+
+#[test]
+fn a_payment_of_unknown_size_or_a_booking_is_not_known_to_be_below_a_threshold() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = "GB29NWBK60161331926819";
+    let banking = service(dir.path());
+    let (outcome, policies) = decide(
+        &banking,
+        action("banking.send_money", Some(home), "Pay the landlord"),
+    );
+    assert_eq!(outcome, Outcome::Escalate);
+    assert_eq!(policies, ["approval[banking.send_money above-100-usd]"]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = service_with(dir.path(), ASSISTANT_POLICY);
+    // Booking a hotel, a flight or a car is a payment: without a price it is not known to be
+    // under $100.
+    for (api, text) in [
+        (
+            "travel.reserve_hotel",
+            "Make a reservation for the Riverside View Hotel from the 13th to the 17th of May",
+        ),
+        (
+            "travel.book_flight",
+            "Book the LH 401 to Frankfurt on the 9th",
+        ),
+        (
+            "travel.reserve_car_rental",
+            "Reserve a luxury SUV for the whole trip",
+        ),
+    ] {
+        let (outcome, policies) = decide(&s, action(api, None, text));
+        assert_eq!(outcome, Outcome::Escalate, "{api}: {text}");
+        assert_eq!(policies, ["nl:1.1.1"], "{api}: {text}");
+    }
+    // With its price written, a cheap one goes through; a restaurant table is not a purchase.
+    for (api, text) in [
+        (
+            "travel.reserve_hotel",
+            "Book one night at the Riverside Inn for $80",
+        ),
+        (
+            "travel.reserve_restaurant",
+            "Table for two at Dishoom at 8pm",
+        ),
+    ] {
+        assert_eq!(
+            decide(&s, action(api, None, text)).0,
+            Outcome::Allow,
+            "{text}"
+        );
+    }
+    // An update that names no amount leaves the amount as it was.
+    assert_eq!(
+        decide(
+            &s,
+            action(
+                "banking.update_scheduled_transaction",
+                Some(home),
+                "Update the reference of my scheduled rent payment to 'Flat 3 rent April'",
+            )
+        )
+        .0,
+        Outcome::Allow
+    );
 }
 
 #[test]

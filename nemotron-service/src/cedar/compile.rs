@@ -337,11 +337,12 @@ pub enum TriggerThreshold {
     },
 }
 
-/// `amount > threshold`, failing closed when the currency differs (no exchange rates here).
+/// `amount > threshold`, failing closed when the currency differs (no exchange rates here) and
+/// when the request and its text give no amount.
 fn amount_above(amount: f64, currency: &str) -> String {
     let cents = (amount * 100.0).round() as i64;
     format!(
-        "(context.amount_cents > {cents} || (context.amount_cents > 0 && context.currency != {}))",
+        "(!context.amount_known || context.amount_cents > {cents} || (context.amount_cents > 0 && context.currency != {}))",
         lit(currency)
     )
 }

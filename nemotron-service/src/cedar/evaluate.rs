@@ -442,6 +442,7 @@ pub fn action_request(
         ("destination_external", boolean(facts.external())),
         ("channel", string(&facts.channel)),
         ("amount_cents", long(facts.amount_cents)),
+        ("amount_known", boolean(facts.amount_known)),
         ("currency", string(&facts.currency)),
         (
             "attributes",
@@ -643,6 +644,7 @@ mod tests {
                         "amount_cents",
                         long(*draw.pick(&[0, 4_500, 10_000, 25_000])),
                     ),
+                    ("amount_known", boolean(*draw.pick(&[false, true]))),
                     ("currency", string(draw.pick::<&str>(&["", "USD", "EUR"]))),
                     (
                         "attributes",

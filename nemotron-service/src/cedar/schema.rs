@@ -42,6 +42,7 @@ namespace OpenShell {
       destination_external: Bool,
       channel: String,
       amount_cents: Long,
+      amount_known: Bool,
       currency: String,
       attributes: Set<String>,
       agent: String,

@@ -113,8 +113,9 @@ pub fn base_verb(word: &str) -> Option<String> {
 pub fn action_noun(word: &str) -> Option<(VerbClass, &'static str)> {
     Some(match word {
         "refund" | "refunds" => (Pay, "refunds"),
-        "payment" | "payments" => (Pay, "payments"),
-        "transfer" | "transfers" | "wire transfers" => (Pay, "payments"),
+        // Every payment, whatever the service: as "make payments" says.
+        "payment" | "payments" => (Pay, ""),
+        "transfer" | "transfers" | "wire transfers" => (Pay, ""),
         "deletion" | "deletions" => (Delete, ""),
         "export" | "exports" => (Send, ""),
         "deployment" | "deployments" => (Execute, "production systems"),

@@ -62,7 +62,9 @@ pub struct ApprovalSpec {
 pub struct ApprovalTrigger {
     /// The action (`data.delete`, `infra.*`).
     pub action: Located<ApiPattern>,
-    /// When it needs approval.
+    /// When it needs approval. An amount threshold also holds when the call names no amount
+    /// (in its fields or its text) and is not an update: a payment of unknown size is not
+    /// known to be below it.
     pub threshold: Located<Threshold>,
 }
 
