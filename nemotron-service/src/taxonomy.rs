@@ -246,7 +246,7 @@ const ACCESS_OBJECTS: [&str; 7] = [
 /// What an API's verb means, its object considered: a verb acting on money, or booking a
 /// hotel, a flight or a car, is a payment (`banking.send_money`,
 /// `banking.update_scheduled_transaction`, `travel.reserve_hotel`); one changing roles or
-/// members, or adding a user, an access change; one creating a forwarding rule a
+/// members, or adding or removing a user, an access change; one creating a forwarding rule a
 /// send; else the verb's own meaning.
 pub fn api_verb_meaning(api: &ApiName) -> Option<VerbMeaning> {
     let own = verb_meaning(&api.verb);
@@ -274,6 +274,10 @@ pub fn api_verb_meaning(api: &ApiName) -> Option<VerbMeaning> {
         }
         Some(VerbClass::Create | VerbClass::Modify) if object(&ACCESS_OBJECTS) => {
             family(VerbClass::Admin, Reversibility::PartiallyReversible)
+        }
+        // Removing a user, a member or a guest takes their access away.
+        Some(VerbClass::Delete) if object(&["user", "guest", "member", "collaborator"]) => {
+            family(VerbClass::Admin, Reversibility::Irreversible)
         }
         // Adding a user or a guest (to a workspace, a channel, a drive) lets them in; updating
         // one (`update_user_info`) is a change to a record.
@@ -537,6 +541,11 @@ mod tests {
             assert_eq!(class(api), Some(VerbClass::Pay), "{api}");
         }
         assert_eq!(class("travel.reserve_restaurant"), Some(VerbClass::Create));
+        assert_eq!(class("chat.remove_user_from_slack"), Some(VerbClass::Admin));
+        assert_eq!(
+            class("chat.remove_user_from_workspace"),
+            Some(VerbClass::Admin)
+        );
         assert_eq!(class("files.delete_file"), Some(VerbClass::Delete));
         assert_eq!(class("crm.update_user_role"), Some(VerbClass::Admin));
         assert_eq!(class("code.add_collaborator"), Some(VerbClass::Admin));

@@ -235,6 +235,19 @@ fn a_payment_of_unknown_size_or_a_booking_is_not_known_to_be_below_a_threshold()
         .0,
         Outcome::Allow
     );
+    // Removing someone from the workspace changes who has access.
+    let (outcome, policies) = decide(
+        &s,
+        action(
+            "chat.remove_user_from_slack",
+            Some("Fred"),
+            "Remove Fred from the Slack workspace",
+        ),
+    );
+    assert_eq!(
+        (outcome, policies),
+        (Outcome::Escalate, vec!["nl:1.2.2".to_owned()])
+    );
 }
 
 #[test]
