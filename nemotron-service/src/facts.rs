@@ -194,11 +194,21 @@ impl ActionFacts {
     }
 
     /// Whether the action reaches outside the organisation: its destination is external; or
-    /// it names none and its text names an external address, URL or account, or makes
-    /// something public; or it sends a message pointing to an external address or website.
+    /// it names none and its text names an external address, URL, account or party, or makes
+    /// something public; or it sends a message pointing to an external address, website or
+    /// party; or it pays an account its text calls new (a new recipient).
     pub fn external(&self) -> bool {
         let outside =
             |s: &&Signal| s.kind.external() || s.kind == SignalKind::Intent(Intent::SharePublicly);
+        if self.verb_class() == VerbClass::Pay
+            && self
+                .content
+                .of(|k| *k == SignalKind::Intent(Intent::NewPayee))
+                .next()
+                .is_some()
+        {
+            return true;
+        }
         match &self.destination {
             Some(d) if d.external => true,
             Some(_) => {

@@ -129,11 +129,17 @@ pub fn fuse(facts: &ActionFacts, axes: Axes<'_>) {
         return;
     }
     // An outside address in a record being updated stays in the record; one in a message,
-    // a payment or a text that sends data out is where the action reaches.
+    // a payment or a text that sends data out is where the action reaches, as is an account a
+    // payment's text calls new.
     let sends =
         matches!(facts.verb_class(), VerbClass::Send | VerbClass::Pay) || !disclosing.is_empty();
+    let pays = facts.verb_class() == VerbClass::Pay;
     let outside: Vec<&Signal> = content
-        .of(|k| (sends && k.external()) || *k == SignalKind::Intent(Intent::SharePublicly))
+        .of(|k| {
+            (sends && k.external())
+                || *k == SignalKind::Intent(Intent::SharePublicly)
+                || (pays && *k == SignalKind::Intent(Intent::NewPayee))
+        })
         .collect();
     raise(axes.scope, Scope::External, &outside);
     let everything: Vec<&Signal> = content
