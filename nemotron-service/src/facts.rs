@@ -154,7 +154,19 @@ impl ActionFacts {
             .of(|k| *k == SignalKind::Intent(Intent::UrlForData))
             .next()
             .is_some();
+        // Creating what the text pays for (`book … and pay the £2,400 deposit`) is a payment.
+        let purchases = content
+            .of(|k| *k == SignalKind::Intent(Intent::Purchase))
+            .next()
+            .is_some();
         let verb_meaning = api_verb_meaning(&api).map(|m| {
+            if m.class == VerbClass::Create && purchases && !delivers {
+                return VerbMeaning {
+                    class: VerbClass::Pay,
+                    reversibility: Reversibility::PartiallyReversible,
+                    confidence: m.confidence,
+                };
+            }
             let sends = match m.class {
                 VerbClass::Create => delivers,
                 VerbClass::Read => fills_url,

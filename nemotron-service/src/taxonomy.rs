@@ -203,9 +203,10 @@ pub fn verb_meaning(verb: &str) -> Option<VerbMeaning> {
 }
 
 /// Object words that make an API's verb part of the payments family: `send_money`,
-/// `update_scheduled_transaction` and `pay` decide alike.
-const PAYMENT_OBJECTS: [&str; 9] = [
+/// `update_scheduled_transaction`, `create_standing_order` and `pay` decide alike.
+const PAYMENT_OBJECTS: [&str; 10] = [
     "money",
+    "standing",
     "funds",
     "payment",
     "transaction",
@@ -215,17 +216,18 @@ const PAYMENT_OBJECTS: [&str; 9] = [
     "wire",
     "remittance",
 ];
+/// Verbs that book something.
+const BOOKING_VERBS: [&str; 3] = ["book", "reserve", "rent"];
 /// Object words that make booking one a purchase (`reserve_hotel`, `book_flight`,
-/// `rent_car`): the user pays for it, so payment rules and thresholds hold.
-const BOOKING_OBJECTS: [&str; 12] = [
+/// `rent_car`): the user pays for it, so payment rules and thresholds hold. A meeting room,
+/// a desk or a support ticket is not one.
+const BOOKING_OBJECTS: [&str; 10] = [
     "hotel",
-    "room",
     "suite",
     "accommodation",
     "flight",
     "fare",
     "ticket",
-    "seat",
     "car",
     "vehicle",
     "rental",
@@ -269,7 +271,9 @@ pub fn api_verb_meaning(api: &ApiName) -> Option<VerbMeaning> {
         {
             family(VerbClass::Pay, Reversibility::Irreversible)
         }
-        Some(VerbClass::Create) if object(&BOOKING_OBJECTS) => {
+        Some(VerbClass::Create)
+            if BOOKING_VERBS.contains(&api.verb.as_str()) && object(&BOOKING_OBJECTS) =>
+        {
             family(VerbClass::Pay, Reversibility::PartiallyReversible)
         }
         Some(VerbClass::Create | VerbClass::Modify) if object(&ACCESS_OBJECTS) => {
@@ -537,10 +541,14 @@ mod tests {
             "travel.book_flight",
             "travel.reserve_car_rental",
             "shop.purchase",
+            "banking.create_standing_order",
+            "banking.update_standing_order",
         ] {
             assert_eq!(class(api), Some(VerbClass::Pay), "{api}");
         }
         assert_eq!(class("travel.reserve_restaurant"), Some(VerbClass::Create));
+        assert_eq!(class("calendar.book_room"), Some(VerbClass::Create));
+        assert_eq!(class("support.create_ticket"), Some(VerbClass::Create));
         assert_eq!(class("chat.remove_user_from_slack"), Some(VerbClass::Admin));
         assert_eq!(
             class("chat.remove_user_from_workspace"),

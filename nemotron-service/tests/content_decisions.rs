@@ -225,6 +225,15 @@ fn a_payment_of_unknown_size_or_a_booking_is_not_known_to_be_below_a_threshold()
             "travel.reserve_car_rental",
             "Reserve a luxury SUV for the whole trip",
         ),
+        // A table the text pays for, and a standing order, are payments too.
+        (
+            "travel.reserve_restaurant",
+            "Reserve the tasting menu for 12 and pay the £2,400 deposit now",
+        ),
+        (
+            "banking.create_standing_order",
+            "Set up a £250 monthly payment to GB60NAIA07011610972418",
+        ),
     ] {
         let (outcome, policies) = decide(&s, action(api, None, text));
         assert_eq!(outcome, Outcome::Escalate, "{api}: {text}");
