@@ -92,7 +92,6 @@ const VERBS: &[(&str, VerbClass, Reversibility, f32)] = &[
     ("insert", VerbClass::Create, Fully, 0.8),
     ("open", VerbClass::Create, Fully, 0.8),
     ("submit", VerbClass::Create, Fully, 0.75),
-    ("upload", VerbClass::Create, Fully, 0.75),
     ("book", VerbClass::Create, Partially, 0.7),
     ("reserve", VerbClass::Create, Partially, 0.7),
     ("rent", VerbClass::Create, Partially, 0.7),
@@ -136,6 +135,8 @@ const VERBS: &[(&str, VerbClass, Reversibility, f32)] = &[
     ("post", VerbClass::Send, Irreversible, 0.85),
     ("publish", VerbClass::Send, Irreversible, 0.9),
     ("share", VerbClass::Send, Irreversible, 0.85),
+    // Uploading puts data where the destination names, as the policy grammar reads it.
+    ("upload", VerbClass::Send, Irreversible, 0.8),
     ("forward", VerbClass::Send, Irreversible, 0.9),
     ("export", VerbClass::Send, Irreversible, 0.85),
     ("contact", VerbClass::Send, Irreversible, 0.85),
@@ -562,6 +563,7 @@ mod tests {
         assert_eq!(class("banking.update_user_info"), Some(VerbClass::Modify));
         assert_eq!(class("email.create_forwarding_rule"), Some(VerbClass::Send));
         assert_eq!(class("email.send"), Some(VerbClass::Send));
+        assert_eq!(class("files.upload_folder"), Some(VerbClass::Send));
         assert_eq!(class("crm.update"), Some(VerbClass::Modify));
     }
 }
