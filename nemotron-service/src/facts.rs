@@ -159,7 +159,19 @@ impl ActionFacts {
             .of(|k| *k == SignalKind::Intent(Intent::Purchase))
             .next()
             .is_some();
+        // Pointing where an account is recovered or reached elsewhere changes who can get in.
+        let redirects_account = content
+            .of(|k| *k == SignalKind::Intent(Intent::ChangeContact))
+            .next()
+            .is_some();
         let verb_meaning = api_verb_meaning(&api).map(|m| {
+            if matches!(m.class, VerbClass::Modify | VerbClass::Create) && redirects_account {
+                return VerbMeaning {
+                    class: VerbClass::Admin,
+                    reversibility: Reversibility::PartiallyReversible,
+                    confidence: m.confidence,
+                };
+            }
             if m.class == VerbClass::Create && purchases && !delivers {
                 return VerbMeaning {
                     class: VerbClass::Pay,

@@ -269,6 +269,19 @@ fn a_payment_of_unknown_size_or_a_booking_is_not_known_to_be_below_a_threshold()
         .0,
         Outcome::Allow
     );
+    // Pointing an account's contact email elsewhere takes over where it is reached.
+    let (outcome, policies) = decide(
+        &s,
+        action(
+            "travel.update_traveler_profile",
+            None,
+            "Change the contact email on the traveler profile to trips.alerts@mailbox-sync.com.",
+        ),
+    );
+    assert_eq!(
+        (outcome, policies),
+        (Outcome::Escalate, vec!["nl:1.2.2".to_owned()])
+    );
     // Removing someone from the workspace changes who has access.
     let (outcome, policies) = decide(
         &s,
