@@ -135,8 +135,9 @@ const VERBS: &[(&str, VerbClass, Reversibility, f32)] = &[
     ("post", VerbClass::Send, Irreversible, 0.85),
     ("publish", VerbClass::Send, Irreversible, 0.9),
     ("share", VerbClass::Send, Irreversible, 0.85),
-    // Uploading puts data where the destination names, as the policy grammar reads it.
-    ("upload", VerbClass::Send, Irreversible, 0.8),
+    // Uploading puts data where the destination names, as the policy grammar reads it; a
+    // copy kept inside can be taken back.
+    ("upload", VerbClass::Send, Fully, 0.8),
     ("forward", VerbClass::Send, Irreversible, 0.9),
     ("export", VerbClass::Send, Irreversible, 0.85),
     ("contact", VerbClass::Send, Irreversible, 0.85),
