@@ -144,26 +144,14 @@ impl ActionFacts {
         let delivers = destination
             .as_ref()
             .is_some_and(|d| d.form == DestinationForm::Email)
-            || content
-                .of(|k| *k == SignalKind::Intent(Intent::Everyone))
-                .next()
-                .is_some();
+            || content.intent(Intent::Everyone).is_some();
         // Reading an outside URL the text fills with data (`…/collect?d=` and the rest) sends
         // that data to its host.
-        let fills_url = content
-            .of(|k| *k == SignalKind::Intent(Intent::UrlForData))
-            .next()
-            .is_some();
+        let fills_url = content.intent(Intent::UrlForData).is_some();
         // Creating what the text pays for (`book … and pay the £2,400 deposit`) is a payment.
-        let purchases = content
-            .of(|k| *k == SignalKind::Intent(Intent::Purchase))
-            .next()
-            .is_some();
+        let purchases = content.intent(Intent::Purchase).is_some();
         // Pointing where an account is recovered or reached elsewhere changes who can get in.
-        let redirects_account = content
-            .of(|k| *k == SignalKind::Intent(Intent::ChangeContact))
-            .next()
-            .is_some();
+        let redirects_account = content.intent(Intent::ChangeContact).is_some();
         let verb_meaning = api_verb_meaning(&api).map(|m| {
             if matches!(m.class, VerbClass::Modify | VerbClass::Create) && redirects_account {
                 return VerbMeaning {
@@ -224,13 +212,7 @@ impl ActionFacts {
     pub fn external(&self) -> bool {
         let outside =
             |s: &&Signal| s.kind.external() || s.kind == SignalKind::Intent(Intent::SharePublicly);
-        if self.verb_class() == VerbClass::Pay
-            && self
-                .content
-                .of(|k| *k == SignalKind::Intent(Intent::NewPayee))
-                .next()
-                .is_some()
-        {
+        if self.verb_class() == VerbClass::Pay && self.content.intent(Intent::NewPayee).is_some() {
             return true;
         }
         match &self.destination {
