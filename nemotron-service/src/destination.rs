@@ -139,7 +139,7 @@ impl DestinationAnalyzer {
             let host = rest.split(['/', '?', '#']).next().unwrap_or("");
             let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
             (DestinationForm::Url, strip_port(host))
-        } else if lower.contains(':') || (lower.contains('.') && names_a_host(&lower)) {
+        } else if names_a_host_and_port(&lower) || (lower.contains('.') && names_a_host(&lower)) {
             (
                 DestinationForm::Host,
                 strip_port(lower.split('/').next().unwrap_or("")),
@@ -221,6 +221,19 @@ pub fn iban_country(text: &str) -> Option<String> {
     shaped.then(|| compact[..2].to_ascii_uppercase())
 }
 
+/// Whether `text` with a colon is a dotted host with a port (`10.1.2.3:8443`,
+/// `api.example.com:443`) or an IPv6 address, rather than a reference of the form `kind:id`
+/// (`tag:Enterprise`, `customer:4411`) or a single-label name with a port, which name
+/// something inside the organisation.
+fn names_a_host_and_port(text: &str) -> bool {
+    let Some((host, port)) = text.split('/').next().unwrap_or("").rsplit_once(':') else {
+        return false;
+    };
+    (!port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) && host.contains('.'))
+        || host.starts_with('[')
+        || text.trim_matches(['[', ']']).parse::<IpAddr>().is_ok()
+}
+
 fn strip_port(host: &str) -> String {
     if host.starts_with('[') {
         return host
@@ -274,6 +287,16 @@ mod tests {
         assert!(!a.analyze("https://wiki.company.com/x").external);
         assert!(a.analyze("https://api.hubspot.com/v1").external);
         assert!(!a.analyze("10.1.2.3:8443").external);
+        assert!(a.analyze("collector.example.net:8443").external);
+        assert!(a.analyze("2001:4860:4860::8888").external);
+        for reference in ["tag:Enterprise", "customer:4411"] {
+            let r = a.analyze(reference);
+            assert_eq!(
+                (r.form, r.external),
+                (DestinationForm::System, false),
+                "{reference}"
+            );
+        }
         assert!(a.analyze("8.8.8.8").external);
         assert!(!a.analyze("db.internal").external);
         let handle = a.analyze("alex.m");
