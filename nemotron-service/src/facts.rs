@@ -153,34 +153,21 @@ impl ActionFacts {
         // Pointing where an account is recovered or reached elsewhere changes who can get in.
         let redirects_account = content.intent(Intent::ChangeContact).is_some();
         let verb_meaning = api_verb_meaning(&api).map(|m| {
-            if matches!(m.class, VerbClass::Modify | VerbClass::Create) && redirects_account {
-                return VerbMeaning {
-                    class: VerbClass::Admin,
-                    reversibility: Reversibility::PartiallyReversible,
-                    confidence: m.confidence,
-                };
-            }
-            if m.class == VerbClass::Create && purchases && !delivers {
-                return VerbMeaning {
-                    class: VerbClass::Pay,
-                    reversibility: Reversibility::PartiallyReversible,
-                    confidence: m.confidence,
-                };
-            }
-            let sends = match m.class {
-                VerbClass::Create => delivers,
-                VerbClass::Read => fills_url,
-                _ => false,
-            };
-            if sends {
-                VerbMeaning {
-                    class: VerbClass::Send,
-                    reversibility: Reversibility::Irreversible,
-                    confidence: m.confidence,
+            use Reversibility::{Irreversible, PartiallyReversible};
+            let becomes = match m.class {
+                VerbClass::Modify | VerbClass::Create if redirects_account => {
+                    Some((VerbClass::Admin, PartiallyReversible))
                 }
-            } else {
-                m
-            }
+                VerbClass::Create if delivers => Some((VerbClass::Send, Irreversible)),
+                VerbClass::Create if purchases => Some((VerbClass::Pay, PartiallyReversible)),
+                VerbClass::Read if fills_url => Some((VerbClass::Send, Irreversible)),
+                _ => None,
+            };
+            becomes.map_or(m, |(class, reversibility)| VerbMeaning {
+                class,
+                reversibility,
+                confidence: m.confidence,
+            })
         });
         ActionFacts {
             bulk,
