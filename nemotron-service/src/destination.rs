@@ -125,6 +125,11 @@ impl DestinationAnalyzer {
                 reason: format!("#{name} is a chat channel of the organisation"),
             };
         }
+        // `@rachel`, `@alex.m`: a member's handle in chat, not an address without its mailbox.
+        let lower = match lower.strip_prefix('@') {
+            Some(handle) if !handle.is_empty() && !handle.contains('@') => handle.to_owned(),
+            _ => lower,
+        };
         let (form, domain) = if let Some((local, domain)) = lower
             .strip_prefix("mailto:")
             .unwrap_or(&lower)
@@ -304,6 +309,15 @@ mod tests {
             (handle.form, handle.external),
             (DestinationForm::System, false)
         );
+        for member in ["@rachel", "@alex.m"] {
+            let m = a.analyze(member);
+            assert_eq!(
+                (m.form, m.external),
+                (DestinationForm::System, false),
+                "{member}"
+            );
+        }
+        assert!(a.analyze("@evil.com").external);
         let bare = a.analyze("evil.xyz/collect");
         assert_eq!((bare.form, bare.external), (DestinationForm::Host, true));
         assert!(a.analyze("files.example.com.").external);
