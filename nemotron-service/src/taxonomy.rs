@@ -134,6 +134,8 @@ const VERBS: &[(&str, VerbClass, Reversibility, f32)] = &[
     ("notify", VerbClass::Send, Irreversible, 0.85),
     ("post", VerbClass::Send, Irreversible, 0.85),
     ("publish", VerbClass::Send, Irreversible, 0.9),
+    ("broadcast", VerbClass::Send, Irreversible, 0.9),
+    ("announce", VerbClass::Send, Irreversible, 0.85),
     ("share", VerbClass::Send, Irreversible, 0.85),
     // Uploading puts data where the destination names, as the policy grammar reads it; a
     // copy kept inside can be taken back.
