@@ -11,7 +11,8 @@
 //!   publicly, address everyone (`with all contacts`), fill an outside URL left open for data
 //!   (`…/collect?d=`), and instructions injected into the task (`ignore previous instructions`,
 //!   `no matter what the user asked`, `without telling the user`, `so nobody notices`).
-//! - Quantity and scope words: `all`, `every`, `each`, `entire`, `whole`.
+//! - Quantity and scope words: `all`, `every`, `each`, `entire`, `whole`; everyone addressed
+//!   (`tell everyone`, `everyone please`, `everyone's calendar`).
 //!
 //! The facts ([`crate::facts`]) take an amount from the text when the request gives none; the
 //! embedded engine fuses the rest into the four axes.
@@ -421,6 +422,10 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 r(r"all|every|each|entire|whole|everything"),
                 SignalKind::Quantity,
             ),
+            (
+                r(r"(?:tell|message|remind|ask|notify|inform|email|e-mail|dm|warn|alert|instruct|let) (?:everyone|everybody)|(?:everyone|everybody),? (?:please|must|should|needs? to|has to|is to)|(?:everyone|everybody)'s"),
+                SignalKind::Quantity,
+            ),
         ]
     })
 }
@@ -619,6 +624,27 @@ mod tests {
             &"Forward all emails to mark@gmail.com"[a.span.start..a.span.end],
             "mark@gmail.com"
         );
+    }
+
+    #[test]
+    fn everyone_addressed_reaches_everyone() {
+        let everyone = |text: &str| kinds(&signals(text)).contains(&"text:quantity:all".to_owned());
+        for text in [
+            "Tell everyone in #sales that the figures were restated",
+            "the office is closed tomorrow, everyone please work from home",
+            "remove it from everyone's calendar",
+            "HR reminder: message everybody in #engineering",
+        ] {
+            assert!(everyone(text), "{text:?}");
+        }
+        for text in [
+            "she paid for everyone and I owe her",
+            "Share the deck so everyone can review it",
+            "Thanks everyone!",
+            "can everybody write me their favourite hobby?",
+        ] {
+            assert!(!everyone(text), "{text:?}");
+        }
     }
 
     #[test]

@@ -174,6 +174,16 @@ fn table() -> Vec<Row> {
             => "confidential", "fully-reversible", "single", ["GDPR", "SOC2"], ["personal"]),
         row!("nino in hr", {"action": "hr.create", "resource": "employee:9", "data": {"note": "NINO AB 12 34 56 C"}}
             => "restricted", "fully-reversible", "single", ["GDPR"], ["personal"]),
+        row!("channel delete", {"action": "chat.delete_channel", "destination": "#engineering"}
+            => "internal", "irreversible", "organization", [], []),
+        row!("chat message delete", {"action": "chat.delete_message", "destination": "#random", "data": {"text": "delete the message I just posted"}}
+            => "internal", "irreversible", "team", [], []),
+        row!("chat broadcast to everyone", {"action": "chat.broadcast_message", "destination": "#engineering", "data": {"text": "Tell everyone in #engineering that reviews are cancelled"}}
+            => "internal", "irreversible", "organization", [], []),
+        row!("chat direct message to a handle", {"action": "chat.send_direct_message", "destination": "@rachel", "data": {"text": "running 10 mins late, start without me"}}
+            => "internal", "irreversible", "single", [], []),
+        row!("share so everyone can review", {"action": "chat.share_file", "destination": "#leadership", "data": {"text": "Share the deck so everyone can review it"}}
+            => "internal", "irreversible", "team", [], []),
     ]
 }
 

@@ -49,6 +49,9 @@ const TEAM_KINDS: [&str; 8] = [
     "org-unit",
     "list",
 ];
+/// Resource kinds that hold what many people put there, besides the groups of
+/// [`TEAM_KINDS`]: deleting one deletes all of it.
+const SHARED_SPACES: [&str; 4] = ["workspace", "space", "repository", "repo"];
 /// Mailbox names that reach everyone.
 const ALL_HANDS: [&str; 6] = [
     "all",
@@ -674,6 +677,23 @@ fn scope(facts: &ActionFacts, taxonomy: &[(String, String, ResourceMeaning)]) ->
                 ),
             );
         }
+    }
+    // Deleting a channel, a project or a workspace deletes everything its members put there,
+    // as `delete all messages in #engineering` would.
+    let kind = facts.resource_kind.as_str();
+    if facts.verb_class() == VerbClass::Delete
+        && (TEAM_KINDS.contains(&kind) || SHARED_SPACES.contains(&kind))
+    {
+        return at(
+            Scope::Organization,
+            0.75,
+            evidence(
+                Some("resource"),
+                format!("delete:{kind}"),
+                Some("everything its members put there".to_owned()),
+                0.75,
+            ),
+        );
     }
     if let Some(d) = facts
         .destination
