@@ -208,6 +208,9 @@ pub fn verb_meaning(verb: &str) -> Option<VerbMeaning> {
 
 /// Object words that make an API's verb part of the payments family: `send_money`,
 /// `update_scheduled_transaction`, `create_standing_order` and `pay` decide alike.
+/// Verbs whose object says what the action does (`issue_refund`, `make_payment`).
+const LIGHT_VERBS: [&str; 5] = ["issue", "make", "initiate", "perform", "do"];
+
 const PAYMENT_OBJECTS: [&str; 10] = [
     "money",
     "standing",
@@ -268,6 +271,16 @@ pub fn api_verb_meaning(api: &ApiName) -> Option<VerbMeaning> {
             confidence: 0.8,
         })
     };
+    // A verb that carries no meaning of its own (`issue_refund`, `make_payment`,
+    // `initiate_transfer`) means what its object names.
+    if LIGHT_VERBS.contains(&api.verb.as_str()) {
+        if let Some(m) = api.object.first().and_then(|w| verb_meaning(w)) {
+            return Some(m);
+        }
+        if object(&PAYMENT_OBJECTS) {
+            return family(VerbClass::Pay, Reversibility::Irreversible);
+        }
+    }
     let class = own.map(|m| m.class);
     match class {
         Some(VerbClass::Send | VerbClass::Create | VerbClass::Modify)
@@ -547,6 +560,9 @@ mod tests {
             "shop.purchase",
             "banking.create_standing_order",
             "banking.update_standing_order",
+            "payment.issue_refund",
+            "banking.make_payment",
+            "banking.initiate_transfer",
         ] {
             assert_eq!(class(api), Some(VerbClass::Pay), "{api}");
         }
@@ -568,5 +584,7 @@ mod tests {
         assert_eq!(class("email.send"), Some(VerbClass::Send));
         assert_eq!(class("files.upload_folder"), Some(VerbClass::Send));
         assert_eq!(class("crm.update"), Some(VerbClass::Modify));
+        assert_eq!(class("files.make_copy"), None);
+        assert_eq!(class("ticket.issue_comment"), None);
     }
 }
