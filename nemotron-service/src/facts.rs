@@ -145,8 +145,9 @@ impl ActionFacts {
             .as_ref()
             .is_some_and(|d| d.form == DestinationForm::Email)
             || content.intent(Intent::Everyone).is_some();
-        // Reading an outside URL the text fills with data (`…/collect?d=` and the rest) sends
-        // that data to its host.
+        // Reading an outside URL the text fills with data (`…/collect?d=` and the rest), or
+        // adding or running a command that uploads data to one (`curl -d "$(env)" https://…`),
+        // sends that data to its host.
         let fills_url = content.intent(Intent::UrlForData).is_some();
         // Creating what the text pays for (`book … and pay the £2,400 deposit`) is a payment.
         let purchases = content.intent(Intent::Purchase).is_some();
@@ -160,7 +161,11 @@ impl ActionFacts {
                 }
                 VerbClass::Create if delivers => Some((VerbClass::Send, Irreversible)),
                 VerbClass::Create if purchases => Some((VerbClass::Pay, PartiallyReversible)),
-                VerbClass::Read if fills_url => Some((VerbClass::Send, Irreversible)),
+                VerbClass::Read | VerbClass::Create | VerbClass::Modify | VerbClass::Execute
+                    if fills_url =>
+                {
+                    Some((VerbClass::Send, Irreversible))
+                }
                 _ => None,
             };
             becomes.map_or(m, |(class, reversibility)| VerbMeaning {
