@@ -18,6 +18,9 @@ const CHANNEL_SERVICES: [&str; 7] = [
     "ticket", "helpdesk", "email", "mail", "chat", "slack", "sms",
 ];
 
+/// Services whose "public" means open to the workspace.
+const CHAT_SERVICES: [&str; 3] = ["chat", "slack", "teams"];
+
 /// What an action request says, normalised.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActionFacts {
@@ -153,6 +156,12 @@ impl ActionFacts {
         let purchases = content.intent(Intent::Purchase).is_some();
         // Pointing where an account is recovered or reached elsewhere changes who can get in.
         let redirects_account = content.intent(Intent::ChangeContact).is_some();
+        // Making something public (`set the repository's visibility to public`, `anyone with
+        // the link can view`) publishes it: a send to everyone outside. A chat channel made
+        // public is open to the workspace, not to the internet.
+        let publishes = content.intent(Intent::SharePublicly).is_some()
+            && !CHAT_SERVICES.contains(&api.service.as_str())
+            && resource_kind != "channel";
         let verb_meaning = api_verb_meaning(&api).map(|m| {
             use Reversibility::{Irreversible, PartiallyReversible};
             let becomes = match m.class {
@@ -161,6 +170,9 @@ impl ActionFacts {
                 }
                 VerbClass::Create if delivers => Some((VerbClass::Send, Irreversible)),
                 VerbClass::Create if purchases => Some((VerbClass::Pay, PartiallyReversible)),
+                VerbClass::Create | VerbClass::Modify if publishes => {
+                    Some((VerbClass::Send, Irreversible))
+                }
                 VerbClass::Read | VerbClass::Create | VerbClass::Modify | VerbClass::Execute
                     if fills_url =>
                 {
@@ -295,6 +307,45 @@ mod tests {
             f.verb_class(),
             VerbClass::Create,
             "made for them, not sent to them"
+        );
+    }
+
+    #[test]
+    fn making_something_public_publishes_it_outside_chat() {
+        let d = DestinationAnalyzer::new(&["company.com".into()]);
+        let act = |action: &str, text: &str| {
+            let request = ActionRequest {
+                action: action.into(),
+                data: Some(serde_json::json!({ "text": text })),
+                ..ActionRequest::default()
+            };
+            ActionFacts::derive(&request, &d).verb_class()
+        };
+        assert_eq!(
+            act(
+                "code.set_repo_visibility",
+                "set the repository visibility to public"
+            ),
+            VerbClass::Send
+        );
+        assert_eq!(
+            act(
+                "files.create_link",
+                "'Anyone with the link can view' for /HR/Salaries"
+            ),
+            VerbClass::Send
+        );
+        assert_eq!(
+            act("chat.change_channel_visibility", "make #deal-room public"),
+            VerbClass::Modify,
+            "a public channel is open to the workspace"
+        );
+        assert_eq!(
+            act(
+                "code.set_repo_visibility",
+                "set the repository visibility to private"
+            ),
+            VerbClass::Modify
         );
     }
 
