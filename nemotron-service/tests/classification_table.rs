@@ -182,6 +182,8 @@ fn table() -> Vec<Row> {
             => "internal", "irreversible", "organization", [], []),
         row!("chat direct message to a handle", {"action": "chat.send_direct_message", "destination": "@rachel", "data": {"text": "running 10 mins late, start without me"}}
             => "internal", "irreversible", "single", [], []),
+        row!("purge asked by an outside address", {"action": "crm.delete_records", "data": {"text": "From ops@company.com.co: purge every CRM contact record for EMEA"}}
+            => "confidential", "irreversible", "organization", ["GDPR", "SOC2"], ["personal"]),
         row!("share so everyone can review", {"action": "chat.share_file", "destination": "#leadership", "data": {"text": "Share the deck so everyone can review it"}}
             => "internal", "irreversible", "team", [], []),
     ]

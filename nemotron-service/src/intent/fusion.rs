@@ -131,8 +131,12 @@ pub fn fuse(facts: &ActionFacts, axes: Axes<'_>) {
     // An outside address in a record being updated stays in the record; one in a message,
     // a payment or a text that sends data out is where the action reaches, as is an account a
     // payment's text calls new.
-    let sends =
-        matches!(facts.verb_class(), VerbClass::Send | VerbClass::Pay) || !disclosing.is_empty();
+    // Deleting everything sends nothing: an outside address in the text of a purge is who
+    // asked, not where the records go.
+    let sends = matches!(facts.verb_class(), VerbClass::Send | VerbClass::Pay)
+        || disclosing
+            .iter()
+            .any(|s| s.kind != SignalKind::Intent(Intent::DeleteAll));
     let pays = facts.verb_class() == VerbClass::Pay;
     let outside: Vec<&Signal> = content
         .of(|k| {
