@@ -416,7 +416,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::Everyone),
             ),
             (
-                r(r"(?:bank|account|banking|payment) details (?:have |has )?(?:changed|been (?:changed|updated))|(?:our|my|the|their|his|her) bank (?:has )?changed|(?:the |our |my |their |his |her |a )?new (?:bank )?(?:account|acct)(?: number| details)?|(?:new|updated|changed|different) (?:iban|sort code|account number|bank details|payment details|payee)"),
+                r(r"(?:bank|account|banking|payment) details (?:have |has )?(?:changed|been (?:changed|updated))|(?:our|my|the|their|his|her) bank (?:has )?changed|(?:the |our |my |their |his |her |a )?new (?:bank )?(?:account|acct)(?: number| details)?|(?:new|updated|changed|different) (?:iban|sort code|account number|bank details|payment details|payee)|change of (?:salary |bank |payroll |payment )?(?:account|bank details)"),
                 SignalKind::Intent(Intent::NewPayee),
             ),
             (
@@ -743,6 +743,10 @@ mod tests {
             ),
             (
                 "Our bank details have changed: update the standing order",
+                vec!["intent:new-payee"],
+            ),
+            (
+                "Priya has submitted a change of salary account: update her payroll",
                 vec!["intent:new-payee"],
             ),
             (

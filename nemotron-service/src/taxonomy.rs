@@ -211,8 +211,10 @@ pub fn verb_meaning(verb: &str) -> Option<VerbMeaning> {
 /// Verbs whose object says what the action does (`issue_refund`, `make_payment`).
 const LIGHT_VERBS: [&str; 5] = ["issue", "make", "initiate", "perform", "do"];
 
-const PAYMENT_OBJECTS: [&str; 10] = [
+const PAYMENT_OBJECTS: [&str; 12] = [
     "money",
+    "payroll",
+    "salary",
     "standing",
     "funds",
     "payment",
@@ -241,8 +243,9 @@ const BOOKING_OBJECTS: [&str; 10] = [
     "cabin",
 ];
 /// Object words that make an API's verb an access change (`update_user_role`,
-/// `add_collaborator`).
-const ACCESS_OBJECTS: [&str; 7] = [
+/// `add_collaborator`, `add_deploy_key`).
+const ACCESS_OBJECTS: [&str; 8] = [
+    "key",
     "role",
     "collaborator",
     "member",
@@ -306,7 +309,7 @@ pub fn api_verb_meaning(api: &ApiName) -> Option<VerbMeaning> {
             family(VerbClass::Admin, Reversibility::PartiallyReversible)
         }
         Some(VerbClass::Create | VerbClass::Modify)
-            if object(&["forwarding", "forward", "redirect"]) =>
+            if object(&["forwarding", "forward", "redirect", "webhook"]) =>
         {
             family(VerbClass::Send, Reversibility::Irreversible)
         }
@@ -563,6 +566,7 @@ mod tests {
             "payment.issue_refund",
             "banking.make_payment",
             "banking.initiate_transfer",
+            "banking.update_payroll_account",
         ] {
             assert_eq!(class(api), Some(VerbClass::Pay), "{api}");
         }
@@ -584,6 +588,8 @@ mod tests {
         assert_eq!(class("email.send"), Some(VerbClass::Send));
         assert_eq!(class("files.upload_folder"), Some(VerbClass::Send));
         assert_eq!(class("crm.update"), Some(VerbClass::Modify));
+        assert_eq!(class("code.add_deploy_key"), Some(VerbClass::Admin));
+        assert_eq!(class("ci.add_webhook"), Some(VerbClass::Send));
         assert_eq!(class("files.make_copy"), None);
         assert_eq!(class("ticket.issue_comment"), None);
     }
