@@ -51,7 +51,15 @@ const TEAM_KINDS: [&str; 8] = [
 ];
 /// Resource kinds that hold what many people put there, besides the groups of
 /// [`TEAM_KINDS`]: deleting one deletes all of it.
-const SHARED_SPACES: [&str; 4] = ["workspace", "space", "repository", "repo"];
+const SHARED_SPACES: [&str; 7] = [
+    "workspace",
+    "space",
+    "repository",
+    "repo",
+    "bucket",
+    "backup",
+    "database",
+];
 /// Mailbox names that reach everyone.
 const ALL_HANDS: [&str; 6] = [
     "all",
@@ -613,7 +621,14 @@ fn scope(facts: &ActionFacts, taxonomy: &[(String, String, ResourceMeaning)]) ->
         confidence,
         evidence: vec![ev],
     };
-    if let Some(d) = facts.destination.as_ref().filter(|d| d.external) {
+    // What a deletion names is what it destroys, wherever that is kept (`github.com/org/repo`,
+    // `s3://backups`): nothing goes there.
+    let deletes = facts.verb_class() == VerbClass::Delete;
+    if let Some(d) = facts
+        .destination
+        .as_ref()
+        .filter(|d| d.external && !deletes)
+    {
         return at(
             Scope::External,
             0.9,
@@ -681,9 +696,7 @@ fn scope(facts: &ActionFacts, taxonomy: &[(String, String, ResourceMeaning)]) ->
     // Deleting a channel, a project or a workspace deletes everything its members put there,
     // as `delete all messages in #engineering` would.
     let kind = facts.resource_kind.as_str();
-    if facts.verb_class() == VerbClass::Delete
-        && (TEAM_KINDS.contains(&kind) || SHARED_SPACES.contains(&kind))
-    {
+    if deletes && (TEAM_KINDS.contains(&kind) || SHARED_SPACES.contains(&kind)) {
         return at(
             Scope::Organization,
             0.75,
