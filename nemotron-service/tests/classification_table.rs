@@ -184,6 +184,10 @@ fn table() -> Vec<Row> {
             => "internal", "irreversible", "single", [], []),
         row!("purge asked by an outside address", {"action": "crm.delete_records", "data": {"text": "From ops@company.com.co: purge every CRM contact record for EMEA"}}
             => "confidential", "irreversible", "organization", ["GDPR", "SOC2"], ["personal"]),
+        row!("repository delete at its host", {"action": "code.delete_repository", "destination": "github.com/company/payments-service"}
+            => "internal", "irreversible", "organization", [], []),
+        row!("branch delete at its host", {"action": "code.delete_branch", "destination": "github.com/company/web", "data": {"text": "delete the merged feature branch"}}
+            => "internal", "irreversible", "single", [], []),
         row!("share so everyone can review", {"action": "chat.share_file", "destination": "#leadership", "data": {"text": "Share the deck so everyone can review it"}}
             => "internal", "irreversible", "team", [], []),
     ]
