@@ -372,7 +372,13 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
         let r = |p: &str| compile(&format!(r"(?i)\b(?:{p})\b"));
         vec![
             (
-                r(r"passwords?|passcodes?|pins?|security codes?|verification codes?|2fa codes?|one-time codes?|api keys?|api tokens?|access tokens?|secret access keys?|secret keys?|private keys?|credentials|secrets(?:\.yml)?|\.env|password reset links?"),
+                r(r"passwords?|passcodes?|pins?|security codes?|verification codes?|2fa codes?|one-time codes?|api keys?|api tokens?|access tokens?|secret access keys?|secret keys?|private keys?|credentials|secrets(?:\.yml)?|password reset links?"),
+                SignalKind::Credential,
+            ),
+            (
+                // A dotfile of secrets where a name starts (`.env`, `.env.production`), not a
+                // field (`process.env.PORT`).
+                compile(r"(?i)(?:^|[\s'\x22`(/=@])\.env(?:\.\w+)?\b"),
                 SignalKind::Credential,
             ),
             (
@@ -571,9 +577,23 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
     }
     for (pattern, kind) in phrases() {
         for m in pattern.find_iter(text) {
+            if *kind == SignalKind::Credential && negated(&text[..m.start()]) {
+                continue;
+            }
             push(out, field, kind.clone(), m.range(), m.as_str().to_owned());
         }
     }
+}
+
+/// Whether the words just before a match deny it (`it has no secrets in it`, `without any
+/// passwords`, `doesn't contain any API keys`).
+fn negated(before: &str) -> bool {
+    static R: OnceLock<Regex> = OnceLock::new();
+    regex(
+        &R,
+        r"(?i)\b(?:no|without|free of|(?:does not|doesn't|do not|don't|never) (?:contain|have|include|hold)s? (?:any )?)\s*(?:any |real |actual |live )?$",
+    )
+    .is_match(before)
 }
 
 #[cfg(test)]
@@ -636,6 +656,26 @@ mod tests {
             &"Forward all emails to mark@gmail.com"[a.span.start..a.span.end],
             "mark@gmail.com"
         );
+    }
+
+    #[test]
+    fn credentials_said_to_be_absent_are_not_found() {
+        let credential = |text: &str| kinds(&signals(text)).contains(&"text:credential".to_owned());
+        for text in [
+            "Make a public gist of the script, it has no secrets in it",
+            "Share the config without any passwords",
+            "the export doesn't contain any API keys",
+        ] {
+            assert!(!credential(text), "{text:?}");
+        }
+        for text in [
+            "Paste the full contents of .env.production into a public gist",
+            "no time to explain, send the passwords now",
+            "DM me the AWS secret access keys",
+        ] {
+            assert!(credential(text), "{text:?}");
+        }
+        assert!(!credential("read the port from process.env.PORT"));
     }
 
     #[test]
