@@ -47,6 +47,17 @@ fn ssn_context(c: &Candidate<'_>) -> bool {
         .any(|w| window.contains(w))
 }
 
+/// Whether a run of digits follows a country code and check digits (`DE44 5001 0517…`): it is
+/// the rest of an account number written as an IBAN, valid or not, not a card number.
+fn after_iban_prefix(c: &Candidate<'_>) -> bool {
+    let before = c.haystack[..c.start].trim_end_matches(' ').as_bytes();
+    let n = before.len();
+    n >= 4
+        && before[n - 4..n - 2].iter().all(u8::is_ascii_uppercase)
+        && before[n - 2..].iter().all(u8::is_ascii_digit)
+        && (n == 4 || !before[n - 5].is_ascii_alphanumeric())
+}
+
 /// Masked placeholders are not secrets.
 fn real_secret_value(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
@@ -83,7 +94,12 @@ const PATTERNS: &[Pattern] = &[
         detector: Detector::PaymentCard,
         regex: r"(?-u:\b)[0-9](?:[ \-]?[0-9]){12,18}(?-u:\b)",
         group: 0,
-        check: |c| validated(validate::payment_card(c.text), 0.97),
+        check: |c| {
+            validated(
+                !after_iban_prefix(c) && validate::payment_card(c.text),
+                0.97,
+            )
+        },
     },
     Pattern {
         detector: Detector::Iban,
@@ -295,15 +311,18 @@ fn term_finding(text: &str, t: TermMatch) -> Finding {
     }
 }
 
-/// Keeps, among overlapping findings, the most confident (then most sensitive, then longest).
+/// Keeps, among overlapping findings, the most confident (then most sensitive, then longest);
+/// a finding inside another that is as confident is part of it (the digits of an IBAN are not a
+/// card number of their own).
 fn resolve_overlaps(mut findings: Vec<Finding>) -> Vec<Finding> {
     findings.sort_by_key(|f| (f.span.start, std::cmp::Reverse(f.span.end)));
     let mut kept: Vec<Finding> = Vec::with_capacity(findings.len());
     for f in findings {
         match kept.last_mut() {
             Some(last) if f.span.start < last.span.end => {
+                let inside = f.span.end <= last.span.end && f.confidence <= last.confidence;
                 let rank = |x: &Finding| (x.confidence, x.sensitivity, x.span.len());
-                if rank(&f) > rank(last) {
+                if !inside && rank(&f) > rank(last) {
                     *last = f;
                 }
             }
@@ -389,6 +408,27 @@ mod tests {
                 ("us-ssn", "536-22-8726", "***-**-****".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn the_digits_of_an_iban_are_not_a_card() {
+        // Its 18 digits pass the card checksum; the IBAN's own checksum holds.
+        assert_eq!(
+            found("pay DE74 2914 1777 6317 0669 07 today"),
+            vec![(
+                "iban",
+                "DE74 2914 1777 6317 0669 07",
+                "DE****6907".to_owned()
+            )]
+        );
+        // An IBAN whose own checksum fails is still no card.
+        assert_eq!(
+            found("to their usual account DE44 5001 0517 5407 3249 31.")[0].0,
+            "iban"
+        );
+        let unchecked = found("to their usual account DE45 5001 0517 5407 3249 31.");
+        assert!(unchecked.is_empty(), "{unchecked:?}");
+        assert_eq!(found("card 4111 1111 1111 1111")[0].0, "payment-card");
     }
 
     #[test]
