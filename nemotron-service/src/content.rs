@@ -414,7 +414,12 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::Invite),
             ),
             (
-                r(r"share(?:d)? (?:it |them )?publicly|anyone (?:who has|with) the link|public (?:gist|link|repository|repo|bucket)|(?:make|set)s? (?:the |it )?(?:\S+ ){0,4}public\b|on the web"),
+                r(r"share(?:d)? (?:it |them )?publicly|anyone (?:who has|with) the link|public (?:gist|link|repository|repo|bucket)|(?:make|set)s? (?:the |it )?(?:\S+ ){0,4}public\b"),
+                SignalKind::Intent(Intent::SharePublicly),
+            ),
+            (
+                // Not `on the web-app repo`.
+                compile(r"(?i)\bon the web\b(?:[^-]|$)"),
                 SignalKind::Intent(Intent::SharePublicly),
             ),
             (
@@ -676,6 +681,15 @@ mod tests {
             assert!(credential(text), "{text:?}");
         }
         assert!(!credential("read the port from process.env.PORT"));
+    }
+
+    #[test]
+    fn on_the_web_is_public_but_a_web_app_is_not() {
+        let public =
+            |text: &str| kinds(&signals(text)).contains(&"intent:share-publicly".to_owned());
+        assert!(public("put the slides on the web for the attendees"));
+        assert!(public("publish it on the web"));
+        assert!(!public("rotate the secret on the web-app repo"));
     }
 
     #[test]
