@@ -10,6 +10,8 @@ use crate::stats::Stats;
 pub struct TestManager {
     add_task_args: RefCell<Vec<Pid>>,
     pub apply_called: RefCell<bool>,
+    remove_called: RefCell<bool>,
+    freeze_args: RefCell<Vec<FreezerState>>,
 }
 
 impl Default for TestManager {
@@ -17,6 +19,8 @@ impl Default for TestManager {
         Self {
             add_task_args: RefCell::new(vec![]),
             apply_called: RefCell::new(false),
+            remove_called: RefCell::new(false),
+            freeze_args: RefCell::new(vec![]),
         }
     }
 }
@@ -36,19 +40,21 @@ impl CgroupManager for TestManager {
     }
 
     fn remove(&self) -> Result<(), Infallible> {
-        unimplemented!()
+        *self.remove_called.borrow_mut() = true;
+        Ok(())
     }
 
-    fn freeze(&self, _state: FreezerState) -> Result<(), Infallible> {
-        unimplemented!()
+    fn freeze(&self, state: FreezerState) -> Result<(), Infallible> {
+        self.freeze_args.borrow_mut().push(state);
+        Ok(())
     }
 
     fn stats(&self) -> Result<Stats, Infallible> {
-        unimplemented!()
+        Ok(Stats::default())
     }
 
     fn get_all_pids(&self) -> Result<Vec<Pid>, Infallible> {
-        unimplemented!()
+        Ok(self.add_task_args.borrow().clone())
     }
 }
 
@@ -59,5 +65,13 @@ impl TestManager {
 
     pub fn apply_called(&self) -> bool {
         *self.apply_called.borrow_mut()
+    }
+
+    pub fn remove_called(&self) -> bool {
+        *self.remove_called.borrow()
+    }
+
+    pub fn get_freeze_args(&self) -> Vec<FreezerState> {
+        self.freeze_args.borrow().clone()
     }
 }
