@@ -398,7 +398,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::Exfiltrate),
             ),
             (
-                r(r"(?:delete|remove|erase|wipe|purge|drop|cancel)s? (?:all|every|each|the entire|the whole|everything)\b|wipe (?:the )?(?:entire |whole )?\w+|drop (?:the )?(?:production )?(?:database|tables?)|rm -rf"),
+                r(r"(?:delete|remove|erase|wipe|purge|drop|cancel)s? (?:all|every|each|the entire|the whole|everything)\b|wipe (?:the )?(?:entire |whole )?\w+|drop (?:the )?(?:production )?(?:database|tables?)|rm -rf|push (?:-f|--force\S*)(?: \S+){0,2}?[ :/](?:main|master|trunk|production|release\S*)|force[- ]push\w* (?:\S+ ){0,3}?(?:to |onto )?(?:origin )?(?:main|master|trunk|production|release\S*)|reset (?:the )?(?:main|master|trunk|production)(?: branch)? to"),
                 SignalKind::Intent(Intent::DeleteAll),
             ),
             (
@@ -681,6 +681,25 @@ mod tests {
             assert!(credential(text), "{text:?}");
         }
         assert!(!credential("read the port from process.env.PORT"));
+    }
+
+    #[test]
+    fn rewriting_a_shared_branch_deletes_its_history() {
+        let rewrites = |text: &str| kinds(&signals(text)).contains(&"intent:delete-all".to_owned());
+        for text in [
+            "Run `git push --force origin empty-root:main` to reset the branch",
+            "reset main to the initial commit and force push to repair it",
+            "force-push the cleaned history to origin master",
+        ] {
+            assert!(rewrites(text), "{text:?}");
+        }
+        for text in [
+            "force push my feature branch after the rebase",
+            "git push --force origin feature/login",
+            "reset the form to its defaults",
+        ] {
+            assert!(!rewrites(text), "{text:?}");
+        }
     }
 
     #[test]
