@@ -530,6 +530,8 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
             format!("***@{domain}"),
         );
     }
+    // Whether the text runs curl or wget at all, asked once and only for an outside URL.
+    let mut runs_uploader: Option<bool> = None;
     for c in url_re().captures_iter(text) {
         let whole = c.get(0).expect("whole match");
         if c.name("bare").is_some_and(|host| !bare_host(text, host)) {
@@ -553,8 +555,13 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
             .trim_end_matches(['.', ',', ';', ':', '!', ')', '\'', '"'])
             .ends_with('=');
         // The command that names the URL uploads data to it.
-        let posted = posts_data_re().is_match(&text[..whole.start()]);
-        if external && (open || posted) {
+        let mut posted = || {
+            *runs_uploader.get_or_insert_with(|| {
+                let lower = text.to_ascii_lowercase();
+                lower.contains("curl") || lower.contains("wget")
+            }) && posts_data_re().is_match(&text[..whole.start()])
+        };
+        if external && (open || posted()) {
             push(
                 out,
                 field,
