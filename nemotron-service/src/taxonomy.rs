@@ -206,11 +206,11 @@ pub fn verb_meaning(verb: &str) -> Option<VerbMeaning> {
         })
 }
 
-/// Object words that make an API's verb part of the payments family: `send_money`,
-/// `update_scheduled_transaction`, `create_standing_order` and `pay` decide alike.
 /// Verbs whose object says what the action does (`issue_refund`, `make_payment`).
 const LIGHT_VERBS: [&str; 5] = ["issue", "make", "initiate", "perform", "do"];
 
+/// Object words that make an API's verb part of the payments family: `send_money`,
+/// `update_scheduled_transaction`, `create_standing_order` and `pay` decide alike.
 const PAYMENT_OBJECTS: [&str; 12] = [
     "money",
     "payroll",
