@@ -427,7 +427,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::Everyone),
             ),
             (
-                r(r"(?:bank|account|banking|payment) details (?:have |has )?(?:changed|been (?:changed|updated))|(?:our|my|the|their|his|her) bank (?:has )?changed|(?:the |our |my |their |his |her |a )?new (?:bank )?(?:account|acct)(?: number| details)?|(?:new|updated|changed|different) (?:iban|sort code|account number|bank details|payment details|payee)|change of (?:salary |bank |payroll |payment )?(?:account|bank details)"),
+                r(r"(?:bank|account|banking|payment) details (?:have |has )?(?:changed|been (?:changed|updated))|(?:our|my|the|their|his|her) bank (?:has )?changed|(?:the |our |my |their |his |her |a )?new (?:bank )?(?:account|acct)(?: number| details)?|(?:new|updated|changed|different) (?:iban|sort code|account number|bank details|payment details|payee|remittance details|remit-to details)|use .{0,60}?\bfor (?:all )?(?:future|upcoming|subsequent|further) (?:\w+ )?payments|change of (?:salary |bank |payroll |payment )?(?:account|bank details)"),
                 SignalKind::Intent(Intent::NewPayee),
             ),
             (
@@ -869,6 +869,8 @@ mod tests {
             "Book a table for 4 at Dishoom, we'll pay on the night",
             "Tell the team the external audit starts on Monday",
             "Open a new project channel for the account team",
+            "Use the usual account for the rent",
+            "Ask the vendor about their support hours",
         ] {
             let k = kinds(&signals(text));
             assert!(

@@ -211,8 +211,10 @@ const LIGHT_VERBS: [&str; 5] = ["issue", "make", "initiate", "perform", "do"];
 
 /// Object words that make an API's verb part of the payments family: `send_money`,
 /// `update_scheduled_transaction`, `create_standing_order` and `pay` decide alike.
-const PAYMENT_OBJECTS: [&str; 12] = [
+const PAYMENT_OBJECTS: [&str; 14] = [
     "money",
+    "payout",
+    "disbursement",
     "payroll",
     "salary",
     "standing",
@@ -567,6 +569,9 @@ mod tests {
             "banking.make_payment",
             "banking.initiate_transfer",
             "banking.update_payroll_account",
+            "payment.create_payout",
+            "payment.update_payout_account",
+            "banking.create_disbursement",
         ] {
             assert_eq!(class(api), Some(VerbClass::Pay), "{api}");
         }
