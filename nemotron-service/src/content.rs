@@ -100,6 +100,9 @@ pub enum SignalKind {
         /// Outside the organisation.
         external: bool,
     },
+    /// An address a rule picks mail by (`forward any emails from noreply@xero.com to …`):
+    /// where mail comes from, not where the action reaches.
+    Sender,
     /// A URL or web address; `external` when its host is not internal.
     Url {
         /// Outside the organisation.
@@ -132,6 +135,7 @@ impl SignalKind {
             SignalKind::UnboundedAmount => "text:amount:unbounded".into(),
             SignalKind::Address { external: true } => "text:address:external".into(),
             SignalKind::Address { external: false } => "text:address:internal".into(),
+            SignalKind::Sender => "text:address:sender".into(),
             SignalKind::Url { external: true } => "text:url:external".into(),
             SignalKind::Url { external: false } => "text:url:internal".into(),
             SignalKind::Account { country, external } => format!(
@@ -452,6 +456,22 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
     })
 }
 
+/// Whether the text before an address makes it the sender a rule picks mail by (`forward any
+/// emails from `, `route invoices from `).
+fn picks_mail_by_sender(before: &str) -> bool {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let start = before.len().saturating_sub(80);
+    let start = (start..before.len())
+        .find(|&i| before.is_char_boundary(i))
+        .unwrap_or(before.len());
+    RE.get_or_init(|| {
+        compile(
+            r"(?i)\b(?:forward|redirect|route|filter|move|label|archive|auto-forward)\w* (?:any |all |every |the )?(?:incoming |new )?(?:e-?mails?|messages?|mail|invoices?|notifications?|receipts?|alerts?|statements?) (?:\w+ )?from\s+$",
+        )
+    })
+    .is_match(&before[start..])
+}
+
 fn push(
     out: &mut Vec<Signal>,
     field: &str,
@@ -522,14 +542,14 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
     for c in email_re().captures_iter(text) {
         let whole = c.get(0).expect("whole match");
         let domain = &c["domain"];
-        let external = destinations.external_domain(domain);
-        push(
-            out,
-            field,
-            SignalKind::Address { external },
-            whole.range(),
-            format!("***@{domain}"),
-        );
+        let kind = if picks_mail_by_sender(&text[..whole.start()]) {
+            SignalKind::Sender
+        } else {
+            SignalKind::Address {
+                external: destinations.external_domain(domain),
+            }
+        };
+        push(out, field, kind, whole.range(), format!("***@{domain}"));
     }
     // Whether the text runs curl or wget at all, asked once and only for an outside URL.
     let mut runs_uploader: Option<bool> = None;
@@ -744,6 +764,22 @@ mod tests {
             "can everybody write me their favourite hobby?",
         ] {
             assert!(!everyone(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_sender_a_rule_picks_mail_by_is_not_where_it_reaches() {
+        let forward = signals(
+            "set up a rule to forward any emails from noreply@xero.com to finance@company.com",
+        );
+        let k = kinds(&forward);
+        assert!(k.contains(&"text:address:sender".to_owned()), "{k:?}");
+        assert!(!forward.signals.iter().any(|s| s.kind.external()), "{k:?}");
+        for text in [
+            "[Email from accounts@northwind-supplies.co.uk] Please use the new account",
+            "Forward the invoice to billing@outside-audit.com",
+        ] {
+            assert!(finds(text, "text:address:external"), "{text:?}");
         }
     }
 
