@@ -156,6 +156,14 @@ impl ActionFacts {
         let purchases = content.intent(Intent::Purchase).is_some();
         // Pointing where an account is recovered or reached elsewhere changes who can get in.
         let redirects_account = content.intent(Intent::ChangeContact).is_some();
+        // Letting someone in while creating or changing something (`create a channel and add
+        // the guest account`, `grant admin on the repo`) changes who has access. An invitation
+        // to a meeting lets no one in anywhere.
+        let invites = content.intent(Intent::Invite).is_some()
+            && api.service != "calendar"
+            && !api.object.iter().any(|w| {
+                ["event", "meeting", "invite", "invitation"].contains(&singular(w).as_str())
+            });
         // Making something public (`set the repository's visibility to public`, `anyone with
         // the link can view`) publishes it: a send to everyone outside. A chat channel made
         // public is open to the workspace, not to the internet.
@@ -165,7 +173,7 @@ impl ActionFacts {
         let verb_meaning = api_verb_meaning(&api).map(|m| {
             use Reversibility::{Irreversible, PartiallyReversible};
             let becomes = match m.class {
-                VerbClass::Modify | VerbClass::Create if redirects_account => {
+                VerbClass::Modify | VerbClass::Create if redirects_account || invites => {
                     Some((VerbClass::Admin, PartiallyReversible))
                 }
                 VerbClass::Create if delivers => Some((VerbClass::Send, Irreversible)),
@@ -346,6 +354,41 @@ mod tests {
                 "set the repository visibility to private"
             ),
             VerbClass::Modify
+        );
+    }
+
+    #[test]
+    fn letting_someone_in_changes_access_but_a_meeting_invitation_does_not() {
+        let d = DestinationAnalyzer::new(&["company.com".into()]);
+        let act = |action: &str, text: &str| {
+            let request = ActionRequest {
+                action: action.into(),
+                data: Some(serde_json::json!({ "text": text })),
+                ..ActionRequest::default()
+            };
+            ActionFacts::derive(&request, &d).verb_class()
+        };
+        assert_eq!(
+            act(
+                "chat.create_channel",
+                "Create #ops-private and add the guest account ops@vendor-help.net"
+            ),
+            VerbClass::Admin
+        );
+        assert_eq!(
+            act("code.update_repo", "grant admin access to j.doe"),
+            VerbClass::Admin
+        );
+        assert_eq!(
+            act(
+                "calendar.create_event",
+                "Invite Alice to a lunch meeting on Thursday"
+            ),
+            VerbClass::Create
+        );
+        assert_eq!(
+            act("chat.create_channel", "Create #launch for the launch team"),
+            VerbClass::Create
         );
     }
 
