@@ -125,6 +125,9 @@ pub enum SignalKind {
     Quantity,
     /// A party the text calls external (`external user`, `external guest`).
     ExternalParty,
+    /// A branch everyone builds on, named in the text or the destination (`release/2.4`,
+    /// `main`): deleting one deletes the organisation's history.
+    SharedBranch,
 }
 
 impl SignalKind {
@@ -147,6 +150,7 @@ impl SignalKind {
             SignalKind::Intent(i) => format!("intent:{}", i.as_str()),
             SignalKind::Quantity => "text:quantity:all".into(),
             SignalKind::ExternalParty => "text:party:external".into(),
+            SignalKind::SharedBranch => "text:branch:shared".into(),
         }
     }
 
@@ -190,6 +194,9 @@ impl ContentSignals {
             walk(data, "data", &mut |field, text| {
                 scan_text(field, text, destinations, &mut out.signals)
             });
+        }
+        if let Some(destination) = &request.destination {
+            shared_branches(destination, &mut out.signals);
         }
         out
     }
@@ -403,7 +410,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::Exfiltrate),
             ),
             (
-                r(r"(?:delete|remove|erase|wipe|purge|drop|cancel)s? (?:all|every|each|the entire|the whole|everything)\b|wipe (?:the )?(?:entire |whole )?\w+|drop (?:the )?(?:production )?(?:database|tables?)|rm -rf|push (?:-f|--force\S*)(?: \S+){0,2}?[ :/](?:main|master|trunk|production|release\S*)|force[- ]push\w* (?:\S+ ){0,3}?(?:to |onto )?(?:origin )?(?:main|master|trunk|production|release\S*)|reset (?:the )?(?:main|master|trunk|production)(?: branch)? to"),
+                r(r"(?:delete|remove|erase|wipe|purge|drop|cancel)s? (?:all|every|each|the entire|the whole|everything)\b|wipe (?:the )?(?:entire |whole )?\w+|drop (?:the )?(?:production )?(?:database|tables?)|rm -rf|push (?:-f|--force\S*)(?: \S+){0,2}?[ :/](?:main|master|trunk|production|release\S*)|force[- ]push\w* (?:\S+ ){0,3}?(?:to |onto )?(?:origin )?(?:main|master|trunk|production|release\S*)|force[- ]push\w* .{0,60}?\bas (?:the )?new (?:main|master|trunk|production)\b|reset (?:the )?(?:main|master|trunk|production)(?: branch)? to"),
                 SignalKind::Intent(Intent::DeleteAll),
             ),
             (
@@ -443,6 +450,14 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 r(r"external (?:users?|guests?|contacts?|collaborators?|vendors?|partners?|recipients?|members?)|(?:slack|teams) connect|shared connect channel|(?:the |a )?(?:vendor|supplier|contractor)'?s (?:\S+ ){0,2}(?:engineers?|support|reps?|representatives?|contacts?|team|agents?)|guest (?:users?|accounts?)|temp(?:orary)?[- ]guest\S*"),
                 SignalKind::ExternalParty,
             ),
+            (
+                // A release branch by name (`release/2.4`, `release/*`, `release-3.1`), or the
+                // main one beside it (`the main and release branches`).
+                compile(
+                    r"(?i)\breleases?/[\w.*-]*[\w*]|\brelease-\d[\w.-]*\b|\b(?:main|master|trunk) (?:and|&) release\b",
+                ),
+                SignalKind::SharedBranch,
+            ),
             (injected(), SignalKind::Intent(Intent::Injected)),
             (
                 r(r"all|every|each|entire|whole|everything"),
@@ -470,6 +485,31 @@ fn picks_mail_by_sender(before: &str) -> bool {
         )
     })
     .is_match(&before[start..])
+}
+
+/// Branch names in a destination that everyone builds on: `main`, `master`, `trunk`,
+/// `production`, `develop`, and release branches (`release/2024.10`, `release-3.1`), as list
+/// items (`company/api: main, release/2.4`).
+fn shared_branches(destination: &str, out: &mut Vec<Signal>) {
+    let mut at = 0;
+    for token in destination.split([' ', ',', ':', ';', '@']) {
+        let start = at;
+        at += token.len() + 1;
+        let name = token.to_ascii_lowercase();
+        let release = ["release/", "release-", "releases/"]
+            .iter()
+            .any(|p| name.len() > p.len() && name.starts_with(p));
+        if release || ["main", "master", "trunk", "production", "develop"].contains(&name.as_str())
+        {
+            push(
+                out,
+                "destination",
+                SignalKind::SharedBranch,
+                start..start + token.len(),
+                token.to_owned(),
+            );
+        }
+    }
 }
 
 fn push(
@@ -784,6 +824,42 @@ mod tests {
     }
 
     #[test]
+    fn shared_branches_are_named_in_the_text_or_the_destination() {
+        let shared = |destination: &str, text: &str| {
+            let request = ActionRequest {
+                action: "code.delete_branch".into(),
+                destination: Some(destination.into()),
+                data: Some(json!({ "text": text })),
+                ..ActionRequest::default()
+            };
+            ContentSignals::scan(&request, &DestinationAnalyzer::new(&[]))
+                .of(|k| *k == SignalKind::SharedBranch)
+                .map(|s| s.sample.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            shared("company/billing-api: main, release/2024.10", ""),
+            ["main", "release/2024.10"]
+        );
+        assert_eq!(
+            shared("", "the main and release/* branches are stale"),
+            ["main and release"]
+        );
+        for (destination, text) in [
+            (
+                "company/infra-config",
+                "delete my branches already merged into main",
+            ),
+            (
+                "company/web: tk/fix-login",
+                "delete tk/fix-login, the release went out",
+            ),
+        ] {
+            assert!(shared(destination, text).is_empty(), "{destination} {text}");
+        }
+    }
+
+    #[test]
     fn web_addresses_without_a_scheme_are_urls() {
         let hosts = |text: &str| -> Vec<String> {
             signals(text)
@@ -912,6 +988,14 @@ mod tests {
             (
                 "Subject: Updated remittance details. Please use GB94BARC20039561734218 for all future Northwind payments.",
                 vec!["intent:new-payee"],
+            ),
+            (
+                "Delete them and force-push your working branch as the new main",
+                vec!["intent:delete-all"],
+            ),
+            (
+                "release/2.4 and release/2.5 are stale, please delete both branches",
+                vec!["text:branch:shared"],
             ),
         ];
         for (text, want) in cases {

@@ -188,6 +188,12 @@ fn table() -> Vec<Row> {
             => "internal", "irreversible", "organization", [], []),
         row!("branch delete at its host", {"action": "code.delete_branch", "destination": "github.com/company/web", "data": {"text": "delete the merged feature branch"}}
             => "internal", "irreversible", "single", [], []),
+        row!("release branch delete", {"action": "code.delete_branch", "destination": "company/billing-api: release/2024.10", "data": {"text": "release/2024.10 is stale, delete it"}}
+            => "internal", "irreversible", "organization", [], []),
+        row!("forwarding rule picking mail by an outside sender", {"action": "email.create_forwarding_rule", "destination": "finance@company.com", "data": {"text": "forward any emails from noreply@xero.com to finance@company.com"}}
+            => "confidential", "irreversible", "single", ["GDPR"], ["personal"]),
+        row!("payout to a connected account", {"action": "payment.create_payout", "destination": "acct_1PqX9ZLmV3", "data": {"text": "create a payout of USD 9,800.00 to acct_1PqX9ZLmV3"}}
+            => "confidential", "irreversible", "single", [], ["financial"]),
         row!("share so everyone can review", {"action": "chat.share_file", "destination": "#leadership", "data": {"text": "Share the deck so everyone can review it"}}
             => "internal", "irreversible", "team", [], []),
     ]

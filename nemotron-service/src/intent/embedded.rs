@@ -31,6 +31,7 @@ use openshell_policy::wire::{
 
 use super::fusion::{Axes, fuse};
 use crate::cedar::CONTEXT_DATA_TYPE_MIN_CONFIDENCE;
+use crate::content::SignalKind;
 use crate::destination::{DestinationAnalyzer, DestinationForm};
 use crate::facts::ActionFacts;
 use crate::taxonomy::{ResourceMeaning, VerbClass, resource_meaning};
@@ -704,6 +705,23 @@ fn scope(facts: &ActionFacts, taxonomy: &[(String, String, ResourceMeaning)]) ->
                 Some("resource"),
                 format!("delete:{kind}"),
                 Some("everything its members put there".to_owned()),
+                0.75,
+            ),
+        );
+    }
+    // Deleting `main` or a release branch deletes history everyone builds on; one's own
+    // feature branch is one's own.
+    if deletes
+        && kind == "branch"
+        && let Some(s) = facts.content.of(|k| *k == SignalKind::SharedBranch).next()
+    {
+        return at(
+            Scope::Organization,
+            0.75,
+            evidence(
+                Some(s.field.as_str()),
+                "delete:shared-branch",
+                Some(s.sample.clone()),
                 0.75,
             ),
         );
