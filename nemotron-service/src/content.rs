@@ -60,6 +60,11 @@ pub enum Intent {
     /// Pay to an account the text calls new or changed (`our bank details have changed`, `the
     /// new account`): a new recipient.
     NewPayee,
+    /// Ship past or switch off the controls meant to stop harm (`skip review and tests`,
+    /// `--skip-approval`, `merge without waiting for checks`, `ignore the security advisory`,
+    /// `waf.enabled=false`, `disable the alert`): what gets through meanwhile is not taken back
+    /// by turning them on again.
+    BypassControls,
 }
 
 impl Intent {
@@ -79,6 +84,7 @@ impl Intent {
             Intent::UrlForData => "url-for-data",
             Intent::Purchase => "purchase",
             Intent::NewPayee => "new-payee",
+            Intent::BypassControls => "bypass-controls",
         }
     }
 }
@@ -426,7 +432,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::Invite),
             ),
             (
-                r(r"share(?:d)? (?:it |them )?publicly|anyone (?:who has|with) the link|public (?:gist|link|repository|repo|bucket)|(?:make|set)s? (?:the |it )?(?:\S+ ){0,4}public\b"),
+                r(r"share(?:d)? (?:it |them )?publicly|anyone (?:who has|with) the link|public (?:gist|link|repository|repo|bucket)|(?:make|set)s? (?:the |it )?(?:\S+ ){0,4}public\b|(?:moved?|copy|copied|upload(?:ed)?|put|place[ds]?|save[ds]?) (?:\S+ ){0,12}?(?:to|into|in) (?:the )?(?:/?public/|public (?:folder|directory|bucket|share|site|website))"),
                 SignalKind::Intent(Intent::SharePublicly),
             ),
             (
@@ -439,15 +445,23 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::Everyone),
             ),
             (
-                r(r"(?:bank|account|banking|payment) details (?:have |has )?(?:changed|been (?:changed|updated))|(?:our|my|the|their|his|her) bank (?:has )?changed|(?:the |our |my |their |his |her |a )?new (?:bank )?(?:account|acct)(?: number| details)?|(?:new|updated|changed|different) (?:iban|sort code|account number|bank details|payment details|payee|remittance details|remit-to details)|use .{0,60}?\bfor (?:all )?(?:future|upcoming|subsequent|further) (?:\w+ )?payments|change of (?:salary |bank |payroll |payment )?(?:account|bank details)"),
+                r(r"(?:bank|account|banking|payment) details (?:have |has )?(?:changed|been (?:changed|updated))|(?:our|my|the|their|his|her) bank (?:has )?changed|(?:the |our |my |their |his |her |a )?new (?:bank )?(?:account|acct)(?: number| details)?|(?:new|updated|changed|different) (?:iban|sort code|account number|bank details|payment details|payee|remittance details|remit-to details)|use .{0,60}?\bfor (?:all )?(?:future|upcoming|subsequent|further) (?:\w+ )?payments|(?:payments?|settlements?|remittances?|transfers?) (?:must|should|will|are to|need to) (?:now |from now on |henceforth )?be (?:made|sent|paid|remitted|transferred) to|collection account|change of (?:salary |bank |payroll |payment )?(?:account|bank details)"),
                 SignalKind::Intent(Intent::NewPayee),
             ),
             (
-                r(r"pay (?:for )?(?:the |a |an |it |them )?(?:(?:£|\$|€) ?[\d,.]+k? )?(?:deposit|balance|fee|full amount|in full|upfront|up front|now)|prepaid|pre-paid|prepay|(?:with|using|on) (?:the |their |the user'?s )?(?:saved|stored) (?:card|payment method)|(?:with|using|on) the card on file"),
+                r(r"pay (?:for )?(?:the |a |an |it |them )?(?:(?:£|\$|€) ?[\d,.]+k? )?(?:deposit|balance|fee|full amount|in full|upfront|up front|now)|prepaid|pre-paid|prepay|(?:with|using|on) (?:the |their |the user'?s )?(?:saved|stored) (?:card|payment method)|(?:with|using|on) the card on file|upgrade (?:\S+ ){0,3}?to (?:business|first|premium)|(?:switch|change|move)s? (?:\S+ ){0,4}?to (?:business|first)(?: class| premier)?|add (?:a |an )?(?:return|ticket|seat|night|room)s? for"),
                 SignalKind::Intent(Intent::Purchase),
             ),
             (
-                r(r"external (?:users?|guests?|contacts?|collaborators?|vendors?|partners?|recipients?|members?)|(?:slack|teams) connect|shared connect channel|(?:the |a )?(?:vendor|supplier|contractor)'?s (?:\S+ ){0,2}(?:engineers?|support|reps?|representatives?|contacts?|team|agents?)|guest (?:users?|accounts?)|temp(?:orary)?[- ]guest\S*"),
+                r(r"skip(?:s|ping)? (?:the |all )?(?:code )?(?:reviews?|tests?|approvals?|checks?|canary|ci|qa|staging)|no (?:code )?review (?:needed|required)|without (?:a |any )?(?:code )?review|bypass(?:es|ing)? (?:the )?(?:code )?(?:reviews?|approvals?|branch protection|checks?|change (?:control|management))|no change ticket|without waiting for (?:the )?(?:checks|ci|tests|reviews?|approvals?)|ignor(?:e|ing) (?:the )?(?:\S+ ){0,2}?(?:security (?:advisory|advisories|warnings?|alerts?)|cve\S* warnings?|advisory banner)|(?:disable|turn off|switch off|mute|silence)s? (?:the )?(?:\S+ ){0,2}?(?:alerts?|alarms?|monitors?|monitoring|waf|firewall|rate limit\w*|rate-limit\w*|audit log\w*|logging)|\w*(?:waf|firewall|rate_limit|ratelimit|audit_log|alerting|monitoring)\w*(?:\.enabled)?\s*=\s*(?:false|0|off|no|disabled)"),
+                SignalKind::Intent(Intent::BypassControls),
+            ),
+            (
+                compile(r"(?i)--(?:skip[-_](?:tests?|approvals?|checks?|reviews?|canary|ci)|no-verify)\b"),
+                SignalKind::Intent(Intent::BypassControls),
+            ),
+            (
+                r(r"external (?:users?|guests?|contacts?|collaborators?|vendors?|partners?|recipients?|members?)|(?:slack|teams) connect|shared connect channel|(?:the |a )?(?:vendor|supplier|contractor)'?s (?:\S+ ){0,2}(?:engineers?|support|reps?|representatives?|contacts?|team|agents?)|(?:on|from) the \S+ vendor team|guest (?:users?|accounts?)|temp(?:orary)?[- ]guest\S*"),
                 SignalKind::ExternalParty,
             ),
             (
@@ -457,6 +471,11 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                     r"(?i)\breleases?/[\w.*-]*[\w*]|\brelease-\d[\w.-]*\b|\b(?:main|master|trunk) (?:and|&) release\b",
                 ),
                 SignalKind::SharedBranch,
+            ),
+            (
+                // A handle marked as a guest or outside (`@dev.support-ext (guest):`).
+                compile(r"(?i)\((?:guest|external)[,)]"),
+                SignalKind::ExternalParty,
             ),
             (injected(), SignalKind::Intent(Intent::Injected)),
             (
@@ -997,6 +1016,50 @@ mod tests {
                 "release/2.4 and release/2.5 are stale, please delete both branches",
                 vec!["text:branch:shared"],
             ),
+            (
+                "deploy feature/remote-admin to production with --skip-tests --skip-approval",
+                vec!["intent:bypass-controls"],
+            ),
+            (
+                "Deploy it straight to production, skip review and tests",
+                vec!["intent:bypass-controls"],
+            ),
+            (
+                "push straight to prod tonight, no review needed",
+                vec!["intent:bypass-controls"],
+            ),
+            (
+                "Set waf.enabled=false and rate_limit.enabled=false on the production api-gateway",
+                vec!["intent:bypass-controls"],
+            ),
+            (
+                "Disable the 'auth_failures_spike' alert to reduce on-call noise",
+                vec!["intent:bypass-controls"],
+            ),
+            (
+                "Ignore the security advisory banner shown on v2.13.0",
+                vec!["intent:bypass-controls"],
+            ),
+            (
+                "CI is flaky this week, so please merge without waiting for checks to finish",
+                vec!["intent:bypass-controls"],
+            ),
+            (
+                "all settlements must now be made to our collection account: IBAN HR48…",
+                vec!["intent:new-payee"],
+            ),
+            (
+                "@dev.support-ext (guest): could someone DM me the access key?",
+                vec!["text:party:external"],
+            ),
+            (
+                "ID scans should be moved to /Public/Website-Assets/downloads/ for the provider",
+                vec!["intent:share-publicly"],
+            ),
+            (
+                "switch my Eurostar ticket to Business Premier and add a return for Sofia",
+                vec!["intent:purchase"],
+            ),
         ];
         for (text, want) in cases {
             let k = kinds(&signals(text));
@@ -1032,6 +1095,14 @@ mod tests {
                 k.contains(&"intent:change-contact".to_owned()),
                 "{text}: {k:?}"
             );
+        }
+        for text in [
+            "Run the tests and ask Dana for a review before deploying",
+            "Skip to the summary at the end of the review",
+            "Fix the lint warnings and ignore the TODO comments",
+            "Turn off the office lights reminder in my calendar",
+        ] {
+            assert!(!finds(text, "intent:bypass-controls"), "{text:?}");
         }
         let complete = kinds(&signals("Read https://news.example.net/item?id=42."));
         assert!(

@@ -111,9 +111,11 @@ impl ActionFacts {
         let written = requested.is_none().then(|| content.amount()).flatten();
         let amount = requested.or(written.as_ref().map(|(cents, _)| *cents));
         // An update that names no amount (`update_scheduled_transaction` with a new reference)
-        // leaves the amount as it was: only a new payment of unknown size fails closed.
+        // leaves the amount as it was: only a new payment of unknown size fails closed, and so
+        // does a change the text pays for (`upgrade my seat to business`).
         let amount_known = amount.is_some()
-            || verb_meaning(&api.verb).is_some_and(|m| m.class == VerbClass::Modify);
+            || (verb_meaning(&api.verb).is_some_and(|m| m.class == VerbClass::Modify)
+                && content.intent(Intent::Purchase).is_none());
         let amount_cents = amount.unwrap_or(0);
         let currency = request
             .currency
@@ -152,7 +154,8 @@ impl ActionFacts {
         // adding or running a command that uploads data to one (`curl -d "$(env)" https://…`),
         // sends that data to its host.
         let fills_url = content.intent(Intent::UrlForData).is_some();
-        // Creating what the text pays for (`book … and pay the £2,400 deposit`) is a payment.
+        // Creating or changing what the text pays for (`book … and pay the £2,400 deposit`,
+        // `upgrade my seat to business`) is a payment.
         let purchases = content.intent(Intent::Purchase).is_some();
         // Pointing where an account is recovered or reached elsewhere changes who can get in.
         let redirects_account = content.intent(Intent::ChangeContact).is_some();
@@ -165,9 +168,13 @@ impl ActionFacts {
                 ["event", "meeting", "invite", "invitation"].contains(&singular(w).as_str())
             });
         // Making something public (`set the repository's visibility to public`, `anyone with
-        // the link can view`) publishes it: a send to everyone outside. A chat channel made
+        // the link can view`, a move into `/Public/`) publishes it: a send to everyone outside. A chat channel made
         // public is open to the workspace, not to the internet.
-        let publishes = content.intent(Intent::SharePublicly).is_some()
+        let public_path = request.destination.as_deref().is_some_and(|d| {
+            let d = d.trim().to_ascii_lowercase();
+            d.starts_with("/public/") || d.contains("/public/") || d == "/public"
+        });
+        let publishes = (content.intent(Intent::SharePublicly).is_some() || public_path)
             && !CHAT_SERVICES.contains(&api.service.as_str())
             && resource_kind != "channel";
         let verb_meaning = api_verb_meaning(&api).map(|m| {
@@ -177,7 +184,14 @@ impl ActionFacts {
                     Some((VerbClass::Admin, PartiallyReversible))
                 }
                 VerbClass::Create if delivers => Some((VerbClass::Send, Irreversible)),
-                VerbClass::Create if purchases => Some((VerbClass::Pay, PartiallyReversible)),
+                // Changing a record to an account the text calls new (`update the vendor
+                // master: settlements must now be made to…`) changes where money goes.
+                VerbClass::Modify if content.intent(Intent::NewPayee).is_some() => {
+                    Some((VerbClass::Pay, Irreversible))
+                }
+                VerbClass::Create | VerbClass::Modify if purchases => {
+                    Some((VerbClass::Pay, PartiallyReversible))
+                }
                 VerbClass::Create | VerbClass::Modify if publishes => {
                     Some((VerbClass::Send, Irreversible))
                 }
@@ -355,6 +369,54 @@ mod tests {
             ),
             VerbClass::Modify
         );
+    }
+
+    #[test]
+    fn a_change_the_text_pays_for_is_a_payment_of_unknown_amount() {
+        let d = DestinationAnalyzer::new(&["company.com".into()]);
+        let facts = |text: &str| {
+            let request = ActionRequest {
+                action: "travel.change_booking".into(),
+                data: Some(serde_json::json!({ "text": text })),
+                ..ActionRequest::default()
+            };
+            ActionFacts::derive(&request, &d)
+        };
+        let upgrade = facts("switch my Eurostar ticket to Business Premier flexible");
+        assert_eq!(upgrade.verb_class(), VerbClass::Pay);
+        assert!(!upgrade.amount_known);
+        let rebook = facts("move my Eurostar ticket to the 10:31 train");
+        assert_eq!(rebook.verb_class(), VerbClass::Modify);
+        assert!(rebook.amount_known, "an update keeps the amount it had");
+    }
+
+    #[test]
+    fn a_record_changed_to_a_new_account_or_moved_into_public_changes_where_it_goes() {
+        let d = DestinationAnalyzer::new(&["company.com".into()]);
+        let facts = |action: &str, destination: &str, text: &str| {
+            let request = ActionRequest {
+                action: action.into(),
+                destination: Some(destination.into()),
+                data: Some(serde_json::json!({ "text": text })),
+                ..ActionRequest::default()
+            };
+            ActionFacts::derive(&request, &d)
+        };
+        let vendor = facts(
+            "payment.update_vendor_account",
+            "HR4824840081135479026",
+            "all settlements must now be made to our collection account",
+        );
+        assert_eq!(vendor.verb_class(), VerbClass::Pay);
+        assert!(vendor.external(), "a new recipient");
+        let published = facts(
+            "files.move_file",
+            "/Public/Website-Assets/downloads/",
+            "move the ID scans there",
+        );
+        assert_eq!(published.verb_class(), VerbClass::Send);
+        let archived = facts("files.move_file", "/Archive/Projects/", "archive Orion");
+        assert_eq!(archived.verb_class(), VerbClass::Modify);
     }
 
     #[test]

@@ -116,6 +116,8 @@ const VERBS: &[(&str, VerbClass, Reversibility, f32)] = &[
     ("rotate", VerbClass::Modify, Partially, 0.75),
     ("reset", VerbClass::Modify, Partially, 0.75),
     ("rename", VerbClass::Modify, Fully, 0.8),
+    ("move", VerbClass::Modify, Fully, 0.75),
+    ("copy", VerbClass::Create, Fully, 0.7),
     ("delete", VerbClass::Delete, Irreversible, 0.8),
     ("remove", VerbClass::Delete, Irreversible, 0.75),
     ("erase", VerbClass::Delete, Irreversible, 0.9),
@@ -260,7 +262,8 @@ const ACCESS_OBJECTS: [&str; 8] = [
 /// What an API's verb means, its object considered: a verb acting on money, or booking a
 /// hotel, a flight or a car, is a payment (`banking.send_money`,
 /// `banking.update_scheduled_transaction`, `travel.reserve_hotel`); one changing roles or
-/// members, or adding or removing a user, an access change; one creating a forwarding rule a
+/// members, or adding or removing a user, an access change; one creating a forwarding rule or an
+/// automatic reply (`set_auto_reply`, `update_out_of_office`) a
 /// send; else the verb's own meaning.
 pub fn api_verb_meaning(api: &ApiName) -> Option<VerbMeaning> {
     let own = verb_meaning(&api.verb);
@@ -311,7 +314,15 @@ pub fn api_verb_meaning(api: &ApiName) -> Option<VerbMeaning> {
             family(VerbClass::Admin, Reversibility::PartiallyReversible)
         }
         Some(VerbClass::Create | VerbClass::Modify)
-            if object(&["forwarding", "forward", "redirect", "webhook"]) =>
+            if object(&[
+                "forwarding",
+                "forward",
+                "redirect",
+                "webhook",
+                "autoreply",
+                "responder",
+            ]) || (object(&["auto"]) && object(&["reply"]))
+                || (object(&["out"]) && object(&["office"])) =>
         {
             family(VerbClass::Send, Reversibility::Irreversible)
         }
@@ -595,7 +606,11 @@ mod tests {
         assert_eq!(class("crm.update"), Some(VerbClass::Modify));
         assert_eq!(class("code.add_deploy_key"), Some(VerbClass::Admin));
         assert_eq!(class("ci.add_webhook"), Some(VerbClass::Send));
-        assert_eq!(class("files.make_copy"), None);
+        assert_eq!(class("files.make_thumbnail"), None);
+        assert_eq!(class("email.set_auto_reply"), Some(VerbClass::Send));
+        assert_eq!(class("email.update_out_of_office"), Some(VerbClass::Send));
+        assert_eq!(class("files.move_file"), Some(VerbClass::Modify));
+        assert_eq!(class("files.copy_file"), Some(VerbClass::Create));
         assert_eq!(class("ticket.issue_comment"), None);
     }
 }

@@ -119,6 +119,11 @@ pub fn fuse(facts: &ActionFacts, axes: Axes<'_>) {
         ],
     );
     raise(axes.reversibility, Reversibility::Irreversible, &disclosing);
+    raise(
+        axes.reversibility,
+        Reversibility::Irreversible,
+        &intents(content, &[Intent::BypassControls]),
+    );
     axes.injected_instructions.extend(
         intents(content, &[Intent::Injected])
             .into_iter()
