@@ -231,14 +231,26 @@ impl ActionFacts {
         self.verb_meaning.map_or(VerbClass::Unknown, |m| m.class)
     }
 
+    /// Whether the action changes a payee's or a beneficiary's details (`update_payee`,
+    /// `modify_beneficiary`): the money then goes to an account no one has paid before.
+    pub fn changes_a_payee(&self) -> bool {
+        verb_meaning(&self.verb).is_some_and(|m| m.class == VerbClass::Modify)
+            && split_api(&self.api)
+                .object
+                .iter()
+                .any(|w| ["payee", "beneficiary"].contains(&singular(w).as_str()))
+    }
+
     /// Whether the action reaches outside the organisation: its destination is external; or
     /// it names none and its text names an external address, URL, account or party, or makes
     /// something public; or it sends a message pointing to an external address, website or
-    /// party; or it pays an account its text calls new (a new recipient).
+    /// party; or it pays an account its text calls new, or changes a payee (a new recipient).
     pub fn external(&self) -> bool {
         let outside =
             |s: &&Signal| s.kind.external() || s.kind == SignalKind::Intent(Intent::SharePublicly);
-        if self.verb_class() == VerbClass::Pay && self.content.intent(Intent::NewPayee).is_some() {
+        if self.verb_class() == VerbClass::Pay
+            && (self.content.intent(Intent::NewPayee).is_some() || self.changes_a_payee())
+        {
             return true;
         }
         match &self.destination {
@@ -415,6 +427,13 @@ mod tests {
             "move the ID scans there",
         );
         assert_eq!(published.verb_class(), VerbClass::Send);
+        let payee = facts(
+            "banking.update_payee",
+            "GB47BARC20040512345678",
+            "the Halden Logistics payee must be updated to sort code 20-04-05",
+        );
+        assert_eq!(payee.verb_class(), VerbClass::Pay);
+        assert!(payee.external(), "a changed payee is a new recipient");
         let archived = facts("files.move_file", "/Archive/Projects/", "archive Orion");
         assert_eq!(archived.verb_class(), VerbClass::Modify);
     }
