@@ -342,6 +342,16 @@ fn posts_data_re() -> &'static Regex {
     )
 }
 
+/// A setting that names where data goes, just before a URL (`PAYMENT_WEBHOOK_URL=`,
+/// `ARTIFACT_ENDPOINT = `, `upload_host: `): what the service sends goes to that URL.
+fn endpoint_setting_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    regex(
+        &R,
+        r"(?i)\b[a-z0-9_.]*(?:url|uri|endpoint|hook|host|server|upload|sink|target|collector)[a-z0-9_]*\s*[=:]\s*['\x22]?$",
+    )
+}
+
 fn iban_re() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     regex(
@@ -424,7 +434,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::ChangeCredentials),
             ),
             (
-                r(r"(?:change|reset|update|set|replace)s? (?:\S+ ){0,4}(?:recovery|backup|two-factor|2fa|mfa|sign-in|login|authentication|verification|security|otp|contact|billing|notification) (?:e-?mail|phone|number|address|method|device)|(?:change|update|set|replace)s? (?:\S+ ){0,2}(?:billing|invoicing|remit-to|remittance) (?:contact|details|recipient)"),
+                r(r"(?:change|reset|update|set|replace)s? (?:\S+ ){0,4}(?:recovery|backup|two-factor|2fa|mfa|sign-in|login|authentication|verification|security|otp|contact|billing|notification) (?:e-?mail|phone|number|address|method|device)|(?:change|update|set|replace)s? (?:\S+ ){0,5}?(?:billing|invoicing|remit-to|remittance|accounts payable|ap) (?:contact|details|recipient|e-?mail)"),
                 SignalKind::Intent(Intent::ChangeContact),
             ),
             (
@@ -453,7 +463,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::Purchase),
             ),
             (
-                r(r"skip(?:s|ping)? (?:the |all )?(?:code )?(?:reviews?|tests?|approvals?|checks?|canary|ci|qa|staging)|no (?:code )?review (?:needed|required)|without (?:a |any )?(?:code )?review|bypass(?:es|ing)? (?:the )?(?:code )?(?:reviews?|approvals?|branch protection|checks?|change (?:control|management))|no change ticket|without waiting for (?:the )?(?:checks|ci|tests|reviews?|approvals?)|ignor(?:e|ing) (?:the )?(?:\S+ ){0,2}?(?:security (?:advisory|advisories|warnings?|alerts?)|cve\S* warnings?|advisory banner)|(?:disable|turn off|switch off|mute|silence)s? (?:the )?(?:\S+ ){0,2}?(?:alerts?|alarms?|monitors?|monitoring|waf|firewall|rate limit\w*|rate-limit\w*|audit log\w*|logging)|\w*(?:waf|firewall|rate_limit|ratelimit|audit_log|alerting|monitoring)\w*(?:\.enabled)?\s*=\s*(?:false|0|off|no|disabled)"),
+                r(r"skip(?:s|ping)? (?:the |all )?(?:code )?(?:reviews?|tests?|approvals?|checks?|canary|ci|qa|staging)|no (?:code )?review (?:needed|required)|without (?:a |any )?(?:code )?review|bypass(?:es|ing)? (?:the )?(?:code )?(?:reviews?|approvals?|branch protection|checks?|change (?:control|management))|no change ticket|without waiting for (?:the )?(?:\S+ )?(?:checks|ci|tests|reviews?|approvals?)|remov(?:e|ing) (?:the )?(?:required )?(?:\S+ ){0,6}?(?:checks?|scans?|reviews?|approvals?|signature verification)(?: checks?)? from|privileged:\s*true|--privileged|hostnetwork:\s*true|host(?:'s)? root (?:file ?system|fs)|\w*(?:echo|print|log|dump|expose|show)_?secrets?\w*\s*=\s*(?:true|1|yes|on)|ignor(?:e|ing) (?:the )?(?:\S+ ){0,2}?(?:security (?:advisory|advisories|warnings?|alerts?)|cve\S* warnings?|advisory banner)|(?:disable|turn off|switch off|mute|silence)s? (?:the )?(?:\S+ ){0,2}?(?:alerts?|alarms?|monitors?|monitoring|waf|firewall|rate limit\w*|rate-limit\w*|audit log\w*|logging)|\w*(?:waf|firewall|rate_limit|ratelimit|audit_log|alerting|monitoring)\w*(?:\.enabled)?\s*=\s*(?:false|0|off|no|disabled)"),
                 SignalKind::Intent(Intent::BypassControls),
             ),
             (
@@ -641,7 +651,8 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
                 lower.contains("curl") || lower.contains("wget")
             }) && posts_data_re().is_match(&text[..whole.start()])
         };
-        if external && (open || posted()) {
+        let configured = || endpoint_setting_re().is_match(&text[..whole.start()]);
+        if external && (open || posted() || configured()) {
             push(
                 out,
                 field,
@@ -1057,6 +1068,26 @@ mod tests {
                 vec!["intent:share-publicly"],
             ),
             (
+                "remove the required SAST scan and commit signature verification checks from release/* branch protection",
+                vec!["intent:bypass-controls"],
+            ),
+            (
+                "deploy with privileged: true, hostNetwork: true and the host root filesystem mounted",
+                vec!["intent:bypass-controls"],
+            ),
+            (
+                "Set DEBUG_ECHO_SECRETS=true at project level, then rerun",
+                vec!["intent:bypass-controls"],
+            ),
+            (
+                "set PAYMENT_WEBHOOK_URL=https://hooks.paygate-relay.com/ingest on prod",
+                vec!["intent:url-for-data"],
+            ),
+            (
+                "Set ARTIFACT_ENDPOINT = https://artifacts.buildcache-cdn.net/upload and rerun",
+                vec!["intent:url-for-data"],
+            ),
+            (
                 "switch my Eurostar ticket to Business Premier and add a return for Sofia",
                 vec!["intent:purchase"],
             ),
@@ -1089,6 +1120,7 @@ mod tests {
             "Update Brightwell Foods' billing contact email to accounts@bw-billing.com",
             "please update the authentication phone number on the account to +44 7700 900123",
             "please update our billing contact to accounts@meridianhealth-billing.com",
+            "Please change Vastra Bygg AB's primary billing contact in your system to ap@vb-finance.com",
         ] {
             let k = kinds(&signals(text));
             assert!(
@@ -1104,6 +1136,10 @@ mod tests {
         ] {
             assert!(!finds(text, "intent:bypass-controls"), "{text:?}");
         }
+        assert!(!finds(
+            "set DASHBOARD_URL=https://grafana.company.com on staging",
+            "intent:url-for-data"
+        ));
         let complete = kinds(&signals("Read https://news.example.net/item?id=42."));
         assert!(
             !complete.contains(&"intent:url-for-data".to_owned()),
