@@ -44,6 +44,9 @@ impl PolicyService {
         policy
             .verify()
             .map_err(|e| ServiceError::BadRequest(e.to_string()))?;
+        // Compiled now, without hashing the record a second time, so that the admission below
+        // finds it by digest. A record that does not compile is denied there, with its reasons.
+        let _ = self.compile_verified(&policy);
         if policy.sandbox_network.is_some() {
             return Err(ServiceError::BadRequest(format!(
                 "policy {:?} isolates the network (restricted): its sandbox is wired and \

@@ -257,10 +257,6 @@ impl PolicyService {
     /// rules are malformed, a natural-language sentence is not understood, or the audit
     /// destination does not resolve.
     pub fn compile(&self, policy: &PolicyRecord) -> Result<Arc<CompiledPolicy>, ServiceError> {
-        let fail = |message: String| CompileError {
-            policy: policy.name.clone(),
-            message,
-        };
         // The record comes from the runtime through the hook: it is compiled only if its
         // digest matches what it says, and once per digest. A digest already compiled is
         // answered from the cache before the record is hashed again: what is cached was built
@@ -274,7 +270,23 @@ impl PolicyService {
         {
             return Ok(Arc::clone(hit));
         }
-        policy.verify().map_err(|e| fail(e.to_string()))?;
+        policy.verify().map_err(|e| CompileError {
+            policy: policy.name.clone(),
+            message: e.to_string(),
+        })?;
+        self.compile_verified(policy)
+    }
+
+    /// [`compile`](Self::compile) for a record whose digest the caller has just verified:
+    /// the record is not hashed again.
+    pub(crate) fn compile_verified(
+        &self,
+        policy: &PolicyRecord,
+    ) -> Result<Arc<CompiledPolicy>, ServiceError> {
+        let fail = |message: String| CompileError {
+            policy: policy.name.clone(),
+            message,
+        };
         // Records that differ only in what the service does not read (the hardened spec, which
         // names the container's own paths) share one compiled policy.
         let rules_key = rules_key(policy);
