@@ -10,7 +10,7 @@ use openshell_policy::wire::{ActionRequest, Reversibility};
 use crate::content::{ContentSignals, Intent, Signal, SignalKind};
 use crate::destination::{DestinationAnalyzer, DestinationForm, DestinationInfo, channel_name};
 use crate::taxonomy::{
-    VerbClass, VerbMeaning, api_verb_meaning, singular, split_api, verb_meaning,
+    VerbClass, VerbMeaning, api_verb_meaning, service_kind, singular, split_api, verb_meaning,
 };
 
 /// Services that are themselves a communication channel.
@@ -29,6 +29,8 @@ pub struct ActionFacts {
     pub api: String,
     /// Its service (`crm`).
     pub service: String,
+    /// The kind of service it is (`email` for `gmail`; the service itself when not known).
+    pub service_kind: String,
     /// Its verb as written (`update`).
     pub verb: String,
     /// The verb's meaning, if the taxonomy knows it.
@@ -95,8 +97,11 @@ impl ActionFacts {
             .as_deref()
             .filter(|d| !d.trim().is_empty())
             .map(|d| destinations.analyze(d));
-        let channel = if CHANNEL_SERVICES.contains(&api.service.as_str()) {
-            channel_name(&api.service)
+        let kind = service_kind(&api.service).to_owned();
+        let channel = if CHANNEL_SERVICES.contains(&api.service.as_str())
+            || CHANNEL_SERVICES.contains(&kind.as_str())
+        {
+            channel_name(&kind)
         } else {
             destination
                 .as_ref()
@@ -163,7 +168,7 @@ impl ActionFacts {
         // the guest account`, `grant admin on the repo`) changes who has access. An invitation
         // to a meeting lets no one in anywhere.
         let invites = content.intent(Intent::Invite).is_some()
-            && api.service != "calendar"
+            && kind != "calendar"
             && !api.object.iter().any(|w| {
                 ["event", "meeting", "invite", "invitation"].contains(&singular(w).as_str())
             });
@@ -175,7 +180,7 @@ impl ActionFacts {
             d.starts_with("/public/") || d.contains("/public/") || d == "/public"
         });
         let publishes = (content.intent(Intent::SharePublicly).is_some() || public_path)
-            && !CHAT_SERVICES.contains(&api.service.as_str())
+            && !CHAT_SERVICES.contains(&kind.as_str())
             && resource_kind != "channel";
         let verb_meaning = api_verb_meaning(&api).map(|m| {
             use Reversibility::{Irreversible, PartiallyReversible};
@@ -213,6 +218,7 @@ impl ActionFacts {
             verb_meaning,
             api: name,
             service: api.service,
+            service_kind: kind,
             verb: api.verb,
             resource_kind,
             destination,

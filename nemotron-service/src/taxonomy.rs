@@ -445,6 +445,78 @@ const RESOURCES: &[(
     ("catalog", Public, None, None, false),
 ];
 
+/// Products and tools by the kind of service each is (`gmail` is `email`, `jira` is `ticket`):
+/// an integration names its tools after the product, a policy after what it does.
+const SERVICE_KINDS: &[(&str, &str)] = &[
+    ("gmail", "email"),
+    ("outlook", "email"),
+    ("mail", "email"),
+    ("exchange", "email"),
+    ("slack", "chat"),
+    ("teams", "chat"),
+    ("discord", "chat"),
+    ("mattermost", "chat"),
+    ("webex", "chat"),
+    ("drive", "files"),
+    ("gdrive", "files"),
+    ("google_drive", "files"),
+    ("dropbox", "files"),
+    ("onedrive", "files"),
+    ("box", "files"),
+    ("sharepoint", "files"),
+    ("gcal", "calendar"),
+    ("google_calendar", "calendar"),
+    ("calendly", "calendar"),
+    ("jira", "ticket"),
+    ("zendesk", "ticket"),
+    ("freshdesk", "ticket"),
+    ("servicenow", "ticket"),
+    ("linear", "ticket"),
+    ("helpdesk", "ticket"),
+    ("salesforce", "crm"),
+    ("hubspot", "crm"),
+    ("dynamics", "crm"),
+    ("pipedrive", "crm"),
+    ("zoho", "crm"),
+    ("github", "code"),
+    ("gitlab", "code"),
+    ("bitbucket", "code"),
+    ("git", "code"),
+    ("github_actions", "ci"),
+    ("gitlab_ci", "ci"),
+    ("jenkins", "ci"),
+    ("circleci", "ci"),
+    ("buildkite", "ci"),
+    ("k8s", "deploy"),
+    ("kubernetes", "deploy"),
+    ("kubectl", "deploy"),
+    ("helm", "deploy"),
+    ("argocd", "deploy"),
+    ("terraform", "deploy"),
+    ("payments", "payment"),
+    ("stripe", "payment"),
+    ("paypal", "payment"),
+    ("adyen", "payment"),
+    ("payroll", "payment"),
+    ("bank", "banking"),
+    ("hotels", "travel"),
+    ("hotel", "travel"),
+    ("flights", "travel"),
+    ("airline", "travel"),
+    ("trainline", "travel"),
+    ("expedia", "travel"),
+    ("browser", "web"),
+];
+
+/// The kind of service `service` is (`gmail` → `email`); a name the table does not know is
+/// its own kind.
+pub fn service_kind(service: &str) -> &str {
+    SERVICE_KINDS
+        .iter()
+        .find(|(name, _)| *name == service)
+        .map_or(service, |&(_, kind)| kind)
+}
+
 /// What a service or resource kind holds, if the taxonomy knows it (singular or plural).
 pub fn resource_meaning(kind: &str) -> Option<ResourceMeaning> {
     let lookup = |k: &str| {
@@ -559,6 +631,25 @@ mod tests {
         );
         let a = split_api("delete");
         assert_eq!((a.service.as_str(), a.verb.as_str()), ("delete", "delete"));
+    }
+
+    #[test]
+    fn products_are_the_kind_of_service_they_are() {
+        for (product, kind) in [
+            ("gmail", "email"),
+            ("slack", "chat"),
+            ("dropbox", "files"),
+            ("jira", "ticket"),
+            ("salesforce", "crm"),
+            ("github", "code"),
+            ("k8s", "deploy"),
+            ("payments", "payment"),
+            ("browser", "web"),
+        ] {
+            assert_eq!(service_kind(product), kind);
+        }
+        assert_eq!(service_kind("crm"), "crm");
+        assert_eq!(service_kind("acme-internal"), "acme-internal");
     }
 
     #[test]

@@ -342,6 +342,40 @@ fn instructions_the_user_did_not_give_need_a_person() {
 }
 
 #[test]
+fn a_rule_about_a_kind_of_service_holds_for_the_products_of_that_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = r#"apiVersion: openshell.nvidia.com/v1
+kind: SandboxPolicy
+metadata: {name: workspace}
+spec:
+  permissions:
+    allowedAPIs: [files.*, dropbox.*, gmail.*, jira.*]
+---
+apiVersion: openshell.nvidia.com/v1
+kind: NaturalLanguagePolicy
+metadata: {name: workspace-rules}
+spec:
+  text: Agents may not delete files or emails without approval.
+"#;
+    let s = service_with(dir.path(), policy);
+    for name in [
+        "files.delete_folder",
+        "dropbox.delete_folder",
+        "gmail.delete",
+    ] {
+        let (outcome, policies) = decide(&s, action(name, None, "delete the old drafts"));
+        assert_eq!(outcome, Outcome::Escalate, "{name}: {policies:?}");
+        assert!(
+            policies.iter().any(|p| p.starts_with("nl:")),
+            "{policies:?}"
+        );
+    }
+    // A ticket is neither a file nor an email.
+    let (outcome, _) = decide(&s, action("jira.delete_issue", None, "delete PLAT-1"));
+    assert_eq!(outcome, Outcome::Allow);
+}
+
+#[test]
 fn raised_axes_show_the_text_that_raised_them() {
     let dir = tempfile::tempdir().unwrap();
     let s = service(dir.path());

@@ -381,7 +381,10 @@ fn approval(trigger: &ApprovalTrigger) -> GeneratedPolicy {
 
 fn target_expr(target: &Target) -> Result<String, PatternError> {
     Ok(match target {
-        Target::Service { name } => format!("context.service == {}", lit(name)),
+        Target::Service { name } => format!(
+            "(context.service == {0} || context.service_kind == {0})",
+            lit(name)
+        ),
         Target::Api { glob } => api_condition(&ApiPattern::parse(glob)?),
         Target::ResourceKind { name } => format!("context.resource_kind == {}", lit(name)),
         Target::DataType { data_type } => {

@@ -436,6 +436,7 @@ pub fn action_request(
     let context = context([
         ("api", string(&facts.api)),
         ("service", string(&facts.service)),
+        ("service_kind", string(&facts.service_kind)),
         ("verb", string(facts.verb_class().as_str())),
         ("resource_kind", string(&facts.resource_kind)),
         ("destination", string(destination)),
@@ -629,6 +630,10 @@ mod tests {
                 let context = context([
                     ("api", string(api)),
                     ("service", string(&service)),
+                    (
+                        "service_kind",
+                        string(crate::taxonomy::service_kind(&service)),
+                    ),
                     (
                         "verb",
                         string(draw.pick::<&str>(&["read", "modify", "send", "delete"])),

@@ -36,6 +36,7 @@ namespace OpenShell {
     context: {
       api: String,
       service: String,
+      service_kind: String,
       verb: String,
       resource_kind: String,
       destination: String,

@@ -279,7 +279,9 @@ impl EmbeddedEngine {
 
     fn taxonomy(&self, facts: &ActionFacts) -> Vec<(String, String, ResourceMeaning)> {
         let mut found = Vec::new();
-        if let Some(m) = resource_meaning(&facts.service) {
+        if let Some(m) =
+            resource_meaning(&facts.service).or_else(|| resource_meaning(&facts.service_kind))
+        {
             found.push(("action".to_owned(), facts.service.clone(), m));
         }
         if !facts.resource_kind.is_empty()
