@@ -130,10 +130,12 @@ impl DestinationAnalyzer {
             Some(handle) if !handle.is_empty() && !handle.contains('@') => handle.to_owned(),
             _ => lower,
         };
+        // A repository at a ref (`company/api@v4.2.0`) names no mailbox.
         let (form, domain) = if let Some((local, domain)) = lower
             .strip_prefix("mailto:")
             .unwrap_or(&lower)
             .rsplit_once('@')
+            .filter(|(local, _)| !local.contains('/'))
         {
             mailbox = local.trim_start_matches('<').to_owned();
             (
@@ -144,7 +146,9 @@ impl DestinationAnalyzer {
             let host = rest.split(['/', '?', '#']).next().unwrap_or("");
             let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
             (DestinationForm::Url, strip_port(host))
-        } else if names_a_host_and_port(&lower) || (lower.contains('.') && names_a_host(&lower)) {
+        } else if names_a_host_and_port(&lower)
+            || (lower.split('/').next().is_some_and(|h| h.contains('.')) && names_a_host(&lower))
+        {
             (
                 DestinationForm::Host,
                 strip_port(lower.split('/').next().unwrap_or("")),
@@ -294,7 +298,12 @@ mod tests {
         assert!(!a.analyze("10.1.2.3:8443").external);
         assert!(a.analyze("collector.example.net:8443").external);
         assert!(a.analyze("2001:4860:4860::8888").external);
-        for reference in ["tag:Enterprise", "customer:4411"] {
+        for reference in [
+            "tag:Enterprise",
+            "customer:4411",
+            "company/web-app:src/bootstrap.ts",
+            "company/checkout-service@v4.2.0",
+        ] {
             let r = a.analyze(reference);
             assert_eq!(
                 (r.form, r.external),
