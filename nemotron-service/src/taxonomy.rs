@@ -117,6 +117,9 @@ const VERBS: &[(&str, VerbClass, Reversibility, f32)] = &[
     ("reset", VerbClass::Modify, Partially, 0.75),
     ("rename", VerbClass::Modify, Fully, 0.8),
     ("move", VerbClass::Modify, Fully, 0.75),
+    ("commit", VerbClass::Modify, Partially, 0.7),
+    ("trigger", VerbClass::Execute, Partially, 0.65),
+    ("provision", VerbClass::Create, Partially, 0.7),
     ("copy", VerbClass::Create, Fully, 0.7),
     ("delete", VerbClass::Delete, Irreversible, 0.8),
     ("remove", VerbClass::Delete, Irreversible, 0.75),
@@ -312,6 +315,12 @@ pub fn api_verb_meaning(api: &ApiName) -> Option<VerbMeaning> {
         // one (`update_user_info`) is a change to a record.
         Some(VerbClass::Create) if object(&["user", "guest"]) => {
             family(VerbClass::Admin, Reversibility::PartiallyReversible)
+        }
+        // A public comment or reply on a ticket goes to whoever raised it.
+        Some(VerbClass::Create)
+            if object(&["public"]) && object(&["comment", "reply", "note", "response"]) =>
+        {
+            family(VerbClass::Send, Reversibility::Irreversible)
         }
         Some(VerbClass::Create | VerbClass::Modify)
             if object(&[
@@ -702,6 +711,10 @@ mod tests {
         assert_eq!(class("email.update_out_of_office"), Some(VerbClass::Send));
         assert_eq!(class("files.move_file"), Some(VerbClass::Modify));
         assert_eq!(class("files.copy_file"), Some(VerbClass::Create));
+        assert_eq!(class("zendesk.add_public_comment"), Some(VerbClass::Send));
+        assert_eq!(class("zendesk.add_internal_note"), Some(VerbClass::Create));
+        assert_eq!(class("github.commit_file"), Some(VerbClass::Modify));
+        assert_eq!(class("ci.trigger_pipeline"), Some(VerbClass::Execute));
         assert_eq!(class("ticket.issue_comment"), None);
     }
 }

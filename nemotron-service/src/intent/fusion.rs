@@ -119,11 +119,10 @@ pub fn fuse(facts: &ActionFacts, axes: Axes<'_>) {
         ],
     );
     raise(axes.reversibility, Reversibility::Irreversible, &disclosing);
-    raise(
-        axes.reversibility,
-        Reversibility::Irreversible,
-        &intents(content, &[Intent::BypassControls]),
-    );
+    // A control switched off is off for everyone who relies on it.
+    let bypass = intents(content, &[Intent::BypassControls]);
+    raise(axes.reversibility, Reversibility::Irreversible, &bypass);
+    raise(axes.scope, Scope::Organization, &bypass);
     axes.injected_instructions.extend(
         intents(content, &[Intent::Injected])
             .into_iter()
