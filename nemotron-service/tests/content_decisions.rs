@@ -141,6 +141,19 @@ fn the_text_decides_what_the_name_cannot() {
         .0,
         Outcome::Allow
     );
+    // Nor is an address the message copies.
+    assert_eq!(
+        decide(
+            &s,
+            action(
+                "email.send",
+                Some("events@grandhotel.co.uk"),
+                "Send the signed agreement to events@grandhotel.co.uk and cc our legal team at legal@company.com",
+            )
+        )
+        .0,
+        Outcome::Allow
+    );
     // Credentials named in the text may not leave, even when only the text says where to.
     let (outcome, policies) = decide(
         &s,

@@ -251,11 +251,23 @@ impl EmbeddedEngine {
                 .as_deref()
                 .map(|d| d.trim().trim_start_matches("mailto:"))
                 .filter(|d| d.contains('@'));
-            let classified = match recipient {
-                Some(address) if mentions(data, address) => self
-                    .classifier
-                    .classify_json(&without(data, address), "data"),
-                _ => self.classifier.classify_json(data, "data"),
+            // The recipient and whoever the message copies (`cc our legal team at
+            // legal@company.com`) are where it goes.
+            let mut addressed: Vec<String> = recipient
+                .filter(|address| mentions(data, address))
+                .map(str::to_owned)
+                .into_iter()
+                .collect();
+            if recipient.is_some() {
+                copied_addresses(data, &mut addressed);
+            }
+            let classified = if addressed.is_empty() {
+                self.classifier.classify_json(data, "data")
+            } else {
+                let data = addressed
+                    .iter()
+                    .fold(data.clone(), |data, address| without(&data, address));
+                self.classifier.classify_json(&data, "data")
             };
             parts.push(classified);
         }
@@ -411,6 +423,26 @@ fn mentions(data: &serde_json::Value, address: &str) -> bool {
         serde_json::Value::Array(items) => items.iter().any(|v| mentions(v, address)),
         serde_json::Value::Object(map) => map.values().any(|v| mentions(v, address)),
         _ => false,
+    }
+}
+
+/// The addresses `data`'s text copies the message to (`cc legal@company.com`, `copy in
+/// jo@x.com`), added to `out`.
+fn copied_addresses(data: &serde_json::Value, out: &mut Vec<String>) {
+    static COPIED: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let copied = COPIED.get_or_init(|| {
+        regex::Regex::new(
+            r"(?i)\b(?:b?cc|copy(?:ing)?(?: in)?|copied in)\b[^@\n]{0,40}?\b([a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,})",
+        )
+        .expect("a valid pattern")
+    });
+    match data {
+        serde_json::Value::String(s) => {
+            out.extend(copied.captures_iter(s).map(|c| c[1].to_owned()));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| copied_addresses(v, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| copied_addresses(v, out)),
+        _ => {}
     }
 }
 
