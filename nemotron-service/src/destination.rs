@@ -115,6 +115,20 @@ impl DestinationAnalyzer {
                 reason,
             };
         }
+        // `#ext-acme`: by convention a channel shared with another organisation.
+        if let Some(name) = lower
+            .strip_prefix('#')
+            .filter(|n| n.starts_with("ext-") || n.starts_with("external-"))
+        {
+            return DestinationInfo {
+                form: DestinationForm::Channel,
+                domain: name.to_owned(),
+                mailbox,
+                external: true,
+                channel: "chat".to_owned(),
+                reason: format!("#{name} is named as a channel shared with another organisation"),
+            };
+        }
         if let Some(name) = lower.strip_prefix('#').filter(|n| !n.is_empty()) {
             return DestinationInfo {
                 form: DestinationForm::Channel,
@@ -335,6 +349,18 @@ mod tests {
             (t.form, t.external, t.channel.as_str()),
             (DestinationForm::System, false, "ticketing")
         );
+    }
+
+    #[test]
+    fn a_channel_named_as_shared_is_outside() {
+        let a = DestinationAnalyzer::new(&["company.com".into()]);
+        let shared = a.analyze("#ext-vendor-brightline");
+        assert_eq!(
+            (shared.form, shared.external),
+            (DestinationForm::Channel, true)
+        );
+        assert!(!a.analyze("#extras").external);
+        assert!(!a.analyze("#eng-external-comms").external);
     }
 
     #[test]
