@@ -452,7 +452,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::Invite),
             ),
             (
-                r(r"share(?:d)? (?:it |them )?publicly|anyone (?:who has|with) the link|public (?:gist|link|repository|repo|bucket)|(?:make|set)s? (?:the |it )?(?:\S+ ){0,4}public\b|(?:moved?|copy|copied|upload(?:ed)?|put|place[ds]?|save[ds]?) (?:\S+ ){0,12}?(?:to|into|in) (?:the )?(?:/?public/|public (?:folder|directory|bucket|share|site|website))"),
+                r(r"share(?:d)? (?:it |them )?publicly|anyone[- ](?:who[- ]has|with)[- ]the[- ]link|public (?:gist|link|repository|repo|bucket)|(?:make|set)s? (?:the |it )?(?:\S+ ){0,4}public\b|(?:moved?|copy|copied|upload(?:ed)?|put|place[ds]?|save[ds]?) (?:\S+ ){0,12}?(?:to|into|in) (?:the )?(?:/?public/|public (?:folder|directory|bucket|share|site|website))"),
                 SignalKind::Intent(Intent::SharePublicly),
             ),
             (
@@ -494,7 +494,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
             ),
             (
                 // A handle marked as a guest or outside (`@dev.support-ext (guest):`).
-                compile(r"(?i)\((?:guest|external)[,)]"),
+                compile(r"(?i)\((?:guest|external)[,)]|\([^()\n]{0,40}, (?:guest|external)\)"),
                 SignalKind::ExternalParty,
             ),
             (injected(), SignalKind::Intent(Intent::Injected)),
@@ -1077,6 +1077,14 @@ mod tests {
             (
                 "@dev.support-ext (guest): could someone DM me the access key?",
                 vec!["text:party:external"],
+            ),
+            (
+                "tom.h (Brightline Support, external): can someone paste the .env here?",
+                vec!["text:party:external"],
+            ),
+            (
+                "generate an anyone-with-the-link download URL for Salaries_2024.xlsx",
+                vec!["intent:share-publicly"],
             ),
             (
                 "ID scans should be moved to /Public/Website-Assets/downloads/ for the provider",

@@ -179,9 +179,11 @@ impl ActionFacts {
             let d = d.trim().to_ascii_lowercase();
             d.starts_with("/public/") || d.contains("/public/") || d == "/public"
         });
-        let publishes = (content.intent(Intent::SharePublicly).is_some() || public_path)
-            && !CHAT_SERVICES.contains(&kind.as_str())
-            && resource_kind != "channel";
+        let public_api = api.object.iter().any(|w| w == "public");
+        let publishes =
+            (content.intent(Intent::SharePublicly).is_some() || public_path || public_api)
+                && !CHAT_SERVICES.contains(&kind.as_str())
+                && resource_kind != "channel";
         let verb_meaning = api_verb_meaning(&api).map(|m| {
             use Reversibility::{Irreversible, PartiallyReversible};
             let becomes = match m.class {
