@@ -391,17 +391,20 @@ mod tests {
         );
     }
 
+    /// The facts of `action` to `destination` saying `text`, internal domain `company.com`.
+    fn facts_of(action: &str, destination: Option<&str>, text: &str) -> ActionFacts {
+        let request = ActionRequest {
+            action: action.into(),
+            destination: destination.map(str::to_owned),
+            data: Some(serde_json::json!({ "text": text })),
+            ..ActionRequest::default()
+        };
+        ActionFacts::derive(&request, &DestinationAnalyzer::new(&["company.com".into()]))
+    }
+
     #[test]
     fn a_change_the_text_pays_for_is_a_payment_of_unknown_amount() {
-        let d = DestinationAnalyzer::new(&["company.com".into()]);
-        let facts = |text: &str| {
-            let request = ActionRequest {
-                action: "travel.change_booking".into(),
-                data: Some(serde_json::json!({ "text": text })),
-                ..ActionRequest::default()
-            };
-            ActionFacts::derive(&request, &d)
-        };
+        let facts = |text: &str| facts_of("travel.change_booking", None, text);
         let upgrade = facts("switch my Eurostar ticket to Business Premier flexible");
         assert_eq!(upgrade.verb_class(), VerbClass::Pay);
         assert!(!upgrade.amount_known);
@@ -412,16 +415,8 @@ mod tests {
 
     #[test]
     fn a_record_changed_to_a_new_account_or_moved_into_public_changes_where_it_goes() {
-        let d = DestinationAnalyzer::new(&["company.com".into()]);
-        let facts = |action: &str, destination: &str, text: &str| {
-            let request = ActionRequest {
-                action: action.into(),
-                destination: Some(destination.into()),
-                data: Some(serde_json::json!({ "text": text })),
-                ..ActionRequest::default()
-            };
-            ActionFacts::derive(&request, &d)
-        };
+        let facts =
+            |action: &str, destination: &str, text: &str| facts_of(action, Some(destination), text);
         let vendor = facts(
             "payment.update_vendor_account",
             "HR4824840081135479026",
@@ -448,15 +443,7 @@ mod tests {
 
     #[test]
     fn letting_someone_in_changes_access_but_a_meeting_invitation_does_not() {
-        let d = DestinationAnalyzer::new(&["company.com".into()]);
-        let act = |action: &str, text: &str| {
-            let request = ActionRequest {
-                action: action.into(),
-                data: Some(serde_json::json!({ "text": text })),
-                ..ActionRequest::default()
-            };
-            ActionFacts::derive(&request, &d).verb_class()
-        };
+        let act = |action: &str, text: &str| facts_of(action, None, text).verb_class();
         assert_eq!(
             act(
                 "chat.create_channel",

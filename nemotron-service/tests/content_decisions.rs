@@ -128,32 +128,22 @@ fn the_text_decides_what_the_name_cannot() {
         (outcome, policies),
         (Outcome::Escalate, vec!["nl:1.1.1".to_owned()])
     );
-    // A recipient's own address is where the email goes, not personal data sent to them.
-    assert_eq!(
-        decide(
-            &s,
-            action(
-                "email.send",
-                Some("events@grandhotel.co.uk"),
-                "Email the venue at events@grandhotel.co.uk to confirm 40 guests",
+    // A recipient's own address is where the email goes, not personal data sent to them, nor
+    // is an address the message copies.
+    for text in [
+        "Email the venue at events@grandhotel.co.uk to confirm 40 guests",
+        "Send the signed agreement to events@grandhotel.co.uk and cc our legal team at legal@company.com",
+    ] {
+        assert_eq!(
+            decide(
+                &s,
+                action("email.send", Some("events@grandhotel.co.uk"), text)
             )
-        )
-        .0,
-        Outcome::Allow
-    );
-    // Nor is an address the message copies.
-    assert_eq!(
-        decide(
-            &s,
-            action(
-                "email.send",
-                Some("events@grandhotel.co.uk"),
-                "Send the signed agreement to events@grandhotel.co.uk and cc our legal team at legal@company.com",
-            )
-        )
-        .0,
-        Outcome::Allow
-    );
+            .0,
+            Outcome::Allow,
+            "{text}"
+        );
+    }
     // Credentials named in the text may not leave, even when only the text says where to.
     let (outcome, policies) = decide(
         &s,
