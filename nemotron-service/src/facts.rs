@@ -13,13 +13,9 @@ use crate::taxonomy::{
     VerbClass, VerbMeaning, api_verb_meaning, service_kind, singular, split_api, verb_meaning,
 };
 
-/// Services that are themselves a communication channel.
-const CHANNEL_SERVICES: [&str; 7] = [
-    "ticket", "helpdesk", "email", "mail", "chat", "slack", "sms",
-];
-
-/// Services whose "public" means open to the workspace.
-const CHAT_SERVICES: [&str; 3] = ["chat", "slack", "teams"];
+/// Kinds of service that are themselves a communication channel ([`service_kind`]: `slack`
+/// is `chat`, `helpdesk` is `ticket`).
+const CHANNEL_KINDS: [&str; 4] = ["ticket", "email", "chat", "sms"];
 
 /// What an action request says, normalised.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,9 +94,7 @@ impl ActionFacts {
             .filter(|d| !d.trim().is_empty())
             .map(|d| destinations.analyze(d));
         let kind = service_kind(&api.service).to_owned();
-        let channel = if CHANNEL_SERVICES.contains(&api.service.as_str())
-            || CHANNEL_SERVICES.contains(&kind.as_str())
-        {
+        let channel = if CHANNEL_KINDS.contains(&kind.as_str()) {
             channel_name(&kind)
         } else {
             destination
@@ -177,12 +171,12 @@ impl ActionFacts {
         // public is open to the workspace, not to the internet.
         let public_path = request.destination.as_deref().is_some_and(|d| {
             let d = d.trim().to_ascii_lowercase();
-            d.starts_with("/public/") || d.contains("/public/") || d == "/public"
+            d.contains("/public/") || d.ends_with("/public")
         });
         let public_api = api.object.iter().any(|w| w == "public");
         let publishes =
             (content.intent(Intent::SharePublicly).is_some() || public_path || public_api)
-                && !CHAT_SERVICES.contains(&kind.as_str())
+                && kind != "chat"
                 && resource_kind != "channel";
         let verb_meaning = api_verb_meaning(&api).map(|m| {
             use Reversibility::{Irreversible, PartiallyReversible};
