@@ -514,16 +514,22 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
 /// emails from `, `route invoices from `).
 fn picks_mail_by_sender(before: &str) -> bool {
     static RE: OnceLock<Regex> = OnceLock::new();
-    let start = before.len().saturating_sub(80);
-    let start = (start..before.len())
-        .find(|&i| before.is_char_boundary(i))
-        .unwrap_or(before.len());
     RE.get_or_init(|| {
         compile(
             r"(?i)\b(?:forward|redirect|route|filter|move|label|archive|auto-forward)\w* (?:any |all |every |the )?(?:incoming |new )?(?:e-?mails?|messages?|mail|invoices?|notifications?|receipts?|alerts?|statements?) (?:\w+ )?from\s+$",
         )
     })
-    .is_match(&before[start..])
+    .is_match(last_bytes(before, 80))
+}
+
+/// The end of `text`, at most `n` bytes of it (fewer where a character would be cut): the
+/// patterns that read what stands just before a match look no further back.
+fn last_bytes(text: &str, n: usize) -> &str {
+    let start = text.len().saturating_sub(n);
+    let start = (start..text.len())
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(text.len());
+    &text[start..]
 }
 
 /// Branch names in a destination that everyone builds on: `main`, `master`, `trunk`,
@@ -661,8 +667,8 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
                 lower.contains("curl") || lower.contains("wget")
             }) && posts_data_re().is_match(&text[..whole.start()])
         };
-        let configured = || endpoint_setting_re().is_match(&text[..whole.start()]);
-        let ships_secrets = || ships_secrets_re().is_match(&text[..whole.start()]);
+        let configured = || endpoint_setting_re().is_match(last_bytes(&text[..whole.start()], 200));
+        let ships_secrets = || ships_secrets_re().is_match(last_bytes(&text[..whole.start()], 200));
         if external && (open || posted() || configured() || ships_secrets()) {
             push(
                 out,
