@@ -216,8 +216,9 @@ const LIGHT_VERBS: [&str; 5] = ["issue", "make", "initiate", "perform", "do"];
 
 /// Object words that make an API's verb part of the payments family: `send_money`,
 /// `update_scheduled_transaction`, `create_standing_order` and `pay` decide alike.
-const PAYMENT_OBJECTS: [&str; 14] = [
+const PAYMENT_OBJECTS: [&str; 15] = [
     "money",
+    "credit",
     "payout",
     "disbursement",
     "payroll",
@@ -315,6 +316,12 @@ pub fn api_verb_meaning(api: &ApiName) -> Option<VerbMeaning> {
         // one (`update_user_info`) is a change to a record.
         Some(VerbClass::Create) if object(&["user", "guest"]) => {
             family(VerbClass::Admin, Reversibility::PartiallyReversible)
+        }
+        // Adding someone to an event shares it with them.
+        Some(VerbClass::Create | VerbClass::Modify)
+            if object(&["attendee", "participant", "invitee"]) =>
+        {
+            family(VerbClass::Send, Reversibility::Irreversible)
         }
         // A public comment or reply on a ticket goes to whoever raised it.
         Some(VerbClass::Create)
@@ -683,6 +690,7 @@ mod tests {
             "payment.create_payout",
             "payment.update_payout_account",
             "banking.create_disbursement",
+            "payment.issue_credit",
         ] {
             assert_eq!(class(api), Some(VerbClass::Pay), "{api}");
         }
@@ -712,6 +720,8 @@ mod tests {
         assert_eq!(class("files.move_file"), Some(VerbClass::Modify));
         assert_eq!(class("files.copy_file"), Some(VerbClass::Create));
         assert_eq!(class("zendesk.add_public_comment"), Some(VerbClass::Send));
+        assert_eq!(class("calendar.update_attendees"), Some(VerbClass::Send));
+        assert_eq!(class("calendar.update_event"), Some(VerbClass::Modify));
         assert_eq!(class("zendesk.add_internal_note"), Some(VerbClass::Create));
         assert_eq!(class("github.commit_file"), Some(VerbClass::Modify));
         assert_eq!(class("ci.trigger_pipeline"), Some(VerbClass::Execute));
