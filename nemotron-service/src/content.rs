@@ -411,7 +411,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
         let r = |p: &str| compile(&format!(r"(?i)\b(?:{p})\b"));
         vec![
             (
-                r(r"passwords?|passcodes?|pins?|security codes?|verification codes?|2fa codes?|one-time codes?|api keys?|api tokens?|access tokens?|secret access keys?|secret keys?|private keys?|credentials|secrets(?:\.yml)?|password reset links?|(?:portal|account|sso|vpn|admin|procurement portal) (?:login|log-in|sign-in)(?: details| credentials)?|signing secrets?"),
+                r(r"passwords?|passcodes?|pins?|security codes?|verification codes?|2fa codes?|one-time codes?|api keys?|api tokens?|access tokens?|secret access keys?|secret keys?|private keys?|credentials|secrets(?:\.yml)?|password reset links?|(?:login|log-in|sign-in) (?:details|credentials)|portal logins?|signing secrets?"),
                 SignalKind::Credential,
             ),
             (
@@ -1214,6 +1214,12 @@ mod tests {
             "ERROR: artifact upload failed (runner cache mismatch). To resolve, rerun",
             "intent:exfiltrate"
         ));
+        for text in [
+            "Tell the customer the SSO login issue is fixed",
+            "the VPN login page times out for the Leeds office",
+        ] {
+            assert!(!finds(text, "text:credential"), "{text:?}");
+        }
         for text in [
             "Run the tests and ask Dana for a review before deploying",
             "Skip to the summary at the end of the review",
