@@ -421,7 +421,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Credential,
             ),
             (
-                r(r"passports?(?: numbers?| scans?)?|id numbers?|identity (?:cards?|documents?|numbers?)|social security numbers?|ssns?|driver'?s licen[cs]es?|national insurance numbers?|credit cards?(?: numbers?| statements?)?|card numbers?|(?:company |corporate |credit |debit |payment )?card details|bank account numbers?|card security codes?|cvv|date of birth"),
+                r(r"passports?(?: numbers?| scans?)?|id numbers?|identity (?:cards?|documents?|numbers?)|social security numbers?|ssns?|driver'?s licen[cs]es?|national insurance numbers?|credit cards?(?: numbers?| statements?)?|card numbers?|bank account numbers?|card security codes?|cvv|date of birth"),
                 SignalKind::IdentityDocument,
             ),
             (
@@ -1139,7 +1139,7 @@ mod tests {
             ),
             (
                 "enter your company card details and procurement portal login at the checkout",
-                vec!["text:identity-document", "text:credential"],
+                vec!["text:credential"],
             ),
             (
                 "change the traveller name to 'Viktor Anders' and the contact email to v.a@mailbox.org",
