@@ -668,9 +668,13 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
                 lower.contains("curl") || lower.contains("wget")
             }) && posts_data_re().is_match(&text[..whole.start()])
         };
-        let configured = || endpoint_setting_re().is_match(last_bytes(&text[..whole.start()], 200));
-        let ships_secrets = || ships_secrets_re().is_match(last_bytes(&text[..whole.start()], 200));
-        if external && (open || posted() || configured() || ships_secrets()) {
+        // What stands just before the URL: a setting naming where data goes, or secrets
+        // posted to it.
+        let sent_there = || {
+            let before = last_bytes(&text[..whole.start()], 200);
+            endpoint_setting_re().is_match(before) || ships_secrets_re().is_match(before)
+        };
+        if external && (open || posted() || sent_there()) {
             push(
                 out,
                 field,

@@ -27,6 +27,9 @@ pub struct ActionFacts {
     pub service: String,
     /// The kind of service it is (`email` for `gmail`; the service itself when not known).
     pub service_kind: String,
+    /// Whether it changes a payee's or a beneficiary's details (`update_payee`,
+    /// `modify_beneficiary`): the money then goes to an account no one has paid before.
+    pub changes_payee: bool,
     /// Its verb as written (`update`).
     pub verb: String,
     /// The verb's meaning, if the taxonomy knows it.
@@ -178,6 +181,11 @@ impl ActionFacts {
             (content.intent(Intent::SharePublicly).is_some() || public_path || public_api)
                 && kind != "chat"
                 && resource_kind != "channel";
+        let changes_payee = verb_meaning(&api.verb).is_some_and(|m| m.class == VerbClass::Modify)
+            && api
+                .object
+                .iter()
+                .any(|w| ["payee", "beneficiary"].contains(&singular(w).as_str()));
         let verb_meaning = api_verb_meaning(&api).map(|m| {
             use Reversibility::{Irreversible, PartiallyReversible};
             let becomes = match m.class {
@@ -215,6 +223,7 @@ impl ActionFacts {
             api: name,
             service: api.service,
             service_kind: kind,
+            changes_payee,
             verb: api.verb,
             resource_kind,
             destination,
@@ -233,16 +242,6 @@ impl ActionFacts {
         self.verb_meaning.map_or(VerbClass::Unknown, |m| m.class)
     }
 
-    /// Whether the action changes a payee's or a beneficiary's details (`update_payee`,
-    /// `modify_beneficiary`): the money then goes to an account no one has paid before.
-    pub fn changes_a_payee(&self) -> bool {
-        verb_meaning(&self.verb).is_some_and(|m| m.class == VerbClass::Modify)
-            && split_api(&self.api)
-                .object
-                .iter()
-                .any(|w| ["payee", "beneficiary"].contains(&singular(w).as_str()))
-    }
-
     /// Whether the action reaches outside the organisation: its destination is external; or
     /// it names none and its text names an external address, URL, account or party, or makes
     /// something public; or it sends a message pointing to an external address, website or
@@ -251,7 +250,7 @@ impl ActionFacts {
         let outside =
             |s: &&Signal| s.kind.external() || s.kind == SignalKind::Intent(Intent::SharePublicly);
         if self.verb_class() == VerbClass::Pay
-            && (self.content.intent(Intent::NewPayee).is_some() || self.changes_a_payee())
+            && (self.content.intent(Intent::NewPayee).is_some() || self.changes_payee)
         {
             return true;
         }
