@@ -99,8 +99,21 @@ impl DestinationAnalyzer {
         }
     }
 
-    /// Analyzes a destination string.
+    /// Analyzes a destination string. One the caller marks as outside (`@ryan (Slack Connect,
+    /// external)`, `SUP-88412 (public reply)`, `#acme (guest)`) is outside whatever it names.
     pub fn analyze(&self, destination: &str) -> DestinationInfo {
+        let mut info = self.analyze_name(destination);
+        if !info.external && marked_outside(destination) {
+            info.external = true;
+            info.reason = format!(
+                "{:?} is marked as outside the organisation",
+                destination.trim()
+            );
+        }
+        info
+    }
+
+    fn analyze_name(&self, destination: &str) -> DestinationInfo {
         let trimmed = destination.trim();
         let lower = trimmed.to_ascii_lowercase();
         let mut mailbox = String::new();
@@ -222,6 +235,19 @@ impl DestinationAnalyzer {
         }
         (true, format!("{domain} is not an internal domain"))
     }
+}
+
+/// Whether a destination carries a mark that it leaves the organisation: `(external)`,
+/// `(guest)`, `(public reply)` or `(…, external)` after it, or a Slack or Teams Connect channel.
+fn marked_outside(destination: &str) -> bool {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(
+            r"(?i)\((?:[^()]{0,40}[,;] ?)?(?:external|guest|outside|public(?: reply| comment)?)\)|\b(?:slack|teams) connect\b",
+        )
+        .expect("outside-mark pattern")
+    })
+    .is_match(destination)
 }
 
 /// Whether `name` (lower case, no scheme or port) is a host: an IP address or a name under a
@@ -349,6 +375,25 @@ mod tests {
             (t.form, t.external, t.channel.as_str()),
             (DestinationForm::System, false, "ticketing")
         );
+    }
+
+    #[test]
+    fn a_destination_marked_as_outside_is_outside() {
+        let a = DestinationAnalyzer::new(&["company.com".into()]);
+        for marked in [
+            "@ryan.contractor (Slack Connect, external)",
+            "SUP-88412 (public reply)",
+            "#acme-project (guest)",
+        ] {
+            let info = a.analyze(marked);
+            assert!(
+                info.external && info.reason.contains("marked"),
+                "{marked}: {info:?}"
+            );
+        }
+        for internal in ["@ryan", "SUP-88412 (internal note)", "#eng (private)"] {
+            assert!(!a.analyze(internal).external, "{internal}");
+        }
     }
 
     #[test]
