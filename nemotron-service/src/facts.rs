@@ -164,7 +164,8 @@ impl ActionFacts {
         // Letting someone in while creating or changing something (`create a channel and add
         // the guest account`, `grant admin on the repo`) changes who has access. An invitation
         // to a meeting lets no one in anywhere.
-        let invites = content.intent(Intent::Invite).is_some()
+        let adds_someone = content.intent(Intent::Invite).is_some();
+        let invites = adds_someone
             && kind != "calendar"
             && !api.object.iter().any(|w| {
                 ["event", "meeting", "invite", "invitation"].contains(&singular(w).as_str())
@@ -181,11 +182,17 @@ impl ActionFacts {
             (content.intent(Intent::SharePublicly).is_some() || public_path || public_api)
                 && kind != "chat"
                 && resource_kind != "channel";
-        let changes_payee = verb_meaning(&api.verb).is_some_and(|m| m.class == VerbClass::Modify)
-            && api
-                .object
+        // So does changing the account a business is paid into (`update_payout_account`,
+        // `change_settlement_bank_details`).
+        let names = |words: &[&str]| {
+            api.object
                 .iter()
-                .any(|w| ["payee", "beneficiary"].contains(&singular(w).as_str()));
+                .any(|w| words.contains(&singular(w).as_str()))
+        };
+        let changes_payee = verb_meaning(&api.verb).is_some_and(|m| m.class == VerbClass::Modify)
+            && (names(&["payee", "beneficiary"])
+                || (names(&["payout", "settlement", "remittance"])
+                    && names(&["account", "bank", "detail", "iban"])));
         let verb_meaning = api_verb_meaning(&api).map(|m| {
             use Reversibility::{Irreversible, PartiallyReversible};
             let becomes = match m.class {
@@ -193,6 +200,10 @@ impl ActionFacts {
                     Some((VerbClass::Admin, PartiallyReversible))
                 }
                 VerbClass::Create if delivers => Some((VerbClass::Send, Irreversible)),
+                // Adding someone to an event (`add … as an attendee`) sends it to them.
+                VerbClass::Modify if delivers && kind == "calendar" && adds_someone => {
+                    Some((VerbClass::Send, Irreversible))
+                }
                 // Changing a record to an account the text calls new (`update the vendor
                 // master: settlements must now be made to…`) changes where money goes.
                 VerbClass::Modify if content.intent(Intent::NewPayee).is_some() => {
@@ -432,6 +443,15 @@ mod tests {
         assert!(payee.external(), "a changed payee is a new recipient");
         let archived = facts("files.move_file", "/Archive/Projects/", "archive Orion");
         assert_eq!(archived.verb_class(), VerbClass::Modify);
+        let payout = facts(
+            "payment.update_payout_account",
+            "sort code 04-00-75, account 19284756",
+            "Update your payout bank account to sort code 04-00-75",
+        );
+        assert_eq!(payout.verb_class(), VerbClass::Pay);
+        assert!(payout.external(), "a business's changed payout account");
+        let payout_schedule = facts("payment.update_payout_schedule", "weekly", "pay out weekly");
+        assert!(!payout_schedule.external());
     }
 
     #[test]
@@ -458,6 +478,21 @@ mod tests {
         assert_eq!(
             act("chat.create_channel", "Create #launch for the launch team"),
             VerbClass::Create
+        );
+        // Adding someone to an event sends it to them; moving it does not.
+        let event = |destination: &str, text: &str| {
+            facts_of("calendar.update_event", Some(destination), text).verb_class()
+        };
+        assert_eq!(
+            event(
+                "minutes@boardroom-notes.com",
+                "add minutes@boardroom-notes.com as an attendee on the board meeting"
+            ),
+            VerbClass::Send
+        );
+        assert_eq!(
+            event("mark@acme.com", "move the demo with Mark to 3pm"),
+            VerbClass::Modify
         );
     }
 
