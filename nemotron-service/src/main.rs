@@ -242,7 +242,11 @@ fn serve(args: Args) -> anyhow::Result<()> {
             wait_for_signal().await;
             let _ = stop.send(true);
         });
-        bound.serve(Arc::clone(&service), stopped).await;
+        // Served from a worker thread, not from this one: a connection it accepts is spawned
+        // onto that worker's own queue and served there, without waking another thread.
+        tokio::spawn(bound.serve(Arc::clone(&service), stopped))
+            .await
+            .context("the server's task")?;
         anyhow::Ok(())
     })?;
     service
