@@ -33,8 +33,9 @@
 //!   what openshell itself keeps per sandbox (its processes and state directory) and the time
 //!   to delete them all.
 //!
-//! openshell runs on private node configurations (registry, audit trail and spool in temporary
-//! directories); `siem://security-events` resolves to a local HTTP stand-in, so the example's
+//! openshell runs on private node configurations (registration records on a tmpfs, as a node
+//! keeps them under `/run`; audit trail and spool in temporary directories on disk);
+//! `siem://security-events` resolves to a local HTTP stand-in, so the example's
 //! policies work as they are.
 
 use std::os::unix::ffi::OsStrExt;
@@ -193,15 +194,15 @@ fn main() {
     openshell_integration::require_root();
     let siem = SiemStandIn::start();
     let siem_table = format!("[siem]\nsecurity-events = \"{}\"\n", siem.url());
-    let embedded = TestNode::new(&siem_table);
+    let embedded = TestNode::on_tmpfs_registry(&siem_table);
     embedded.configure(&format!(
         "{siem_table}[hooks]\nadmission_cache = \"{}\"\n",
         embedded.path("admission-cache").display()
     ));
-    let uncached = TestNode::new(&siem_table);
+    let uncached = TestNode::on_tmpfs_registry(&siem_table);
     let sockets = tempfile::tempdir().expect("socket dir");
     let socket = sockets.path().join("nemotron.sock");
-    let served = TestNode::new(&format!(
+    let served = TestNode::on_tmpfs_registry(&format!(
         "{siem_table}[services]\nnemotron = \"{}\"\n",
         socket.display()
     ));
@@ -216,7 +217,8 @@ fn main() {
     if let Some(policy) = &policy {
         std::fs::copy(policy, hardened.path().join("openshell-policy.yaml")).expect("copy policy");
     }
-    let control = TestNode::new(&format!("{siem_table}[hooks]\nbinary = \"/bin/true\"\n"));
+    let control =
+        TestNode::on_tmpfs_registry(&format!("{siem_table}[hooks]\nbinary = \"/bin/true\"\n"));
     let _service = admission.then(|| PolicyService::start(&served.config(), &socket));
 
     let openshell = binaries::openshell();
