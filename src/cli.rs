@@ -179,6 +179,7 @@ fn version_text() -> String {
 /// Runs the command line and returns the process exit status.
 pub fn main() -> i32 {
     crate::exe_seal::record_original_exe();
+    crate::in_process_hooks::install();
     let cli = Cli::parse();
     let config_env = openshell_policy::node_config::CONFIG_ENV;
     let node_config = cli.node_config.clone().or_else(|| {

@@ -97,7 +97,7 @@ pub fn hook_binary(node: &NodeConfig) -> Result<PathBuf> {
 }
 
 /// The binary `name` next to the runtime's own.
-fn next_to_runtime(name: &str) -> Result<PathBuf> {
+pub(crate) fn next_to_runtime(name: &str) -> Result<PathBuf> {
     existing(
         exe_seal::original_exe()
             .parent()

@@ -12,6 +12,7 @@ mod exe_seal;
 mod foreground;
 mod gpu_edits;
 mod hardening;
+mod in_process_hooks;
 mod keyring;
 mod logging;
 mod loopback;

@@ -13,13 +13,20 @@
 //! (`httparse` reads the answer). Its few dependencies let the build link it statically, which
 //! saves the dynamic loader's work at every start.
 //!
+//! openshell itself does not start this binary: its hook runner makes the same call
+//! ([`HookCall`]) in the runtime's own process, which saves the process start. The binary is
+//! what the spec names, for other runtimes given the bundle.
+//!
 //! Like `openshell-hook` it refuses `LD_*` variables and works from `/` ([`environment`]),
 //! reads the policy file without following symlinks, and fails closed: no answer within the
 //! timeout, a refused or malformed answer, or a denial exits non-zero, and the runtime does not
 //! start the container.
 
+mod cli;
 pub mod environment;
 mod exchange;
+
+pub use cli::HookCall;
 
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;

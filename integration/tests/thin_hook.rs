@@ -346,3 +346,115 @@ fn the_thin_client_refuses_bad_input_and_fails_closed() {
         .record(&id)
         .exists()));
 }
+
+/// A stand-in policy service at `socket` that admits every sandbox start (201) and every stop
+/// (204) and keeps the connection open; sends the pid of each peer (`SO_PEERCRED`) and its
+/// request line.
+fn open_ended_service(socket: &Path) -> std::sync::mpsc::Receiver<(i32, String)> {
+    use std::os::unix::net::UnixStream;
+    let listener = UnixListener::bind(socket).unwrap();
+    let (seen, peers) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held: Vec<UnixStream> = Vec::new();
+        for mut conn in listener.incoming().flatten() {
+            let peer =
+                nix::sys::socket::getsockopt(&conn, nix::sys::socket::sockopt::PeerCredentials)
+                    .unwrap()
+                    .pid();
+            let mut request = Vec::new();
+            let mut chunk = [0u8; 65536];
+            // The head, then as much body as it announces.
+            while let Ok(n @ 1..) = conn.read(&mut chunk) {
+                request.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&request);
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: "))
+                        .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                    if body.len() >= length {
+                        break;
+                    }
+                }
+            }
+            let line = String::from_utf8_lossy(&request)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            let answer: &[u8] = if line.starts_with("POST ") {
+                b"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
+            } else {
+                b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n"
+            };
+            conn.write_all(answer).unwrap();
+            let _ = seen.send((peer, line));
+            // Never closed: the answer's length, not the close, ends it.
+            held.push(conn);
+        }
+    });
+    peers
+}
+
+#[test]
+fn the_runtime_makes_the_thin_clients_request_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("nemotron.sock");
+    let peers = open_ended_service(&socket);
+    let node = TestNode::new(&format!(
+        "[services]\nnemotron = \"{}\"\n",
+        socket.display()
+    ));
+    let rt = Runtime::with_config(&node.config());
+    let bundle = Bundle::new(&["true"]);
+    fs::write(
+        bundle.path().join("openshell-policy.yaml"),
+        api_policy("inproc", &ISOLATED, &["crm.read"], &[], None),
+    )
+    .unwrap();
+    let id = unique_id("inproc");
+    // `create` ends although the service never closes the connection, and the request comes
+    // from the runtime's own process, not from a hook process it started.
+    let mut create = rt.command();
+    create.args(["create", "--bundle", bundle.path().to_str().unwrap(), &id]);
+    create.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = create.spawn().unwrap();
+    let runtime_pid = child.id() as i32;
+    let (peer, line) = peers.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(line, "POST /v1/sandboxes HTTP/1.1");
+    assert_eq!(
+        peer, runtime_pid,
+        "the createRuntime request came from another process"
+    );
+    let done = wait_for(Duration::from_secs(10), || {
+        child.try_wait().unwrap().is_some()
+    });
+    assert!(
+        done,
+        "create waited for the service to close the connection"
+    );
+    assert!(child.wait().unwrap().success());
+    // The spec still names the client for whoever reads it.
+    let spec: Value = serde_json::from_str(
+        &fs::read_to_string(rt.root().join(".openshell").join(&id).join("config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(hook(&spec, "createRuntime").0, "openshell-hook-client");
+
+    let mut delete = rt.command();
+    delete.args(["delete", "--force", &id]);
+    delete.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = delete.spawn().unwrap();
+    let runtime_pid = child.id() as i32;
+    let (peer, line) = peers.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(
+        line.starts_with(&format!("DELETE /v1/sandboxes/{id} ")),
+        "{line}"
+    );
+    assert_eq!(
+        peer, runtime_pid,
+        "the poststop request came from another process"
+    );
+    assert!(child.wait().unwrap().success());
+    assert_clean(rt.root(), &id, bundle.path());
+}

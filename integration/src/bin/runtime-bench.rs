@@ -335,7 +335,7 @@ fn main() {
             let (hook, floor) = probe.time(runs);
             println!(
                 "createRuntime hook alone, {label} ({}): median {hook:.2} ms (starting /bin/true: {floor:.2} ms)",
-                probe.program()
+                probe.how()
             );
         }
         for (label, node) in nodes {
@@ -453,19 +453,41 @@ impl HookProbe {
         self.create_runtime.1.first().map_or("", String::as_str)
     }
 
-    /// Medians of `runs` `createRuntime` calls (each followed by an untimed `poststop`) and of
-    /// as many starts of `/bin/true`, alternated.
+    /// Whether the runtime runs these hooks in its own process (the thin client's), not as
+    /// processes.
+    fn in_process(&self) -> bool {
+        self.program() == "openshell-hook-client"
+    }
+
+    /// How the runtime runs the hook: `(program, in the runtime's process)` or the program.
+    fn how(&self) -> String {
+        if self.in_process() {
+            format!("{}, in the runtime's process", self.program())
+        } else {
+            self.program().to_owned()
+        }
+    }
+
+    /// Medians of `runs` `createRuntime` calls (each followed by an untimed `poststop`), made
+    /// as the runtime makes them, and of as many starts of `/bin/true`, alternated.
     fn time(&self, runs: usize) -> (f64, f64) {
         let command = |(path, args): &(PathBuf, Vec<String>)| {
             let mut command = Command::new(path);
             command.args(&args[1..]);
             command
         };
+        let hook = |call: &(PathBuf, Vec<String>)| {
+            if self.in_process() {
+                self.call_in_process(&call.1)
+            } else {
+                self.call(&mut command(call))
+            }
+        };
         let mut hook_samples = Vec::with_capacity(runs);
         let mut floor_samples = Vec::with_capacity(runs);
         for round in 0..runs + 3 {
-            let elapsed = self.call(&mut command(&self.create_runtime));
-            self.call(&mut command(&self.poststop));
+            let elapsed = hook(&self.create_runtime);
+            hook(&self.poststop);
             let floor = self.call(&mut Command::new("/bin/true"));
             if round >= 3 {
                 hook_samples.push(elapsed);
@@ -473,6 +495,16 @@ impl HookProbe {
             }
         }
         (median_ms(&mut hook_samples), median_ms(&mut floor_samples))
+    }
+
+    /// Makes the thin client's call `args` in this process, as the runtime does; returns how long
+    /// it took.
+    fn call_in_process(&self, args: &[String]) -> Duration {
+        let start = Instant::now();
+        let call = openshell_hook_client::HookCall::from_args(args).expect("the hook's arguments");
+        call.run(&self.state)
+            .unwrap_or_else(|e| panic!("{args:?} failed: {e}"));
+        start.elapsed()
     }
 
     /// Runs `command` with a clean environment and the OCI state on stdin, as the runtime runs

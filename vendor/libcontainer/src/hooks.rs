@@ -2,6 +2,7 @@ use std::collections::HashMap;
 use std::io::{ErrorKind, Write};
 use std::os::unix::prelude::CommandExt;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::{process, thread, time};
 
 use nix::sys::signal;
@@ -29,6 +30,41 @@ pub enum HookError {
     WriteContainerState(#[source] std::io::Error),
     #[error("failed to convert state to OCI format")]
     StateConversion(#[from] StateConversionError),
+    #[error("{0}")]
+    InProcess(String),
+}
+
+/// The work of a hook run in the runtime's own process: an error fails the hook as a non-zero
+/// exit of its program would.
+pub type InProcessWork = Box<dyn FnOnce() -> std::result::Result<(), String> + Send>;
+
+/// Offered each hook and its encoded OCI state before the hook's program is started: `None`
+/// to start the program as usual, else the work that replaces it, which runs in the runtime's
+/// process under the same `timeout`.
+pub type InProcessHook = fn(&Hook, &[u8]) -> Option<InProcessWork>;
+
+static IN_PROCESS_HOOK: OnceLock<InProcessHook> = OnceLock::new();
+
+/// Sets the [`InProcessHook`] for this process (once; a second call is ignored).
+pub fn set_in_process_hook(hook: InProcessHook) {
+    let _ = IN_PROCESS_HOOK.set(hook);
+}
+
+/// Runs `work` within the hook's timeout, if it has one (on a thread of its own, left behind
+/// if it overruns, as the hook's process would be killed).
+fn run_in_process(work: InProcessWork, timeout_sec: Option<i64>) -> Result<()> {
+    let result = match timeout_sec {
+        Some(timeout_sec) => {
+            let (s, r) = std::sync::mpsc::channel();
+            thread::spawn(move || {
+                let _ = s.send(work());
+            });
+            r.recv_timeout(time::Duration::from_secs(timeout_sec.max(0) as u64))
+                .map_err(|_| HookError::Timeout)?
+        }
+        None => work(),
+    };
+    result.map_err(HookError::InProcess)
 }
 
 type Result<T> = std::result::Result<T, HookError>;
@@ -57,6 +93,14 @@ pub fn run_hooks(
 
     if let Some(hooks) = hooks {
         for hook in hooks {
+            if let Some(offer) = IN_PROCESS_HOOK.get() {
+                let encoded_state =
+                    serde_json::to_vec(&oci_state).map_err(HookError::EncodeContainerState)?;
+                if let Some(work) = offer(hook, &encoded_state) {
+                    run_in_process(work, hook.timeout())?;
+                    continue;
+                }
+            }
             let mut hook_command = process::Command::new(hook.path());
 
             if let Some(cwd) = cwd {
