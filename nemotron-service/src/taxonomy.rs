@@ -147,6 +147,10 @@ const VERBS: &[(&str, VerbClass, Reversibility, f32)] = &[
     ("upload", VerbClass::Send, Fully, 0.8),
     ("forward", VerbClass::Send, Irreversible, 0.9),
     ("export", VerbClass::Send, Irreversible, 0.85),
+    // Keeping a copy in step somewhere else sends every change there.
+    ("sync", VerbClass::Send, Irreversible, 0.8),
+    ("replicate", VerbClass::Send, Irreversible, 0.8),
+    ("mirror", VerbClass::Send, Irreversible, 0.8),
     ("contact", VerbClass::Send, Irreversible, 0.85),
     ("communicate", VerbClass::Send, Irreversible, 0.85),
     ("disclose", VerbClass::Send, Irreversible, 0.9),
@@ -720,6 +724,7 @@ mod tests {
         assert_eq!(class("files.move_file"), Some(VerbClass::Modify));
         assert_eq!(class("files.copy_file"), Some(VerbClass::Create));
         assert_eq!(class("zendesk.add_public_comment"), Some(VerbClass::Send));
+        assert_eq!(class("files.sync_folder"), Some(VerbClass::Send));
         assert_eq!(class("calendar.update_attendees"), Some(VerbClass::Send));
         assert_eq!(class("calendar.update_event"), Some(VerbClass::Modify));
         assert_eq!(class("zendesk.add_internal_note"), Some(VerbClass::Create));
