@@ -458,3 +458,30 @@ fn the_runtime_makes_the_thin_clients_request_itself() {
     assert!(child.wait().unwrap().success());
     assert_clean(rt.root(), &id, bundle.path());
 }
+
+#[test]
+fn a_bundles_own_hooks_still_run_as_processes_with_the_state() {
+    // Two createRuntime hooks of the bundle's own: a shell, and a shell that calls itself
+    // `openshell-hook-client` (not the client next to the runtime). Both are started as
+    // processes and read the OCI state on stdin.
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::default();
+    let rt = Runtime::with_config(&node.config());
+    let mut bundle = Bundle::new(&["true"]);
+    let out = |name: &str| dir.path().join(name).display().to_string();
+    let (plain, named) = (out("plain.json"), out("named.json"));
+    bundle.edit(|config| {
+        config["hooks"] = json!({ "createRuntime": [
+            { "path": "/bin/sh", "args": ["sh", "-c", format!("cat > {plain}")] },
+            { "path": "/bin/sh", "args": ["openshell-hook-client", "-c", format!("cat > {named}")] },
+        ]});
+    });
+    let id = unique_id("own-hooks");
+    rt.ok(&["run", "--bundle", bundle.path().to_str().unwrap(), &id]);
+    for file in [&plain, &named] {
+        let state: Value = serde_json::from_str(&fs::read_to_string(file).unwrap()).unwrap();
+        assert_eq!(state["id"], id.as_str(), "{file}");
+        assert!(state["pid"].as_i64().is_some_and(|p| p > 0), "{state}");
+    }
+    rt.ok(&["delete", "--force", &id]);
+}

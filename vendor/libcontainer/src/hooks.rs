@@ -92,10 +92,11 @@ pub fn run_hooks(
     }
 
     if let Some(hooks) = hooks {
+        // The same state for every hook: encoded once.
+        let encoded_state =
+            serde_json::to_vec(&oci_state).map_err(HookError::EncodeContainerState)?;
         for hook in hooks {
             if let Some(offer) = IN_PROCESS_HOOK.get() {
-                let encoded_state =
-                    serde_json::to_vec(&oci_state).map_err(HookError::EncodeContainerState)?;
                 if let Some(work) = offer(hook, &encoded_state) {
                     run_in_process(work, hook.timeout())?;
                     continue;
@@ -149,9 +150,7 @@ pub fn run_hooks(
                 // fail this step here. We still want to check for all the other
                 // error, in the case that the hook command is waiting for us to
                 // write to stdin.
-                let encoded_state =
-                    serde_json::to_string(&oci_state).map_err(HookError::EncodeContainerState)?;
-                if let Err(e) = stdin.write_all(encoded_state.as_bytes()) {
+                if let Err(e) = stdin.write_all(&encoded_state) {
                     if e.kind() != ErrorKind::BrokenPipe {
                         // Not a broken pipe. The hook command may be waiting
                         // for us.
