@@ -536,7 +536,13 @@ mod tests {
         }
         // Every product at its largest, of either sign (activations and weights at ±127):
         // where a kernel's 16-bit pair sums saturated, it would part from the portable loop.
-        let sign = |i: usize| if (i / 3).is_multiple_of(2) { 1.0f32 } else { -1.0 };
+        let sign = |i: usize| {
+            if (i / 3).is_multiple_of(2) {
+                1.0f32
+            } else {
+                -1.0
+            }
+        };
         let w: Vec<f32> = (0..outputs * inputs).map(|i| sign(i / 7)).collect();
         let x: Vec<f32> = (0..3 * inputs).map(sign).collect();
         let mut portable = None;
