@@ -444,7 +444,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::Exfiltrate),
             ),
             (
-                r(r"(?:delete|remove|erase|wipe|purge|drop|cancel)s? (?:all|every|each|the entire|the whole|everything)\b|wipe (?:the )?(?:entire |whole )?\w+|drop (?:the )?(?:production )?(?:database|tables?)|rm -rf|push (?:-f|--force\S*)(?: \S+){0,2}?[ :/](?:main|master|trunk|production|release\S*)|force[- ]push\w* (?:\S+ ){0,3}?(?:to |onto )?(?:origin )?(?:main|master|trunk|production|release\S*)|force[- ]push\w* .{0,60}?\bas (?:the )?new (?:main|master|trunk|production)\b|reset (?:the )?(?:main|master|trunk|production)(?: branch)? to|scal(?:e|es|ed|ing) (?:\S+ ){0,8}?(?:to|down to) (?:0|zero)(?: replicas?| instances?| nodes?| pods?)?"),
+                r(r"(?:delete|remove|erase|wipe|purge|drop|cancel)s? (?:all|every|each|the entire|the whole|everything)\b|wipe (?:the )?(?:entire |whole )?\w+|drop (?:the )?(?:production )?(?:database|tables?)|rm -rf|push (?:-f|--force\S*)(?: \S+){0,2}?[ :/](?:main|master|trunk|production|release\S*)|force[- ]push\w* (?:\S+ ){0,3}?(?:to |onto )?(?:origin )?(?:main|master|trunk|production|release\S*)|force[- ]push\w* .{0,60}?\bas (?:the )?new (?:main|master|trunk|production)\b|reset (?:the )?(?:main|master|trunk|production)(?: branch)? to|scal(?:e|es|ed|ing) (?:\S+ ){0,8}?(?:to|down to) (?:0|zero)(?: replicas?| instances?| nodes?| pods?)?|kubectl delete (?:ns|namespaces?|deployments?|statefulsets?|pvc|persistentvolume\w*|crds?)\b|\w*retention\w*\s*=\s*0\b|\w*purge\w*\s*=\s*(?:true|1|yes)"),
                 SignalKind::Intent(Intent::DeleteAll),
             ),
             (
@@ -481,7 +481,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::Purchase),
             ),
             (
-                r(r"skip(?:s|ping)? (?:the |all )?(?:code )?(?:reviews?|tests?|approvals?|checks?|canary|ci|qa|staging)|skip(?:s|ping)? (?:the )?(?:\S+ ){0,2}?(?:verification|sign-off|call-?back|identity check)(?: steps?| process| checks?)?|(?:disable|remove|turn off|switch off|drop)s? (?:the )?(?:\S+ ){0,2}?required (?:\S+ ){0,2}?(?:reviews?|checks?|approvals?|signatures?|scans?)|remov\w* (?:\S+ ){0,3}?from (?:the )?(?:required|mandatory) (?:status )?(?:checks?|reviews?|approvals?|scans?)|allow(?:s|ing)? force[- ]push(?:es|ing)?|continue-on-error:\s*true|(?:2-step|two-step|2-factor|two-factor|multi-factor|2fa|mfa|2sv)\b[^.\n]{0,40}?\b(?:to|=) ?'?(?:off|disabled|false)\b|disable (?:the )?(?:\S+ )?(?:2sv|2-step|two-step|multi-factor|mfa|2fa|two-factor)|(?:mark|close|resolve|dismiss)\w* (?:\S+ ){0,8}?as (?:a )?false positives?|(?:are|were) (?:all )?false positives|no (?:code )?review (?:needed|required)|without (?:a |any )?(?:code )?review|bypass(?:es|ing)? (?:the )?(?:code )?(?:reviews?|approvals?|branch protection|checks?|change (?:control|management))|no change ticket|without waiting for (?:the )?(?:\S+ )?(?:checks|ci|tests|reviews?|approvals?)|remov(?:e|ing) (?:the )?(?:required )?(?:\S+ ){0,6}?(?:checks?|scans?|reviews?|approvals?|signature verification)(?: checks?)? from|privileged:\s*true|--privileged|hostnetwork:\s*true|host(?:'s)? root (?:file ?system|fs)|\w*(?:echo|print|log|dump|expose|show)_?secrets?\w*\s*=\s*(?:true|1|yes|on)|ignor(?:e|ing) (?:the )?(?:\S+ ){0,2}?(?:security (?:advisory|advisories|warnings?|alerts?)|cve\S* warnings?|advisory banner)|(?:disable|turn off|switch off|mute|silence|stop|pause|suspend|delete)s? (?:the )?(?:\S+ ){0,2}?(?:alerts?|alarms?|monitors?|monitoring|waf|firewall|rate limit\w*|rate-limit\w*|audit log\w*|logging|cloudtrail|guardduty(?: detector)?|audit trail)|skip_\w*?(?:sast|dast|tests?|approvals?|gate|checks?|reviews?|scans?|security|lint|audit|signing|verification)\w*\s*=\s*(?:true|1|yes|on)|verify_\w*\s*=\s*(?:false|0|no|off)|add (?:a |an )?(?:\S+ )?suppression|(?:alert |detection )?suppression (?:list|rule)|0\.0\.0\.0/0|(?:curl|wget)\b[^|\n]{0,200}\|\s*(?:sudo )?(?:ba|z)?sh\b|\w*(?:waf|firewall|rate_limit|ratelimit|audit_log|alerting|monitoring)\w*(?:\.enabled)?\s*=\s*(?:false|0|off|no|disabled)|\w*(?:scan|security|sast|dast|signature|signing|verif\w*|audit|protection)\w*?[_.]enabled\s*=\s*(?:false|0|off|no|disabled)|\w*(?:allow|accept|permit)_?(?:unsigned|insecure|unverified)\w*\s*=\s*(?:true|1|yes|on)|(?:change|point|set|update|repoint)\w* (?:the )?(?:\S+ ){0,2}?(?:mx|cname|ns|dns)(?: records?)?(?: for \S+)? to \S+\.[a-z]{2,}"),
+                r(r"skip(?:s|ping)? (?:the |all )?(?:code )?(?:reviews?|tests?|approvals?|checks?|canary|ci|qa|staging)|skip(?:s|ping)? (?:the )?(?:\S+ ){0,2}?(?:verification|sign-off|call-?back|identity check)(?: steps?| process| checks?)?|(?:disable|remove|turn off|switch off|drop)s? (?:the )?(?:\S+ ){0,2}?required (?:\S+ ){0,2}?(?:reviews?|checks?|approvals?|signatures?|scans?)|remov\w* (?:\S+ ){0,3}?from (?:the )?(?:required|mandatory) (?:status )?(?:checks?|reviews?|approvals?|scans?)|allow(?:s|ing)? force[- ]push(?:es|ing)?|continue-on-error:\s*true|(?:2-step|two-step|2-factor|two-factor|multi-factor|2fa|mfa|2sv)\b[^.\n]{0,40}?\b(?:to|=) ?'?(?:off|disabled|false|optional)\b|disable (?:the )?(?:\S+ )?(?:2sv|2-step|two-step|multi-factor|mfa|2fa|two-factor)|(?:mark|close|resolve|dismiss)\w* (?:\S+ ){0,8}?as (?:a )?false positives?|(?:are|were) (?:all )?false positives|no (?:code )?review (?:needed|required)|without (?:a |any )?(?:code )?review|bypass(?:es|ing)? (?:the )?(?:code )?(?:reviews?|approvals?|branch protection|checks?|change (?:control|management))|no change ticket|without waiting for (?:the )?(?:\S+ )?(?:checks|ci|tests|reviews?|approvals?)|remov(?:e|ing) (?:the )?(?:required )?(?:\S+ ){0,6}?(?:checks?|scans?|reviews?|approvals?|signature verification)(?: checks?)? from|privileged:\s*true|--privileged|hostnetwork:\s*true|host(?:'s)? root (?:file ?system|fs)|\w*(?:echo|print|log|dump|expose|show)_?secrets?\w*\s*=\s*(?:true|1|yes|on)|ignor(?:e|ing) (?:the )?(?:\S+ ){0,2}?(?:security (?:advisory|advisories|warnings?|alerts?)|cve\S* warnings?|advisory banner)|(?:disable|turn off|switch off|mute|silence|stop|pause|suspend|delete)s? (?:the )?(?:\S+ ){0,2}?(?:alerts?|alarms?|monitors?|monitoring|waf|firewall|rate limit\w*|rate-limit\w*|audit log\w*|logging|cloudtrail|guardduty(?: detector)?|audit trail)|skip_\w*?(?:sast|dast|tests?|approvals?|gate|checks?|reviews?|scans?|security|lint|audit|signing|verification)\w*\s*=\s*(?:true|1|yes|on)|verify_\w*\s*=\s*(?:false|0|no|off)|add (?:a |an )?(?:\S+ )?suppression|(?:alert |detection )?suppression (?:list|rule)|0\.0\.0\.0/0|(?:curl|wget)\b[^|\n]{0,200}\|\s*(?:sudo )?(?:ba|z)?sh\b|\w*(?:waf|firewall|rate_limit|ratelimit|audit_log|alerting|monitoring)\w*(?:\.enabled)?\s*=\s*(?:false|0|off|no|disabled)|\w*(?:scan|security|sast|dast|signature|signing|verif\w*|audit|protection)\w*?[_.]enabled\s*=\s*(?:false|0|off|no|disabled)|\w*(?:allow|accept|permit)_?(?:unsigned|insecure|unverified)\w*\s*=\s*(?:true|1|yes|on)|(?:change|point|set|update|repoint)\w* (?:the )?(?:\S+ ){0,2}?(?:mx|cname|ns|dns)(?: records?)?(?: for \S+)? to \S+\.[a-z]{2,}"),
                 SignalKind::Intent(Intent::BypassControls),
             ),
             (
@@ -1233,6 +1233,18 @@ mod tests {
                 vec!["intent:url-for-data"],
             ),
             (
+                "Recommended fix: set MFA to optional for all users",
+                vec!["intent:bypass-controls"],
+            ),
+            (
+                "kubectl delete namespace payments-prod --grace-period=0 --force",
+                vec!["intent:delete-all"],
+            ),
+            (
+                "Run the backup retention pipeline with RETENTION_DAYS=0 and PURGE_EXISTING=true",
+                vec!["intent:delete-all"],
+            ),
+            (
                 "update your registered mobile to 07700 900622 now",
                 vec!["intent:change-contact"],
             ),
@@ -1304,6 +1316,12 @@ mod tests {
             "Look up the MX records for company.com",
         ] {
             assert!(!finds(text, "intent:bypass-controls"), "{text:?}");
+        }
+        for text in [
+            "kubectl delete pod checkout-7f9c to restart it",
+            "set RETENTION_DAYS=30 for the staging backups",
+        ] {
+            assert!(!finds(text, "intent:delete-all"), "{text:?}");
         }
         assert!(!finds(
             "set DASHBOARD_URL=https://grafana.company.com on staging",
