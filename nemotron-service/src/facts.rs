@@ -164,12 +164,17 @@ impl ActionFacts {
         // Letting someone in while creating or changing something (`create a channel and add
         // the guest account`, `grant admin on the repo`) changes who has access. An invitation
         // to a meeting lets no one in anywhere.
+        // Whether the API's object names one of `words` (`update_payout_account` names
+        // `account`).
+        let names = |words: &[&str]| {
+            api.object
+                .iter()
+                .any(|w| words.contains(&singular(w).as_str()))
+        };
         let adds_someone = content.intent(Intent::Invite).is_some();
         let invites = adds_someone
             && kind != "calendar"
-            && !api.object.iter().any(|w| {
-                ["event", "meeting", "invite", "invitation"].contains(&singular(w).as_str())
-            });
+            && !names(&["event", "meeting", "invite", "invitation"]);
         // Making something public (`set the repository's visibility to public`, `anyone with
         // the link can view`, a move into `/Public/`) publishes it: a send to everyone outside. A chat channel made
         // public is open to the workspace, not to the internet.
@@ -182,13 +187,9 @@ impl ActionFacts {
             (content.intent(Intent::SharePublicly).is_some() || public_path || public_api)
                 && kind != "chat"
                 && resource_kind != "channel";
-        // So does changing the account a business is paid into (`update_payout_account`,
-        // `change_settlement_bank_details`).
-        let names = |words: &[&str]| {
-            api.object
-                .iter()
-                .any(|w| words.contains(&singular(w).as_str()))
-        };
+        // Changing a payee's or a beneficiary's details, or the account a business is paid into
+        // (`update_payout_account`, `change_settlement_bank_details`), sends the money to an
+        // account no one has paid before.
         let changes_payee = verb_meaning(&api.verb).is_some_and(|m| m.class == VerbClass::Modify)
             && (names(&["payee", "beneficiary"])
                 || (names(&["payout", "settlement", "remittance"])
