@@ -129,21 +129,37 @@ fn the_text_decides_what_the_name_cannot() {
         (Outcome::Escalate, vec!["nl:1.1.1".to_owned()])
     );
     // A recipient's own address is where the email goes, not personal data sent to them, nor
-    // is an address the message copies.
-    for text in [
-        "Email the venue at events@grandhotel.co.uk to confirm 40 guests",
-        "Send the signed agreement to events@grandhotel.co.uk and cc our legal team at legal@company.com",
+    // is an address the message copies, nor one of a list of recipients.
+    for (to, text) in [
+        (
+            "events@grandhotel.co.uk",
+            "Email the venue at events@grandhotel.co.uk to confirm 40 guests",
+        ),
+        (
+            "events@grandhotel.co.uk",
+            "Send the signed agreement to events@grandhotel.co.uk and cc our legal team at legal@company.com",
+        ),
+        (
+            "team@company.com; ode@3harecourt.co.uk, h.brooks@brooksbakery.co.uk",
+            "Hearing moved to 10:30 on 9 April. Counsel (ode@3harecourt.co.uk) will meet the client there",
+        ),
     ] {
         assert_eq!(
-            decide(
-                &s,
-                action("email.send", Some("events@grandhotel.co.uk"), text)
-            )
-            .0,
+            decide(&s, action("email.send", Some(to), text)).0,
             Outcome::Allow,
             "{text}"
         );
     }
+    // Another outside address in a message to a list is still personal data sent out.
+    let (outcome, _) = decide(
+        &s,
+        action(
+            "email.send",
+            Some("team@company.com; ode@3harecourt.co.uk"),
+            "Counsel asked for the client's details: h.brooks@brooksbakery.co.uk",
+        ),
+    );
+    assert_eq!(outcome, Outcome::Deny);
     // Credentials named in the text may not leave, even when only the text says where to.
     let (outcome, policies) = decide(
         &s,

@@ -246,19 +246,22 @@ impl EmbeddedEngine {
     pub fn content(&self, request: &ActionRequest) -> Vec<ContentClassification> {
         let mut parts = Vec::new();
         if let Some(data) = &request.data {
-            let recipient = request
+            // The recipients (one address, or a list: `a@x.com; b@y.com`) and whoever the
+            // message copies (`cc our legal team at legal@company.com`) are where it goes.
+            let recipients: Vec<&str> = request
                 .destination
                 .as_deref()
-                .map(|d| d.trim().trim_start_matches("mailto:"))
-                .filter(|d| d.contains('@'));
-            // The recipient and whoever the message copies (`cc our legal team at
-            // legal@company.com`) are where it goes.
-            let mut addressed: Vec<String> = recipient
-                .filter(|address| mentions(data, address))
-                .map(str::to_owned)
                 .into_iter()
+                .flat_map(|d| d.split([';', ',', ' ']))
+                .map(|d| d.trim().trim_start_matches("mailto:"))
+                .filter(|d| d.contains('@'))
                 .collect();
-            if recipient.is_some() {
+            let mut addressed: Vec<String> = recipients
+                .iter()
+                .filter(|address| mentions(data, address))
+                .map(|address| (*address).to_owned())
+                .collect();
+            if !recipients.is_empty() {
                 copied_addresses(data, &mut addressed);
             }
             let classified = if addressed.is_empty() {
