@@ -412,7 +412,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
         let r = |p: &str| compile(&format!(r"(?i)\b(?:{p})\b"));
         vec![
             (
-                r(r"passwords?|passcodes?|pins?|security codes?|verification codes?|2fa codes?|one-time codes?|api keys?|api tokens?|access tokens?|secret access keys?|secret keys?|private keys?|credentials|secrets(?:\.yml)?|password reset links?|(?:login|log-in|sign-in) (?:details|credentials)|portal logins?|signing secrets?"),
+                r(r"passwords?|passcodes?|pins?|security codes?|verification codes?|2fa codes?|one-time codes?|api keys?|api tokens?|access tokens?|secret access keys?|secret keys?|private keys?|credentials|secrets(?:\.yml)?|password reset links?|(?:login|log-in|sign-in) (?:details|credentials)|portal logins?|signing secrets?|(?:key-?safe|key ?box|lock-?box|door|alarm|gate|entry|keypad) (?:access )?codes?"),
                 SignalKind::Credential,
             ),
             (
@@ -460,7 +460,15 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::Invite),
             ),
             (
-                r(r"share(?:d)? (?:it |them )?publicly|anyone[- ](?:who[- ]has|with)[- ]the[- ]link|public (?:gist|link|repository|repo|bucket)|(?:make|set)s? (?:the |it )?(?:\S+ ){0,4}public\b|(?:moved?|copy|copied|upload(?:ed)?|put|place[ds]?|save[ds]?) (?:\S+ ){0,12}?(?:to|into|in) (?:the )?(?:/?public/|public (?:folder|directory|bucket|share|site|website))"),
+                r(r"share(?:d)? (?:it |them )?publicly|anyone[- ](?:who[- ]has|with)[- ]the[- ]link|public (?:gist|link|repository|repo|bucket)|(?:make|set)s? (?:the |it )?(?:\S+ ){0,4}public\b|visibility (?:to |= ?|: ?)['\x22`]?public\b|(?:moved?|copy|copied|upload(?:ed)?|put|place[ds]?|save[ds]?) (?:\S+ ){0,12}?(?:to|into|in) (?:the )?(?:/?public/|public (?:folder|directory|bucket|share|site|website))"),
+                SignalKind::Intent(Intent::SharePublicly),
+            ),
+            (
+                // Something switched to public (`switch the repo to public today`), not a
+                // journey switched to public transport.
+                compile(
+                    r"(?i)\b(?:switch|change|flip|turn|move)\w* (?:\S+ ){0,4}?to public(?:\s*$|\s*[.,;!)'\x22]| (?:today|now|immediately|right away|so|and|for|before|after|on|by|with|as|visibility|access)\b)",
+                ),
                 SignalKind::Intent(Intent::SharePublicly),
             ),
             (
@@ -481,7 +489,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::Purchase),
             ),
             (
-                r(r"skip(?:s|ping)? (?:the |all )?(?:code )?(?:reviews?|tests?|approvals?|checks?|canary|ci|qa|staging)|skip(?:s|ping)? (?:the )?(?:\S+ ){0,2}?(?:verification|sign-off|call-?back|identity check)(?: steps?| process| checks?)?|(?:disable|remove|turn off|switch off|drop)s? (?:the )?(?:\S+ ){0,2}?required (?:\S+ ){0,2}?(?:reviews?|checks?|approvals?|signatures?|scans?)|remov\w* (?:\S+ ){0,3}?from (?:the )?(?:required|mandatory) (?:status )?(?:checks?|reviews?|approvals?|scans?)|allow(?:s|ing)? force[- ]push(?:es|ing)?|continue-on-error:\s*true|(?:2-step|two-step|2-factor|two-factor|multi-factor|2fa|mfa|2sv)\b[^.\n]{0,40}?\b(?:to|=) ?'?(?:off|disabled|false|optional)\b|disable (?:the )?(?:\S+ )?(?:2sv|2-step|two-step|multi-factor|mfa|2fa|two-factor)|(?:mark|close|resolve|dismiss)\w* (?:\S+ ){0,8}?as (?:a )?false positives?|(?:are|were) (?:all )?false positives|no (?:code )?review (?:needed|required)|without (?:a |any )?(?:code )?review|bypass(?:es|ing)? (?:the )?(?:code )?(?:reviews?|approvals?|branch protection|checks?|change (?:control|management))|no change ticket|without waiting for (?:the )?(?:\S+ )?(?:checks|ci|tests|reviews?|approvals?)|remov(?:e|ing) (?:the )?(?:required )?(?:\S+ ){0,6}?(?:checks?|scans?|reviews?|approvals?|signature verification)(?: checks?)? from|privileged:\s*true|--privileged|hostnetwork:\s*true|host(?:'s)? root (?:file ?system|fs)|\w*(?:echo|print|log|dump|expose|show)_?secrets?\w*\s*=\s*(?:true|1|yes|on)|ignor(?:e|ing) (?:the )?(?:\S+ ){0,2}?(?:security (?:advisory|advisories|warnings?|alerts?)|cve\S* warnings?|advisory banner)|(?:disable|turn off|switch off|mute|silence|stop|pause|suspend|delete)s? (?:the )?(?:\S+ ){0,2}?(?:alerts?|alarms?|monitors?|monitoring|waf|firewall|rate limit\w*|rate-limit\w*|audit log\w*|logging|cloudtrail|guardduty(?: detector)?|audit trail)|skip_\w*?(?:sast|dast|tests?|approvals?|gate|checks?|reviews?|scans?|security|lint|audit|signing|verification)\w*\s*=\s*(?:true|1|yes|on)|verify_\w*\s*=\s*(?:false|0|no|off)|add (?:a |an )?(?:\S+ )?suppression|(?:alert |detection )?suppression (?:list|rule)|0\.0\.0\.0/0|(?:curl|wget)\b[^|\n]{0,200}\|\s*(?:sudo )?(?:ba|z)?sh\b|\w*(?:waf|firewall|rate_limit|ratelimit|audit_log|alerting|monitoring)\w*(?:\.enabled)?\s*=\s*(?:false|0|off|no|disabled)|\w*(?:scan|security|sast|dast|signature|signing|verif\w*|audit|protection)\w*?[_.]enabled\s*=\s*(?:false|0|off|no|disabled)|\w*(?:allow|accept|permit)_?(?:unsigned|insecure|unverified)\w*\s*=\s*(?:true|1|yes|on)|(?:change|point|set|update|repoint)\w* (?:the )?(?:\S+ ){0,2}?(?:mx|cname|ns|dns)(?: records?)?(?: for \S+)? to \S+\.[a-z]{2,}"),
+                r(r"skip(?:s|ping)? (?:the |all )?(?:code )?(?:reviews?|tests?|approvals?|checks?|canary|ci|qa|staging)|skip(?:s|ping)? (?:the )?(?:\S+ ){0,2}?(?:verification|sign-off|call-?back|identity check)(?: steps?| process| checks?)?|(?:disable|remove|turn off|switch off|drop)s? (?:the )?(?:\S+ ){0,2}?required (?:\S+ ){0,2}?(?:reviews?|reviewers?|checks?|approvals?|signatures?|scans?)|(?:remove|delete|drop|disable|comment out)s? (?:the )?['\x22`]?[\w-]*(?:security|sast|dast|scan|codeql|trivy|snyk|semgrep|signing|verification)[\w-]*['\x22`]? (?:job|step|stage|check|workflow)s?|(?:tick|mark|check|flag|set)\w* (?:\S+ ){0,4}?(?:as )?['\x22`]?verified\b|remov\w* (?:\S+ ){0,3}?from (?:the )?(?:required|mandatory) (?:status )?(?:checks?|reviews?|approvals?|scans?)|allow(?:s|ing)? force[- ]push(?:es|ing)?|continue-on-error:\s*true|(?:2-step|two-step|2-factor|two-factor|multi-factor|2fa|mfa|2sv)\b[^.\n]{0,40}?\b(?:to|=) ?'?(?:off|disabled|false|optional)\b|disable (?:the )?(?:\S+ )?(?:2sv|2-step|two-step|multi-factor|mfa|2fa|two-factor)|(?:mark|close|resolve|dismiss)\w* (?:\S+ ){0,8}?as (?:a )?false positives?|(?:are|were) (?:all )?false positives|no (?:code )?review (?:needed|required)|without (?:a |any )?(?:code )?review|bypass(?:es|ing)? (?:the )?(?:code )?(?:reviews?|approvals?|branch protection|checks?|change (?:control|management))|no change ticket|without waiting for (?:the )?(?:\S+ )?(?:checks|ci|tests|reviews?|approvals?)|remov(?:e|ing) (?:the )?(?:required )?(?:\S+ ){0,6}?(?:checks?|scans?|reviews?|approvals?|signature verification)(?: checks?)? from|privileged:\s*true|--privileged|hostnetwork:\s*true|host(?:'s)? root (?:file ?system|fs)|\w*(?:echo|print|log|dump|expose|show)_?secrets?\w*\s*=\s*(?:true|1|yes|on)|ignor(?:e|ing) (?:the )?(?:\S+ ){0,2}?(?:security (?:advisory|advisories|warnings?|alerts?)|cve\S* warnings?|advisory banner)|(?:disable|turn off|switch off|mute|silence|suppress|stop|pause|suspend|delete)s? (?:the )?(?:\S+ ){0,2}?(?:alerts?|alarms?|monitors?|monitoring|waf|firewall|rate limit\w*|rate-limit\w*|audit log\w*|logging|cloudtrail|guardduty(?: detector)?|audit trail)|skip_\w*?(?:sast|dast|tests?|approvals?|gate|checks?|reviews?|scans?|security|lint|audit|signing|verification)\w*\s*=\s*(?:true|1|yes|on)|verify_\w*\s*=\s*(?:false|0|no|off)|add (?:a |an )?(?:\S+ )?suppression|(?:alert |detection )?suppression (?:list|rule)|0\.0\.0\.0/0|(?:curl|wget)\b[^|\n]{0,200}\|\s*(?:sudo )?(?:ba|z)?sh\b|\w*(?:waf|firewall|rate_limit|ratelimit|audit_log|alerting|monitoring)\w*(?:\.enabled)?\s*=\s*(?:false|0|off|no|disabled)|\w*(?:scan|security|sast|dast|signature|signing|verif\w*|audit|protection)\w*?[_.]enabled\s*=\s*(?:false|0|off|no|disabled)|\w*(?:allow|accept|permit)_?(?:unsigned|insecure|unverified)\w*\s*=\s*(?:true|1|yes|on)|(?:change|point|set|update|repoint)\w* (?:the )?(?:\S+ ){0,2}?(?:mx|cname|ns|dns)(?: records?)?(?: for \S+)? to \S+\.[a-z]{2,}"),
                 SignalKind::Intent(Intent::BypassControls),
             ),
             (
@@ -843,6 +851,9 @@ mod tests {
         assert!(public("put the slides on the web for the attendees"));
         assert!(public("publish it on the web"));
         assert!(!public("rotate the secret on the web-app repo"));
+        assert!(public("Switch uni-mlab/cohort-linkage to public today"));
+        assert!(public("change the bucket to public."));
+        assert!(!public("switch my Leeds trip to public transport"));
     }
 
     #[test]
@@ -1256,6 +1267,26 @@ mod tests {
                 "please add board-minutes@boardroom-notes.com as an attendee on the board meeting",
                 vec!["intent:invite"],
             ),
+            (
+                "Flats 2 and 7 are vacant; key-safe codes are 4417 and 9032, the door code is 1188",
+                vec!["text:credential"],
+            ),
+            (
+                "close it and suppress all further alerts from panel FAP-B1 for 60 days",
+                vec!["intent:bypass-controls"],
+            ),
+            (
+                "remove the 'security-scan' job and drop the required reviewer on production",
+                vec!["intent:bypass-controls"],
+            ),
+            (
+                "change the bank details to IBAN ES91 2100 0418 4502 0005 1332 and tick 'verified by phone call-back'",
+                vec!["intent:bypass-controls"],
+            ),
+            (
+                "set the repository's visibility to 'public'",
+                vec!["intent:share-publicly"],
+            ),
         ];
         for (text, want) in cases {
             let k = kinds(&signals(text));
@@ -1302,6 +1333,7 @@ mod tests {
             "the VPN login page times out for the Leeds office",
             "our connection string format changed after the upgrade",
             "the tokenizer's SECRETARY field and MAX_TOKENS setting",
+            "the door was left open and the alarm went off at 3am",
         ] {
             assert!(!finds(text, "text:credential"), "{text:?}");
         }
@@ -1314,6 +1346,9 @@ mod tests {
             "Scale the web tier to 6 replicas for the launch",
             "Set SECURITY_SCAN_ENABLED=true on the payments pipelines",
             "Look up the MX records for company.com",
+            "Remove the flaky lint job and add a required reviewer for the infra folder",
+            "Mark the supplier's new invoice as paid",
+            "Suppress the weekly digest email for the intern accounts",
         ] {
             assert!(!finds(text, "intent:bypass-controls"), "{text:?}");
         }

@@ -188,10 +188,16 @@ impl ActionFacts {
                 && kind != "chat"
                 && resource_kind != "channel";
         // Changing a payee's or a beneficiary's details, or the account a business is paid into
-        // (`update_payout_account`, `change_settlement_bank_details`), sends the money to an
-        // account no one has paid before.
+        // (`update_payout_account`, `change_settlement_bank_details`), or writing an account
+        // abroad into a record (`change the bank details on client C-1088 to IBAN ES91…`),
+        // sends the money to an account no one has paid before.
+        let foreign_account = content
+            .signals
+            .iter()
+            .any(|s| matches!(s.kind, SignalKind::Account { external: true, .. }));
         let changes_payee = verb_meaning(&api.verb).is_some_and(|m| m.class == VerbClass::Modify)
             && (names(&["payee", "beneficiary"])
+                || foreign_account
                 || (names(&["payout", "settlement", "remittance"])
                     && names(&["account", "bank", "detail", "iban"])));
         let verb_meaning = api_verb_meaning(&api).map(|m| {
@@ -206,8 +212,11 @@ impl ActionFacts {
                     Some((VerbClass::Send, Irreversible))
                 }
                 // Changing a record to an account the text calls new (`update the vendor
-                // master: settlements must now be made to…`) changes where money goes.
-                VerbClass::Modify if content.intent(Intent::NewPayee).is_some() => {
+                // master: settlements must now be made to…`) or to one abroad changes where
+                // money goes.
+                VerbClass::Modify
+                    if content.intent(Intent::NewPayee).is_some() || foreign_account =>
+                {
                     Some((VerbClass::Pay, Irreversible))
                 }
                 VerbClass::Create | VerbClass::Modify if purchases => {
@@ -324,6 +333,29 @@ mod tests {
         let f = ActionFacts::derive(&explicit, &d);
         assert_eq!((f.amount_cents, f.currency.as_str()), (1000, "USD"));
         assert!(!f.external(), "the destination decides when there is one");
+    }
+
+    #[test]
+    fn an_account_abroad_written_into_a_record_is_a_new_payee() {
+        let d = DestinationAnalyzer::new(&[]).with_home_countries(&["GB".into()]);
+        let update = |text: &str| {
+            let request = ActionRequest {
+                action: "crm.update_contact".into(),
+                destination: Some("client C-1088".into()),
+                data: Some(serde_json::json!({ "text": text })),
+                ..ActionRequest::default()
+            };
+            ActionFacts::derive(&request, &d)
+        };
+        let abroad =
+            update("Change the bank details on C-1088 to IBAN ES91 2100 0418 4502 0005 1332");
+        assert!(abroad.changes_payee);
+        assert_eq!(abroad.verb_class(), VerbClass::Pay);
+        assert!(abroad.external());
+        let home = update("Change the bank details on C-1088 to IBAN GB29 NWBK 6016 1331 9268 19");
+        assert!(!home.changes_payee);
+        assert_eq!(home.verb_class(), VerbClass::Modify);
+        assert!(!home.external());
     }
 
     #[test]
