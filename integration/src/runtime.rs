@@ -149,16 +149,22 @@ impl Runtime {
 
     /// Container `id`'s cgroup directory in the v1 `controller` hierarchy, from its staged spec.
     pub fn cgroup_dir(&self, id: &str, controller: &str) -> PathBuf {
+        Path::new("/sys/fs/cgroup")
+            .join(controller)
+            .join(self.cgroups_path(id))
+    }
+
+    /// `id`'s cgroup path as its staged spec names it, without the leading `/`.
+    pub fn cgroups_path(&self, id: &str) -> String {
         let staged = self.root().join(".openshell").join(id).join("config.json");
         let staged: Value =
             serde_json::from_str(&std::fs::read_to_string(&staged).expect("staged spec"))
                 .expect("staged spec is JSON");
-        let path = staged["linux"]["cgroupsPath"]
+        staged["linux"]["cgroupsPath"]
             .as_str()
             .expect("a cgroups path")
             .trim_start_matches('/')
-            .to_owned();
-        Path::new("/sys/fs/cgroup").join(controller).join(path)
+            .to_owned()
     }
 
     /// Creates and starts `id` from `bundle` in the background.

@@ -3,6 +3,7 @@
 use std::fs;
 use std::io::Read;
 use std::os::unix::net::UnixListener;
+use std::path::Path;
 use std::time::Duration;
 
 use openshell_integration::bundle::Bundle;
@@ -375,6 +376,61 @@ fn ps_lists_the_real_pids() {
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 2, "{table}");
     assert!(rows.iter().any(|r| r.contains("sleep 301")), "{table}");
+    rt.ok(&["delete", "--force", &id]);
+}
+
+/// Every cgroup hierarchy that has controllers, as `/proc/PID/cgroup` lists it for `pid`:
+/// `(controllers, path)`.
+fn cgroups_of(pid: i64) -> Vec<(String, String)> {
+    fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap()
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.splitn(3, ':');
+            let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+            Some((controllers.to_owned(), path.to_owned()))
+        })
+        .filter(|(controllers, _)| !controllers.starts_with("name="))
+        .collect()
+}
+
+#[test]
+fn the_init_and_exec_processes_are_in_every_controllers_cgroup() {
+    // The intermediate process moves itself in by its only thread (`tasks`, pid 0, see
+    // vendor/README.md), and the init and exec'd processes it starts inherit the cgroups.
+    let rt = Runtime::new();
+    let bundle = Bundle::new(&["sleep", "300"]);
+    let id = unique_id("cgroups");
+    rt.start_detached(&id, bundle.path());
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("p");
+    rt.ok(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+        "sleep",
+        "301",
+    ]);
+    let exec_pid: i64 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let want = format!("/{}", rt.cgroups_path(&id));
+    let v1 = Path::new("/sys/fs/cgroup/memory/tasks").exists();
+    for pid in [rt.pid(&id) as i64, exec_pid] {
+        let cgroups = cgroups_of(pid);
+        let checked: Vec<_> = cgroups
+            .iter()
+            .filter(|(controllers, _)| !v1 || !controllers.is_empty())
+            .collect();
+        assert!(!checked.is_empty(), "{cgroups:?}");
+        for (controllers, path) in checked {
+            assert_eq!(path, &want, "pid {pid}, controllers {controllers:?}");
+        }
+    }
     rt.ok(&["delete", "--force", &id]);
 }
 

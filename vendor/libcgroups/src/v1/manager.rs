@@ -187,6 +187,13 @@ impl CgroupManager for Manager {
     }
 
     fn add_task(&self, pid: Pid) -> Result<(), Self::Error> {
+        // A process moving itself while it has a single thread moves that thread, as pid 0
+        // (see `controller::write_task`): the container's intermediate process does so.
+        let pid = if pid == nix::unistd::getpid() && single_threaded() {
+            Pid::from_raw(0)
+        } else {
+            pid
+        };
         for (ctrl_type, cgroup_path) in &self.subsystems {
             match ctrl_type {
                 CtrlType::Cpu => Cpu::add_task(pid, cgroup_path)?,
@@ -284,4 +291,9 @@ impl CgroupManager for Manager {
 
         Ok(stats)
     }
+}
+
+/// Whether the calling process has one thread (`/proc/self/task` lists only it).
+fn single_threaded() -> bool {
+    fs::read_dir("/proc/self/task").is_ok_and(|tasks| tasks.count() == 1)
 }
