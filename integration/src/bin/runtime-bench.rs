@@ -1,5 +1,6 @@
 //! Times `openshell run` against `crun run` and `runc run` of `true` on the same busybox
-//! bundle, alternating them in one run so all see the same machine, and prints medians, p90s
+//! bundle, alternating them in one run so all see the same machine (each start after a 50 ms
+//! pause, as a node starts sandboxes), and prints medians, p90s
 //! and ratios against both baselines. It then times what every runtime's start includes and
 //! none controls: moving a process into a new cgroup (see [`cgroup_migration`]).
 //!
@@ -67,6 +68,9 @@ struct Variant {
     runs: u64,
     samples: Vec<Duration>,
 }
+
+/// The pause before each timed start (and before each timed cgroup move).
+const IDLE_BEFORE_START: Duration = Duration::from_millis(50);
 
 /// Where a hybrid host mounts its cgroup2 hierarchy.
 const UNIFIED: &str = "/sys/fs/cgroup/unified";
@@ -276,6 +280,11 @@ fn main() {
     }
     for round in 0..runs + 3 {
         for variant in &mut variants {
+            // Each start after a pause, as a node starts sandboxes: a start right after
+            // another finds the kernel's cgroup migration lock still held by the last writer
+            // and skips its wait (see `cgroup_migration`), so one runtime's start would lend
+            // its speed to the next.
+            std::thread::sleep(IDLE_BEFORE_START);
             let elapsed = variant.time();
             if round >= 3 {
                 // the first rounds warm caches
@@ -564,7 +573,7 @@ fn cgroup_migration(rounds: usize) -> std::io::Result<Vec<Duration>> {
 
 /// After 50 ms idle, the time to write a sleeping child's pid into `dir`'s `cgroup.procs`.
 fn time_one_move(dir: &Path) -> std::io::Result<Duration> {
-    std::thread::sleep(Duration::from_millis(50));
+    std::thread::sleep(IDLE_BEFORE_START);
     let mut child = Command::new("sleep").arg("5").spawn()?;
     let start = Instant::now();
     let moved = std::fs::write(dir.join("cgroup.procs"), child.id().to_string());
