@@ -238,12 +238,13 @@ impl DestinationAnalyzer {
 }
 
 /// Whether a destination carries a mark that it leaves the organisation: `(external)`,
-/// `(guest)`, `(public reply)` or `(…, external)` after it, or a Slack or Teams Connect channel.
+/// `(guest)`, `(public reply)`, `(…, external)` or `(external shared channel)` after it, or a
+/// Slack or Teams Connect channel.
 fn marked_outside(destination: &str) -> bool {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     RE.get_or_init(|| {
         regex::Regex::new(
-            r"(?i)\((?:[^()]{0,40}[,;] ?)?(?:external|guest|outside|public(?: reply| comment)?)\)|\b(?:slack|teams) connect\b",
+            r"(?i)\((?:[^()]{0,40}[,;] ?)?(?:external|guest|outside|public(?: reply| comment)?)\)|\((?:external|guest|shared external|outside) (?:shared )?(?:channel|workspace|user|account|contact|dm|org(?:anization)?)\)|\b(?:slack|teams) connect\b",
         )
         .expect("outside-mark pattern")
     })
@@ -384,6 +385,7 @@ mod tests {
             "@ryan.contractor (Slack Connect, external)",
             "SUP-88412 (public reply)",
             "#acme-project (guest)",
+            "@kelly.dpd (external shared channel)",
         ] {
             let info = a.analyze(marked);
             assert!(
@@ -391,7 +393,12 @@ mod tests {
                 "{marked}: {info:?}"
             );
         }
-        for internal in ["@ryan", "SUP-88412 (internal note)", "#eng (private)"] {
+        for internal in [
+            "@ryan",
+            "SUP-88412 (internal note)",
+            "#eng (private)",
+            "#partners (external partners discussed here)",
+        ] {
             assert!(!a.analyze(internal).external, "{internal}");
         }
     }
