@@ -77,6 +77,7 @@ mod tests {
                 scope: None,
                 compliance: vec![],
                 injected_instructions: false,
+                controls_off: false,
             }),
             latency_us: 42,
         };

@@ -55,6 +55,7 @@ pub(crate) fn summary(classification: &ContentClassification) -> ClassificationS
         scope: None,
         compliance: Vec::new(),
         injected_instructions: false,
+        controls_off: false,
     }
 }
 

@@ -247,18 +247,22 @@ fn recorded(summary: &ClassificationSummary) -> IntentClassification {
                 evidence: Vec::new(),
             })
             .collect(),
-        injected_instructions: summary
-            .injected_instructions
-            .then(|| Evidence {
-                field: None,
-                detector: "recorded".into(),
-                span: None,
-                sample: None,
-                confidence: 1.0,
-            })
-            .into_iter()
-            .collect(),
+        injected_instructions: recorded_flag(summary.injected_instructions),
+        controls_off: recorded_flag(summary.controls_off),
         engine: "replay".into(),
         fallback: None,
     }
+}
+
+/// One piece of evidence standing for a flag the trail recorded, none when it was not set.
+fn recorded_flag(set: bool) -> Vec<Evidence> {
+    set.then(|| Evidence {
+        field: None,
+        detector: "recorded".into(),
+        span: None,
+        sample: None,
+        confidence: 1.0,
+    })
+    .into_iter()
+    .collect()
 }

@@ -745,6 +745,7 @@ pub(crate) fn nl_policies(ir: &NlPolicyIr) -> Result<Vec<CedarPolicyText>, Servi
         escalate_external_at: None,
         escalate_irreversible_organization: false,
         escalate_injected_instructions: false,
+        escalate_controls_off: false,
     };
     let compiled = CompiledPolicy::build(
         "natural-language",

@@ -361,6 +361,41 @@ fn instructions_the_user_did_not_give_need_a_person() {
 }
 
 #[test]
+fn a_control_switched_off_needs_a_person_wherever_the_action_reaches() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = service(dir.path());
+    let text = "Set 2-step verification to off for the finance team";
+    // Inside the organisation and at an outside host alike.
+    for destination in [None, Some("admin.mailhost-example.net")] {
+        let request = action("email.update_settings", destination, text);
+        let c = s.classify(&request, None);
+        let evidence = c
+            .controls_off
+            .iter()
+            .find(|e| e.detector == "intent:bypass-controls")
+            .unwrap_or_else(|| panic!("{c:?}"));
+        let span = evidence.span.expect("a span");
+        assert_eq!(&text[span.start..span.end], "2-step verification to off");
+        assert!(c.summary().controls_off);
+        let (outcome, policies) = decide(&s, request);
+        assert_eq!(outcome, Outcome::Escalate, "{destination:?}");
+        assert!(
+            policies.contains(&"threshold.controls-off".to_owned()),
+            "{destination:?}: {policies:?}"
+        );
+    }
+    let c = s.classify(
+        &action(
+            "email.update_settings",
+            Some("admin.mailhost-example.net"),
+            "Set 2-step verification to required for the finance team",
+        ),
+        None,
+    );
+    assert!(c.controls_off.is_empty(), "{c:?}");
+}
+
+#[test]
 fn a_rule_about_a_kind_of_service_holds_for_the_products_of_that_kind() {
     let dir = tempfile::tempdir().unwrap();
     let policy = r#"apiVersion: openshell.nvidia.com/v1

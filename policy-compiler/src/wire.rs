@@ -381,6 +381,11 @@ pub struct IntentClassification {
     /// that show them; empty when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub injected_instructions: Vec<Evidence>,
+    /// Security controls the action switches off or goes around (required reviews removed,
+    /// MFA set to optional, alerts suppressed, a security header dropped), with the spans that
+    /// show them; empty when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub controls_off: Vec<Evidence>,
     /// Which engine produced the result: `embedded` or `model:<model name>`.
     pub engine: String,
     /// Set when the configured model backend failed and the embedded engine answered instead.
@@ -410,6 +415,7 @@ impl IntentClassification {
             scope: Some(self.scope.value),
             compliance: self.compliance.iter().map(|c| c.framework).collect(),
             injected_instructions: !self.injected_instructions.is_empty(),
+            controls_off: !self.controls_off.is_empty(),
         }
     }
 }
@@ -435,6 +441,9 @@ pub struct ClassificationSummary {
     /// The action's text carries instructions its user did not give the agent.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub injected_instructions: bool,
+    /// The action switches a security control off or goes around it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub controls_off: bool,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -90,6 +90,7 @@ pub fn event(decision: &Decision<'_>) -> AuditEvent {
             scope: None,
             compliance: Vec::new(),
             injected_instructions: false,
+            controls_off: false,
         });
         let mut reason = format!(
             "{} ({}; detectors: {}; {})",

@@ -109,6 +109,9 @@ fn text_line(event: &AuditEvent) -> String {
         if c.injected_instructions {
             field("injected_instructions", "true");
         }
+        if c.controls_off {
+            field("controls_off", "true");
+        }
     }
     field("rules", &event.policies.join(","));
     if event.latency_us > 0 {
@@ -170,6 +173,7 @@ mod tests {
             scope: None,
             compliance: vec![ComplianceFramework::Gdpr, ComplianceFramework::PciDss],
             injected_instructions: false,
+            controls_off: false,
         });
         assert_eq!(
             text_line(&event),
@@ -181,6 +185,14 @@ mod tests {
         }
         assert!(
             text_line(&event).ends_with(" compliance=GDPR,PCI-DSS injected_instructions=true"),
+            "{}",
+            text_line(&event)
+        );
+        if let Some(c) = event.classification.as_mut() {
+            c.controls_off = true;
+        }
+        assert!(
+            text_line(&event).ends_with(" injected_instructions=true controls_off=true"),
             "{}",
             text_line(&event)
         );

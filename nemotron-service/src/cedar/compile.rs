@@ -38,6 +38,8 @@ pub struct Thresholds {
     pub escalate_irreversible_organization: bool,
     /// Actions whose text carries instructions the agent's user did not give need approval.
     pub escalate_injected_instructions: bool,
+    /// Actions that switch a security control off need approval.
+    pub escalate_controls_off: bool,
 }
 
 impl Default for Thresholds {
@@ -47,6 +49,7 @@ impl Default for Thresholds {
             escalate_external_at: None,
             escalate_irreversible_organization: true,
             escalate_injected_instructions: true,
+            escalate_controls_off: true,
         }
     }
 }
@@ -308,6 +311,16 @@ pub fn generate(
             " when { context.classification.injected_instructions }",
             true,
             "the action's text carries instructions the agent's user did not give; a person must confirm it",
+        ));
+    }
+    if thresholds.escalate_controls_off {
+        out.push(cedar_policy(
+            "threshold.controls-off",
+            "forbid",
+            Applies::Invoke,
+            " when { context.classification.controls_off }",
+            true,
+            "the action switches a security control off or goes around it; a person must confirm it",
         ));
     }
 

@@ -429,6 +429,7 @@ pub fn action_request(
                 "injected_instructions",
                 boolean(!c.injected_instructions.is_empty()),
             ),
+            ("controls_off", boolean(!c.controls_off.is_empty())),
         ],
         None,
     );
@@ -624,6 +625,7 @@ mod tests {
                         ("scope", long(*draw.pick(&[0, 1, 2]))),
                         ("compliance", strings([])),
                         ("injected_instructions", boolean(*draw.pick(&[false, true]))),
+                        ("controls_off", boolean(*draw.pick(&[false, true]))),
                     ],
                     None,
                 );

@@ -27,7 +27,8 @@ namespace OpenShell {
     reversibility: Long,
     scope: Long,
     compliance: Set<String>,
-    injected_instructions: Bool
+    injected_instructions: Bool,
+    controls_off: Bool
   };
 
   action invoke appliesTo {

@@ -144,6 +144,7 @@ impl EmbeddedEngine {
         let mut reversibility = reversibility(facts, request.data.is_some());
         let mut scope = scope(facts, &taxonomy);
         let mut injected_instructions = Vec::new();
+        let mut controls_off = Vec::new();
         fuse(
             facts,
             Axes {
@@ -152,6 +153,7 @@ impl EmbeddedEngine {
                 reversibility: &mut reversibility,
                 scope: &mut scope,
                 injected_instructions: &mut injected_instructions,
+                controls_off: &mut controls_off,
             },
         );
         #[cfg(feature = "embeddings")]
@@ -164,6 +166,7 @@ impl EmbeddedEngine {
                 reversibility: &mut reversibility,
                 scope: &mut scope,
                 injected_instructions: &mut injected_instructions,
+                controls_off: &mut controls_off,
             },
         );
         let compliance = self.compliance(
@@ -181,6 +184,7 @@ impl EmbeddedEngine {
             scope,
             compliance,
             injected_instructions,
+            controls_off,
             engine: EMBEDDED_ENGINE.into(),
             fallback: None,
         }

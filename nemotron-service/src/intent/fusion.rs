@@ -88,6 +88,8 @@ pub struct Axes<'a> {
     pub scope: &'a mut Assessment<Scope>,
     /// Instructions the agent's user did not give, found in the text.
     pub injected_instructions: &'a mut Vec<Evidence>,
+    /// Security controls the action switches off, found in the text.
+    pub controls_off: &'a mut Vec<Evidence>,
 }
 
 /// Raises the axes by what the text of the action says.
@@ -123,6 +125,10 @@ pub fn fuse(facts: &ActionFacts, axes: Axes<'_>) {
     let bypass = intents(content, &[Intent::BypassControls]);
     raise(axes.reversibility, Reversibility::Irreversible, &bypass);
     raise(axes.scope, Scope::Organization, &bypass);
+    // Named on its own as well: an outside URL or destination widens the scope past the
+    // organisation, and the control is off all the same.
+    axes.controls_off
+        .extend(bypass.iter().copied().map(evidence));
     axes.injected_instructions.extend(
         intents(content, &[Intent::Injected])
             .into_iter()

@@ -247,6 +247,7 @@ fn merge(
         },
         compliance,
         injected_instructions: embedded.injected_instructions.clone(),
+        controls_off: embedded.controls_off.clone(),
         engine: engine.to_owned(),
         fallback: None,
     }
