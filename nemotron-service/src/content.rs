@@ -60,6 +60,10 @@ pub enum Intent {
     /// Pay to an account the text calls new or changed (`our bank details have changed`, `the
     /// new account`): a new recipient.
     NewPayee,
+    /// Change the account a person or a record is paid into (`update the payroll bank details
+    /// to`, `change the sort code on client C-1088`). Alone it changes a record; see
+    /// `ActionFacts::derive` for when it changes who is paid.
+    ChangeBankDetails,
     /// Ship past or switch off the controls meant to stop harm (`skip review and tests`,
     /// `--skip-approval`, `merge without waiting for checks`, `ignore the security advisory`,
     /// `waf.enabled=false`, `disable the alert`), or reroute what everyone relies on (`change
@@ -85,6 +89,7 @@ impl Intent {
             Intent::UrlForData => "url-for-data",
             Intent::Purchase => "purchase",
             Intent::NewPayee => "new-payee",
+            Intent::ChangeBankDetails => "change-bank-details",
             Intent::BypassControls => "bypass-controls",
         }
     }
@@ -483,6 +488,10 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
             (
                 r(r"(?:bank|account|banking|payment) details (?:have |has )?(?:changed|been (?:changed|updated))|(?:our|my|the|their|his|her) bank (?:has )?changed|(?:the |our |my |their |his |her |a )?new (?:bank )?(?:account|acct)(?: number| details)?|(?:new|updated|changed|different) (?:iban|sort code|account number|bank details|payment details|payee|remittance details|remit-to details)|use .{0,60}?\bfor (?:all )?(?:future|upcoming|subsequent|further) (?:\w+ )?payments|(?:payments?|settlements?|remittances?|transfers?) (?:must|should|will|are to|need to) (?:now |from now on |henceforth )?be (?:made|sent|paid|remitted|transferred) to|collection account|change of (?:salary |bank |payroll |payment )?(?:account|bank details)"),
                 SignalKind::Intent(Intent::NewPayee),
+            ),
+            (
+                r(r"(?:change|update|amend|replace|edit|switch)(?:s|d|ing)? (?:\S+ ){0,4}?(?:bank|banking|payroll|payout|payment|remittance|direct deposit) (?:account )?details|(?:change|update|amend|replace|switch)(?:s|d|ing)? (?:\S+ ){0,4}?(?:sort code|account number|iban)\b"),
+                SignalKind::Intent(Intent::ChangeBankDetails),
             ),
             (
                 r(r"pay (?:for )?(?:the |a |an |it |them )?(?:(?:£|\$|€) ?[\d,.]+k? )?(?:deposit|balance|fee|full amount|in full|upfront|up front|now)|prepaid|pre-paid|prepay|(?:with|using|on) (?:the |their |the user'?s )?(?:saved|stored) (?:card|payment method)|(?:with|using|on) the card on file|upgrade (?:\S+ ){0,3}?to (?:business|first|premium)|(?:switch|change|move)s? (?:\S+ ){0,4}?to (?:business|first)(?: class| premier)?|add (?:a |an )?(?:return|ticket|seat|night|room)s? for"),
@@ -1315,6 +1324,10 @@ mod tests {
                 "Submit the transfer form with the company.com EPP auth code",
                 vec!["text:credential"],
             ),
+            (
+                "Update Priya Raman's payroll bank details to sort code 04-00-75",
+                vec!["intent:change-bank-details"],
+            ),
         ];
         for (text, want) in cases {
             let k = kinds(&signals(text));
@@ -1352,6 +1365,10 @@ mod tests {
                 "{text}: {k:?}"
             );
         }
+        assert!(!finds(
+            "Check the bank details on the invoice before paying it",
+            "intent:change-bank-details"
+        ));
         assert!(!finds(
             "ERROR: artifact upload failed (runner cache mismatch). To resolve, rerun",
             "intent:exfiltrate"

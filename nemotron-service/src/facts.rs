@@ -188,13 +188,17 @@ impl ActionFacts {
                 && kind != "chat"
                 && resource_kind != "channel";
         // Changing a payee's or a beneficiary's details, or the account a business is paid into
-        // (`update_payout_account`, `change_settlement_bank_details`), or writing an account
-        // abroad into a record (`change the bank details on client C-1088 to IBAN ES91…`),
-        // sends the money to an account no one has paid before.
-        let foreign_account = content
-            .signals
-            .iter()
-            .any(|s| matches!(s.kind, SignalKind::Account { external: true, .. }));
+        // (`update_payout_account`, `change_settlement_bank_details`), writing an account
+        // abroad into a record (`change the bank details on client C-1088 to IBAN ES91…`), or
+        // changing someone's bank details where the text names an outside address (`update
+        // Priya's payroll bank details … the request came from priya.r@gmail.com`), sends the
+        // money to an account no one has paid before.
+        let outside = |external_kind: fn(&SignalKind) -> bool| {
+            content.signals.iter().any(|s| external_kind(&s.kind))
+        };
+        let foreign_account = outside(|k| matches!(k, SignalKind::Account { external: true, .. }))
+            || (content.intent(Intent::ChangeBankDetails).is_some()
+                && outside(|k| matches!(k, SignalKind::Address { external: true })));
         let changes_payee = verb_meaning(&api.verb).is_some_and(|m| m.class == VerbClass::Modify)
             && (names(&["payee", "beneficiary"])
                 || foreign_account
@@ -336,7 +340,7 @@ mod tests {
     }
 
     #[test]
-    fn an_account_abroad_written_into_a_record_is_a_new_payee() {
+    fn an_account_abroad_or_asked_for_from_outside_is_a_new_payee() {
         let d = DestinationAnalyzer::new(&[]).with_home_countries(&["GB".into()]);
         let update = |text: &str| {
             let request = ActionRequest {
@@ -356,6 +360,15 @@ mod tests {
         assert!(!home.changes_payee);
         assert_eq!(home.verb_class(), VerbClass::Modify);
         assert!(!home.external());
+        // At home, but asked for by an outside address.
+        let asked = update(
+            "Update Priya's payroll bank details to sort code 04-00-75, account 19384756. \
+             The request came from priya.raman.work@gmail.com",
+        );
+        assert!(asked.changes_payee);
+        assert_eq!(asked.verb_class(), VerbClass::Pay);
+        let own = update("Update my payroll bank details to sort code 04-00-75, account 19384756");
+        assert!(!own.changes_payee);
     }
 
     #[test]
