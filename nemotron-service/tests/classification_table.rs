@@ -120,8 +120,10 @@ fn table() -> Vec<Row> {
             => "public", "irreversible", "external", [], []),
         row!("slack post", {"action": "slack.post", "resource": "channel:eng", "data": {"text": "build green"}}
             => "internal", "irreversible", "team", [], []),
-        row!("slack post with email", {"action": "slack.post", "resource": "channel:general", "data": {"text": "Contact me at jane.doe@company.com"}}
+        row!("slack post with emails", {"action": "slack.post", "resource": "channel:general", "data": {"text": "Contact jane.doe@company.com or raj.patel@company.com"}}
             => "confidential", "irreversible", "team", ["GDPR"], ["personal"]),
+        row!("slack post with own contact", {"action": "slack.post", "resource": "channel:general", "data": {"text": "Contact me at jane.doe@company.com"}}
+            => "internal", "irreversible", "team", [], []),
         row!("mass data delete", {"action": "data.delete", "resource": "dataset:customers-eu", "attributes": {"count": "5000"}}
             => "internal", "irreversible", "organization", [], []),
         row!("crm bulk update", {"action": "crm.bulk_update", "attributes": {"count": "40"}}

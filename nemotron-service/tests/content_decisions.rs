@@ -143,6 +143,11 @@ fn the_text_decides_what_the_name_cannot() {
             "team@company.com; ode@3harecourt.co.uk, h.brooks@brooksbakery.co.uk",
             "Hearing moved to 10:30 on 9 April. Counsel (ode@3harecourt.co.uk) will meet the client there",
         ),
+        // The organisation's own contact point, once.
+        (
+            "karen.t@example.co.uk",
+            "Sorry about the lift. Please email guestcare@company.com and we'll offer you breakfast",
+        ),
     ] {
         assert_eq!(
             decide(&s, action("email.send", Some(to), text)).0,
@@ -150,6 +155,16 @@ fn the_text_decides_what_the_name_cannot() {
             "{text}"
         );
     }
+    // Several of the organisation's addresses sent out are a directory: personal data.
+    let (outcome, _) = decide(
+        &s,
+        action(
+            "email.send",
+            Some("recruiter@talent-agency.co.uk"),
+            "Our engineers: jane.doe@company.com, raj.patel@company.com, li.wei@company.com",
+        ),
+    );
+    assert_eq!(outcome, Outcome::Deny);
     // Another outside address in a message to a list is still personal data sent out.
     let (outcome, _) = decide(
         &s,

@@ -13,8 +13,9 @@
 //!   publication, external recipients and `all`/`every` in the text.
 //! - With the `embeddings` feature and a model loaded ([`EmbeddedEngine::with_semantic`]), the
 //!   semantic verdict on the text of `data` ([`super::semantic`]) raises them too.
-//! - The recipient's own address (the destination) in `data` is where data goes, not personal
-//!   data sent: it is not scanned.
+//! - The recipients' own addresses (the destination) in `data` are where data goes, not
+//!   personal data sent: they are not scanned, nor is a single address of the organisation's
+//!   own (its contact point).
 //! - Compliance: GDPR for personal data, HIPAA for health data, PCI-DSS for card data, SOC 2
 //!   for credentials, security and infrastructure systems, access changes and destruction of
 //!   confidential data.
@@ -268,6 +269,10 @@ impl EmbeddedEngine {
             if !recipients.is_empty() {
                 copied_addresses(data, &mut addressed);
             }
+            // One address of the organisation's own in the text is where it asks to be
+            // reached (`invite her to email guestcare@company.com`, `agent contact: priya@…`),
+            // not personal data; several are a directory.
+            addressed.extend(self.own_contact_point(data));
             let classified = if addressed.is_empty() {
                 self.classifier.classify_json(data, "data")
             } else {
@@ -294,6 +299,19 @@ impl EmbeddedEngine {
             parts.push(self.classifier.classify_json(&attributes, "attributes"));
         }
         parts
+    }
+
+    /// The one address at an internal domain `data` names, if it names exactly one (however
+    /// often).
+    fn own_contact_point(&self, data: &serde_json::Value) -> Option<String> {
+        let mut all = Vec::new();
+        addresses_in(data, &mut all);
+        let mut own = all.into_iter().filter(|a| {
+            a.rsplit_once('@')
+                .is_some_and(|(_, domain)| !self.destinations.external_domain(domain))
+        });
+        let first = own.next()?;
+        own.all(|a| a == first).then_some(first)
     }
 
     fn taxonomy(&self, facts: &ActionFacts) -> Vec<(String, String, ResourceMeaning)> {
@@ -449,6 +467,27 @@ fn copied_addresses(data: &serde_json::Value, out: &mut Vec<String>) {
         }
         serde_json::Value::Array(items) => items.iter().for_each(|v| copied_addresses(v, out)),
         serde_json::Value::Object(map) => map.values().for_each(|v| copied_addresses(v, out)),
+        _ => {}
+    }
+}
+
+/// Every email address in `data`'s strings, lower-cased, in order of appearance.
+fn addresses_in(data: &serde_json::Value, out: &mut Vec<String>) {
+    static ADDRESS: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let address = ADDRESS.get_or_init(|| {
+        regex::Regex::new(r"(?i)\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b")
+            .expect("a valid pattern")
+    });
+    match data {
+        serde_json::Value::String(s) => {
+            out.extend(
+                address
+                    .find_iter(s)
+                    .map(|m| m.as_str().to_ascii_lowercase()),
+            );
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| addresses_in(v, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| addresses_in(v, out)),
         _ => {}
     }
 }
