@@ -240,7 +240,7 @@ impl DestinationAnalyzer {
 /// Whether a destination carries a mark that it leaves the organisation: `(external)`,
 /// `(guest)`, `(public reply)`, `(…, external)` or `(external shared channel)` after it, or a
 /// Slack or Teams Connect channel.
-fn marked_outside(destination: &str) -> bool {
+pub(crate) fn marked_outside(destination: &str) -> bool {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     RE.get_or_init(|| {
         regex::Regex::new(

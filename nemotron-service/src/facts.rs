@@ -8,10 +8,31 @@ use openshell_policy::normalize_api_name;
 use openshell_policy::wire::{ActionRequest, Reversibility};
 
 use crate::content::{ContentSignals, Intent, Signal, SignalKind};
-use crate::destination::{DestinationAnalyzer, DestinationForm, DestinationInfo, channel_name};
+use crate::destination::{
+    DestinationAnalyzer, DestinationForm, DestinationInfo, channel_name, marked_outside,
+};
 use crate::taxonomy::{
     VerbClass, VerbMeaning, api_verb_meaning, service_kind, singular, split_api, verb_meaning,
 };
+
+/// Whether the request's `data` holds a secret value a detector recognises (an access key,
+/// a private key, a token), not just a secret's name.
+fn carries_a_secret(request: &ActionRequest) -> bool {
+    fn any_secret(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(s) => openshell_classifier::scan(s)
+                .iter()
+                .any(|f| f.data_type == openshell_policy::wire::DataType::Credentials),
+            serde_json::Value::Array(items) => items.iter().any(any_secret),
+            serde_json::Value::Object(map) => map.values().any(any_secret),
+            _ => false,
+        }
+    }
+    request.data.as_ref().is_some_and(any_secret)
+}
+
+/// Hosts of source repositories and their CI.
+const CODE_HOSTS: [&str; 4] = ["github.com", "gitlab.com", "bitbucket.org", "dev.azure.com"];
 
 /// Kinds of service that are themselves a communication channel ([`service_kind`]: `slack`
 /// is `chat`, `helpdesk` is `ticket`).
@@ -97,6 +118,23 @@ impl ActionFacts {
             .filter(|d| !d.trim().is_empty())
             .map(|d| destinations.analyze(d));
         let kind = service_kind(&api.service).to_owned();
+        // A repository or an organisation on a code host (`github.com/company/api`) is where a
+        // code, CI or deploy tool does its work, not a recipient outside the organisation:
+        // the action changes the repository (what it does there is judged from its text). A
+        // secret itself in what it writes there (`AWS_KEY=AKIA…` in a commit) is still a
+        // secret leaving for another company's servers.
+        let destination = destination.map(|mut d| {
+            if d.external
+                && ["code", "ci", "deploy"].contains(&kind.as_str())
+                && CODE_HOSTS.contains(&d.domain.as_str())
+                && !request.destination.as_deref().is_some_and(marked_outside)
+                && !carries_a_secret(request)
+            {
+                d.external = false;
+                d.reason = format!("{} is the code host the {kind} tool works on", d.domain);
+            }
+            d
+        });
         let channel = if CHANNEL_KINDS.contains(&kind.as_str()) {
             channel_name(&kind)
         } else {
@@ -369,6 +407,40 @@ mod tests {
         assert_eq!(asked.verb_class(), VerbClass::Pay);
         let own = update("Update my payroll bank details to sort code 04-00-75, account 19384756");
         assert!(!own.changes_payee);
+    }
+
+    #[test]
+    fn a_repository_on_a_code_host_is_where_code_tools_work() {
+        let d = DestinationAnalyzer::new(&["company.com".into()]);
+        let facts = |action: &str, destination: &str| {
+            let request = ActionRequest {
+                action: action.into(),
+                destination: Some(destination.into()),
+                ..ActionRequest::default()
+            };
+            ActionFacts::derive(&request, &d)
+        };
+        let secret = facts("ci.rotate_secret", "github.com/company/ledger-core");
+        assert!(!secret.external(), "{:?}", secret.destination);
+        assert!(
+            !facts(
+                "code.merge_pull_request",
+                "gitlab.com/company/api/-/merge_requests/7"
+            )
+            .external()
+        );
+        // Not for other tools, nor for a destination marked as outside.
+        assert!(facts("email.send", "noreply@github.com").external());
+        assert!(facts("web.post_form", "https://github.com/login").external());
+        assert!(facts("code.push", "github.com/acme/fork (external)").external());
+        // A secret itself written there leaves for the host's servers.
+        let leaked = ActionRequest {
+            action: "code.push".into(),
+            destination: Some("github.com/company/api".into()),
+            data: Some(serde_json::json!({"diff": "AWS_KEY=AKIAIOSFODNN7EXAMPLE"})),
+            ..ActionRequest::default()
+        };
+        assert!(ActionFacts::derive(&leaked, &d).external());
     }
 
     #[test]
