@@ -210,9 +210,13 @@ impl ActionFacts {
                 .any(|w| words.contains(&singular(w).as_str()))
         };
         let adds_someone = content.intent(Intent::Invite).is_some();
+        // A calendar's own access (`calendar.delegate_access`, `share_calendar`) is access.
         let invites = adds_someone
-            && kind != "calendar"
-            && !names(&["event", "meeting", "invite", "invitation"]);
+            && if kind == "calendar" {
+                names(&["access", "delegate", "delegation", "permission", "calendar"])
+            } else {
+                !names(&["event", "meeting", "invite", "invitation"])
+            };
         // Making something public (`set the repository's visibility to public`, `anyone with
         // the link can view`, a move into `/Public/`) publishes it: a send to everyone outside. A chat channel made
         // public is open to the workspace, not to the internet.

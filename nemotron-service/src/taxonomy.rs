@@ -186,6 +186,7 @@ const VERBS: &[(&str, VerbClass, Reversibility, f32)] = &[
     ("stop", VerbClass::Execute, Fully, 0.7),
     ("shutdown", VerbClass::Execute, Partially, 0.7),
     ("grant", VerbClass::Admin, Partially, 0.75),
+    ("delegate", VerbClass::Admin, Partially, 0.75),
     ("revoke", VerbClass::Admin, Partially, 0.75),
     ("invite", VerbClass::Admin, Partially, 0.7),
     ("disable", VerbClass::Admin, Partially, 0.7),
