@@ -339,13 +339,8 @@ fn pause_freezes_every_process_and_resume_thaws_them() {
     assert_clean(rt.root(), &id, bundle.path());
 }
 
-#[test]
-fn ps_lists_the_real_pids() {
-    let rt = Runtime::new();
-    let bundle = Bundle::new(&["sleep", "300"]);
-    let id = unique_id("ps");
-    rt.start_detached(&id, bundle.path());
-    let init = rt.pid(&id);
+/// Starts `sleep 301` in `id` with `exec --detach` and returns its pid.
+fn exec_sleep_detached(rt: &Runtime, id: &str) -> i64 {
     let dir = tempfile::tempdir().unwrap();
     let pid_file = dir.path().join("p");
     rt.ok(&[
@@ -353,15 +348,25 @@ fn ps_lists_the_real_pids() {
         "--detach",
         "--pid-file",
         pid_file.to_str().unwrap(),
-        &id,
+        id,
         "sleep",
         "301",
     ]);
-    let exec_pid: i64 = fs::read_to_string(&pid_file)
+    fs::read_to_string(&pid_file)
         .unwrap()
         .trim()
         .parse()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn ps_lists_the_real_pids() {
+    let rt = Runtime::new();
+    let bundle = Bundle::new(&["sleep", "300"]);
+    let id = unique_id("ps");
+    rt.start_detached(&id, bundle.path());
+    let init = rt.pid(&id);
+    let exec_pid = exec_sleep_detached(&rt, &id);
 
     let pids: Vec<i64> = serde_json::from_str(&rt.ok(&["ps", "--format", "json", &id])).unwrap();
     assert!(
@@ -379,8 +384,8 @@ fn ps_lists_the_real_pids() {
     rt.ok(&["delete", "--force", &id]);
 }
 
-/// Every cgroup hierarchy that has controllers, as `/proc/PID/cgroup` lists it for `pid`:
-/// `(controllers, path)`.
+/// Every cgroup hierarchy but the named ones (`name=systemd`), as `/proc/PID/cgroup` lists
+/// them for `pid`: `(controllers, path)`.
 fn cgroups_of(pid: i64) -> Vec<(String, String)> {
     fs::read_to_string(format!("/proc/{pid}/cgroup"))
         .unwrap()
@@ -402,22 +407,7 @@ fn the_init_and_exec_processes_are_in_every_controllers_cgroup() {
     let bundle = Bundle::new(&["sleep", "300"]);
     let id = unique_id("cgroups");
     rt.start_detached(&id, bundle.path());
-    let dir = tempfile::tempdir().unwrap();
-    let pid_file = dir.path().join("p");
-    rt.ok(&[
-        "exec",
-        "--detach",
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &id,
-        "sleep",
-        "301",
-    ]);
-    let exec_pid: i64 = fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let exec_pid = exec_sleep_detached(&rt, &id);
     let want = format!("/{}", rt.cgroups_path(&id));
     let v1 = Path::new("/sys/fs/cgroup/memory/tasks").exists();
     for pid in [rt.pid(&id) as i64, exec_pid] {
