@@ -210,13 +210,11 @@ impl ActionFacts {
                 .any(|w| words.contains(&singular(w).as_str()))
         };
         let adds_someone = content.intent(Intent::Invite).is_some();
-        // A calendar's own access (`calendar.delegate_access`, `share_calendar`) is access.
+        // On a calendar, only its own access (`calendar.delegate_access`, `share_calendar`) is.
         let invites = adds_someone
-            && if kind == "calendar" {
-                names(&["access", "delegate", "delegation", "permission", "calendar"])
-            } else {
-                !names(&["event", "meeting", "invite", "invitation"])
-            };
+            && !names(&["event", "meeting", "invite", "invitation"])
+            && (kind != "calendar"
+                || names(&["access", "delegate", "delegation", "permission", "calendar"]));
         // Making something public (`set the repository's visibility to public`, `anyone with
         // the link can view`, a move into `/Public/`) publishes it: a send to everyone outside. A chat channel made
         // public is open to the workspace, not to the internet.
@@ -235,15 +233,19 @@ impl ActionFacts {
         // changing someone's bank details where the text names an outside address (`update
         // Priya's payroll bank details … the request came from priya.r@gmail.com`), sends the
         // money to an account no one has paid before.
-        let outside = |external_kind: fn(&SignalKind) -> bool| {
-            content.signals.iter().any(|s| external_kind(&s.kind))
-        };
-        let foreign_account = outside(|k| matches!(k, SignalKind::Account { external: true, .. }))
-            || (content.intent(Intent::ChangeBankDetails).is_some()
-                && outside(|k| matches!(k, SignalKind::Address { external: true })));
+        let account_abroad = content
+            .signals
+            .iter()
+            .any(|s| matches!(s.kind, SignalKind::Account { external: true, .. }));
+        let outside_address = content
+            .signals
+            .iter()
+            .any(|s| matches!(s.kind, SignalKind::Address { external: true }));
+        let redirects_pay = account_abroad
+            || (content.intent(Intent::ChangeBankDetails).is_some() && outside_address);
         let changes_payee = verb_meaning(&api.verb).is_some_and(|m| m.class == VerbClass::Modify)
             && (names(&["payee", "beneficiary"])
-                || foreign_account
+                || redirects_pay
                 || (names(&["payout", "settlement", "remittance"])
                     && names(&["account", "bank", "detail", "iban"])));
         let verb_meaning = api_verb_meaning(&api).map(|m| {
@@ -258,10 +260,10 @@ impl ActionFacts {
                     Some((VerbClass::Send, Irreversible))
                 }
                 // Changing a record to an account the text calls new (`update the vendor
-                // master: settlements must now be made to…`) or to one abroad changes where
-                // money goes.
+                // master: settlements must now be made to…`), to one abroad, or as someone
+                // outside asked, changes where money goes.
                 VerbClass::Modify
-                    if content.intent(Intent::NewPayee).is_some() || foreign_account =>
+                    if content.intent(Intent::NewPayee).is_some() || redirects_pay =>
                 {
                     Some((VerbClass::Pay, Irreversible))
                 }
