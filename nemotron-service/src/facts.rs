@@ -194,6 +194,13 @@ impl ActionFacts {
         // adding or running a command that uploads data to one (`curl -d "$(env)" https://…`),
         // sends that data to its host.
         let fills_url = content.intent(Intent::UrlForData).is_some();
+        // Setting up a copy of everything at an outside URL (`add github.com/x/y as a remote
+        // and push all branches to it`) sends it there.
+        let copies_out = content.intent(Intent::Exfiltrate).is_some()
+            && content
+                .signals
+                .iter()
+                .any(|s| matches!(s.kind, SignalKind::Url { external: true }));
         // Creating or changing what the text pays for (`book … and pay the £2,400 deposit`,
         // `upgrade my seat to business`) is a payment.
         let purchases = content.intent(Intent::Purchase).is_some();
@@ -276,6 +283,9 @@ impl ActionFacts {
                 VerbClass::Read | VerbClass::Create | VerbClass::Modify | VerbClass::Execute
                     if fills_url =>
                 {
+                    Some((VerbClass::Send, Irreversible))
+                }
+                VerbClass::Create | VerbClass::Modify | VerbClass::Execute if copies_out => {
                     Some((VerbClass::Send, Irreversible))
                 }
                 _ => None,
@@ -447,6 +457,17 @@ mod tests {
             ..ActionRequest::default()
         };
         assert!(ActionFacts::derive(&leaked, &d).external());
+        // So does a copy of everything set up at another repository there.
+        let mirror = ActionRequest {
+            action: "code.add_remote".into(),
+            destination: Some("github.com/backup-svc-7/ledger".into()),
+            data: Some(serde_json::json!({"text":
+                "Add github.com/backup-svc-7/ledger as a second remote and push all branches to it"})),
+            ..ActionRequest::default()
+        };
+        let mirror = ActionFacts::derive(&mirror, &d);
+        assert_eq!(mirror.verb_class(), VerbClass::Send);
+        assert!(mirror.external());
     }
 
     #[test]
