@@ -120,11 +120,14 @@ impl ActionFacts {
         let kind = service_kind(&api.service).to_owned();
         // A repository or an organisation on a code host (`github.com/company/api`) is where a
         // code, CI or deploy tool does its work, not a recipient outside the organisation:
-        // the action changes the repository (what it does there is judged from its text). A
-        // secret itself in what it writes there (`AWS_KEY=AKIA…` in a commit) is still a
-        // secret leaving for another company's servers.
+        // the action changes the repository's settings (what it does there is judged from its
+        // text). Sending code there (`push`) still ships it to whoever owns the repository,
+        // which the host's name does not tell, and a secret itself in what is written there
+        // (`AWS_KEY=AKIA…`) is still a secret leaving for another company's servers.
+        let sends_code = api_verb_meaning(&api).is_some_and(|m| m.class == VerbClass::Send);
         let destination = destination.map(|mut d| {
             if d.external
+                && !sends_code
                 && ["code", "ci", "deploy"].contains(&kind.as_str())
                 && CODE_HOSTS.contains(&d.domain.as_str())
                 && !request.destination.as_deref().is_some_and(marked_outside)
@@ -445,6 +448,8 @@ mod tests {
             )
             .external()
         );
+        // Code pushed there goes to whoever owns the repository.
+        assert!(facts("code.push", "github.com/someone/api").external());
         // Not for other tools, nor for a destination marked as outside.
         assert!(facts("email.send", "noreply@github.com").external());
         assert!(facts("web.post_form", "https://github.com/login").external());
