@@ -297,7 +297,8 @@ fn unbounded_re() -> &'static Regex {
         r"(?i)\b(?:as much (?:money )?as (?:possible|you can)|the (?:entire|whole|full) (?:balance|amount)|all (?:the |of the )?(?:money|funds|balance)|(?:entire|whole) balance|maximum amount)\b",
     )
 }
-fn email_re() -> &'static Regex {
+/// An email address, with its domain as `domain`.
+pub(crate) fn email_re() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     regex(
         &R,

@@ -473,15 +473,10 @@ fn copied_addresses(data: &serde_json::Value, out: &mut Vec<String>) {
 
 /// Every email address in `data`'s strings, lower-cased, in order of appearance.
 fn addresses_in(data: &serde_json::Value, out: &mut Vec<String>) {
-    static ADDRESS: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let address = ADDRESS.get_or_init(|| {
-        regex::Regex::new(r"(?i)\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b")
-            .expect("a valid pattern")
-    });
     match data {
         serde_json::Value::String(s) => {
             out.extend(
-                address
+                crate::content::email_re()
                     .find_iter(s)
                     .map(|m| m.as_str().to_ascii_lowercase()),
             );
