@@ -237,8 +237,9 @@ impl ActionFacts {
             (content.intent(Intent::SharePublicly).is_some() || public_path || public_api)
                 && kind != "chat"
                 && resource_kind != "channel";
-        // Changing a payee's or a beneficiary's details, or the account a business is paid into
-        // (`update_payout_account`, `change_settlement_bank_details`), writing an account
+        // Changing a payee's or a beneficiary's details, the account a business is paid into
+        // (`update_payout_account`, `change_settlement_bank_details`) or anyone's bank details
+        // (`update_employee_bank_details`: whoever is paid is paid there), writing an account
         // abroad into a record (`change the bank details on client C-1088 to IBAN ES91…`), or
         // changing someone's bank details where the text names an outside address (`update
         // Priya's payroll bank details … the request came from priya.r@gmail.com`), sends the
@@ -256,7 +257,7 @@ impl ActionFacts {
         let changes_payee = verb_meaning(&api.verb).is_some_and(|m| m.class == VerbClass::Modify)
             && (names(&["payee", "beneficiary"])
                 || redirects_pay
-                || (names(&["payout", "settlement", "remittance"])
+                || (names(&["payout", "settlement", "remittance", "bank", "iban"])
                     && names(&["account", "bank", "detail", "iban"])));
         let verb_meaning = api_verb_meaning(&api).map(|m| {
             use Reversibility::{Irreversible, PartiallyReversible};
@@ -269,11 +270,11 @@ impl ActionFacts {
                 VerbClass::Modify if delivers && kind == "calendar" && adds_someone => {
                     Some((VerbClass::Send, Irreversible))
                 }
-                // Changing a record to an account the text calls new (`update the vendor
-                // master: settlements must now be made to…`), to one abroad, or as someone
-                // outside asked, changes where money goes.
+                // Changing a payee (above), or a record to an account the text calls new
+                // (`update the vendor master: settlements must now be made to…`), changes
+                // where money goes.
                 VerbClass::Modify
-                    if content.intent(Intent::NewPayee).is_some() || redirects_pay =>
+                    if content.intent(Intent::NewPayee).is_some() || changes_payee =>
                 {
                     Some((VerbClass::Pay, Irreversible))
                 }
@@ -426,6 +427,36 @@ mod tests {
         assert_eq!(asked.verb_class(), VerbClass::Pay);
         let own = update("Update my payroll bank details to sort code 04-00-75, account 19384756");
         assert!(!own.changes_payee);
+    }
+
+    #[test]
+    fn changing_anyones_bank_details_changes_a_payee() {
+        let d = DestinationAnalyzer::new(&[]).with_home_countries(&["GB".into()]);
+        let facts = |action: &str| {
+            let request = ActionRequest {
+                action: action.into(),
+                destination: Some("Employee: Tom Reeves (ID 0417)".into()),
+                data: Some(serde_json::json!({
+                    "text": "Pay this month's salary into sort code 04-00-04, account 38127745"
+                })),
+                ..ActionRequest::default()
+            };
+            ActionFacts::derive(&request, &d)
+        };
+        for action in [
+            "banking.update_employee_bank_details",
+            "payment.change_supplier_bank_account",
+        ] {
+            let f = facts(action);
+            assert!(f.changes_payee, "{action}");
+            assert_eq!(f.verb_class(), VerbClass::Pay, "{action}");
+            assert!(f.external(), "{action}");
+        }
+        let address = facts("hr.update_employee_address");
+        assert!(!address.changes_payee);
+        assert_eq!(address.verb_class(), VerbClass::Modify);
+        let gift_cards = facts("payment.issue_gift_cards");
+        assert_eq!(gift_cards.verb_class(), VerbClass::Pay);
     }
 
     #[test]

@@ -220,9 +220,13 @@ pub fn verb_meaning(verb: &str) -> Option<VerbMeaning> {
 const LIGHT_VERBS: [&str; 5] = ["issue", "make", "initiate", "perform", "do"];
 
 /// Object words that make an API's verb part of the payments family: `send_money`,
-/// `update_scheduled_transaction`, `create_standing_order` and `pay` decide alike.
-const PAYMENT_OBJECTS: [&str; 15] = [
+/// `update_scheduled_transaction`, `create_standing_order`, `issue_gift_cards` and `pay`
+/// decide alike (a gift card or a voucher is money).
+const PAYMENT_OBJECTS: [&str; 18] = [
     "money",
+    "gift",
+    "giftcard",
+    "voucher",
     "credit",
     "payout",
     "disbursement",
