@@ -136,7 +136,8 @@ pub enum SignalKind {
     Intent(Intent),
     /// A word making the action cover everything (`all`, `every`, `entire`).
     Quantity,
-    /// A party the text calls external (`external user`, `external guest`).
+    /// A party the text calls external (`external user`, `external guest`), or a phone
+    /// number it calls new (`text it to my new number`): no one the organisation knows.
     ExternalParty,
     /// A branch everyone builds on, named in the text or the destination (`release/2.4`,
     /// `main`): deleting one deletes the organisation's history.
@@ -526,7 +527,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::BypassControls),
             ),
             (
-                r(r"external (?:users?|guests?|contacts?|collaborators?|vendors?|partners?|recipients?|members?)|(?:slack|teams) connect|shared connect channel|(?:the |a )?(?:vendor|supplier|contractor)'?s (?:\S+ ){0,2}(?:engineers?|support|reps?|representatives?|contacts?|team|agents?)|(?:on|from) the \S+ vendor team|guest (?:users?|accounts?)|temp(?:orary)?[- ]guest\S*"),
+                r(r"external (?:users?|guests?|contacts?|collaborators?|vendors?|partners?|recipients?|members?)|(?:slack|teams) connect|shared connect channel|(?:the |a )?(?:vendor|supplier|contractor)'?s (?:\S+ ){0,2}(?:engineers?|support|reps?|representatives?|contacts?|team|agents?)|(?:on|from) the \S+ vendor team|guest (?:users?|accounts?)|temp(?:orary)?[- ]guest\S*|(?:my|his|her|their|this|a|the) new (?:mobile |phone |personal |whatsapp )?(?:number|phone number|mobile)"),
                 SignalKind::ExternalParty,
             ),
             (
@@ -1501,6 +1502,10 @@ mod tests {
                 "1,146 prescriptions with patient names, NHS numbers and addresses",
                 vec!["text:identity-document"],
             ),
+            (
+                "text the new password and the MFA setup QR to my new number +44 7418 339020",
+                vec!["text:party:external", "text:credential"],
+            ),
         ];
         for (text, want) in cases {
             let k = kinds(&signals(text));
@@ -1517,6 +1522,7 @@ mod tests {
             "Use the usual account for the rent",
             "I've switched banks, please update my salary account",
             "Ask the vendor about their support hours",
+            "Text Sam the rota on his usual number",
         ] {
             let k = kinds(&signals(text));
             assert!(
