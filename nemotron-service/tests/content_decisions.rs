@@ -148,6 +148,15 @@ fn the_text_decides_what_the_name_cannot() {
             "karen.t@example.co.uk",
             "Sorry about the lift. Please email guestcare@company.com and we'll offer you breakfast",
         ),
+        // Its phone lines, and where its staff can be reached.
+        (
+            "karen.t@example.co.uk",
+            "Your itinerary is attached. Our 24-hour emergency line is +44 20 7946 0321.",
+        ),
+        (
+            "karen.t@example.co.uk",
+            "Jacob's report is attached; his tutor Ms Green can be reached on 01632 960 118.",
+        ),
     ] {
         assert_eq!(
             decide(&s, action("email.send", Some(to), text)).0,
@@ -155,6 +164,16 @@ fn the_text_decides_what_the_name_cannot() {
             "{text}"
         );
     }
+    // Someone else's number sent out is still personal data.
+    let (outcome, _) = decide(
+        &s,
+        action(
+            "email.send",
+            Some("karen.t@example.co.uk"),
+            "The tenant in flat 4 is on +44 20 7946 0999, call him directly",
+        ),
+    );
+    assert_eq!(outcome, Outcome::Deny);
     // Several of the organisation's addresses sent out are a directory: personal data.
     let (outcome, _) = decide(
         &s,

@@ -15,7 +15,7 @@
 //!   semantic verdict on the text of `data` ([`super::semantic`]) raises them too.
 //! - The recipients' own addresses (the destination) in `data` are where data goes, not
 //!   personal data sent: they are not scanned, nor is a single address of the organisation's
-//!   own (its contact point).
+//!   own (its contact point), nor a phone number given as where to reach it or its staff.
 //! - Compliance: GDPR for personal data, HIPAA for health data, PCI-DSS for card data, SOC 2
 //!   for credentials, security and infrastructure systems, access changes and destruction of
 //!   confidential data.
@@ -269,6 +269,9 @@ impl EmbeddedEngine {
             if !recipients.is_empty() {
                 copied_addresses(data, &mut addressed);
             }
+            // A number given as where to reach the organisation or its staff (`our 24-hour
+            // emergency line is …`, `Ms Green can be reached on …`) is its contact point too.
+            contact_numbers(data, &mut addressed);
             // One address of the organisation's own in the text is where it asks to be
             // reached (`invite her to email guestcare@company.com`, `agent contact: priya@…`),
             // not personal data; several are a directory.
@@ -467,6 +470,27 @@ fn copied_addresses(data: &serde_json::Value, out: &mut Vec<String>) {
         }
         serde_json::Value::Array(items) => items.iter().for_each(|v| copied_addresses(v, out)),
         serde_json::Value::Object(map) => map.values().for_each(|v| copied_addresses(v, out)),
+        _ => {}
+    }
+}
+
+/// The phone numbers `data`'s text gives as where to reach the organisation or someone at it
+/// (`our 24-hour emergency line is +44 20 7946 0321`, `can be reached on 01632 960 118`),
+/// added to `out`.
+fn contact_numbers(data: &serde_json::Value, out: &mut Vec<String>) {
+    static CONTACT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let contact = CONTACT.get_or_init(|| {
+        regex::Regex::new(
+            r"(?i)\b(?:(?:our|the (?:office|school|practice|surgery|branch|team|clinic|agency)(?:'s)?) (?:[\w-]+ ){0,3}?(?:line|number|phone|helpline|hotline|switchboard|desk)|can be reached|call us|ring us|contact us|reach us)(?: is| on| at|:)?\s*(\+?\d[\d ()-]{7,18}\d)",
+        )
+        .expect("a valid pattern")
+    });
+    match data {
+        serde_json::Value::String(s) => {
+            out.extend(contact.captures_iter(s).map(|c| c[1].to_owned()));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| contact_numbers(v, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| contact_numbers(v, out)),
         _ => {}
     }
 }
