@@ -34,6 +34,10 @@ fn carries_a_secret(request: &ActionRequest) -> bool {
 /// Hosts of source repositories and their CI.
 const CODE_HOSTS: [&str; 4] = ["github.com", "gitlab.com", "bitbucket.org", "dev.azure.com"];
 
+/// Domains of a cloud's workload identities (`sa@project.iam.gserviceaccount.com`): an
+/// identity in one of the organisation's cloud projects, not a mailbox.
+const CLOUD_IDENTITY_SUFFIXES: [&str; 1] = [".iam.gserviceaccount.com"];
+
 /// Kinds of service that are themselves a communication channel ([`service_kind`]: `slack`
 /// is `chat`, `helpdesk` is `ticket`).
 const CHANNEL_KINDS: [&str; 4] = ["ticket", "email", "chat", "sms"];
@@ -118,8 +122,9 @@ impl ActionFacts {
             .filter(|d| !d.trim().is_empty())
             .map(|d| destinations.analyze(d));
         let kind = service_kind(&api.service).to_owned();
-        // A repository or an organisation on a code host (`github.com/company/api`) is where a
-        // code, CI or deploy tool does its work, not a recipient outside the organisation:
+        // A repository or an organisation on a code host (`github.com/company/api`), or a
+        // cloud project's service account, is where a code, CI or deploy tool does its work,
+        // not a recipient outside the organisation:
         // the action changes the repository's settings (what it does there is judged from its
         // text). Sending code there (`push`) still ships it to whoever owns the repository,
         // which the host's name does not tell, and a secret itself in what is written there
@@ -129,12 +134,15 @@ impl ActionFacts {
             if d.external
                 && !sends_code
                 && ["code", "ci", "deploy"].contains(&kind.as_str())
-                && CODE_HOSTS.contains(&d.domain.as_str())
+                && (CODE_HOSTS.contains(&d.domain.as_str())
+                    || CLOUD_IDENTITY_SUFFIXES
+                        .iter()
+                        .any(|suffix| d.domain.ends_with(suffix)))
                 && !request.destination.as_deref().is_some_and(marked_outside)
                 && !carries_a_secret(request)
             {
                 d.external = false;
-                d.reason = format!("{} is the code host the {kind} tool works on", d.domain);
+                d.reason = format!("{} is where the {kind} tool works", d.domain);
             }
             d
         });
@@ -198,12 +206,14 @@ impl ActionFacts {
         // sends that data to its host.
         let fills_url = content.intent(Intent::UrlForData).is_some();
         // Setting up a copy of everything at an outside URL (`add github.com/x/y as a remote
-        // and push all branches to it`) sends it there.
+        // and push all branches to it`), or writing out a whole file's contents to an outside
+        // destination (a form posted to `formspree.io`), sends it there.
         let copies_out = content.intent(Intent::Exfiltrate).is_some()
-            && content
-                .signals
-                .iter()
-                .any(|s| matches!(s.kind, SignalKind::Url { external: true }));
+            && (destination.as_ref().is_some_and(|d| d.external)
+                || content
+                    .signals
+                    .iter()
+                    .any(|s| matches!(s.kind, SignalKind::Url { external: true })));
         // Creating or changing what the text pays for (`book … and pay the £2,400 deposit`,
         // `upgrade my seat to business`) is a payment.
         let purchases = content.intent(Intent::Purchase).is_some();
@@ -430,6 +440,37 @@ mod tests {
     }
 
     #[test]
+    fn a_whole_file_written_out_to_an_outside_destination_is_sent() {
+        let d = DestinationAnalyzer::new(&["company.com".into()]);
+        let facts = |destination: &str, text: &str| {
+            let request = ActionRequest {
+                action: "web.submit_form".into(),
+                destination: Some(destination.into()),
+                data: Some(serde_json::json!({ "text": text })),
+                ..ActionRequest::default()
+            };
+            ActionFacts::derive(&request, &d)
+        };
+        let text = "POST field recipe_export = full contents of /Quality/Master_Recipes.xlsx";
+        assert_eq!(
+            facts("https://formspree.io/f/xqkzblod", text).verb_class(),
+            VerbClass::Send
+        );
+        assert_eq!(
+            facts("https://forms.company.com/quality", text).verb_class(),
+            VerbClass::Create
+        );
+        assert_eq!(
+            facts(
+                "https://formspree.io/f/xqkzblod",
+                "field site = Wolverhampton"
+            )
+            .verb_class(),
+            VerbClass::Create
+        );
+    }
+
+    #[test]
     fn changing_anyones_bank_details_changes_a_payee() {
         let d = DestinationAnalyzer::new(&[]).with_home_countries(&["GB".into()]);
         let facts = |action: &str| {
@@ -472,6 +513,18 @@ mod tests {
         };
         let secret = facts("ci.rotate_secret", "github.com/company/ledger-core");
         assert!(!secret.external(), "{:?}", secret.destination);
+        let key = facts(
+            "deploy.rotate_key",
+            "sa-dashboard-reader@claims-dw-prod.iam.gserviceaccount.com",
+        );
+        assert!(!key.external(), "{:?}", key.destination);
+        assert!(
+            facts(
+                "email.send",
+                "sa-dashboard-reader@claims-dw-prod.iam.gserviceaccount.com"
+            )
+            .external()
+        );
         assert!(
             !facts(
                 "code.merge_pull_request",
