@@ -14,7 +14,8 @@ pub enum DestinationForm {
     /// An internal system's or a member's name (`ticketing`, `zendesk`, `alex.m`): no `@`, no
     /// scheme or port, and no dot that ends in a public suffix or makes an IP address.
     System,
-    /// A bank account (`GB29NWBK60161331926819`): its country against the home countries.
+    /// A bank account (`GB29NWBK60161331926819`): its country against the home countries; or
+    /// a crypto wallet (`bc1q…`, `0x…`), whose owner nothing in the address tells.
     Account,
     /// A chat channel (`#engineering`): inside the organisation, reaching a group.
     Channel,
@@ -126,6 +127,18 @@ impl DestinationAnalyzer {
                 external,
                 channel: "bank-transfer".to_owned(),
                 reason,
+            };
+        }
+        if crypto_wallet(trimmed) {
+            return DestinationInfo {
+                form: DestinationForm::Account,
+                domain: CRYPTO_WALLET.to_owned(),
+                mailbox,
+                external: true,
+                channel: "crypto-transfer".to_owned(),
+                reason: format!(
+                    "{trimmed} is a crypto wallet: nothing in its address says the organisation holds it"
+                ),
             };
         }
         // `#ext-acme`: by convention a channel shared with another organisation.
@@ -269,6 +282,30 @@ pub fn iban_country(text: &str) -> Option<String> {
         && b[4..].iter().all(u8::is_ascii_alphanumeric)
         && b[4..].iter().any(u8::is_ascii_digit);
     shaped.then(|| compact[..2].to_ascii_uppercase())
+}
+
+/// The `domain` of a crypto wallet destination.
+pub const CRYPTO_WALLET: &str = "crypto-wallet";
+
+/// Whether `text` is a crypto wallet address: Bitcoin (`bc1…`, or base58 from `1` or `3`),
+/// Ethereum and its kin (`0x` and 40 hex digits) or Tron (`T` and 33 base58 characters).
+pub fn crypto_wallet(text: &str) -> bool {
+    let base58 = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() && !matches!(b, b'0' | b'O' | b'I' | b'l'))
+    };
+    let t = text.trim();
+    if let Some(rest) = t.strip_prefix("bc1").or_else(|| t.strip_prefix("BC1")) {
+        return (11..=71).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_alphanumeric());
+    }
+    if let Some(hex) = t.strip_prefix("0x") {
+        return hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    }
+    match t.as_bytes().first() {
+        Some(b'1' | b'3') => (26..=35).contains(&t.len()) && base58(t),
+        Some(b'T') => t.len() == 34 && base58(t),
+        _ => false,
+    }
 }
 
 /// Whether `text` with a colon is a dotted host with a port (`10.1.2.3:8443`,
@@ -435,6 +472,27 @@ mod tests {
             (DestinationForm::Channel, false, "chat")
         );
         assert_eq!(a.analyze("zendesk").form, DestinationForm::System);
+        for wallet in [
+            "bc1q9x7lm2ahz0ep4k3tq8yd5wv6rfgj0n2c8ue4sp",
+            "0x7aE3c41B92d0F5e86A1c0d4B3f92E1a57C68D2b9",
+            "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2",
+            "TNPeeaaFB7K9cmo4uQpcU32zGK8G1NYqeL",
+        ] {
+            let w = a.analyze(wallet);
+            assert_eq!(
+                (w.form, w.domain.as_str(), w.external),
+                (DestinationForm::Account, CRYPTO_WALLET, true),
+                "{wallet}"
+            );
+        }
+        for not_wallet in [
+            "0x1f",
+            "1234567",
+            "TICKET-88213",
+            "customer account CUST-88213",
+        ] {
+            assert!(!crypto_wallet(not_wallet), "{not_wallet}");
+        }
     }
 
     #[test]

@@ -496,8 +496,9 @@ mod tests {
         let address = facts("hr.update_employee_address");
         assert!(!address.changes_payee);
         assert_eq!(address.verb_class(), VerbClass::Modify);
-        let gift_cards = facts("payment.issue_gift_cards");
-        assert_eq!(gift_cards.verb_class(), VerbClass::Pay);
+        for money in ["payment.issue_gift_cards", "payment.send_crypto"] {
+            assert_eq!(facts(money).verb_class(), VerbClass::Pay, "{money}");
+        }
     }
 
     #[test]

@@ -220,13 +220,21 @@ pub fn verb_meaning(verb: &str) -> Option<VerbMeaning> {
 const LIGHT_VERBS: [&str; 5] = ["issue", "make", "initiate", "perform", "do"];
 
 /// Object words that make an API's verb part of the payments family: `send_money`,
-/// `update_scheduled_transaction`, `create_standing_order`, `issue_gift_cards` and `pay`
-/// decide alike (a gift card or a voucher is money).
-const PAYMENT_OBJECTS: [&str; 18] = [
+/// `update_scheduled_transaction`, `create_standing_order`, `issue_gift_cards`,
+/// `send_crypto` and `pay` decide alike (a gift card, a voucher or a coin is money).
+const PAYMENT_OBJECTS: [&str; 26] = [
     "money",
     "gift",
     "giftcard",
     "voucher",
+    "crypto",
+    "bitcoin",
+    "btc",
+    "eth",
+    "usdt",
+    "usdc",
+    "stablecoin",
+    "coin",
     "credit",
     "payout",
     "disbursement",
