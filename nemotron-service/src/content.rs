@@ -275,11 +275,71 @@ fn walk(value: &serde_json::Value, path: &str, visit: &mut dyn FnMut(&str, &str)
     }
 }
 
-/// `pattern` compiled with its word boundaries (`\b`) in ASCII. A Unicode word boundary makes
-/// the regex crate's fast engine give up on a text with any non-ASCII character (a `£`, a `€`,
-/// an accent) and fall back to its slowest one; the words sought are English.
+/// The most memory the regex crate's lazy DFA may use for one content pattern on one thread.
+/// The phrase lists of controls switched off are long alternations with bounded gaps
+/// (`(?:\S+ ){0,4}?`): on the probe texts they need about 10 MiB of states, and with the
+/// crate's default of 2 MiB the engine kept clearing its cache and fell back to its slowest
+/// one, 30 times slower (108 µs against 3.6 µs a text for the longest pattern).
+const DFA_CACHE_BYTES: usize = 16 << 20;
+
+/// `pattern` compiled with its word boundaries (`\b`), word characters (`\w`), digits (`\d`)
+/// and white space (`\s`, `\S`) in ASCII. A Unicode word boundary makes the regex crate's fast engine give up on a text with
+/// any non-ASCII character (a `£`, a `€`, an accent) and fall back to its slowest one, and a
+/// Unicode `\w` is thousands of ranges, which multiplies the states the fast engine builds for
+/// every `\w*`; the words sought are English. The fast engine may build up to
+/// [`DFA_CACHE_BYTES`] of states per pattern and thread.
 fn compile(pattern: &str) -> Regex {
-    Regex::new(&pattern.replace(r"\b", r"(?-u:\b)")).expect("content patterns are valid")
+    regex::RegexBuilder::new(&ascii_classes(pattern))
+        .dfa_size_limit(DFA_CACHE_BYTES)
+        .build()
+        .expect("content patterns are valid")
+}
+
+/// `pattern` with `\b`, `\w`, `\d`, `\s` and `\S` made ASCII: `(?-u:\b)` (and `\S` as any
+/// character but ASCII white space) outside a bracketed class, and the ranges themselves
+/// (`0-9A-Za-z_`, `0-9`) inside one.
+fn ascii_classes(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 64);
+    let mut chars = pattern.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let Some(next) = chars.next() else {
+                    out.push(c);
+                    break;
+                };
+                match (next, in_class) {
+                    ('b' | 'w' | 'd' | 's', false) => out.push_str(&format!("(?-u:\\{next})")),
+                    ('S', false) => out.push_str(r"[^\t\n\x0B\x0C\r ]"),
+                    ('w', true) => out.push_str("0-9A-Za-z_"),
+                    ('d', true) => out.push_str("0-9"),
+                    ('s', true) => out.push_str(r"\t\n\x0B\x0C\r "),
+                    _ => {
+                        out.push(c);
+                        out.push(next);
+                    }
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                // A `]` or `^]` first in a class is a literal `]`.
+                if chars.peek() == Some(&'^') {
+                    out.push(chars.next().expect("peeked"));
+                }
+                if chars.peek() == Some(&']') {
+                    out.push(chars.next().expect("peeked"));
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
@@ -868,6 +928,19 @@ mod tests {
             .signals
             .iter()
             .any(|s| s.kind.detector() == detector)
+    }
+
+    #[test]
+    fn word_digit_and_space_classes_are_ascii() {
+        assert_eq!(
+            ascii_classes(r"\bdisabl\w* (?:\S+ ){0,2}?[\w.-]+\s\d[^\s]\[\w\]"),
+            r"(?-u:\b)disabl(?-u:\w)* (?:[^\t\n\x0B\x0C\r ]+ ){0,2}?[0-9A-Za-z_.-]+(?-u:\s)(?-u:\d)[^\t\n\x0B\x0C\r ]\[(?-u:\w)\]"
+        );
+        // A word with a non-ASCII letter still ends a match at the ASCII word before it.
+        assert!(finds(
+            "Disable the café's MFA now",
+            "intent:bypass-controls"
+        ));
     }
 
     #[test]
