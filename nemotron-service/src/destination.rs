@@ -178,10 +178,12 @@ impl DestinationAnalyzer {
             .filter(|(local, _)| !local.contains('/'))
         {
             mailbox = local.trim_start_matches('<').to_owned();
-            (
-                DestinationForm::Email,
-                domain.trim_end_matches('>').to_owned(),
-            )
+            // The address ends where its domain does (`h.price@company.com mailbox`).
+            let domain = domain
+                .split(|c: char| c.is_whitespace() || matches!(c, '>' | ')' | ',' | ';'))
+                .next()
+                .unwrap_or("");
+            (DestinationForm::Email, domain.to_owned())
         } else if let Some((_, rest)) = lower.split_once("://") {
             let host = rest.split(['/', '?', '#']).next().unwrap_or("");
             let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
@@ -371,6 +373,8 @@ mod tests {
         );
         assert_eq!(d.channel, "email");
         assert!(!a.analyze("ops@mail.company.com").external);
+        assert!(!a.analyze("h.price@company.com mailbox").external);
+        assert_eq!(a.analyze("<jo@gmail.com> (client)").domain, "gmail.com");
         assert!(!a.analyze("https://wiki.company.com/x").external);
         assert!(a.analyze("https://api.hubspot.com/v1").external);
         assert!(!a.analyze("10.1.2.3:8443").external);

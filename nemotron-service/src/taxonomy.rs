@@ -98,6 +98,7 @@ const VERBS: &[(&str, VerbClass, Reversibility, f32)] = &[
     ("schedule", VerbClass::Create, Fully, 0.75),
     ("update", VerbClass::Modify, Partially, 0.75),
     ("modify", VerbClass::Modify, Partially, 0.75),
+    ("amend", VerbClass::Modify, Partially, 0.75),
     ("edit", VerbClass::Modify, Partially, 0.75),
     ("change", VerbClass::Modify, Partially, 0.75),
     ("alter", VerbClass::Modify, Partially, 0.75),
@@ -180,6 +181,7 @@ const VERBS: &[(&str, VerbClass, Reversibility, f32)] = &[
     ("apply", VerbClass::Execute, Partially, 0.65),
     ("migrate", VerbClass::Execute, Partially, 0.6),
     ("rollback", VerbClass::Execute, Partially, 0.7),
+    ("rollout", VerbClass::Execute, Partially, 0.7),
     ("install", VerbClass::Execute, Partially, 0.65),
     ("start", VerbClass::Execute, Fully, 0.7),
     ("launch", VerbClass::Execute, Fully, 0.7),
@@ -193,6 +195,8 @@ const VERBS: &[(&str, VerbClass, Reversibility, f32)] = &[
     ("enable", VerbClass::Admin, Partially, 0.7),
     ("suspend", VerbClass::Admin, Partially, 0.7),
     ("approve", VerbClass::Admin, Partially, 0.7),
+    ("authorise", VerbClass::Admin, Partially, 0.7),
+    ("authorize", VerbClass::Admin, Partially, 0.7),
     ("impersonate", VerbClass::Admin, Partially, 0.8),
 ];
 
