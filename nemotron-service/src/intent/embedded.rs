@@ -464,14 +464,7 @@ fn copied_addresses(data: &serde_json::Value, out: &mut Vec<String>) {
         )
         .expect("a valid pattern")
     });
-    match data {
-        serde_json::Value::String(s) => {
-            out.extend(copied.captures_iter(s).map(|c| c[1].to_owned()));
-        }
-        serde_json::Value::Array(items) => items.iter().for_each(|v| copied_addresses(v, out)),
-        serde_json::Value::Object(map) => map.values().for_each(|v| copied_addresses(v, out)),
-        _ => {}
-    }
+    first_groups(data, copied, out);
 }
 
 /// The phone numbers `data`'s text gives as where to reach the organisation or someone at it
@@ -485,12 +478,17 @@ fn contact_numbers(data: &serde_json::Value, out: &mut Vec<String>) {
         )
         .expect("a valid pattern")
     });
+    first_groups(data, contact, out);
+}
+
+/// The first group of every match of `re` in `data`'s strings, added to `out`.
+fn first_groups(data: &serde_json::Value, re: &regex::Regex, out: &mut Vec<String>) {
     match data {
         serde_json::Value::String(s) => {
-            out.extend(contact.captures_iter(s).map(|c| c[1].to_owned()));
+            out.extend(re.captures_iter(s).map(|c| c[1].to_owned()));
         }
-        serde_json::Value::Array(items) => items.iter().for_each(|v| contact_numbers(v, out)),
-        serde_json::Value::Object(map) => map.values().for_each(|v| contact_numbers(v, out)),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| first_groups(v, re, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| first_groups(v, re, out)),
         _ => {}
     }
 }
