@@ -33,6 +33,8 @@ pub enum Detector {
     SlackToken,
     /// A Google API key (`AIza…`).
     GoogleApiKey,
+    /// A Hugging Face access token (`hf_…`).
+    HuggingFaceToken,
     /// A Stripe secret or restricted key (`sk_live_…`).
     StripeKey,
     /// An OpenAI-style secret key (`sk-…`).
@@ -72,6 +74,7 @@ impl Detector {
             Detector::GithubToken => "github-token",
             Detector::SlackToken => "slack-token",
             Detector::GoogleApiKey => "google-api-key",
+            Detector::HuggingFaceToken => "huggingface-token",
             Detector::StripeKey => "stripe-key",
             Detector::OpenaiKey => "openai-key",
             Detector::Jwt => "jwt",
@@ -102,6 +105,7 @@ impl Detector {
             | Detector::GithubToken
             | Detector::SlackToken
             | Detector::GoogleApiKey
+            | Detector::HuggingFaceToken
             | Detector::StripeKey
             | Detector::OpenaiKey
             | Detector::Jwt

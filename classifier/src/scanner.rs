@@ -156,6 +156,12 @@ const PATTERNS: &[Pattern] = &[
         check: |_| Some(0.9),
     },
     Pattern {
+        detector: Detector::HuggingFaceToken,
+        regex: r"(?-u:\b)hf_[A-Za-z0-9]{30,40}(?-u:\b)",
+        group: 0,
+        check: |_| Some(0.9),
+    },
+    Pattern {
         detector: Detector::StripeKey,
         regex: r"(?-u:\b)[sr]k_(?:live|test)_[0-9A-Za-z]{16,247}(?-u:\b)",
         group: 0,
@@ -356,6 +362,7 @@ fn mask(detector: Detector, matched: &str) -> String {
         | Detector::GithubToken
         | Detector::SlackToken
         | Detector::GoogleApiKey
+        | Detector::HuggingFaceToken
         | Detector::StripeKey
         | Detector::OpenaiKey
         | Detector::Jwt
@@ -448,12 +455,20 @@ mod tests {
     #[test]
     fn credentials_are_found() {
         let text = "key AKIAIOSFODNN7EXAMPLE token ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789 \
-                    password=hunter22 Authorization: Bearer abcdefghijklmnop1234";
+                    password=hunter22 Authorization: Bearer abcdefghijklmnop1234 \
+                    hf_qXrTmLpA82kZvNw4YbeCd91JfHsUo7Gt";
         let kinds: Vec<_> = found(text).into_iter().map(|f| f.0).collect();
         assert_eq!(
             kinds,
-            vec!["aws-access-key", "github-token", "secret", "bearer-token"]
+            vec![
+                "aws-access-key",
+                "github-token",
+                "secret",
+                "bearer-token",
+                "huggingface-token"
+            ]
         );
+        assert!(found("see hf_hub_download in the docs").is_empty());
         let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----\ntail";
         let f = Scanner::global().scan(pem);
         assert_eq!(f.len(), 1);
