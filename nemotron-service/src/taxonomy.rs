@@ -273,8 +273,9 @@ const BOOKING_OBJECTS: [&str; 10] = [
 ];
 /// Object words that make an API's verb an access change (`update_user_role`,
 /// `add_collaborator`, `add_deploy_key`).
-const ACCESS_OBJECTS: [&str; 8] = [
+const ACCESS_OBJECTS: [&str; 9] = [
     "key",
+    "owner",
     "role",
     "collaborator",
     "member",
