@@ -873,13 +873,13 @@ fn negated(before: &str) -> bool {
 }
 
 /// Whether the words before an identity document say it was what someone's identity was
-/// checked against, not what is sent (`we verified your identity using your tenancy
-/// reference and date of birth`).
+/// checked against, or is to be shown in person, not what is sent (`we verified your identity
+/// using your tenancy reference and date of birth`, `please bring your passport`).
 fn checked_against(before: &str) -> bool {
     static R: OnceLock<Regex> = OnceLock::new();
     regex(
         &R,
-        r"(?i)\b(?:verif\w*|confirm\w*|check\w*) (?:\S+ ){0,2}?identity (?:using|with|by|against|via) [^.\n]{0,60}$",
+        r"(?i)\b(?:verif\w*|confirm\w*|check\w*) (?:\S+ ){0,2}?identity (?:using|with|by|against|via) [^.\n]{0,60}$|\b(?:bring|show|present) (?:your |their |his |her )?(?:original |valid )?$",
     )
     .is_match(last_bytes(before, 120))
 }
@@ -1859,6 +1859,10 @@ mod tests {
         ));
         assert!(finds(
             "Please confirm your date of birth and passport number",
+            "text:identity-document"
+        ));
+        assert!(!finds(
+            "Please bring your passport or share code to the induction on 12 June",
             "text:identity-document"
         ));
         for text in [

@@ -184,10 +184,17 @@ impl DestinationAnalyzer {
                 .next()
                 .unwrap_or("");
             (DestinationForm::Email, domain.to_owned())
-        } else if let Some((_, rest)) = lower.split_once("://") {
+        } else if let Some((scheme, rest)) = lower.split_once("://") {
             let host = rest.split(['/', '?', '#']).next().unwrap_or("");
             let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-            (DestinationForm::Url, strip_port(host))
+            // A path in the organisation's own file store (`files://Marketing/…`,
+            // `smb://fileserver/…`) names no host outside. A bucket (`s3://name`) still does:
+            // its name does not say whose it is.
+            if FILE_STORE_SCHEMES.contains(&scheme) && !host.contains('.') {
+                (DestinationForm::System, host.to_owned())
+            } else {
+                (DestinationForm::Url, strip_port(host))
+            }
         } else if names_a_host_and_port(&lower)
             || (lower.split('/').next().is_some_and(|h| h.contains('.')) && names_a_host(&lower))
         {
@@ -286,6 +293,10 @@ pub fn iban_country(text: &str) -> Option<String> {
     shaped.then(|| compact[..2].to_ascii_uppercase())
 }
 
+/// Schemes of a path in a file store (`files://Marketing/…`): with a host that is a single name,
+/// the organisation's own.
+const FILE_STORE_SCHEMES: [&str; 4] = ["file", "files", "smb", "nfs"];
+
 /// The `domain` of a crypto wallet destination.
 pub const CRYPTO_WALLET: &str = "crypto-wallet";
 
@@ -374,6 +385,15 @@ mod tests {
         assert_eq!(d.channel, "email");
         assert!(!a.analyze("ops@mail.company.com").external);
         assert!(!a.analyze("h.price@company.com mailbox").external);
+        assert!(
+            !a.analyze("files://Marketing/BetaInvites/optin.csv")
+                .external
+        );
+        assert!(a.analyze("smb://files.example.net/share").external);
+        assert!(
+            a.analyze("s3://company-analytics-internal/crm-exports")
+                .external
+        );
         assert_eq!(a.analyze("<jo@gmail.com> (client)").domain, "gmail.com");
         assert!(!a.analyze("https://wiki.company.com/x").external);
         assert!(a.analyze("https://api.hubspot.com/v1").external);
