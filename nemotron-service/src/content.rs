@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 use openshell_policy::wire::{ActionRequest, Span};
 use regex::Regex;
 
-use crate::destination::{CRYPTO_WALLET, DestinationAnalyzer, iban_country};
+use crate::destination::{CRYPTO_WALLET, DestinationAnalyzer, crypto_wallet, iban_country};
 
 /// The longest text read from one field, bytes (the rest is not scanned).
 pub const MAX_FIELD_BYTES: usize = 16 * 1024;
@@ -424,7 +424,7 @@ fn posts_data_after_re() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     regex(
         &R,
-        r"^['\x22]?[^\n;|`\s]*[^\n;|`]*?\s(?:(?-i:-d|-F|-T)|--data(?:-\w+)?|--json|--form|--upload-file)(?:[\s=]|$)",
+        r"^[^\n;|`]*?\s(?:(?-i:-d|-F|-T)|--data(?:-\w+)?|--json|--form|--upload-file)(?:[\s=]|$)",
     )
 }
 
@@ -449,11 +449,11 @@ fn ships_secrets_re() -> &'static Regex {
     )
 }
 
-/// A crypto wallet written in a text: Bitcoin's `bc1…` or an Ethereum-style `0x` and 40 hex
-/// digits (other forms are too like other identifiers outside a destination).
+/// A word that may be a crypto wallet written in a text: one starting `bc1` or `0x`, judged by
+/// [`crypto_wallet`] (other forms are too like other identifiers outside a destination).
 fn wallet_re() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
-    regex(&R, r"\b(?:bc1[a-z0-9]{11,71}|0x[0-9a-fA-F]{40})\b")
+    regex(&R, r"\b(?:bc1|0x)[0-9A-Za-z]+\b")
 }
 
 fn iban_re() -> &'static Regex {
@@ -833,7 +833,10 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
             );
         }
     }
-    for m in wallet_re().find_iter(text) {
+    for m in wallet_re()
+        .find_iter(text)
+        .filter(|m| crypto_wallet(m.as_str()))
+    {
         let sample = format!("{}…", &m.as_str()[..6]);
         push(
             out,
