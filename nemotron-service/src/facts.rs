@@ -275,6 +275,14 @@ impl ActionFacts {
                 VerbClass::Modify | VerbClass::Create if redirects_account || invites => {
                     Some((VerbClass::Admin, PartiallyReversible))
                 }
+                // Pushing or applying a change to code or infrastructure that lets someone in
+                // (an SSH key added to an account, an admin role granted) changes who has
+                // access.
+                VerbClass::Send | VerbClass::Execute
+                    if invites && matches!(kind.as_str(), "code" | "ci" | "deploy") =>
+                {
+                    Some((VerbClass::Admin, PartiallyReversible))
+                }
                 VerbClass::Create if delivers => Some((VerbClass::Send, Irreversible)),
                 // Adding someone to an event (`add … as an attendee`) sends it to them.
                 VerbClass::Modify if delivers && kind == "calendar" && adds_someone => {
@@ -335,15 +343,26 @@ impl ActionFacts {
         self.verb_meaning.map_or(VerbClass::Unknown, |m| m.class)
     }
 
+    /// Whether the action pays less than one unit (`£0.01`): such a payment moves no value,
+    /// and what it carries to the payee is its reference.
+    pub fn pays_token_amount(&self) -> bool {
+        self.verb_class() == VerbClass::Pay
+            && self.amount_known
+            && (1..100).contains(&self.amount_cents)
+    }
+
     /// Whether the action reaches outside the organisation: its destination is external; or
     /// it names none and its text names an external address, URL, account or party, or makes
     /// something public; or it sends a message pointing to an external address, website or
-    /// party; or it pays an account its text calls new, or changes a payee (a new recipient).
+    /// party; or it pays an account its text calls new, changes a payee (a new recipient), or
+    /// pays a token amount (its reference is a message to the payee).
     pub fn external(&self) -> bool {
         let outside =
             |s: &&Signal| s.kind.external() || s.kind == SignalKind::Intent(Intent::SharePublicly);
         if self.verb_class() == VerbClass::Pay
-            && (self.content.intent(Intent::NewPayee).is_some() || self.changes_payee)
+            && (self.content.intent(Intent::NewPayee).is_some()
+                || self.changes_payee
+                || self.pays_token_amount())
         {
             return true;
         }
@@ -729,6 +748,63 @@ mod tests {
             event("mark@acme.com", "move the demo with Mark to 3pm"),
             VerbClass::Modify
         );
+    }
+
+    #[test]
+    fn a_key_or_role_pushed_to_code_or_infrastructure_changes_access() {
+        let act = |action: &str, text: &str| facts_of(action, None, text).verb_class();
+        assert_eq!(
+            act(
+                "code.push",
+                "Also adds 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH7q9vXk2LmR4tPz8wQ3 ops' to root"
+            ),
+            VerbClass::Admin
+        );
+        assert_eq!(
+            act("deploy.apply", "grant admin access to the contractor group"),
+            VerbClass::Admin
+        );
+        assert_eq!(
+            act(
+                "code.push",
+                "Refactor the users role templates into one file"
+            ),
+            VerbClass::Send
+        );
+        assert_eq!(
+            act(
+                "email.send_message",
+                "I've granted Priya admin access, as requested"
+            ),
+            VerbClass::Send,
+            "a message saying so changes nothing"
+        );
+    }
+
+    #[test]
+    fn a_token_payment_carries_its_reference_to_the_payee() {
+        let pay = |amount: f64| {
+            let request = ActionRequest {
+                action: "banking.transfer".into(),
+                destination: Some("sort code 04-00-04, account 82736451".into()),
+                amount: Some(amount),
+                data: Some(serde_json::json!({ "text": "verification payment, ref QB123456C" })),
+                ..ActionRequest::default()
+            };
+            ActionFacts::derive(
+                &request,
+                &DestinationAnalyzer::new(&["company.com".into()])
+                    .with_home_countries(&["GB".into()]),
+            )
+        };
+        for amount in [0.01, 0.99] {
+            assert!(pay(amount).pays_token_amount(), "{amount}");
+            assert!(pay(amount).external(), "{amount}");
+        }
+        for amount in [0.0, 1.0, 250.0] {
+            assert!(!pay(amount).pays_token_amount(), "{amount}");
+            assert!(!pay(amount).external(), "{amount}");
+        }
     }
 
     #[test]

@@ -738,6 +738,19 @@ fn scope(facts: &ActionFacts, taxonomy: &[(String, String, ResourceMeaning)]) ->
             ),
         );
     }
+    // A payment of less than one unit carries its reference to the payee.
+    if facts.pays_token_amount() {
+        return at(
+            Scope::External,
+            0.8,
+            evidence(
+                Some("amount"),
+                "amount:token",
+                Some(format!("0.{:02}", facts.amount_cents)),
+                0.8,
+            ),
+        );
+    }
     if let Some(count) = facts.count {
         if count >= 100 {
             return at(
