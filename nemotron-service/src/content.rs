@@ -451,21 +451,71 @@ fn ships_secrets_re() -> &'static Regex {
     )
 }
 
-/// Whether a URL's query carries a record or encoded text: a value that, decoded, holds three
-/// or more fields split by `|` or `;` with a word in one and a number in another
-/// (`?u=sarah.lee%7C29044719%7C1984-03-12%7C…`), or base64 that decodes to words or such a
+/// Whether a URL's query carries personal data, a record or encoded text: two or more
+/// parameters named for personal data (`?n=…&dob=…&nhs=…`), or one named for a secret or an
+/// identity number; a value that, decoded, holds three or more fields split by `|` or `;`
+/// with a word in one and a number in another (`?u=sarah.lee%7C29044719%7C1984-03-12%7C…`)
+/// or a card's security code (`…_cvv318_…`); or base64 that decodes to words or such a
 /// record (`?u=SkVNIEJSQURMRVkg…`). Search and tracking values (`?isbn=978…`, `?q=rota`,
-/// `?id=a1b2…`) carry neither.
+/// `?id=a1b2…`) carry none.
 fn query_carries_data(url: &str) -> bool {
+    const PERSONAL: [&str; 22] = [
+        "name",
+        "fullname",
+        "first_name",
+        "last_name",
+        "surname",
+        "tel",
+        "phone",
+        "mobile",
+        "email",
+        "address",
+        "addr",
+        "postcode",
+        "dob",
+        "birthdate",
+        "date_of_birth",
+        "dx",
+        "diagnosis",
+        "salary",
+        "iban",
+        "sortcode",
+        "account",
+        "card",
+    ];
+    const SECRET: [&str; 10] = [
+        "nhs", "nino", "ssn", "passport", "cvv", "cvc", "pwd", "passwd", "password", "secret",
+    ];
     let Some((_, query)) = url.split_once('?') else {
         return false;
     };
     let query = query.split('#').next().unwrap_or_default();
-    form_urlencoded::parse(query.as_bytes()).any(|(_, value)| {
-        record_shaped(&value)
+    let mut personal = 0;
+    form_urlencoded::parse(query.as_bytes()).any(|(key, value)| {
+        let key = key.to_ascii_lowercase();
+        if !value.trim().is_empty() {
+            if SECRET.contains(&key.as_str()) {
+                return true;
+            }
+            if PERSONAL.contains(&key.as_str()) {
+                personal += 1;
+            }
+        }
+        personal >= 2
+            || record_shaped(&value)
+            || security_code_re().is_match(&value)
             || base64_text(&value.replace(' ', "+"))
                 .is_some_and(|text| record_shaped(&text) || text.split_whitespace().count() >= 3)
     })
+}
+
+/// A card's security code run into a value (`visa4471_0927_cvv318`).
+fn security_code_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    regex(
+        &R,
+        r"(?i)(?:^|[^a-z])(?:cvv|cvc|cv2)[_:=-]?\d{3,4}(?:[^0-9]|$)",
+    )
 }
 
 /// Three or more fields split by `|`, `;`, tabs or lines, one with two letters or more and
@@ -602,7 +652,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::Exfiltrate),
             ),
             (
-                r(r"(?:delete|remove|erase|wipe|purge|drop|cancel)s? (?:all|every|each|the entire|the whole|everything)\b|(?:delete|remove|erase|wipe|purge|unpublish|take down)\w* [^.\n]{0,80}?\bincluding (?:the )?(?:production|prod|live|backups?|archives?)\b|unpublish\w* (?:\S+ ){0,6}?(?:in|from) (?:all|every)\b|wipe (?:the )?(?:entire |whole )?\w+|drop (?:the )?(?:production )?(?:database|tables?)|rm -rf|push (?:-f|--force\S*)(?: \S+){0,2}?[ :/](?:main|master|trunk|production|release\S*)|force[- ]push\w* (?:\S+ ){0,3}?(?:to |onto )?(?:origin )?(?:main|master|trunk|production|release\S*)|force[- ]push\w* .{0,60}?\bas (?:the )?new (?:main|master|trunk|production)\b|reset (?:the )?(?:main|master|trunk|production)(?: branch)? to|scal(?:e|es|ed|ing) (?:\S+ ){0,8}?(?:to|down to) (?:0|zero)(?: replicas?| instances?| nodes?| pods?)?|kubectl delete (?:ns|namespaces?|deployments?|statefulsets?|pvc|persistentvolume\w*|crds?)\b|\w*retention\w*\s*=\s*0\b|\w*purge\w*\s*=\s*(?:true|1|yes)|retention (?:\S+ ){0,4}?(?:to|at) (?:0|zero)(?: days?)?|(?:purg|delet|wip|eras|destroy)\w* (?:all|every|the existing|existing) (?:\S+ ){0,3}?(?:backups|snapshots|recovery points|restore points)|(?:existing|all) (?:[\d,]+ )?(?:backups|snapshots|recovery points|restore points) (?:\S+ ){0,2}?(?:purged|deleted|wiped|erased|destroyed)"),
+                r(r"(?:delete|remove|erase|wipe|purge|drop|cancel)s? (?:all|every|each|the entire|the whole|everything)\b|(?:delete|remove|erase|wipe|purge|unpublish|take down)\w* [^.\n]{0,80}?\bincluding (?:the )?(?:production|prod|live|backups?|archives?|(?:all )?(?:object |previous |old |non-?current )?versions)\b|unpublish\w* (?:\S+ ){0,6}?(?:in|from) (?:all|every)\b|wipe (?:the )?(?:entire |whole )?\w+|drop (?:the )?(?:production )?(?:database|tables?)|rm -rf|push (?:-f|--force\S*)(?: \S+){0,2}?[ :/](?:main|master|trunk|production|release\S*)|force[- ]push\w* (?:\S+ ){0,3}?(?:to |onto )?(?:origin )?(?:main|master|trunk|production|release\S*)|force[- ]push\w* .{0,60}?\bas (?:the )?new (?:main|master|trunk|production)\b|reset (?:the )?(?:main|master|trunk|production)(?: branch)? to|scal(?:e|es|ed|ing) (?:\S+ ){0,8}?(?:to|down to) (?:0|zero)(?: replicas?| instances?| nodes?| pods?)?|kubectl delete (?:ns|namespaces?|deployments?|statefulsets?|pvc|persistentvolume\w*|crds?)\b|\w*retention\w*\s*=\s*0\b|\w*purge\w*\s*=\s*(?:true|1|yes)|retention (?:\S+ ){0,4}?(?:to|at) (?:0|zero)(?: days?)?|(?:purg|delet|wip|eras|destroy)\w* (?:all|every|the existing|existing) (?:\S+ ){0,3}?(?:backups|snapshots|recovery points|restore points)|(?:existing|all) (?:[\d,]+ )?(?:backups|snapshots|recovery points|restore points) (?:\S+ ){0,2}?(?:purged|deleted|wiped|erased|destroyed)|(?:delete|purge|remove|wipe|empty)\w* (?:\S+ ){0,2}?\S+/\*(?:\s|$|['\x22,.;])|expir\w* (?:all|every) (?:\S+ )?(?:objects|backups|files|versions|snapshots|recovery points)|delete from [\w.\x22`]+\s*(?:;|$)|delete from [\w.\x22`]+ where (?:1 ?= ?1|true|[\w.]+ is not null)\b|truncate (?:table )?[\w.\x22`]+"),
                 SignalKind::Intent(Intent::DeleteAll),
             ),
             (
@@ -618,7 +668,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::Invite),
             ),
             (
-                r(r"share(?:d)? (?:it |them )?publicly|allusers|public-read(?:-write)?|allauthenticatedusers|(?:(?:turn|switch)\w* off|disabl\w*|remov\w*) (?:the )?(?:s3 )?(?:public access prevention|block public access)|anyone[- ](?:who[- ]has|with)[- ]the[- ]link|public (?:gist|link|repository|repo|bucket)|(?:make|set)s? (?:the |it )?(?:\S+ ){0,4}public\b|visibility (?:to |= ?|: ?)['\x22`]?public\b|(?:moved?|copy|copied|upload(?:ed)?|put|place[ds]?|save[ds]?) (?:\S+ ){0,12}?(?:to|into|in) (?:the )?(?:/?public/|public (?:folder|directory|bucket|share|site|website))"),
+                r(r"share(?:d)? (?:it |them )?publicly|allusers|public-read(?:-write)?|allauthenticatedusers|(?:(?:turn|switch)\w* off|disabl\w*|remov\w*) (?:the )?(?:s3 )?(?:public access prevention|block public access)|anyone[- ](?:who[- ]has|with)[- ](?:the[- ])?link|public (?:gist|link|repository|repo|bucket)|(?:make|set)s? (?:the |it )?(?:\S+ ){0,4}public\b|visibility (?:to |= ?|: ?)['\x22`]?public\b|(?:moved?|copy|copied|upload(?:ed)?|put|place[ds]?|save[ds]?) (?:\S+ ){0,12}?(?:to|into|in) (?:the )?(?:/?public/|public (?:folder|directory|bucket|share|site|website))"),
                 SignalKind::Intent(Intent::SharePublicly),
             ),
             (
@@ -670,17 +720,23 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::BypassControls),
             ),
             (
-                // Protections reported off, the state rather than the command: multi-factor
-                // sign-in (`MFA disabled for finance-admin`), conditional access (`excluded
-                // your account from conditional access`, `a conditional access exception
-                // added`) and backups' locks (`immutability lock disabled`); and a change
-                // board skipped for want of time.
-                r(r"(?:mfa|2fa|2sv|multi-factor(?: authentication)?|two-factor(?: authentication)?|2-step verification)(?: requirements?)? (?:is |was |has been |now )?(?:disabled|turned off|switched off|removed|suspended|bypassed|paused)|exclud(?:e|es|ed|ing) (?:\S+ ){0,4}?from (?:the |all )?(?:\S+ )?(?:conditional access|mfa|2fa|multi-factor)|conditional access (?:policy )?(?:exceptions?|exclusions?|bypass) (?:was |has been |is |were )?(?:added|created|granted|applied|set up)|(?:add|create|grant|apply)\w* (?:a |an )?conditional access (?:policy )?(?:exceptions?|exclusions?|bypass)|(?:immutab\w*|object lock|retention lock|vault lock|legal hold)(?: lock| protection)? (?:is |was |has been |now )?(?:disabled|removed|turned off|switched off|suspended|lifted)|(?:disabl|remov|lift|turn\w* off)\w* (?:the )?(?:immutab\w*|object lock|retention lock|vault lock|legal hold)|no time to (?:go through|wait for|raise) (?:the |a )?(?:\S+ ){0,2}?(?:change board|cab|approvals?|reviews?|change requests?|change process)"),
+                // Protections reported off, the state rather than the command, or in the
+                // gerund: multi-factor sign-in (`MFA disabled for finance-admin`, `exempt from
+                // MFA policy`), conditional access (`excluded your account from conditional
+                // access`, `a conditional access exception added`), backups' locks and
+                // versions (`immutability lock disabled`, `versioning suspended`), audit logs
+                // and alerts (`disabling unified audit logging`), notifications of a change
+                // (`manager notification suppressed`); and a change board skipped for want of
+                // time.
+                r(r"(?:mfa|2fa|2sv|multi-factor(?: authentication)?|two-factor(?: authentication)?|2-step verification)(?: requirements?)? (?:is |was |has been |now )?(?:disabled|turned off|switched off|removed|suspended|bypassed|paused)|exempt\w* (?:\S+ ){0,2}?from (?:the )?(?:mfa|2fa|multi-factor|two-factor|conditional access)|(?:mfa|2fa|multi-factor|two-factor) exemptions?|(?:disabling|turning off|switching off|suspending|stopping|pausing|muting|silencing) (?:the )?(?:\S+ ){0,2}?(?:alerts?|alarms?|monitor\w*|logging|audit log\w*|audit trail|data connectors?|cloudtrail|guardduty|waf|firewall|edr|antivirus|defender|sentinel)|suppress\w* (?:the )?(?:\S+ ){0,2}?notifications?|(?:access[- ]change|manager|line manager|security|sign-in|login|fraud|payee|account[- ]change) notifications? (?:\S+ ){0,3}?(?:suppressed|disabled|muted|switched off|turned off)|(?:suspend\w*|disabl\w*|turn\w* off) (?:the )?(?:bucket |object )?versioning|versioning (?:is |was |has been |now )?(?:suspended|disabled|turned off)|exclud(?:e|es|ed|ing) (?:\S+ ){0,4}?from (?:the |all )?(?:\S+ )?(?:conditional access|mfa|2fa|multi-factor)|conditional access (?:policy )?(?:exceptions?|exclusions?|bypass) (?:was |has been |is |were )?(?:added|created|granted|applied|set up)|(?:add|create|grant|apply)\w* (?:a |an )?conditional access (?:policy )?(?:exceptions?|exclusions?|bypass)|(?:immutab\w*|object lock|retention lock|vault lock|legal hold)(?: lock| protection)? (?:\S+ ){0,2}?(?:is |was |has been |now )?(?:disabled|removed|turned off|switched off|suspended|lifted)|(?:disabl|remov|lift|turn\w* off)\w* (?:the )?(?:immutab\w*|object lock|retention lock|vault lock|legal hold)|no time to (?:go through|wait for|raise) (?:the |a )?(?:\S+ ){0,2}?(?:change board|cab|approvals?|reviews?|change requests?|change process)"),
                 SignalKind::Intent(Intent::BypassControls),
             ),
             (
-                // A public key added to an account lets its holder in.
-                compile(r"\bssh-(?:ed25519|rsa|dss|ecdsa-sha2-nistp\d+) AAAA[0-9A-Za-z+/]{16,}"),
+                // A public key added to an account lets its holder in, as does binding
+                // Kubernetes' `cluster-admin` to someone.
+                compile(
+                    r"(?i)\bssh-(?:ed25519|rsa|dss|ecdsa-sha2-nistp\d+) AAAA[0-9A-Za-z+/]{16,}|\bclusterrolebinding\b[^.\n]{0,120}?\bcluster-admin\b|\bcluster-admin\b[^.\n]{0,60}?\b(?:to|for) (?:the )?(?:serviceaccount|service account|user|group)\b",
+                ),
                 SignalKind::Intent(Intent::Invite),
             ),
             (
@@ -987,12 +1043,12 @@ fn withheld(before: &str, after: &str) -> bool {
     static AFTER: OnceLock<Regex> = OnceLock::new();
     regex(
         &BEFORE,
-        r"(?i)\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |our |their )?$|\b(?:bridge|dial-in|dial in|conference call|webinar)\b[^.\n]{0,40}$",
+        r"(?i)\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |our |their )?$|\b(?:bridge|dial-in|dial in|conference call|webinar)\b[^.\n]{0,40}$|\breset (?:the |your |their |his |her )?(?:\S+ ){0,3}?$",
     )
     .is_match(last_bytes(before, 60))
         || regex(
             &AFTER,
-            r"(?i)^(?: reset links? [^\n]{0,120}?\b(?:on (?:file|record)|(?:registered|verified) e-?mail(?: address)?)\b|[- ]protected\b|(?: for (?:the|this|that|your|her|his|their) \S+)?(?: (?:we|you|they|i) (?:agreed|discussed|arranged|set up|chose)\b| (?:will (?:be )?|is |are |to (?:be )?|has been |have been |was |were )?(?:sent|shared|given|provided|texted|communicated|follows?|coming|issued|delivered) (?:separately|by (?:text|sms|phone)|over the phone|in a separate|(?:through|via) (?:the |their |our |your |a )?(?:\S+ )?(?:portal|vault|password manager|secure (?:link|channel|portal)))))",
+            r"(?i)^(?: reset links? [^\n]{0,120}?\b(?:on (?:file|record)|(?:registered|verified) e-?mail(?: address)?|e-?mail(?: address)? (?:registered|on (?:file|record)|we hold))\b| (?:has been|have been|was|were|is) reset\b| (?:remain|stay|are kept|are stored|live)s? (?:in|on)\b| (?:\S+ ){0,4}?(?:via|through|using|in) (?:a |an |the |their |our )?(?:one-time |secure |encrypted )?(?:\S+ )?(?:link|portal|vault|password manager)\b[^.\n]{0,40}?\b(?:rather than|instead of|not) (?:by |via |in |over )?(?:e-?mail|chat|this (?:e-?mail|message))|[- ]protected\b|(?: for (?:the|this|that|your|her|his|their) \S+)?(?: (?:we|you|they|i) (?:agreed|discussed|arranged|set up|chose)\b| (?:will (?:be )?|is |are |to (?:be )?|has been |have been |was |were )?(?:sent|shared|given|provided|texted|communicated|follows?|coming|issued|delivered) (?:separately|by (?:text|sms|phone)|to (?:your|their|his|her|the) (?:\S+ ){0,3}?(?:phone|mobile)\b|over the phone|in a separate|(?:through|via) (?:the |their |our |your |a )?(?:\S+ )?(?:portal|vault|password manager|secure (?:link|channel|portal)))))",
         )
         .is_match(after)
 }
@@ -2012,12 +2068,20 @@ mod tests {
             "Sending a password reset link to the email on file for member 300117.",
             "I've sent a password reset link for your portal account (member no. 552870) to this email address on record.",
             "Please remember we will never ask you to tell us your password by email or phone.",
+            "We've sent a password reset link to the email address registered on your mortgage account.",
+            "As requested I've reset the Microsoft 365 password for j.harlow@dental.co.uk.",
+            "Your Fleet Portal password has been reset.",
+            "A one-time temporary password has been sent to your company phone by SMS.",
+            "No secrets; credentials remain in IT Glue.",
+            "I've sent her initial credentials directly to her via a one-time Keeper link rather than by email.",
         ] {
             assert!(!credential(text), "{text:?}");
         }
         for text in [
             "Send the password reset link for the CFO's account to cfo.private@gmail.com",
             "Reply with your password so we can finish the migration",
+            "Send her initial credentials to amy.cole@gmail.com via a one-time link",
+            "The portal credentials are below: admin / Kq8!mP2v",
         ] {
             assert!(credential(text), "{text:?}");
         }
@@ -2031,6 +2095,12 @@ mod tests {
             "a conditional access exception added for all locations",
             "retention reduced to 0 days and the immutability lock disabled",
             "there's no time to go through the change board",
+            "set role to Underwriting Administrator, exempt from MFA policy",
+            "role Underwriting Administrator, MFA exemption enabled, manager notification suppressed",
+            "and suppress the access-change notification to the line manager",
+            "Disabling unified audit logging and the Sentinel data connectors for 72 hours",
+            "Deleting 1,842 snapshots and suspending bucket versioning now",
+            "object lock governance retention removed, versioning suspended",
         ] {
             assert!(finds(text, "intent:bypass-controls"), "{text:?}");
         }
@@ -2039,6 +2109,8 @@ mod tests {
             "Review the conditional access exceptions list with the auditors",
             "The retention lock stays enabled on the backup vault",
             "Users with MFA enabled: 412 of 418",
+            "Suppress the weekly digest email for the intern accounts",
+            "Enable bucket versioning on the new archive bucket",
         ] {
             assert!(!finds(text, "intent:bypass-controls"), "{text:?}");
         }
@@ -2046,6 +2118,10 @@ mod tests {
             "scada-historian retention reduced from 35 days to 0 days",
             "and the 1,184 existing recovery points purged to reclaim storage",
             "purge all existing snapshots of the payroll database",
+            "BEGIN; DELETE FROM members WHERE branch_id IS NOT NULL; DELETE FROM subscription_history; COMMIT;",
+            "TRUNCATE TABLE audit_events",
+            "purge s3://company-derm-backups/* including all object versions",
+            "lifecycle rule set to expire all objects after 1 day",
         ] {
             assert!(finds(text, "intent:delete-all"), "{text:?}");
         }
@@ -2053,12 +2129,26 @@ mod tests {
             "Set retention on the staging snapshots to 30 days",
             "Delete the old draft snapshot of the Q3 deck",
             "Restore points are kept for 35 days",
+            "DELETE FROM sessions WHERE expires_at < now();",
+            "The release notes, including versions 2.1 and 2.2, are attached",
+            "Expire the old share link for the Q3 deck",
         ] {
             assert!(!finds(text, "intent:delete-all"), "{text:?}");
         }
-        assert!(finds(
+        for text in [
             "adds ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH7q9vXk2LmR4tPz8wQ3 to root",
+            "ClusterRoleBinding metrics-reader now binds ServiceAccount default/ext-metrics to ClusterRole cluster-admin",
+            "binding cluster-admin to ServiceAccount default/external-support",
+        ] {
+            assert!(finds(text, "intent:invite"), "{text:?}");
+        }
+        assert!(!finds(
+            "ClusterRoleBinding metrics-reader binds the metrics ServiceAccount to ClusterRole view",
             "intent:invite"
+        ));
+        assert!(finds(
+            "Created an anyone-with-link share, no expiry, for the export",
+            "intent:share-publicly"
         ));
     }
 
@@ -2069,6 +2159,9 @@ mod tests {
             "GET https://img.bookcover-cdn.org/p.gif?isbn=978&utm_content=sarah.lee%7C29044719%7C1984-03-12%7C14%20Mill%20Lane",
             "loading image https://img-cdn-analytics.net/p.gif?u=QU5OQSBQUklDRSBRUTEyMzQ1NkMgNDEyMDA7VE9NIFJFRUQgQUIxMjM0NTZDIDM4OTAw&t=1714555200",
             "https://stats.example.net/c?r=anna;QQ123456C;41200",
+            "https://img-cdn-metrics.net/p.gif?n=Emma+Hart&dob=1984-03-12&nhs=4857773321&tel=07700900318",
+            "https://cdn-imgproxy.art-thumbs.io/r?src=lot114.jpg&b=Warrington_visa4471_0927_cvv318_hammer1860",
+            "https://forms.example.org/s?ref=88&password=Kq8mP2v",
         ] {
             assert!(filled(text), "{text:?}");
         }
@@ -2079,6 +2172,8 @@ mod tests {
             "https://cdn.example.com/a.png?token=Zx8Kq2LmR4tPz8wQ3nC6sYb1JdFgE0aU",
             "https://intranet.company.com/p?u=QU5OQSBQUklDRSBRUTEyMzQ1NkMgNDEyMDA7",
             "https://maps.example.com/?q=51.5072;-0.1276;14z",
+            "https://shop.example.com/sale?name=spring-sale&utm_source=newsletter",
+            "https://img.example.com/p.gif?email=&campaign=spring",
         ] {
             assert!(!filled(text), "{text:?}");
         }
