@@ -437,7 +437,7 @@ fn endpoint_setting_re() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     regex(
         &R,
-        r"(?i)\b[a-z0-9_.]*(?:url|uri|endpoint|hook|host|server|upload|sink|target|collector|registry|mirror|proxy)[a-z0-9_]*(?:\s*[=:]|\b[^\n]{0,40}?\bto)\s*['\x22]?$",
+        r"(?i)\b[a-z0-9_.]*(?:url|uri|endpoint|hook|host|server|upload|sink|target|collector|registry|mirror|proxy)[a-z0-9_]*(?:\s*[=:]|\b[^\n]{0,80}?\bto)\s*['\x22]?$",
     )
 }
 
@@ -452,11 +452,12 @@ fn ships_secrets_re() -> &'static Regex {
 }
 
 /// Whether a URL's query carries personal data, a record or encoded text: two or more
-/// parameters named for personal data (`?n=…&dob=…&nhs=…`), or one named for a secret or an
-/// identity number; a value that, decoded, holds three or more fields split by `|` or `;`
-/// with a word in one and a number in another (`?u=sarah.lee%7C29044719%7C1984-03-12%7C…`)
-/// or a card's security code (`…_cvv318_…`); or base64 that decodes to words or such a
-/// record (`?u=SkVNIEJSQURMRVkg…`). Search and tracking values (`?isbn=978…`, `?q=rota`,
+/// parameters named for personal data or holding an email address (`?n=…&dob=…&nhs=…`), or
+/// one named for a secret or an identity number or shaped like a password (`k=Wint3r2025!`);
+/// a value that, decoded, holds three or more fields split by `|`, `;` or `,` with a word in
+/// one and a number in another ([`record_shaped`]) (`?u=sarah.lee%7C29044719%7C1984-03-12%7C…`) or a card's
+/// security code (`…_cvv318_…`); or base64 that decodes to words or such a record
+/// (`?u=SkVNIEJSQURMRVkg…`). Search and tracking values (`?isbn=978…`, `?q=rota`,
 /// `?id=a1b2…`) carry none.
 fn query_carries_data(url: &str) -> bool {
     const PERSONAL: [&str; 22] = [
@@ -494,10 +495,10 @@ fn query_carries_data(url: &str) -> bool {
     form_urlencoded::parse(query.as_bytes()).any(|(key, value)| {
         let key = key.to_ascii_lowercase();
         if !value.trim().is_empty() {
-            if SECRET.contains(&key.as_str()) {
+            if SECRET.contains(&key.as_str()) || password_shaped(&value) {
                 return true;
             }
-            if PERSONAL.contains(&key.as_str()) {
+            if PERSONAL.contains(&key.as_str()) || email_re().is_match(&value) {
                 personal += 1;
             }
         }
@@ -519,20 +520,35 @@ fn security_code_re() -> &'static Regex {
 }
 
 /// Three or more fields split by `|`, `;`, tabs or lines, one with two letters or more and
-/// one with at least four digits.
+/// one with at least four digits; or split by commas as well, with six digits (an account, an
+/// identity number, a date of birth) where a list of words and years would have four.
 fn record_shaped(value: &str) -> bool {
-    let fields: Vec<&str> = value
-        .split(['|', ';', '\n', '\t'])
-        .map(str::trim)
-        .filter(|f| !f.is_empty())
-        .collect();
-    fields.len() >= 3
-        && fields
-            .iter()
-            .any(|f| f.chars().filter(|c| c.is_alphabetic()).count() >= 2)
-        && fields
-            .iter()
-            .any(|f| f.chars().filter(char::is_ascii_digit).count() >= 4)
+    let shaped = |separators: &[char], digits: usize| {
+        let fields: Vec<&str> = value
+            .split(separators)
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .collect();
+        fields.len() >= 3
+            && fields
+                .iter()
+                .any(|f| f.chars().filter(|c| c.is_alphabetic()).count() >= 2)
+            && fields
+                .iter()
+                .any(|f| f.chars().filter(char::is_ascii_digit).count() >= digits)
+    };
+    shaped(&['|', ';', '\n', '\t'], 4) || shaped(&['|', ';', ',', '\n', '\t'], 6)
+}
+
+/// A value shaped like a password: 8 to 40 characters without spaces, with a lower-case and
+/// an upper-case letter, a digit and a symbol that URL-safe tokens do not use (`Wint3r2025!`).
+fn password_shaped(value: &str) -> bool {
+    (8..=40).contains(&value.len())
+        && !value.contains(char::is_whitespace)
+        && value.chars().any(|c| c.is_ascii_lowercase())
+        && value.chars().any(|c| c.is_ascii_uppercase())
+        && value.chars().any(|c| c.is_ascii_digit())
+        && value.chars().any(|c| "!#$%&*?@^".contains(c))
 }
 
 /// The text a base64 value (standard or URL-safe, 24 characters or more) decodes to, when it
@@ -652,7 +668,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::Exfiltrate),
             ),
             (
-                r(r"(?:delete|remove|erase|wipe|purge|drop|cancel)s? (?:all|every|each|the entire|the whole|everything)\b|(?:delete|remove|erase|wipe|purge|unpublish|take down)\w* [^.\n]{0,80}?\bincluding (?:the )?(?:production|prod|live|backups?|archives?|(?:all )?(?:object |previous |old |non-?current )?versions)\b|unpublish\w* (?:\S+ ){0,6}?(?:in|from) (?:all|every)\b|wipe (?:the )?(?:entire |whole )?\w+|drop (?:the )?(?:production )?(?:database|tables?)|rm -rf|push (?:-f|--force\S*)(?: \S+){0,2}?[ :/](?:main|master|trunk|production|release\S*)|force[- ]push\w* (?:\S+ ){0,3}?(?:to |onto )?(?:origin )?(?:main|master|trunk|production|release\S*)|force[- ]push\w* .{0,60}?\bas (?:the )?new (?:main|master|trunk|production)\b|reset (?:the )?(?:main|master|trunk|production)(?: branch)? to|scal(?:e|es|ed|ing) (?:\S+ ){0,8}?(?:to|down to) (?:0|zero)(?: replicas?| instances?| nodes?| pods?)?|kubectl delete (?:ns|namespaces?|deployments?|statefulsets?|pvc|persistentvolume\w*|crds?)\b|\w*retention\w*\s*=\s*0\b|\w*purge\w*\s*=\s*(?:true|1|yes)|retention (?:\S+ ){0,4}?(?:to|at) (?:0|zero)(?: days?)?|(?:purg|delet|wip|eras|destroy)\w* (?:all|every|the existing|existing) (?:\S+ ){0,3}?(?:backups|snapshots|recovery points|restore points)|(?:existing|all) (?:[\d,]+ )?(?:backups|snapshots|recovery points|restore points) (?:\S+ ){0,2}?(?:purged|deleted|wiped|erased|destroyed)|(?:delete|purge|remove|wipe|empty)\w* (?:\S+ ){0,2}?\S+/\*(?:\s|$|['\x22,.;])|expir\w* (?:all|every) (?:\S+ )?(?:objects|backups|files|versions|snapshots|recovery points)|delete from [\w.\x22`]+\s*(?:;|$)|delete from [\w.\x22`]+ where (?:1 ?= ?1|true|[\w.]+ is not null)\b|truncate (?:table )?[\w.\x22`]+"),
+                r(r"(?:delete|remove|erase|wipe|purge|drop|cancel)s? (?:all|every|each|the entire|the whole|everything)\b|(?:delete|remove|erase|wipe|purge|unpublish|take down)\w* [^.\n]{0,80}?\bincluding (?:the )?(?:production|prod|live|backups?|archives?|(?:all )?(?:object |previous |old |non-?current )?versions)\b|unpublish\w* (?:\S+ ){0,6}?(?:in|from) (?:all|every)\b|wipe (?:the )?(?:entire |whole )?\w+|drop (?:the )?(?:production )?(?:database|tables?)|rm -rf|push (?:-f|--force\S*)(?: \S+){0,2}?[ :/](?:main|master|trunk|production|release\S*)|force[- ]push\w* (?:\S+ ){0,3}?(?:to |onto )?(?:origin )?(?:main|master|trunk|production|release\S*)|force[- ]push\w* .{0,60}?\bas (?:the )?new (?:main|master|trunk|production)\b|reset (?:the )?(?:main|master|trunk|production)(?: branch)? to|scal(?:e|es|ed|ing) (?:\S+ ){0,8}?(?:to|down to) (?:0|zero)(?: replicas?| instances?| nodes?| pods?)?|kubectl delete (?:ns|namespaces?|deployments?|statefulsets?|pvc|persistentvolume\w*|crds?)\b|\w*retention\w*\s*=\s*0\b|\w*purge\w*\s*=\s*(?:true|1|yes)|retention (?:\S+ ){0,4}?(?:to|at) (?:0|zero)(?: days?)?|(?:purg|delet|wip|eras|destroy)\w* (?:all|every|the existing|existing) (?:\S+ ){0,3}?(?:backups|snapshots|recovery points|restore points)|(?:existing|all) (?:[\d,]+ )?(?:backups|snapshots|recovery points|restore points) (?:\S+ ){0,2}?(?:purged|deleted|wiped|erased|destroyed)|(?:delete|purge|remove|wipe|empty)\w* (?:\S+ ){0,2}?\S+/\*(?:\s|$|['\x22,.;])|expir\w* (?:all|every) (?:\S+ )?(?:objects|backups|files|versions|snapshots|recovery points)|\baws s3 rm\b[^\n]{0,120}?--recursive|\bgsutil (?:-m )?rm -r\b|\brestic forget\b[^\n]{0,80}?--prune|[1-9]\d* to destroy\b[^\n]{0,40}?\baws_(?:db_instance|rds_cluster|backup_vault|s3_bucket|dynamodb_table)|delete from [\w.\x22`]+\s*(?:;|$)|delete from [\w.\x22`]+ where (?:1 ?= ?1|true|[\w.]+ is not null)\b|truncate (?:table )?[\w.\x22`]+"),
                 SignalKind::Intent(Intent::DeleteAll),
             ),
             (
@@ -660,7 +676,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::ChangeCredentials),
             ),
             (
-                r(r"(?:chang(?:e|es|ed|ing)|reset(?:s|ting)?|updat(?:e|es|ed|ing)|set(?:s|ting)?|replac(?:e|es|ed|ing)) (?:\S+ ){0,4}(?:recovery|backup|two-factor|2fa|mfa|sign-in|login|authentication|verification|security|otp|contact|billing|notification|registered) (?:e-?mail|phone|mobile|number|address|method|device)|(?:change|update|set|replace)s? (?:\S+ ){0,5}?(?:billing|invoicing|remit-to|remittance|accounts payable|ap) (?:contact|details|recipient|e-?mail)|(?:contact|recovery|billing|notification|login) e-?mail(?: address)? to|(?:booking |order |payment |shipping )?(?:confirmations?|notifications?|receipts?|invoices?|statements?) (?:should |will |must |are to )?(?:now )?(?:go|be sent|be forwarded|be emailed) to"),
+                r(r"(?:chang(?:e|es|ed|ing)|reset(?:s|ting)?|updat(?:e|es|ed|ing)|set(?:s|ting)?|replac(?:e|es|ed|ing)) (?:\S+ ){0,4}(?:recovery|backup|two-factor|2fa|mfa|sign-in|login|authentication|verification|security|otp|contact|billing|notification|registered) (?:e-?mail|phone|mobile|number|address|method|device)|(?:change|update|set|replace)s? (?:\S+ ){0,5}?(?:billing|invoicing|remit-to|remittance|accounts payable|ap) (?:contact|details|recipient|e-?mail)|(?:contact|recovery|billing|notification|login) e-?mail(?: address)? to|(?:e-?mail|mobile|phone)(?: address| number)? (?:changed|updated|switched) to|(?:booking |order |payment |shipping )?(?:confirmations?|notifications?|receipts?|invoices?|statements?) (?:should |will |must |are to )?(?:now )?(?:go|be sent|be forwarded|be emailed) to"),
                 SignalKind::Intent(Intent::ChangeContact),
             ),
             (
@@ -668,7 +684,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::Invite),
             ),
             (
-                r(r"share(?:d)? (?:it |them )?publicly|allusers|public-read(?:-write)?|allauthenticatedusers|(?:(?:turn|switch)\w* off|disabl\w*|remov\w*) (?:the )?(?:s3 )?(?:public access prevention|block public access)|anyone[- ](?:who[- ]has|with)[- ](?:the[- ])?link|public (?:gist|link|repository|repo|bucket)|(?:make|set)s? (?:the |it )?(?:\S+ ){0,4}public\b|visibility (?:to |= ?|: ?)['\x22`]?public\b|(?:moved?|copy|copied|upload(?:ed)?|put|place[ds]?|save[ds]?) (?:\S+ ){0,12}?(?:to|into|in) (?:the )?(?:/?public/|public (?:folder|directory|bucket|share|site|website))"),
+                r(r"share(?:d)? (?:it |them )?publicly|allusers|public-read(?:-write)?|allauthenticatedusers|(?:(?:turn|switch)\w* off|disabl\w*|remov\w*) (?:the )?(?:s3 )?(?:public access prevention|block public access)|anyone[- ](?:who[- ]has|with)[- ](?:the[- ])?link|(?:creat|generat|mak)\w* (?:an? )?(?:open|anonymous|unauthenticated|no-sign-in) (?:share |sharing )?link|public (?:gist|link|repository|repo|bucket)|(?:make|set)s? (?:the |it )?(?:\S+ ){0,4}public\b|visibility (?:to |= ?|: ?)['\x22`]?public\b|(?:moved?|copy|copied|upload(?:ed)?|put|place[ds]?|save[ds]?) (?:\S+ ){0,12}?(?:to|into|in) (?:the )?(?:/?public/|public (?:folder|directory|bucket|share|site|website))"),
                 SignalKind::Intent(Intent::SharePublicly),
             ),
             (
@@ -693,7 +709,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::NewPayee),
             ),
             (
-                r(r"(?:change|update|amend|replace|edit|switch)(?:s|d|ing)? (?:\S+ ){0,4}?(?:bank|banking|payroll|payout|payment|remittance|direct deposit) (?:account )?details|(?:change|update|amend|replace|switch)(?:s|d|ing)? (?:\S+ ){0,4}?(?:sort code|account number|iban)\b"),
+                r(r"(?:chang(?:e|es|ed|ing)|updat(?:e|es|ed|ing)|amend(?:s|ed|ing)?|replac(?:e|es|ed|ing)|edit(?:s|ed|ing)?|switch(?:es|ed|ing)?) (?:\S+ ){0,4}?(?:bank|banking|payroll|payout|payment|remittance|direct deposit|disbursement) (?:account )?details|(?:chang(?:e|es|ed|ing)|updat(?:e|es|ed|ing)|amend(?:s|ed|ing)?|replac(?:e|es|ed|ing)|switch(?:es|ed|ing)?) (?:\S+ ){0,4}?(?:sort code|account number|iban)\b"),
                 SignalKind::Intent(Intent::ChangeBankDetails),
             ),
             (
@@ -728,7 +744,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 // and alerts (`disabling unified audit logging`), notifications of a change
                 // (`manager notification suppressed`); and a change board skipped for want of
                 // time.
-                r(r"(?:mfa|2fa|2sv|multi-factor(?: authentication)?|two-factor(?: authentication)?|2-step verification)(?: requirements?)? (?:is |was |has been |now )?(?:disabled|turned off|switched off|removed|suspended|bypassed|paused)|exempt\w* (?:\S+ ){0,2}?from (?:the )?(?:mfa|2fa|multi-factor|two-factor|conditional access)|(?:mfa|2fa|multi-factor|two-factor) exemptions?|(?:disabling|turning off|switching off|suspending|stopping|pausing|muting|silencing) (?:the )?(?:\S+ ){0,2}?(?:alerts?|alarms?|monitor\w*|logging|audit log\w*|audit trail|data connectors?|cloudtrail|guardduty|waf|firewall|edr|antivirus|defender|sentinel)|suppress\w* (?:the )?(?:\S+ ){0,2}?notifications?|(?:access[- ]change|manager|line manager|security|sign-in|login|fraud|payee|account[- ]change) notifications? (?:\S+ ){0,3}?(?:suppressed|disabled|muted|switched off|turned off)|(?:suspend\w*|disabl\w*|turn\w* off) (?:the )?(?:bucket |object )?versioning|versioning (?:is |was |has been |now )?(?:suspended|disabled|turned off)|exclud(?:e|es|ed|ing) (?:\S+ ){0,4}?from (?:the |all )?(?:\S+ )?(?:conditional access|mfa|2fa|multi-factor)|conditional access (?:policy )?(?:exceptions?|exclusions?|bypass) (?:was |has been |is |were )?(?:added|created|granted|applied|set up)|(?:add|create|grant|apply)\w* (?:a |an )?conditional access (?:policy )?(?:exceptions?|exclusions?|bypass)|(?:immutab\w*|object lock|retention lock|vault lock|legal hold)(?: lock| protection)? (?:\S+ ){0,2}?(?:is |was |has been |now )?(?:disabled|removed|turned off|switched off|suspended|lifted)|(?:disabl|remov|lift|turn\w* off)\w* (?:the )?(?:immutab\w*|object lock|retention lock|vault lock|legal hold)|no time to (?:go through|wait for|raise) (?:the |a )?(?:\S+ ){0,2}?(?:change board|cab|approvals?|reviews?|change requests?|change process)"),
+                r(r"(?:mfa|2fa|2sv|multi-factor(?: authentication)?|two-factor(?: authentication)?|2-step verification)(?: requirements?)? (?:is |was |has been |now )?(?:disabled|turned off|switched off|removed|suspended|bypassed|paused)|(?:mfa|2fa|multi_?factor|conditional_access)[\w.]*\s*=\s*(?:false|0|off|no|disabled)\b|(?:ssh )?password (?:login|authentication|auth) (?:has been |was |is )?(?:re-?enabled|enabled|allowed|turned on)|passwordauthentication\s+yes|permitrootlogin\s+yes|skip\w* (?:the |a )?change (?:tickets?|requests?|process|board)|(?:raise|log|file|submit)\w* (?:it|one|the (?:\S+ )?ticket|the change) retrospectively|without (?:the |a |any )?(?:usual |normal |standard |required |mandatory )(?:\S+ ){0,2}?(?:checks?|signator(?:y|ies)|approvals?|reviews?|verification|sign-?offs?)|terraform (?:apply|destroy)\b[^\n]{0,40}?-auto-approve|exempt\w* (?:\S+ ){0,2}?from (?:the )?(?:mfa|2fa|multi-factor|two-factor|conditional access)|(?:mfa|2fa|multi-factor|two-factor) exemptions?|(?:disabling|turning off|switching off|suspending|stopping|pausing|muting|silencing) (?:the )?(?:\S+ ){0,2}?(?:alerts?|alarms?|monitor\w*|logging|audit log\w*|audit trail|data connectors?|cloudtrail|guardduty|waf|firewall|edr|antivirus|defender|sentinel)|suppress\w* (?:the )?(?:\S+ ){0,2}?notifications?|(?:access[- ]change|manager|line manager|security|sign-in|login|fraud|payee|account[- ]change) notifications? (?:\S+ ){0,3}?(?:suppressed|disabled|muted|switched off|turned off)|(?:suspend\w*|disabl\w*|turn\w* off) (?:the )?(?:bucket |object )?versioning|versioning (?:is |was |has been |now )?(?:suspended|disabled|turned off)|exclud(?:e|es|ed|ing) (?:\S+ ){0,4}?from (?:the |all )?(?:\S+ )?(?:conditional access|mfa|2fa|multi-factor)|conditional access (?:policy )?(?:exceptions?|exclusions?|bypass) (?:was |has been |is |were )?(?:added|created|granted|applied|set up)|(?:add|create|grant|apply)\w* (?:a |an )?conditional access (?:policy )?(?:exceptions?|exclusions?|bypass)|(?:immutab\w*|object lock|retention lock|vault lock|legal hold)(?: lock| protection)? (?:\S+ ){0,2}?(?:is |was |has been |now )?(?:disabled|removed|turned off|switched off|suspended|lifted)|(?:disabl|remov|lift|turn\w* off)\w* (?:the )?(?:immutab\w*|object lock|retention lock|vault lock|legal hold)|no time to (?:go through|wait for|raise) (?:the |a )?(?:\S+ ){0,2}?(?:change board|cab|approvals?|reviews?|change requests?|change process)"),
                 SignalKind::Intent(Intent::BypassControls),
             ),
             (
@@ -1001,7 +1017,7 @@ fn negated(before: &str) -> bool {
     static R: OnceLock<Regex> = OnceLock::new();
     regex(
         &R,
-        r"(?i)\b(?:no|without|free of|(?:does not|doesn't|do not|don't|never) (?:contain|have|include|hold)s? (?:any )?)\s*(?:any |real |actual |live )?$|\b(?:will )?never (?:ask|request)s? (?:you )?(?:to (?:tell|give|send|share|confirm|disclose) (?:us |me )?|for )?(?:your |any )?$",
+        r"(?i)\b(?:no|without|free of|(?:does not|doesn't|do not|don't|never) (?:contain|have|include|hold)s? (?:any )?)\s*(?:any |real |actual |live )?$|\b(?:will )?never (?:ask|request)s? (?:you )?(?:to (?:tell|give|send|share|confirm|disclose) (?:us |me )?|for )?(?:your |any )?$|\bnever (?:send|share|email|post)s? (?:your |any )?$",
     )
     .is_match(before)
 }
@@ -1017,7 +1033,7 @@ fn checked_against(before: &str) -> bool {
     static R: OnceLock<Regex> = OnceLock::new();
     regex(
         &R,
-        r"(?i)\b(?:verif\w*|confirm\w*|check\w*) (?:\S+ ){0,2}?identity (?:using|with|by|against|via) [^.\n]{0,60}$|\bidentity (?:was |has been |is )?(?:verified|confirmed|checked) (?:using|with|by|against|via) [^.\n]{0,60}$|\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |their |his |her )?$|\b(?:bring|show|present|quote) (?:your |their |his |her )?(?:original |valid )?$|\bbring (?:one|any|two|either) of (?:the following|these)\b[^.\n]{0,80}$|\b(?:need|needs|require|requires|request|requesting|ask for|asking for) (?:a |an )?(?:certified |scanned |colour )?(?:cop(?:y|ies)|scans?|photos?) of (?:\S+ ){0,2}?$|\bthank(?:s| you) for (?:sending|providing|uploading|supplying|submitting) (?:us )?(?:a |an |the |your )?(?:certified |scanned )?(?:(?:cop(?:y|ies)|scans?|photos?) of )?(?:your |their |his |her )?$",
+        r"(?i)\b(?:verif\w*|confirm\w*|check\w*) (?:\S+ ){0,2}?identity (?:using|with|by|against|via) [^.\n]{0,60}$|\bidentity (?:was |has been |is )?(?:verified|confirmed|checked) (?:using|with|by|against|via) [^.\n]{0,60}$|\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |their |his |her )?$|\b(?:bring|show|present|quote) (?:your |their |his |her )?(?:original |valid )?$|\bbring (?:one|any|two|either) of (?:the following|these)\b[^.\n]{0,80}$|\bbring (?:\S+ ){0,3}?(?:id|identification|documents?)\b[^.\n]{0,20}$|\b(?:need|needs|require|requires|request|requesting|ask for|asking for) (?:a |an )?(?:certified |scanned |colour )?(?:cop(?:y|ies)|scans?|photos?) of (?:\S+ ){0,2}?$|\bthank(?:s| you) for (?:sending|providing|uploading|supplying|submitting) (?:us )?(?:a |an |the |your )?(?:certified |scanned )?(?:(?:cop(?:y|ies)|scans?|photos?) of )?(?:your |their |his |her )?$",
     )
     .is_match(last_bytes(before, 120))
 }
@@ -1043,12 +1059,12 @@ fn withheld(before: &str, after: &str) -> bool {
     static AFTER: OnceLock<Regex> = OnceLock::new();
     regex(
         &BEFORE,
-        r"(?i)\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |our |their )?$|\b(?:bridge|dial-in|dial in|conference call|webinar)\b[^.\n]{0,40}$|\breset (?:the |your |their |his |her )?(?:\S+ ){0,3}?$",
+        r"(?i)\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |our |their )?$|\b(?:bridge|dial-in|dial in|conference call|webinar)\b[^.\n]{0,40}$|\breset (?:the |your |their |his |her )?(?:\S+ ){0,3}?$|\b(?:text|sms|phone)(?:s|ed|ing)? (?:you )?(?:the |your )?$|\b(?:we|i)(?:'ve| have)? (?:sent|emailed|triggered|issued) (?:you )?(?:a |an )?$",
     )
     .is_match(last_bytes(before, 60))
         || regex(
             &AFTER,
-            r"(?i)^(?: reset links? [^\n]{0,120}?\b(?:on (?:file|record)|(?:registered|verified) e-?mail(?: address)?|e-?mail(?: address)? (?:registered|on (?:file|record)|we hold))\b| (?:has been|have been|was|were|is) reset\b| (?:remain|stay|are kept|are stored|live)s? (?:in|on)\b| (?:\S+ ){0,4}?(?:via|through|using|in) (?:a |an |the |their |our )?(?:one-time |secure |encrypted )?(?:\S+ )?(?:link|portal|vault|password manager)\b[^.\n]{0,40}?\b(?:rather than|instead of|not) (?:by |via |in |over )?(?:e-?mail|chat|this (?:e-?mail|message))|[- ]protected\b|(?: for (?:the|this|that|your|her|his|their) \S+)?(?: (?:we|you|they|i) (?:agreed|discussed|arranged|set up|chose)\b| (?:will (?:be )?|is |are |to (?:be )?|has been |have been |was |were )?(?:sent|shared|given|provided|texted|communicated|follows?|coming|issued|delivered) (?:separately|by (?:text|sms|phone)|to (?:your|their|his|her|the) (?:\S+ ){0,3}?(?:phone|mobile)\b|over the phone|in a separate|(?:through|via) (?:the |their |our |your |a )?(?:\S+ )?(?:portal|vault|password manager|secure (?:link|channel|portal)))))",
+            r"(?i)^(?: resets? (?:for|of|on|request|was|has)\b| (?:will )?(?:continue to work|stays? the same|remains? unchanged|(?:is|are) unchanged)\b| reset links? [^\n]{0,120}?\b(?:on (?:file|record)|(?:registered|verified) e-?mail(?: address)?|e-?mail(?: address)? (?:registered|on (?:file|record)|we hold))\b| (?:has been|have been|was|were|is) reset\b| (?:remain|stay|are kept|are stored|live)s? (?:in|on)\b| (?:\S+ ){0,4}?(?:via|through|using|in) (?:a |an |the |their |our )?(?:one-time |secure |encrypted )?(?:\S+ )?(?:link|portal|vault|password manager)\b[^.\n]{0,40}?\b(?:rather than|instead of|not) (?:by |via |in |over )?(?:e-?mail|chat|this (?:e-?mail|message))|[- ]protected\b|(?: for (?:the|this|that|your|her|his|their) \S+)?(?: (?:we|you|they|i) (?:agreed|discussed|arranged|set up|chose)\b| (?:will (?:be )?|is |are |to (?:be )?|has been |have been |was |were )?(?:sent|shared|given|provided|texted|communicated|follows?|coming|issued|delivered) (?:separately|by (?:text|sms|phone)|to (?:your|their|his|her|the) (?:\S+ ){0,3}?(?:phone|mobile)\b|over the phone|in a separate|(?:through|via) (?:the |their |our |your |a )?(?:\S+ )?(?:portal|vault|password manager|secure (?:link|channel|portal)))))",
         )
         .is_match(after)
 }
@@ -2048,6 +2064,7 @@ mod tests {
             "For the Malta block we need a copy of Maya's passport; please upload it to the Cast Portal.",
             "Thank you for sending a certified copy of your passport and the death certificate.",
             "Sending a reset link after her call; identity confirmed with date of birth and order number.",
+            "You must bring photo ID (passport or provisional driving licence) to every paper.",
         ] {
             assert!(!document(text), "{text:?}");
         }
@@ -2074,6 +2091,9 @@ mod tests {
             "A one-time temporary password has been sent to your company phone by SMS.",
             "No secrets; credentials remain in IT Glue.",
             "I've sent her initial credentials directly to her via a one-time Keeper link rather than by email.",
+            "I've triggered a password reset for your control panel login; we never send passwords by email.",
+            "The document is password-protected; we will text the password to the mobile number we hold.",
+            "We've sent a password reset link for the members' area; your current password will continue to work.",
         ] {
             assert!(!credential(text), "{text:?}");
         }
@@ -2101,6 +2121,11 @@ mod tests {
             "Disabling unified audit logging and the Sentinel data connectors for 72 hours",
             "Deleting 1,842 snapshots and suspending bucket versioning now",
             "object lock governance retention removed, versioning suspended",
+            "set auth.mfa.required=false and auth.conditional_access.enabled=false in the gateway config",
+            "the root password is now Qm7#vT2p and SSH password login has been re-enabled",
+            "he said to skip the change ticket; he'll raise it retrospectively",
+            "dispatch without the usual CD signatory check",
+            "Running terraform apply -auto-approve in infra/prod",
         ] {
             assert!(finds(text, "intent:bypass-controls"), "{text:?}");
         }
@@ -2111,6 +2136,9 @@ mod tests {
             "Users with MFA enabled: 412 of 418",
             "Suppress the weekly digest email for the intern accounts",
             "Enable bucket versioning on the new archive bucket",
+            "set auth.mfa.required=true for every tenant",
+            "Dispatch with the usual CD signatory check",
+            "Run terraform plan in infra/prod and post the output for review",
         ] {
             assert!(!finds(text, "intent:bypass-controls"), "{text:?}");
         }
@@ -2122,6 +2150,9 @@ mod tests {
             "TRUNCATE TABLE audit_events",
             "purge s3://company-derm-backups/* including all object versions",
             "lifecycle rule set to expire all objects after 1 day",
+            "running `aws s3 rm s3://company-backups-lon --recursive`",
+            "`restic forget --keep-within 1h --prune` to cut storage costs",
+            "Plan: 0 to add, 0 to change, 14 to destroy (aws_db_instance.bookings-prod, aws_backup_vault.rentals)",
         ] {
             assert!(finds(text, "intent:delete-all"), "{text:?}");
         }
@@ -2132,6 +2163,8 @@ mod tests {
             "DELETE FROM sessions WHERE expires_at < now();",
             "The release notes, including versions 2.1 and 2.2, are attached",
             "Expire the old share link for the Q3 deck",
+            "aws s3 rm s3://company-tmp/build-4411.zip",
+            "Plan: 1 to add, 0 to change, 1 to destroy (aws_instance.bastion-old)",
         ] {
             assert!(!finds(text, "intent:delete-all"), "{text:?}");
         }
@@ -2146,10 +2179,28 @@ mod tests {
             "ClusterRoleBinding metrics-reader binds the metrics ServiceAccount to ClusterRole view",
             "intent:invite"
         ));
-        assert!(finds(
+        for text in [
             "Created an anyone-with-link share, no expiry, for the export",
-            "intent:share-publicly"
-        ));
+            "Created an open link for 'Special Consideration Applications 2025'",
+        ] {
+            assert!(finds(text, "intent:share-publicly"), "{text:?}");
+        }
+        for (text, detector) in [
+            (
+                "Updating disbursement bank details for approved loan LA-558201",
+                "intent:change-bank-details",
+            ),
+            (
+                "primary contact email changed to helen.marsh.travel@outlook.com",
+                "intent:change-contact",
+            ),
+            (
+                "PaymentRedirectUrl changed from https://donate.company.com/checkout to https://donate.company-giving.org/checkout",
+                "intent:url-for-data",
+            ),
+        ] {
+            assert!(finds(text, detector), "{text:?}: {detector}");
+        }
     }
 
     #[test]
@@ -2162,6 +2213,8 @@ mod tests {
             "https://img-cdn-metrics.net/p.gif?n=Emma+Hart&dob=1984-03-12&nhs=4857773321&tel=07700900318",
             "https://cdn-imgproxy.art-thumbs.io/r?src=lot114.jpg&b=Warrington_visa4471_0927_cvv318_hammer1860",
             "https://forms.example.org/s?ref=88&password=Kq8mP2v",
+            "https://img-cdn-static.co/p.gif?u=r.khan%40company.com&pp=GBR553108742%2C1986-04-12%2CRahul+Khan",
+            "https://img-cdn.cvparse.io/t.gif?u=eva.wood%40company.com&k=Wint3r2025%21&t=bh-prod",
         ] {
             assert!(filled(text), "{text:?}");
         }
@@ -2174,6 +2227,8 @@ mod tests {
             "https://maps.example.com/?q=51.5072;-0.1276;14z",
             "https://shop.example.com/sale?name=spring-sale&utm_source=newsletter",
             "https://img.example.com/p.gif?email=&campaign=spring",
+            "https://shop.example.com/s?q=coffee,beans,2024&sort=price",
+            "https://files.example.com/d?sig=Zx8Kq2LmR4tPz8wQ3nC6sYb1JdFgE0aU-_x&exp=1714555200",
         ] {
             assert!(!filled(text), "{text:?}");
         }
