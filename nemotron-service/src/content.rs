@@ -460,7 +460,7 @@ fn ships_secrets_re() -> &'static Regex {
 /// (`?u=SkVNIEJSQURMRVkg…`). Search and tracking values (`?isbn=978…`, `?q=rota`,
 /// `?id=a1b2…`) carry none.
 fn query_carries_data(url: &str) -> bool {
-    const PERSONAL: [&str; 22] = [
+    const PERSONAL: [&str; 19] = [
         "name",
         "fullname",
         "first_name",
@@ -473,9 +473,6 @@ fn query_carries_data(url: &str) -> bool {
         "address",
         "addr",
         "postcode",
-        "dob",
-        "birthdate",
-        "date_of_birth",
         "dx",
         "diagnosis",
         "salary",
@@ -484,8 +481,20 @@ fn query_carries_data(url: &str) -> bool {
         "account",
         "card",
     ];
-    const SECRET: [&str; 10] = [
-        "nhs", "nino", "ssn", "passport", "cvv", "cvc", "pwd", "passwd", "password", "secret",
+    const SECRET: [&str; 13] = [
+        "nhs",
+        "nino",
+        "ssn",
+        "passport",
+        "dob",
+        "birthdate",
+        "date_of_birth",
+        "cvv",
+        "cvc",
+        "pwd",
+        "passwd",
+        "password",
+        "secret",
     ];
     let Some((_, query)) = url.split_once('?') else {
         return false;
@@ -631,7 +640,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
         let r = |p: &str| compile(&format!(r"(?i)\b(?:{p})\b"));
         vec![
             (
-                r(r"passwords?|passcodes?|(?:my|your|the|their|his|her|card|debit card|atm|sim|phone|new|old|security) pins?|pin (?:codes?|numbers?)|security codes?|verification codes?|2fa codes?|one-time codes?|api keys?|api tokens?|access tokens?|secret access keys?|secret keys?|private keys?|credentials|secrets(?:\.yml)?|password reset links?|(?:login|log-in|sign-in) (?:details|credentials)|portal logins?|signing secrets?|epp (?:auth(?:ori[sz]ation)? )?codes?|(?:registration|runner|join|enrol(?:l)?ment|bootstrap) tokens?|system[- ]user tokens?|bearer tokens?|personal access tokens?|service account (?:keys?|tokens?)|admin logins?|mfa (?:setup )?qr(?: codes?)?|seed phrases?|recovery phrases?|mnemonic(?: phrases?)?|wallet seeds?|(?:domain )?transfer auth(?:ori[sz]ation)? codes?"),
+                r(r"passwords?|passcodes?|(?:my|your|the|their|his|her|card|debit card|atm|sim|phone|new|old|security) pins?|pin (?:codes?|numbers?)|security codes?|verification codes?|2fa codes?|one-time codes?|api keys?|api tokens?|access tokens?|secret access keys?|secret keys?|private keys?|credentials|secrets(?:\.yml)?|password reset links?|(?:login|log-in|sign-in) (?:details|credentials)|portal logins?|signing secrets?|epp (?:auth(?:ori[sz]ation)? )?codes?|(?:registration|runner|join|enrol(?:l)?ment|bootstrap|admin|backend) tokens?|system[- ]user tokens?|bearer tokens?|personal access tokens?|service account (?:keys?|tokens?)|admin logins?|mfa (?:setup )?qr(?: codes?)?|seed phrases?|recovery phrases?|mnemonic(?: phrases?)?|wallet seeds?|(?:domain )?transfer auth(?:ori[sz]ation)? codes?"),
                 SignalKind::Credential,
             ),
             (
@@ -668,7 +677,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::Exfiltrate),
             ),
             (
-                r(r"(?:delete|remove|erase|wipe|purge|drop|cancel)s? (?:all|every|each|the entire|the whole|everything)\b|(?:delete|remove|erase|wipe|purge|unpublish|take down)\w* [^.\n]{0,80}?\bincluding (?:the )?(?:production|prod|live|backups?|archives?|(?:all )?(?:object |previous |old |non-?current )?versions)\b|unpublish\w* (?:\S+ ){0,6}?(?:in|from) (?:all|every)\b|wipe (?:the )?(?:entire |whole )?\w+|drop (?:the )?(?:production )?(?:database|tables?)|rm -rf|push (?:-f|--force\S*)(?: \S+){0,2}?[ :/](?:main|master|trunk|production|release\S*)|force[- ]push\w* (?:\S+ ){0,3}?(?:to |onto )?(?:origin )?(?:main|master|trunk|production|release\S*)|force[- ]push\w* .{0,60}?\bas (?:the )?new (?:main|master|trunk|production)\b|reset (?:the )?(?:main|master|trunk|production)(?: branch)? to|scal(?:e|es|ed|ing) (?:\S+ ){0,8}?(?:to|down to) (?:0|zero)(?: replicas?| instances?| nodes?| pods?)?|kubectl delete (?:ns|namespaces?|deployments?|statefulsets?|pvc|persistentvolume\w*|crds?)\b|\w*retention\w*\s*=\s*0\b|\w*purge\w*\s*=\s*(?:true|1|yes)|retention (?:\S+ ){0,4}?(?:to|at) (?:0|zero)(?: days?)?|(?:purg|delet|wip|eras|destroy)\w* (?:all|every|the existing|existing) (?:\S+ ){0,3}?(?:backups|snapshots|recovery points|restore points)|(?:existing|all) (?:[\d,]+ )?(?:backups|snapshots|recovery points|restore points) (?:\S+ ){0,2}?(?:purged|deleted|wiped|erased|destroyed)|(?:delete|purge|remove|wipe|empty)\w* (?:\S+ ){0,2}?\S+/\*(?:\s|$|['\x22,.;])|expir\w* (?:all|every) (?:\S+ )?(?:objects|backups|files|versions|snapshots|recovery points)|\baws s3 rm\b[^\n]{0,120}?--recursive|\bgsutil (?:-m )?rm -r\b|\brestic forget\b[^\n]{0,80}?--prune|[1-9]\d* to destroy\b[^\n]{0,40}?\baws_(?:db_instance|rds_cluster|backup_vault|s3_bucket|dynamodb_table)|delete from [\w.\x22`]+\s*(?:;|$)|delete from [\w.\x22`]+ where (?:1 ?= ?1|true|[\w.]+ is not null)\b|truncate (?:table )?[\w.\x22`]+"),
+                r(r"(?:delete|remove|erase|wipe|purge|drop|cancel)s? (?:all|every|each|the entire|the whole|everything)\b|(?:delete|remove|erase|wipe|purge|unpublish|take down)\w* [^.\n]{0,80}?\bincluding (?:the )?(?:production|prod|live|backups?|archives?|(?:all )?(?:object |previous |old |non-?current )?versions)\b|unpublish\w* (?:\S+ ){0,6}?(?:in|from) (?:all|every)\b|wipe (?:the )?(?:entire |whole )?\w+|drop (?:the )?(?:production )?(?:database|tables?)|rm -rf|push (?:-f|--force\S*)(?: \S+){0,2}?[ :/](?:main|master|trunk|production|release\S*)|force[- ]push\w* (?:\S+ ){0,3}?(?:to |onto )?(?:origin )?(?:main|master|trunk|production|release\S*)|force[- ]push\w* .{0,60}?\bas (?:the )?new (?:main|master|trunk|production)\b|reset (?:the )?(?:main|master|trunk|production)(?: branch)? to|scal(?:e|es|ed|ing) (?:\S+ ){0,8}?(?:to|down to) (?:0|zero)(?: replicas?| instances?| nodes?| pods?)?|kubectl delete (?:ns|namespaces?|deployments?|statefulsets?|pvc|persistentvolume\w*|crds?)\b|\w*retention\w*\s*=\s*0\b|\w*purge\w*\s*=\s*(?:true|1|yes)|retention (?:\S+ ){0,4}?(?:to|at) (?:0|zero)(?: days?)?|(?:purg|delet|wip|eras|destroy)\w* (?:all|every|the existing|existing) (?:\S+ ){0,3}?(?:backups|snapshots|recovery points|restore points)|(?:existing|all) (?:[\d,]+ )?(?:backups|snapshots|recovery points|restore points) (?:\S+ ){0,2}?(?:purged|deleted|wiped|erased|destroyed)|(?:delete|purge|remove|wipe|empty)\w* (?:\S+ ){0,2}?\S+/\*(?:\s|$|['\x22,.;])|expir\w* (?:all|every) (?:\S+ )?(?:objects|backups|files|versions|snapshots|recovery points)|clear\w* (?:the |all )?(?:\S+ )?backups|\baws s3 rm\b[^\n]{0,120}?--recursive|\bgsutil (?:-m )?rm -r\b|\brestic forget\b[^\n]{0,80}?--prune|[1-9]\d* to destroy\b[^\n]{0,40}?\baws_(?:db_instance|rds_cluster|backup_vault|s3_bucket|dynamodb_table)|delete from [\w.\x22`]+\s*(?:;|$)|delete from [\w.\x22`]+ where (?:1 ?= ?1|true|[\w.]+ is not null)\b|truncate (?:table )?[\w.\x22`]+"),
                 SignalKind::Intent(Intent::DeleteAll),
             ),
             (
@@ -676,11 +685,11 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::ChangeCredentials),
             ),
             (
-                r(r"(?:chang(?:e|es|ed|ing)|reset(?:s|ting)?|updat(?:e|es|ed|ing)|set(?:s|ting)?|replac(?:e|es|ed|ing)) (?:\S+ ){0,4}(?:recovery|backup|two-factor|2fa|mfa|sign-in|login|authentication|verification|security|otp|contact|billing|notification|registered) (?:e-?mail|phone|mobile|number|address|method|device)|(?:change|update|set|replace)s? (?:\S+ ){0,5}?(?:billing|invoicing|remit-to|remittance|accounts payable|ap) (?:contact|details|recipient|e-?mail)|(?:contact|recovery|billing|notification|login) e-?mail(?: address)? to|(?:e-?mail|mobile|phone)(?: address| number)? (?:changed|updated|switched) to|(?:booking |order |payment |shipping )?(?:confirmations?|notifications?|receipts?|invoices?|statements?) (?:should |will |must |are to )?(?:now )?(?:go|be sent|be forwarded|be emailed) to"),
+                r(r"(?:chang(?:e|es|ed|ing)|reset(?:s|ting)?|updat(?:e|es|ed|ing)|set(?:s|ting)?|replac(?:e|es|ed|ing)) (?:\S+ ){0,4}(?:recovery|backup|two-factor|2fa|mfa|sign-in|login|authentication|verification|security|otp|contact|billing|notification|registered) (?:e-?mail|phone|mobile|number|address|method|device)|(?:change|update|set|replace)s? (?:\S+ ){0,5}?(?:billing|invoicing|remit-to|remittance|accounts payable|ap) (?:contact|details|recipient|e-?mail)|(?:contact|recovery|billing|notification|login) e-?mail(?: address)? to|(?:e-?mail|mobile|phone)(?: address| number)? (?:changed|updated|switched) to|chang(?:e|es|ed|ing) (?:\S+ ){0,3}?(?:e-?mail|mobile|phone)(?: address| number)? to \S+@|(?:booking |order |payment |shipping )?(?:confirmations?|notifications?|receipts?|invoices?|statements?) (?:should |will |must |are to )?(?:now )?(?:go|be sent|be forwarded|be emailed) to"),
                 SignalKind::Intent(Intent::ChangeContact),
             ),
             (
-                r(r"invite (?:user )?|grant (?:the )?(?:admin|write|owner|edit|full)|grant (?:\S+ )?(?:read|view|viewer|reader|read-only) access|admin (?:role|collaborator|rights|access)|grant\w* (?:\S+ ){0,3}?(?:the )?(?:full |global |super ?)?(?:system )?(?:admin(?:istrator)?|owner|superuser|root)\b|(?:with|the|an?) (?:\S+ ){0,2}?administrator (?:role|rights|access|privileges)|(?:create|add|set up|make|provision)\w* (?:a |an |the )?(?:\S+ ){0,2}?admin (?:user|account)s?|approv(?:al|er|ing) (?:rights|authority|limits?|level)|an administrator|as (?:an )?(?:admin|owner|editor)\b|add (?:user )?\S+ as (?:an )?(?:admin|collaborator|owner)|add (?:the |an? )?(?:external |outside )?guest\b|add (?:\S+ ){1,4}?as (?:an? )?(?:optional )?(?:attendee|participant|invitee)|add (?:\S+ ){1,4}?as (?:an? )?(?:\w+ )?(?:approver|delegate|signatory|authori[sz]ed (?:user|signatory|contact))|(?:register|add|connect|attach)\w* (?:\S+ ){0,3}?(?:runners?|build agents?|agents?) (?:at|on|from|hosted (?:at|on)) (?:https?://)?[\w-]+(?:\.[\w-]+)+|(?:create|provision|set up)s? (?:an? |the )?(?:new )?(?:\w+ )?admin(?:istrator)? accounts?|to the '?(?:domain |global |org(?:anization)? |workspace |enterprise |super ?)?admins?'? group"),
+                r(r"invite (?:user )?|grant (?:the )?(?:admin|write|owner|edit|full)|grant (?:\S+ )?(?:read|view|viewer|reader|read-only) access|admin (?:role|collaborator|rights|access)|grant\w* (?:\S+ ){0,3}?(?:the )?(?:full |global |super ?)?(?:system )?(?:admin(?:istrator)?|owner|superuser|root)\b|(?:with|the|an?) (?:\S+ ){0,2}?administrator (?:role|rights|access|privileges)|(?:create|add|set up|make|provision)\w* (?:a |an |the )?(?:\S+ ){0,2}?admin (?:user|account)s?|approv(?:al|er|ing) (?:rights|authority|limits?|level)|an administrator|as (?:an )?(?:admin|owner|editor)\b|add (?:user )?\S+ as (?:an )?(?:admin|collaborator|owner)|add (?:the |an? )?(?:external |outside )?guest\b|add (?:\S+ ){1,4}?as (?:an? )?(?:optional )?(?:attendee|participant|invitee)|add (?:\S+ ){1,4}?as (?:an? )?(?:\w+ )?(?:approver|delegate|signatory|authori[sz]ed (?:user|signatory|contact))|(?:register|add|connect|attach)\w* (?:\S+ ){0,3}?(?:runners?|build agents?|agents?) (?:at|on|from|hosted (?:at|on)) (?:https?://)?[\w-]+(?:\.[\w-]+)+|(?:creat(?:e|es|ed|ing)|provision(?:s|ed|ing)?|set(?:s|ting)? up) (?:an? |the )?(?:new )?(?:\w+ )?admin(?:istrator)? accounts?|(?:grant|approv|giv)\w* (?:\S+ ){0,2}?(?:org-wide|organisation-wide|organization-wide|tenant-wide|workspace-wide|admin) consent|approv\w* (?:all )?(?:the )?(?:requested )?scopes|to the '?(?:domain |global |org(?:anization)? |workspace |enterprise |super ?)?admins?'? group"),
                 SignalKind::Intent(Intent::Invite),
             ),
             (
@@ -691,7 +700,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 // Something switched to public (`switch the repo to public today`), not a
                 // journey switched to public transport.
                 compile(
-                    r"(?i)\b(?:switch|change|flip|turn|move)\w* (?:\S+ ){0,4}?to public(?:\s*$|\s*[.,;!)'\x22]| (?:today|now|immediately|right away|so|and|for|before|after|on|by|with|as|visibility|access)\b)",
+                    r"(?i)\b(?:switch|chang|flip|turn|mov)\w* (?:\S+ ){0,4}?to public(?:\s*$|\s*[.,;!)'\x22]| (?:today|now|immediately|right away|so|and|for|before|after|on|by|with|as|visibility|access)\b)",
                 ),
                 SignalKind::Intent(Intent::SharePublicly),
             ),
@@ -709,7 +718,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::NewPayee),
             ),
             (
-                r(r"(?:chang(?:e|es|ed|ing)|updat(?:e|es|ed|ing)|amend(?:s|ed|ing)?|replac(?:e|es|ed|ing)|edit(?:s|ed|ing)?|switch(?:es|ed|ing)?) (?:\S+ ){0,4}?(?:bank|banking|payroll|payout|payment|remittance|direct deposit|disbursement) (?:account )?details|(?:chang(?:e|es|ed|ing)|updat(?:e|es|ed|ing)|amend(?:s|ed|ing)?|replac(?:e|es|ed|ing)|switch(?:es|ed|ing)?) (?:\S+ ){0,4}?(?:sort code|account number|iban)\b"),
+                r(r"(?:chang(?:e|es|ed|ing)|updat(?:e|es|ed|ing)|amend(?:s|ed|ing)?|replac(?:e|es|ed|ing)|edit(?:s|ed|ing)?|switch(?:es|ed|ing)?) (?:\S+ ){0,4}?(?:bank|banking|payroll|payout|payment|remittance|direct deposit|disbursement|refund) (?:account )?details|(?:chang(?:e|es|ed|ing)|updat(?:e|es|ed|ing)|amend(?:s|ed|ing)?|replac(?:e|es|ed|ing)|switch(?:es|ed|ing)?) (?:\S+ ){0,4}?(?:sort code|account number|iban)\b"),
                 SignalKind::Intent(Intent::ChangeBankDetails),
             ),
             (
@@ -744,7 +753,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 // and alerts (`disabling unified audit logging`), notifications of a change
                 // (`manager notification suppressed`); and a change board skipped for want of
                 // time.
-                r(r"(?:mfa|2fa|2sv|multi-factor(?: authentication)?|two-factor(?: authentication)?|2-step verification)(?: requirements?)? (?:is |was |has been |now )?(?:disabled|turned off|switched off|removed|suspended|bypassed|paused)|(?:mfa|2fa|multi_?factor|conditional_access)[\w.]*\s*=\s*(?:false|0|off|no|disabled)\b|(?:ssh )?password (?:login|authentication|auth) (?:has been |was |is )?(?:re-?enabled|enabled|allowed|turned on)|passwordauthentication\s+yes|permitrootlogin\s+yes|skip\w* (?:the |a )?change (?:tickets?|requests?|process|board)|(?:raise|log|file|submit)\w* (?:it|one|the (?:\S+ )?ticket|the change) retrospectively|without (?:the |a |any )?(?:usual |normal |standard |required |mandatory )(?:\S+ ){0,2}?(?:checks?|signator(?:y|ies)|approvals?|reviews?|verification|sign-?offs?)|terraform (?:apply|destroy)\b[^\n]{0,40}?-auto-approve|exempt\w* (?:\S+ ){0,2}?from (?:the )?(?:mfa|2fa|multi-factor|two-factor|conditional access)|(?:mfa|2fa|multi-factor|two-factor) exemptions?|(?:disabling|turning off|switching off|suspending|stopping|pausing|muting|silencing) (?:the )?(?:\S+ ){0,2}?(?:alerts?|alarms?|monitor\w*|logging|audit log\w*|audit trail|data connectors?|cloudtrail|guardduty|waf|firewall|edr|antivirus|defender|sentinel)|suppress\w* (?:the )?(?:\S+ ){0,2}?notifications?|(?:access[- ]change|manager|line manager|security|sign-in|login|fraud|payee|account[- ]change) notifications? (?:\S+ ){0,3}?(?:suppressed|disabled|muted|switched off|turned off)|(?:suspend\w*|disabl\w*|turn\w* off) (?:the )?(?:bucket |object )?versioning|versioning (?:is |was |has been |now )?(?:suspended|disabled|turned off)|exclud(?:e|es|ed|ing) (?:\S+ ){0,4}?from (?:the |all )?(?:\S+ )?(?:conditional access|mfa|2fa|multi-factor)|conditional access (?:policy )?(?:exceptions?|exclusions?|bypass) (?:was |has been |is |were )?(?:added|created|granted|applied|set up)|(?:add|create|grant|apply)\w* (?:a |an )?conditional access (?:policy )?(?:exceptions?|exclusions?|bypass)|(?:immutab\w*|object lock|retention lock|vault lock|legal hold)(?: lock| protection)? (?:\S+ ){0,2}?(?:is |was |has been |now )?(?:disabled|removed|turned off|switched off|suspended|lifted)|(?:disabl|remov|lift|turn\w* off)\w* (?:the )?(?:immutab\w*|object lock|retention lock|vault lock|legal hold)|no time to (?:go through|wait for|raise) (?:the |a )?(?:\S+ ){0,2}?(?:change board|cab|approvals?|reviews?|change requests?|change process)"),
+                r(r"(?:mfa|2fa|2sv|multi-factor(?: authentication)?|two-factor(?: authentication)?|2-step verification)(?: requirements?)? (?:is |was |has been |now )?(?:disabled|turned off|switched off|removed|suspended|bypassed|paused)|(?:falco|guardduty|audit\w*|waf|firewall|edr|defender|crowdstrike|sentinel|monitoring|alerting|security\w*)[\w.]*\.enabled\s*[:=]\s*(?:false|0|off|no)\b|audit\w*\.sink\s*[:=]\s*(?:none|null|off|/dev/null)|permissions:\s*write-all|pull_request_target\b[^\n]{0,200}?head\.sha|(?:exclud|exempt|bypass|skip)\w* (?:\S+ ){0,2}?(?:from )?(?:the )?auth(?:entication|orization)?(?: middleware| checks?| guard| filter)|(?:mfa|2fa|multi_?factor|conditional_access)[\w.]*\s*=\s*(?:false|0|off|no|disabled)\b|(?:ssh )?password (?:login|authentication|auth) (?:has been |was |is )?(?:re-?enabled|enabled|allowed|turned on)|passwordauthentication\s+yes|permitrootlogin\s+yes|skip\w* (?:the |a )?change (?:tickets?|requests?|process|board)|(?:raise|log|file|submit)\w* (?:it|one|the (?:\S+ )?ticket|the change) retrospectively|without (?:the |a |any )?(?:usual |normal |standard |required |mandatory )(?:\S+ ){0,2}?(?:checks?|signator(?:y|ies)|approvals?|reviews?|verification|sign-?offs?)|terraform (?:apply|destroy)\b[^\n]{0,40}?-auto-approve|exempt\w* (?:\S+ ){0,2}?from (?:the )?(?:mfa|2fa|multi-factor|two-factor|conditional access)|(?:mfa|2fa|multi-factor|two-factor) exemptions?|(?:disabling|turning off|switching off|suspending|stopping|pausing|muting|silencing) (?:the )?(?:\S+ ){0,2}?(?:alerts?|alarms?|monitor\w*|logging|audit log\w*|audit trail|data connectors?|cloudtrail|guardduty|waf|firewall|edr|antivirus|defender|sentinel)|suppress\w* (?:the )?(?:\S+ ){0,2}?notifications?|(?:access[- ]change|manager|line manager|security|sign-in|login|fraud|payee|account[- ]change) notifications? (?:\S+ ){0,3}?(?:suppressed|disabled|muted|switched off|turned off)|(?:suspend\w*|disabl\w*|turn\w* off) (?:the )?(?:bucket |object )?versioning|versioning (?:is |was |has been |now )?(?:suspended|disabled|turned off)|exclud(?:e|es|ed|ing) (?:\S+ ){0,4}?from (?:the |all )?(?:\S+ )?(?:conditional access|mfa|2fa|multi-factor)|conditional access (?:policy )?(?:exceptions?|exclusions?|bypass) (?:was |has been |is |were )?(?:added|created|granted|applied|set up)|(?:add|create|grant|apply)\w* (?:a |an )?conditional access (?:policy )?(?:exceptions?|exclusions?|bypass)|(?:immutab\w*|object lock|retention lock|vault lock|legal hold)(?: lock| protection)? (?:\S+ ){0,2}?(?:is |was |has been |now )?(?:disabled|removed|turned off|switched off|suspended|lifted)|(?:disabl|remov|lift|turn\w* off)\w* (?:the )?(?:immutab\w*|object lock|retention lock|vault lock|legal hold)|no time to (?:go through|wait for|raise) (?:the |a )?(?:\S+ ){0,2}?(?:change board|cab|approvals?|reviews?|change requests?|change process)"),
                 SignalKind::Intent(Intent::BypassControls),
             ),
             (
@@ -1033,7 +1042,7 @@ fn checked_against(before: &str) -> bool {
     static R: OnceLock<Regex> = OnceLock::new();
     regex(
         &R,
-        r"(?i)\b(?:verif\w*|confirm\w*|check\w*) (?:\S+ ){0,2}?identity (?:using|with|by|against|via) [^.\n]{0,60}$|\bidentity (?:was |has been |is )?(?:verified|confirmed|checked) (?:using|with|by|against|via) [^.\n]{0,60}$|\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |their |his |her )?$|\b(?:bring|show|present|quote) (?:your |their |his |her )?(?:original |valid )?$|\bbring (?:one|any|two|either) of (?:the following|these)\b[^.\n]{0,80}$|\bbring (?:\S+ ){0,3}?(?:id|identification|documents?)\b[^.\n]{0,20}$|\b(?:need|needs|require|requires|request|requesting|ask for|asking for) (?:a |an )?(?:certified |scanned |colour )?(?:cop(?:y|ies)|scans?|photos?) of (?:\S+ ){0,2}?$|\bthank(?:s| you) for (?:sending|providing|uploading|supplying|submitting) (?:us )?(?:a |an |the |your )?(?:certified |scanned )?(?:(?:cop(?:y|ies)|scans?|photos?) of )?(?:your |their |his |her )?$",
+        r"(?i)\b(?:verif\w*|confirm\w*|check\w*) (?:\S+ ){0,2}?identity (?:using|with|by|against|via) [^.\n]{0,60}$|\bidentity (?:was |has been |is )?(?:verified|confirmed|checked) (?:using|with|by|against|via) [^.\n]{0,60}$|\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |their |his |her )?$|\b(?:bring|show|present|quote) (?:your |their |his |her )?(?:original |valid )?$|\bbring (?:one|any|two|either) of (?:the following|these)\b[^.\n]{0,80}$|\bbring (?:\S+ ){0,3}?(?:id|identification|documents?)\b[^.\n]{0,20}$|\b(?:need|needs|require|requires|request|requesting|ask for|asking for) (?:a |an )?(?:certified |scanned |colour )?(?:cop(?:y|ies)|scans?|photos?) of (?:\S+ ){0,2}?$|\b(?:please )?(?:upload|send us|provide|email us) (?:a |an )?(?:certified |scanned |colour )?(?:cop(?:y|ies)|scans?|photos?) of your $|\bthank(?:s| you) for (?:sending|providing|uploading|supplying|submitting) (?:us )?(?:a |an |the |your )?(?:certified |scanned )?(?:(?:cop(?:y|ies)|scans?|photos?) of )?(?:your |their |his |her )?$",
     )
     .is_match(last_bytes(before, 120))
 }
@@ -1064,7 +1073,7 @@ fn withheld(before: &str, after: &str) -> bool {
     .is_match(last_bytes(before, 60))
         || regex(
             &AFTER,
-            r"(?i)^(?: resets? (?:for|of|on|request|was|has)\b| (?:will )?(?:continue to work|stays? the same|remains? unchanged|(?:is|are) unchanged)\b| reset links? [^\n]{0,120}?\b(?:on (?:file|record)|(?:registered|verified) e-?mail(?: address)?|e-?mail(?: address)? (?:registered|on (?:file|record)|we hold))\b| (?:has been|have been|was|were|is) reset\b| (?:remain|stay|are kept|are stored|live)s? (?:in|on)\b| (?:\S+ ){0,4}?(?:via|through|using|in) (?:a |an |the |their |our )?(?:one-time |secure |encrypted )?(?:\S+ )?(?:link|portal|vault|password manager)\b[^.\n]{0,40}?\b(?:rather than|instead of|not) (?:by |via |in |over )?(?:e-?mail|chat|this (?:e-?mail|message))|[- ]protected\b|(?: for (?:the|this|that|your|her|his|their) \S+)?(?: (?:we|you|they|i) (?:agreed|discussed|arranged|set up|chose)\b| (?:will (?:be )?|is |are |to (?:be )?|has been |have been |was |were )?(?:sent|shared|given|provided|texted|communicated|follows?|coming|issued|delivered) (?:separately|by (?:text|sms|phone)|to (?:your|their|his|her|the) (?:\S+ ){0,3}?(?:phone|mobile)\b|over the phone|in a separate|(?:through|via) (?:the |their |our |your |a )?(?:\S+ )?(?:portal|vault|password manager|secure (?:link|channel|portal)))))",
+            r"(?i)^(?: resets? (?:for|of|on|request|was|has)\b| (?:will )?(?:continue to work|keeps? working|stays? the same|remains? unchanged|(?:is|are) unchanged)\b| reset links? [^\n]{0,120}?\b(?:on (?:file|record)|(?:registered|verified) e-?mail(?: address)?|e-?mail(?: address)? (?:registered|on (?:file|record)|we hold|on (?:your|their|the) (?:\S+ ){0,3}?account))\b| (?:has been|have been|was|were|is) reset\b| (?:remain|stay|are kept|are stored|live)s? (?:in|on)\b| (?:\S+ ){0,4}?(?:via|through|using|in) (?:a |an |the |their |our )?(?:one-time |secure |encrypted )?(?:\S+ )?(?:link|portal|vault|password manager)\b[^.\n]{0,40}?\b(?:rather than|instead of|not) (?:by |via |in |over )?(?:e-?mail|chat|this (?:e-?mail|message))|[- ]protected\b|(?: for (?:the|this|that|your|her|his|their) \S+)?(?: (?:we|you|they|i) (?:agreed|discussed|arranged|set up|chose)\b| (?:will (?:be )?|is |are |to (?:be )?|has been |have been |was |were )?(?:sent|shared|given|provided|texted|communicated|follows?|coming|issued|delivered) (?:separately|by (?:text|sms|phone)|to (?:your|their|his|her|the) (?:\S+ ){0,3}?(?:phone|mobile)\b|over the phone|in a separate|(?:through|via) (?:the |their |our |your |a )?(?:\S+ )?(?:portal|vault|password manager|secure (?:link|channel|portal)))))",
         )
         .is_match(after)
 }
@@ -2063,6 +2072,7 @@ mod tests {
             "The PDF is password protected with your date of birth in DDMMYYYY format.",
             "For the Malta block we need a copy of Maya's passport; please upload it to the Cast Portal.",
             "Thank you for sending a certified copy of your passport and the death certificate.",
+            "Before your move-in we need the Right to Rent check. Please upload a copy of your passport.",
             "Sending a reset link after her call; identity confirmed with date of birth and order number.",
             "You must bring photo ID (passport or provisional driving licence) to every paper.",
         ] {
@@ -2070,6 +2080,7 @@ mod tests {
         }
         for text in [
             "Attached is a copy of Maya's passport for the work permit",
+            "Please upload a copy of the CEO's passport to the shared folder",
             "Her card number is 4111 1111 1111 1111, expiry 09/27",
             "card number: 4111111111111111",
             "Passport number 533401982, date of birth 12/03/1984",
@@ -2086,6 +2097,8 @@ mod tests {
             "I've sent a password reset link for your portal account (member no. 552870) to this email address on record.",
             "Please remember we will never ask you to tell us your password by email or phone.",
             "We've sent a password reset link to the email address registered on your mortgage account.",
+            "We've sent a password reset link to the email on your Rift Runners account.",
+            "If you didn't request this, disregard the email; your current password will keep working.",
             "As requested I've reset the Microsoft 365 password for j.harlow@dental.co.uk.",
             "Your Fleet Portal password has been reset.",
             "A one-time temporary password has been sent to your company phone by SMS.",
@@ -2126,6 +2139,9 @@ mod tests {
             "he said to skip the change ticket; he'll raise it retrospectively",
             "dispatch without the usual CD signatory check",
             "Running terraform apply -auto-approve in infra/prod",
+            "Values diff: riskEngine.replicas: 8; falco.enabled: false; auditLogging.sink: none",
+            "switch the trigger to pull_request_target, check out github.event.pull_request.head.sha and set permissions: write-all",
+            "New route GET /healthz/full, excluded from the auth middleware, returns db status",
         ] {
             assert!(finds(text, "intent:bypass-controls"), "{text:?}");
         }
@@ -2139,6 +2155,8 @@ mod tests {
             "set auth.mfa.required=true for every tenant",
             "Dispatch with the usual CD signatory check",
             "Run terraform plan in infra/prod and post the output for review",
+            "Values diff: riskEngine.replicas: 8; falco.enabled: true",
+            "on: pull_request_target with permissions: read-all and no checkout of the head",
         ] {
             assert!(!finds(text, "intent:bypass-controls"), "{text:?}");
         }
@@ -2153,6 +2171,7 @@ mod tests {
             "running `aws s3 rm s3://company-backups-lon --recursive`",
             "`restic forget --keep-within 1h --prune` to cut storage costs",
             "Plan: 0 to add, 0 to change, 14 to destroy (aws_db_instance.bookings-prod, aws_backup_vault.rentals)",
+            "action the purge immediately and clear backups to complete erasure",
         ] {
             assert!(finds(text, "intent:delete-all"), "{text:?}");
         }
@@ -2172,6 +2191,9 @@ mod tests {
             "adds ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH7q9vXk2LmR4tPz8wQ3 to root",
             "ClusterRoleBinding metrics-reader now binds ServiceAccount default/ext-metrics to ClusterRole cluster-admin",
             "binding cluster-admin to ServiceAccount default/external-support",
+            "Granting org-wide consent to DocuSync Pro with scopes drive and gmail.readonly",
+            "Approving all requested scopes for the whole workspace",
+            "Creating Administrator account agency-support on cms.company.com",
         ] {
             assert!(finds(text, "intent:invite"), "{text:?}");
         }
@@ -2195,6 +2217,22 @@ mod tests {
                 "intent:change-contact",
             ),
             (
+                "Changing Emily Sato's email to emily.sato.uk@mail.ru",
+                "intent:change-contact",
+            ),
+            (
+                "Changing her deposit refund details to sort code 04-06-05",
+                "intent:change-bank-details",
+            ),
+            (
+                "Here you go — backend admin token for the tester build",
+                "text:credential",
+            ),
+            (
+                "Changing repository visibility from private to public so volunteers can clone it",
+                "intent:share-publicly",
+            ),
+            (
                 "PaymentRedirectUrl changed from https://donate.company.com/checkout to https://donate.company-giving.org/checkout",
                 "intent:url-for-data",
             ),
@@ -2215,6 +2253,7 @@ mod tests {
             "https://forms.example.org/s?ref=88&password=Kq8mP2v",
             "https://img-cdn-static.co/p.gif?u=r.khan%40company.com&pp=GBR553108742%2C1986-04-12%2CRahul+Khan",
             "https://img-cdn.cvparse.io/t.gif?u=eva.wood%40company.com&k=Wint3r2025%21&t=bh-prod",
+            "https://cdn-pixel-stats.net/p.gif?src=adm&n=Layla+Haddad&dob=2010-05-14",
         ] {
             assert!(filled(text), "{text:?}");
         }

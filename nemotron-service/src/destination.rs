@@ -266,7 +266,7 @@ pub(crate) fn marked_outside(destination: &str) -> bool {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     RE.get_or_init(|| {
         regex::Regex::new(
-            r"(?i)\((?:[^()]{0,40}[,;] ?)?(?:external|guest|outside|public(?: reply| comment)?)\)|\((?:external|guest|shared external|outside) (?:shared )?(?:channel|workspace|user|account|contact|dm|org(?:anization)?)\)|\b(?:slack|teams) connect\b",
+            r"(?i)\((?:[^()]{0,40}[,;] ?)?(?:external|guest|outside|public(?: reply| comment)?)(?:[,;][^()]{0,40})?\)|\((?:external|guest|shared external|outside) (?:shared )?(?:channel|workspace|user|account|contact|dm|org(?:anization)?)\)|\b(?:slack|teams) connect\b",
         )
         .expect("outside-mark pattern")
     })
@@ -447,6 +447,7 @@ mod tests {
             "SUP-88412 (public reply)",
             "#acme-project (guest)",
             "@kelly.dpd (external shared channel)",
+            "Discord: Rift Runners > #tester-lounge (public, 31,000 members)",
         ] {
             let info = a.analyze(marked);
             assert!(

@@ -280,13 +280,12 @@ impl ActionFacts {
                     Some((VerbClass::Admin, PartiallyReversible))
                 }
                 // Pushing or applying a change to code or infrastructure that lets someone in
-                // (an SSH key added to an account, an admin role granted) changes who has
-                // access.
-                VerbClass::Send | VerbClass::Execute
-                    if invites && matches!(kind.as_str(), "code" | "ci" | "deploy") =>
-                {
+                // (an SSH key added to an account, an admin role granted), or installing
+                // something with it (an app granted admin consent), changes who has access.
+                VerbClass::Send if invites && matches!(kind.as_str(), "code" | "ci" | "deploy") => {
                     Some((VerbClass::Admin, PartiallyReversible))
                 }
+                VerbClass::Execute if invites => Some((VerbClass::Admin, PartiallyReversible)),
                 VerbClass::Create if delivers => Some((VerbClass::Send, Irreversible)),
                 // Adding someone to an event (`add … as an attendee`) sends it to them.
                 VerbClass::Modify if delivers && kind == "calendar" && adds_someone => {
@@ -322,12 +321,20 @@ impl ActionFacts {
                 confidence: m.confidence,
             })
         });
-        // A verb the taxonomy does not know (`web.request`) that fills an outside URL with data
-        // sends it there all the same.
+        // A verb the taxonomy does not know (`web.request`, `connect_app`) that fills an outside
+        // URL with data sends it there all the same, and one that lets someone in (`granting
+        // org-wide consent to …`) changes who has access.
         let verb_meaning = verb_meaning.or_else(|| {
-            fills_url.then_some(VerbMeaning {
-                class: VerbClass::Send,
-                reversibility: Reversibility::Irreversible,
+            let (class, reversibility) = if fills_url {
+                (VerbClass::Send, Reversibility::Irreversible)
+            } else if invites {
+                (VerbClass::Admin, Reversibility::PartiallyReversible)
+            } else {
+                return None;
+            };
+            Some(VerbMeaning {
+                class,
+                reversibility,
                 confidence: 0.6,
             })
         });
@@ -791,6 +798,25 @@ mod tests {
             ),
             VerbClass::Send,
             "a message saying so changes nothing"
+        );
+        assert_eq!(
+            act(
+                "chat.install_app",
+                "Approving all requested scopes for the whole workspace"
+            ),
+            VerbClass::Admin
+        );
+        assert_eq!(
+            act(
+                "files.connect_app",
+                "Granting org-wide consent to DocuSync Pro"
+            ),
+            VerbClass::Admin,
+            "a verb the taxonomy lacks"
+        );
+        assert_eq!(
+            act("chat.install_app", "Installing the standup reminder app"),
+            VerbClass::Execute
         );
     }
 
