@@ -454,11 +454,10 @@ fn ships_secrets_re() -> &'static Regex {
 /// Whether a URL's query carries personal data, a record or encoded text: two or more
 /// parameters named for personal data or holding an email address (`?n=…&dob=…&nhs=…`), or
 /// one named for a secret or an identity number or shaped like a password (`k=Wint3r2025!`);
-/// a value that, decoded, holds three or more fields split by `|`, `;` or `,` with a word in
-/// one and a number in another ([`record_shaped`]) (`?u=sarah.lee%7C29044719%7C1984-03-12%7C…`) or a card's
-/// security code (`…_cvv318_…`); or base64 that decodes to words or such a record
-/// (`?u=SkVNIEJSQURMRVkg…`). Search and tracking values (`?isbn=978…`, `?q=rota`,
-/// `?id=a1b2…`) carry none.
+/// a value that, decoded, is a record ([`record_shaped`]:
+/// `?u=sarah.lee%7C29044719%7C1984-03-12%7C…`) or runs a card's security code into it
+/// (`…_cvv318_…`); or base64 that decodes to words or to a record (`?u=SkVNIEJSQURMRVkg…`).
+/// Search and tracking values (`?isbn=978…`, `?q=rota`, `?id=a1b2…`) carry none.
 fn query_carries_data(url: &str) -> bool {
     const PERSONAL: [&str; 19] = [
         "name",
