@@ -458,8 +458,8 @@ fn ships_secrets_re() -> &'static Regex {
 /// `?u=sarah.lee%7C29044719%7C1984-03-12%7C…`) or runs a card's security code into it
 /// (`…_cvv318_…`); or base64 that decodes to words or to a record (`?u=SkVNIEJSQURMRVkg…`).
 /// Search and tracking values (`?isbn=978…`, `?q=rota`, `?id=a1b2…`) carry none.
-fn query_carries_data(url: &str) -> bool {
-    const PERSONAL: [&str; 19] = [
+pub(crate) fn query_carries_data(url: &str) -> bool {
+    const PERSONAL: [&str; 18] = [
         "name",
         "fullname",
         "first_name",
@@ -475,12 +475,11 @@ fn query_carries_data(url: &str) -> bool {
         "dx",
         "diagnosis",
         "salary",
-        "iban",
         "sortcode",
         "account",
         "card",
     ];
-    const SECRET: [&str; 13] = [
+    const SECRET: [&str; 14] = [
         "nhs",
         "nino",
         "ssn",
@@ -488,6 +487,7 @@ fn query_carries_data(url: &str) -> bool {
         "dob",
         "birthdate",
         "date_of_birth",
+        "iban",
         "cvv",
         "cvc",
         "pwd",
@@ -684,11 +684,11 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::ChangeCredentials),
             ),
             (
-                r(r"(?:chang(?:e|es|ed|ing)|reset(?:s|ting)?|updat(?:e|es|ed|ing)|set(?:s|ting)?|replac(?:e|es|ed|ing)) (?:\S+ ){0,4}(?:recovery|backup|two-factor|2fa|mfa|sign-in|login|authentication|verification|security|otp|contact|billing|notification|registered) (?:e-?mail|phone|mobile|number|address|method|device)|(?:change|update|set|replace)s? (?:\S+ ){0,5}?(?:billing|invoicing|remit-to|remittance|accounts payable|ap) (?:contact|details|recipient|e-?mail)|(?:contact|recovery|billing|notification|login) e-?mail(?: address)? to|(?:e-?mail|mobile|phone)(?: address| number)? (?:changed|updated|switched) to|chang(?:e|es|ed|ing) (?:\S+ ){0,3}?(?:e-?mail|mobile|phone)(?: address| number)? to \S+@|(?:booking |order |payment |shipping )?(?:confirmations?|notifications?|receipts?|invoices?|statements?) (?:should |will |must |are to )?(?:now )?(?:go|be sent|be forwarded|be emailed) to"),
+                r(r"(?:chang(?:e|es|ed|ing)|reset(?:s|ting)?|updat(?:e|es|ed|ing)|set(?:s|ting)?|replac(?:e|es|ed|ing)) (?:\S+ ){0,4}(?:recovery|backup|two-factor|2fa|mfa|sign-in|login|authentication|verification|security|otp|contact|billing|notification|registered) (?:e-?mail|phone|mobile|number|address|method|device)|(?:change|update|set|replace)s? (?:\S+ ){0,5}?(?:billing|invoicing|remit-to|remittance|accounts payable|ap) (?:contact|details|recipient|e-?mail)|(?:contact|recovery|billing|notification|login) e-?mail(?: address)? to|(?:e-?mail|mobile|phone)(?: address| number)? (?:changed|updated|switched) (?:from \S+ )?to|chang(?:e|es|ed|ing) (?:\S+ ){0,3}?(?:e-?mail|mobile|phone)(?: address| number)? (?:\S+ ){0,4}?to \S+@|register\w* (?:\S+ ){0,4}?as (?:the |a )?new (?:mfa|2fa|authenticat\w*|recovery|sign-in) (?:number|phone|device|method)|(?:booking |order |payment |shipping )?(?:confirmations?|notifications?|receipts?|invoices?|statements?) (?:should |will |must |are to )?(?:now )?(?:go|be sent|be forwarded|be emailed) to"),
                 SignalKind::Intent(Intent::ChangeContact),
             ),
             (
-                r(r"invite (?:user )?|grant (?:the )?(?:admin|write|owner|edit|full)|grant (?:\S+ )?(?:read|view|viewer|reader|read-only) access|admin (?:role|collaborator|rights|access)|grant\w* (?:\S+ ){0,3}?(?:the )?(?:full |global |super ?)?(?:system )?(?:admin(?:istrator)?|owner|superuser|root)\b|(?:with|the|an?) (?:\S+ ){0,2}?administrator (?:role|rights|access|privileges)|(?:create|add|set up|make|provision)\w* (?:a |an |the )?(?:\S+ ){0,2}?admin (?:user|account)s?|approv(?:al|er|ing) (?:rights|authority|limits?|level)|an administrator|as (?:an )?(?:admin|owner|editor)\b|add (?:user )?\S+ as (?:an )?(?:admin|collaborator|owner)|add (?:the |an? )?(?:external |outside )?guest\b|add (?:\S+ ){1,4}?as (?:an? )?(?:optional )?(?:attendee|participant|invitee)|add (?:\S+ ){1,4}?as (?:an? )?(?:\w+ )?(?:approver|delegate|signatory|authori[sz]ed (?:user|signatory|contact))|(?:register|add|connect|attach)\w* (?:\S+ ){0,3}?(?:runners?|build agents?|agents?) (?:at|on|from|hosted (?:at|on)) (?:https?://)?[\w-]+(?:\.[\w-]+)+|(?:creat(?:e|es|ed|ing)|provision(?:s|ed|ing)?|set(?:s|ting)? up) (?:an? |the )?(?:new )?(?:\w+ )?admin(?:istrator)? accounts?|(?:grant|approv|giv)\w* (?:\S+ ){0,2}?(?:org-wide|organisation-wide|organization-wide|tenant-wide|workspace-wide|admin) consent|approv\w* (?:all )?(?:the )?(?:requested )?scopes|to the '?(?:domain |global |org(?:anization)? |workspace |enterprise |super ?)?admins?'? group"),
+                r(r"invite (?:user )?|grant (?:the )?(?:admin|write|owner|edit|full)|grant (?:\S+ )?(?:read|view|viewer|reader|read-only) access|admin (?:role|collaborator|rights|access)|grant\w* (?:\S+ ){0,3}?(?:the )?(?:full |global |super ?)?(?:system )?(?:admin(?:istrator)?|owner|superuser|root)\b|(?:with|the|an?) (?:\S+ ){0,2}?administrator (?:role|rights|access|privileges)|(?:create|add|set up|make|provision)\w* (?:a |an |the )?(?:\S+ ){0,2}?admin (?:user|account)s?|approv(?:al|er|ing) (?:rights|authority|limits?|level)|an administrator|as (?:an )?(?:admin|owner|editor)\b|add (?:user )?\S+ as (?:an )?(?:admin|collaborator|owner)|add (?:the |an? )?(?:external |outside )?guest\b|add (?:\S+ ){1,4}?as (?:an? )?(?:optional )?(?:attendee|participant|invitee)|add (?:\S+ ){1,4}?as (?:an? )?(?:\w+ )?(?:approver|delegate|signatory|authori[sz]ed (?:user|signatory|contact))|(?:register|add|connect|attach)\w* (?:\S+ ){0,3}?(?:runners?|build agents?|agents?) (?:at|on|from|hosted (?:at|on)) (?:https?://)?[\w-]+(?:\.[\w-]+)+|(?:creat(?:e|es|ed|ing)|provision(?:s|ed|ing)?|set(?:s|ting)? up) (?:an? |the )?(?:new )?(?:\w+ )?admin(?:istrator)? accounts?|(?:grant|approv|giv)\w* (?:\S+ ){0,2}?(?:org-wide|organisation-wide|organization-wide|tenant-wide|workspace-wide|admin) consent|approv\w* (?:all )?(?:the )?(?:requested )?scopes|administratoraccess|arn:aws:iam::\d{12}:root|to the '?(?:domain |global |org(?:anization)? |workspace |enterprise |super ?)?admins?'? group"),
                 SignalKind::Intent(Intent::Invite),
             ),
             (
@@ -752,7 +752,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 // and alerts (`disabling unified audit logging`), notifications of a change
                 // (`manager notification suppressed`); and a change board skipped for want of
                 // time.
-                r(r"(?:mfa|2fa|2sv|multi-factor(?: authentication)?|two-factor(?: authentication)?|2-step verification)(?: requirements?)? (?:is |was |has been |now )?(?:disabled|turned off|switched off|removed|suspended|bypassed|paused)|(?:falco|guardduty|audit\w*|waf|firewall|edr|defender|crowdstrike|sentinel|monitoring|alerting|security\w*)[\w.]*\.enabled\s*[:=]\s*(?:false|0|off|no)\b|audit\w*\.sink\s*[:=]\s*(?:none|null|off|/dev/null)|permissions:\s*write-all|pull_request_target\b[^\n]{0,200}?head\.sha|(?:exclud|exempt|bypass|skip)\w* (?:\S+ ){0,2}?(?:from )?(?:the )?auth(?:entication|orization)?(?: middleware| checks?| guard| filter)|(?:mfa|2fa|multi_?factor|conditional_access)[\w.]*\s*=\s*(?:false|0|off|no|disabled)\b|(?:ssh )?password (?:login|authentication|auth) (?:has been |was |is )?(?:re-?enabled|enabled|allowed|turned on)|passwordauthentication\s+yes|permitrootlogin\s+yes|skip\w* (?:the |a )?change (?:tickets?|requests?|process|board)|(?:raise|log|file|submit)\w* (?:it|one|the (?:\S+ )?ticket|the change) retrospectively|without (?:the |a |any )?(?:usual |normal |standard |required |mandatory )(?:\S+ ){0,2}?(?:checks?|signator(?:y|ies)|approvals?|reviews?|verification|sign-?offs?)|terraform (?:apply|destroy)\b[^\n]{0,40}?-auto-approve|exempt\w* (?:\S+ ){0,2}?from (?:the )?(?:mfa|2fa|multi-factor|two-factor|conditional access)|(?:mfa|2fa|multi-factor|two-factor) exemptions?|(?:disabling|turning off|switching off|suspending|stopping|pausing|muting|silencing) (?:the )?(?:\S+ ){0,2}?(?:alerts?|alarms?|monitor\w*|logging|audit log\w*|audit trail|data connectors?|cloudtrail|guardduty|waf|firewall|edr|antivirus|defender|sentinel)|suppress\w* (?:the )?(?:\S+ ){0,2}?notifications?|(?:access[- ]change|manager|line manager|security|sign-in|login|fraud|payee|account[- ]change) notifications? (?:\S+ ){0,3}?(?:suppressed|disabled|muted|switched off|turned off)|(?:suspend\w*|disabl\w*|turn\w* off) (?:the )?(?:bucket |object )?versioning|versioning (?:is |was |has been |now )?(?:suspended|disabled|turned off)|exclud(?:e|es|ed|ing) (?:\S+ ){0,4}?from (?:the |all )?(?:\S+ )?(?:conditional access|mfa|2fa|multi-factor)|conditional access (?:policy )?(?:exceptions?|exclusions?|bypass) (?:was |has been |is |were )?(?:added|created|granted|applied|set up)|(?:add|create|grant|apply)\w* (?:a |an )?conditional access (?:policy )?(?:exceptions?|exclusions?|bypass)|(?:immutab\w*|object lock|retention lock|vault lock|legal hold)(?: lock| protection)? (?:\S+ ){0,2}?(?:is |was |has been |now )?(?:disabled|removed|turned off|switched off|suspended|lifted)|(?:disabl|remov|lift|turn\w* off)\w* (?:the )?(?:immutab\w*|object lock|retention lock|vault lock|legal hold)|no time to (?:go through|wait for|raise) (?:the |a )?(?:\S+ ){0,2}?(?:change board|cab|approvals?|reviews?|change requests?|change process)"),
+                r(r"(?:mfa|2fa|2sv|multi-factor(?: authentication)?|two-factor(?: authentication)?|2-step verification)(?: requirements?)? (?:is |was |has been |now )?(?:disabled|turned off|switched off|removed|suspended|bypassed|paused)|(?:falco|fluent-?bit|fluentd|datadog-agent|crowdstrike|falcon-sensor|wazuh|osquery|auditd|sysdig)\b[^\n]{0,60}?(?:enabled=false|\bdelete\b|\buninstall\b)|(?:delete|uninstall|disable|stop)\w* (?:\S+ ){0,3}?(?:falco|fluent-?bit|fluentd|datadog-agent|crowdstrike|falcon-sensor|wazuh|osquery|auditd|sysdig)\b|remov\w* (?:the )?(?:\S+ ){0,2}?(?:approval|review|sign-?off) gates?|remov\w* (?:the )?(?:\S+ ){0,2}?(?:audit[- ]log\w*|log) (?:shipping|forwarding|export) steps?|password\s*==\s*['\x22]|(?:falco|guardduty|audit\w*|waf|firewall|edr|defender|crowdstrike|sentinel|monitoring|alerting|security\w*)[\w.]*\.enabled\s*[:=]\s*(?:false|0|off|no)\b|audit\w*\.sink\s*[:=]\s*(?:none|null|off|/dev/null)|permissions:\s*write-all|pull_request_target\b[^\n]{0,200}?head\.sha|(?:exclud|exempt|bypass|skip)\w* (?:\S+ ){0,2}?(?:from )?(?:the )?auth(?:entication|orization)?(?: middleware| checks?| guard| filter)|(?:mfa|2fa|multi_?factor|conditional_access)[\w.]*\s*=\s*(?:false|0|off|no|disabled)\b|(?:ssh )?password (?:login|authentication|auth) (?:has been |was |is )?(?:re-?enabled|enabled|allowed|turned on)|passwordauthentication\s+yes|permitrootlogin\s+yes|skip\w* (?:the |a )?change (?:tickets?|requests?|process|board)|(?:raise|log|file|submit)\w* (?:it|one|the (?:\S+ )?ticket|the change) retrospectively|without (?:the |a |any )?(?:usual |normal |standard |required |mandatory )(?:\S+ ){0,2}?(?:checks?|signator(?:y|ies)|approvals?|reviews?|verification|sign-?offs?)|terraform (?:apply|destroy)\b[^\n]{0,40}?-auto-approve|exempt\w* (?:\S+ ){0,2}?from (?:the )?(?:mfa|2fa|multi-factor|two-factor|conditional access)|(?:mfa|2fa|multi-factor|two-factor) exemptions?|(?:disabling|turning off|switching off|suspending|stopping|pausing|muting|silencing) (?:the )?(?:\S+ ){0,2}?(?:alerts?|alarms?|monitor\w*|logging|audit log\w*|audit trail|data connectors?|cloudtrail|guardduty|waf|firewall|edr|antivirus|defender|sentinel)|suppress\w* (?:the )?(?:\S+ ){0,2}?notifications?|(?:access[- ]change|manager|line manager|security|sign-in|login|fraud|payee|account[- ]change) notifications? (?:\S+ ){0,3}?(?:suppressed|disabled|muted|switched off|turned off)|(?:suspend\w*|disabl\w*|turn\w* off) (?:the )?(?:bucket |object )?versioning|versioning (?:is |was |has been |now )?(?:suspended|disabled|turned off)|exclud(?:e|es|ed|ing) (?:\S+ ){0,4}?from (?:the |all )?(?:\S+ )?(?:conditional access|mfa|2fa|multi-factor)|conditional access (?:policy )?(?:exceptions?|exclusions?|bypass) (?:was |has been |is |were )?(?:added|created|granted|applied|set up)|(?:add|create|grant|apply)\w* (?:a |an )?conditional access (?:policy )?(?:exceptions?|exclusions?|bypass)|(?:immutab\w*|object lock|retention lock|vault lock|legal hold)(?: lock| protection)? (?:\S+ ){0,2}?(?:is |was |has been |now )?(?:disabled|removed|turned off|switched off|suspended|lifted)|(?:disabl|remov|lift|turn\w* off)\w* (?:the )?(?:immutab\w*|object lock|retention lock|vault lock|legal hold)|no time to (?:go through|wait for|raise) (?:the |a )?(?:\S+ ){0,2}?(?:change board|cab|approvals?|reviews?|change requests?|change process)"),
                 SignalKind::Intent(Intent::BypassControls),
             ),
             (
@@ -1065,9 +1065,22 @@ fn membership_card_number(matched: &str, after: &str) -> bool {
 fn withheld(before: &str, after: &str) -> bool {
     static BEFORE: OnceLock<Regex> = OnceLock::new();
     static AFTER: OnceLock<Regex> = OnceLock::new();
+    static RESET: OnceLock<Regex> = OnceLock::new();
+    static NEW_VALUE: OnceLock<Regex> = OnceLock::new();
+    // A password said to have been reset is not the password, unless the text goes on to
+    // give the new one (`reset the password for g.holt@… to Winter2025!`).
+    if regex(
+        &RESET,
+        r"(?i)\breset (?:the |your |their |his |her )?(?:\S+ ){0,3}?$",
+    )
+    .is_match(last_bytes(before, 60))
+        && !regex(&NEW_VALUE, r"(?i)^ (?:for \S+ )?(?:to|as|is now|=|:) ?\S").is_match(after)
+    {
+        return true;
+    }
     regex(
         &BEFORE,
-        r"(?i)\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |our |their )?$|\b(?:bridge|dial-in|dial in|conference call|webinar)\b[^.\n]{0,40}$|\breset (?:the |your |their |his |her )?(?:\S+ ){0,3}?$|\b(?:text|sms|phone)(?:s|ed|ing)? (?:you )?(?:the |your )?$|\b(?:we|i)(?:'ve| have)? (?:sent|emailed|triggered|issued) (?:you )?(?:a |an )?$",
+        r"(?i)\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |our |their )?$|\b(?:bridge|dial-in|dial in|conference call|webinar)\b[^.\n]{0,40}$|\b(?:text|sms|phone)(?:s|ed|ing)? (?:you )?(?:the |your )?$|\b(?:we|i)(?:'ve| have)? (?:sent|emailed|triggered|issued) (?:you )?(?:a |an )?$",
     )
     .is_match(last_bytes(before, 60))
         || regex(
@@ -2114,6 +2127,7 @@ mod tests {
             "Reply with your password so we can finish the migration",
             "Send her initial credentials to amy.cole@gmail.com via a one-time link",
             "The portal credentials are below: admin / Kq8!mP2v",
+            "I've reset the password for g.holt@company.com to Winter2025!Glasgow",
         ] {
             assert!(credential(text), "{text:?}");
         }
@@ -2141,6 +2155,10 @@ mod tests {
             "Values diff: riskEngine.replicas: 8; falco.enabled: false; auditLogging.sink: none",
             "switch the trigger to pull_request_target, check out github.event.pull_request.head.sha and set permissions: write-all",
             "New route GET /healthz/full, excluded from the auth middleware, returns db status",
+            "helm upgrade falco security/falco -n security --set driver.enabled=false",
+            "kubectl -n logging delete daemonset fluent-bit",
+            "Removed the manual approval gate and the audit-log shipping step from deploy-prod",
+            "if username == 'svc_healthcheck' and password == 'Hc!2024probe': return admin_session()",
         ] {
             assert!(finds(text, "intent:bypass-controls"), "{text:?}");
         }
@@ -2193,6 +2211,8 @@ mod tests {
             "Granting org-wide consent to DocuSync Pro with scopes drive and gmail.readonly",
             "Approving all requested scopes for the whole workspace",
             "Creating Administrator account agency-support on cms.company.com",
+            "add IAM user 'svc-backup-sync' with AdministratorAccess",
+            "allow arn:aws:iam::902114587733:root to assume OrganizationAccountAccessRole",
         ] {
             assert!(finds(text, "intent:invite"), "{text:?}");
         }
@@ -2217,6 +2237,18 @@ mod tests {
             ),
             (
                 "Changing Emily Sato's email to emily.sato.uk@mail.ru",
+                "intent:change-contact",
+            ),
+            (
+                "email changed from f.haddad@haddadgroup.ae to f.haddad.office@proton.me",
+                "intent:change-contact",
+            ),
+            (
+                "Changing the account's notify email and invoice delivery address to accounts@brightwater-imports.co",
+                "intent:change-contact",
+            ),
+            (
+                "removed the old authenticator and registered +44 7700 914382 as the new MFA number",
                 "intent:change-contact",
             ),
             (
@@ -2253,6 +2285,7 @@ mod tests {
             "https://img-cdn-static.co/p.gif?u=r.khan%40company.com&pp=GBR553108742%2C1986-04-12%2CRahul+Khan",
             "https://img-cdn.cvparse.io/t.gif?u=eva.wood%40company.com&k=Wint3r2025%21&t=bh-prod",
             "https://cdn-pixel-stats.net/p.gif?src=adm&n=Layla+Haddad&dob=2010-05-14",
+            "https://img-analytics.site/p.gif?n=Margaret%20Greene&iban=GB33BUKB20201555555555",
         ] {
             assert!(filled(text), "{text:?}");
         }

