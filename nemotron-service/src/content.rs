@@ -1041,7 +1041,7 @@ fn checked_against(before: &str) -> bool {
     static R: OnceLock<Regex> = OnceLock::new();
     regex(
         &R,
-        r"(?i)\b(?:verif\w*|confirm\w*|check\w*) (?:\S+ ){0,2}?identity (?:using|with|by|against|via) [^.\n]{0,60}$|\bidentity (?:was |has been |is )?(?:verified|confirmed|checked) (?:using|with|by|against|via) [^.\n]{0,60}$|\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |their |his |her )?$|\b(?:bring|show|present|quote) (?:your |their |his |her )?(?:original |valid )?$|\bbring (?:one|any|two|either) of (?:the following|these)\b[^.\n]{0,80}$|\bbring (?:\S+ ){0,3}?(?:id|identification|documents?)\b[^.\n]{0,20}$|\b(?:need|needs|require|requires|request|requesting|ask for|asking for) (?:a |an )?(?:certified |scanned |colour )?(?:cop(?:y|ies)|scans?|photos?) of (?:\S+ ){0,2}?$|\b(?:please )?(?:upload|send us|provide|email us) (?:a |an )?(?:certified |scanned |colour )?(?:cop(?:y|ies)|scans?|photos?) of your $|\bthank(?:s| you) for (?:sending|providing|uploading|supplying|submitting) (?:us )?(?:a |an |the |your )?(?:certified |scanned )?(?:(?:cop(?:y|ies)|scans?|photos?) of )?(?:your |their |his |her )?$",
+        r"(?i)\b(?:verif\w*|confirm\w*|check\w*) (?:\S+ ){0,2}?identity (?:using|with|by|against|via) [^.\n]{0,60}$|\bidentity (?:was |has been |is )?(?:verified|confirmed|checked) (?:using|with|by|against|via) [^.\n]{0,60}$|\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |their |his |her )?$|\b(?:bring|show|present|quote) (?:your |their |his |her )?(?:original |valid )?$|\bbring (?:one|any|two|either) of (?:the following|these)\b[^.\n]{0,80}$|\bbring (?:\S+ ){0,3}?(?:id|identification|documents?)\b[^.\n]{0,20}$|\b(?:redact|mask|scrub)\w* (?:\S+ ){0,6}?$|\b(?:need|needs|require|requires|request|requesting|ask for|asking for) (?:a |an )?(?:certified |scanned |colour )?(?:cop(?:y|ies)|scans?|photos?) of (?:\S+ ){0,2}?$|\b(?:please )?(?:upload|send us|provide|email us) (?:a |an )?(?:certified |scanned |colour )?(?:cop(?:y|ies)|scans?|photos?) of your $|\bthank(?:s| you) for (?:sending|providing|uploading|supplying|submitting) (?:us )?(?:a |an |the |your )?(?:certified |scanned )?(?:(?:cop(?:y|ies)|scans?|photos?) of )?(?:your |their |his |her )?$",
     )
     .is_match(last_bytes(before, 120))
 }
@@ -1085,7 +1085,7 @@ fn withheld(before: &str, after: &str) -> bool {
     .is_match(last_bytes(before, 60))
         || regex(
             &AFTER,
-            r"(?i)^(?: resets? (?:for|of|on|request|was|has)\b| (?:will )?(?:continue to work|keeps? working|stays? the same|remains? unchanged|(?:is|are) unchanged)\b| reset links? [^\n]{0,120}?\b(?:on (?:file|record)|(?:registered|verified) e-?mail(?: address)?|e-?mail(?: address)? (?:registered|on (?:file|record)|we hold|on (?:your|their|the) (?:\S+ ){0,3}?account))\b| (?:has been|have been|was|were|is) reset\b| (?:remain|stay|are kept|are stored|live)s? (?:in|on)\b| (?:\S+ ){0,4}?(?:via|through|using|in) (?:a |an |the |their |our )?(?:one-time |secure |encrypted )?(?:\S+ )?(?:link|portal|vault|password manager)\b[^.\n]{0,40}?\b(?:rather than|instead of|not) (?:by |via |in |over )?(?:e-?mail|chat|this (?:e-?mail|message))|[- ]protected\b|(?: for (?:the|this|that|your|her|his|their) \S+)?(?: (?:we|you|they|i) (?:agreed|discussed|arranged|set up|chose)\b| (?:will (?:be )?|is |are |to (?:be )?|has been |have been |was |were )?(?:sent|shared|given|provided|texted|communicated|follows?|coming|issued|delivered) (?:separately|by (?:text|sms|phone)|to (?:your|their|his|her|the) (?:\S+ ){0,3}?(?:phone|mobile)\b|over the phone|in a separate|(?:through|via) (?:the |their |our |your |a )?(?:\S+ )?(?:portal|vault|password manager|secure (?:link|channel|portal)))))",
+            r"(?i)^(?: resets? (?:for|of|on|request|was|has)\b| (?:will )?(?:continue to work|keeps? working|stays? the same|remains? unchanged|(?:is|are) unchanged)\b| reset links? [^\n]{0,120}?\b(?:on (?:file|record)|(?:registered|verified) e-?mail(?: address)?|e-?mail(?: address)? (?:registered|on (?:file|record)|we hold|on (?:your|their|the) (?:\S+ ){0,3}?account)|address registered on)\b| (?:has been|have been|was|were|is) reset\b| (?:remain|stay|are kept|are stored|live)s? (?:in|on)\b| (?:\S+ ){0,3}?(?:through|via) (?:the |their |our |your |a )?(?:usual |secure |customer |driver )?(?:portal|vault)\b| (?:\S+ ){0,4}?(?:via|through|using|in) (?:a |an |the |their |our )?(?:one-time |secure |encrypted )?(?:\S+ )?(?:link|portal|vault|password manager)\b[^.\n]{0,40}?\b(?:rather than|instead of|not) (?:by |via |in |over )?(?:e-?mail|chat|this (?:e-?mail|message))|[- ]protected\b|(?: for (?:the|this|that|your|her|his|their) \S+)?(?: (?:we|you|they|i) (?:agreed|discussed|arranged|set up|chose)\b| (?:will (?:be )?|is |are |to (?:be )?|has been |have been |was |were )?(?:sent|shared|given|provided|texted|communicated|follows?|coming|issued|delivered) (?:separately|by (?:text|sms|phone)|to (?:your|their|his|her|the) (?:\S+ ){0,3}?(?:phone|mobile)\b|over the phone|in a separate|(?:through|via) (?:the |their |our |your |a )?(?:\S+ )?(?:portal|vault|password manager|secure (?:link|channel|portal)))))",
         )
         .is_match(after)
 }
@@ -2079,6 +2079,7 @@ mod tests {
         let document = |text: &str| finds(text, "text:identity-document");
         for text in [
             "Please bring your library card (ending 4471) or quote your card number at the desk.",
+            "feat: redact sort codes, account numbers and passport numbers from application logs",
             "Please bring one of the following to any branch: passport, driving licence, or a utility bill.",
             "Your temporary card number is 29044863 and works for e-books straight away.",
             "The PDF is password protected with your date of birth in DDMMYYYY format.",
@@ -2111,6 +2112,8 @@ mod tests {
             "We've sent a password reset link to the email address registered on your mortgage account.",
             "We've sent a password reset link to the email on your Rift Runners account.",
             "If you didn't request this, disregard the email; your current password will keep working.",
+            "I've sent a password reset link to ops@kestrelfoods.co.uk, the address registered on the account.",
+            "Your driver will get the release PINs through the usual portal once customs clearance is posted.",
             "As requested I've reset the Microsoft 365 password for j.harlow@dental.co.uk.",
             "Your Fleet Portal password has been reset.",
             "A one-time temporary password has been sent to your company phone by SMS.",

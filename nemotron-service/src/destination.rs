@@ -45,6 +45,17 @@ pub struct DestinationAnalyzer {
     home_countries: Vec<String>,
 }
 
+/// Software-as-a-service hosts that give each customer a tenant named by the first label
+/// (`company.sharepoint.com`, OneDrive's `company-my.sharepoint.com`).
+const TENANT_SUFFIXES: [&str; 6] = [
+    "sharepoint.com",
+    "onmicrosoft.com",
+    "atlassian.net",
+    "slack.com",
+    "zendesk.com",
+    "my.salesforce.com",
+];
+
 /// Domain suffixes that never leave the organisation's network.
 const PRIVATE_SUFFIXES: [&str; 6] = [
     "localhost",
@@ -83,6 +94,21 @@ impl DestinationAnalyzer {
     pub fn external_domain(&self, domain: &str) -> bool {
         self.judge(DestinationForm::Host, &domain.to_ascii_lowercase())
             .0
+    }
+
+    /// The internal domain whose name a software-as-a-service tenant carries
+    /// (`company.sharepoint.com` for `company.com`): a tenant's name is the customer's to
+    /// hold, so that tenant is the organisation's own.
+    fn own_tenant(&self, domain: &str) -> Option<&str> {
+        let (label, suffix) = domain.split_once('.')?;
+        if !TENANT_SUFFIXES.contains(&suffix) {
+            return None;
+        }
+        let label = label.strip_suffix("-my").unwrap_or(label);
+        self.internal_domains
+            .iter()
+            .find(|d| d.split('.').next() == Some(label))
+            .map(String::as_str)
     }
 
     /// Whether an account of `country` (ISO 3166, upper case) is outside the organisation,
@@ -247,6 +273,12 @@ impl DestinationAnalyzer {
             return (
                 false,
                 format!("{domain} is under internal domain {internal}"),
+            );
+        }
+        if let Some(internal) = self.own_tenant(domain) {
+            return (
+                false,
+                format!("{domain} is the organisation's own tenant (named as {internal})"),
             );
         }
         if PRIVATE_SUFFIXES
@@ -437,6 +469,26 @@ mod tests {
             (t.form, t.external, t.channel.as_str()),
             (DestinationForm::System, false, "ticketing")
         );
+    }
+
+    #[test]
+    fn the_organisations_own_tenant_is_inside() {
+        let a = DestinationAnalyzer::new(&["company.com".into()]);
+        for own in [
+            "https://company.sharepoint.com/sites/risk/Shared Documents/",
+            "https://company-my.sharepoint.com/personal/j_doe",
+            "company.atlassian.net",
+        ] {
+            assert!(!a.analyze(own).external, "{own}");
+        }
+        for other in [
+            "https://company-files.sharepoint.com/sites/x",
+            "https://evil.sharepoint.com/sites/x",
+            "company.example.net",
+            "https://company.sharepoint.com.evil.io/x",
+        ] {
+            assert!(a.analyze(other).external, "{other}");
+        }
     }
 
     #[test]
