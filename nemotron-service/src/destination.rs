@@ -214,9 +214,10 @@ impl DestinationAnalyzer {
             let host = rest.split(['/', '?', '#']).next().unwrap_or("");
             let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
             // A path in the organisation's own file store (`files://Marketing/…`,
-            // `smb://fileserver/…`) names no host outside. A bucket (`s3://name`) still does:
-            // its name does not say whose it is.
-            if FILE_STORE_SCHEMES.contains(&scheme) && !host.contains('.') {
+            // `smb://fileserver/…`) or one of its database servers (`postgres://lims-db/…`)
+            // names no host outside. A bucket (`s3://name`) still does: its name does not say
+            // whose it is.
+            if OWN_NETWORK_SCHEMES.contains(&scheme) && !host.contains('.') {
                 (DestinationForm::System, host.to_owned())
             } else {
                 (DestinationForm::Url, strip_port(host))
@@ -325,9 +326,20 @@ pub fn iban_country(text: &str) -> Option<String> {
     shaped.then(|| compact[..2].to_ascii_uppercase())
 }
 
-/// Schemes of a path in a file store (`files://Marketing/…`): with a host that is a single name,
-/// the organisation's own.
-const FILE_STORE_SCHEMES: [&str; 4] = ["file", "files", "smb", "nfs"];
+/// Schemes of a path in a file store or of a database server (`files://Marketing/…`,
+/// `postgres://lims-prod-db-01/…`): with a host that is a single name, the organisation's own.
+const OWN_NETWORK_SCHEMES: [&str; 10] = [
+    "file",
+    "files",
+    "smb",
+    "nfs",
+    "postgres",
+    "postgresql",
+    "mysql",
+    "mongodb",
+    "redis",
+    "mssql",
+];
 
 /// The `domain` of a crypto wallet destination.
 pub const CRYPTO_WALLET: &str = "crypto-wallet";
@@ -472,12 +484,13 @@ mod tests {
     }
 
     #[test]
-    fn the_organisations_own_tenant_is_inside() {
+    fn the_organisations_own_tenant_and_servers_are_inside() {
         let a = DestinationAnalyzer::new(&["company.com".into()]);
         for own in [
             "https://company.sharepoint.com/sites/risk/Shared Documents/",
             "https://company-my.sharepoint.com/personal/j_doe",
             "company.atlassian.net",
+            "postgres://lims-prod-db-01/lims",
         ] {
             assert!(!a.analyze(own).external, "{own}");
         }
@@ -486,6 +499,8 @@ mod tests {
             "https://evil.sharepoint.com/sites/x",
             "company.example.net",
             "https://company.sharepoint.com.evil.io/x",
+            "postgres://db.evil.io/lims",
+            "s3://company-ngs-raw-data",
         ] {
             assert!(a.analyze(other).external, "{other}");
         }
