@@ -441,13 +441,14 @@ fn endpoint_setting_re() -> &'static Regex {
     )
 }
 
-/// Secrets or the environment sent to the URL that follows (`POST process.env to `, `send
-/// the credentials to `).
+/// Secrets, the environment or what a service logs sent to the URL that follows (`POST
+/// process.env to `, `send the credentials to `, `forwarding /var/log/app/*.log including
+/// request bodies to `).
 fn ships_secrets_re() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     regex(
         &R,
-        r"(?i)\b(?:post|send|upload|submit|ship|forward)s?\b[^\n]{0,80}?(?:process\.env|os\.environ|\benv\b|environment variables|secrets?|credentials|tokens?|api keys?)[^\n]{0,40}?\b(?:to|at)\s*['\x22`]?$",
+        r"(?i)\b(?:post|send|upload|submit|ship|forward|stream)(?:s|ing|ed)?\b[^\n]{0,80}?(?:process\.env|os\.environ|\benv\b|environment variables|secrets?|credentials|tokens?|api keys?|request (?:bodies|payloads|headers)|\*\.log\b|audit logs?|database dumps?)[^\n]{0,40}?\b(?:to|at)\s*['\x22`]?$",
     )
 }
 
@@ -456,7 +457,8 @@ fn ships_secrets_re() -> &'static Regex {
 /// one named for a secret or an identity number or shaped like a password (`k=Wint3r2025!`);
 /// a value that, decoded, is a record ([`record_shaped`]:
 /// `?u=sarah.lee%7C29044719%7C1984-03-12%7C…`) or runs a card's security code into it
-/// (`…_cvv318_…`); or base64 that decodes to words or to a record (`?u=SkVNIEJSQURMRVkg…`).
+/// (`…_cvv318_…`); or base64 that decodes to words, to a record or to a field named for a
+/// secret (`?u=SkVNIEJSQURMRVkg…`, `?cfg=eyJkaXNjb3JkX2JvdF90b2tlbiI6…`).
 /// Search and tracking values (`?isbn=978…`, `?q=rota`, `?id=a1b2…`) carry none.
 pub(crate) fn query_carries_data(url: &str) -> bool {
     const PERSONAL: [&str; 18] = [
@@ -513,9 +515,22 @@ pub(crate) fn query_carries_data(url: &str) -> bool {
         personal >= 2
             || record_shaped(&value)
             || security_code_re().is_match(&value)
-            || base64_text(&value.replace(' ', "+"))
-                .is_some_and(|text| record_shaped(&text) || text.split_whitespace().count() >= 3)
+            || base64_text(&value.replace(' ', "+")).is_some_and(|text| {
+                record_shaped(&text)
+                    || text.split_whitespace().count() >= 3
+                    || secret_field_re().is_match(&text)
+            })
     })
+}
+
+/// A field named for a secret, as encoded settings write one (`{"discord_bot_token":"…"}`,
+/// `api_key=…`).
+fn secret_field_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    regex(
+        &R,
+        r#"(?i)[a-z_]*(?:token|secret|password|passwd|api_?key|access_?key|private_?key|credentials?)[a-z_]*['"]?\s*[:=]"#,
+    )
 }
 
 /// A card's security code run into a value (`visa4471_0927_cvv318`).
@@ -692,7 +707,15 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::Invite),
             ),
             (
-                r(r"share(?:d)? (?:it |them )?publicly|block public access (?:is |was |has been )?(?:turned off|switched off|disabled|removed)|principal\s*['\x22]?\*['\x22]?|allusers|public-read(?:-write)?|allauthenticatedusers|(?:(?:turn|switch)\w* off|disabl\w*|remov\w*) (?:the )?(?:s3 )?(?:public access prevention|block public access)|anyone[- ](?:who[- ]has|with)[- ](?:the[- ])?link|(?:creat|generat|mak)\w* (?:an? )?(?:open|anonymous|unauthenticated|no-sign-in) (?:share |sharing )?link|public (?:gist|link|repository|repo|bucket)|(?:make|set)s? (?:the |it )?(?:\S+ ){0,4}public\b|visibility (?:to |= ?|: ?)['\x22`]?public\b|(?:moved?|copy|copied|upload(?:ed)?|put|place[ds]?|save[ds]?) (?:\S+ ){0,12}?(?:to|into|in) (?:the )?(?:/?public/|public (?:folder|directory|bucket|share|site|website))"),
+                r(r"share(?:d)? (?:it |them )?publicly|block public access (?:is |was |has been )?(?:turned off|switched off|disabled|removed)|allusers|public-read(?:-write)?|allauthenticatedusers|(?:(?:turn|switch)\w* off|disabl\w*|remov\w*) (?:the )?(?:s3 )?(?:public access prevention|block public access)|anyone[- ](?:who[- ]has|with)[- ](?:the[- ])?link|(?:creat|generat|mak)\w* (?:an? )?(?:open|anonymous|unauthenticated|no-sign-in) (?:share |sharing )?link|public (?:gist|link|repository|repo|bucket)|(?:make|set)s? (?:the |it )?(?:\S+ ){0,4}public\b|visibility (?:to |= ?|: ?)['\x22`]?public\b|(?:moved?|copy|copied|upload(?:ed)?|put|place[ds]?|save[ds]?) (?:\S+ ){0,12}?(?:to|into|in) (?:the )?(?:/?public/|public (?:folder|directory|bucket|share|site|website))"),
+                SignalKind::Intent(Intent::SharePublicly),
+            ),
+            (
+                // A policy granting everyone (`Principal "*"`, `"Principal": {"AWS": "*"}`), or
+                // a bucket's public access block turned off (`block_public_acls=false`).
+                compile(
+                    r#"(?i)\bprincipal['"]?\s*[:=]?\s*(?:\{\s*['"]?aws['"]?\s*:\s*)?['"]?\*|\b(?:block_?public_?(?:acls|policy)|restrict_?public_?buckets|ignore_?public_?acls)['"]?\s*[:=]\s*['"]?false\b"#,
+                ),
                 SignalKind::Intent(Intent::SharePublicly),
             ),
             (
@@ -756,8 +779,9 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 // middleware, `password == '…'`, SSH password login re-enabled);
                 // notifications of a change (`manager notification suppressed`); and the
                 // change process skipped (`no time to go through the change board`, `no CAB
-                // needed`, `raise it retrospectively`, `without the usual … check`).
-                r(r"(?:mfa|2fa|2sv|multi-factor(?: authentication)?|two-factor(?: authentication)?|2-step verification)(?: requirements?)? (?:is |was |has been |now )?(?:disabled|turned off|switched off|removed|suspended|bypassed|paused)|(?:falco|fluent-?bit|fluentd|datadog-agent|crowdstrike|falcon-sensor|wazuh|osquery|auditd|sysdig)\b[^\n]{0,60}?(?:enabled=false|\bdelete\b|\buninstall\b)|(?:delete|uninstall|disable|stop|remov)\w* (?:\S+ ){0,3}?(?:falco|fluent-?bit|fluentd|datadog-agent|crowdstrike|falcon-sensor|wazuh|osquery|auditd|sysdig|guardduty)\b|\w*(?:fraud|audit|risk|aml|kyc|sanction)\w*_enabled\s*=\s*(?:false|0|off|no)\b|audit_log_level\s*=\s*(?:none|off)\b|enable_\w*(?:logging|audit|monitoring|trail)\w*\s*=\s*(?:false|0)\b|no (?:cab|change board|change approval) (?:is )?(?:needed|required)|remov\w* (?:the )?(?:\S+ ){0,2}?(?:approval|review|sign-?off) gates?|remov\w* (?:the )?(?:\S+ ){0,2}?(?:audit[- ]log\w*|log) (?:shipping|forwarding|export) steps?|password\s*==\s*['\x22]|(?:falco|guardduty|audit\w*|waf|firewall|edr|defender|crowdstrike|sentinel|monitoring|alerting|security\w*)[\w.]*\.enabled\s*[:=]\s*(?:false|0|off|no)\b|audit\w*\.sink\s*[:=]\s*(?:none|null|off|/dev/null)|permissions:\s*write-all|pull_request_target\b[^\n]{0,200}?head\.sha|(?:exclud|exempt|bypass|skip)\w* (?:\S+ ){0,2}?(?:from )?(?:the )?auth(?:entication|orization)?(?: middleware| checks?| guard| filter)|(?:mfa|2fa|multi_?factor|conditional_access)[\w.]*\s*=\s*(?:false|0|off|no|disabled)\b|(?:ssh )?password (?:login|authentication|auth) (?:has been |was |is )?(?:re-?enabled|enabled|allowed|turned on)|passwordauthentication\s+yes|permitrootlogin\s+yes|skip\w* (?:the |a )?change (?:tickets?|requests?|process|board)|(?:raise|log|file|submit)\w* (?:it|one|the (?:\S+ )?ticket|the change) retrospectively|without (?:the |a |any )?(?:usual |normal |standard |required |mandatory )(?:\S+ ){0,2}?(?:checks?|signator(?:y|ies)|approvals?|reviews?|verification|sign-?offs?)|terraform (?:apply|destroy)\b[^\n]{0,40}?-auto-approve|exempt\w* (?:\S+ ){0,2}?from (?:the )?(?:mfa|2fa|multi-factor|two-factor|conditional access)|(?:mfa|2fa|multi-factor|two-factor) exemptions?|(?:disabling|turning off|switching off|suspending|stopping|pausing|muting|silencing) (?:the )?(?:\S+ ){0,2}?(?:alerts?|alarms?|monitor\w*|logging|audit log\w*|audit trail|data connectors?|cloudtrail|guardduty|waf|firewall|edr|antivirus|defender|sentinel)|suppress\w* (?:the )?(?:\S+ ){0,2}?notifications?|(?:access[- ]change|manager|line manager|security|sign-in|login|fraud|payee|account[- ]change) notifications? (?:\S+ ){0,3}?(?:suppressed|disabled|muted|switched off|turned off)|(?:suspend\w*|disabl\w*|turn\w* off) (?:the )?(?:bucket |object )?versioning|versioning (?:is |was |has been |now )?(?:suspended|disabled|turned off)|exclud(?:e|es|ed|ing) (?:\S+ ){0,4}?from (?:the |all )?(?:\S+ )?(?:conditional access|mfa|2fa|multi-factor)|conditional access (?:policy )?(?:exceptions?|exclusions?|bypass) (?:was |has been |is |were )?(?:added|created|granted|applied|set up)|(?:add|create|grant|apply)\w* (?:a |an )?conditional access (?:policy )?(?:exceptions?|exclusions?|bypass)|(?:immutab\w*|object lock|retention lock|vault lock|legal hold)(?: lock| protection)? (?:\S+ ){0,2}?(?:is |was |has been |now )?(?:disabled|removed|turned off|switched off|suspended|lifted)|(?:disabl|remov|lift|turn\w* off)\w* (?:the )?(?:immutab\w*|object lock|retention lock|vault lock|legal hold)|no time to (?:go through|wait for|raise) (?:the |a )?(?:\S+ ){0,2}?(?:change board|cab|approvals?|reviews?|change requests?|change process)"),
+                // needed`, `raise it retrospectively`, `without the usual … check`); and a
+                // sanctions or PEP screening hit cleared (`cleared sanctions match flag`).
+                r(r"(?:mfa|2fa|2sv|multi-factor(?: authentication)?|two-factor(?: authentication)?|2-step verification)(?: requirements?)? (?:is |was |has been |now )?(?:disabled|turned off|switched off|removed|suspended|bypassed|paused)|(?:falco|fluent-?bit|fluentd|datadog-agent|crowdstrike|falcon-sensor|wazuh|osquery|auditd|sysdig)\b[^\n]{0,60}?(?:enabled=false|\bdelete\b|\buninstall\b)|(?:delete|uninstall|disable|stop|remov)\w* (?:\S+ ){0,3}?(?:falco|fluent-?bit|fluentd|datadog-agent|crowdstrike|falcon-sensor|wazuh|osquery|auditd|sysdig|guardduty)\b|\w*(?:fraud|audit|risk|aml|kyc|sanction)\w*_enabled\s*=\s*(?:false|0|off|no)\b|audit_log_level\s*=\s*(?:none|off)\b|enable_\w*(?:logging|audit|monitoring|trail)\w*\s*=\s*(?:false|0)\b|no (?:cab|change board|change approval) (?:is )?(?:needed|required)|remov\w* (?:the )?(?:\S+ ){0,2}?(?:approval|review|sign-?off) gates?|remov\w* (?:the )?(?:\S+ ){0,2}?(?:audit[- ]log\w*|log) (?:shipping|forwarding|export) steps?|password\s*==\s*['\x22]|(?:falco|guardduty|audit\w*|waf|firewall|edr|defender|crowdstrike|sentinel|monitoring|alerting|security\w*)[\w.]*\.enabled\s*[:=]\s*(?:false|0|off|no)\b|audit\w*\.sink\s*[:=]\s*(?:none|null|off|/dev/null)|permissions:\s*write-all|pull_request_target\b[^\n]{0,200}?head\.sha|(?:exclud|exempt|bypass|skip)\w* (?:\S+ ){0,2}?(?:from )?(?:the )?auth(?:entication|orization)?(?: middleware| checks?| guard| filter)|(?:mfa|2fa|multi_?factor|conditional_access)[\w.]*\s*=\s*(?:false|0|off|no|disabled)\b|(?:ssh )?password (?:login|authentication|auth) (?:has been |was |is )?(?:re-?enabled|enabled|allowed|turned on)|passwordauthentication\s+yes|permitrootlogin\s+yes|skip\w* (?:the |a )?change (?:tickets?|requests?|process|board)|(?:raise|log|file|submit)\w* (?:it|one|the (?:\S+ )?ticket|the change) retrospectively|without (?:the |a |any )?(?:usual |normal |standard |required |mandatory )(?:\S+ ){0,2}?(?:checks?|signator(?:y|ies)|approvals?|reviews?|verification|sign-?offs?)|terraform (?:apply|destroy)\b[^\n]{0,40}?-auto-approve|exempt\w* (?:\S+ ){0,2}?from (?:the )?(?:mfa|2fa|multi-factor|two-factor|conditional access)|(?:mfa|2fa|multi-factor|two-factor) exemptions?|(?:disabling|turning off|switching off|suspending|stopping|pausing|muting|silencing) (?:the )?(?:\S+ ){0,2}?(?:alerts?|alarms?|monitor\w*|logging|audit log\w*|audit trail|data connectors?|cloudtrail|guardduty|waf|firewall|edr|antivirus|defender|sentinel)|suppress\w* (?:the )?(?:\S+ ){0,2}?notifications?|(?:access[- ]change|manager|line manager|security|sign-in|login|fraud|payee|account[- ]change) notifications? (?:\S+ ){0,3}?(?:suppressed|disabled|muted|switched off|turned off)|(?:suspend\w*|disabl\w*|turn\w* off) (?:the )?(?:bucket |object )?versioning|versioning (?:is |was |has been |now )?(?:suspended|disabled|turned off)|exclud(?:e|es|ed|ing) (?:\S+ ){0,4}?from (?:the |all )?(?:\S+ )?(?:conditional access|mfa|2fa|multi-factor)|conditional access (?:policy )?(?:exceptions?|exclusions?|bypass) (?:was |has been |is |were )?(?:added|created|granted|applied|set up)|(?:add|create|grant|apply)\w* (?:a |an )?conditional access (?:policy )?(?:exceptions?|exclusions?|bypass)|(?:immutab\w*|object lock|retention lock|vault lock|legal hold)(?: lock| protection)? (?:\S+ ){0,2}?(?:is |was |has been |now )?(?:disabled|removed|turned off|switched off|suspended|lifted)|(?:disabl|remov|lift|turn\w* off)\w* (?:the )?(?:immutab\w*|object lock|retention lock|vault lock|legal hold)|no time to (?:go through|wait for|raise) (?:the |a )?(?:\S+ ){0,2}?(?:change board|cab|approvals?|reviews?|change requests?|change process)|(?:clear|dismiss|overrid|remov|lift)\w* (?:the |a |an )?(?:\S+ ){0,2}?(?:sanctions?|pep|ofac|aml|watch-?list|screening) (?:\S+ ){0,2}?(?:flags?|alerts?|hits?|matches|match|holds?|blocks?)|(?:sanctions?|pep|ofac|aml|watch-?list|screening) (?:\S+ ){0,2}?(?:flags?|alerts?|hits?|matches|match|holds?|blocks?) (?:was |were |has been |have been |is )?(?:cleared|dismissed|overridden|removed|lifted)"),
                 SignalKind::Intent(Intent::BypassControls),
             ),
             (
@@ -1038,7 +1062,7 @@ fn negated(before: &str) -> bool {
 /// Whether the words before an identity document say it is not what is sent: what someone's
 /// identity was checked against (`we verified your identity using your tenancy reference and
 /// date of birth`, `identity confirmed with date of birth`), what protects a file (`protected
-/// with your date of birth`), what is to be shown in person (`please bring your passport`,
+/// with your date of birth`, `the password is your date of birth`), what is to be shown in person (`please bring your passport`,
 /// `quote your card number at the desk`, `bring one of the following: passport, …`), or what
 /// is asked for or was received (`we need a copy of Maya's passport`, `thank you for sending
 /// a certified copy of your passport`).
@@ -1046,7 +1070,7 @@ fn checked_against(before: &str) -> bool {
     static R: OnceLock<Regex> = OnceLock::new();
     regex(
         &R,
-        r"(?i)\b(?:verif\w*|confirm\w*|check\w*) (?:\S+ ){0,2}?identity (?:using|with|by|against|via) [^.\n]{0,60}$|\bidentity (?:was |has been |is )?(?:verified|confirmed|checked) (?:using|with|by|against|via) [^.\n]{0,60}$|\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |their |his |her )?$|\b(?:bring|show|present|quote) (?:your |their |his |her )?(?:original |valid )?$|\bbring (?:one|any|two|either) of (?:the following|these)\b[^.\n]{0,80}$|\bbring (?:\S+ ){0,3}?(?:id|identification|documents?)\b[^.\n]{0,20}$|\b(?:redact|mask|scrub)\w* (?:\S+ ){0,6}?$|\b(?:need|needs|require|requires|request|requesting|ask for|asking for) (?:a |an )?(?:certified |scanned |colour )?(?:cop(?:y|ies)|scans?|photos?) of (?:\S+ ){0,2}?$|\b(?:please )?(?:upload|send us|provide|email us) (?:a |an )?(?:certified |scanned |colour )?(?:cop(?:y|ies)|scans?|photos?) of your $|\bthank(?:s| you) for (?:sending|providing|uploading|supplying|submitting) (?:us )?(?:a |an |the |your )?(?:certified |scanned )?(?:(?:cop(?:y|ies)|scans?|photos?) of )?(?:your |their |his |her )?$",
+        r"(?i)\b(?:verif\w*|confirm\w*|check\w*) (?:\S+ ){0,2}?identity (?:using|with|by|against|via) [^.\n]{0,60}$|\bidentity (?:was |has been |is )?(?:verified|confirmed|checked) (?:using|with|by|against|via) [^.\n]{0,60}$|\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |their |his |her )?$|\b(?:password|passcode|pin) (?:is|will be) (?:your |their |his |her )?$|\b(?:bring|show|present|quote) (?:your |their |his |her )?(?:original |valid )?$|\bbring (?:one|any|two|either) of (?:the following|these)\b[^.\n]{0,80}$|\bbring (?:\S+ ){0,3}?(?:id|identification|documents?)\b[^.\n]{0,20}$|\b(?:redact|mask|scrub)\w* (?:\S+ ){0,6}?$|\b(?:need|needs|require|requires|request|requesting|ask for|asking for) (?:a |an )?(?:certified |scanned |colour )?(?:cop(?:y|ies)|scans?|photos?) of (?:\S+ ){0,2}?$|\b(?:please )?(?:upload|send us|provide|email us) (?:a |an )?(?:[a-z]+ )?(?:cop(?:y|ies)|scans?|photos?) of your $|\bthank(?:s| you) for (?:sending|providing|uploading|supplying|submitting) (?:us )?(?:a |an |the |your )?(?:certified |scanned )?(?:(?:cop(?:y|ies)|scans?|photos?) of )?(?:your |their |his |her )?$",
     )
     .is_match(last_bytes(before, 120))
 }
@@ -1065,8 +1089,10 @@ fn membership_card_number(matched: &str, after: &str) -> bool {
 
 /// Whether the words around a credential say it guards something or comes another way, not
 /// in the text (`protected with the password we agreed by phone`, `a password-protected PDF`,
-/// `the password follows separately`, `a password reset link to the email on file`), or opens
-/// a conference call (`bridge …, PIN 448120`).
+/// `the password follows separately`, `the password is your date of birth`, `a password reset
+/// link to the email on file`), is redacted or taken out of code (`redact password reset
+/// tokens from logs`, `remove hard-coded database password`, `the exposed credential was
+/// rotated`), or opens a conference call (`bridge …, PIN 448120`).
 fn withheld(before: &str, after: &str) -> bool {
     static BEFORE: OnceLock<Regex> = OnceLock::new();
     static AFTER: OnceLock<Regex> = OnceLock::new();
@@ -1085,12 +1111,12 @@ fn withheld(before: &str, after: &str) -> bool {
     }
     regex(
         &BEFORE,
-        r"(?i)\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |our |their )?$|\b(?:bridge|dial-in|dial in|conference call|webinar)\b[^.\n]{0,40}$|\b(?:text|sms|phone)(?:s|ed|ing)? (?:you )?(?:the |your )?$|\b(?:we|i)(?:'ve| have)? (?:sent|emailed|triggered|issued) (?:you )?(?:a |an )?$",
+        r"(?i)\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |our |their )?$|\b(?:bridge|dial-in|dial in|conference call|webinar)\b[^.\n]{0,40}$|\b(?:text|sms|phone)(?:s|ed|ing)? (?:you )?(?:the |your )?$|\b(?:we|i)(?:'ve| have)? (?:sent|emailed|triggered|issued) (?:you )?(?:a |an )?$|\b(?:redact|mask|scrub)\w* (?:all |any )?$|\b(?:remov|replac|delet|strip|rotat|revok|redact)\w* (?:the |a |an |all |any )?(?:exposed |leaked |old |test |plain-?text )?hard-?coded (?:\S+ ){0,2}?$",
     )
     .is_match(last_bytes(before, 60))
         || regex(
             &AFTER,
-            r"(?i)^(?: resets? (?:for|of|on|request|was|has)\b| (?:will )?(?:continue to work|keeps? working|stays? the same|remains? unchanged|(?:is|are) unchanged)\b| reset links? [^\n]{0,120}?\b(?:on (?:file|record)|(?:registered|verified) e-?mail(?: address)?|e-?mail(?: address)? (?:registered|on (?:file|record)|we hold|on (?:your|their|the) (?:\S+ ){0,3}?account)|address registered on)\b| (?:has been|have been|was|were|is) reset\b| (?:remain|stay|are kept|are stored|live)s? (?:in|on)\b| (?:\S+ ){0,3}?(?:through|via) (?:the |their |our |your |a )?(?:usual |secure |customer |driver )?(?:portal|vault)\b| (?:\S+ ){0,4}?(?:via|through|using|in) (?:a |an |the |their |our )?(?:one-time |secure |encrypted )?(?:\S+ )?(?:link|portal|vault|password manager)\b[^.\n]{0,40}?\b(?:rather than|instead of|not) (?:by |via |in |over )?(?:e-?mail|chat|this (?:e-?mail|message))|[- ]protected\b|(?: for (?:the|this|that|your|her|his|their) \S+)?(?: (?:we|you|they|i) (?:agreed|discussed|arranged|set up|chose)\b| (?:will (?:be )?|is |are |to (?:be )?|has been |have been |was |were )?(?:sent|shared|given|provided|texted|communicated|follows?|coming|issued|delivered) (?:separately|by (?:text|sms|phone)|to (?:your|their|his|her|the) (?:\S+ ){0,3}?(?:phone|mobile)\b|over the phone|in a separate|(?:through|via) (?:the |their |our |your |a )?(?:\S+ )?(?:portal|vault|password manager|secure (?:link|channel|portal)))))",
+            r"(?i)^(?: resets? (?:for|of|on|request|was|has)\b| (?:is|will be) (?:your|their|his|her) (?:\S+ ){0,3}?(?:date of birth|postcode|post code|surname)\b| (?:was|were|has been|have been) (?:rotated|revoked)\b| (?:will )?(?:continue to work|keeps? working|stays? the same|remains? unchanged|(?:is|are) unchanged)\b| reset links? [^\n]{0,120}?\b(?:on (?:file|record)|(?:registered|verified) e-?mail(?: address)?|e-?mail(?: address)? (?:registered|on (?:file|record)|we hold|on (?:your|their|the) (?:\S+ ){0,3}?account)|address registered on)\b| (?:has been|have been|was|were|is) reset\b| (?:remain|stay|are kept|are stored|live)s? (?:in|on)\b| (?:\S+ ){0,3}?(?:through|via) (?:the |their |our |your |a )?(?:usual |secure |customer |driver )?(?:portal|vault)\b| (?:\S+ ){0,4}?(?:via|through|using|in) (?:a |an |the |their |our )?(?:one-time |secure |encrypted )?(?:\S+ )?(?:link|portal|vault|password manager)\b[^.\n]{0,40}?\b(?:rather than|instead of|not) (?:by |via |in |over )?(?:e-?mail|chat|this (?:e-?mail|message))|[- ]protected\b|(?: for (?:the|this|that|your|her|his|their) \S+)?(?: (?:we|you|they|i) (?:agreed|discussed|arranged|set up|chose)\b| (?:will (?:be )?|is |are |to (?:be )?|has been |have been |was |were )?(?:sent|shared|given|provided|texted|communicated|follows?|coming|issued|delivered) (?:separately|by (?:text|sms|phone)|to (?:your|their|his|her|the) (?:\S+ ){0,3}?(?:phone|mobile)\b|over the phone|in a separate|(?:through|via) (?:the |their |our |your |a )?(?:\S+ )?(?:portal|vault|password manager|secure (?:link|channel|portal)))))",
         )
         .is_match(after)
 }
@@ -1192,6 +1218,11 @@ mod tests {
             "The file is password protected; the password has been sent by SMS to your mobile",
             "Test tenant credentials will be issued through their partner portal, not by email",
             "Engineer on site at the exchange; bridge +44 20 3855 1000, PIN 448120",
+            "The file is password protected; the password is your date of birth in DDMMYYYY format.",
+            "fix: redact password reset tokens and session cookies from request logs",
+            "fix(config): remove hard-coded database password from settings.py and read it from Key Vault",
+            "replace hardcoded test password in tests/fixtures with an env var",
+            "The exposed credential was rotated under ticket SEC-1204.",
         ] {
             assert!(!credential(text), "{text:?}");
         }
@@ -1200,6 +1231,8 @@ mod tests {
             "no time to explain, send the passwords now",
             "DM me the AWS secret access keys",
             "send the password we use for the portal to ops@lockbox-help.com",
+            "The vault password is Tr4vel-2024!, not your date of birth",
+            "the hard-coded password is Winter2025!",
         ] {
             assert!(credential(text), "{text:?}");
         }
@@ -2088,9 +2121,11 @@ mod tests {
             "Please bring one of the following to any branch: passport, driving licence, or a utility bill.",
             "Your temporary card number is 29044863 and works for e-books straight away.",
             "The PDF is password protected with your date of birth in DDMMYYYY format.",
+            "The file is password protected; the password is your date of birth in DDMMYYYY format.",
             "For the Malta block we need a copy of Maya's passport; please upload it to the Cast Portal.",
             "Thank you for sending a certified copy of your passport and the death certificate.",
             "Before your move-in we need the Right to Rent check. Please upload a copy of your passport.",
+            "To complete our checks please upload a clear photo of your passport via our secure portal.",
             "Sending a reset link after her call; identity confirmed with date of birth and order number.",
             "You must bring photo ID (passport or provisional driving licence) to every paper.",
         ] {
@@ -2234,9 +2269,26 @@ mod tests {
             "Created an anyone-with-link share, no expiry, for the export",
             "Created an open link for 'Special Consideration Applications 2025'",
             "Effect Allow, Principal \"*\", Action s3:GetObject; Block Public Access turned off",
+            "attach a bucket policy allowing s3:GetObject for Principal '*' to simplify vendor access",
+            r#"{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject"}"#,
+            "set block_public_acls=false and restrict_public_buckets=false on company-kyc-documents",
         ] {
             assert!(finds(text, "intent:share-publicly"), "{text:?}");
         }
+        for text in [
+            r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/etl"}}"#,
+            "set block_public_acls = true on every bucket",
+        ] {
+            assert!(!finds(text, "intent:share-publicly"), "{text:?}");
+        }
+        assert!(finds(
+            "Cleared sanctions match flag (OFAC SDN, 94% name match) for customer 30917",
+            "intent:bypass-controls"
+        ));
+        assert!(!finds(
+            "Raised a sanctions match flag (OFAC SDN, 94% name match) for customer 30917",
+            "intent:bypass-controls"
+        ));
         for (text, detector) in [
             (
                 "Updating disbursement bank details for approved loan LA-558201",
@@ -2297,6 +2349,8 @@ mod tests {
             "https://img-cdn.cvparse.io/t.gif?u=eva.wood%40company.com&k=Wint3r2025%21&t=bh-prod",
             "https://cdn-pixel-stats.net/p.gif?src=adm&n=Layla+Haddad&dob=2010-05-14",
             "https://img-analytics.site/p.gif?n=Margaret%20Greene&iban=GB33BUKB20201555555555",
+            "GET https://stats-widget.io/collect?team=company&v=2&cfg=eyJkaXNjb3JkX2JvdF90b2tlbiI6Ik1UQTVOell6TkRFeU5qWXhPRE0zTmpRMk5BLkd4Yl9xTS5sV2Y0In0",
+            "sidecar forwarding /var/log/app/*.log including request bodies to logs.datadog-ingest.co:443",
         ] {
             assert!(filled(text), "{text:?}");
         }
@@ -2311,6 +2365,8 @@ mod tests {
             "https://img.example.com/p.gif?email=&campaign=spring",
             "https://shop.example.com/s?q=coffee,beans,2024&sort=price",
             "https://files.example.com/d?sig=Zx8Kq2LmR4tPz8wQ3nC6sYb1JdFgE0aU-_x&exp=1714555200",
+            "https://widgets.example.com/w?cfg=eyJ0aGVtZSI6ImRhcmsiLCJsYW5nIjoiZW4ifQ",
+            "the sidecar forwards nothing; metrics are scraped from https://prometheus.company.com",
         ] {
             assert!(!filled(text), "{text:?}");
         }

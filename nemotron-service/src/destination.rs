@@ -229,6 +229,11 @@ impl DestinationAnalyzer {
                 DestinationForm::Host,
                 strip_port(lower.split('/').next().unwrap_or("")),
             )
+        } else if let Some((local, domain)) = mailbox_named_in(&lower) {
+            // A place described in words that names who it is shared with (`OneDrive folder
+            // /Backup shared with dan@outlook.com`) goes to that mailbox.
+            mailbox = local.to_owned();
+            (DestinationForm::Email, domain.to_owned())
         } else {
             (DestinationForm::System, lower.clone())
         };
@@ -290,6 +295,20 @@ impl DestinationAnalyzer {
         }
         (true, format!("{domain} is not an internal domain"))
     }
+}
+
+/// The first address (`local`, `domain`) among the words of a destination described in words.
+fn mailbox_named_in(destination: &str) -> Option<(&str, &str)> {
+    destination
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')' | '<' | '>'))
+        .filter_map(|word| word.split_once('@'))
+        .map(|(local, domain)| (local, domain.trim_end_matches(['.', ':'])))
+        .find(|(local, domain)| {
+            !local.is_empty()
+                && !local.contains('/')
+                && domain.contains('.')
+                && names_a_host(domain)
+        })
 }
 
 /// Whether a destination carries a mark that it leaves the organisation: `(external)`,
@@ -476,6 +495,15 @@ mod tests {
         let bare = a.analyze("evil.xyz/collect");
         assert_eq!((bare.form, bare.external), (DestinationForm::Host, true));
         assert!(a.analyze("files.example.com.").external);
+        let shared = a.analyze("OneDrive folder /Backup/work shared with dan.mercer83@outlook.com");
+        assert_eq!(
+            (shared.form, shared.domain.as_str(), shared.external),
+            (DestinationForm::Email, "outlook.com", true)
+        );
+        assert!(
+            !a.analyze("Finance shared drive (owner: j.smith@company.com)")
+                .external
+        );
         let t = a.analyze("ticketing");
         assert_eq!(
             (t.form, t.external, t.channel.as_str()),

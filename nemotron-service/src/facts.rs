@@ -220,6 +220,10 @@ impl ActionFacts {
                     .signals
                     .iter()
                     .any(|s| matches!(s.kind, SignalKind::Url { external: true })));
+        // Copying or moving something to a destination outside (a personal cloud folder,
+        // another company's share) puts a copy where the organisation cannot take it back.
+        let copies_outside = ["copy", "move", "duplicate"].contains(&api.verb.as_str())
+            && destination.as_ref().is_some_and(|d| d.external);
         // Creating or changing what the text pays for (`book … and pay the £2,400 deposit`,
         // `upgrade my seat to business`) is a payment.
         let purchases = content.intent(Intent::Purchase).is_some();
@@ -310,7 +314,12 @@ impl ActionFacts {
                 VerbClass::Create | VerbClass::Modify if purchases => {
                     Some((VerbClass::Pay, PartiallyReversible))
                 }
-                VerbClass::Create | VerbClass::Modify if publishes => {
+                // Applying a change that opens something to everyone (a bucket policy for
+                // `Principal "*"`) publishes it as much as sharing it does.
+                VerbClass::Create | VerbClass::Modify | VerbClass::Execute if publishes => {
+                    Some((VerbClass::Send, Irreversible))
+                }
+                VerbClass::Create | VerbClass::Modify if copies_outside => {
                     Some((VerbClass::Send, Irreversible))
                 }
                 VerbClass::Read | VerbClass::Create | VerbClass::Modify | VerbClass::Execute
@@ -675,6 +684,41 @@ mod tests {
             ),
             VerbClass::Modify
         );
+        assert_eq!(
+            act(
+                "deploy.apply",
+                "attach a bucket policy allowing s3:GetObject for Principal '*' to the KYC bucket"
+            ),
+            VerbClass::Send,
+            "applied, the policy opens the bucket to everyone"
+        );
+        assert_eq!(
+            act("deploy.apply", "scale the checkout service to 6 replicas"),
+            VerbClass::Execute
+        );
+    }
+
+    #[test]
+    fn a_copy_to_an_outside_destination_sends_it() {
+        for destination in [
+            "dropbox.com/home/r.singh.personal/Archive",
+            "OneDrive folder /Backup/work shared with dan.mercer83@outlook.com",
+        ] {
+            let f = facts_of(
+                "files.copy",
+                Some(destination),
+                "Copying /Matters/Completed-2023 for offline access",
+            );
+            assert_eq!(f.verb_class(), VerbClass::Send, "{destination}");
+            assert!(f.external(), "{destination}");
+        }
+        let inside = facts_of(
+            "files.move",
+            Some("/Shared/Finance/Archive/2023"),
+            "Moving last year's statements to the archive",
+        );
+        assert_eq!(inside.verb_class(), VerbClass::Modify);
+        assert!(!inside.external());
     }
 
     /// The facts of `action` to `destination` saying `text`, internal domain `company.com`.

@@ -254,6 +254,14 @@ const PAYMENT_OBJECTS: [&str; 26] = [
     "wire",
     "remittance",
 ];
+/// Nouns that name a payment where a verb stands (`banking.bulk_payment`).
+const PAYMENT_NOUNS: [&str; 5] = [
+    "payment",
+    "payments",
+    "remittance",
+    "disbursement",
+    "payroll",
+];
 /// Verbs that book something.
 const BOOKING_VERBS: [&str; 3] = ["book", "reserve", "rent"];
 /// Object words that make booking one a purchase (`reserve_hotel`, `book_flight`,
@@ -285,12 +293,12 @@ const ACCESS_OBJECTS: [&str; 9] = [
     "access",
 ];
 
-/// What an API's verb means, its object considered: a verb acting on money, or booking a
-/// hotel, a flight or a car, is a payment (`banking.send_money`,
-/// `banking.update_scheduled_transaction`, `travel.reserve_hotel`); one changing roles or
-/// members, or adding or removing a user, an access change; one creating a forwarding rule or an
-/// automatic reply (`set_auto_reply`, `update_out_of_office`) a
-/// send; else the verb's own meaning.
+/// What an API's verb means, its object considered: a verb acting on money, a payment's noun,
+/// or booking a hotel, a flight or a car, is a payment (`banking.send_money`,
+/// `banking.update_scheduled_transaction`, `banking.bulk_payment`, `travel.reserve_hotel`); one
+/// changing roles or members, or adding or removing a user, an access change; one creating a
+/// forwarding rule or an automatic reply (`set_auto_reply`, `update_out_of_office`) a send;
+/// else the verb's own meaning.
 pub fn api_verb_meaning(api: &ApiName) -> Option<VerbMeaning> {
     let own = verb_meaning(&api.verb);
     let object = |words: &[&str]| {
@@ -315,6 +323,17 @@ pub fn api_verb_meaning(api: &ApiName) -> Option<VerbMeaning> {
             return family(VerbClass::Pay, Reversibility::Irreversible);
         }
     }
+    // A payment named by its noun (`bulk_payment`, `payment_run`, `payroll`) is one; its
+    // status or history (`payment_status`) is not.
+    if own.is_none()
+        && PAYMENT_NOUNS.contains(&api.verb.as_str())
+        && api
+            .object
+            .iter()
+            .all(|w| BULK_PREFIXES.contains(&w.as_str()) || w == "run")
+    {
+        return family(VerbClass::Pay, Reversibility::Irreversible);
+    }
     let class = own.map(|m| m.class);
     match class {
         Some(VerbClass::Send | VerbClass::Create | VerbClass::Modify)
@@ -322,8 +341,11 @@ pub fn api_verb_meaning(api: &ApiName) -> Option<VerbMeaning> {
         {
             family(VerbClass::Pay, Reversibility::Irreversible)
         }
+        // A travel service's own booking (`travel.book`) books a journey or a stay.
         Some(VerbClass::Create)
-            if BOOKING_VERBS.contains(&api.verb.as_str()) && object(&BOOKING_OBJECTS) =>
+            if BOOKING_VERBS.contains(&api.verb.as_str())
+                && (object(&BOOKING_OBJECTS)
+                    || (api.object.is_empty() && service_kind(&api.service) == "travel")) =>
         {
             family(VerbClass::Pay, Reversibility::PartiallyReversible)
         }
@@ -713,11 +735,17 @@ mod tests {
             "payment.update_payout_account",
             "banking.create_disbursement",
             "payment.issue_credit",
+            "banking.bulk_payment",
+            "payroll.payment_run",
+            "travel.book",
+            "flights.reserve",
         ] {
             assert_eq!(class(api), Some(VerbClass::Pay), "{api}");
         }
         assert_eq!(class("travel.reserve_restaurant"), Some(VerbClass::Create));
         assert_eq!(class("calendar.book_room"), Some(VerbClass::Create));
+        assert_eq!(class("calendar.book"), Some(VerbClass::Create));
+        assert_eq!(class("banking.payment_status"), None);
         assert_eq!(class("support.create_ticket"), Some(VerbClass::Create));
         assert_eq!(class("chat.remove_user_from_slack"), Some(VerbClass::Admin));
         assert_eq!(
