@@ -213,11 +213,12 @@ impl DestinationAnalyzer {
         } else if let Some((scheme, rest)) = lower.split_once("://") {
             let host = rest.split(['/', '?', '#']).next().unwrap_or("");
             let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-            // A path in the organisation's own file store (`files://Marketing/…`,
-            // `smb://fileserver/…`) or one of its database servers (`postgres://lims-db/…`)
-            // names no host outside. A bucket (`s3://name`) still does: its name does not say
-            // whose it is.
-            if OWN_NETWORK_SCHEMES.contains(&scheme) && !host.contains('.') {
+            // A host that is a single name resolves only inside a network: a path in the
+            // organisation's own file store (`files://Marketing/…`, `smb://fileserver/…`), one
+            // of its database servers (`postgres://lims-db/…`) or a record in one of its
+            // applications (`crm://customers/C-20931`) names no host outside. A bucket
+            // (`s3://name`) still does: its name does not say whose it is.
+            if !host.contains('.') && !host.contains(':') && !BUCKET_SCHEMES.contains(&scheme) {
                 (DestinationForm::System, host.to_owned())
             } else {
                 (DestinationForm::Url, strip_port(host))
@@ -312,13 +313,14 @@ fn mailbox_named_in(destination: &str) -> Option<(&str, &str)> {
 }
 
 /// Whether a destination carries a mark that it leaves the organisation: `(external)`,
-/// `(guest)`, `(public reply)`, `(…, external)` or `(external shared channel)` after it, or a
-/// Slack or Teams Connect channel.
+/// `(guest)`, `(public reply)`, `(…, external)` or `(external shared channel)` after it, a
+/// Slack or Teams Connect channel, or someone's personal cloud store (`rclone remote
+/// gdrive-personal:archive`, `my personal OneDrive`).
 pub(crate) fn marked_outside(destination: &str) -> bool {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     RE.get_or_init(|| {
         regex::Regex::new(
-            r"(?i)\((?:[^()]{0,40}[,;] ?)?(?:external|guest|outside|public(?: reply| comment)?)(?:[,;][^()]{0,40})?\)|\((?:external|guest|shared external|outside) (?:shared )?(?:channel|workspace|user|account|contact|dm|org(?:anization)?)\)|\b(?:slack|teams) connect\b",
+            r"(?i)\((?:[^()]{0,40}[,;] ?)?(?:external|guest|outside|public(?: reply| comment)?)(?:[,;][^()]{0,40})?\)|\((?:external|guest|shared external|outside) (?:shared )?(?:channel|workspace|user|account|contact|dm|org(?:anization)?)\)|\b(?:slack|teams) connect\b|\b(?:personal|private|home)[\s_-]*(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega|box)\b|\b(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega)[\s_-]*(?:personal|private|home)\b",
         )
         .expect("outside-mark pattern")
     })
@@ -345,19 +347,10 @@ pub fn iban_country(text: &str) -> Option<String> {
     shaped.then(|| compact[..2].to_ascii_uppercase())
 }
 
-/// Schemes of a path in a file store or of a database server (`files://Marketing/…`,
-/// `postgres://lims-prod-db-01/…`): with a host that is a single name, the organisation's own.
-const OWN_NETWORK_SCHEMES: [&str; 10] = [
-    "file",
-    "files",
-    "smb",
-    "nfs",
-    "postgres",
-    "postgresql",
-    "mysql",
-    "mongodb",
-    "redis",
-    "mssql",
+/// Schemes of a cloud object store (`s3://name`): a bucket's name is a single word wherever it
+/// lives, and does not say whose it is.
+const BUCKET_SCHEMES: [&str; 12] = [
+    "s3", "s3a", "s3n", "gs", "gcs", "az", "abfs", "abfss", "wasb", "wasbs", "r2", "b2",
 ];
 
 /// The `domain` of a crypto wallet destination.
@@ -519,6 +512,8 @@ mod tests {
             "https://company-my.sharepoint.com/personal/j_doe",
             "company.atlassian.net",
             "postgres://lims-prod-db-01/lims",
+            "crm://customers/C-20931",
+            "http://intranet/hr/policies",
         ] {
             assert!(!a.analyze(own).external, "{own}");
         }
@@ -529,6 +524,8 @@ mod tests {
             "https://company.sharepoint.com.evil.io/x",
             "postgres://db.evil.io/lims",
             "s3://company-ngs-raw-data",
+            "gs://company-exports",
+            "http://[2001:4860:4860::8888]/x",
         ] {
             assert!(a.analyze(other).external, "{other}");
         }
@@ -543,6 +540,8 @@ mod tests {
             "#acme-project (guest)",
             "@kelly.dpd (external shared channel)",
             "Discord: Rift Runners > #tester-lounge (public, 31,000 members)",
+            "rclone remote gdrive-personal:nx2-archive",
+            "my personal OneDrive /Work",
         ] {
             let info = a.analyze(marked);
             assert!(
@@ -555,6 +554,8 @@ mod tests {
             "SUP-88412 (internal note)",
             "#eng (private)",
             "#partners (external partners discussed here)",
+            "OneDrive /Finance/Private/2024",
+            "rclone remote gdrive-company:shared",
         ] {
             assert!(!a.analyze(internal).external, "{internal}");
         }

@@ -276,6 +276,10 @@ impl ActionFacts {
             .signals
             .iter()
             .any(|s| matches!(s.kind, SignalKind::Address { external: true }));
+        let names_account = content
+            .signals
+            .iter()
+            .any(|s| matches!(s.kind, SignalKind::Account { .. }));
         let redirects_pay = account_abroad
             || (content.intent(Intent::ChangeBankDetails).is_some() && outside_address);
         let changes_payee = verb_meaning(&api.verb).is_some_and(|m| m.class == VerbClass::Modify)
@@ -308,6 +312,13 @@ impl ActionFacts {
                 // where money goes.
                 VerbClass::Modify
                     if content.intent(Intent::NewPayee).is_some() || changes_payee =>
+                {
+                    Some((VerbClass::Pay, Irreversible))
+                }
+                // So does applying a setting that names a new account to pay out to
+                // (`AFFILIATE_PAYOUT_IBAN=GB71…` in a deployment's configuration).
+                VerbClass::Execute
+                    if content.intent(Intent::NewPayee).is_some() && names_account =>
                 {
                     Some((VerbClass::Pay, Irreversible))
                 }
@@ -694,6 +705,21 @@ mod tests {
         );
         assert_eq!(
             act("deploy.apply", "scale the checkout service to 6 replicas"),
+            VerbClass::Execute
+        );
+        assert_eq!(
+            act(
+                "deploy.apply",
+                "set AFFILIATE_PAYOUT_IBAN=GB71 CLRB 0400 5104 8827 13 for all commission settlements"
+            ),
+            VerbClass::Pay,
+            "where the payouts go is changed"
+        );
+        assert_eq!(
+            act(
+                "deploy.apply",
+                "provision a new account in AWS Organizations for the data team"
+            ),
             VerbClass::Execute
         );
     }

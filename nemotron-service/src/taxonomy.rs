@@ -255,12 +255,13 @@ const PAYMENT_OBJECTS: [&str; 26] = [
     "remittance",
 ];
 /// Nouns that name a payment where a verb stands (`banking.bulk_payment`).
-const PAYMENT_NOUNS: [&str; 5] = [
+const PAYMENT_NOUNS: [&str; 6] = [
     "payment",
     "payments",
     "remittance",
     "disbursement",
     "payroll",
+    "withdrawal",
 ];
 /// Verbs that book something.
 const BOOKING_VERBS: [&str; 3] = ["book", "reserve", "rent"];
@@ -323,18 +324,33 @@ pub fn api_verb_meaning(api: &ApiName) -> Option<VerbMeaning> {
             return family(VerbClass::Pay, Reversibility::Irreversible);
         }
     }
-    // A payment named by its noun (`bulk_payment`, `payment_run`, `payroll`) is one; its
-    // status or history (`payment_status`) is not.
+    // A payment named by its nouns (`bulk_payment`, `payment_run`, `crypto_withdrawal`) is
+    // one; its status or history (`payment_status`, `transaction_history`) is not.
+    let money_noun =
+        |w: &str| PAYMENT_NOUNS.contains(&w) || PAYMENT_OBJECTS.contains(&singular(w).as_str());
     if own.is_none()
-        && PAYMENT_NOUNS.contains(&api.verb.as_str())
+        && money_noun(&api.verb)
         && api
             .object
             .iter()
-            .all(|w| BULK_PREFIXES.contains(&w.as_str()) || w == "run")
+            .all(|w| BULK_PREFIXES.contains(&w.as_str()) || w == "run" || money_noun(w))
     {
         return family(VerbClass::Pay, Reversibility::Irreversible);
     }
     let class = own.map(|m| m.class);
+    // A bank's batch or run submitted (`banking.submit_batch`) pays everyone on it.
+    if matches!(
+        class,
+        Some(VerbClass::Create | VerbClass::Send | VerbClass::Execute)
+    ) && matches!(service_kind(&api.service), "banking" | "payment")
+        && !api.object.is_empty()
+        && api
+            .object
+            .iter()
+            .all(|w| BULK_PREFIXES.contains(&w.as_str()) || w == "run" || w == "file")
+    {
+        return family(VerbClass::Pay, Reversibility::Irreversible);
+    }
     match class {
         Some(VerbClass::Send | VerbClass::Create | VerbClass::Modify)
             if object(&PAYMENT_OBJECTS) =>
@@ -739,6 +755,8 @@ mod tests {
             "payroll.payment_run",
             "travel.book",
             "flights.reserve",
+            "payment.crypto_withdrawal",
+            "banking.submit_batch",
         ] {
             assert_eq!(class(api), Some(VerbClass::Pay), "{api}");
         }
@@ -746,6 +764,8 @@ mod tests {
         assert_eq!(class("calendar.book_room"), Some(VerbClass::Create));
         assert_eq!(class("calendar.book"), Some(VerbClass::Create));
         assert_eq!(class("banking.payment_status"), None);
+        assert_eq!(class("banking.transaction_history"), None);
+        assert_eq!(class("crm.submit_batch"), Some(VerbClass::Create));
         assert_eq!(class("support.create_ticket"), Some(VerbClass::Create));
         assert_eq!(class("chat.remove_user_from_slack"), Some(VerbClass::Admin));
         assert_eq!(
