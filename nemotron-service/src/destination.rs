@@ -314,13 +314,14 @@ fn mailbox_named_in(destination: &str) -> Option<(&str, &str)> {
 
 /// Whether a destination carries a mark that it leaves the organisation: `(external)`,
 /// `(guest)`, `(public reply)`, `(…, external)` or `(external shared channel)` after it, a
-/// Slack or Teams Connect channel, or someone's personal cloud store (`rclone remote
+/// Slack or Teams Connect channel, a community's workspace (`#general (Oakfield Juniors
+/// community Slack, 640 members)`), or someone's personal cloud store (`rclone remote
 /// gdrive-personal:archive`, `my personal OneDrive`).
 pub(crate) fn marked_outside(destination: &str) -> bool {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     RE.get_or_init(|| {
         regex::Regex::new(
-            r"(?i)\((?:[^()]{0,40}[,;] ?)?(?:external|guest|outside|public(?: reply| comment)?)(?:[,;][^()]{0,40})?\)|\((?:external|guest|shared external|outside) (?:shared )?(?:channel|workspace|user|account|contact|dm|org(?:anization)?)\)|\b(?:slack|teams) connect\b|\b(?:personal|private|home)[\s_-]*(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega|box)\b|\b(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega)[\s_-]*(?:personal|private|home)\b",
+            r"(?i)\((?:[^()]{0,40}[,;] ?)?(?:external|guest|outside|public(?: reply| comment)?)(?:[,;][^()]{0,40})?\)|\((?:external|guest|shared external|outside) (?:shared )?(?:channel|workspace|user|account|contact|dm|org(?:anization)?)\)|\b(?:slack|teams) connect\b|\bcommunity (?:slack|discord|server|workspace|forum)\b|\b(?:personal|private|home)[\s_-]*(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega|box)\b|\b(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega)[\s_-]*(?:personal|private|home)\b",
         )
         .expect("outside-mark pattern")
     })
@@ -542,6 +543,7 @@ mod tests {
             "Discord: Rift Runners > #tester-lounge (public, 31,000 members)",
             "rclone remote gdrive-personal:nx2-archive",
             "my personal OneDrive /Work",
+            "#general (Oakfield Juniors community Slack, 640 members)",
         ] {
             let info = a.analyze(marked);
             assert!(

@@ -301,6 +301,13 @@ impl ActionFacts {
                 {
                     Some((VerbClass::Admin, PartiallyReversible))
                 }
+                // A web form that sets a new password or sign-in device
+                // (`new_password=…&mfa_device=…`) changes who can sign in.
+                VerbClass::Send
+                    if kind == "web" && content.intent(Intent::ChangeCredentials).is_some() =>
+                {
+                    Some((VerbClass::Admin, PartiallyReversible))
+                }
                 VerbClass::Execute if invites => Some((VerbClass::Admin, PartiallyReversible)),
                 VerbClass::Create if delivers => Some((VerbClass::Send, Irreversible)),
                 // Adding someone to an event (`add … as an attendee`) sends it to them.
@@ -722,6 +729,27 @@ mod tests {
             ),
             VerbClass::Execute
         );
+    }
+
+    #[test]
+    fn a_form_setting_a_password_or_an_admin_role_changes_access() {
+        for text in [
+            "new_password=Temp#Kestrel0710&mfa_device=+447451882903&note=Requested by support",
+            "Creating BMS account 'svc-tenantlink' with role Administrator, remote access enabled",
+        ] {
+            let f = facts_of(
+                "web.post_form",
+                Some("https://admin.company.com/identity/users/p.shah/reset"),
+                text,
+            );
+            assert_eq!(f.verb_class(), VerbClass::Admin, "{text}");
+        }
+        let f = facts_of(
+            "web.post_form",
+            Some("https://forms.company.com/feedback"),
+            "Feedback: the new canteen menu is great",
+        );
+        assert_eq!(f.verb_class(), VerbClass::Send);
     }
 
     #[test]
