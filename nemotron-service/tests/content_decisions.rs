@@ -129,7 +129,7 @@ fn the_text_decides_what_the_name_cannot() {
         (Outcome::Escalate, vec!["nl:1.1.1".to_owned()])
     );
     // A recipient's own address is where the email goes, not personal data sent to them, nor
-    // is an address the message copies, nor one of a list of recipients.
+    // is an address the message copies, one of a list of recipients or a listed attendee.
     for (to, text) in [
         (
             "events@grandhotel.co.uk",
@@ -142,6 +142,11 @@ fn the_text_decides_what_the_name_cannot() {
         (
             "team@company.com; ode@3harecourt.co.uk, h.brooks@brooksbakery.co.uk",
             "Hearing moved to 10:30 on 9 April. Counsel (ode@3harecourt.co.uk) will meet the client there",
+        ),
+        // The attendees the text lists for what it sets up.
+        (
+            "l.fenwick@brightwaterdental.co.uk",
+            "Quarterly review, Thu 14:00 on Teams. Attendees: l.fenwick@brightwaterdental.co.uk, practice.manager@brightwaterdental.co.uk, a.soto@company.com. Agenda: Q3 incidents.",
         ),
         // The organisation's own contact point, once.
         (

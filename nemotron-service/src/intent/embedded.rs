@@ -268,6 +268,7 @@ impl EmbeddedEngine {
                 .collect();
             if !recipients.is_empty() {
                 copied_addresses(data, &mut addressed);
+                listed_attendees(data, &mut addressed);
             }
             // A number given as where to reach the organisation or its staff (`our 24-hour
             // emergency line is …`, `Ms Green can be reached on …`) is its contact point too.
@@ -465,6 +466,23 @@ fn copied_addresses(data: &serde_json::Value, out: &mut Vec<String>) {
         .expect("a valid pattern")
     });
     first_groups(data, copied, out);
+}
+
+/// The addresses `data`'s text lists as the attendees of what it sets up (`Attendees:
+/// l.fenwick@x.co.uk, practice.manager@x.co.uk`), added to `out`: they are who it goes to.
+fn listed_attendees(data: &serde_json::Value, out: &mut Vec<String>) {
+    static LIST: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let list = LIST.get_or_init(|| {
+        regex::Regex::new(
+            r"(?i)\b(?:attendees|participants|invitees|guests)\s*:\s*([^\n]*?)(?:\.(?:\s|$)|\n|$)",
+        )
+        .expect("a valid pattern")
+    });
+    let mut lists = Vec::new();
+    first_groups(data, list, &mut lists);
+    for listed in lists {
+        addresses_in(&serde_json::Value::String(listed), out);
+    }
 }
 
 /// The phone numbers `data`'s text gives as where to reach the organisation or someone at it
