@@ -196,12 +196,13 @@ impl DestinationAnalyzer {
             Some(handle) if !handle.is_empty() && !handle.contains('@') => handle.to_owned(),
             _ => lower,
         };
-        // A repository at a ref (`company/api@v4.2.0`) names no mailbox.
+        // A repository at a ref (`company/api@v4.2.0`) names no mailbox, nor does a handle
+        // after words (`Slack DM @jon.reyes`).
         let (form, domain) = if let Some((local, domain)) = lower
             .strip_prefix("mailto:")
             .unwrap_or(&lower)
             .rsplit_once('@')
-            .filter(|(local, _)| !local.contains('/'))
+            .filter(|(local, _)| !local.contains('/') && !local.ends_with(char::is_whitespace))
         {
             mailbox = local.trim_start_matches('<').to_owned();
             // The address ends where its domain does (`h.price@company.com mailbox`).
@@ -315,13 +316,14 @@ fn mailbox_named_in(destination: &str) -> Option<(&str, &str)> {
 /// Whether a destination carries a mark that it leaves the organisation: `(external)`,
 /// `(guest)`, `(public reply)`, `(…, external)` or `(external shared channel)` after it, a
 /// Slack or Teams Connect channel, a community's workspace (`#general (Oakfield Juniors
-/// community Slack, 640 members)`), or someone's personal cloud store (`rclone remote
-/// gdrive-personal:archive`, `my personal OneDrive`).
+/// community Slack, 640 members)`), someone's handle or number on a personal messenger
+/// (`telegram: @ops_desk`, `WhatsApp +44 7700 914382`), or someone's personal cloud store
+/// (`rclone remote gdrive-personal:archive`, `my personal OneDrive`).
 pub(crate) fn marked_outside(destination: &str) -> bool {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     RE.get_or_init(|| {
         regex::Regex::new(
-            r"(?i)\((?:[^()]{0,40}[,;] ?)?(?:external|guest|outside|public(?: reply| comment)?)(?:[,;][^()]{0,40})?\)|\((?:external|guest|shared external|outside) (?:shared )?(?:channel|workspace|user|account|contact|dm|org(?:anization)?)\)|\b(?:slack|teams) connect\b|\bcommunity (?:slack|discord|server|workspace|forum)\b|\b(?:personal|private|home)[\s_-]*(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega|box)\b|\b(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega)[\s_-]*(?:personal|private|home)\b",
+            r"(?i)\((?:[^()]{0,40}[,;] ?)?(?:external|guest|outside|public(?: reply| comment)?)(?:[,;][^()]{0,40})?\)|\((?:external|guest|shared external|outside) (?:shared )?(?:channel|workspace|user|account|contact|dm|guest|org(?:anization)?)\)|\b(?:whatsapp|telegram|signal|wechat|viber)\b\s*:?\s*[@+]|\+?\d[\d ]{8,}\d\s*\((?:whatsapp|telegram|signal|wechat|viber)\)|\b(?:slack|teams) connect\b|\bcommunity (?:slack|discord|server|workspace|forum)\b|\b(?:personal|private|home)[\s_-]*(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega|box)\b|\b(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega)[\s_-]*(?:personal|private|home)\b",
         )
         .expect("outside-mark pattern")
     })
@@ -477,7 +479,7 @@ mod tests {
             (handle.form, handle.external),
             (DestinationForm::System, false)
         );
-        for member in ["@rachel", "@alex.m"] {
+        for member in ["@rachel", "@alex.m", "Slack DM @jon.reyes"] {
             let m = a.analyze(member);
             assert_eq!(
                 (m.form, m.external),
@@ -544,6 +546,10 @@ mod tests {
             "rclone remote gdrive-personal:nx2-archive",
             "my personal OneDrive /Work",
             "#general (Oakfield Juniors community Slack, 640 members)",
+            "telegram: @gymops_support_desk",
+            "WhatsApp +44 7700 914382",
+            "+44 7723 918405 (WhatsApp)",
+            "Slack DM @rob.contractor (external guest)",
         ] {
             let info = a.analyze(marked);
             assert!(
@@ -558,6 +564,8 @@ mod tests {
             "#partners (external partners discussed here)",
             "OneDrive /Finance/Private/2024",
             "rclone remote gdrive-company:shared",
+            "signal-team@company.com",
+            "DM: @sophie.li (internal)",
         ] {
             assert!(!a.analyze(internal).external, "{internal}");
         }

@@ -222,7 +222,7 @@ impl ActionFacts {
                     .any(|s| matches!(s.kind, SignalKind::Url { external: true })));
         // Copying or moving something to a destination outside (a personal cloud folder,
         // another company's share) puts a copy where the organisation cannot take it back.
-        let copies_outside = ["copy", "move", "duplicate"].contains(&api.verb.as_str())
+        let copies_outside = ["copy", "move"].contains(&api.verb.as_str())
             && destination.as_ref().is_some_and(|d| d.external);
         // Creating or changing what the text pays for (`book … and pay the £2,400 deposit`,
         // `upgrade my seat to business`) is a payment.
