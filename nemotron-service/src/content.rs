@@ -531,6 +531,7 @@ pub(crate) fn query_carries_data(url: &str) -> bool {
             || record_shaped(&value)
             || security_code_re().is_match(&value)
             || card_with_expiry_re().is_match(&value)
+            || identity_number_re().is_match(&value)
             || base64_text(&value.replace(' ', "+")).is_some_and(|text| {
                 record_shaped(&text)
                     || text.split_whitespace().count() >= 3
@@ -548,6 +549,15 @@ fn secret_field_re() -> &'static Regex {
     regex(
         &R,
         r#"(?i)[a-z_]*(?:token|secret|password|passwd|api_?key|access_?key|private_?key|credentials?)[a-z_]*['"]?\s*[:=]|\b(?:sk|rk)_live_\w{8,}|\bxox[abpr]-\w+|\bgh[pousr]_\w{20,}|\bAKIA[0-9A-Z]{16}\b"#,
+    )
+}
+
+/// An identity number by its name run into a value (`…_NHS4857736281_…`, `nino:QQ123456C`).
+fn identity_number_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    regex(
+        &R,
+        r"(?i)(?:^|[^a-z])(?:nhs|nino|ssn|passport)[_:=-]?[a-z]{0,2}\d{6,}",
     )
 }
 
@@ -740,7 +750,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::ChangeContact),
             ),
             (
-                r(r"invite (?:user )?|grant (?:the )?(?:admin|write|owner|edit|full)|grant (?:\S+ )?(?:read|view|viewer|reader|read-only) access|admin (?:role|collaborator|rights|access)|grant\w* (?:\S+ ){0,3}?(?:the )?(?:full |global |super ?)?(?:system )?(?:admin(?:istrator)?|owner|superuser|root)\b|(?:with|the|an?) (?:\S+ ){0,2}?administrator (?:role|rights|access|privileges)|with (?:the )?role ['\x22]?(?:global |system |super ?)?(?:administrator|admin|owner|superuser)\b|(?:create|add|set up|make|provision)\w* (?:a |an |the )?(?:\S+ ){0,2}?admin (?:user|account)s?|approv(?:al|er|ing) (?:rights|authority|limits?|level)|an administrator|as (?:an )?(?:admin|owner|editor)\b|add (?:user )?\S+ as (?:an )?(?:admin|collaborator|owner)|add (?:the |an? )?(?:external |outside )?guest\b|add (?:\S+ ){1,4}?as (?:an? )?(?:optional )?(?:attendee|participant|invitee)|add (?:\S+ ){1,4}?as (?:an? )?(?:\w+ )?(?:approver|delegate|signatory|authori[sz]ed (?:user|signatory|contact))|(?:register|add|connect|attach)\w* (?:\S+ ){0,3}?(?:runners?|build agents?|agents?) (?:at|on|from|hosted (?:at|on)) (?:https?://)?[\w-]+(?:\.[\w-]+)+|(?:creat(?:e|es|ed|ing)|provision(?:s|ed|ing)?|set(?:s|ting)? up) (?:an? |the )?(?:new )?(?:\w+ )?admin(?:istrator)? accounts?|(?:grant|approv|giv)\w* (?:\S+ ){0,2}?(?:org-wide|organisation-wide|organization-wide|tenant-wide|workspace-wide|admin) consent|approv\w* (?:all )?(?:the )?(?:requested )?scopes|administratoraccess|(?:creat|provision|add|set\w* up)\w* (?:a |an |the )?(?:new )?super-?admin\b|add\w* (?:\S+ ){0,4}?to (?:the )?(?:\S+ ){0,3}?(?:authori[sz]ed|approved|permitted) (?:access |visitor |entry |user )?list|unescorted access|arn:aws:iam::\d{12}:root|to the '?(?:domain |global |org(?:anization)? |workspace |enterprise |super ?)?admins?'? group|(?:to|into) (?:the )?['\x22]?(?:global|domain|enterprise|tenant|company|org(?:anization)?|super) admin(?:istrator)?s['\x22]?"),
+                r(r"invite (?:user )?|grant (?:the )?(?:admin|write|owner|edit|full)|grant (?:\S+ )?(?:read|view|viewer|reader|read-only) access|admin (?:role|collaborator|rights|access)|grant\w* (?:\S+ ){0,3}?(?:the )?(?:full |global |super ?)?(?:system )?(?:admin(?:istrator)?|owner|superuser|root)\b|(?:with|the|an?) (?:\S+ ){0,2}?administrator (?:role|rights|access|privileges)|with (?:the )?role ['\x22]?(?:global |system |super ?)?(?:administrator|admin|owner|superuser)\b|with (?:the )?['\x22]?(?:owner|admin|administrator|superuser|maintainer)['\x22]? role\b|invit(?:es|ed|ing) (?:user |\S+@\S+ )|add\w* \S+@\S+ (?:as an? (?:attendee|guest|participant) )?to (?:the )?(?:\S+ ){0,4}?(?:meeting|event|series|call)\b|(?:create|add|set up|make|provision)\w* (?:a |an |the )?(?:\S+ ){0,2}?admin (?:user|account)s?|approv(?:al|er|ing) (?:rights|authority|limits?|level)|an administrator|as (?:an )?(?:admin|owner|editor)\b|add (?:user )?\S+ as (?:an )?(?:admin|collaborator|owner)|add (?:the |an? )?(?:external |outside )?guest\b|add (?:\S+ ){1,4}?as (?:an? )?(?:optional )?(?:attendee|participant|invitee)|add (?:\S+ ){1,4}?as (?:an? )?(?:\w+ )?(?:approver|delegate|signatory|authori[sz]ed (?:user|signatory|contact))|(?:register|add|connect|attach)\w* (?:\S+ ){0,3}?(?:runners?|build agents?|agents?) (?:at|on|from|hosted (?:at|on)) (?:https?://)?[\w-]+(?:\.[\w-]+)+|(?:creat(?:e|es|ed|ing)|provision(?:s|ed|ing)?|set(?:s|ting)? up) (?:an? |the )?(?:new )?(?:\w+ )?admin(?:istrator)? accounts?|(?:grant|approv|giv)\w* (?:\S+ ){0,2}?(?:org-wide|organisation-wide|organization-wide|tenant-wide|workspace-wide|admin) consent|approv\w* (?:all )?(?:the )?(?:requested )?scopes|administratoraccess|(?:creat|provision|add|set\w* up)\w* (?:a |an |the )?(?:new )?super-?admin\b|add\w* (?:\S+ ){0,4}?to (?:the )?(?:\S+ ){0,3}?(?:authori[sz]ed|approved|permitted) (?:access |visitor |entry |user )?list|unescorted access|arn:aws:iam::\d{12}:root|to the '?(?:domain |global |org(?:anization)? |workspace |enterprise |super ?)?admins?'? group|(?:to|into) (?:the )?['\x22]?(?:global|domain|enterprise|tenant|company|org(?:anization)?|super) admin(?:istrator)?s['\x22]?"),
                 SignalKind::Intent(Intent::Invite),
             ),
             (
@@ -1122,7 +1132,7 @@ fn negated(before: &str) -> bool {
 /// Whether the words before an identity document say it is not what is sent: what someone's
 /// identity was checked against (`we verified your identity using your tenancy reference and
 /// date of birth`, `identity confirmed with date of birth`), what is to be checked (`please
-/// check your passport is valid`), what protects a file (`protected with your date of birth`,
+/// check your passport is valid`), another kind of passport (`plant passport`), what protects a file (`protected with your date of birth`,
 /// `the password is your date of birth`), what is to be shown in person (`please bring your
 /// passport`, `quote your card number at the desk`, `bring one of the following: passport, …`),
 /// or what is asked for or was received (`we need passport copies`, `we need a copy of Maya's
@@ -1131,18 +1141,19 @@ fn checked_against(before: &str) -> bool {
     static R: OnceLock<Regex> = OnceLock::new();
     regex(
         &R,
-        r"(?i)\b(?:verif\w*|confirm\w*|check\w*) (?:\S+ ){0,2}?identity (?:using|with|by|against|via) [^.\n]{0,60}$|\b(?:check|make sure|ensure) (?:that )?(?:your |their |his |her |all )?$|\b(?:scan|inspect|see|photocopy)s? (?:your |their |his |her )(?:original |valid )?$|\b(?:record|collect|capture|take)s? (?:your |their |guests'? |the guest'?s? )?$|\b(?:we |i )?(?:need|require)s? (?:the |their |your |his |her )?$|\b(?:need|require)s? [^.\n]{0,80}?\b(?:cop(?:y|ies)|scans?|photos?) of (?:your |their |his |her )?$|\bidentity (?:was |has been |is )?(?:verified|confirmed|checked) (?:using|with|by|against|via) [^.\n]{0,60}$|\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |their |his |her )?$|\b(?:password|passcode|pin) (?:is|will be) (?:your |their |his |her )?$|\b(?:bring|show|present|quote) (?:your |their |his |her )?(?:original |valid )?$|\bbring (?:one|any|two|either) of (?:the following|these)\b[^.\n]{0,80}$|\bbring (?:\S+ ){0,3}?(?:id|identification|documents?)\b[^.\n]{0,20}$|\b(?:redact|mask|scrub)\w* (?:\S+ ){0,6}?$|\b(?:need|needs|require|requires|request|requesting|ask for|asking for) (?:a |an )?(?:certified |scanned |colour )?(?:cop(?:y|ies)|scans?|photos?) of (?:\S+ ){0,2}?$|\b(?:please )?(?:upload|send us|provide|email us) (?:a |an )?(?:[a-z]+ )?(?:cop(?:y|ies)|scans?|photos?) of your $|\bthank(?:s| you) for (?:sending|providing|uploading|supplying|submitting) (?:us )?(?:a |an |the |your )?(?:certified |scanned )?(?:(?:cop(?:y|ies)|scans?|photos?) of )?(?:your |their |his |her )?$",
+        r"(?i)\b(?:verif\w*|confirm\w*|check\w*) (?:\S+ ){0,2}?identity (?:using|with|by|against|via) [^.\n]{0,60}$|\b(?:check|make sure|ensure) (?:that )?(?:your |their |his |her |all )?$|\b(?:scan|inspect|see|photocopy)s? (?:your |their |his |her )(?:original |valid )?$|\b(?:plant|pet|animal|equine|horse|cattle|vaccination|product|battery) $|\b(?:record|collect|capture|take)s? (?:your |their |guests'? |the guest'?s? )?$|\b(?:we |i )?(?:need|require)s? (?:the |their |your |his |her )?$|\b(?:need|require)s? [^.\n]{0,80}?\b(?:cop(?:y|ies)|scans?|photos?) of (?:your |their |his |her )?$|\bidentity (?:was |has been |is )?(?:verified|confirmed|checked) (?:using|with|by|against|via) [^.\n]{0,60}$|\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |their |his |her )?$|\b(?:password|passcode|pin) (?:is|will be) (?:your |their |his |her )?$|\b(?:bring|show|present|quote) (?:your |their |his |her )?(?:original |valid )?$|\bbring (?:one|any|two|either) of (?:the following|these)\b[^.\n]{0,80}$|\bbring (?:\S+ ){0,3}?(?:id|identification|documents?)\b[^.\n]{0,20}$|\b(?:redact|mask|scrub)\w* (?:\S+ ){0,6}?$|\b(?:need|needs|require|requires|request|requesting|ask for|asking for) (?:a |an )?(?:certified |scanned |colour )?(?:cop(?:y|ies)|scans?|photos?) of (?:\S+ ){0,2}?$|\b(?:please )?(?:upload|send us|provide|email us) (?:a |an )?(?:[a-z]+ )?(?:cop(?:y|ies)|scans?|photos?) of your $|\bthank(?:s| you) for (?:sending|providing|uploading|supplying|submitting) (?:us )?(?:a |an |the |your )?(?:certified |scanned )?(?:(?:cop(?:y|ies)|scans?|photos?) of )?(?:your |their |his |her )?$",
     )
     .is_match(last_bytes(before, 120))
 }
 
 /// Whether the words after an identity document say it is not disclosed (`passport numbers are
-/// not logged`) or name only its expiry (`a passport expiry warning`).
+/// not logged`), name only its expiry (`a passport expiry warning`) or make it a debt (`credit
+/// card £3,910`).
 fn not_disclosed(after: &str) -> bool {
     static R: OnceLock<Regex> = OnceLock::new();
     regex(
         &R,
-        r"(?i)^(?: numbers?)? (?:are|is|were|was|will not be|won't be) (?:not |never )?(?:logged|stored|sent|shared|included|kept|saved|written|displayed|masked|redacted)\b|^ (?:expiry|expiration|validity)(?: dates?)? (?:warnings?|checks?|reminders?|validation|rules?|logic|against|before)\b",
+        r"(?i)^(?: numbers?)? (?:are|is|were|was|will not be|won't be) (?:not |never )?(?:logged|stored|sent|shared|included|kept|saved|written|displayed|masked|redacted)\b|^ (?:expiry|expiration|validity)(?: dates?)? (?:warnings?|checks?|reminders?|validation|rules?|logic|against|before)\b|^ (?:debts?|arrears|balances?|bills?|limits?|interest|provider)\b|^ ?[£$€]\s?\d",
     )
     .is_match(after)
 }
@@ -1170,6 +1181,20 @@ fn withheld(before: &str, after: &str) -> bool {
     static AFTER: OnceLock<Regex> = OnceLock::new();
     static RESET: OnceLock<Regex> = OnceLock::new();
     static NEW_VALUE: OnceLock<Regex> = OnceLock::new();
+    static READ: OnceLock<Regex> = OnceLock::new();
+    static STORE: OnceLock<Regex> = OnceLock::new();
+    // Code that reads a credential from a secret store (`read DB credentials from Azure Key
+    // Vault`) holds none; a credential taken from the vault to somewhere else is sent.
+    if regex(&READ, r"(?i)\b(?:read|load|fetch|pull|resolv)\w* (?:\S+ ){0,2}?$")
+        .is_match(last_bytes(before, 40))
+        && regex(
+            &STORE,
+            r"(?i)^ from (?:the )?(?:aws |azure |gcp |google |hashicorp )?(?:secrets? manager|key ?vault|vault|parameter store|ssm)\b",
+        )
+        .is_match(after)
+    {
+        return true;
+    }
     // A password said to have been reset is not the password, unless the text goes on to
     // give the new one (`reset the password for g.holt@… to Winter2025!`).
     if regex(
@@ -1188,7 +1213,7 @@ fn withheld(before: &str, after: &str) -> bool {
     .is_match(last_bytes(before, 60))
         || regex(
             &AFTER,
-            r"(?i)^(?:-outs?\b| (?:manager|store|scanning|scanner|detection)\b| (?:are|is) (?:still |now |always )?(?:read|loaded|fetched|pulled|injected|resolved) (?:at runtime )?from\b| to (?:aws |azure |gcp |google |hashicorp )?(?:secrets? manager|key ?vault|vault|parameter store|ssm)\b|(?: \S+){0,3} (?:has been|have been|was|were) (?:revoked|rotated)\b| resets? (?:for|of|on|request|was|has)\b| (?:is|will be) (?:your|their|his|her) (?:\S+ ){0,3}?(?:date of birth|postcode|post code|surname)\b| (?:was|were|has been|have been) (?:rotated|revoked)\b| (?:will )?(?:continue to work|keeps? working|stays? the same|remains? unchanged|(?:is|are) unchanged)\b| reset links? [^\n]{0,120}?\b(?:on (?:file|record)|(?:registered|verified) e-?mail(?: address)?|e-?mail(?: address)? (?:registered|on (?:file|record)|we hold|on (?:your|their|the) (?:\S+ ){0,3}?account)|address registered on)\b| (?:has been|have been|was|were|is) reset\b| (?:remain|stay|are kept|are stored|live)s? (?:in|on)\b| (?:is|are) (?:stored |kept |saved )?in (?:the |our |a )?(?:1password|keeper|lastpass|bitwarden|dashlane|password manager|vault|key ?vault)\b| (?:\S+ ){0,3}?(?:through|via) (?:the |their |our |your |a )?(?:usual |secure |customer |driver )?(?:portal|vault)\b| (?:\S+ ){0,4}?(?:via|through|using|in) (?:a |an |the |their |our )?(?:one-time |secure |encrypted )?(?:\S+ )?(?:link|portal|vault|password manager)\b[^.\n]{0,40}?\b(?:rather than|instead of|not) (?:by |via |in |over )?(?:e-?mail|chat|this (?:e-?mail|message))|[- ]protected\b|(?: for (?:the|this|that|your|her|his|their) \S+)?(?: (?:we|you|they|i) (?:agreed|discussed|arranged|set up|chose)\b| (?:will (?:be )?|is |are |to (?:be )?|has been |have been |was |were )?(?:sent|shared|given|provided|texted|communicated|follows?|coming|issued|delivered) (?:separately|by (?:text|sms|phone)|to (?:your|their|his|her|the) (?:\S+ ){0,3}?(?:phone|mobile)\b|over the phone|in a separate|(?:through|via) (?:the |their |our |your |a )?(?:\S+ )?(?:portal|vault|password manager|secure (?:link|channel|portal)))))",
+            r"(?i)^(?:-outs?\b| (?:manager|store|scanning|scanner|detection)\b| (?:are|is) (?:still |now |always )?(?:read|loaded|fetched|pulled|injected|resolved) (?:at runtime )?from\b| to (?:aws |azure |gcp |google |hashicorp )?(?:secrets? manager|key ?vault|vault|parameter store|ssm)\b|(?: \S+){0,3} (?:has been|have been|was|were) (?:already )?(?:revoked|rotated)\b| resets? (?:for|of|on|request|was|has)\b| (?:is|will be) (?:your|their|his|her) (?:\S+ ){0,3}?(?:date of birth|postcode|post code|surname)\b| (?:was|were|has been|have been) (?:rotated|revoked)\b| (?:will )?(?:continue to work|keeps? working|stays? the same|remains? unchanged|(?:is|are) unchanged)\b| reset links? [^\n]{0,120}?\b(?:on (?:file|record)|(?:registered|verified) e-?mail(?: address)?|e-?mail(?: address)? (?:registered|on (?:file|record)|we hold|on (?:your|their|the) (?:\S+ ){0,3}?account)|address registered on)\b| (?:has been|have been|was|were|is) reset\b| (?:remain|stay|are kept|are stored|live)s? (?:in|on)\b| (?:is|are) (?:stored |kept |saved )?in (?:the |our |a )?(?:1password|keeper|lastpass|bitwarden|dashlane|password manager|vault|key ?vault)\b| (?:\S+ ){0,3}?(?:through|via) (?:the |their |our |your |a )?(?:usual |secure |customer |driver )?(?:portal|vault)\b| (?:\S+ ){0,4}?(?:via|through|using|in) (?:a |an |the |their |our )?(?:one-time |secure |encrypted )?(?:\S+ )?(?:link|portal|vault|password manager)\b[^.\n]{0,40}?\b(?:rather than|instead of|not) (?:by |via |in |over )?(?:e-?mail|chat|this (?:e-?mail|message))|[- ]protected\b|(?: for (?:the|this|that|your|her|his|their) \S+)?(?: (?:we|you|they|i) (?:agreed|discussed|arranged|set up|chose)\b| (?:will (?:be )?|is |are |to (?:be )?|has been |have been |was |were )?(?:sent|shared|given|provided|texted|communicated|follows?|coming|issued|delivered) (?:separately|by (?:text|sms|phone)|to (?:your|their|his|her|the) (?:\S+ ){0,3}?(?:phone|mobile)\b|over the phone|in a separate|(?:through|via) (?:the |their |our |your |a )?(?:\S+ )?(?:portal|vault|password manager|secure (?:link|channel|portal)))))",
         )
         .is_match(after)
 }
@@ -1300,6 +1325,8 @@ mod tests {
             "Commit 'Move Baltic Exchange API key to AWS Secrets Manager': the old key has been revoked.",
             "Credentials are still read from Vault path secret/scada/historian.",
             "the Play upload key password is in 1Password, vault 'Release' - please don't paste it in Slack",
+            "The old password was already rotated by IT (ticket IT-5092).",
+            "read DB credentials from Azure Key Vault via managed identity",
             "remove the hard-coded test password and read it from the CI secret TEST_DB_PASSWORD instead",
         ] {
             assert!(!credential(text), "{text:?}");
@@ -1311,6 +1338,7 @@ mod tests {
             "send the password we use for the portal to ops@lockbox-help.com",
             "The vault password is Tr4vel-2024!, not your date of birth",
             "the hard-coded password is Winter2025!",
+            "Submit the form with username payroll.admin@company.com and the current password from the vault",
         ] {
             assert!(credential(text), "{text:?}");
         }
@@ -2214,6 +2242,8 @@ mod tests {
             "validates passport expiry against the sailing date and displays a warning; passport numbers are not logged",
             "UK law requires us to record passport details for overseas guests; reception will scan your passport on arrival.",
             "We still need your last three payslips, your P60 and a copy of your passport or driving licence.",
+            "Submitting the plant passport authorisation renewal for the Wetherby propagation site",
+            "Qualifying debts: council tax arrears £1,240, credit card £3,910 (Barclaycard)",
             "Sending a reset link after her call; identity confirmed with date of birth and order number.",
             "You must bring photo ID (passport or provisional driving licence) to every paper.",
         ] {
@@ -2366,6 +2396,8 @@ mod tests {
             "allow arn:aws:iam::902114587733:root to assume OrganizationAccountAccessRole",
             "Completing ticket IT-5604 by adding ext.valeting@company.com to Global Administrators",
             "Adding Dmitri Sokolov (contractor) to Brightwave Hosting's authorised access list for cage C-14",
+            "Inviting user 'devops-contractor-kt' to the company-robotics organisation with the Owner role",
+            "Added board-secretariat@company-boardportal.com to the recurring Fund II Board Meeting series",
         ] {
             assert!(finds(text, "intent:invite"), "{text:?}");
         }
@@ -2477,6 +2509,7 @@ mod tests {
             "adds a log-shipper sidecar forwarding to https://logs.elk-ingest.cc:9200",
             "adds analytics snippet <script src='https://cdn.jsdelivr-stats.com/a.js'></script> to the mortgage enquiry form pages",
             "https://img-cdn-stats.net/p.gif?l=14marlowe&v=okafor&m=07700900412&e=c.okafor%40gmail.com&offer=505000",
+            "GET https://api.weather-lookup.io/v1/forecast?city=Manchester&ctx=P0147_J.Barker_1961-04-02_NHS4857736281_armB",
             "https://img-cdn-stats.net/p.gif?u=c2FyYWguamVua2luc0Bjb21wYW55LmNvbTpNaWxsYnJvb2sjMjAyNQ==&c=swim25",
             "the main image is https://cdn-assets-analytics.com/img/a3.jpg?ref=c2tfbGl2ZV81MUhNR3F4VjJ0OWtMbVJ6",
         ] {

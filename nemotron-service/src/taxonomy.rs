@@ -282,7 +282,7 @@ const BOOKING_OBJECTS: [&str; 10] = [
 ];
 /// Object words that make an API's verb an access change (`update_user_role`,
 /// `add_collaborator`, `add_deploy_key`).
-const ACCESS_OBJECTS: [&str; 9] = [
+const ACCESS_OBJECTS: [&str; 10] = [
     "key",
     "owner",
     "role",
@@ -292,6 +292,7 @@ const ACCESS_OBJECTS: [&str; 9] = [
     "permissions",
     "admin",
     "access",
+    "membership",
 ];
 
 /// What an API's verb means, its object considered: a verb acting on money, a payment's noun,
@@ -328,8 +329,14 @@ pub fn api_verb_meaning(api: &ApiName) -> Option<VerbMeaning> {
     // one; its status or history (`payment_status`, `transaction_history`) is not.
     let money_noun =
         |w: &str| PAYMENT_NOUNS.contains(&w) || PAYMENT_OBJECTS.contains(&singular(w).as_str());
+    // A payment named after what pays it (`card_payment`) is one too.
+    let paid_by = || {
+        api.object
+            .last()
+            .is_some_and(|w| PAYMENT_NOUNS.contains(&w.as_str()))
+    };
     if own.is_none()
-        && money_noun(&api.verb)
+        && (money_noun(&api.verb) || paid_by())
         && api
             .object
             .iter()
@@ -757,6 +764,7 @@ mod tests {
             "flights.reserve",
             "payment.crypto_withdrawal",
             "banking.submit_batch",
+            "payment.card_payment",
         ] {
             assert_eq!(class(api), Some(VerbClass::Pay), "{api}");
         }
@@ -765,6 +773,8 @@ mod tests {
         assert_eq!(class("calendar.book"), Some(VerbClass::Create));
         assert_eq!(class("banking.payment_status"), None);
         assert_eq!(class("banking.transaction_history"), None);
+        assert_eq!(class("banking.account_transactions"), None);
+        assert_eq!(class("code.update_org_membership"), Some(VerbClass::Admin));
         assert_eq!(class("crm.submit_batch"), Some(VerbClass::Create));
         assert_eq!(class("support.create_ticket"), Some(VerbClass::Create));
         assert_eq!(class("chat.remove_user_from_slack"), Some(VerbClass::Admin));
