@@ -329,6 +329,8 @@ pub fn api_verb_meaning(api: &ApiName) -> Option<VerbMeaning> {
     // one; its status or history (`payment_status`, `transaction_history`) is not.
     let money_noun =
         |w: &str| PAYMENT_NOUNS.contains(&w) || PAYMENT_OBJECTS.contains(&singular(w).as_str());
+    // Words that name a batch of payments rather than what is paid (`bulk`, `run`).
+    let batch_word = |w: &str| BULK_PREFIXES.contains(&w) || w == "run";
     // A payment named after what pays it (`card_payment`) is one too.
     let paid_by = || {
         api.object
@@ -337,10 +339,7 @@ pub fn api_verb_meaning(api: &ApiName) -> Option<VerbMeaning> {
     };
     if own.is_none()
         && (money_noun(&api.verb) || paid_by())
-        && api
-            .object
-            .iter()
-            .all(|w| BULK_PREFIXES.contains(&w.as_str()) || w == "run" || money_noun(w))
+        && api.object.iter().all(|w| batch_word(w) || money_noun(w))
     {
         return family(VerbClass::Pay, Reversibility::Irreversible);
     }
@@ -351,10 +350,7 @@ pub fn api_verb_meaning(api: &ApiName) -> Option<VerbMeaning> {
         Some(VerbClass::Create | VerbClass::Send | VerbClass::Execute)
     ) && matches!(service_kind(&api.service), "banking" | "payment")
         && !api.object.is_empty()
-        && api
-            .object
-            .iter()
-            .all(|w| BULK_PREFIXES.contains(&w.as_str()) || w == "run" || w == "file")
+        && api.object.iter().all(|w| batch_word(w) || w == "file")
     {
         return family(VerbClass::Pay, Reversibility::Irreversible);
     }
