@@ -19,6 +19,10 @@ use openshell_egress::sandbox::{Sandbox, SandboxRecord};
 use openshell_policy::node_config::NodeConfig;
 use openshell_policy::{PolicySet, RequestPath};
 
+/// The engine binary's allocator (`src/main.rs`), so the figures are the engine's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const POLICY: &str = "apiVersion: openshell.nvidia.com/v1
 kind: SandboxPolicy
 metadata:

@@ -13,6 +13,11 @@ use openshell_egress::policy_admin;
 use openshell_policy::node_config::NodeConfig;
 use tokio::signal::unix::{SignalKind, signal};
 
+/// jemalloc: decisions allocate on the request threads and the audit writer frees on its own,
+/// which glibc's allocator pays for in consolidations and trims inside the decisions' tail.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// The openshell egress engine: every restricted sandbox's traffic goes through it.
 #[derive(Parser)]
 #[command(version, args_conflicts_with_subcommands = true)]

@@ -25,6 +25,11 @@ use openshell_audit::{TrailQuery, read_trail};
 use openshell_policy::PolicySet;
 use openshell_policy::node_config::{DEFAULT_NEMOTRON_SOCKET, NodeConfig};
 
+/// jemalloc: decisions allocate on the request threads and the audit writer frees on its own,
+/// which glibc's allocator pays for in consolidations and trims inside the decisions' tail.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// The openshell policy service: admission and action decisions, intent classification,
 /// natural-language policies, audit.
 #[derive(Parser, Debug)]
