@@ -2,6 +2,9 @@
 //! about the intent of an action. Shared by the embedded intent engine and the natural-language
 //! compiler so both speak the same words.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use openshell_policy::wire::{ComplianceFramework, DataType, Reversibility, Sensitivity};
 use serde::{Deserialize, Serialize};
 
@@ -200,24 +203,31 @@ const VERBS: &[(&str, VerbClass, Reversibility, f32)] = &[
     ("impersonate", VerbClass::Admin, Partially, 0.8),
 ];
 
+/// The taxonomy's verbs by name (the first entry of a name, as a scan of [`VERBS`] finds it):
+/// an API name's every word is looked up, on every decision.
+fn verbs() -> &'static HashMap<&'static str, VerbMeaning> {
+    static TABLE: OnceLock<HashMap<&'static str, VerbMeaning>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table = HashMap::with_capacity(VERBS.len());
+        for &(name, class, reversibility, confidence) in VERBS {
+            table.entry(name).or_insert(VerbMeaning {
+                class,
+                reversibility,
+                confidence,
+            });
+        }
+        table
+    })
+}
+
 /// What `verb` means (lower-case, singular: `update`, `send`), if the taxonomy knows it.
 pub fn verb_meaning(verb: &str) -> Option<VerbMeaning> {
-    let verb = verb
-        .strip_suffix("es")
-        .filter(|v| VERBS.iter().any(|(n, ..)| n == v))
-        .or_else(|| {
-            verb.strip_suffix('s')
-                .filter(|v| VERBS.iter().any(|(n, ..)| n == v))
-        })
-        .unwrap_or(verb);
-    VERBS
-        .iter()
-        .find(|(name, ..)| *name == verb)
-        .map(|&(_, class, reversibility, confidence)| VerbMeaning {
-            class,
-            reversibility,
-            confidence,
-        })
+    let table = verbs();
+    verb.strip_suffix("es")
+        .and_then(|v| table.get(v))
+        .or_else(|| verb.strip_suffix('s').and_then(|v| table.get(v)))
+        .or_else(|| table.get(verb))
+        .copied()
 }
 
 /// Verbs whose object says what the action does (`issue_refund`, `make_payment`).
