@@ -9,6 +9,7 @@
 //!
 //! Every verdict names the ids of the policies that produced it and their `@reason`s.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
@@ -194,11 +195,46 @@ fn boolean(b: bool) -> Value {
     Value::from(b)
 }
 
+/// The last request context built on this thread: its map is filled again in place by the
+/// next request with the same field names once nothing holds it, instead of a new map built
+/// (and the old one freed) on every decision.
+struct ContextCache {
+    names: Vec<&'static str>,
+    context: Context,
+}
+
 /// A request context from its fields (each name once).
 fn context<const N: usize>(fields: [(&'static str, Value); N]) -> Context {
-    Context::Value(Arc::new(
-        fields.into_iter().map(|(k, v)| (k.into(), v)).collect(),
-    ))
+    thread_local! {
+        static LAST: RefCell<Option<ContextCache>> = const { RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| {
+        let reusable = last.as_mut().filter(|cache| {
+            cache.names.len() == N && cache.names.iter().zip(&fields).all(|(a, (b, _))| a == b)
+        });
+        match reusable.and_then(|cache| match &mut cache.context {
+            Context::Value(map) => Arc::get_mut(map),
+            Context::RestrictedResidual(_) => None,
+        }) {
+            Some(map) => {
+                for (name, value) in fields {
+                    *map.get_mut(name).expect("the cached map has these names") = value;
+                }
+            }
+            None => {
+                *last = Some(ContextCache {
+                    names: fields.iter().map(|(name, _)| *name).collect(),
+                    context: Context::Value(Arc::new(
+                        fields
+                            .into_iter()
+                            .map(|(name, value)| (name.into(), value))
+                            .collect(),
+                    )),
+                });
+            }
+        }
+        last.as_ref().expect("filled above").context.clone()
+    })
 }
 
 impl CompiledPolicy {
