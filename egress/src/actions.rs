@@ -46,13 +46,22 @@ pub struct Seen<'a> {
 }
 
 impl Actions {
-    /// The engine for the node: decisions in process (the intent classifier is built at its
-    /// first use), approvals at `[services] approvals`.
+    /// The engine for the node: decisions in process (the intent classifier is built on a
+    /// thread of its own from the start), approvals at `[services] approvals`.
     pub fn for_node(node: &NodeConfig) -> Result<Actions, String> {
-        let engine = PolicyService::for_admission(ServiceSettings::new(node.clone()))
+        let engine = Arc::new(
+            PolicyService::for_admission(ServiceSettings::new(node.clone()))
+                .map_err(|e| format!("decision engine: {e}"))?,
+        );
+        // The classifier and its patterns are built beside the engine's start rather than in
+        // the first in-line decision (a decision that comes first waits for them).
+        let warming = Arc::clone(&engine);
+        std::thread::Builder::new()
+            .name("decision-warmup".to_owned())
+            .spawn(move || warming.prepare_classification())
             .map_err(|e| format!("decision engine: {e}"))?;
         Ok(Actions {
-            engine: Arc::new(engine),
+            engine,
             approvals: node
                 .services
                 .approvals

@@ -169,8 +169,16 @@ impl PolicyService {
         {
             service.semantic = semantic;
         }
-        service.intent();
+        service.prepare_classification();
         Ok(service)
+    }
+
+    /// Builds the intent classifier and compiles the content patterns now rather than in the
+    /// first classification ([`PolicyService::new`] does; a service made
+    /// [`PolicyService::for_admission`] may call it off its request path).
+    pub fn prepare_classification(&self) {
+        self.intent();
+        crate::content::compile_patterns();
     }
 
     /// Whether classification fuses the semantic signal of an embedding model with the
