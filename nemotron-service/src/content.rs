@@ -21,7 +21,7 @@
 use std::sync::OnceLock;
 
 use openshell_policy::wire::{ActionRequest, Span};
-use regex::{Regex, RegexSet, SetMatches};
+use regex::{Captures, Match, Regex, RegexSet, SetMatches};
 
 use crate::destination::{CRYPTO_WALLET, DestinationAnalyzer, crypto_wallet, iban_country};
 
@@ -975,8 +975,16 @@ fn push(
 /// set's states would grow with every pattern it follows at once, so each searches alone.
 const ONE_PASS_MAX_BYTES: usize = 256;
 
-/// The patterns [`scan_text`] searches for, in its order: the entities, then [`phrases`].
-const ENTITY_PATTERNS: usize = 6;
+/// The entities [`scan_text`] searches for, in the one-pass set's order (then [`phrases`]);
+/// the constants below index this table.
+const ENTITIES: [fn() -> &'static Regex; 6] = [
+    amount_re,
+    unbounded_re,
+    email_re,
+    url_re,
+    iban_re,
+    wallet_re,
+];
 const AMOUNT: usize = 0;
 const UNBOUNDED: usize = 1;
 const EMAIL: usize = 2;
@@ -988,16 +996,9 @@ const WALLET: usize = 5;
 fn pattern_set() -> &'static RegexSet {
     static SET: OnceLock<RegexSet> = OnceLock::new();
     SET.get_or_init(|| {
-        let entities: [&Regex; ENTITY_PATTERNS] = [
-            amount_re(),
-            unbounded_re(),
-            email_re(),
-            url_re(),
-            iban_re(),
-            wallet_re(),
-        ];
-        let patterns = entities
-            .into_iter()
+        let patterns = ENTITIES
+            .iter()
+            .map(|entity| entity())
             .chain(phrases().iter().map(|(pattern, _)| pattern))
             .map(Regex::as_str);
         regex::RegexSetBuilder::new(patterns)
@@ -1026,19 +1027,34 @@ impl Candidates {
         self.0.as_ref().is_none_or(|set| set.matched(pattern))
     }
 
-    /// What `search` finds, searched only if `pattern` may match.
-    fn searched<I: Iterator>(
-        &self,
-        pattern: usize,
-        search: impl FnOnce() -> I,
-    ) -> impl Iterator<Item = I::Item> {
-        self.may_match(pattern).then(search).into_iter().flatten()
+    /// The matches of entity `entity` ([`ENTITIES`]), searched only if it may match.
+    fn matches<'t>(&self, entity: usize, text: &'t str) -> impl Iterator<Item = Match<'t>> {
+        self.may_match(entity)
+            .then(|| ENTITIES[entity]().find_iter(text))
+            .into_iter()
+            .flatten()
+    }
+
+    /// [`Candidates::matches`] with the groups.
+    fn captures<'t>(&self, entity: usize, text: &'t str) -> impl Iterator<Item = Captures<'t>> {
+        self.may_match(entity)
+            .then(|| ENTITIES[entity]().captures_iter(text))
+            .into_iter()
+            .flatten()
+    }
+
+    /// The matches of phrase `index` ([`phrases`]), searched only if it may match.
+    fn phrase_matches<'t>(&self, index: usize, text: &'t str) -> impl Iterator<Item = Match<'t>> {
+        self.may_match(ENTITIES.len() + index)
+            .then(|| phrases()[index].0.find_iter(text))
+            .into_iter()
+            .flatten()
     }
 }
 
 fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &mut Vec<Signal>) {
     let candidates = Candidates::of(text);
-    for c in candidates.searched(AMOUNT, || amount_re().captures_iter(text)) {
+    for c in candidates.captures(AMOUNT, text) {
         let whole = c.get(0).expect("whole match");
         let (n, d, code) = match (c.name("n"), c.name("n2")) {
             (Some(n), _) => (n, c.name("d"), c.name("pre")),
@@ -1077,7 +1093,7 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
             whole.as_str().to_owned(),
         );
     }
-    for m in candidates.searched(UNBOUNDED, || unbounded_re().find_iter(text)) {
+    for m in candidates.matches(UNBOUNDED, text) {
         push(
             out,
             field,
@@ -1086,7 +1102,7 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
             m.as_str().to_owned(),
         );
     }
-    for c in candidates.searched(EMAIL, || email_re().captures_iter(text)) {
+    for c in candidates.captures(EMAIL, text) {
         let whole = c.get(0).expect("whole match");
         let domain = &c["domain"];
         let kind = if picks_mail_by_sender(&text[..whole.start()]) {
@@ -1100,7 +1116,7 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
     }
     // Whether the text runs curl or wget at all, asked once and only for an outside URL.
     let mut runs_uploader: Option<bool> = None;
-    for c in candidates.searched(URL, || url_re().captures_iter(text)) {
+    for c in candidates.captures(URL, text) {
         let whole = c.get(0).expect("whole match");
         if c.name("bare").is_some_and(|host| !bare_host(text, host)) {
             continue;
@@ -1159,7 +1175,7 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
             );
         }
     }
-    for m in candidates.searched(IBAN, || iban_re().find_iter(text)) {
+    for m in candidates.matches(IBAN, text) {
         if let Some(country) = iban_country(m.as_str()) {
             let (external, _) = destinations.external_account(&country);
             let sample = format!(
@@ -1176,7 +1192,7 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
         }
     }
     for m in candidates
-        .searched(WALLET, || wallet_re().find_iter(text))
+        .matches(WALLET, text)
         .filter(|m| crypto_wallet(m.as_str()))
     {
         let sample = format!("{}…", &m.as_str()[..6]);
@@ -1191,8 +1207,8 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
             sample,
         );
     }
-    for (i, (pattern, kind)) in phrases().iter().enumerate() {
-        for m in candidates.searched(ENTITY_PATTERNS + i, || pattern.find_iter(text)) {
+    for (i, (_, kind)) in phrases().iter().enumerate() {
+        for m in candidates.phrase_matches(i, text) {
             if *kind == SignalKind::Credential
                 && (negated(&text[..m.start()]) || withheld(&text[..m.start()], &text[m.end()..]))
             {
