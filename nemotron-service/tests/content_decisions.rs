@@ -162,6 +162,10 @@ fn the_text_decides_what_the_name_cannot() {
             "karen.t@example.co.uk",
             "Jacob's report is attached; his tutor Ms Green can be reached on 01632 960 118.",
         ),
+        (
+            "accounts@nanowafer-taiwan.com.tw",
+            "Invoice INV-24-5530 is attached. If anyone says our bank details have changed, please call our finance team on +44 1223 496 018 before paying.",
+        ),
     ] {
         assert_eq!(
             decide(&s, action("email.send", Some(to), text)).0,

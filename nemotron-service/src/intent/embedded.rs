@@ -486,13 +486,14 @@ fn listed_attendees(data: &serde_json::Value, out: &mut Vec<String>) {
 }
 
 /// The phone numbers `data`'s text gives as where to reach the organisation or someone at it
-/// (`our 24-hour emergency line is +44 20 7946 0321`, `can be reached on 01632 960 118`),
+/// (`our 24-hour emergency line is +44 20 7946 0321`, `can be reached on 01632 960 118`, `call
+/// our finance team on +44 1223 496 018`),
 /// added to `out`.
 fn contact_numbers(data: &serde_json::Value, out: &mut Vec<String>) {
     static CONTACT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let contact = CONTACT.get_or_init(|| {
         regex::Regex::new(
-            r"(?i)\b(?:(?:our|the (?:office|school|practice|surgery|branch|team|clinic|agency)(?:'s)?) (?:[\w-]+ ){0,3}?(?:line|number|phone|helpline|hotline|switchboard|desk)|can be reached|call us|ring us|contact us|reach us|(?:conference |audio |meeting )?(?:bridge|dial-in))(?: is| on| at|:)?\s*(\+?\d[\d ()-]{7,18}\d)",
+            r"(?i)\b(?:(?:our|the (?:office|school|practice|surgery|branch|team|clinic|agency)(?:'s)?) (?:[\w-]+ ){0,3}?(?:line|number|phone|helpline|hotline|switchboard|desk)|(?:call|ring|phone|contact) (?:our|the) (?:[\w-]+ ){0,3}?(?:team|office|desk|department|helpline|hotline|switchboard)|can be reached|call us|ring us|contact us|reach us|(?:conference |audio |meeting )?(?:bridge|dial-in))(?: is| on| at|:)?\s*(\+?\d[\d ()-]{7,18}\d)",
         )
         .expect("a valid pattern")
     });
