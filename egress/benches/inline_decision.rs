@@ -1,8 +1,10 @@
 //! What the in-line decision adds to a proxied API call: the action built from the request, the
 //! intent classified and the compiled record decided by the embedded decision engine, audited
 //! to a file, as the proxy's `Evaluate` step does it (`Actions::decide`, off the async
-//! threads), and the engine call alone (`PolicyService::evaluate_under`); and, as a control, a
-//! fixed computation as long as the engine's median, timed the same way: the host's own tail.
+//! threads), and the engine call alone (`PolicyService::evaluate_under`); and, as controls, two
+//! fixed computations as long as the engine's median, timed the same way: the host's own tail
+//! for work that waits on nothing (arithmetic in registers) and for work that waits on its
+//! caches (a pointer chase that stays in L2).
 //!
 //! `cargo bench --profile ci --workspace --bench inline_decision` (or the bench profile).
 //! Options (environment): `BENCH_CALLS` (default 20000).
@@ -112,6 +114,50 @@ fn fixed_work_samples(target: Duration, calls: usize) -> Vec<Duration> {
         .collect()
 }
 
+/// A single cycle through `len` slots in a shuffled order (Sattolo's algorithm, a fixed
+/// xorshift seed): following it, every load depends on the one before and misses the
+/// prefetcher, as a decision's lookups in its tables and automata do.
+fn pointer_cycle(len: usize) -> Vec<usize> {
+    let mut next: Vec<usize> = (0..len).collect();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for i in (1..len).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        next.swap(i, (state % i as u64) as usize);
+    }
+    next
+}
+
+/// `steps` loads along `cycle` from slot 0.
+fn chase(cycle: &[usize], steps: u64) -> usize {
+    let mut at = std::hint::black_box(0);
+    for _ in 0..steps {
+        at = cycle[at];
+    }
+    at
+}
+
+/// Timings of the same memory-bound work (a pointer chase through 256 KiB, which stays in
+/// this host's L2), sized to take about `target`: the host's tail for work that waits on its
+/// caches as the engine does, where the arithmetic control waits on nothing.
+fn memory_work_samples(target: Duration, calls: usize) -> Vec<Duration> {
+    let cycle = pointer_cycle(256 * 1024 / std::mem::size_of::<usize>());
+    let probe = 1_000_000;
+    std::hint::black_box(chase(&cycle, probe));
+    let started = Instant::now();
+    std::hint::black_box(chase(&cycle, probe));
+    let per_step = started.elapsed().as_secs_f64() / probe as f64;
+    let steps = (target.as_secs_f64() / per_step).max(1.0) as u64;
+    (0..calls)
+        .map(|_| {
+            let started = Instant::now();
+            std::hint::black_box(chase(&cycle, steps));
+            started.elapsed()
+        })
+        .collect()
+}
+
 fn sandbox(dir: &Path) -> Sandbox {
     let text = POLICY.replace("@TRAIL@", &dir.join("policy.jsonl").display().to_string());
     let set = PolicySet::parse("bench.yaml", &text).expect("bench policy");
@@ -189,6 +235,10 @@ fn main() {
     report(
         "control: fixed work as long as the engine's p50",
         fixed_work_samples(engine_p50, calls),
+    );
+    report(
+        "control: memory-bound work, as long",
+        memory_work_samples(engine_p50, calls),
     );
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
