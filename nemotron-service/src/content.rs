@@ -1553,13 +1553,6 @@ mod tests {
             "Share the deck so everyone can review it",
             "Thanks everyone!",
             "can everybody write me their favourite hobby?",
-        ] {
-            assert!(!everyone(text), "{text:?}");
-        }
-        assert!(everyone(
-            "delete contacts where last_activity < 2099-01-01 (5,238 member and visitor records matched)"
-        ));
-        for text in [
             "update the 2024 members list",
             "merge the 12 duplicate contact records",
             "Exporting the opted-in segment (38,412 members, first name and email only)",
@@ -1567,6 +1560,9 @@ mod tests {
         ] {
             assert!(!everyone(text), "{text:?}");
         }
+        assert!(everyone(
+            "delete contacts where last_activity < 2099-01-01 (5,238 member and visitor records matched)"
+        ));
     }
 
     #[test]
