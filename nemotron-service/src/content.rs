@@ -1282,7 +1282,7 @@ fn negated(before: &str) -> bool {
 /// date of birth`, `identity confirmed with date of birth`), what is to be checked (`please
 /// check your passport is valid`), another kind of passport (`plant passport`), what protects a file (`protected with your date of birth`,
 /// `the password is your date of birth`), what is to be shown in person (`please bring your
-/// passport`, `quote your card number at the desk`, `bring one of the following: passport, …`),
+/// passport`, `bring both passports`, `quote your card number at the desk`, `bring one of the following: passport, …`),
 /// or what is asked for or was received (`the form where you add your bank details and National
 /// Insurance number`, `please provide your passport … through the upload link`, `we need
 /// passport copies`, `we need a copy of Maya's
@@ -1291,7 +1291,7 @@ fn checked_against(before: &str) -> bool {
     static R: OnceLock<Regex> = OnceLock::new();
     regex(
         &R,
-        r"(?i)\b(?:verif\w*|confirm\w*|check\w*) (?:\S+ ){0,2}?identity (?:using|with|by|against|via) [^.\n]{0,60}$|\b(?:check|make sure|ensure) (?:that )?(?:your |their |his |her |all )?$|\b(?:scan|inspect|see|photocopy)s? (?:your |their |his |her )(?:original |valid )?$|\b(?:plant|pet|animal|equine|horse|cattle|vaccination|product|battery) $|\b(?:record|collect|capture|take)s? (?:your |their |guests'? |the guest'?s? )?$|\b(?:we |i )?(?:need|require)s? (?:the |their |your |his |her )?$|\b(?:need|require)s? [^.\n]{0,80}?\b(?:cop(?:y|ies)|scans?|photos?) of (?:your |their |his |her )?$|\bidentity (?:was |has been |is )?(?:verified|confirmed|checked) (?:using|with|by|against|via) [^.\n]{0,60}$|\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |their |his |her )?$|\b(?:password|passcode|pin) (?:is|will be) (?:your |their |his |her )?$|\b(?:bring|show|present|quote) (?:your |their |his |her )?(?:original |valid )?$|\bbring (?:one|any|two|either) of (?:the following|these)\b[^.\n]{0,80}$|\bbring (?:\S+ ){0,3}?(?:id|identification|documents?)\b[^.\n]{0,20}$|\b(?:redact|mask|scrub)\w* (?:\S+ ){0,6}?$|\b(?:need|needs|require|requires|request|requesting|ask for|asking for) (?:a |an )?(?:certified |scanned |colour )?(?:cop(?:y|ies)|scans?|photos?) of (?:\S+ ){0,2}?$|\b(?:please )?(?:upload|send us|provide|email us) (?:a |an )?(?:[a-z]+ )?(?:cop(?:y|ies)|scans?|photos?) of your $|\bplease (?:provide|upload|submit|send us|share) (?:your |their |his |her )?$|\bwhere (?:you|they|he|she) (?:can )?(?:add|enter|fill in|provide|give|write)s? (?:in )?(?:your|their|his|her) [^.\n]{0,40}$|\bthank(?:s| you) for (?:sending|providing|uploading|supplying|submitting) (?:us )?(?:a |an |the |your )?(?:certified |scanned )?(?:(?:cop(?:y|ies)|scans?|photos?) of )?(?:your |their |his |her )?$",
+        r"(?i)\b(?:verif\w*|confirm\w*|check\w*) (?:\S+ ){0,2}?identity (?:using|with|by|against|via) [^.\n]{0,60}$|\b(?:check|make sure|ensure) (?:that )?(?:your |their |his |her |all )?$|\b(?:scan|inspect|see|photocopy)s? (?:your |their |his |her )(?:original |valid )?$|\b(?:plant|pet|animal|equine|horse|cattle|vaccination|product|battery) $|\b(?:record|collect|capture|take)s? (?:your |their |guests'? |the guest'?s? )?$|\b(?:we |i )?(?:need|require)s? (?:the |their |your |his |her )?$|\b(?:need|require)s? [^.\n]{0,80}?\b(?:cop(?:y|ies)|scans?|photos?) of (?:your |their |his |her )?$|\bidentity (?:was |has been |is )?(?:verified|confirmed|checked) (?:using|with|by|against|via) [^.\n]{0,60}$|\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |their |his |her )?$|\b(?:password|passcode|pin) (?:is|will be) (?:your |their |his |her )?$|\b(?:bring|show|present|quote) (?:your |their |his |her |both |all |the )?(?:original |valid )?$|\bbring (?:one|any|two|either) of (?:the following|these)\b[^.\n]{0,80}$|\bbring (?:\S+ ){0,3}?(?:id|identification|documents?)\b[^.\n]{0,20}$|\b(?:redact|mask|scrub)\w* (?:\S+ ){0,6}?$|\b(?:need|needs|require|requires|request|requesting|ask for|asking for) (?:a |an )?(?:certified |scanned |colour )?(?:cop(?:y|ies)|scans?|photos?) of (?:\S+ ){0,2}?$|\b(?:please )?(?:upload|send us|provide|email us) (?:a |an )?(?:[a-z]+ )?(?:cop(?:y|ies)|scans?|photos?) of your $|\bplease (?:provide|upload|submit|send us|share) (?:your |their |his |her )?$|\bwhere (?:you|they|he|she) (?:can )?(?:add|enter|fill in|provide|give|write)s? (?:in )?(?:your|their|his|her) [^.\n]{0,40}$|\bthank(?:s| you) for (?:sending|providing|uploading|supplying|submitting) (?:us )?(?:a |an |the |your )?(?:certified |scanned )?(?:(?:cop(?:y|ies)|scans?|photos?) of )?(?:your |their |his |her )?$",
     )
     .is_match(last_bytes(before, 120))
 }
@@ -2381,6 +2381,7 @@ mod tests {
         for text in [
             "Please bring your passport or share code to the induction on 12 June",
             "please provide your passport and right-to-work documents through the secure upload link in the letter",
+            "Please bring both passports, your marriage certificate and 6 months of payslips.",
         ] {
             assert!(!finds(text, "text:identity-document"), "{text:?}");
         }
