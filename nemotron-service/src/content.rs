@@ -1171,7 +1171,8 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
             whole.range(),
             host.to_owned(),
         );
-        let open = whole.as_str().trim_end_matches(URL_END).ends_with('=');
+        let url = whole.as_str().trim_end_matches(URL_END);
+        let open = url.ends_with('=');
         // The command that names the URL uploads data to it.
         let mut posted = || {
             *runs_uploader.get_or_insert_with(|| {
@@ -1197,13 +1198,7 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
                 .unwrap_or_default();
             path.to_ascii_lowercase().ends_with(".js") && payment_page_re().is_match(text)
         };
-        if external
-            && (open
-                || posted()
-                || sent_there()
-                || query_carries_data(whole.as_str().trim_end_matches(URL_END))
-                || skims())
-        {
+        if external && (open || posted() || sent_there() || query_carries_data(url) || skims()) {
             push(
                 out,
                 field,
@@ -1280,13 +1275,13 @@ fn negated(before: &str) -> bool {
 /// Whether the words before an identity document say it is not what is sent: what someone's
 /// identity was checked against (`we verified your identity using your tenancy reference and
 /// date of birth`, `identity confirmed with date of birth`), what is to be checked (`please
-/// check your passport is valid`), another kind of passport (`plant passport`), what protects a file (`protected with your date of birth`,
-/// `the password is your date of birth`), what is to be shown in person (`please bring your
-/// passport`, `bring both passports`, `quote your card number at the desk`, `bring one of the following: passport, …`),
-/// or what is asked for or was received (`the form where you add your bank details and National
-/// Insurance number`, `please provide your passport … through the upload link`, `we need
-/// passport copies`, `we need a copy of Maya's
-/// passport`, `thank you for sending a certified copy of your passport`).
+/// check your passport is valid`), another kind of passport (`plant passport`), what protects a
+/// file (`protected with your date of birth`, `the password is your date of birth`), what is to
+/// be shown in person (`please bring your passport`, `bring both passports`, `quote your card
+/// number at the desk`, `bring one of the following: passport, …`), or what is asked for or was
+/// received (`the form where you add your bank details and National Insurance number`, `please
+/// provide your passport … through the upload link`, `we need passport copies`, `we need a copy
+/// of Maya's passport`, `thank you for sending a certified copy of your passport`).
 fn checked_against(before: &str) -> bool {
     static R: OnceLock<Regex> = OnceLock::new();
     regex(
