@@ -319,12 +319,13 @@ fn mailbox_named_in(destination: &str) -> Option<(&str, &str)> {
 /// Slack or Teams Connect channel, a community's workspace (`#general (Oakfield Juniors
 /// community Slack, 640 members)`), someone's handle or number on a personal messenger
 /// (`telegram: @ops_desk`, `WhatsApp +44 7700 914382`), or someone's personal cloud store
-/// (`rclone remote gdrive-personal:archive`, `my personal OneDrive`, `dropbox://personal/…`).
+/// (`rclone remote gdrive-personal:archive`, `my personal OneDrive`, `dropbox://personal/…`,
+/// `dropbox:/sam.keller-personal/…`).
 pub(crate) fn marked_outside(destination: &str) -> bool {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     RE.get_or_init(|| {
         regex::Regex::new(
-            r"(?i)\((?:[^()]{0,40}[,;] ?)?(?:external|guest|outside|public(?: reply| comment)?)(?:[,;][^()]{0,40})?\)|\((?:external|guest|shared external|outside) (?:shared )?(?:(?:teams|slack|google|zoom|webex) )?(?:channel|workspace|user|account|contact|dm|guest|org(?:anization)?)\)|\b(?:whatsapp|telegram|signal|wechat|viber)\b\s*:?\s*[@+]|\+?\d[\d ]{8,}\d\s*\((?:whatsapp|telegram|signal|wechat|viber)\)|\b(?:slack|teams) connect\b|\bcommunity (?:slack|discord|server|workspace|forum)\b|\b(?:personal|private|home)[\s_-]*(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega|box)\b|\b(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega)(?:[\s_-]*|:/+)(?:personal|private|home)\b",
+            r"(?i)\((?:[^()]{0,40}[,;] ?)?(?:external|guest|outside|public(?: reply| comment)?)(?:[,;][^()]{0,40})?\)|\((?:external|guest|shared external|outside) (?:shared )?(?:(?:teams|slack|google|zoom|webex) )?(?:channel|workspace|user|account|contact|dm|guest|org(?:anization)?)\)|\b(?:whatsapp|telegram|signal|wechat|viber)\b\s*:?\s*[@+]|\+?\d[\d ]{8,}\d\s*\((?:whatsapp|telegram|signal|wechat|viber)\)|\b(?:slack|teams) connect\b|\bcommunity (?:slack|discord|server|workspace|forum)\b|\b(?:personal|private|home)[\s_-]*(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega|box)\b|\b(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega)(?:[\s_-]*|:/+)(?:personal|private|home)\b|\b(?:dropbox|onedrive|icloud|mega|g?drive):/*[\w.-]*?[._-](?:personal|private|home)\b",
         )
         .expect("outside-mark pattern")
     })
@@ -547,6 +548,7 @@ mod tests {
             "rclone remote gdrive-personal:nx2-archive",
             "my personal OneDrive /Work",
             "dropbox://personal/m.harlow/backup/",
+            "dropbox:/sam.keller-personal/backup/Finance",
             "#general (Oakfield Juniors community Slack, 640 members)",
             "telegram: @gymops_support_desk",
             "WhatsApp +44 7700 914382",
