@@ -87,18 +87,6 @@ fn report(what: &str, mut samples: Vec<Duration>) -> Duration {
     percentile(&samples, 0.50)
 }
 
-/// The fastest of twenty timings of `work`, in seconds: a control is sized from this, so that a
-/// slow moment of the host while it is sized does not make it shorter than the engine's median.
-fn fastest(mut work: impl FnMut()) -> f64 {
-    (0..20)
-        .map(|_| {
-            let started = Instant::now();
-            work();
-            started.elapsed().as_secs_f64()
-        })
-        .fold(f64::INFINITY, f64::min)
-}
-
 /// `rounds` rounds of integer arithmetic the compiler cannot skip.
 fn fixed_work(rounds: u64) -> u64 {
     let mut x = std::hint::black_box(0x9e37_79b9_7f4a_7c15u64);
@@ -108,22 +96,35 @@ fn fixed_work(rounds: u64) -> u64 {
     x
 }
 
+/// Timings of `work(units)`, `units` sized so that one call takes about `target`: the fastest
+/// of twenty trials of `probe` units gives the cost of one, so that a slow moment of the host
+/// while it is sized does not make the control shorter than the engine's median.
+fn sized_samples(target: Duration, calls: usize, probe: u64, work: impl Fn(u64)) -> Vec<Duration> {
+    let per_unit = (0..20)
+        .map(|_| {
+            let started = Instant::now();
+            work(probe);
+            started.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+        / probe as f64;
+    let units = (target.as_secs_f64() / per_unit).max(1.0) as u64;
+    (0..calls)
+        .map(|_| {
+            let started = Instant::now();
+            work(units);
+            started.elapsed()
+        })
+        .collect()
+}
+
 /// Timings of the same fixed work, sized to take about `target`: what this host's own jitter
 /// (interrupts, a busy sibling core, the hypervisor) does to the percentiles of a call whose
 /// work never varies, to read the engine's tail against.
 fn fixed_work_samples(target: Duration, calls: usize) -> Vec<Duration> {
-    let probe = 100_000;
-    let per_round = fastest(|| {
-        std::hint::black_box(fixed_work(probe));
-    }) / probe as f64;
-    let rounds = (target.as_secs_f64() / per_round).max(1.0) as u64;
-    (0..calls)
-        .map(|_| {
-            let started = Instant::now();
-            std::hint::black_box(fixed_work(rounds));
-            started.elapsed()
-        })
-        .collect()
+    sized_samples(target, calls, 100_000, |rounds| {
+        std::hint::black_box(fixed_work(rounds));
+    })
 }
 
 /// A single cycle through `len` slots in a shuffled order (Sattolo's algorithm, a fixed
@@ -155,18 +156,9 @@ fn chase(cycle: &[usize], steps: u64) -> usize {
 /// caches as the engine does, where the arithmetic control waits on nothing.
 fn memory_work_samples(target: Duration, calls: usize) -> Vec<Duration> {
     let cycle = pointer_cycle(256 * 1024 / std::mem::size_of::<usize>());
-    let probe = 100_000;
-    let per_step = fastest(|| {
-        std::hint::black_box(chase(&cycle, probe));
-    }) / probe as f64;
-    let steps = (target.as_secs_f64() / per_step).max(1.0) as u64;
-    (0..calls)
-        .map(|_| {
-            let started = Instant::now();
-            std::hint::black_box(chase(&cycle, steps));
-            started.elapsed()
-        })
-        .collect()
+    sized_samples(target, calls, 100_000, |steps| {
+        std::hint::black_box(chase(&cycle, steps));
+    })
 }
 
 fn sandbox(dir: &Path) -> Sandbox {
