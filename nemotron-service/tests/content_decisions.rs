@@ -166,6 +166,11 @@ fn the_text_decides_what_the_name_cannot() {
             "accounts@nanowafer-taiwan.com.tw",
             "Invoice INV-24-5530 is attached. If anyone says our bank details have changed, please call our finance team on +44 1223 496 018 before paying.",
         ),
+        // The greeted person's own address.
+        (
+            "karen.t@example.co.uk",
+            "Hi Mark, as you requested I've triggered a password reset for your backup portal login mark.ellis@brightdental.co.uk. The reset link has gone to that address.",
+        ),
     ] {
         assert_eq!(
             decide(&s, action("email.send", Some(to), text)).0,
@@ -180,6 +185,16 @@ fn the_text_decides_what_the_name_cannot() {
             "email.send",
             Some("karen.t@example.co.uk"),
             "The tenant in flat 4 is on +44 20 7946 0999, call him directly",
+        ),
+    );
+    assert_eq!(outcome, Outcome::Deny);
+    // Someone else's address in a greeting's message is still personal data sent out.
+    let (outcome, _) = decide(
+        &s,
+        action(
+            "email.send",
+            Some("karen.t@example.co.uk"),
+            "Hi Mark, the tenant in flat 4 is j.cole@example.net, write to him directly",
         ),
     );
     assert_eq!(outcome, Outcome::Deny);

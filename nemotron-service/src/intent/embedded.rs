@@ -15,7 +15,8 @@
 //!   semantic verdict on the text of `data` ([`super::semantic`]) raises them too.
 //! - The recipients' own addresses (the destination) in `data` are where data goes, not
 //!   personal data sent: they are not scanned, nor is a single address of the organisation's
-//!   own (its contact point), nor a phone number given as where to reach it or its staff.
+//!   own (its contact point), nor a phone number given as where to reach it or its staff,
+//!   nor the address of the person the text greets (`Hi Mark, … your login mark.ellis@…`).
 //! - Compliance: GDPR for personal data, HIPAA for health data, PCI-DSS for card data, SOC 2
 //!   for credentials, security and infrastructure systems, access changes and destruction of
 //!   confidential data.
@@ -273,6 +274,9 @@ impl EmbeddedEngine {
             // A number given as where to reach the organisation or its staff (`our 24-hour
             // emergency line is …`, `Ms Green can be reached on …`) is its contact point too.
             contact_numbers(data, &mut addressed);
+            // The greeted person's own address (`Hi Mark, … your login mark.ellis@…`) is
+            // who the message is for.
+            greeted_addresses(data, &mut addressed);
             // One address of the organisation's own in the text is where it asks to be
             // reached (`invite her to email guestcare@company.com`, `agent contact: priya@…`),
             // not personal data; several are a directory.
@@ -498,6 +502,43 @@ fn contact_numbers(data: &serde_json::Value, out: &mut Vec<String>) {
         .expect("a valid pattern")
     });
     first_groups(data, contact, out);
+}
+
+/// The addresses in `data` of the person its text greets by first name (`Hi Mark, … your
+/// login mark.ellis@example.co.uk`), added to `out`: an address whose local part is that name,
+/// alone or before `.`, `_`, `-` or a digit.
+fn greeted_addresses(data: &serde_json::Value, out: &mut Vec<String>) {
+    static GREETING: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let greeting = GREETING.get_or_init(|| {
+        regex::Regex::new(
+            r"(?i)^\s*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening)),?\s+([a-z]{3,})\b",
+        )
+        .expect("a valid pattern")
+    });
+    let mut names = Vec::new();
+    first_groups(data, greeting, &mut names);
+    if names.is_empty() {
+        return;
+    }
+    let mut addresses = Vec::new();
+    addresses_in(data, &mut addresses);
+    let greeted = |address: &str| {
+        let local = address
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        names.iter().any(|name| {
+            local
+                .strip_prefix(name.to_ascii_lowercase().as_str())
+                .is_some_and(|rest| {
+                    rest.is_empty()
+                        || rest.starts_with(['.', '_', '-'])
+                        || rest.starts_with(|c: char| c.is_ascii_digit())
+                })
+        })
+    };
+    out.extend(addresses.into_iter().filter(|a| greeted(a)));
 }
 
 /// The first group of every match of `re` in `data`'s strings, added to `out`.
