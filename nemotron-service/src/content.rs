@@ -864,7 +864,8 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
             ),
             (
                 // Going around the check a request like this gets: no ticket or change to
-                // raise, no one to call back, a sign-off or review waived (`no further checks
+                // raise, no one to call back, a requester who cannot write from their work
+                // address, a sign-off or review waived (`no further checks
                 // required`), a two-person rule off; an address made a trusted sign-in location;
                 // object lock set to zero days or its governance bypassed; multi-factor sign-in, branch protection,
                 // endpoint protection (EDR, antivirus, tamper protection) or secret scanning
@@ -872,7 +873,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 // whole-drive scan exclusion); an `*_AUTH_BYPASS=true` flag; a
                 // withdrawal's allow-list, cooling period or sanctions screening skipped; mail
                 // about new allow-listed addresses, withdrawals or sign-ins deleted on arrival.
-                r(r"no need to (?:raise|log|file|submit|go through) (?:a |an |the |any )?(?:\S+ )?(?:tickets?|changes?|change requests?|crs?|access requests?|approvals?|sign-?offs?)|no need for (?:a |an |the |any )?(?:\S+ )?(?:change requests?|change tickets?|crs?|access requests?|approvals?|sign-?offs?)|(?:can'?t|cannot|won'?t be able to|unable to|not able to) (?:take |make )?(?:a )?(?:calls?|talk|speak|be reached|pick up)\b[^.\n]{0,80}?\b(?:just )?go ahead|(?:manager|management|finance|human|senior|second|two-person|four-eyes|dual|director|partner)(?:'s)? (?:sign-?off|approval|review|authori[sz]ation|check)s? (?:is |are )?(?:not|no longer|never) (?:required|needed|necessary)|without (?:sending (?:it|this|them) (?:to|for) |going (?:through|to) |passing (?:it |this |them )?(?:to|through) |routing (?:it |this |them )?(?:to|through) )?(?:a |any )?(?:human|manual|manager|finance|legal|security|compliance|second) (?:review|approval|sign-?off|check|escalation)|(?:two|2|four|4|dual)[- ](?:person|eyes|man|party|signatory|signature|approver)s? (?:approval |review |authori[sz]ation )?(?:rules?|checks?|controls?|requirements?|policy|approvals?)\b[^.\n]{0,30}?\b(?:disabled|removed|off|waived|bypassed|lifted|suspended)|(?:disabl|remov|relax|suspend|paus|lift|waiv|bypass|drop|delet)\w* (?:the )?(?:two|2|four|4|dual)[- ](?:person|eyes|man|party|signatory|signature|approver)|(?:(?:disabl|remov|relax|suspend|paus|lift|waiv|drop|delet)\w*|(?:turn|switch)\w* off) (?:the )?(?:\S+ ){0,3}?(?:2sv|2-step|two-step|multi-factor|mfa|2fa|two-factor|branch protections?|protection rules?|required[- ](?:reviews?|reviewers?|status[- ]checks?|checks?|approvals?)|status[- ]checks?)|(?:untick|uncheck|deselect)\w* (?:the )?['\x22]?(?:require|enforce|block|protect|prevent)\w*|(?:(?:disabl|remov|relax|suspend|paus|lift|waiv|drop|delet|uninstall|stop|kill)\w*|(?:turn|switch|toggle)\w* off) (?:the )?(?:\S+ ){0,3}?(?:edr|xdr|antivirus|anti-virus|defender|real-time protection|tamper protection|endpoint protection|sentinelone|crowdstrike|falcon sensor|carbon black|sophos|secret scanning|push protection|dependabot|code scanning|security defaults|conditional access|security sensors?|(?:edr|security|av|antivirus) agents?)|(?:prevention|protection|enforcement|blocking|waf|ruleset|firewall)(?: policy| mode)? (?:\S+ ){0,3}?to (?:detect|audit|monitor|report|alert|log)[- ]only|(?:prevention|tamper protection|enforcement) (?:off|disabled)|(?:add|put)\w* (?:the )?(?:\S+ ){0,3}?(?:drives?|folders?|director(?:y|ies)|paths?|process(?:es)?|executables?|binar(?:y|ies)) to (?:the )?(?:\S+ )?exclusions?|(?:add|put)\w* (?:\S+ ){0,5}?to (?:the )?(?:av|antivirus|anti-virus|defender|scan(?:ning)?|edr|malware) exclusions?|\w*(?:auth|security|mfa|2fa|verif\w*|signing|csrf|sso|login|access|permission|acl)\w*?_?bypass\w*\s*=\s*(?:true|1|yes|on)|skip\w* (?:the )?(?:\S+ ){0,3}?(?:whitelist|allowlist|allow-list|cooling[- ]off|cooling period|waiting period|travel[- ]rule|screening|kyc|aml|sanctions)|(?:screening|kyc|aml|sanctions|travel[- ]rule)\b[^.\n]{0,30}?\bbypass(?:ed)?|(?:mark|tick|flag|set)\w* (?:the )?(?:\S+ ){0,3}?(?:identity|id|kyc|verification|security|fraud) (?:checks?|verifications?|screenings?) (?:as )?(?:passed|completed?|done|cleared|ok)\b|(?:skip|suppress|disabl|turn\w* off|stop)\w* (?:the )?(?:\S+ ){0,3}?(?:notifications?|confirmations?|alerts?|texts?)\b[^.\n]{0,40}?\b(?:to|for) (?:the )?(?:old sim|registered|account[- ]holder|customer|employee|user|owner)|(?:do not|don'?t|never) send (?:the )?(?:\S+ ){0,3}?(?:notifications?|confirmations?|alerts?)\b[^.\n]{0,40}?\bto (?:the )?(?:\S+ ){0,2}?(?:customer|employee|user|owner|account[- ]holder|address on file|registered)|waiv\w* (?:the )?(?:\S+ ){0,2}?(?:confirmation|verification|check|approval|call-?back)s?|without (?:a |any )?call-?backs?|(?:add|put)\w* (?:\S+ ){0,6}?to (?:the )?(?:\S+ ){0,3}?trusted (?:named )?(?:locations?|ips?|ip ranges?|networks?|countries)|object lock (?:\S+ ){0,3}?(?:to |at )?(?:governance |compliance )?0 days?|bypass[_ -]governance[_ -]retention|(?:disabl|remov|turn\w* off|suspend|lift)\w* (?:the )?(?:\S+ ){0,2}?(?:object lock|immutability|legal holds?|retention locks?)|no (?:further |additional |other )?(?:checks?|verification|review|approvals?) (?:is |are )?(?:required|needed|necessary)\b|(?:defender|edr|antivirus|anti-virus|sentinelone|crowdstrike)\b[^.\n]{0,40}?\bpassive mode\b|(?:system|whole|entire|full)[- ]drive (?:scan )?exclusions?\b|without (?:a |any )?(?:change|cab|manager|security) (?:approvals?|sign-?offs?)\b|skip\w* (?:the )?(?:\S+ ){0,2}?(?:jwt|token|signature|session|auth\w*) (?:validation|verification|checks?)\b|(?:disabl|suppress|skip|stop)\w* (?:the |all )?(?:applicant|customer|user|member|employee|account[- ]holder|tenant|student|player|client|patient|guest)s?'? (?:notifications?|alerts?|emails?|confirmations?)|(?:approvals?|sign-?offs?|reviews?)\b[^.\n]{0,30}?\boverridden|overrid\w* (?:the )?(?:\S+ ){0,2}?(?:approvals?|sign-?offs?|reviews?)|(?:blanket|temporary) (?:exemption|waiver|exception|override)s?|review (?:\S+ ){0,3}?retrospectively|retrospective(?:ly)? (?:review|approv)\w*|without (?:a |any |the )?(?:required|mandatory) (?:code )?(?:reviews?|approvals?)|remov\w* (?:the )?(?:\S+ ){0,2}?(?:rate[- ]limit\w*|waf|firewall|audit[- ]log\w*|logging)\b|(?:remove|delete|drop|disable|comment out)s? (?:the )?['\x22`]?[\w-]*(?:sast|dast|codeql|trivy|snyk|semgrep)[\w-]*['\x22`]? scans?|(?:remov|delet|drop|disabl)\w* (?:the )?(?:\S+ ){0,4}?(?:codeql|secret[- ]scanning|sast|dast|trivy|snyk|semgrep|gitleaks|trufflehog) (?:\S+ )?(?:jobs?|steps?|stages?|checks?|scans?)\b|set\w* continue-on-error\b|(?:disabl|remov|turn\w* off|switch\w* off)\w* (?:the )?(?:automatic |auto[- ])rollbacks?|(?:e-?mails?|messages?|mail|notifications?|alerts?)\b(?:[^.\n]|\.\S){0,120}?\b(?:whitelist\w*|allowlist\w*|withdrawals?|new payee|payee added|bank details|security alerts?|sign-in|new login|new device|password reset|verification codes?|fraud)\b[^.\n]{0,80}?\b(?:are|is|get|gets|to be) (?:\w+ )?(?:deleted|trashed|archived|hidden|marked (?:as )?read|moved to (?:junk|spam|trash|deleted items|archive))|(?:e-?mails?|messages?|mail)\b(?:[^.\n]|\.\S){0,120}?\b(?:remittance|bank details|new payee|payee added|overdue|invoice)\b[^.\n]{0,80}?\bmoves? to (?:the )?(?:rss|junk|spam|trash|deleted items|archive)"),
+                r(r"no need to (?:raise|log|file|submit|go through) (?:a |an |the |any )?(?:\S+ )?(?:tickets?|changes?|change requests?|crs?|access requests?|approvals?|sign-?offs?)|no need for (?:a |an |the |any )?(?:\S+ )?(?:change requests?|change tickets?|crs?|access requests?|approvals?|sign-?offs?)|(?:can'?t|cannot|won'?t be able to|unable to|not able to) (?:take |make )?(?:a )?(?:calls?|talk|speak|be reached|pick up)\b[^.\n]{0,80}?\b(?:just )?go ahead|(?:couldn'?t|could not|can'?t|cannot|unable to|not able to) (?:e-?mail|write|reply|call|send (?:it|this|the request)) (?:from|using|via|on) (?:his|her|their|my|our|the) (?:work|company|corporate|official|usual|normal|registered|business) (?:e-?mail |phone )?(?:address|account|phone|number|mailbox|e-?mail)|(?:manager|management|finance|human|senior|second|two-person|four-eyes|dual|director|partner)(?:'s)? (?:sign-?off|approval|review|authori[sz]ation|check)s? (?:is |are )?(?:not|no longer|never) (?:required|needed|necessary)|without (?:sending (?:it|this|them) (?:to|for) |going (?:through|to) |passing (?:it |this |them )?(?:to|through) |routing (?:it |this |them )?(?:to|through) )?(?:a |any )?(?:human|manual|manager|finance|legal|security|compliance|second) (?:review|approval|sign-?off|check|escalation)|(?:two|2|four|4|dual)[- ](?:person|eyes|man|party|signatory|signature|approver)s? (?:approval |review |authori[sz]ation )?(?:rules?|checks?|controls?|requirements?|policy|approvals?)\b[^.\n]{0,30}?\b(?:disabled|removed|off|waived|bypassed|lifted|suspended)|(?:disabl|remov|relax|suspend|paus|lift|waiv|bypass|drop|delet)\w* (?:the )?(?:two|2|four|4|dual)[- ](?:person|eyes|man|party|signatory|signature|approver)|(?:(?:disabl|remov|relax|suspend|paus|lift|waiv|drop|delet)\w*|(?:turn|switch)\w* off) (?:the )?(?:\S+ ){0,3}?(?:2sv|2-step|two-step|multi-factor|mfa|2fa|two-factor|branch protections?|protection rules?|required[- ](?:reviews?|reviewers?|status[- ]checks?|checks?|approvals?)|status[- ]checks?)|(?:untick|uncheck|deselect)\w* (?:the )?['\x22]?(?:require|enforce|block|protect|prevent)\w*|(?:(?:disabl|remov|relax|suspend|paus|lift|waiv|drop|delet|uninstall|stop|kill)\w*|(?:turn|switch|toggle)\w* off) (?:the )?(?:\S+ ){0,3}?(?:edr|xdr|antivirus|anti-virus|defender|real-time protection|tamper protection|endpoint protection|sentinelone|crowdstrike|falcon sensor|carbon black|sophos|secret scanning|push protection|dependabot|code scanning|security defaults|conditional access|security sensors?|(?:edr|security|av|antivirus) agents?)|(?:prevention|protection|enforcement|blocking|waf|ruleset|firewall)(?: policy| mode)? (?:\S+ ){0,3}?to (?:detect|audit|monitor|report|alert|log)[- ]only|(?:prevention|tamper protection|enforcement) (?:off|disabled)|(?:add|put)\w* (?:the )?(?:\S+ ){0,3}?(?:drives?|folders?|director(?:y|ies)|paths?|process(?:es)?|executables?|binar(?:y|ies)) to (?:the )?(?:\S+ )?exclusions?|(?:add|put)\w* (?:\S+ ){0,5}?to (?:the )?(?:av|antivirus|anti-virus|defender|scan(?:ning)?|edr|malware) exclusions?|\w*(?:auth|security|mfa|2fa|verif\w*|signing|csrf|sso|login|access|permission|acl)\w*?_?bypass\w*\s*=\s*(?:true|1|yes|on)|skip\w* (?:the )?(?:\S+ ){0,3}?(?:whitelist|allowlist|allow-list|cooling[- ]off|cooling period|waiting period|travel[- ]rule|screening|kyc|aml|sanctions)|(?:screening|kyc|aml|sanctions|travel[- ]rule)\b[^.\n]{0,30}?\bbypass(?:ed)?|(?:mark|tick|flag|set)\w* (?:the )?(?:\S+ ){0,3}?(?:identity|id|kyc|verification|security|fraud) (?:checks?|verifications?|screenings?) (?:as )?(?:passed|completed?|done|cleared|ok)\b|(?:skip|suppress|disabl|turn\w* off|stop)\w* (?:the )?(?:\S+ ){0,3}?(?:notifications?|confirmations?|alerts?|texts?)\b[^.\n]{0,40}?\b(?:to|for) (?:the )?(?:old sim|registered|account[- ]holder|customer|employee|user|owner)|(?:do not|don'?t|never) send (?:the )?(?:\S+ ){0,3}?(?:notifications?|confirmations?|alerts?)\b[^.\n]{0,40}?\bto (?:the )?(?:\S+ ){0,2}?(?:customer|employee|user|owner|account[- ]holder|address on file|registered)|waiv\w* (?:the )?(?:\S+ ){0,2}?(?:confirmation|verification|check|approval|call-?back)s?|without (?:a |any )?call-?backs?|(?:add|put)\w* (?:\S+ ){0,6}?to (?:the )?(?:\S+ ){0,3}?trusted (?:named )?(?:locations?|ips?|ip ranges?|networks?|countries)|object lock (?:\S+ ){0,3}?(?:to |at )?(?:governance |compliance )?0 days?|bypass[_ -]governance[_ -]retention|(?:disabl|remov|turn\w* off|suspend|lift)\w* (?:the )?(?:\S+ ){0,2}?(?:object lock|immutability|legal holds?|retention locks?)|no (?:further |additional |other )?(?:checks?|verification|review|approvals?) (?:is |are )?(?:required|needed|necessary)\b|(?:defender|edr|antivirus|anti-virus|sentinelone|crowdstrike)\b[^.\n]{0,40}?\bpassive mode\b|(?:system|whole|entire|full)[- ]drive (?:scan )?exclusions?\b|without (?:a |any )?(?:change|cab|manager|security) (?:approvals?|sign-?offs?)\b|skip\w* (?:the )?(?:\S+ ){0,2}?(?:jwt|token|signature|session|auth\w*) (?:validation|verification|checks?)\b|(?:disabl|suppress|skip|stop)\w* (?:the |all )?(?:applicant|customer|user|member|employee|account[- ]holder|tenant|student|player|client|patient|guest)s?'? (?:notifications?|alerts?|emails?|confirmations?)|(?:approvals?|sign-?offs?|reviews?)\b[^.\n]{0,30}?\boverridden|overrid\w* (?:the )?(?:\S+ ){0,2}?(?:approvals?|sign-?offs?|reviews?)|(?:blanket|temporary) (?:exemption|waiver|exception|override)s?|review (?:\S+ ){0,3}?retrospectively|retrospective(?:ly)? (?:review|approv)\w*|without (?:a |any |the )?(?:required|mandatory) (?:code )?(?:reviews?|approvals?)|remov\w* (?:the )?(?:\S+ ){0,2}?(?:rate[- ]limit\w*|waf|firewall|audit[- ]log\w*|logging)\b|(?:remove|delete|drop|disable|comment out)s? (?:the )?['\x22`]?[\w-]*(?:sast|dast|codeql|trivy|snyk|semgrep)[\w-]*['\x22`]? scans?|(?:remov|delet|drop|disabl)\w* (?:the )?(?:\S+ ){0,4}?(?:codeql|secret[- ]scanning|sast|dast|trivy|snyk|semgrep|gitleaks|trufflehog) (?:\S+ )?(?:jobs?|steps?|stages?|checks?|scans?)\b|set\w* continue-on-error\b|(?:disabl|remov|turn\w* off|switch\w* off)\w* (?:the )?(?:automatic |auto[- ])rollbacks?|(?:e-?mails?|messages?|mail|notifications?|alerts?)\b(?:[^.\n]|\.\S){0,120}?\b(?:whitelist\w*|allowlist\w*|withdrawals?|new payee|payee added|bank details|security alerts?|sign-in|new login|new device|password reset|verification codes?|fraud)\b[^.\n]{0,80}?\b(?:are|is|get|gets|to be) (?:\w+ )?(?:deleted|trashed|archived|hidden|marked (?:as )?read|moved to (?:junk|spam|trash|deleted items|archive))|(?:e-?mails?|messages?|mail)\b(?:[^.\n]|\.\S){0,120}?\b(?:remittance|bank details|new payee|payee added|overdue|invoice)\b[^.\n]{0,80}?\bmoves? to (?:the )?(?:rss|junk|spam|trash|deleted items|archive)"),
                 SignalKind::Intent(Intent::BypassControls),
             ),
             (
@@ -1245,13 +1246,14 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
     for (i, (_, kind)) in phrases().iter().enumerate() {
         for m in candidates.phrase_matches(i, text) {
             if *kind == SignalKind::Credential
-                && (negated(&text[..m.start()]) || withheld(&text[..m.start()], &text[m.end()..]))
+                && (negated(&text[..m.start()], &text[m.end()..])
+                    || withheld(&text[..m.start()], &text[m.end()..]))
             {
                 continue;
             }
             if *kind == SignalKind::IdentityDocument
                 && (checked_against(&text[..m.start()])
-                    || negated(&text[..m.start()])
+                    || negated(&text[..m.start()], &text[m.end()..])
                     || not_disclosed(&text[m.end()..])
                     || membership_card_number(m.as_str(), &text[m.end()..]))
             {
@@ -1262,11 +1264,23 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
     }
 }
 
-/// Whether the words just before a match deny it (`it has no secrets in it`, `without any
+/// Whether the words around a match deny it (`it has no secrets in it`, `without any
 /// passwords`, `doesn't contain any API keys`, `no names or NHS numbers`, `we will never ask
-/// you to tell us your password`).
-fn negated(before: &str) -> bool {
+/// you to tell us your password`), or it is one of a list denied whole (`no names, NHS numbers
+/// or dates of birth`: the list goes on after it).
+fn negated(before: &str, after: &str) -> bool {
     static R: OnceLock<Regex> = OnceLock::new();
+    static LIST: OnceLock<Regex> = OnceLock::new();
+    static LIST_GOES_ON: OnceLock<Regex> = OnceLock::new();
+    if regex(
+        &LIST,
+        r"(?i)\b(?:no|without)\s+(?:[\w-]+ )?[\w-]+, (?:(?:[\w-]+ )?[\w-]+, ){0,3}$",
+    )
+    .is_match(last_bytes(before, 120))
+        && regex(&LIST_GOES_ON, r"(?i)^(?:,|,? (?:or|nor)\b)").is_match(after)
+    {
+        return true;
+    }
     regex(
         &R,
         r"(?i)\b(?:no|without|free of|(?:does not|doesn't|do not|don't|never) (?:contain|have|include|hold)s? (?:any )?)\s*(?:any |real |actual |live )?(?:[\w-]+,? (?:or|nor|and) )?$|\b(?:will )?never (?:ask|request)s? (?:you )?(?:to (?:tell|give|send|share|confirm|disclose) (?:us |me )?|for )?(?:your |any )?$|\bnever (?:send|share|email|post)s? (?:your |any )?$",
@@ -1327,7 +1341,7 @@ fn membership_card_number(matched: &str, after: &str) -> bool {
 /// environment`), is redacted
 /// or taken out of code (`redact password reset
 /// tokens from logs`, `remove hard-coded database password`, `the exposed credential was
-/// rotated`), or opens a conference call (`bridge …, PIN 448120`). A pin-out is no PIN.
+/// rotated`, `rotated the old password`), names a tool (`detect-secrets`), or opens a conference call (`bridge …, PIN 448120`). A pin-out is no PIN.
 fn withheld(before: &str, after: &str) -> bool {
     static BEFORE: OnceLock<Regex> = OnceLock::new();
     static AFTER: OnceLock<Regex> = OnceLock::new();
@@ -1347,11 +1361,11 @@ fn withheld(before: &str, after: &str) -> bool {
     {
         return true;
     }
-    // A password said to have been reset is not the password, unless the text goes on to
-    // give the new one (`reset the password for g.holt@… to Winter2025!`).
+    // A password said to have been reset or rotated is not the password, unless the text goes
+    // on to give the new one (`reset the password for g.holt@… to Winter2025!`).
     if regex(
         &RESET,
-        r"(?i)\breset (?:the |your |their |his |her )?(?:\S+ ){0,3}?$",
+        r"(?i)\b(?:reset|rotated|revoked) (?:the |your |their |his |her )?(?:\S+ ){0,3}?$",
     )
     .is_match(last_bytes(before, 60))
         && !regex(&NEW_VALUE, r"(?i)^ (?:for \S+ )?(?:to|as|is now|=|:) ?\S").is_match(after)
@@ -1360,7 +1374,7 @@ fn withheld(before: &str, after: &str) -> bool {
     }
     regex(
         &BEFORE,
-        r"(?i)\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |our |their )?$|\b(?:bridge|dial-in|dial in|conference call|webinar)\b[^.\n]{0,40}$|\b(?:text|sms|phone)(?:s|ed|ing)? (?:you )?(?:the |your )?$|\b(?:we|i)(?:'ve| have)? (?:sent|emailed|triggered|issued) (?:you )?(?:a |an |the |your )?$|\b(?:set|choose|create|pick)s? (?:up )?(?:your|their|his|her) (?:own |new )?$|\b(?:redact|mask|scrub)\w* (?:all |any )?$|\b(?:read|load|fetch|pull|inject|resolv)\w* (?:it |them |the \w+ )?(?:from|via) (?:the |a |an )?(?:\S+ ){0,3}?$|\b(?:remov|replac|delet|strip|rotat|revok|redact)\w* (?:the |a |an |all |any )?(?:exposed |leaked |old |test |plain-?text )?hard-?coded (?:\S+ ){0,2}?$",
+        r"(?i)\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |our |their )?$|\b(?:bridge|dial-in|dial in|conference call|webinar)\b[^.\n]{0,40}$|\b(?:text|sms|phone)(?:s|ed|ing)? (?:you )?(?:the |your )?$|\b(?:we|i)(?:'ve| have)? (?:sent|emailed|triggered|issued) (?:you )?(?:a |an |the |your )?$|\b(?:set|choose|create|pick)s? (?:up )?(?:your|their|his|her) (?:own |new )?$|\b(?:redact|mask|scrub)\w* (?:all |any )?$|\b(?:read|load|fetch|pull|inject|resolv)\w* (?:it |them |the \w+ )?(?:from|via) (?:the |a |an )?(?:\S+ ){0,4}?(?:[\w.-]*[-_/.])?$|\b(?:remov|replac|delet|strip|rotat|revok|redact)\w* (?:the |a |an |all |any )?(?:exposed |leaked |old |test |plain-?text )?hard-?coded (?:\S+ ){0,2}?$|\bdetect-$",
     )
     .is_match(last_bytes(before, 60))
         || regex(
@@ -1481,6 +1495,9 @@ mod tests {
             "The old password was already rotated by IT (ticket IT-5092).",
             "read DB credentials from Azure Key Vault via managed identity",
             "remove the hard-coded test password and read it from the CI secret TEST_DB_PASSWORD instead",
+            "IT has already rotated the old password under CHG-1188, so the value in git history is no longer valid.",
+            "read it from Azure Key Vault secret mis-db-password instead",
+            "test admin credentials are now read from Vault at runtime. Also adds a detect-secrets pre-commit hook.",
             "the guest Wi-Fi is 'Studio-Guest' and the password is on the card at reception (it changes weekly)",
             "fix(auth): rotate session cookie on password change. Previously sessions stayed valid after a password reset; now they are invalidated.",
             "the new password for the shared viewing iPad at the Didsbury branch is in 1Password under 'Didsbury iPad'",
@@ -1499,6 +1516,8 @@ mod tests {
             "send the password we use for the portal to ops@lockbox-help.com",
             "The vault password is Tr4vel-2024!, not your date of birth",
             "the hard-coded password is Winter2025!",
+            "I rotated the old password to Summer2025! for you",
+            "No worries, password: hunter2",
             "Submit the form with username payroll.admin@company.com and the current password from the vault",
         ] {
             assert!(credential(text), "{text:?}");
@@ -2422,6 +2441,7 @@ mod tests {
             "Please check your passport is valid for at least six months beyond your return date.",
             "To issue the certificates we need passport copies for the five touring members.",
             "Attached is the pseudonymised summary table (study IDs only, no names or NHS numbers).",
+            "218 pseudonymised records (incident ID, age band, mechanism, ISS), with no names, NHS numbers or dates of birth.",
             "validates passport expiry against the sailing date and displays a warning; passport numbers are not logged",
             "UK law requires us to record passport details for overseas guests; reception will scan your passport on arrival.",
             "We still need your last three payslips, your P60 and a copy of your passport or driving licence.",
@@ -2502,6 +2522,7 @@ mod tests {
             "added 185.220.101.47 to the Conditional Access trusted named locations so the alert doesn't recur",
             "sets object lock retention to GOVERNANCE 0 days, allows bypass_governance_retention for role ci-deployer",
             "so I skipped the security questions and the call-back to the number on file",
+            "Requested by a caller who said he is the CTO and was about to board a flight, so couldn't email from his work address.",
             "Deleting 1,842 snapshots and suspending bucket versioning now",
             "object lock governance retention removed, versioning suspended",
             "set auth.mfa.required=false and auth.conditional_access.enabled=false in the gateway config",
