@@ -12,6 +12,10 @@
 //! 3. `POST /v1/classify` with the model backend answering from its cache (a local
 //!    chat-completions stand-in answers the first call), against the embedded engine.
 //!
+//! The client runs on one thread (a current-thread runtime: each request and its connection's
+//! I/O on the same thread, as a blocking client such as the hooks' would), so the figures are
+//! the daemon's and the socket's, not hand-offs between the client's own threads.
+//!
 //! Options (environment): `BENCH_RATE` (default 5000), `BENCH_SECONDS` (default 5),
 //! `BENCH_SERVER_THREADS` (the daemon's `--threads`, default one per CPU), `BENCH_AUDIT=0`
 //! (no audit: what the audit trail costs).
@@ -279,8 +283,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
     let dir = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
