@@ -318,7 +318,7 @@ fn mailbox_named_in(destination: &str) -> Option<(&str, &str)> {
 /// Teams guest)`, `(external guest account, …)` or `(…, including external volunteers)` after
 /// it, a
 /// Slack or Teams Connect channel, a community's workspace (`#general (Oakfield Juniors
-/// community Slack, 640 members)`), someone's handle or number on a personal messenger
+/// community Slack, 640 members)`) or a Discord server, someone's handle or number on a personal messenger
 /// (`telegram: @ops_desk`, `WhatsApp +44 7700 914382`), or someone's personal cloud store
 /// (`rclone remote gdrive-personal:archive`, `my personal OneDrive`, `dropbox://personal/…`,
 /// `dropbox:/sam.keller-personal/…`).
@@ -326,7 +326,7 @@ pub(crate) fn marked_outside(destination: &str) -> bool {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     RE.get_or_init(|| {
         regex::Regex::new(
-            r"(?i)\((?:[^()]{0,40}[,;] ?)?(?:including |incl\.? |with |plus )?(?:external|guest|outside|public(?: reply| comment)?)(?: (?:volunteers|members|users|guests|contractors|partners|people|parties))?(?:[,;][^()]{0,40})?\)|\((?:external|guest|shared external|outside) (?:shared )?(?:(?:teams|slack|google|zoom|webex) )?(?:guest |user )?(?:channel|workspace|user|account|contact|dm|guest|org(?:anization)?)(?:[,;][^()]{0,40})?\)|\b(?:whatsapp|telegram|signal|wechat|viber)\b\s*:?\s*[@+]|\+?\d[\d ]{8,}\d\s*\((?:whatsapp|telegram|signal|wechat|viber)\)|\b(?:slack|teams) connect\b|\bcommunity (?:slack|discord|server|workspace|forum)\b|\b(?:personal|private|home)[\s_-]*(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega|box)\b|\b(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega)(?:[\s_-]*|:/*(?:[\w.-]*?[._-])?)(?:personal|private|home)\b",
+            r"(?i)\((?:[^()]{0,40}[,;] ?)?(?:including |incl\.? |with |plus )?(?:external|guest|outside|public(?: reply| comment)?)(?: (?:volunteers|members|users|guests|contractors|partners|people|parties))?(?:[,;][^()]{0,40})?\)|\((?:external|guest|shared external|outside) (?:shared )?(?:(?:teams|slack|google|zoom|webex) )?(?:guest |user )?(?:channel|workspace|user|account|contact|dm|guest|org(?:anization)?)(?:[,;][^()]{0,40})?\)|\b(?:whatsapp|telegram|signal|wechat|viber)\b\s*:?\s*[@+]|\+?\d[\d ]{8,}\d\s*\((?:whatsapp|telegram|signal|wechat|viber)\)|\b(?:slack|teams) connect\b|\bcommunity (?:slack|discord|server|workspace|forum)\b|\bdiscord (?:server|channel)\b|\b(?:personal|private|home)[\s_-]*(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega|box)\b|\b(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega)(?:[\s_-]*|:/*(?:[\w.-]*?[._-])?)(?:personal|private|home)\b",
         )
         .expect("outside-mark pattern")
     })
@@ -551,6 +551,7 @@ mod tests {
             "dropbox://personal/m.harlow/backup/",
             "dropbox:/sam.keller-personal/backup/Finance",
             "#general (Oakfield Juniors community Slack, 640 members)",
+            "Discord server 'UK Club Coaches', #general",
             "telegram: @gymops_support_desk",
             "WhatsApp +44 7700 914382",
             "+44 7723 918405 (WhatsApp)",

@@ -166,6 +166,10 @@ fn the_text_decides_what_the_name_cannot() {
             "accounts@nanowafer-taiwan.com.tw",
             "Invoice INV-24-5530 is attached. If anyone says our bank details have changed, please call our finance team on +44 1223 496 018 before paying.",
         ),
+        (
+            "ap@nordicjetleasing.no",
+            "Please don't act on any email asking you to pay a different account without calling us on +44 1293 555 000.",
+        ),
         // The greeted person's own address.
         (
             "karen.t@example.co.uk",

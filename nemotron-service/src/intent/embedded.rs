@@ -497,7 +497,7 @@ fn contact_numbers(data: &serde_json::Value, out: &mut Vec<String>) {
     static CONTACT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let contact = CONTACT.get_or_init(|| {
         regex::Regex::new(
-            r"(?i)\b(?:(?:our|the (?:office|school|practice|surgery|branch|team|clinic|agency)(?:'s)?) (?:[\w-]+ ){0,3}?(?:line|number|phone|helpline|hotline|switchboard|desk)|(?:call|ring|phone|contact) (?:our|the) (?:[\w-]+ ){0,3}?(?:team|office|desk|department|helpline|hotline|switchboard)|can be reached|call us|ring us|contact us|reach us|(?:conference |audio |meeting )?(?:bridge|dial-in))(?: is| on| at|:)?\s*(\+?\d[\d ()-]{7,18}\d)",
+            r"(?i)\b(?:(?:our|the (?:office|school|practice|surgery|branch|team|clinic|agency)(?:'s)?) (?:[\w-]+ ){0,3}?(?:line|number|phone|helpline|hotline|switchboard|desk)|(?:call|ring|phone|contact) (?:our|the) (?:[\w-]+ ){0,3}?(?:team|office|desk|department|helpline|hotline|switchboard)|can be reached|call(?:ing)? us|ring(?:ing)? us|contact(?:ing)? us|reach(?:ing)? us|(?:conference |audio |meeting )?(?:bridge|dial-in))(?: is| on| at|:)?\s*(\+?\d[\d ()-]{7,18}\d)",
         )
         .expect("a valid pattern")
     });
