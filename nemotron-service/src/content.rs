@@ -345,7 +345,7 @@ fn ascii_classes(pattern: &str) -> String {
     out
 }
 
-fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
+pub(crate) fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
     cell.get_or_init(|| compile(pattern))
 }
 

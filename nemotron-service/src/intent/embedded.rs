@@ -463,12 +463,10 @@ fn mentions(data: &serde_json::Value, address: &str) -> bool {
 /// jo@x.com`), added to `out`.
 fn copied_addresses(data: &serde_json::Value, out: &mut Vec<String>) {
     static COPIED: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let copied = COPIED.get_or_init(|| {
-        regex::Regex::new(
-            r"(?i)\b(?:b?cc|copy(?:ing)?(?: in)?|copied in)\b[^@\n]{0,40}?\b([a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,})",
-        )
-        .expect("a valid pattern")
-    });
+    let copied = crate::content::regex(
+        &COPIED,
+        r"(?i)\b(?:b?cc|copy(?:ing)?(?: in)?|copied in)\b[^@\n]{0,40}?\b([a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,})",
+    );
     first_groups(data, copied, out);
 }
 
@@ -476,12 +474,10 @@ fn copied_addresses(data: &serde_json::Value, out: &mut Vec<String>) {
 /// l.fenwick@x.co.uk, practice.manager@x.co.uk`), added to `out`: they are who it goes to.
 fn listed_attendees(data: &serde_json::Value, out: &mut Vec<String>) {
     static LIST: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let list = LIST.get_or_init(|| {
-        regex::Regex::new(
-            r"(?i)\b(?:attendees|participants|invitees|guests)\s*:\s*([^\n]*?)(?:\.(?:\s|$)|\n|$)",
-        )
-        .expect("a valid pattern")
-    });
+    let list = crate::content::regex(
+        &LIST,
+        r"(?i)\b(?:attendees|participants|invitees|guests)\s*:\s*([^\n]*?)(?:\.(?:\s|$)|\n|$)",
+    );
     let mut lists = Vec::new();
     first_groups(data, list, &mut lists);
     for listed in lists {
@@ -495,12 +491,10 @@ fn listed_attendees(data: &serde_json::Value, out: &mut Vec<String>) {
 /// added to `out`.
 fn contact_numbers(data: &serde_json::Value, out: &mut Vec<String>) {
     static CONTACT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let contact = CONTACT.get_or_init(|| {
-        regex::Regex::new(
-            r"(?i)\b(?:(?:our|the (?:office|school|practice|surgery|branch|team|clinic|agency)(?:'s)?) (?:[\w-]+ ){0,3}?(?:line|number|phone|helpline|hotline|switchboard|desk)|(?:call|ring|phone|contact) (?:our|the) (?:[\w-]+ ){0,3}?(?:team|office|desk|department|helpline|hotline|switchboard)|can be reached|call(?:ing)? us|ring(?:ing)? us|contact(?:ing)? us|reach(?:ing)? us|(?:conference |audio |meeting )?(?:bridge|dial-in))(?: is| on| at|:)?\s*(\+?\d[\d ()-]{7,18}\d)",
-        )
-        .expect("a valid pattern")
-    });
+    let contact = crate::content::regex(
+        &CONTACT,
+        r"(?i)\b(?:(?:our|the (?:office|school|practice|surgery|branch|team|clinic|agency)(?:'s)?) (?:[\w-]+ ){0,3}?(?:line|number|phone|helpline|hotline|switchboard|desk)|(?:call|ring|phone|contact) (?:our|the) (?:[\w-]+ ){0,3}?(?:team|office|desk|department|helpline|hotline|switchboard)|can be reached|call(?:ing)? us|ring(?:ing)? us|contact(?:ing)? us|reach(?:ing)? us|(?:conference |audio |meeting )?(?:bridge|dial-in))(?: is| on| at|:)?\s*(\+?\d[\d ()-]{7,18}\d)",
+    );
     first_groups(data, contact, out);
 }
 
@@ -509,12 +503,10 @@ fn contact_numbers(data: &serde_json::Value, out: &mut Vec<String>) {
 /// alone or before `.`, `_`, `-` or a digit.
 fn greeted_addresses(data: &serde_json::Value, out: &mut Vec<String>) {
     static GREETING: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let greeting = GREETING.get_or_init(|| {
-        regex::Regex::new(
-            r"(?i)^\s*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening)),?\s+([a-z]{3,})\b",
-        )
-        .expect("a valid pattern")
-    });
+    let greeting = crate::content::regex(
+        &GREETING,
+        r"(?i)^\s*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening)),?\s+([a-z]{3,})\b",
+    );
     let mut names = Vec::new();
     first_groups(data, greeting, &mut names);
     if names.is_empty() {
