@@ -512,6 +512,9 @@ fn greeted_addresses(data: &serde_json::Value, out: &mut Vec<String>) {
     if names.is_empty() {
         return;
     }
+    names
+        .iter_mut()
+        .for_each(|name| name.make_ascii_lowercase());
     let mut addresses = Vec::new();
     addresses_in(data, &mut addresses);
     let greeted = |address: &str| {
@@ -521,13 +524,11 @@ fn greeted_addresses(data: &serde_json::Value, out: &mut Vec<String>) {
             .unwrap_or_default()
             .to_ascii_lowercase();
         names.iter().any(|name| {
-            local
-                .strip_prefix(name.to_ascii_lowercase().as_str())
-                .is_some_and(|rest| {
-                    rest.is_empty()
-                        || rest.starts_with(['.', '_', '-'])
-                        || rest.starts_with(|c: char| c.is_ascii_digit())
-                })
+            local.strip_prefix(name.as_str()).is_some_and(|rest| {
+                rest.is_empty()
+                    || rest.starts_with(['.', '_', '-'])
+                    || rest.starts_with(|c: char| c.is_ascii_digit())
+            })
         })
     };
     out.extend(addresses.into_iter().filter(|a| greeted(a)));
