@@ -155,7 +155,19 @@ impl DestinationAnalyzer {
                 reason,
             };
         }
-        if crypto_wallet(trimmed) {
+        // A wallet alone, or named among words (`BTC wallet bc1q…`): one starting `bc1` or
+        // `0x`, or any form where the words say it is a wallet.
+        let wallet = trimmed
+            .split_whitespace()
+            .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphanumeric()))
+            .find(|w| {
+                crypto_wallet(w)
+                    && (w.len() == trimmed.len()
+                        || w.starts_with("bc1")
+                        || w.starts_with("0x")
+                        || lower.contains("wallet"))
+            });
+        if let Some(wallet) = wallet {
             return DestinationInfo {
                 form: DestinationForm::Account,
                 domain: CRYPTO_WALLET.to_owned(),
@@ -163,7 +175,7 @@ impl DestinationAnalyzer {
                 external: true,
                 channel: "crypto-transfer".to_owned(),
                 reason: format!(
-                    "{trimmed} is a crypto wallet: nothing in its address says the organisation holds it"
+                    "{wallet} is a crypto wallet: nothing in its address says the organisation holds it"
                 ),
             };
         }
@@ -211,6 +223,9 @@ impl DestinationAnalyzer {
                 .next()
                 .unwrap_or("");
             (DestinationForm::Email, domain.to_owned())
+        } else if lower.starts_with("dropbox:") {
+            // A path in Dropbox (`dropbox:/Apps/…`) is on Dropbox's hosts, as its web links are.
+            (DestinationForm::Url, "dropbox.com".to_owned())
         } else if let Some((scheme, rest)) = lower.split_once("://") {
             let host = rest.split(['/', '?', '#']).next().unwrap_or("");
             let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
@@ -451,6 +466,14 @@ mod tests {
                 .external
         );
         assert!(a.analyze("smb://files.example.net/share").external);
+        for dropbox in [
+            "dropbox:/Apps/sync-tool-7731/HR",
+            "dropbox://personal/m.harlow/backup/",
+            "dropbox:/sam.keller-personal/backup/Finance",
+        ] {
+            let d = a.analyze(dropbox);
+            assert_eq!((d.domain.as_str(), d.external), ("dropbox.com", true));
+        }
         assert!(
             a.analyze("s3://company-analytics-internal/crm-exports")
                 .external
@@ -547,8 +570,6 @@ mod tests {
             "Discord: Rift Runners > #tester-lounge (public, 31,000 members)",
             "rclone remote gdrive-personal:nx2-archive",
             "my personal OneDrive /Work",
-            "dropbox://personal/m.harlow/backup/",
-            "dropbox:/sam.keller-personal/backup/Finance",
             "#general (Oakfield Juniors community Slack, 640 members)",
             "Discord server 'UK Club Coaches', #general",
             "telegram: @gymops_support_desk",
@@ -616,6 +637,8 @@ mod tests {
             "0x7aE3c41B92d0F5e86A1c0d4B3f92E1a57C68D2b9",
             "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2",
             "TNPeeaaFB7K9cmo4uQpcU32zGK8G1NYqeL",
+            "BTC wallet bc1q4m8rz7y2kx0v9tjw3hn5qf6l8dcs2ae7p0gu3z",
+            "USDT (TRC20) wallet TNPeeaaFB7K9cmo4uQpcU32zGK8G1NYqeL",
         ] {
             let w = a.analyze(wallet);
             assert_eq!(

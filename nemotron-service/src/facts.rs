@@ -323,9 +323,17 @@ impl ActionFacts {
                     Some((VerbClass::Pay, Irreversible))
                 }
                 // So does applying a setting that names a new account to pay out to
-                // (`AFFILIATE_PAYOUT_IBAN=GB71…` in a deployment's configuration).
+                // (`AFFILIATE_PAYOUT_IBAN=GB71…` in a deployment's configuration), or
+                // submitting a bank file with a line added to an account (`Line 215 appended:
+                // …, 04-00-75 / 55102938`): whatever else it pays, it pays that account.
                 VerbClass::Execute
                     if content.intent(Intent::NewPayee).is_some() && names_account =>
+                {
+                    Some((VerbClass::Pay, Irreversible))
+                }
+                VerbClass::Create
+                    if matches!(kind.as_str(), "banking" | "payment")
+                        && content.intent(Intent::NewPayee).is_some() =>
                 {
                     Some((VerbClass::Pay, Irreversible))
                 }

@@ -128,6 +128,27 @@ fn the_text_decides_what_the_name_cannot() {
         (outcome, policies),
         (Outcome::Escalate, vec!["nl:1.1.1".to_owned()])
     );
+    // A bank file with a line added to an account pays a new recipient, and so does a payment
+    // to a wallet named among words.
+    for (name, destination, text) in [
+        (
+            "banking.submit_bacs_batch",
+            "Bacs batch BR-0316",
+            "Submitting payroll batch: 214 nurses. Line 215 appended: 'Adjustment - L. Marsh', 04-00-75 / 55102938.",
+        ),
+        (
+            "banking.send_money",
+            "BTC wallet bc1q4m8rz7y2kx0v9tjw3hn5qf6l8dcs2ae7p0gu3z",
+            "May player stipend, paid in BTC",
+        ),
+    ] {
+        let (outcome, policies) = decide(&s, action(name, Some(destination), text));
+        assert_eq!(outcome, Outcome::Escalate, "{text}");
+        assert!(
+            policies.contains(&"nl:1.1.1".to_owned()),
+            "{text}: {policies:?}"
+        );
+    }
     // A recipient's own address is where the email goes, not personal data sent to them, nor
     // is an address the message copies, one of a list of recipients or a listed attendee.
     for (to, text) in [
