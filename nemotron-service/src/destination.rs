@@ -219,7 +219,9 @@ impl DestinationAnalyzer {
             mailbox = local.trim_start_matches('<').to_owned();
             // The address ends where its domain does (`h.price@company.com mailbox`).
             let domain = domain
-                .split(|c: char| c.is_whitespace() || matches!(c, '>' | ')' | ',' | ';'))
+                .split(|c: char| {
+                    c.is_whitespace() || matches!(c, '>' | ')' | ',' | ';' | ':' | '/')
+                })
                 .next()
                 .unwrap_or("");
             (DestinationForm::Email, domain.to_owned())
@@ -461,6 +463,10 @@ mod tests {
         assert_eq!(d.channel, "email");
         assert!(!a.analyze("ops@mail.company.com").external);
         assert!(!a.analyze("h.price@company.com mailbox").external);
+        assert!(
+            !a.analyze("git@git.company.com:airport/parking-web.git (main via MR !77)")
+                .external
+        );
         assert!(
             !a.analyze("files://Marketing/BetaInvites/optin.csv")
                 .external
