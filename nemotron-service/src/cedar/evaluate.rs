@@ -52,8 +52,9 @@ pub struct Verdict {
 }
 
 /// One policy as a decision evaluates it: Cedar's own evaluation form (`cedar_policy_core`),
-/// with its whole condition (scope constraints and `when`/`unless` clauses) built once here
-/// rather than on every request.
+/// with its condition built once here rather than on every request. Where the policy's scope
+/// holds for every request of its set (any principal, any resource, and the set's own action),
+/// the condition is its `when`/`unless` clauses alone: Cedar's `true && … && body` is `body`.
 #[derive(Clone)]
 struct Compiled {
     id: String,
@@ -69,12 +70,29 @@ struct Compiled {
 struct ActionSets(Vec<Compiled>);
 
 impl ActionSets {
-    fn add(&mut self, policy: &ast::StaticPolicy, escalates: bool) {
+    fn add(&mut self, policy: &ast::StaticPolicy, escalates: bool, action: &EntityUID) {
+        let scope_holds = matches!(
+            policy.principal_constraint().as_inner(),
+            ast::PrincipalOrResourceConstraint::Any
+        ) && matches!(
+            policy.resource_constraint().as_inner(),
+            ast::PrincipalOrResourceConstraint::Any
+        ) && match policy.action_constraint() {
+            ast::ActionConstraint::Any => true,
+            ast::ActionConstraint::Eq(only) => only.as_ref() == action,
+            // With no entity hierarchy, `action in [...]` holds for the actions listed.
+            ast::ActionConstraint::In(listed) => listed.iter().any(|a| a.as_ref() == action),
+        };
+        let condition = match policy.non_scope_constraints() {
+            _ if !scope_holds => policy.condition(),
+            Some(body) => body.clone(),
+            None => ast::Expr::val(true),
+        };
         self.0.push(Compiled {
             id: AsRef::<str>::as_ref(policy.id()).to_owned(),
             forbid: policy.effect() == ast::Effect::Forbid,
             escalates,
-            condition: policy.condition(),
+            condition,
         });
     }
 }
@@ -91,10 +109,15 @@ struct Partitioned {
 }
 
 impl Partitioned {
-    fn build(policies: &[(&GeneratedPolicy, &ast::StaticPolicy)]) -> Partitioned {
+    /// The policies of Cedar action `action` (`invoke` or `admit`).
+    fn build(
+        policies: &[(&GeneratedPolicy, &ast::StaticPolicy)],
+        action: &'static str,
+    ) -> Partitioned {
+        let action = entity("OpenShell::Action", action);
         let mut out = Partitioned::default();
         for (g, p) in policies.iter().filter(|(g, _)| g.service.is_none()) {
-            out.any.add(p, g.escalates);
+            out.any.add(p, g.escalates, &action);
         }
         for (g, _) in policies {
             if let Some(service) = &g.service
@@ -105,7 +128,7 @@ impl Partitioned {
                     .iter()
                     .filter(|(o, _)| o.service.as_ref() == Some(service))
                 {
-                    sets.add(p, other.escalates);
+                    sets.add(p, other.escalates, &action);
                 }
                 out.by_service.insert(service.clone(), sets);
             }
@@ -281,8 +304,8 @@ impl CompiledPolicy {
                     .map(|(g, p)| (*g, p))
                     .collect()
             };
-        let invoke = Partitioned::build(&pairs(|g| g.applies.invoke()));
-        let admit = Partitioned::build(&pairs(|g| g.applies.admit()));
+        let invoke = Partitioned::build(&pairs(|g| g.applies.invoke()), "invoke");
+        let admit = Partitioned::build(&pairs(|g| g.applies.admit()), "admit");
         let validation = Validator::new(schema().clone()).validate(&full, ValidationMode::Strict);
         if !validation.validation_passed() {
             let errors: Vec<String> = validation
@@ -617,6 +640,32 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             &items[(self.0 >> 33) as usize % items.len()]
         }
+    }
+
+    #[test]
+    fn a_scope_every_request_meets_is_left_out_of_the_condition() {
+        let invoke = entity("OpenShell::Action", "invoke");
+        let parse = |text: &str| parse_policy(Some(PolicyID::from_string("p")), text).unwrap();
+        let mut sets = ActionSets::default();
+        let open = parse(
+            r#"permit(principal, action == OpenShell::Action::"invoke", resource) when { context.amount_known };"#,
+        );
+        let listed = parse(
+            r#"forbid(principal, action in [OpenShell::Action::"invoke", OpenShell::Action::"admit"], resource);"#,
+        );
+        let named = parse(
+            r#"permit(principal == OpenShell::Sandbox::"c1", action == OpenShell::Action::"invoke", resource) when { context.amount_known };"#,
+        );
+        for policy in [&open, &listed, &named] {
+            sets.add(policy, false, &invoke);
+        }
+        assert_eq!(&sets.0[0].condition, open.non_scope_constraints().unwrap());
+        assert_eq!(sets.0[1].condition, ast::Expr::val(true));
+        // A principal named in the scope stays in the condition.
+        assert_eq!(sets.0[2].condition, named.condition());
+        let mut admit = ActionSets::default();
+        admit.add(&open, false, &entity("OpenShell::Action", "admit"));
+        assert_eq!(admit.0[0].condition, open.condition());
     }
 
     #[test]
