@@ -229,7 +229,10 @@ impl DestinationAnalyzer {
             // A path in Dropbox (`dropbox:/Apps/…`) is on Dropbox's hosts, as its web links are.
             (DestinationForm::Url, "dropbox.com".to_owned())
         } else if let Some((scheme, rest)) = lower.split_once("://") {
-            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            let host = rest
+                .split(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
+                .next()
+                .unwrap_or("");
             let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
             // A host that is a single name resolves only inside a network: a path in the
             // organisation's own file store (`files://Marketing/…`, `smb://fileserver/…`), one
@@ -253,6 +256,10 @@ impl DestinationAnalyzer {
             // /Backup shared with dan@outlook.com`) goes to that mailbox.
             mailbox = local.to_owned();
             (DestinationForm::Email, domain.to_owned())
+        } else if let Some(host) = host_in_brackets(&lower) {
+            // A record named with the host it lives on (`VEND-2231 (support.vendor.io)`) is on
+            // that host.
+            (DestinationForm::Host, host.to_owned())
         } else {
             (DestinationForm::System, lower.clone())
         };
@@ -347,6 +354,25 @@ pub(crate) fn marked_outside(destination: &str) -> bool {
         .expect("outside-mark pattern")
     })
     .is_match(destination)
+}
+
+/// The host a destination names in brackets after a record's id (`vend-2231
+/// (support.vendor.io)`), if any. An account or a workspace described in words before its host
+/// (`our dotdigital account (r1-app.dotdigital.com)`) is left to the rest of the analysis.
+fn host_in_brackets(destination: &str) -> Option<&str> {
+    let (record, rest) = destination.split_once('(')?;
+    let record_id = record.trim().split_once('-').is_some_and(|(kind, number)| {
+        !kind.is_empty()
+            && kind.bytes().all(|b| b.is_ascii_alphanumeric())
+            && !number.is_empty()
+            && number.bytes().all(|b| b.is_ascii_digit())
+    });
+    let inner = rest.split_once(')')?.0.trim();
+    (record_id
+        && inner.contains('.')
+        && !inner.contains(char::is_whitespace)
+        && names_a_host(inner))
+    .then_some(inner)
 }
 
 /// Whether `name` (lower case, no scheme or port) is a host: an IP address or a name under a
@@ -472,6 +498,20 @@ mod tests {
                 .external
         );
         assert!(a.analyze("smb://files.example.net/share").external);
+        assert!(
+            a.analyze("VEND-2231 (support.telemetrix-tools.io)")
+                .external
+        );
+        assert!(!a.analyze("SUP-88 (help.company.com)").external);
+        assert!(
+            !a.analyze("Dotdigital account company-mobile (r1-app.dotdigital.com)")
+                .external
+        );
+        assert_eq!(
+            a.analyze("https://company.my.salesforce.com (Data Import Wizard)")
+                .domain,
+            "company.my.salesforce.com"
+        );
         for dropbox in [
             "dropbox:/Apps/sync-tool-7731/HR",
             "dropbox://personal/m.harlow/backup/",
