@@ -673,10 +673,8 @@ fn card_digits(value: &str) -> bool {
 /// A value shaped like a UK postcode (`LE3 9QT`, `SW1A1AA`): part of someone's address.
 /// A value shaped like a UK sort code (`401276`, `40-12-76`).
 fn sort_code_shaped(value: &str) -> bool {
-    let digits: String = value.chars().filter(|c| *c != '-').collect();
-    digits.len() == 6
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && (value.len() == 6 || value.len() == 8)
+    static R: OnceLock<Regex> = OnceLock::new();
+    regex(&R, r"^\d{2}(?:-\d{2}-|\d{2})\d{2}$").is_match(value.trim())
 }
 
 /// A value shaped like a street address with its postcode (`14 Elm Grove HG1 4PL`).

@@ -157,6 +157,7 @@ impl DestinationAnalyzer {
         }
         // A wallet alone, or named among words (`BTC wallet bc1q…`): one starting `bc1` or
         // `0x`, or any form where the words say it is a wallet.
+        let says_wallet = lower.contains("wallet");
         let wallet = trimmed
             .split_whitespace()
             .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphanumeric()))
@@ -165,7 +166,7 @@ impl DestinationAnalyzer {
                     && (w.len() == trimmed.len()
                         || w.starts_with("bc1")
                         || w.starts_with("0x")
-                        || lower.contains("wallet"))
+                        || says_wallet)
             });
         if let Some(wallet) = wallet {
             return DestinationInfo {
@@ -368,11 +369,7 @@ fn host_in_brackets(destination: &str) -> Option<&str> {
             && number.bytes().all(|b| b.is_ascii_digit())
     });
     let inner = rest.split_once(')')?.0.trim();
-    (record_id
-        && inner.contains('.')
-        && !inner.contains(char::is_whitespace)
-        && names_a_host(inner))
-    .then_some(inner)
+    (record_id && !inner.contains(char::is_whitespace) && names_a_host(inner)).then_some(inner)
 }
 
 /// Whether `name` (lower case, no scheme or port) is a host: an IP address or a name under a
