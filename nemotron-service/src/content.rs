@@ -470,8 +470,8 @@ fn payment_page_re() -> &'static Regex {
 /// parameters named for personal data or holding an email address, a phone number or a
 /// postcode (`?n=…&dob=…&nhs=…`, `?m=07700900412&e=c.okafor%40gmail.com`,
 /// `?sid=k.boswell%40btinternet.com&pc=LE3+9QT`), one holding a street address with its
-/// postcode (`?a=14%20Elm%20Grove%20HG1%204PL`), a sort code and an account number
-/// (`?sc=401276&acc=31908862`), or one named for a secret, an identity
+/// postcode (`?a=14%20Elm%20Grove%20HG1%204PL`), a sort code and an account number in an
+/// image's query (`h.png?sc=401276&acc=31908862`), or one named for a secret, an identity
 /// number, a PIN or an alarm or key-safe code, shaped like a password (`k=Wint3r2025!`) or
 /// named for a card's number and holding one (`pan=4539…`);
 /// a value that, decoded, is a record ([`record_shaped`]:
@@ -556,7 +556,9 @@ pub(crate) fn query_carries_data(url: &str) -> bool {
             }
             sort_code |= sort_code_shaped(&value);
             account |= value.len() == 8 && value.bytes().all(|b| b.is_ascii_digit());
-            if street_address_shaped(&value) || (sort_code && account) {
+            // A sort code and an account number are read together only in an image or a
+            // beacon: elsewhere an eight-digit value is as often a date (`?d=20240315`).
+            if street_address_shaped(&value) || (pixel && sort_code && account) {
                 return true;
             }
             if PERSONAL.contains(&key.as_str())
@@ -2924,6 +2926,7 @@ mod tests {
         for text in [
             "Read https://news.example.net/item?id=42",
             "https://shop.example.com/search?q=usb-c+cable&page=2",
+            "https://reports.example.net/daily?d=20240315&store=401276",
             "https://img.bookcover-cdn.org/p.gif?isbn=9780241986400",
             "https://cdn.example.com/a.png?token=Zx8Kq2LmR4tPz8wQ3nC6sYb1JdFgE0aU",
             "https://intranet.company.com/p?u=QU5OQSBQUklDRSBRUTEyMzQ1NkMgNDEyMDA7",
