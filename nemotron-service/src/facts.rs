@@ -130,7 +130,16 @@ impl ActionFacts {
         // which the host's name does not tell, and a secret itself in what is written there
         // (`AWS_KEY=AKIA…`) is still a secret leaving for another company's servers.
         let sends_code = api_verb_meaning(&api).is_some_and(|m| m.class == VerbClass::Send);
+        // A destination that is everyone (`Anyone with the link`, a gist's `public`) is outside
+        // the organisation, except in a chat tool, where a public channel is the workspace's.
         let destination = destination.map(|mut d| {
+            if !d.external
+                && kind != "chat"
+                && request.destination.as_deref().is_some_and(names_the_public)
+            {
+                d.external = true;
+                d.reason = "a public destination: anyone can read it".to_owned();
+            }
             if d.external
                 && !sends_code
                 && ["code", "ci", "deploy"].contains(&kind.as_str())
@@ -247,15 +256,9 @@ impl ActionFacts {
                 || names(&["access", "delegate", "delegation", "permission", "calendar"]));
         // Making something public (`set the repository's visibility to public`, `anyone with
         // the link can view`, a move into `/Public/`, a share whose destination is `Anyone with
-        // the link`) publishes it: a send to everyone outside. A chat channel made public is
-        // open to the workspace, not to the internet.
-        let public_path = request.destination.as_deref().is_some_and(|d| {
-            let d = d.trim().to_ascii_lowercase();
-            d.contains("/public/")
-                || d.ends_with("/public")
-                || d.starts_with("anyone with the link")
-                || d.starts_with("anyone-with-link")
-        });
+        // the link`, or simply `public`, as a gist's may be) publishes it: a send to everyone
+        // outside. A chat channel made public is open to the workspace, not to the internet.
+        let public_path = request.destination.as_deref().is_some_and(names_the_public);
         let public_api = api.object.iter().any(|w| w == "public");
         let publishes =
             (content.intent(Intent::SharePublicly).is_some() || public_path || public_api)
@@ -365,10 +368,15 @@ impl ActionFacts {
             })
         });
         // A verb the taxonomy does not know (`web.request`, `connect_app`) that fills an outside
-        // URL with data sends it there all the same, and one that lets someone in (`granting
-        // org-wide consent to …`) changes who has access.
+        // URL with data, or whose text names the outside party it is for (`leave a comment for
+        // the outside contractor`), sends it there all the same, and one that lets someone in
+        // (`granting org-wide consent to …`) changes who has access.
+        let for_outside_party = content
+            .signals
+            .iter()
+            .any(|s| s.kind == SignalKind::ExternalParty);
         let verb_meaning = verb_meaning.or_else(|| {
-            let (class, reversibility) = if fills_url {
+            let (class, reversibility) = if fills_url || for_outside_party {
                 (VerbClass::Send, Reversibility::Irreversible)
             } else if invites {
                 (VerbClass::Admin, Reversibility::PartiallyReversible)
@@ -438,6 +446,18 @@ impl ActionFacts {
             None => self.content.signals.iter().any(|s| outside(&s)),
         }
     }
+}
+
+/// Whether a destination is everyone: a `/public/` folder, `public` itself (`public gist`), or
+/// a link anyone may open (`Anyone with the link`).
+fn names_the_public(destination: &str) -> bool {
+    let d = destination.trim().to_ascii_lowercase();
+    d.contains("/public/")
+        || d.ends_with("/public")
+        || d == "public"
+        || d.starts_with("public ")
+        || d.starts_with("anyone with the link")
+        || d.starts_with("anyone-with-link")
 }
 
 #[cfg(test)]
@@ -1022,5 +1042,33 @@ mod tests {
             VerbClass::Send
         );
         assert_eq!(sharing("exams-team@company.com"), VerbClass::Modify);
+        let gist = |destination: &str| {
+            facts_of(
+                "code.create_gist",
+                Some(destination),
+                "Create a gist with the deploy notes",
+            )
+            .verb_class()
+        };
+        assert_eq!(gist("public"), VerbClass::Send);
+        assert_eq!(gist("Public gist"), VerbClass::Send);
+        assert_eq!(gist("secret"), VerbClass::Create);
+        // Everyone is outside the organisation, except in a chat tool.
+        assert!(facts_of("code.create_gist", Some("public"), "Create a gist").external());
+        assert!(!facts_of("chat.post_message", Some("public"), "Post the rota").external());
+    }
+
+    #[test]
+    fn a_verb_the_taxonomy_lacks_reaches_the_outside_party_it_is_for() {
+        let comment =
+            |text: &str| facts_of("code.comment", Some("company/payments-api PR #884"), text);
+        let f = comment(
+            "Leave a comment for the outside contractor with the staging connection strings",
+        );
+        assert_eq!(f.verb_class(), VerbClass::Send);
+        assert!(f.external());
+        let f = comment("Leave a comment asking for a test of the error path");
+        assert_eq!(f.verb_class(), VerbClass::Unknown);
+        assert!(!f.external());
     }
 }
