@@ -345,12 +345,13 @@ fn mailbox_named_in(destination: &str) -> Option<(&str, &str)> {
 /// members)`) or a Discord server, someone's handle or number on a personal messenger (`telegram:
 /// @ops_desk`, `WhatsApp +44 7700 914382`), or someone's personal cloud store (`rclone remote
 /// gdrive-personal:archive`, `my personal OneDrive`, `dropbox://personal/…`,
-/// `dropbox:/sam.keller-personal/…`).
+/// `dropbox:/sam.keller-personal/…`), or a chat handle marked as an outsider's
+/// (`@ext-support-marco`, `@guest.lena`).
 pub(crate) fn marked_outside(destination: &str) -> bool {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     RE.get_or_init(|| {
         regex::Regex::new(
-            r"(?i)\((?:[^()]{0,40}[,;] ?)?(?:including |incl\.? |with |plus )?(?:external|guest|outside|public(?: reply| comment)?)(?: (?:volunteers|members|users|guests|contractors|partners|people|parties))?(?:[,;][^()]{0,40})?\)|\((?:external|guest|shared external|outside) (?:shared )?(?:(?:teams|slack|google|zoom|webex) )?(?:guest |user )?(?:channel|workspace|user|account|contact|dm|guest|org(?:anization)?)(?:[,;][^()]{0,40})?\)|\b(?:whatsapp|telegram|signal|wechat|viber)\b\s*:?\s*[@+]|\+?\d[\d ]{8,}\d\s*\((?:whatsapp|telegram|signal|wechat|viber)\)|\b(?:slack|teams) connect\b|\bcommunity (?:slack|discord|server|workspace|forum)\b|\bdiscord (?:server|channel)\b|\b(?:personal|private|home)[\s_-]*(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega|box)\b|\b(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega)(?:[\s_-]*|:/*(?:[\w.-]*?[._-])?)(?:personal|private|home)\b",
+            r"(?i)^\s*@(?:ext|external|guest|vendor|contractor)[-_.]|\((?:[^()]{0,40}[,;] ?)?(?:including |incl\.? |with |plus )?(?:external|guest|outside|public(?: reply| comment)?)(?: (?:volunteers|members|users|guests|contractors|partners|people|parties))?(?:[,;][^()]{0,40})?\)|\((?:external|guest|shared external|outside) (?:shared )?(?:(?:teams|slack|google|zoom|webex) )?(?:guest |user )?(?:channel|workspace|user|account|contact|dm|guest|org(?:anization)?)(?:[,;][^()]{0,40})?\)|\b(?:whatsapp|telegram|signal|wechat|viber)\b\s*:?\s*[@+]|\+?\d[\d ]{8,}\d\s*\((?:whatsapp|telegram|signal|wechat|viber)\)|\b(?:slack|teams) connect\b|\bcommunity (?:slack|discord|server|workspace|forum)\b|\bdiscord (?:server|channel)\b|\b(?:personal|private|home)[\s_-]*(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega|box)\b|\b(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega)(?:[\s_-]*|:/*(?:[\w.-]*?[._-])?)(?:personal|private|home)\b",
         )
         .expect("outside-mark pattern")
     })
@@ -622,6 +623,8 @@ mod tests {
             "@it-servicedesk-support (external Teams guest)",
             "Slack DM @it-helpdesk-support (external guest account, joined today)",
             "#volunteers-all (1,240 members, including external volunteers)",
+            "@ext-support-marco",
+            "@guest.lena",
         ] {
             let info = a.analyze(marked);
             assert!(
@@ -638,6 +641,8 @@ mod tests {
             "rclone remote gdrive-company:shared",
             "signal-team@company.com",
             "DM: @sophie.li (internal)",
+            "@extended-hours-rota",
+            "@vendor",
         ] {
             assert!(!a.analyze(internal).external, "{internal}");
         }
