@@ -82,6 +82,40 @@ fn file_destination_gets_redacted_json_lines() {
     assert_eq!(logger.stats().delivered.load(Ordering::Relaxed), 10);
 }
 
+/// Lines in `path` once it has `want`, waiting up to 5 s: what the writer delivered without a
+/// flush.
+fn lines_within(path: &Path, want: usize) -> usize {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let lines = std::fs::read_to_string(path).map_or(0, |t| t.lines().count());
+        if lines >= want || std::time::Instant::now() > deadline {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_steady_stream_and_an_event_after_a_pause_are_written_without_a_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let logger = AuditLogger::start(
+        Destination::File(path.clone()),
+        options(&dir.path().join("spool")),
+    )
+    .unwrap();
+    // Events arriving across many lingers, one batch after another.
+    for i in 0..200 {
+        logger.log(event(i, "c1")).unwrap();
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    assert_eq!(lines_within(&path, 200), 200);
+    // After a pause the writer waits on the queue, and the next event wakes it.
+    std::thread::sleep(Duration::from_millis(50));
+    logger.log(event(200, "c1")).unwrap();
+    assert_eq!(lines_within(&path, 201), 201);
+}
+
 #[test]
 fn syslog_over_udp_and_unix_socket_is_rfc5424() {
     let dir = tempfile::tempdir().unwrap();
