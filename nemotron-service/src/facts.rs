@@ -132,11 +132,9 @@ impl ActionFacts {
         let sends_code = api_verb_meaning(&api).is_some_and(|m| m.class == VerbClass::Send);
         // A destination that is everyone (`Anyone with the link`, a gist's `public`) is outside
         // the organisation, except in a chat tool, where a public channel is the workspace's.
+        let public_destination = request.destination.as_deref().is_some_and(names_the_public);
         let destination = destination.map(|mut d| {
-            if !d.external
-                && kind != "chat"
-                && request.destination.as_deref().is_some_and(names_the_public)
-            {
+            if !d.external && kind != "chat" && public_destination {
                 d.external = true;
                 d.reason = "a public destination: anyone can read it".to_owned();
             }
@@ -258,10 +256,9 @@ impl ActionFacts {
         // the link can view`, a move into `/Public/`, a share whose destination is `Anyone with
         // the link`, or simply `public`, as a gist's may be) publishes it: a send to everyone
         // outside. A chat channel made public is open to the workspace, not to the internet.
-        let public_path = request.destination.as_deref().is_some_and(names_the_public);
         let public_api = api.object.iter().any(|w| w == "public");
         let publishes =
-            (content.intent(Intent::SharePublicly).is_some() || public_path || public_api)
+            (content.intent(Intent::SharePublicly).is_some() || public_destination || public_api)
                 && kind != "chat"
                 && resource_kind != "channel";
         // Changing a payee's or a beneficiary's details, the account a business is paid into
