@@ -368,12 +368,14 @@ impl ActionFacts {
         // URL with data, or whose text names the outside party it is for (`leave a comment for
         // the outside contractor`), sends it there all the same, and one that lets someone in
         // (`granting org-wide consent to …`) changes who has access.
-        let for_outside_party = content
-            .signals
-            .iter()
-            .any(|s| s.kind == SignalKind::ExternalParty);
         let verb_meaning = verb_meaning.or_else(|| {
-            let (class, reversibility) = if fills_url || for_outside_party {
+            let for_outside_party = || {
+                content
+                    .of(|k| *k == SignalKind::ExternalParty)
+                    .next()
+                    .is_some()
+            };
+            let (class, reversibility) = if fills_url || for_outside_party() {
                 (VerbClass::Send, Reversibility::Irreversible)
             } else if invites {
                 (VerbClass::Admin, Reversibility::PartiallyReversible)
