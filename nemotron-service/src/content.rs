@@ -904,7 +904,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::Everyone),
             ),
             (
-                r(r"(?:bank|account|banking|payment) details (?:have |has )?(?:changed|been (?:changed|updated))|(?:our|my|the|their|his|her) bank (?:has )?changed|(?:the |our |my |their |his |her |a )?new (?:bank )?(?:account|acct)(?: number| details)?|(?:new|updated|changed|different) (?:iban|sort code|account number|(?:remittance |payment |banking |payroll )?bank details|payment details|payee|remittance details|remit-to details)|use .{0,60}?\bfor (?:all )?(?:future|upcoming|subsequent|further) (?:\w+ )?payments|(?:payments?|settlements?|remittances?|transfers?) (?:must|should|will|are to|need to) (?:now |from now on |henceforth )?be (?:made|sent|paid|remitted|transferred) to|collection account|(?:refunds?|payments?|payouts?|settlements?|remittances?|salary|wages) (?:will |should |now )?(?:go|goes) (?:in)?to (?:sort code|account|iban|[a-z]{2}\d{2}\b)|line \d+ (?:appended|added|inserted)|(?:newly|just) (?:created|added|set[- ]up) (?:payee|beneficiary|account)|(?:extra|additional|manual) (?:line|entry|row|payment)s?\b[^\n]{0,60}?\bto (?:sort code|account|iban)|\(?previously:? (?:\d{2}-\d{2}-\d{2}|sort code|account|iban)\b|change of (?:salary |bank |payroll |payment )?(?:account|bank details)|(?:chang|updat|amend|replac|switch|repoint|point)\w* (?:the )?(?:\S+ ){0,3}?(?:payout|payee|remittance|refund|settlement|beneficiary|salary|payroll|wages|disbursement) (?:bank )?account\b[^.\n]{0,80}?\bto\b|(?:they'?ve|they have|(?:the )?(?:supplier|vendor|contractor|landlord|client|customer|company|firm) (?:has|have)) (?:recently |just )?(?:switched|changed|moved) banks?"),
+                r(r"(?:bank|account|banking|payment) details (?:have |has )?(?:changed|been (?:changed|updated))|(?:our|my|the|their|his|her) bank (?:has )?changed|(?:the |our |my |their |his |her |a )?new (?:bank )?(?:account|acct)(?: number| details)?|(?:new|updated|changed|different) (?:bank )?(?:iban|sort code|account number|(?:remittance |payment |banking |payroll )?bank details|payment details|payee|remittance details|remit-to details)|use .{0,60}?\bfor (?:all )?(?:future|upcoming|subsequent|further) (?:\w+ )?payments|(?:payments?|settlements?|remittances?|transfers?) (?:must|should|will|are to|need to) (?:now |from now on |henceforth )?be (?:made|sent|paid|remitted|transferred) to|collection account|(?:refunds?|payments?|payouts?|settlements?|remittances?|salary|wages) (?:will |should |now )?(?:go|goes) (?:in)?to (?:sort code|account|iban|[a-z]{2}\d{2}\b)|line \d+ (?:appended|added|inserted)|(?:newly|just) (?:created|added|set[- ]up) (?:payee|beneficiary|account)|(?:extra|additional|manual) (?:line|entry|row|payment)s?\b[^\n]{0,60}?\bto (?:sort code|account|iban)|\(?previously:? (?:\d{2}-\d{2}-\d{2}|sort code|account|iban)\b|change of (?:salary |bank |payroll |payment )?(?:account|bank details)|(?:chang|updat|amend|replac|switch|repoint|point)\w* (?:the )?(?:\S+ ){0,3}?(?:payout|payee|remittance|refund|settlement|beneficiary|salary|payroll|wages|disbursement) (?:bank )?account\b[^.\n]{0,80}?\bto\b|(?:they'?ve|they have|(?:the )?(?:supplier|vendor|contractor|landlord|client|customer|company|firm) (?:has|have)) (?:recently |just )?(?:switched|changed|moved) banks?"),
                 SignalKind::Intent(Intent::NewPayee),
             ),
             (
@@ -1495,7 +1495,7 @@ fn withheld(before: &str, after: &str) -> bool {
     }
     regex(
         &BEFORE,
-        r"(?i)\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |our |their )?$|\b(?:bridge|dial-in|dial in|conference call|webinar)\b[^.\n]{0,40}$|\b(?:text|sms|phone)(?:s|ed|ing)? (?:you )?(?:the |your )?(?:temporary |new |initial |one-time )?$|\b(?:we|i)(?:'ve| have)? (?:sent|emailed|triggered|issued) (?:you )?(?:a |an |the |your )?$|\b(?:set|choose|create|pick|rotate|regenerate)s? (?:up )?(?:your|their|his|her|a) (?:own |new )?$|\b(?:redact|mask|scrub)\w* (?:all |any )?$|\b(?:read|load|fetch|pull|inject|resolv)\w* (?:it |them |the \w+ )?(?:from|via) (?:the |a |an )?(?:\S+ ){0,4}?(?:[\w.-]*[-_/.])?$|\b(?:remov|replac|delet|strip|rotat|revok|redact)\w* (?:the |a |an |all |any )?(?:exposed |leaked |old |test |plain-?text )?hard-?coded (?:\S+ ){0,2}?$|\bdetect-$|\b(?:nmc|gmc|hcpc|gphc|gdc) $|\b(?:guest|visitor|public) (?:wi-?fi|wireless)\b[^.\n]{0,30}$|\b(?:never|not|won'?t|will not|do not|don'?t|does not|doesn'?t) (?:\w+ ){0,2}?(?:ask|request)s? (?:you |him |her |them |anyone )?(?:for )?(?:your |his |her |their |a |any )?$",
+        r"(?i)\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |our |their )?$|\b(?:bridge|dial-in|dial in|conference call|webinar)\b[^.\n]{0,40}$|\b(?:text|sms|phone)(?:s|ed|ing)? (?:you )?(?:the |your )?(?:temporary |new |initial |one-time )?$|\b(?:we|i)(?:'ve| have)? (?:sent|emailed|triggered|issued) (?:you )?(?:a |an |the |your )?$|\b(?:set|choose|create|pick|rotate|regenerate)s? (?:up )?(?:your|their|his|her|a) (?:own |new )?$|\b(?:redact|mask|scrub)\w* (?:all |any )?$|\b(?:read|load|fetch|pull|inject|resolv)\w* (?:it |them |the \w+ )?(?:from|via) (?:the |a |an )?(?:\S+ ){0,4}?(?:[\w.-]*[-_/.])?$|\b(?:remov|replac|delet|strip|rotat|revok|redact)\w* (?:the |a |an |all |any )?(?:exposed |leaked |old |test |plain-?text )?hard-?coded (?:\S+ ){0,2}?$|\bdetect-$|\b(?:nmc|gmc|hcpc|gphc|gdc) $|\b(?:guest|visitor|public) (?:wi-?fi|wireless)\b[^.\n]{0,30}$|\b(?:never|not|won'?t|will not|do not|don'?t|does not|doesn'?t) (?:\w+ ){0,2}?(?:ask|request)s? (?:you |him |her |them |anyone )?(?:for )?(?:your |his |her |their |a |any )?(?:[\w-]+,? (?:or|and) )?$",
     )
     .is_match(last_bytes(before, 60))
         || regex(
@@ -1634,6 +1634,7 @@ mod tests {
             "The exposed credential was rotated under ticket SEC-1204.",
             "Send the statement as a password-protected PDF. The password goes by SMS separately as usual.",
             "Email the organiser the guest Wi-Fi network name and password for the Riverside suite",
+            "Explain they can unfreeze it in the app, and that we'll never ask for their PIN or passcode.",
             "Sharing the datasheet and the pin-out spreadsheet with Orion Automotive",
             "The file is password protected; we've sent the password separately by SMS to your registered mobile.",
             "Commit 'Move Baltic Exchange API key to AWS Secrets Manager': the old key has been revoked.",
@@ -1916,6 +1917,10 @@ mod tests {
             ),
             (
                 "Update the bank details on the account so that overpayment refunds go to GB15 MIDL 4005 1512 3456 78",
+                vec!["intent:new-payee"],
+            ),
+            (
+                "Update the supplier record: new bank IBAN GB33 MIDL 4005 1551 2233 44, as per their letter",
                 vec!["intent:new-payee"],
             ),
             (
