@@ -265,9 +265,13 @@ impl ActionFacts {
         // (`update_payout_account`, `change_settlement_bank_details`) or anyone's bank details
         // (`update_employee_bank_details`: whoever is paid is paid there), writing an account
         // abroad into a record (`change the bank details on client C-1088 to IBAN ES91…`), or
-        // changing someone's bank details where the text names an outside address (`update
-        // Priya's payroll bank details … the request came from priya.r@gmail.com`), sends the
-        // money to an account no one has paid before.
+        // changing the bank details a record holds, whatever the record's name and wherever the
+        // account is (`update the bank details on the supplier record to IBAN GB82…`, `update
+        // their supplier record to sort code 23-05-80`), sends the money to an account no one
+        // has paid before. A person changing their own (`update my payroll bank details`) is
+        // not paying anyone new, unless the text names an outside address (`request from
+        // priya.nair.hr@gmail.com: … please update my salary payment details`): then someone
+        // else speaks as them.
         let account_abroad = content
             .signals
             .iter()
@@ -280,11 +284,12 @@ impl ActionFacts {
             .signals
             .iter()
             .any(|s| matches!(s.kind, SignalKind::Account { .. }));
-        let redirects_pay = account_abroad
-            || (content.intent(Intent::ChangeBankDetails).is_some() && outside_address);
         let changes_payee = verb_meaning(&api.verb).is_some_and(|m| m.class == VerbClass::Modify)
             && (names(&["payee", "beneficiary"])
-                || redirects_pay
+                || account_abroad
+                || content.intent(Intent::ChangeBankDetails).is_some_and(|s| {
+                    outside_address || !s.sample.split(' ').any(|w| w.eq_ignore_ascii_case("my"))
+                })
                 || (names(&["payout", "settlement", "remittance", "bank", "iban"])
                     && names(&["account", "bank", "detail", "iban"])));
         let verb_meaning = api_verb_meaning(&api).map(|m| {
@@ -509,7 +514,7 @@ mod tests {
     }
 
     #[test]
-    fn an_account_abroad_or_asked_for_from_outside_is_a_new_payee() {
+    fn a_change_of_the_bank_details_on_a_record_is_a_new_payee() {
         let d = DestinationAnalyzer::new(&[]).with_home_countries(&["GB".into()]);
         let update = |text: &str| {
             let request = ActionRequest {
@@ -525,10 +530,16 @@ mod tests {
         assert!(abroad.changes_payee);
         assert_eq!(abroad.verb_class(), VerbClass::Pay);
         assert!(abroad.external());
+        // At home too: a fraudster's account is as often in the victim's own country.
         let home = update("Change the bank details on C-1088 to IBAN GB29 NWBK 6016 1331 9268 19");
-        assert!(!home.changes_payee);
-        assert_eq!(home.verb_class(), VerbClass::Modify);
-        assert!(!home.external());
+        assert!(home.changes_payee);
+        assert_eq!(home.verb_class(), VerbClass::Pay);
+        assert!(home.external(), "a new payee is outside");
+        let record = update(
+            "They've moved to Metro Bank. Update their supplier record to sort code 23-05-80, \
+             account 41927730 before tomorrow's payment run",
+        );
+        assert!(record.changes_payee);
         // At home, but asked for by an outside address.
         let asked = update(
             "Update Priya's payroll bank details to sort code 04-00-75, account 19384756. \
@@ -538,6 +549,11 @@ mod tests {
         assert_eq!(asked.verb_class(), VerbClass::Pay);
         let own = update("Update my payroll bank details to sort code 04-00-75, account 19384756");
         assert!(!own.changes_payee);
+        let posing = update(
+            "Request from priya.nair.hr@gmail.com: 'Please update my salary payment details to \
+             sort code 04-00-75, account 81726354'",
+        );
+        assert!(posing.changes_payee);
     }
 
     #[test]
