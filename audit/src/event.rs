@@ -58,6 +58,16 @@ pub fn redact_event(event: &mut AuditEvent) {
     }
 }
 
+/// Builds what [`redact_event`] needs (the content scanner) on a thread of its own, so that a
+/// short-lived process auditing a decision has it ready by the time its first event is written
+/// rather than building it then: the OCI hook starts this first and reads and checks its
+/// inputs meanwhile.
+pub fn prepare_redaction() {
+    std::thread::spawn(|| {
+        openshell_classifier::Scanner::global();
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,7 +46,7 @@ use std::time::Duration;
 #[cfg(feature = "delivery")]
 pub use destination::{Destination, SyslogTarget};
 #[cfg(feature = "delivery")]
-pub use event::{decision_event, new_event, redact_event};
+pub use event::{decision_event, new_event, prepare_redaction, redact_event};
 #[cfg(feature = "delivery")]
 pub use hub::AuditHub;
 #[cfg(feature = "delivery")]

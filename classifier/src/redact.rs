@@ -81,6 +81,15 @@ mod tests {
     }
 
     #[test]
+    fn an_assigned_secret_is_redacted_however_long() {
+        let value = "x7Qp".repeat(80);
+        assert_eq!(
+            redact(&format!("client_secret={value} in config")),
+            "client_secret=[REDACTED:secret] in config"
+        );
+    }
+
+    #[test]
     fn json_fields_are_redacted_by_name_and_content() {
         let mut v = json!({"note": "call +1 415 555 2671", "password": "hunter2", "n": 4111111111111111u64});
         redact_json(&mut v);

@@ -193,7 +193,7 @@ const PATTERNS: &[Pattern] = &[
     },
     Pattern {
         detector: Detector::SecretAssignment,
-        regex: r#"(?i)(?-u:\b)(?:password|passwd|pwd|secret|api[_\-]?key|access[_\-]?token|auth[_\-]?token|client[_\-]?secret|private[_\-]?key)(?-u:\b)["']?[ \t\r\n]*[:=][ \t\r\n]*["']?([^ \t\r\n"',;]{6,200})"#,
+        regex: r#"(?i)(?-u:\b)(?:password|passwd|pwd|secret|api[_\-]?key|access[_\-]?token|auth[_\-]?token|client[_\-]?secret|private[_\-]?key)(?-u:\b)["']?[ \t\r\n]*[:=][ \t\r\n]*["']?([^ \t\r\n"',;]{6,})"#,
         group: 1,
         check: |c| validated(real_secret_value(c.text), 0.8),
     },
