@@ -869,7 +869,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::Invite),
             ),
             (
-                r(r"share(?:d)? (?:it |them )?publicly|access (?:is |was )?(?:set|changed|opened) to ['\x22]?(?:anyone|everyone|public)\b|no sign-?in (?:is )?required|block public access (?:is |was |has been )?(?:turned off|switched off|disabled|removed)|allusers|public-read(?:-write)?|allauthenticatedusers|(?:(?:turn|switch)\w* off|disabl\w*|remov\w*) (?:the )?(?:s3 )?(?:public access prevention|block public access)|anyone[- ](?:who[- ]has|with)[- ](?:the[- ])?link|anyone on the (?:internet|web)|(?:creat|generat|mak)\w* (?:an? )?(?:open|anonymous|unauthenticated|no-sign-in) (?:share |sharing )?link|public (?:github |gitlab |bitbucket )?(?:gist|link|repository|repo|bucket)|(?:paste|post|dump|copy|put)\w* (?:\S+ ){0,8}?(?:in|into|on|to) (?:a |an |the |this )?(?:new )?public (?:\S+ )?(?:issues?|threads?|forums?|pastes?)|(?:make|set)s? (?:the |it )?(?:\S+ ){0,4}public\b|visibility (?:to |= ?|: ?)['\x22`]?public\b|(?:moved?|copy|copied|upload(?:ed)?|put|place[ds]?|save[ds]?) (?:\S+ ){0,12}?(?:to|into|in) (?:the )?(?:/?public/|public (?:folder|directory|bucket|share|site|website))"),
+                r(r"share(?:d)? (?:it |them )?publicly|access (?:is |was )?(?:set|changed|opened) to ['\x22]?(?:anyone|everyone|public)\b|no sign-?in (?:is )?required|block public access (?:is |was |has been )?(?:turned off|switched off|disabled|removed)|allusers|public-read(?:-write)?|allauthenticatedusers|(?:(?:turn|switch)\w* off|disabl\w*|remov\w*) (?:the )?(?:s3 )?(?:public access prevention|block public access)|anyone[- ](?:who[- ]has|with)[- ](?:the[- ])?link|anyone on the (?:internet|web)|(?:creat|generat|mak)\w* (?:an? )?(?:open|anonymous|unauthenticated|no-sign-in) (?:share |sharing )?link|public (?:github |gitlab |bitbucket )?(?:gist|link|repository|repo|bucket)|(?:paste|post|dump|copy|put)\w* (?:\S+ ){0,8}?(?:in|into|on|to) (?:a |an |the |this )?(?:new )?public (?:\S+ )?(?:issues?|threads?|forums?|pastes?)|comment\w* (?:on|in|under) (?:a |the |this |our )?public (?:\S+ )?(?:issues?|threads?|forums?|discussions?|pull requests?|prs?)\b|(?:make|set)s? (?:the |it )?(?:\S+ ){0,4}public\b|visibility (?:to |= ?|: ?)['\x22`]?public\b|(?:moved?|copy|copied|upload(?:ed)?|put|place[ds]?|save[ds]?) (?:\S+ ){0,12}?(?:to|into|in) (?:the )?(?:/?public/|public (?:folder|directory|bucket|share|site|website))"),
                 SignalKind::Intent(Intent::SharePublicly),
             ),
             (
@@ -1496,7 +1496,7 @@ fn withheld(before: &str, after: &str) -> bool {
     }
     regex(
         &BEFORE,
-        r"(?i)\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |our |their )?$|\b(?:bridge|dial-in|dial in|conference call|webinar)\b[^.\n]{0,40}$|\b(?:text|sms|phone)(?:s|ed|ing)? (?:you )?(?:the |your )?(?:temporary |new |initial |one-time )?$|\b(?:we|i)(?:'ve| have)? (?:sent|emailed|triggered|issued) (?:you )?(?:a |an |the |your )?$|\b(?:set|choose|create|pick|rotate|regenerate)s? (?:up )?(?:your|their|his|her|a) (?:own |new )?$|\b(?:redact|mask|scrub)\w* (?:all |any )?$|\b(?:read|load|fetch|pull|inject|resolv)\w* (?:it |them |the \w+ )?(?:from|via) (?:the |a |an )?(?:\S+ ){0,4}?(?:[\w.-]*[-_/.])?$|\b(?:remov|replac|delet|strip|rotat|revok|redact)\w* (?:the |a |an |all |any )?(?:exposed |leaked |old |test |plain-?text )?hard-?coded (?:\S+ ){0,2}?$|\bdetect-$|\b(?:nmc|gmc|hcpc|gphc|gdc) $|\b(?:guest|visitor|public) (?:wi-?fi|wireless)\b[^.\n]{0,30}$|\b(?:never|not|won'?t|will not|do not|don'?t|does not|doesn'?t) (?:\w+ ){0,2}?(?:ask|request)s? (?:you |him |her |them |anyone )?(?:for )?(?:your |his |her |their |a |any )?(?:[\w-]+,? (?:or|and) )?$",
+        r"(?i)\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |our |their )?$|\b(?:bridge|dial-in|dial in|conference call|webinar)\b[^.\n]{0,40}$|\b(?:text|sms|phone)(?:s|ed|ing)? (?:you )?(?:the |your )?(?:temporary |new |initial |one-time )?$|\b(?:we|i)(?:'ve| have)? (?:sent|emailed|triggered|issued) (?:you )?(?:a |an |the |your )?$|\b(?:set(?:s|ting)?|choos(?:e|es|ing)|creat(?:e|es|ing)|picks?|picking|rotat(?:e|es|ing)|regenerat(?:e|es|ing)) (?:up )?(?:your|their|his|her|a) (?:own |new )?$|\b(?:redact|mask|scrub)\w* (?:all |any )?$|\b(?:read|load|fetch|pull|inject|resolv)\w* (?:it |them |the \w+ )?(?:from|via) (?:the |a |an )?(?:\S+ ){0,4}?(?:[\w.-]*[-_/.])?$|\b(?:remov|replac|delet|strip|rotat|revok|redact)\w* (?:the |a |an |all |any )?(?:exposed |leaked |old |test |plain-?text )?hard-?coded (?:\S+ ){0,2}?$|\bdetect-$|\b(?:nmc|gmc|hcpc|gphc|gdc) $|\b(?:guest|visitor|public) (?:wi-?fi|wireless)\b[^.\n]{0,30}$|\b(?:never|not|won'?t|will not|do not|don'?t|does not|doesn'?t) (?:\w+ ){0,2}?(?:ask|request)s? (?:you |him |her |them |anyone )?(?:for )?(?:your |his |her |their |a |any )?(?:[\w-]+,? (?:or|and) )?$",
     )
     .is_match(last_bytes(before, 60))
         || regex(
@@ -1637,6 +1637,7 @@ mod tests {
             "Email the organiser the guest Wi-Fi network name and password for the Riverside suite",
             "Explain they can unfreeze it in the app, and that we'll never ask for their PIN or passcode.",
             "Mention that portal passwords are never sent by email; they should use the reset link.",
+            "Email their IT contact the steps for rotating their own API key in the merchant dashboard.",
             "Sharing the datasheet and the pin-out spreadsheet with Orion Automotive",
             "The file is password protected; we've sent the password separately by SMS to your registered mobile.",
             "Commit 'Move Baltic Exchange API key to AWS Secrets Manager': the old key has been revoked.",
@@ -1957,6 +1958,10 @@ mod tests {
             (
                 "Restart the fare-validator service with --disable-fare-checks on all route 38 readers",
                 vec!["intent:bypass-controls", "text:quantity:all"],
+            ),
+            (
+                "Comment on public issue #212 in our open-source SDK so the reporter can reproduce it",
+                vec!["intent:share-publicly"],
             ),
             (
                 "Run the 'teardown-all' pipeline on company/marketplace-infra with FORCE=true",

@@ -370,9 +370,10 @@ impl ActionFacts {
             })
         });
         // A verb the taxonomy does not know (`web.request`, `connect_app`) that fills an outside
-        // URL with data, or whose text names the outside party it is for (`leave a comment for
-        // the outside contractor`), sends it there all the same, and one that lets someone in
-        // (`granting org-wide consent to …`) changes who has access.
+        // URL with data, whose text names the outside party it is for (`leave a comment for the
+        // outside contractor`) or that publishes (`comment on public issue #212`), sends it
+        // there all the same, and one that lets someone in (`granting org-wide consent to …`)
+        // changes who has access.
         let verb_meaning = verb_meaning.or_else(|| {
             let for_outside_party = || {
                 content
@@ -380,7 +381,7 @@ impl ActionFacts {
                     .next()
                     .is_some()
             };
-            let (class, reversibility) = if fills_url || for_outside_party() {
+            let (class, reversibility) = if fills_url || publishes || for_outside_party() {
                 (VerbClass::Send, Reversibility::Irreversible)
             } else if invites {
                 (VerbClass::Admin, Reversibility::PartiallyReversible)
@@ -1074,12 +1075,15 @@ mod tests {
     }
 
     #[test]
-    fn a_verb_the_taxonomy_lacks_reaches_the_outside_party_it_is_for() {
+    fn a_verb_the_taxonomy_lacks_reaches_the_outside_party_it_is_for_or_everyone() {
         let comment =
             |text: &str| facts_of("code.comment", Some("company/payments-api PR #884"), text);
         let f = comment(
             "Leave a comment for the outside contractor with the staging connection strings",
         );
+        assert_eq!(f.verb_class(), VerbClass::Send);
+        assert!(f.external());
+        let f = comment("Comment on public issue #212 with the AWS access key ID and secret");
         assert_eq!(f.verb_class(), VerbClass::Send);
         assert!(f.external());
         let f = comment("Leave a comment asking for a test of the error path");
