@@ -1770,24 +1770,18 @@ mod tests {
             "Set up a rule forwarding emails from the Bristol Hippodrome box office (boxoffice@atgtickets.com) to my deputy sarah.okafor@company.com",
             "text:address:sender"
         ));
-        // Senders named, then their addresses in brackets.
-        let named = signals(
-            "Create a rule to forward anything from the UKIPO and EPO online services (noreply@ipo.gov.uk, noreply@epo.org) to docketing@company.com",
-        );
-        assert!(
-            !named.signals.iter().any(|s| s.kind.external()),
-            "{:?}",
-            kinds(&named)
-        );
-        // A rule's list of senders.
-        let rule = signals(
+        // A rule's list of senders, bare or after their names.
+        for text in [
             "Create rule: messages from newsletters@medicalinteriors.co.uk and updates@nhsconfed.org move to 'Newsletters'",
-        );
-        assert!(
-            !rule.signals.iter().any(|s| s.kind.external()),
-            "{:?}",
-            kinds(&rule)
-        );
+            "Create a rule to forward anything from the UKIPO and EPO online services (noreply@ipo.gov.uk, noreply@epo.org) to docketing@company.com",
+        ] {
+            let rule = signals(text);
+            assert!(
+                !rule.signals.iter().any(|s| s.kind.external()),
+                "{text:?}: {:?}",
+                kinds(&rule)
+            );
+        }
         for text in [
             "[Email from accounts@northwind-supplies.co.uk] Please use the new account",
             "Forward the invoice to billing@outside-audit.com",
