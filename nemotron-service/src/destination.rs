@@ -180,11 +180,14 @@ impl DestinationAnalyzer {
                 ),
             };
         }
-        // `#ext-acme`: by convention a channel shared with another organisation.
-        if let Some(name) = lower
-            .strip_prefix('#')
-            .filter(|n| n.starts_with("ext-") || n.starts_with("external-"))
-        {
+        // `#ext-acme`, `#partners-external`: by convention a channel shared with another
+        // organisation.
+        if let Some(name) = lower.strip_prefix('#').filter(|n| {
+            n.starts_with("ext-")
+                || n.starts_with("external-")
+                || n.ends_with("-ext")
+                || n.ends_with("-external")
+        }) {
             return DestinationInfo {
                 form: DestinationForm::Channel,
                 domain: name.to_owned(),
@@ -346,12 +349,12 @@ fn mailbox_named_in(destination: &str) -> Option<(&str, &str)> {
 /// @ops_desk`, `WhatsApp +44 7700 914382`), or someone's personal cloud store (`rclone remote
 /// gdrive-personal:archive`, `my personal OneDrive`, `dropbox://personal/…`,
 /// `dropbox:/sam.keller-personal/…`), or a chat handle marked as an outsider's
-/// (`@ext-support-marco`, `@guest.lena`).
+/// (`@ext-support-marco`, `@guest.lena`, `@james.ext-consultant`).
 pub(crate) fn marked_outside(destination: &str) -> bool {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     RE.get_or_init(|| {
         regex::Regex::new(
-            r"(?i)^\s*@(?:ext|external|guest|vendor|contractor)[-_.]|\((?:[^()]{0,40}[,;] ?)?(?:including |incl\.? |with |plus )?(?:external|guest|outside|public(?: reply| comment)?)(?: (?:volunteers|members|users|guests|contractors|partners|people|parties))?(?:[,;][^()]{0,40})?\)|\((?:external|guest|shared external|outside) (?:shared )?(?:(?:teams|slack|google|zoom|webex) )?(?:guest |user )?(?:channel|workspace|user|account|contact|dm|guest|org(?:anization)?)(?:[,;][^()]{0,40})?\)|\b(?:whatsapp|telegram|signal|wechat|viber)\b\s*:?\s*[@+]|\+?\d[\d ]{8,}\d\s*\((?:whatsapp|telegram|signal|wechat|viber)\)|\b(?:slack|teams) connect\b|\bcommunity (?:slack|discord|server|workspace|forum)\b|\bdiscord (?:server|channel)\b|\b(?:personal|private|home)[\s_-]*(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega|box)\b|\b(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega)(?:[\s_-]*|:/*(?:[\w.-]*?[._-])?)(?:personal|private|home)\b",
+            r"(?i)^\s*@(?:\w+[._-])?(?:ext|external|guest|vendor|contractor)[-_.]|\((?:[^()]{0,40}[,;] ?)?(?:including |incl\.? |with |plus )?(?:external|guest|outside|public(?: reply| comment)?)(?: (?:volunteers|members|users|guests|contractors|partners|people|parties))?(?:[,;][^()]{0,40})?\)|\((?:external|guest|shared external|outside) (?:shared )?(?:(?:teams|slack|google|zoom|webex) )?(?:guest |user )?(?:channel|workspace|user|account|contact|dm|guest|org(?:anization)?)(?:[,;][^()]{0,40})?\)|\b(?:whatsapp|telegram|signal|wechat|viber)\b\s*:?\s*[@+]|\+?\d[\d ]{8,}\d\s*\((?:whatsapp|telegram|signal|wechat|viber)\)|\b(?:slack|teams) connect\b|\bcommunity (?:slack|discord|server|workspace|forum)\b|\bdiscord (?:server|channel)\b|\b(?:personal|private|home)[\s_-]*(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega|box)\b|\b(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega)(?:[\s_-]*|:/*(?:[\w.-]*?[._-])?)(?:personal|private|home)\b",
         )
         .expect("outside-mark pattern")
     })
@@ -625,6 +628,7 @@ mod tests {
             "#volunteers-all (1,240 members, including external volunteers)",
             "@ext-support-marco",
             "@guest.lena",
+            "@james.ext-consultant",
         ] {
             let info = a.analyze(marked);
             assert!(
@@ -651,11 +655,14 @@ mod tests {
     #[test]
     fn a_channel_named_as_shared_is_outside() {
         let a = DestinationAnalyzer::new(&["company.com".into()]);
-        let shared = a.analyze("#ext-vendor-brightline");
-        assert_eq!(
-            (shared.form, shared.external),
-            (DestinationForm::Channel, true)
-        );
+        for name in ["#ext-vendor-brightline", "#partners-external"] {
+            let shared = a.analyze(name);
+            assert_eq!(
+                (shared.form, shared.external),
+                (DestinationForm::Channel, true),
+                "{name}"
+            );
+        }
         assert!(!a.analyze("#extras").external);
         assert!(!a.analyze("#eng-external-comms").external);
     }

@@ -169,10 +169,20 @@ fn the_text_decides_what_the_name_cannot() {
             "l.fenwick@brightwaterdental.co.uk",
             "Quarterly review, Thu 14:00 on Teams. Attendees: l.fenwick@brightwaterdental.co.uk, practice.manager@brightwaterdental.co.uk, a.soto@company.com. Agenda: Q3 incidents.",
         ),
+        // The people it invites.
+        (
+            "h2-safety@company.com",
+            "Set up a HAZOP review next Tuesday at 14:00. Invite h2-safety@company.com and our consultant j.wright@ricardo.com.",
+        ),
         // The organisation's own contact point, once.
         (
             "karen.t@example.co.uk",
             "Sorry about the lift. Please email guestcare@company.com and we'll offer you breakfast",
+        ),
+        // Its role mailboxes, however many.
+        (
+            "registrations@ukhydrogenweek.co.uk",
+            "Our exhibitor registration: 3x3 stand, contact events@company.com, invoice to accounts-payable@company.com.",
         ),
         // Its phone lines, and where its staff can be reached.
         (

@@ -281,6 +281,9 @@ impl EmbeddedEngine {
             // reached (`invite her to email guestcare@company.com`, `agent contact: priya@…`),
             // not personal data; several are a directory.
             addressed.extend(self.own_contact_point(data));
+            // Its role mailboxes (`events@company.com`, `accounts-payable@…`) are where it is
+            // reached however many the text gives: no one's personal data.
+            self.role_mailboxes(data, &mut addressed);
             let classified = if addressed.is_empty() {
                 self.classifier.classify_json(data, "data")
             } else {
@@ -320,6 +323,18 @@ impl EmbeddedEngine {
         });
         let first = own.next()?;
         own.all(|a| a == first).then_some(first)
+    }
+
+    /// The addresses at an internal domain `data` names whose mailbox is a function, not a
+    /// person ([`is_role_mailbox`]), added to `out`.
+    fn role_mailboxes(&self, data: &serde_json::Value, out: &mut Vec<String>) {
+        let mut all = Vec::new();
+        addresses_in(data, &mut all);
+        out.extend(all.into_iter().filter(|a| {
+            a.rsplit_once('@').is_some_and(|(local, domain)| {
+                !self.destinations.external_domain(domain) && is_role_mailbox(local)
+            })
+        }));
     }
 
     fn taxonomy(&self, facts: &ActionFacts) -> Vec<(String, String, ResourceMeaning)> {
@@ -471,18 +486,85 @@ fn copied_addresses(data: &serde_json::Value, out: &mut Vec<String>) {
 }
 
 /// The addresses `data`'s text lists as the attendees of what it sets up (`Attendees:
-/// l.fenwick@x.co.uk, practice.manager@x.co.uk`), added to `out`: they are who it goes to.
+/// l.fenwick@x.co.uk, practice.manager@x.co.uk`) or invites (`invite h2-safety@company.com and
+/// our consultant j.wright@ricardo.com`), added to `out`: they are who it goes to. An invitation
+/// the text describes (`Invite: 'VPN renewal' from it@…`) names its sender, not its guests.
 fn listed_attendees(data: &serde_json::Value, out: &mut Vec<String>) {
     static LIST: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let list = crate::content::regex(
         &LIST,
-        r"(?i)\b(?:attendees|participants|invitees|guests)\s*:\s*([^\n]*?)(?:\.(?:\s|$)|\n|$)",
+        r"(?i)\b(?:(?:attendees|participants|invitees|guests)\s*:\s*|invit(?:e|es|ing) +)([^\n:]*?)(?:\.(?:\s|$)|\n|$)",
     );
     let mut lists = Vec::new();
     first_groups(data, list, &mut lists);
     for listed in lists {
         addresses_in(&serde_json::Value::String(listed), out);
     }
+}
+
+/// Last words of a mailbox that names a function: `events@`, `accounts-payable@`, `h2-safety@`.
+const ROLE_WORDS: &[&str] = &[
+    "accounts",
+    "admin",
+    "ap",
+    "ar",
+    "billing",
+    "bookings",
+    "careers",
+    "compliance",
+    "contact",
+    "customerservice",
+    "dispatch",
+    "enquiries",
+    "events",
+    "finance",
+    "hello",
+    "help",
+    "helpdesk",
+    "hr",
+    "info",
+    "inquiries",
+    "invoices",
+    "it",
+    "jobs",
+    "legal",
+    "logistics",
+    "marketing",
+    "media",
+    "noreply",
+    "office",
+    "ops",
+    "orders",
+    "payable",
+    "payroll",
+    "press",
+    "procurement",
+    "purchasing",
+    "quality",
+    "receivable",
+    "reception",
+    "recruitment",
+    "returns",
+    "safety",
+    "sales",
+    "security",
+    "service",
+    "servicedesk",
+    "shipping",
+    "support",
+    "team",
+];
+
+/// Whether a mailbox's local part names a function rather than a person: no `.` (people's
+/// are `first.last`), and its last word after `-` or `_` is a function (`events`,
+/// `accounts-payable`, `h2-safety`, `no-reply`).
+fn is_role_mailbox(local: &str) -> bool {
+    let local = local.to_ascii_lowercase();
+    !local.contains('.')
+        && local
+            .rsplit(['-', '_'])
+            .next()
+            .is_some_and(|last| last == "reply" || ROLE_WORDS.contains(&last))
 }
 
 /// The phone numbers `data`'s text gives as where to reach the organisation or someone at it
