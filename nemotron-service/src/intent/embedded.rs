@@ -279,11 +279,10 @@ impl EmbeddedEngine {
             greeted_addresses(data, &mut addressed);
             // One address of the organisation's own in the text is where it asks to be
             // reached (`invite her to email guestcare@company.com`, `agent contact: priya@…`),
-            // not personal data; several are a directory.
-            addressed.extend(self.own_contact_point(data));
-            // Its role mailboxes (`events@company.com`, `accounts-payable@…`) are where it is
-            // reached however many the text gives: no one's personal data.
-            self.role_mailboxes(data, &mut addressed);
+            // not personal data; several are a directory. Its role mailboxes
+            // (`events@company.com`, `accounts-payable@…`) are where it is reached however
+            // many the text gives.
+            addressed.extend(self.own_contact_points(data));
             let classified = if addressed.is_empty() {
                 self.classifier.classify_json(data, "data")
             } else {
@@ -312,29 +311,33 @@ impl EmbeddedEngine {
         parts
     }
 
-    /// The one address at an internal domain `data` names, if it names exactly one (however
-    /// often).
-    fn own_contact_point(&self, data: &serde_json::Value) -> Option<String> {
+    /// The addresses at an internal domain `data` names that are where the organisation is
+    /// reached: every one whose mailbox is a function, not a person ([`is_role_mailbox`]), and
+    /// the one it names if it names exactly one (however often).
+    fn own_contact_points(&self, data: &serde_json::Value) -> Vec<String> {
         let mut all = Vec::new();
         addresses_in(data, &mut all);
-        let mut own = all.into_iter().filter(|a| {
-            a.rsplit_once('@')
-                .is_some_and(|(_, domain)| !self.destinations.external_domain(domain))
-        });
-        let first = own.next()?;
-        own.all(|a| a == first).then_some(first)
-    }
-
-    /// The addresses at an internal domain `data` names whose mailbox is a function, not a
-    /// person ([`is_role_mailbox`]), added to `out`.
-    fn role_mailboxes(&self, data: &serde_json::Value, out: &mut Vec<String>) {
-        let mut all = Vec::new();
-        addresses_in(data, &mut all);
-        out.extend(all.into_iter().filter(|a| {
-            a.rsplit_once('@').is_some_and(|(local, domain)| {
-                !self.destinations.external_domain(domain) && is_role_mailbox(local)
+        let own: Vec<String> = all
+            .into_iter()
+            .filter(|a| {
+                a.rsplit_once('@')
+                    .is_some_and(|(_, domain)| !self.destinations.external_domain(domain))
             })
-        }));
+            .collect();
+        let mut points: Vec<String> = own
+            .iter()
+            .filter(|a| {
+                a.rsplit_once('@')
+                    .is_some_and(|(local, _)| is_role_mailbox(local))
+            })
+            .cloned()
+            .collect();
+        if let Some(first) = own.first()
+            && own.iter().all(|a| a == first)
+        {
+            points.push(first.clone());
+        }
+        points
     }
 
     fn taxonomy(&self, facts: &ActionFacts) -> Vec<(String, String, ResourceMeaning)> {
