@@ -398,7 +398,7 @@ pub fn iban_country(text: &str) -> Option<String> {
 
 /// Schemes of a cloud object store (`s3://name`): a bucket's name is a single word wherever it
 /// lives, and does not say whose it is.
-const BUCKET_SCHEMES: [&str; 12] = [
+pub(crate) const BUCKET_SCHEMES: [&str; 12] = [
     "s3", "s3a", "s3n", "gs", "gcs", "az", "abfs", "abfss", "wasb", "wasbs", "r2", "b2",
 ];
 
