@@ -361,6 +361,14 @@ impl ActionFacts {
                 VerbClass::Create | VerbClass::Modify | VerbClass::Execute if copies_out => {
                     Some((VerbClass::Send, Irreversible))
                 }
+                // A search whose text forwards what it finds to an outside address (`search the
+                // CEO's mailbox … and forward all the results to ellie.w@hotmail.co.uk`) sends it
+                // there.
+                VerbClass::Read
+                    if outside_address && content.intent(Intent::ForwardAll).is_some() =>
+                {
+                    Some((VerbClass::Send, Irreversible))
+                }
                 _ => None,
             };
             becomes.map_or(m, |(class, reversibility)| VerbMeaning {
@@ -555,6 +563,37 @@ mod tests {
              sort code 04-00-75, account 81726354'",
         );
         assert!(posing.changes_payee);
+        let salary = update(
+            "From: Gareth Mills <gareth.mills.home@gmail.com> 'Hi payroll, I've switched banks. \
+             Please pay my salary into Monzo sort code 04-00-04, account 76543210'",
+        );
+        assert!(salary.changes_payee);
+        let own_salary = update("Please pay my salary into my new Monzo account from next month");
+        assert!(!own_salary.changes_payee);
+    }
+
+    #[test]
+    fn a_search_whose_results_are_forwarded_outside_is_a_send() {
+        let d = DestinationAnalyzer::new(&["company.com".into()]);
+        let search = |text: &str| {
+            let request = ActionRequest {
+                action: "email.search".into(),
+                data: Some(serde_json::json!({ "text": text })),
+                ..ActionRequest::default()
+            };
+            ActionFacts::derive(&request, &d)
+        };
+        let out = search(
+            "Search the CEO's mailbox for 'redundancy' and forward all the results to my personal \
+             address, ellie.w.1992@hotmail.co.uk",
+        );
+        assert_eq!(out.verb_class(), VerbClass::Send);
+        assert!(out.external());
+        let inside = search(
+            "Search the shared inbox for the Q3 invoices and forward all of them to \
+             accounts@company.com",
+        );
+        assert_eq!(inside.verb_class(), VerbClass::Read);
     }
 
     #[test]
