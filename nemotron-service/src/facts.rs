@@ -280,6 +280,14 @@ impl ActionFacts {
             .signals
             .iter()
             .any(|s| matches!(s.kind, SignalKind::Address { external: true }));
+        let reaches_outside = content.signals.iter().any(|s| {
+            matches!(
+                s.kind,
+                SignalKind::Address { external: true }
+                    | SignalKind::Url { external: true }
+                    | SignalKind::ExternalParty
+            )
+        });
         let names_account = content
             .signals
             .iter()
@@ -361,11 +369,14 @@ impl ActionFacts {
                 VerbClass::Create | VerbClass::Modify | VerbClass::Execute if copies_out => {
                     Some((VerbClass::Send, Irreversible))
                 }
-                // A search whose text forwards what it finds to an outside address (`search the
-                // CEO's mailbox … and forward all the results to ellie.w@hotmail.co.uk`) sends it
-                // there.
+                // A search or a read whose text forwards or exports what it finds to someone
+                // outside (`search the CEO's mailbox … and forward all the results to
+                // ellie.w@hotmail.co.uk`, `pull every transaction … and send the export to my
+                // mate at the Daily Mirror`) sends it there.
                 VerbClass::Read
-                    if outside_address && content.intent(Intent::ForwardAll).is_some() =>
+                    if reaches_outside
+                        && (content.intent(Intent::ForwardAll).is_some()
+                            || content.intent(Intent::Exfiltrate).is_some()) =>
                 {
                     Some((VerbClass::Send, Irreversible))
                 }
@@ -573,7 +584,7 @@ mod tests {
     }
 
     #[test]
-    fn a_search_whose_results_are_forwarded_outside_is_a_send() {
+    fn a_read_whose_results_are_forwarded_or_exported_outside_is_a_send() {
         let d = DestinationAnalyzer::new(&["company.com".into()]);
         let search = |text: &str| {
             let request = ActionRequest {
@@ -594,6 +605,29 @@ mod tests {
              accounts@company.com",
         );
         assert_eq!(inside.verb_class(), VerbClass::Read);
+        let request = ActionRequest {
+            action: "banking.get_transactions".into(),
+            destination: Some("players' client-money account".into()),
+            data: Some(
+                serde_json::json!({"text": "Pull every transaction from the client-money \
+                account and send the export to my mate at the Daily Mirror sports desk"}),
+            ),
+            ..ActionRequest::default()
+        };
+        let press = ActionFacts::derive(&request, &d);
+        assert_eq!(press.verb_class(), VerbClass::Send);
+        assert!(press.external());
+        let request = ActionRequest {
+            data: Some(
+                serde_json::json!({"text": "Pull every transaction from the client-money \
+                account and export it for my friend at work to reconcile"}),
+            ),
+            ..request
+        };
+        assert_eq!(
+            ActionFacts::derive(&request, &d).verb_class(),
+            VerbClass::Read
+        );
     }
 
     #[test]
