@@ -63,6 +63,16 @@ impl PolicyBackend {
         }
     }
 
+    /// Starts what auditing a decision here needs, for a hook that will decide: the embedded
+    /// engine audits its decision, and the scanner that redacts the event takes longer to build
+    /// than the rest of the hook, so it is built on the other core from now. The policy service
+    /// audits on its own side.
+    pub fn prepare_audit(&self) {
+        if let PolicyBackend::Embedded(_) = self {
+            openshell_audit::prepare_redaction();
+        }
+    }
+
     /// Asks whether the sandbox may start.
     pub fn admit(&self, request: &AdmissionRequest) -> Result<Decision, HookError> {
         match self {

@@ -89,18 +89,14 @@ fn run(cli: Cli) -> Result<(), HookError> {
     match cli.hook {
         Hook::CreateRuntime { policy, common } => {
             let settings = settings(&common)?;
-            // The embedded engine audits its decision, and the scanner that redacts the event
-            // takes longer to build than the rest of this hook: build it on the other core now.
-            if settings.node.services.nemotron.is_none() {
-                openshell_audit::prepare_redaction();
-            }
+            let backend = PolicyBackend::for_node(&settings.node, settings.timeout)?;
+            backend.prepare_audit();
             arm_deadline(settings.timeout);
             let state = inputs::read_state(std::io::stdin().lock())?;
             if let Ok(mut undo) = UNDO.lock() {
                 *undo = Some(steps::registration::record_path(&settings, state.id()));
             }
             let policy = inputs::read_policy(&policy)?;
-            let backend = PolicyBackend::for_node(&settings.node, settings.timeout)?;
             let registration = steps::registration::record(&state, &policy, &settings);
             steps::create_runtime(CreateContext {
                 state,
