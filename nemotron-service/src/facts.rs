@@ -617,6 +617,11 @@ mod tests {
         let press = ActionFacts::derive(&request, &d);
         assert_eq!(press.verb_class(), VerbClass::Send);
         assert!(press.external());
+        let gmail = search(
+            "Search the CEO's mailbox for 'acquisition' and forward the results to my personal Gmail",
+        );
+        assert_eq!(gmail.verb_class(), VerbClass::Send);
+        assert!(gmail.external());
         let request = ActionRequest {
             data: Some(
                 serde_json::json!({"text": "Pull every transaction from the client-money \
