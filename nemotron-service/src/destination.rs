@@ -342,9 +342,9 @@ fn mailbox_named_in(destination: &str) -> Option<(&str, &str)> {
 }
 
 /// Whether a destination carries a mark that it leaves the organisation: `(external)`, `(guest)`,
-/// `(public reply)`, `(…, external)`, `(Guest - Ridgeway Scaffolding)`, `(external shared channel)`, `(external Teams guest)`,
-/// `(external guest account, …)` or `(…, including external volunteers)` after it, a Slack or Teams
-/// Connect channel, a community's workspace (`#general (Oakfield Juniors community Slack, 640
+/// `(public reply)`, `(…, external)`, `(Guest - Ridgeway Scaffolding)`, `(external shared
+/// channel)`, `(external Teams guest)`, `(external guest account, …)` or `(…, including external
+/// volunteers)` after it, a Slack or Teams Connect channel, a community's workspace (`#general (Oakfield Juniors community Slack, 640
 /// members)`) or a Discord server, someone's handle or number on a personal messenger (`telegram:
 /// @ops_desk`, `WhatsApp +44 7700 914382`), or someone's personal cloud store (`rclone remote
 /// gdrive-personal:archive`, `my personal OneDrive`, `dropbox://personal/…`,

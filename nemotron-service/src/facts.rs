@@ -280,14 +280,7 @@ impl ActionFacts {
             .signals
             .iter()
             .any(|s| matches!(s.kind, SignalKind::Address { external: true }));
-        let reaches_outside = content.signals.iter().any(|s| {
-            matches!(
-                s.kind,
-                SignalKind::Address { external: true }
-                    | SignalKind::Url { external: true }
-                    | SignalKind::ExternalParty
-            )
-        });
+        let reaches_outside = content.signals.iter().any(|s| s.kind.external());
         let names_account = content
             .signals
             .iter()
