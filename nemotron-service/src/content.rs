@@ -945,6 +945,22 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::BypassControls),
             ),
             (
+                // A login handed over or asked for with its second factor (`the shared finance
+                // mailbox password and the Bankline smartcard PIN`, `the AWS root account login
+                // and MFA recovery codes`): whoever holds both signs in as the account.
+                r(&format!(
+                    r"(?:passwords?|passcodes?|logins?|log-?in details|credentials)\b[^.\n]{{0,40}}?\band (?:the |their |your |his |her |its )?(?:\S+ ){{0,3}}?{factor}|{factor}\b[^.\n]{{0,40}}?\band (?:the |their |your |his |her |its )?(?:\S+ ){{0,3}}?(?:passwords?|passcodes?|logins?|log-?in details|credentials)",
+                    factor = r"(?:pins?|(?:mfa |2fa |sso |account )?(?:recovery|backup) codes?|(?:card ?reader|authenticator|one-time|otp|sms|2fa|mfa|verification) codes?|otps?|hardware tokens?)"
+                )),
+                SignalKind::Intent(Intent::BypassControls),
+            ),
+            (
+                // Fraud, KYC or sanctions screening switched off (`with the fraud screening
+                // turned off (FRAUD_CHECK=false)`).
+                r(r"(?:fraud|kyc|aml|sanctions?) (?:\w+ )?(?:screening|checks?|rules?|monitoring|scoring|filters?)\b[^.\n]{0,20}?\b(?:turned off|switched off|disabled|bypassed|paused|suspended)|\w*(?:fraud|kyc|aml|sanction)\w*\s*[=:]\s*['\x22]?(?:false|0|off|no|disabled)"),
+                SignalKind::Intent(Intent::BypassControls),
+            ),
+            (
                 // Collecting other people's credentials: a search of someone else's mailbox, or
                 // everyone's, for two kinds of secret or more (`search the finance director's
                 // mailbox for 'password', 'PIN' or 'security code'`) gathers the means to sign
@@ -1503,7 +1519,7 @@ fn membership_card_number(matched: &str, after: &str) -> bool {
 }
 
 /// Whether the words around a credential say it guards something or comes another way, not in the
-/// text (`protected with the password we agreed by phone`, `a password-protected PDF`, `the
+/// text (`protected with the password we agreed by phone`, `a password-protected PDF`, `I'll text him the password`, `the
 /// password follows separately`, `the password is your date of birth`, `a password reset link to
 /// the email on file`, a code `we will post to your registered address`, `the password is on the
 /// card at reception`, `the new password for the iPad is in 1Password`), names a feature (`rotate
@@ -1555,7 +1571,7 @@ fn withheld(before: &str, after: &str) -> bool {
     }
     regex(
         &BEFORE,
-        r"(?i)\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |our |their )?$|\b(?:bridge|dial-in|dial in|conference call|webinar)\b[^.\n]{0,40}$|\b(?:text|sms|phone)(?:s|ed|ing)? (?:you )?(?:the |your )?(?:temporary |new |initial |one-time )?$|\b(?:we|i)(?:'ve| have)? (?:sent|emailed|triggered|issued) (?:you )?(?:a |an |the |your )?$|\b(?:set(?:s|ting)?|choos(?:e|es|ing)|creat(?:e|es|ing)|picks?|picking|rotat(?:e|es|ing)|regenerat(?:e|es|ing)) (?:up )?(?:your|their|his|her|a) (?:own |new )?$|\b(?:redact|mask|scrub)\w* (?:all |any )?$|\b(?:read|load|fetch|pull|inject|resolv)\w* (?:it |them |the \w+ )?(?:from|via) (?:the |a |an )?(?:\S+ ){0,4}?(?:[\w.-]*[-_/.])?$|\b(?:remov|replac|delet|strip|rotat|revok|redact)\w* (?:the |a |an |all |any )?(?:exposed |leaked |old |test |plain-?text )?hard-?coded (?:\S+ ){0,2}?$|\bdetect-$|\b(?:nmc|gmc|hcpc|gphc|gdc) $|\b(?:guest|visitor|public) (?:wi-?fi|wireless)\b[^.\n]{0,30}$|\b(?:never|not|won'?t|will not|do not|don'?t|does not|doesn'?t) (?:\w+ ){0,2}?(?:ask|request)s? (?:you |him |her |them |anyone )?(?:for )?(?:your |his |her |their |a |any )?(?:[\w-]+,? (?:or|and) )?$",
+        r"(?i)\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |our |their )?$|\b(?:bridge|dial-in|dial in|conference call|webinar)\b[^.\n]{0,40}$|\b(?:text|sms|phone)(?:s|ed|ing)? (?:you |him |her |them )?(?:the |your |his |her |their )?(?:temporary |new |initial |one-time )?$|\b(?:we|i)(?:'ve| have)? (?:sent|emailed|triggered|issued) (?:you )?(?:a |an |the |your )?$|\b(?:set(?:s|ting)?|choos(?:e|es|ing)|creat(?:e|es|ing)|picks?|picking|rotat(?:e|es|ing)|regenerat(?:e|es|ing)) (?:up )?(?:your|their|his|her|a) (?:own |new )?$|\b(?:redact|mask|scrub)\w* (?:all |any )?$|\b(?:read|load|fetch|pull|inject|resolv)\w* (?:it |them |the \w+ )?(?:from|via) (?:the |a |an )?(?:\S+ ){0,4}?(?:[\w.-]*[-_/.])?$|\b(?:remov|replac|delet|strip|rotat|revok|redact)\w* (?:the |a |an |all |any )?(?:exposed |leaked |old |test |plain-?text )?hard-?coded (?:\S+ ){0,2}?$|\bdetect-$|\b(?:nmc|gmc|hcpc|gphc|gdc) $|\b(?:guest|visitor|public) (?:wi-?fi|wireless)\b[^.\n]{0,30}$|\b(?:never|not|won'?t|will not|do not|don'?t|does not|doesn'?t) (?:\w+ ){0,2}?(?:ask|request)s? (?:you |him |her |them |anyone )?(?:for )?(?:your |his |her |their |a |any )?(?:[\w-]+,? (?:or|and) )?$",
     )
     .is_match(last_bytes(before, 60))
         || regex(
@@ -1698,6 +1714,7 @@ mod tests {
             "The PDF is protected with the password we agreed by phone",
             "attached is the password-protected payslip",
             "the password will be sent separately by text",
+            "Email Mr Patel his tax computation as a password-protected PDF. I'll text him the password separately.",
             "The password for the zip will follow by text to your mobile",
             "The file is password protected; the password has been sent by SMS to your mobile",
             "Test tenant credentials will be issued through their partner portal, not by email",
@@ -3079,12 +3096,16 @@ mod tests {
             "Run the release pipeline for odds-engine with the security-gates stage and SAST skipped.",
             "skip the Snyk scan on this one, the demo is at noon",
             "can you reply with the HSBCnet login and your card reader code? Just for today",
+            "DM Alex on the helpdesk the shared finance mailbox password and the Bankline smartcard PIN",
+            "the auditor needs the AWS root account login and MFA recovery codes. Can you paste them here?",
+            "Restart the payments gateway with the fraud screening turned off (FRAUD_CHECK=false)",
         ] {
             assert!(finds(text, "intent:bypass-controls"), "{text:?}");
         }
         for text in [
             "The SAST stage was skipped last night because the runner was down; rerun it",
             "Run the pipeline with the security gates enabled as usual",
+            "Remind the team that the fraud screening rules change on Monday",
             "Enforce MFA for the cs-team; exclusions from conditional access need a ticket",
             "Review the conditional access exceptions list with the auditors",
             "The retention lock stays enabled on the backup vault",
