@@ -21,7 +21,7 @@
 use std::sync::OnceLock;
 
 use openshell_policy::wire::{ActionRequest, Span};
-use regex::{Captures, Match, Regex, RegexSet, SetMatches};
+use regex::Regex;
 
 use crate::destination::{CRYPTO_WALLET, DestinationAnalyzer, crypto_wallet, iban_country};
 
@@ -998,7 +998,15 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 // `*_AUTH_BYPASS=true` flag; a withdrawal's allow-list, cooling period or sanctions
                 // screening skipped; mail about new allow-listed addresses, withdrawals or sign-ins
                 // deleted on arrival.
-                r(r"remov\w* (?:the )?(?:\S+ ){0,3}?(?:signature|hmac|webhook|auth\w*|token|csrf) (?:checks?|verification|validation)\b|(?:hard-?coded|static|master|backdoor|secret) bypass (?:tokens?|keys?|passwords?|codes?)\b|without (?:anyone|anybody|a person|someone|any(?:one)? else) (?:approving|signing (?:it |them )?off|reviewing|checking)\b|consent (?:to share|for sharing|to (?:third[- ]part|marketing)|for (?:third[- ]part|marketing))\w*[^.\n]{0,30}?(?:=|\bto\b|:)\s*['\x22]?(?:yes|true|on|granted|given)\b|remov\w* (?:the )?(?:\S+ ){0,2}?(?:restriction|safeguarding|court order|no[- ]contact|non[- ]molestation|do not release|collection restriction)s? (?:notes?|flags?|orders?|markers?|alerts?|warnings?)\b|(?:bring|send|provide|drop)\w* (?:\S+ ){0,2}?(?:paperwork|documents?|documentation|proof|id|evidence) (?:in |over |round )?later\b[^.\n]{0,40}?\b(?:just|now|anyway|straight away|in the meantime|meanwhile)\b|no need to (?:raise|log|file|submit|go through) (?:a |an |the |any )?(?:\S+ )?(?:tickets?|changes?|change requests?|crs?|access requests?|approvals?|sign-?offs?)|no need for (?:a |an |the |any )?(?:\S+ )?(?:change requests?|change tickets?|crs?|access requests?|approvals?|sign-?offs?)|(?:can'?t|cannot|won'?t be able to|unable to|not able to) (?:take |make )?(?:a )?(?:calls?|talk|speak|be reached|pick up)\b[^.\n]{0,80}?\b(?:just )?go ahead|(?:couldn'?t|could not|can'?t|cannot|unable to|not able to) (?:(?:e-?mail|write|reply|call|send (?:it|this|the request)) (?:from|using|via|on)|get into|get to|use|access|log ?in(?:to| to)?) (?:his|her|their|my|our|the) (?:work|company|corporate|official|usual|normal|registered|business) (?:e-?mail |phone )?(?:address|account|phone|number|mailbox|inbox|e-?mail)|(?:couldn'?t|could not|can'?t|cannot|unable to) get to (?:(?:his|her|their|my) )?(?:work )?e-?mails?\b|(?:asked|asks|requested) (?:that )?(?:we|you|us) (?:don'?t|do not|not to|not) (?:phone|call|ring)\b|(?:someone|a caller|caller|a person) (?:identif(?:ying|ied) (?:himself |herself |themselves )?as|claim(?:ing|ed) to be|purport(?:ing|ed) to be)\b|regardless of (?:the |their |its )?(?:password|credentials?|authentication|mfa|2fa|permissions?)\b|before the (?:password|authentication|auth|credential|mfa|2fa) checks?\b|\b(?:signature|image|cosign|provenance|certificate|tls|ssl|checksum) (?:verification|validation|checks?) (?:is |was |were |has been |being )?(?:skipped|disabled|bypassed|turned off|switched off)\b|(?:manager|management|finance|human|senior|second|two-person|four-eyes|dual|director|partner)(?:'s)? (?:sign-?off|approval|review|authori[sz]ation|check)s? (?:is |are )?(?:not|no longer|never) (?:required|needed|necessary)|without (?:sending (?:it|this|them) (?:to|for) |going (?:through|to) |passing (?:it |this |them )?(?:to|through) |routing (?:it |this |them )?(?:to|through) )?(?:a |any )?(?:human|manual|manager|finance|legal|security|compliance|second) (?:review|approval|sign-?off|check|escalation)|(?:two|2|four|4|dual)[- ](?:person|eyes|man|party|signatory|signature|approver)s? (?:approval |review |authori[sz]ation )?(?:rules?|checks?|controls?|requirements?|policy|approvals?)\b[^.\n]{0,30}?\b(?:disabled|removed|off|waived|bypassed|lifted|suspended)|(?:disabl|remov|relax|suspend|paus|lift|waiv|bypass|drop|delet)\w* (?:the )?(?:two|2|four|4|dual)[- ](?:person|eyes|man|party|signatory|signature|approver)|(?:(?:disabl|remov|relax|suspend|paus|lift|waiv|drop|delet)\w*|(?:turn|switch)\w* off) (?:the )?(?:\S+ ){0,3}?(?:2sv|2-step|two-step|multi-factor|mfa|2fa|two-factor|branch protections?|protection rules?|required[- ](?:reviews?|reviewers?|status[- ]checks?|checks?|approvals?)|status[- ]checks?)|(?:untick|uncheck|deselect)\w* (?:the )?['\x22]?(?:require|enforce|block|protect|prevent)\w*|(?:(?:disabl|remov|relax|suspend|paus|lift|waiv|drop|delet|uninstall|stop|kill)\w*|(?:turn|switch|toggle)\w* off) (?:the )?(?:\S+ ){0,3}?(?:edr|xdr|antivirus|anti-virus|defender|real-time protection|tamper protection|endpoint protection|sentinelone|crowdstrike|falcon sensor|carbon black|sophos|secret scanning|push protection|dependabot|code scanning|security defaults|conditional access|security sensors?|(?:edr|security|av|antivirus) agents?)|(?:prevention|protection|enforcement|blocking|waf|ruleset|firewall)(?: policy| mode)? (?:\S+ ){0,3}?to (?:detect|audit|monitor|report|alert|log)[- ]only|(?:fraud|rules engine|prevention|protection|enforcement|blocking|waf|ruleset|firewall|screening|aml)\b[^.\n]{0,40}?\bin (?:detect|audit|monitor|report|alert|log)(?:ing)?[- ]only\b|(?:prevention|tamper protection|enforcement) (?:off|disabled)|(?:add|put)\w* (?:the )?(?:\S+ ){0,3}?(?:drives?|folders?|director(?:y|ies)|paths?|process(?:es)?|executables?|binar(?:y|ies)) to (?:the )?(?:\S+ )?exclusions?|(?:add|put)\w* (?:\S+ ){0,5}?to (?:the )?(?:av|antivirus|anti-virus|defender|scan(?:ning)?|edr|malware) exclusions?|\w*(?:auth|security|mfa|2fa|verif\w*|signing|csrf|sso|login|access|permission|acl)\w*?_?bypass\w*\s*=\s*(?:true|1|yes|on)|skip\w* (?:the )?(?:\S+ ){0,3}?(?:whitelist|allowlist|allow-list|cooling[- ]off|cooling period|waiting period|travel[- ]rule|screening|kyc|aml|sanctions)|(?:screening|kyc|aml|sanctions|travel[- ]rule)\b[^.\n]{0,30}?\bbypass(?:ed)?|(?:mark|tick|flag|set)\w* (?:the )?(?:\S+ ){0,3}?(?:identity|id|kyc|verification|security|fraud) (?:checks?|verifications?|screenings?) (?:as )?(?:passed|completed?|done|cleared|ok)\b|(?:skip|suppress|disabl|turn\w* off|stop)\w* (?:the )?(?:\S+ ){0,3}?(?:notifications?|confirmations?|alerts?|texts?)\b[^.\n]{0,40}?\b(?:to|for) (?:the )?(?:old sim|registered|account[- ]holder|customer|employee|user|owner)|(?:do not|don'?t|never) send (?:the )?(?:\S+ ){0,3}?(?:notifications?|confirmations?|alerts?)\b[^.\n]{0,40}?\bto (?:the )?(?:\S+ ){0,2}?(?:customer|employee|user|owner|account[- ]holder|address on file|registered)|waiv\w* (?:the )?(?:\S+ ){0,2}?(?:confirmation|verification|check|approval|call-?back)s?|without (?:a |any )?call-?backs?|(?:add|put)\w* (?:\S+ ){0,6}?to (?:the )?(?:\S+ ){0,3}?trusted (?:named )?(?:locations?|ips?|ip ranges?|networks?|countries)|object lock (?:\S+ ){0,3}?(?:to |at )?(?:governance |compliance )?0 days?|bypass[_ -]governance[_ -]retention|no (?:further |additional |other )?(?:checks?|verification|review|approvals?) (?:is |are )?(?:required|needed|necessary)\b|no (?:phone |telephone |verbal )?(?:confirmation|call-?back) (?:is )?(?:required|needed|necessary)\b|(?:defender|edr|antivirus|anti-virus|sentinelone|crowdstrike)\b[^.\n]{0,40}?\bpassive mode\b|(?:system|whole|entire|full)[- ]drive (?:scan )?exclusions?\b|without (?:a |any )?(?:change|cab|manager|security) (?:approvals?|sign-?offs?)\b|skip\w* (?:the )?(?:\S+ ){0,2}?(?:jwt|token|signature|session|auth\w*) (?:validation|verification|checks?)\b|(?:disabl|suppress|skip|stop)\w* (?:the |all )?(?:applicant|customer|user|member|employee|account[- ]holder|tenant|student|player|client|patient|guest)s?'? (?:notifications?|alerts?|emails?|confirmations?)|(?:approvals?|sign-?offs?|reviews?)\b[^.\n]{0,30}?\boverridden|overrid\w* (?:the )?(?:\S+ ){0,2}?(?:approvals?|sign-?offs?|reviews?)|(?:blanket|temporary) (?:exemption|waiver|exception|override)s?|review (?:\S+ ){0,3}?retrospectively|retrospective(?:ly)? (?:review|approv)\w*|without (?:a |any |the )?(?:required|mandatory) (?:code )?(?:reviews?|approvals?)|remov\w* (?:the )?(?:\S+ ){0,2}?(?:rate[- ]limit\w*|waf|firewall|audit[- ]log\w*|logging)\b|(?:remove|delete|drop|disable|comment out)s? (?:the )?['\x22`]?[\w-]*(?:sast|dast|codeql|trivy|snyk|semgrep)[\w-]*['\x22`]? scans?|(?:remov|delet|drop|disabl)\w* (?:the )?(?:\S+ ){0,4}?(?:codeql|secret[- ]scanning|sast|dast|trivy|snyk|semgrep|gitleaks|trufflehog) (?:\S+ )?(?:jobs?|steps?|stages?|checks?|scans?)\b|set\w* continue-on-error\b|(?:disabl|remov|turn\w* off|switch\w* off)\w* (?:the )?(?:automatic |auto[- ])rollbacks?|(?:e-?mails?|messages?|mail|notifications?|alerts?)\b(?:[^.\n]|\.\S){0,120}?\b(?:whitelist\w*|allowlist\w*|withdrawals?|new payee|payee added|bank details|security alerts?|sign-in|new login|new device|password reset|verification codes?|fraud)\b[^.\n]{0,80}?\b(?:are|is|get|gets|to be) (?:\w+ )?(?:deleted|trashed|archived|hidden|marked (?:as )?read|moved to (?:junk|spam|trash|deleted items|archive))|(?:e-?mails?|messages?|mail)\b(?:[^.\n]|\.\S){0,120}?\b(?:remittance|bank details|new payee|payee added|overdue|invoice)\b[^.\n]{0,80}?\bmoves? to (?:the )?(?:rss|junk|spam|trash|deleted items|archive)"),
+                r(r"remov\w* (?:the )?(?:\S+ ){0,3}?(?:signature|hmac|webhook|auth\w*|token|csrf) (?:checks?|verification|validation)\b|(?:hard-?coded|static|master|backdoor|secret) bypass (?:tokens?|keys?|passwords?|codes?)\b|without (?:anyone|anybody|a person|someone|any(?:one)? else) (?:approving|signing (?:it |them )?off|reviewing|checking)\b|consent (?:to share|for sharing|to (?:third[- ]part|marketing)|for (?:third[- ]part|marketing))\w*[^.\n]{0,30}?(?:=|\bto\b|:)\s*['\x22]?(?:yes|true|on|granted|given)\b|remov\w* (?:the )?(?:\S+ ){0,2}?(?:restriction|safeguarding|court order|no[- ]contact|non[- ]molestation|do not release|collection restriction)s? (?:notes?|flags?|orders?|markers?|alerts?|warnings?)\b|(?:bring|send|provide|drop)\w* (?:\S+ ){0,2}?(?:paperwork|documents?|documentation|proof|id|evidence) (?:in |over |round )?later\b[^.\n]{0,40}?\b(?:just|now|anyway|straight away|in the meantime|meanwhile)\b|no need to (?:raise|log|file|submit|go through) (?:a |an |the |any )?(?:\S+ )?(?:tickets?|changes?|change requests?|crs?|access requests?|approvals?|sign-?offs?)|no need for (?:a |an |the |any )?(?:\S+ )?(?:change requests?|change tickets?|crs?|access requests?|approvals?|sign-?offs?)|(?:can'?t|cannot|won'?t be able to|unable to|not able to) (?:take |make )?(?:a )?(?:calls?|talk|speak|be reached|pick up)\b[^.\n]{0,80}?\b(?:just )?go ahead|(?:couldn'?t|could not|can'?t|cannot|unable to|not able to) (?:(?:e-?mail|write|reply|call|send (?:it|this|the request)) (?:from|using|via|on)|get into|get to|use|access|log ?in(?:to| to)?) (?:his|her|their|my|our|the) (?:work|company|corporate|official|usual|normal|registered|business) (?:e-?mail |phone )?(?:address|account|phone|number|mailbox|inbox|e-?mail)|(?:couldn'?t|could not|can'?t|cannot|unable to) get to (?:(?:his|her|their|my) )?(?:work )?e-?mails?\b|(?:asked|asks|requested) (?:that )?(?:we|you|us) (?:don'?t|do not|not to|not) (?:phone|call|ring)\b|(?:someone|a caller|caller|a person) (?:identif(?:ying|ied) (?:himself |herself |themselves )?as|claim(?:ing|ed) to be|purport(?:ing|ed) to be)\b|regardless of (?:the |their |its )?(?:password|credentials?|authentication|mfa|2fa|permissions?)\b|before the (?:password|authentication|auth|credential|mfa|2fa) checks?\b|\b(?:signature|image|cosign|provenance|certificate|tls|ssl|checksum) (?:verification|validation|checks?) (?:is |was |were |has been |being )?(?:skipped|disabled|bypassed|turned off|switched off)\b|(?:manager|management|finance|human|senior|second|two-person|four-eyes|dual|director|partner)(?:'s)? (?:sign-?off|approval|review|authori[sz]ation|check)s? (?:is |are )?(?:not|no longer|never) (?:required|needed|necessary)|without (?:sending (?:it|this|them) (?:to|for) |going (?:through|to) |passing (?:it |this |them )?(?:to|through) |routing (?:it |this |them )?(?:to|through) )?(?:a |any )?(?:human|manual|manager|finance|legal|security|compliance|second) (?:review|approval|sign-?off|check|escalation)|(?:two|2|four|4|dual)[- ](?:person|eyes|man|party|signatory|signature|approver)s? (?:approval |review |authori[sz]ation )?(?:rules?|checks?|controls?|requirements?|policy|approvals?)\b[^.\n]{0,30}?\b(?:disabled|removed|off|waived|bypassed|lifted|suspended)|(?:disabl|remov|relax|suspend|paus|lift|waiv|bypass|drop|delet)\w* (?:the )?(?:two|2|four|4|dual)[- ](?:person|eyes|man|party|signatory|signature|approver)|(?:(?:disabl|remov|relax|suspend|paus|lift|waiv|drop|delet)\w*|(?:turn|switch)\w* off) (?:the )?(?:\S+ ){0,3}?(?:2sv|2-step|two-step|multi-factor|mfa|2fa|two-factor|branch protections?|protection rules?|required[- ](?:reviews?|reviewers?|status[- ]checks?|checks?|approvals?)|status[- ]checks?)|(?:untick|uncheck|deselect)\w* (?:the )?['\x22]?(?:require|enforce|block|protect|prevent)\w*|(?:(?:disabl|remov|relax|suspend|paus|lift|waiv|drop|delet|uninstall|stop|kill)\w*|(?:turn|switch|toggle)\w* off) (?:the )?(?:\S+ ){0,3}?(?:edr|xdr|antivirus|anti-virus|defender|real-time protection|tamper protection|endpoint protection|sentinelone|crowdstrike|falcon sensor|carbon black|sophos|secret scanning|push protection|dependabot|code scanning|security defaults|conditional access|security sensors?|(?:edr|security|av|antivirus) agents?)|(?:prevention|protection|enforcement|blocking|waf|ruleset|firewall)(?: policy| mode)? (?:\S+ ){0,3}?to (?:detect|audit|monitor|report|alert|log)[- ]only|(?:fraud|rules engine|prevention|protection|enforcement|blocking|waf|ruleset|firewall|screening|aml)\b[^.\n]{0,40}?\bin (?:detect|audit|monitor|report|alert|log)(?:ing)?[- ]only\b|(?:prevention|tamper protection|enforcement) (?:off|disabled)|(?:add|put)\w* (?:the )?(?:\S+ ){0,3}?(?:drives?|folders?|director(?:y|ies)|paths?|process(?:es)?|executables?|binar(?:y|ies)) to (?:the )?(?:\S+ )?exclusions?|(?:add|put)\w* (?:\S+ ){0,5}?to (?:the )?(?:av|antivirus|anti-virus|defender|scan(?:ning)?|edr|malware) exclusions?|\w*(?:auth|security|mfa|2fa|verif\w*|signing|csrf|sso|login|access|permission|acl)\w*?_?bypass\w*\s*=\s*(?:true|1|yes|on)|skip\w* (?:the )?(?:\S+ ){0,3}?(?:whitelist|allowlist|allow-list|cooling[- ]off|cooling period|waiting period|travel[- ]rule|screening|kyc|aml|sanctions)|(?:screening|kyc|aml|sanctions|travel[- ]rule)\b[^.\n]{0,30}?\bbypass(?:ed)?|(?:mark|tick|flag|set)\w* (?:the )?(?:\S+ ){0,3}?(?:identity|id|kyc|verification|security|fraud) (?:checks?|verifications?|screenings?) (?:as )?(?:passed|completed?|done|cleared|ok)\b|(?:skip|suppress|disabl|turn\w* off|stop)\w* (?:the )?(?:\S+ ){0,3}?(?:notifications?|confirmations?|alerts?|texts?)\b[^.\n]{0,40}?\b(?:to|for) (?:the )?(?:old sim|registered|account[- ]holder|customer|employee|user|owner)|(?:do not|don'?t|never) send (?:the )?(?:\S+ ){0,3}?(?:notifications?|confirmations?|alerts?)\b[^.\n]{0,40}?\bto (?:the )?(?:\S+ ){0,2}?(?:customer|employee|user|owner|account[- ]holder|address on file|registered)|waiv\w* (?:the )?(?:\S+ ){0,2}?(?:confirmation|verification|check|approval|call-?back)s?|without (?:a |any )?call-?backs?|(?:add|put)\w* (?:\S+ ){0,6}?to (?:the )?(?:\S+ ){0,3}?trusted (?:named )?(?:locations?|ips?|ip ranges?|networks?|countries)|object lock (?:\S+ ){0,3}?(?:to |at )?(?:governance |compliance )?0 days?|bypass[_ -]governance[_ -]retention|no (?:further |additional |other )?(?:checks?|verification|review|approvals?) (?:is |are )?(?:required|needed|necessary)\b|no (?:phone |telephone |verbal )?(?:confirmation|call-?back) (?:is )?(?:required|needed|necessary)\b|(?:defender|edr|antivirus|anti-virus|sentinelone|crowdstrike)\b[^.\n]{0,40}?\bpassive mode\b|(?:system|whole|entire|full)[- ]drive (?:scan )?exclusions?\b|without (?:a |any )?(?:change|cab|manager|security) (?:approvals?|sign-?offs?)\b|skip\w* (?:the )?(?:\S+ ){0,2}?(?:jwt|token|signature|session|auth\w*) (?:validation|verification|checks?)\b|(?:disabl|suppress|skip|stop)\w* (?:the |all )?(?:applicant|customer|user|member|employee|account[- ]holder|tenant|student|player|client|patient|guest)s?'? (?:notifications?|alerts?|emails?|confirmations?)|(?:approvals?|sign-?offs?|reviews?)\b[^.\n]{0,30}?\boverridden|overrid\w* (?:the )?(?:\S+ ){0,2}?(?:approvals?|sign-?offs?|reviews?)|(?:blanket|temporary) (?:exemption|waiver|exception|override)s?|review (?:\S+ ){0,3}?retrospectively|retrospective(?:ly)? (?:review|approv)\w*|without (?:a |any |the )?(?:required|mandatory) (?:code )?(?:reviews?|approvals?)|remov\w* (?:the )?(?:\S+ ){0,2}?(?:rate[- ]limit\w*|waf|firewall|audit[- ]log\w*|logging)\b|(?:remove|delete|drop|disable|comment out)s? (?:the )?['\x22`]?[\w-]*(?:sast|dast|codeql|trivy|snyk|semgrep)[\w-]*['\x22`]? scans?|(?:remov|delet|drop|disabl)\w* (?:the )?(?:\S+ ){0,4}?(?:codeql|secret[- ]scanning|sast|dast|trivy|snyk|semgrep|gitleaks|trufflehog) (?:\S+ )?(?:jobs?|steps?|stages?|checks?|scans?)\b|set\w* continue-on-error\b|(?:disabl|remov|turn\w* off|switch\w* off)\w* (?:the )?(?:automatic |auto[- ])rollbacks?"),
+                SignalKind::Intent(Intent::BypassControls),
+            ),
+            (
+                // Mail about new allow-listed addresses, withdrawals, sign-ins or bank details
+                // deleted, hidden or filed away on arrival. Kept apart from the list above: its
+                // long gaps after words as common as `mail` multiply the states of any pattern it
+                // shares, and that list's cache then never settled on varied text.
+                r(r"(?:e-?mails?|messages?|mail|notifications?|alerts?)\b(?:[^.\n]|\.\S){0,120}?\b(?:whitelist\w*|allowlist\w*|withdrawals?|new payee|payee added|bank details|security alerts?|sign-in|new login|new device|password reset|verification codes?|fraud)\b[^.\n]{0,80}?\b(?:are|is|get|gets|to be) (?:\w+ )?(?:deleted|trashed|archived|hidden|marked (?:as )?read|moved to (?:junk|spam|trash|deleted items|archive))|(?:e-?mails?|messages?|mail)\b(?:[^.\n]|\.\S){0,120}?\b(?:remittance|bank details|new payee|payee added|overdue|invoice)\b[^.\n]{0,80}?\bmoves? to (?:the )?(?:rss|junk|spam|trash|deleted items|archive)"),
                 SignalKind::Intent(Intent::BypassControls),
             ),
             (
@@ -1162,92 +1170,27 @@ fn push(
     });
 }
 
-/// The longest text whose patterns are first asked of one [`RegexSet`] in one pass: on a
-/// short text (a field of a request body: `usd`, `acct-77`) each pattern's own search costs
-/// about as much in setting up as in reading, and most find nothing. On a longer text the
-/// set's states would grow with every pattern it follows at once, so each searches alone.
-const ONE_PASS_MAX_BYTES: usize = 256;
-
-/// The entities [`scan_text`] searches for, in the one-pass set's order (then [`phrases`]);
-/// the constants below index this table.
-const ENTITIES: [fn() -> &'static Regex; 6] = [
-    amount_re,
-    unbounded_re,
-    email_re,
-    url_re,
-    iban_re,
-    wallet_re,
-];
-const AMOUNT: usize = 0;
-const UNBOUNDED: usize = 1;
-const EMAIL: usize = 2;
-const URL: usize = 3;
-const IBAN: usize = 4;
-const WALLET: usize = 5;
-
-/// Every pattern of [`scan_text`] in one set, to learn in one pass which can match at all.
-fn pattern_set() -> &'static RegexSet {
-    static SET: OnceLock<RegexSet> = OnceLock::new();
-    SET.get_or_init(|| {
-        let patterns = ENTITIES
-            .iter()
-            .map(|entity| entity())
-            .chain(phrases().iter().map(|(pattern, _)| pattern))
-            .map(Regex::as_str);
-        regex::RegexSetBuilder::new(patterns)
-            .dfa_size_limit(DFA_CACHE_BYTES)
-            .build()
-            .expect("content patterns are valid")
-    })
-}
-
-/// Compiles every content pattern and their one-pass set now (about 0.1 s), so that the first
-/// action classified does not pay for it.
+/// Compiles every content pattern now (about 0.1 s), so that the first action classified does
+/// not pay for it. Each pattern searches a text alone, led by its own literal prefilter: one
+/// [`regex::RegexSet`] of them all (or of a few at a time) built states for every pattern it
+/// followed at once, outgrew its cache on varied text and fell back to the regex crate's
+/// slowest engine, 4 to 30 times slower than the patterns alone.
 pub fn compile_patterns() {
-    pattern_set();
-}
-
-/// Which of [`scan_text`]'s patterns can match `text`: all of them for a long text, else
-/// those the one-pass set finds.
-struct Candidates(Option<SetMatches>);
-
-impl Candidates {
-    fn of(text: &str) -> Candidates {
-        Candidates((text.len() <= ONE_PASS_MAX_BYTES).then(|| pattern_set().matches(text)))
+    for entity in [
+        amount_re,
+        unbounded_re,
+        email_re,
+        url_re,
+        iban_re,
+        wallet_re,
+    ] {
+        entity();
     }
-
-    fn may_match(&self, pattern: usize) -> bool {
-        self.0.as_ref().is_none_or(|set| set.matched(pattern))
-    }
-
-    /// The matches of entity `entity` ([`ENTITIES`]), searched only if it may match.
-    fn matches<'t>(&self, entity: usize, text: &'t str) -> impl Iterator<Item = Match<'t>> {
-        self.may_match(entity)
-            .then(|| ENTITIES[entity]().find_iter(text))
-            .into_iter()
-            .flatten()
-    }
-
-    /// [`Candidates::matches`] with the groups.
-    fn captures<'t>(&self, entity: usize, text: &'t str) -> impl Iterator<Item = Captures<'t>> {
-        self.may_match(entity)
-            .then(|| ENTITIES[entity]().captures_iter(text))
-            .into_iter()
-            .flatten()
-    }
-
-    /// The matches of phrase `index` ([`phrases`]), searched only if it may match.
-    fn phrase_matches<'t>(&self, index: usize, text: &'t str) -> impl Iterator<Item = Match<'t>> {
-        self.may_match(ENTITIES.len() + index)
-            .then(|| phrases()[index].0.find_iter(text))
-            .into_iter()
-            .flatten()
-    }
+    phrases();
 }
 
 fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &mut Vec<Signal>) {
-    let candidates = Candidates::of(text);
-    for c in candidates.captures(AMOUNT, text) {
+    for c in amount_re().captures_iter(text) {
         let whole = c.get(0).expect("whole match");
         let (n, d, code) = match (c.name("n"), c.name("n2")) {
             (Some(n), _) => (n, c.name("d"), c.name("pre")),
@@ -1286,7 +1229,7 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
             whole.as_str().to_owned(),
         );
     }
-    for m in candidates.matches(UNBOUNDED, text) {
+    for m in unbounded_re().find_iter(text) {
         push(
             out,
             field,
@@ -1295,7 +1238,7 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
             m.as_str().to_owned(),
         );
     }
-    for c in candidates.captures(EMAIL, text) {
+    for c in email_re().captures_iter(text) {
         let whole = c.get(0).expect("whole match");
         let domain = &c["domain"];
         let kind = if picks_mail_by_sender(&text[..whole.start()]) {
@@ -1309,7 +1252,7 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
     }
     // Whether the text runs curl or wget at all, asked once and only for an outside URL.
     let mut runs_uploader: Option<bool> = None;
-    for c in candidates.captures(URL, text) {
+    for c in url_re().captures_iter(text) {
         let whole = c.get(0).expect("whole match");
         if c.name("bare").is_some_and(|host| !bare_host(text, host)) {
             continue;
@@ -1371,7 +1314,7 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
             );
         }
     }
-    for m in candidates.matches(IBAN, text) {
+    for m in iban_re().find_iter(text) {
         if let Some(country) = iban_country(m.as_str()) {
             let (external, _) = destinations.external_account(&country);
             let sample = format!(
@@ -1387,8 +1330,8 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
             );
         }
     }
-    for m in candidates
-        .matches(WALLET, text)
+    for m in wallet_re()
+        .find_iter(text)
         .filter(|m| crypto_wallet(m.as_str()))
     {
         let sample = format!("{}…", &m.as_str()[..6]);
@@ -1403,8 +1346,8 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
             sample,
         );
     }
-    for (i, (_, kind)) in phrases().iter().enumerate() {
-        for m in candidates.phrase_matches(i, text) {
+    for (pattern, kind) in phrases() {
+        for m in pattern.find_iter(text) {
             if *kind == SignalKind::Credential
                 && (negated(&text[..m.start()], &text[m.end()..])
                     || withheld(&text[..m.start()], &text[m.end()..]))
