@@ -1175,7 +1175,7 @@ fn push(
 /// not pay for it. Each pattern searches a text alone, led by its own literal prefilter: one
 /// [`regex::RegexSet`] of them all (or of a few at a time) built states for every pattern it
 /// followed at once, outgrew its cache on varied text and fell back to the regex crate's
-/// slowest engine, 4 to 30 times slower than the patterns alone.
+/// slowest engine, 5 to 40 times slower than the patterns alone.
 pub fn compile_patterns() {
     for entity in [
         amount_re,
