@@ -80,6 +80,10 @@ pub struct ActionFacts {
     pub count: Option<u64>,
     /// The API acts in bulk (`bulk_update`, `mass_delete`).
     pub bulk: bool,
+    /// The destination is a pull request's preview environment (`pr-412.preview.company.com`,
+    /// `preview-pr-482`): built for one change and thrown away with it, not a system the whole
+    /// organisation uses.
+    pub preview_environment: bool,
     /// What the action's text says.
     pub content: ContentSignals,
 }
@@ -408,6 +412,10 @@ impl ActionFacts {
         });
         ActionFacts {
             bulk,
+            preview_environment: request
+                .destination
+                .as_deref()
+                .is_some_and(names_a_preview_environment),
             verb_meaning,
             api: name,
             service: api.service,
@@ -477,9 +485,40 @@ fn names_the_public(destination: &str) -> bool {
         || d.starts_with("anyone-with-link")
 }
 
+/// Whether a destination names a pull request's preview environment: a request's number
+/// (`pr-412`, `mr_77`) and a word for a preview (`preview`, `review-app`, `ephemeral`).
+fn names_a_preview_environment(destination: &str) -> bool {
+    static NUMBER: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    static PREVIEW: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    crate::content::regex(&NUMBER, r"(?i)\b(?:pr|mr)[-_]?\d+\b").is_match(destination)
+        && crate::content::regex(&PREVIEW, r"(?i)\b(?:preview|review[-_]app|ephemeral)\b")
+            .is_match(destination)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pull_requests_preview_environment_is_named_with_its_number() {
+        for destination in [
+            "pr-412.preview.company.com",
+            "preview-pr-482",
+            "staging/preview-pr-482",
+            "tenant-portal-pr-142-preview",
+            "preview-env pr-182",
+        ] {
+            assert!(names_a_preview_environment(destination), "{destination}");
+        }
+        for destination in [
+            "prod/payments-api",
+            "preview.company.com",
+            "pr-412",
+            "api.company.com/pr-preview-docs",
+        ] {
+            assert!(!names_a_preview_environment(destination), "{destination}");
+        }
+    }
 
     #[test]
     fn facts_of_a_ticket_reply() {

@@ -1003,9 +1003,11 @@ fn scope(facts: &ActionFacts, taxonomy: &[(String, String, ResourceMeaning)]) ->
         );
     }
     // Reading changes nothing: only actions that change an organisation-wide system reach
-    // the whole organisation.
+    // the whole organisation, and a pull request's preview environment is not one.
     let mutates = facts.verb_class() != VerbClass::Read;
-    if mutates && let Some((field, name, _)) = taxonomy.iter().find(|(_, _, m)| m.organization_wide)
+    if mutates
+        && !facts.preview_environment
+        && let Some((field, name, _)) = taxonomy.iter().find(|(_, _, m)| m.organization_wide)
     {
         let note = Some("organization-wide system".to_owned());
         return at(
