@@ -264,6 +264,10 @@ impl DestinationAnalyzer {
             // A record named with the host it lives on (`VEND-2231 (support.vendor.io)`) is on
             // that host.
             (DestinationForm::Host, host.to_owned())
+        } else if let Some(host) = host_before_brackets(&lower) {
+            // So is a host named with a note on whose place there it is (`mega.nz (user
+            // dh.research88)`).
+            (DestinationForm::Host, strip_port(host))
         } else {
             (DestinationForm::System, lower.clone())
         };
@@ -375,6 +379,18 @@ fn host_in_brackets(destination: &str) -> Option<&str> {
     });
     let inner = rest.split_once(')')?.0.trim();
     (record_id && !inner.contains(char::is_whitespace) && names_a_host(inner)).then_some(inner)
+}
+
+/// The host a destination names first, with a note in brackets after it (`mega.nz (user
+/// dh.research88)`), if any.
+fn host_before_brackets(destination: &str) -> Option<&str> {
+    let (host, rest) = destination.split_once(" (")?;
+    let host = host.trim();
+    (rest.contains(')')
+        && host.contains('.')
+        && !host.contains(|c: char| c.is_whitespace() || c == '@')
+        && names_a_host(host))
+    .then(|| host.split('/').next().unwrap_or(host))
 }
 
 /// Whether `name` (lower case, no scheme or port) is a host: an IP address or a name under a
@@ -604,6 +620,30 @@ mod tests {
             "http://[2001:4860:4860::8888]/x",
         ] {
             assert!(a.analyze(other).external, "{other}");
+        }
+    }
+
+    #[test]
+    fn a_host_with_a_note_in_brackets_is_that_host() {
+        let a = DestinationAnalyzer::new(&["company.com".into()]);
+        for (destination, host, external) in [
+            ("mega.nz (user dh.research88)", "mega.nz", true),
+            ("wetransfer.com/abc (link for Dan)", "wetransfer.com", true),
+            (
+                "files.company.com (Finance share)",
+                "files.company.com",
+                false,
+            ),
+        ] {
+            let info = a.analyze(destination);
+            assert_eq!(
+                (info.form, info.domain.as_str(), info.external),
+                (DestinationForm::Host, host, external),
+                "{destination}"
+            );
+        }
+        for not_a_host in ["St. Mary's ward (level 2)", "README.md on main (docs)"] {
+            assert!(!a.analyze(not_a_host).external, "{not_a_host}");
         }
     }
 

@@ -238,8 +238,15 @@ impl ActionFacts {
         // Creating or changing what the text pays for (`book … and pay the £2,400 deposit`,
         // `upgrade my seat to business`) is a payment.
         let purchases = content.intent(Intent::Purchase).is_some();
-        // Pointing where an account is recovered or reached elsewhere changes who can get in.
-        let redirects_account = content.intent(Intent::ChangeContact).is_some();
+        // Pointing where an account is recovered or reached elsewhere changes who can get in, and
+        // so does a credential reset delivered to someone the text calls new or outside (`reset
+        // MFA for Richard and send the enrolment link to his new mobile`).
+        let redirects_account = content.intent(Intent::ChangeContact).is_some()
+            || (content.intent(Intent::ChangeCredentials).is_some()
+                && content
+                    .of(|k| *k == SignalKind::ExternalParty)
+                    .next()
+                    .is_some());
         // Letting someone in while creating or changing something (`create a channel and add
         // the guest account`, `grant admin on the repo`) changes who has access. An invitation
         // to a meeting lets no one in anywhere.
@@ -332,12 +339,20 @@ impl ActionFacts {
                 {
                     Some((VerbClass::Pay, Irreversible))
                 }
-                // So does applying a setting that names a new account to pay out to
-                // (`AFFILIATE_PAYOUT_IBAN=GB71…` in a deployment's configuration), or
-                // submitting a bank file with a line added to an account (`Line 215 appended:
-                // …, 04-00-75 / 55102938`): whatever else it pays, it pays that account.
+                // So does applying or proposing a setting that names a new account to pay out to
+                // (`AFFILIATE_PAYOUT_IBAN=GB71…` in a deployment's configuration, a pull request
+                // changing the payout wallet to `0x7a3f…`), or submitting a bank file with a line
+                // added to an account (`Line 215 appended: …, 04-00-75 / 55102938`): whatever
+                // else it pays, it pays that account.
                 VerbClass::Execute
                     if content.intent(Intent::NewPayee).is_some() && names_account =>
+                {
+                    Some((VerbClass::Pay, Irreversible))
+                }
+                VerbClass::Create
+                    if matches!(kind.as_str(), "code" | "ci" | "deploy")
+                        && content.intent(Intent::NewPayee).is_some()
+                        && names_account =>
                 {
                     Some((VerbClass::Pay, Irreversible))
                 }
@@ -878,6 +893,22 @@ mod tests {
         );
         assert_eq!(
             act(
+                "code.create_pull_request",
+                "change the prize payout wallet in config/payouts.yaml to 0x7a3fC91e04B2d8A6f51e3c0D9b7A2e4F1c8d6B03"
+            ),
+            VerbClass::Pay,
+            "merged, the payouts go to the new wallet"
+        );
+        assert_eq!(
+            act(
+                "code.create_pull_request",
+                "bump the wallet SDK and document the payout wallet 0x7a3fC91e04B2d8A6f51e3c0D9b7A2e4F1c8d6B03"
+            ),
+            VerbClass::Create,
+            "naming a wallet changes no payee"
+        );
+        assert_eq!(
+            act(
                 "deploy.apply",
                 "provision a new account in AWS Organizations for the data team"
             ),
@@ -1077,6 +1108,21 @@ mod tests {
         assert_eq!(
             act("chat.install_app", "Installing the standup reminder app"),
             VerbClass::Execute
+        );
+    }
+
+    #[test]
+    fn a_credential_reset_sent_to_someone_new_changes_who_can_sign_in() {
+        let act = |text: &str| facts_of("ticket.create", Some("helpdesk"), text).verb_class();
+        assert_eq!(
+            act(
+                "reset MFA for Richard Osei and send the new enrolment link to his new mobile +44 7700 900613"
+            ),
+            VerbClass::Admin
+        );
+        assert_eq!(
+            act("reset MFA for Richard Osei; he will re-enrol at the service desk"),
+            VerbClass::Create
         );
     }
 
