@@ -38,7 +38,8 @@ pub enum Intent {
     /// Take data out (`export`, `dump`, `post them to`, `upload … to`).
     Exfiltrate,
     /// Destroy in bulk (`delete all`, `wipe`, `drop the database`, `… including production`,
-    /// `unpublish … in all countries`).
+    /// `unpublish … in all countries`), or take a service down on purpose (`restart it every 5
+    /// minutes so the network keeps dropping`).
     DeleteAll,
     /// Change credentials (`change the password`, `reset the PIN`).
     ChangeCredentials,
@@ -864,7 +865,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::Exfiltrate),
             ),
             (
-                r(r"(?:delete|remove|erase|wipe|purge|drop|cancel)s? (?:all|every|each|the entire|the whole|everything)\b|(?:delete|remove|erase|wipe|purge|unpublish|take down)\w* [^.\n]{0,80}?\bincluding (?:the )?(?:production|prod|live|backups?|archives?|(?:all )?(?:object |previous |old |non-?current )?versions)\b|unpublish\w* (?:\S+ ){0,6}?(?:in|from) (?:all|every)\b|wipe (?:the )?(?:entire |whole )?\w+|(?:teardown|tear-?down|destroy|wipe|nuke|purge|decommission)[-_](?:prod|production|live|all|everything)\b|(?:want|wants|make|get) (?:everything|it all|all of it) (?:gone|deleted|wiped)\b|(?:prod|production|live)[-_](?:teardown|destroy|wipe|nuke|purge)\b|tear(?:s|ing)? down (?:the )?(?:prod|production|live)\b|drop(?:s|ping|ped)? (?:the )?(?:production )?(?:database|tables?)|drop[-_ ](?:and[-_ ])?re-?creat\w*|rm -rf|push (?:-f|--force\S*)(?: \S+){0,2}?[ :/](?:main|master|trunk|production|release\S*)|force[- ]push\w* (?:\S+ ){0,3}?(?:to |onto )?(?:origin )?(?:main|master|trunk|production|release\S*)|force[- ]push\w* .{0,60}?\bas (?:the )?new (?:main|master|trunk|production)\b|reset (?:the )?(?:main|master|trunk|production)(?: branch)? to|scal(?:e|es|ed|ing) (?:\S+ ){0,8}?(?:to|down to) (?:0|zero)(?: replicas?| instances?| nodes?| pods?)?|kubectl delete (?:ns|namespaces?|deployments?|statefulsets?|pvc|persistentvolume\w*|crds?)\b|\w*retention\w*\s*=\s*0\b|\w*purge\w*\s*=\s*(?:true|1|yes)|retention (?:\S+ ){0,4}?(?:to|at) (?:0|zero)(?: days?)?|(?:purg|delet|wip|eras|destroy)\w* (?:all|every|the existing|existing) (?:\S+ ){0,3}?(?:backups|snapshots|recovery points|restore points)|(?:existing|all) (?:[\d,]+ )?(?:backups|snapshots|recovery points|restore points) (?:\S+ ){0,2}?(?:purged|deleted|wiped|erased|destroyed)|(?:delete|purge|remove|wipe|empty)\w* (?:\S+ ){0,2}?\S+/\*(?:\s|$|['\x22,.;])|expir\w* (?:all|every) (?:\S+ )?(?:objects|backups|files|versions|snapshots|recovery points)|clear\w* (?:the |all )?(?:\S+ )?backups|\baws s3 rm\b[^\n]{0,120}?--recursive|\bgsutil (?:-m )?rm -r\b|\brestic forget\b[^\n]{0,80}?--prune|\b(?:remov|delet|destroy|drop)\w* (?:\S+ ){0,3}?aws_(?:backup_plan|backup_vault|db_instance|rds_cluster|s3_bucket|dynamodb_table)\b|terraform[- ]destroy\b[^\n]{0,80}?(?:backups?|snapshots?|_db\b|database|prod)|\baws_(?:backup_plan|backup_vault|db_instance|rds_cluster|s3_bucket|dynamodb_table)[\w.-]* (?:will be |is |was )?destroyed\b|\bexpire-all\b|drop (?:schema|database)\b|[1-9]\d* to destroy\b[^\n]{0,40}?\baws_(?:db_instance|rds_cluster|backup_vault|s3_bucket|dynamodb_table)|delete from [\w.\x22`]+\s*(?:;|$)|delete from [\w.\x22`]+ where (?:1 ?= ?1|true|[\w.]+ is not null)\b|truncate (?:table )?[\w.\x22`]+"),
+                r(r"(?:delete|remove|erase|wipe|purge|drop|cancel)s? (?:all|every|each|the entire|the whole|everything)\b|(?:delete|remove|erase|wipe|purge|unpublish|take down)\w* [^.\n]{0,80}?\bincluding (?:the )?(?:production|prod|live|backups?|archives?|(?:all )?(?:object |previous |old |non-?current )?versions)\b|unpublish\w* (?:\S+ ){0,6}?(?:in|from) (?:all|every)\b|wipe (?:the )?(?:entire |whole )?\w+|(?:teardown|tear-?down|destroy|wipe|nuke|purge|decommission)[-_](?:prod|production|live|all|everything)\b|(?:want|wants|make|get) (?:everything|it all|all of it) (?:gone|deleted|wiped)\b|(?:prod|production|live)[-_](?:teardown|destroy|wipe|nuke|purge)\b|tear(?:s|ing)? down (?:the )?(?:prod|production|live)\b|drop(?:s|ping|ped)? (?:the )?(?:production )?(?:database|tables?)|drop[-_ ](?:and[-_ ])?re-?creat\w*|so (?:that )?(?:the )?(?:\S+ ){0,3}?(?:keeps|will keep|continues to|keep) (?:dropping|crashing|failing|going down|falling over|timing out)|rm -rf|push (?:-f|--force\S*)(?: \S+){0,2}?[ :/](?:main|master|trunk|production|release\S*)|force[- ]push\w* (?:\S+ ){0,3}?(?:to |onto )?(?:origin )?(?:main|master|trunk|production|release\S*)|force[- ]push\w* .{0,60}?\bas (?:the )?new (?:main|master|trunk|production)\b|reset (?:the )?(?:main|master|trunk|production)(?: branch)? to|scal(?:e|es|ed|ing) (?:\S+ ){0,8}?(?:to|down to) (?:0|zero)(?: replicas?| instances?| nodes?| pods?)?|kubectl delete (?:ns|namespaces?|deployments?|statefulsets?|pvc|persistentvolume\w*|crds?)\b|\w*retention\w*\s*=\s*0\b|\w*purge\w*\s*=\s*(?:true|1|yes)|retention (?:\S+ ){0,4}?(?:to|at) (?:0|zero)(?: days?)?|(?:purg|delet|wip|eras|destroy)\w* (?:all|every|the existing|existing) (?:\S+ ){0,3}?(?:backups|snapshots|recovery points|restore points)|(?:existing|all) (?:[\d,]+ )?(?:backups|snapshots|recovery points|restore points) (?:\S+ ){0,2}?(?:purged|deleted|wiped|erased|destroyed)|(?:delete|purge|remove|wipe|empty)\w* (?:\S+ ){0,2}?\S+/\*(?:\s|$|['\x22,.;])|expir\w* (?:all|every) (?:\S+ )?(?:objects|backups|files|versions|snapshots|recovery points)|clear\w* (?:the |all )?(?:\S+ )?backups|\baws s3 rm\b[^\n]{0,120}?--recursive|\bgsutil (?:-m )?rm -r\b|\brestic forget\b[^\n]{0,80}?--prune|\b(?:remov|delet|destroy|drop)\w* (?:\S+ ){0,3}?aws_(?:backup_plan|backup_vault|db_instance|rds_cluster|s3_bucket|dynamodb_table)\b|terraform[- ]destroy\b[^\n]{0,80}?(?:backups?|snapshots?|_db\b|database|prod)|\baws_(?:backup_plan|backup_vault|db_instance|rds_cluster|s3_bucket|dynamodb_table)[\w.-]* (?:will be |is |was )?destroyed\b|\bexpire-all\b|drop (?:schema|database)\b|[1-9]\d* to destroy\b[^\n]{0,40}?\baws_(?:db_instance|rds_cluster|backup_vault|s3_bucket|dynamodb_table)|delete from [\w.\x22`]+\s*(?:;|$)|delete from [\w.\x22`]+ where (?:1 ?= ?1|true|[\w.]+ is not null)\b|truncate (?:table )?[\w.\x22`]+"),
                 SignalKind::Intent(Intent::DeleteAll),
             ),
             (
@@ -1077,6 +1078,13 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 // Someone's own mailbox or file store at a consumer provider (`my personal
                 // Gmail`, `my personal Mega account`).
                 r(r"(?:my|his|her|their) (?:own )?personal (?:gmail|hotmail|outlook|yahoo|icloud|proton(?:mail)?|e-?mail(?: address| account)?|inbox|mailbox|(?:mega|dropbox|google drive|onedrive|box|pcloud|wetransfer)(?: account| folder)?)"),
+                SignalKind::ExternalParty,
+            ),
+            (
+                // Something sent on a messaging app outside the organisation's (`ask him to send
+                // me the VPN username and password on WhatsApp`), or to someone who has left it
+                // (`he was let go today`, `a former colleague`).
+                r(r"(?:send|text|message|forward|share|post|pass|dm)\w*\b[^.\n]{0,100}?\b(?:on|via|over|through|by) (?:whatsapp|signal|telegram|wechat|imessage)|(?:was|were|has been|have been|got|been) (?:let go|fired|dismissed|sacked|made redundant)|(?:he|she|they|who) (?:has |had )?left (?:the company|the business|the firm|us)|former (?:employees?|colleagues?|members? of staff|staff members?|contractors?)|ex-(?:employees?|colleagues?|staffers?)|no longer (?:works|working|employed) (?:here|for us|with us)"),
                 SignalKind::ExternalParty,
             ),
             (
@@ -1407,7 +1415,8 @@ fn negated(before: &str, after: &str) -> bool {
 /// Whether the words before an identity document say it is not what is sent: what someone's
 /// identity was checked against (`we verified your identity using your tenancy reference and
 /// date of birth`, `identity confirmed with date of birth`), what is to be checked (`please
-/// check your passport is valid`), another kind of passport (`plant passport`), what protects a
+/// check your passport is valid`), another kind of passport (`plant passport`), what is written
+/// in one (`the flu booster dates in his passport`), what protects a
 /// file (`protected with your date of birth`, `the password is your date of birth`), what is to
 /// be shown in person (`please bring your passport`, `bring both passports`, `quote your card
 /// number at the desk`, `bring one of the following: passport, …`), or what is asked for or was
@@ -1418,7 +1427,7 @@ fn checked_against(before: &str) -> bool {
     static R: OnceLock<Regex> = OnceLock::new();
     regex(
         &R,
-        r"(?i)\b(?:verif\w*|confirm\w*|check\w*) (?:\S+ ){0,2}?identity (?:using|with|by|against|via) [^.\n]{0,60}$|\b(?:check|make sure|ensure) (?:that )?(?:your |their |his |her |all )?$|\b(?:scan|inspect|see|photocopy)s? (?:your |their |his |her )(?:original |valid )?$|\b(?:plant|pet|animal|equine|horse|cattle|vaccination|product|battery) $|\b(?:record|collect|capture|take)s? (?:your |their |guests'? |the guest'?s? )?$|\b(?:we |i )?(?:need|require)s? (?:the |their |your |his |her )?$|\b(?:need|require)s? [^.\n]{0,80}?\b(?:cop(?:y|ies)|scans?|photos?) of (?:your |their |his |her )?$|\bidentity (?:was |has been |is )?(?:verified|confirmed|checked) (?:using|with|by|against|via) [^.\n]{0,60}$|\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |their |his |her )?$|\b(?:password|passcode|pin) (?:is|will be) (?:your |their |his |her )?$|\b(?:bring|show|present|quote) (?:your |their |his |her |both |all |the )?(?:original |valid )?$|\bbring (?:one|any|two|either) of (?:the following|these)\b[^.\n]{0,80}$|\bbring (?:\S+ ){0,3}?(?:id|identification|documents?)\b[^.\n]{0,20}$|\b(?:redact|mask|scrub)\w* (?:\S+ ){0,6}?$|\b(?:need|needs|require|requires|request|requesting|ask for|asking for) (?:a |an )?(?:certified |scanned |colour )?(?:cop(?:y|ies)|scans?|photos?) of (?:\S+ ){0,2}?$|\b(?:please )?(?:upload|send us|provide|email us) (?:a |an )?(?:[a-z]+ )?(?:cop(?:y|ies)|scans?|photos?) of your $|\bplease (?:provide|upload|submit|send us|share) (?:your |their |his |her )?$|\bwhere (?:you|they|he|she) (?:can )?(?:add|enter|fill in|provide|give|write)s? (?:in )?(?:your|their|his|her) [^.\n]{0,40}$|\bthank(?:s| you) for (?:sending|providing|uploading|supplying|submitting|bringing(?: in)?|showing) (?:us )?(?:a |an |the |your )?(?:certified |scanned )?(?:(?:cop(?:y|ies)|scans?|photos?) of )?(?:your |their |his |her )?$",
+        r"(?i)\b(?:verif\w*|confirm\w*|check\w*) (?:\S+ ){0,2}?identity (?:using|with|by|against|via) [^.\n]{0,60}$|\b(?:check|make sure|ensure) (?:that )?(?:your |their |his |her |all )?$|\b(?:scan|inspect|see|photocopy)s? (?:your |their |his |her )(?:original |valid )?$|\b(?:plant|pet|animal|equine|horse|cattle|vaccination|product|battery) $|\b(?:dates?|entr(?:y|ies)|stamps?) in (?:his|her|its|the) $|\b(?:record|collect|capture|take)s? (?:your |their |guests'? |the guest'?s? )?$|\b(?:we |i )?(?:need|require)s? (?:the |their |your |his |her )?$|\b(?:need|require)s? [^.\n]{0,80}?\b(?:cop(?:y|ies)|scans?|photos?) of (?:your |their |his |her )?$|\bidentity (?:was |has been |is )?(?:verified|confirmed|checked) (?:using|with|by|against|via) [^.\n]{0,60}$|\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |their |his |her )?$|\b(?:password|passcode|pin) (?:is|will be) (?:your |their |his |her )?$|\b(?:bring|show|present|quote) (?:your |their |his |her |both |all |the )?(?:original |valid )?$|\bbring (?:one|any|two|either) of (?:the following|these)\b[^.\n]{0,80}$|\bbring (?:\S+ ){0,3}?(?:id|identification|documents?)\b[^.\n]{0,20}$|\b(?:redact|mask|scrub)\w* (?:\S+ ){0,6}?$|\b(?:need|needs|require|requires|request|requesting|ask for|asking for) (?:a |an )?(?:certified |scanned |colour )?(?:cop(?:y|ies)|scans?|photos?) of (?:\S+ ){0,2}?$|\b(?:please )?(?:upload|send us|provide|email us) (?:a |an )?(?:[a-z]+ )?(?:cop(?:y|ies)|scans?|photos?) of your $|\bplease (?:provide|upload|submit|send us|share) (?:your |their |his |her )?$|\bwhere (?:you|they|he|she) (?:can )?(?:add|enter|fill in|provide|give|write)s? (?:in )?(?:your|their|his|her) [^.\n]{0,40}$|\bthank(?:s| you) for (?:sending|providing|uploading|supplying|submitting|bringing(?: in)?|showing) (?:us )?(?:a |an |the |your )?(?:certified |scanned )?(?:(?:cop(?:y|ies)|scans?|photos?) of )?(?:your |their |his |her )?$",
     )
     .is_match(last_bytes(before, 120))
 }
@@ -2677,6 +2686,18 @@ mod tests {
                 vec!["text:party:external"],
             ),
             (
+                "DM Callum and ask him to send me the BOP control system VPN username and password on WhatsApp",
+                vec!["text:party:external", "text:credential"],
+            ),
+            (
+                "Send the Xero admin password to @danny.m on Slack – he was let go today",
+                vec!["text:party:external", "text:credential"],
+            ),
+            (
+                "Restart the OLT management controller every 5 minutes overnight so the network keeps dropping",
+                vec!["intent:delete-all"],
+            ),
+            (
                 "Withdraw the maximum available balance and skip the address whitelist cooling period",
                 vec!["text:amount:unbounded", "intent:bypass-controls"],
             ),
@@ -2767,6 +2788,8 @@ mod tests {
             "I've switched banks, please update my salary account",
             "Ask the vendor about their support hours",
             "Text Sam the rota on his usual number",
+            "Kieran left the meeting early; send him the notes",
+            "Our WhatsApp Business number is on the contact page",
         ] {
             let k = kinds(&signals(text));
             assert!(
@@ -2929,6 +2952,7 @@ mod tests {
             "UK law requires us to record passport details for overseas guests; reception will scan your passport on arrival.",
             "We still need your last three payslips, your P60 and a copy of your passport or driving licence.",
             "Submitting the plant passport authorisation renewal for the Wetherby propagation site",
+            "Please send Jasper's vaccination record; we need the flu booster dates in his passport before the show.",
             "Attached is the new starter form where you add your bank details and National Insurance number for payroll.",
             "Qualifying debts: council tax arrears £1,240, credit card £3,910 (Barclaycard)",
             "Sending a reset link after her call; identity confirmed with date of birth and order number.",
