@@ -43,6 +43,7 @@ fn service(dir: &std::path::Path) -> PolicyService {
 fn service_with(dir: &std::path::Path, policy: &str) -> PolicyService {
     let mut node = NodeConfig::default();
     node.audit.spool_dir = dir.join("spool");
+    node.audit.trail = Some(dir.join("trail.jsonl"));
     node.registry_dir = dir.join("registry");
     node.classifier.internal_domains = vec!["company.com".into()];
     node.classifier.home_countries = vec!["GB".into()];

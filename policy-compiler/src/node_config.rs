@@ -30,7 +30,7 @@
 //! [audit]
 //! spool_dir = "/var/lib/openshell/audit-spool"
 //! spool_max_bytes = 67108864      # per destination (64 MiB); past it new events are dropped and counted
-//! trail = "/var/log/openshell/audit.jsonl"
+//! trail = "/var/log/openshell/audit.jsonl"   # "" = no local copy
 //!
 //! [siem]                          # siem://NAME → an HTTP endpoint or a syslog target
 //! security-events = "http://127.0.0.1:8088/ingest"
@@ -239,7 +239,9 @@ pub struct AuditNodeSettings {
     /// and reported once the destination is back.
     pub spool_max_bytes: u64,
     /// The node's local trail (JSON lines) that `openshell audit CONTAINER` reads; every event
-    /// is written here as well as to the policy's destination. Absent = no local copy.
+    /// is written here as well as to the policy's destination. `None` (`trail = ""` in the
+    /// file) = no local copy.
+    #[serde(deserialize_with = "empty_path_is_none")]
     pub trail: Option<PathBuf>,
     /// Most events sent to a SIEM in one request.
     pub batch_size: usize,
@@ -249,6 +251,14 @@ pub struct AuditNodeSettings {
     pub max_backoff_ms: u64,
     /// Timeout of one SIEM request, milliseconds.
     pub request_timeout_ms: u64,
+}
+
+/// A path where an empty string means none (TOML has no null).
+fn empty_path_is_none<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<PathBuf>, D::Error> {
+    let path = Option::<PathBuf>::deserialize(deserializer)?;
+    Ok(path.filter(|p| !p.as_os_str().is_empty()))
 }
 
 impl Default for AuditNodeSettings {
@@ -564,6 +574,25 @@ guided = "vllm"
         let model = config.model.unwrap();
         assert_eq!(model.guided, GuidedDecoding::Vllm);
         assert_eq!(model.timeout_ms, 2000);
+    }
+
+    #[test]
+    fn the_local_trail_is_on_by_default_and_an_empty_path_turns_it_off() {
+        let trail = |text: &str| {
+            NodeConfig::parse(text, Path::new("c.toml"))
+                .unwrap()
+                .audit
+                .trail
+        };
+        assert_eq!(
+            trail(""),
+            Some(PathBuf::from("/var/log/openshell/audit.jsonl"))
+        );
+        assert_eq!(
+            trail("[audit]\ntrail = \"/tmp/t.jsonl\"\n"),
+            Some(PathBuf::from("/tmp/t.jsonl"))
+        );
+        assert_eq!(trail("[audit]\ntrail = \"\"\n"), None);
     }
 
     #[test]
