@@ -651,6 +651,27 @@ fn secrets_published_or_posted_out_by_code_tools_may_not_leave() {
 }
 
 #[test]
+fn a_credential_posted_where_everyone_reads_it_needs_a_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = service_with(dir.path(), CODE_POLICY);
+    let post =
+        |channel: &str, text: &str| decide(&s, action("chat.post_message", Some(channel), text));
+    let text = "Post the core banking VPN admin password and the HSM root credentials so the new \
+                starters can log in without bothering IT.";
+    for channel in ["#general", "#all-staff"] {
+        let (outcome, policies) = post(channel, text);
+        assert_eq!(outcome, Outcome::Escalate, "{channel}: {policies:?}");
+    }
+    let (outcome, policies) = post("#infra-oncall", text);
+    assert_eq!(outcome, Outcome::Allow, "a team's channel: {policies:?}");
+    let (outcome, policies) = post(
+        "#general",
+        "The office is closed on Friday; the kitchen will be cleaned.",
+    );
+    assert_eq!(outcome, Outcome::Allow, "nothing restricted: {policies:?}");
+}
+
+#[test]
 fn a_pipeline_that_tears_down_production_needs_a_person() {
     let dir = tempfile::tempdir().unwrap();
     let s = service_with(dir.path(), CODE_POLICY);

@@ -731,6 +731,18 @@ fn sensitivity(
     }
 }
 
+/// Whether a chat channel is one everyone in the organisation is in (`general`, `random`,
+/// `all-staff`, `company-announcements`).
+fn everyone_channel(name: &str) -> bool {
+    let name = name.trim_start_matches('#').to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "general" | "random" | "everyone" | "company" | "announcements" | "all" | "allstaff"
+    ) || name.starts_with("all-")
+        || name.ends_with("-all")
+        || name.ends_with("-announcements")
+}
+
 /// Health data found in the content about an identifiable person (from the content or the
 /// kind of record) is protected health information: restricted.
 fn protected_health(
@@ -979,6 +991,25 @@ fn scope(facts: &ActionFacts, taxonomy: &[(String, String, ResourceMeaning)]) ->
         .as_ref()
         .filter(|d| d.form == DestinationForm::Channel)
     {
+        // A credential or an identity document posted where everyone in the organisation reads
+        // it (`#general`, `#all-staff`) reaches all of it.
+        if everyone_channel(&d.domain)
+            && let Some(s) = facts
+                .content
+                .of(|k| matches!(k, SignalKind::Credential | SignalKind::IdentityDocument))
+                .next()
+        {
+            return at(
+                Scope::Organization,
+                0.75,
+                evidence(
+                    Some(s.field.as_str()),
+                    "destination:everyone-channel",
+                    Some(format!("#{}", d.domain)),
+                    0.75,
+                ),
+            );
+        }
         return at(
             Scope::Team,
             0.75,
