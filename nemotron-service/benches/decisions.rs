@@ -4,7 +4,8 @@
 //! engine, audit to a file and the node trail), registers the example customer-support policy and
 //! measures:
 //! 0. `GET /healthz` and `POST /v1/evaluate` one request at a time: the transport's floor and
-//!    the unloaded decision latency;
+//!    the unloaded decision latency, each with the daemon's CPU time per request, by thread
+//!    (the request threads, the audit writers);
 //! 1. `POST /v1/evaluate` at a fixed 5,000 requests/s (open loop over 16 keep-alive
 //!    connections, each paced by its own thread; latency counted from each request's scheduled
 //!    time, so queueing shows, and from its actual send);
@@ -18,8 +19,9 @@
 //!
 //! Options (environment): `BENCH_RATE` (default 5000), `BENCH_SECONDS` (default 5),
 //! `BENCH_SERVER_THREADS` (the daemon's `--threads`, default one per CPU), `BENCH_AUDIT=0`
-//! (no audit: what the audit trail costs).
+//! (no audit, neither the policy's destination nor the node's trail: what audit costs).
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -55,7 +57,7 @@ fn start_daemon(dir: &Path, name: &str, trail: bool, extra: &str) -> Daemon {
         format!(
             "registry_dir = \"{0}/registry-{name}\"\n[audit]\nspool_dir = \"{0}/spool-{name}\"\n{1}{extra}",
             dir.display(),
-            if trail { format!("trail = \"{}/trail-{name}.jsonl\"\n", dir.display()) } else { String::new() }
+            if trail { format!("trail = \"{}/trail-{name}.jsonl\"\n", dir.display()) } else { "trail = \"\"\n".to_owned() }
         ),
     )
     .unwrap();
@@ -110,6 +112,49 @@ async fn send(
         status,
         response.into_body().collect().await.unwrap().to_bytes(),
     )
+}
+
+/// CPU time each thread name of a process has run (`/proc/PID/task/*/schedstat`).
+fn cpu_by_thread(pid: u32) -> BTreeMap<String, Duration> {
+    let mut by = BTreeMap::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
+        let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) {
+            let ns = stat
+                .split(' ')
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
+            *by.entry(name.trim().to_owned()).or_insert(Duration::ZERO) += Duration::from_nanos(ns);
+        }
+    }
+    by
+}
+
+/// Prints the daemon's CPU time per request between two readings, in all and by thread.
+fn report_cpu(before: &BTreeMap<String, Duration>, after: &BTreeMap<String, Duration>, n: usize) {
+    let spent: Vec<(&String, Duration)> = after
+        .iter()
+        .map(|(name, t)| {
+            (
+                name,
+                t.saturating_sub(before.get(name).copied().unwrap_or_default()) / n as u32,
+            )
+        })
+        .filter(|(_, t)| !t.is_zero())
+        .collect();
+    let total: Duration = spent.iter().map(|(_, t)| *t).sum();
+    let threads: Vec<String> = spent
+        .iter()
+        .map(|(name, t)| format!("{name} {t:.1?}"))
+        .collect();
+    println!(
+        "  daemon CPU per request: {total:.1?} ({})",
+        threads.join(", ")
+    );
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -343,10 +388,19 @@ spec:
         // Warm up.
         closed_loop(&socket, 1, "/v1/evaluate", evaluate.clone()).await;
 
+        let pid = embedded.child.id();
+        let before = cpu_by_thread(pid);
         let (lat, elapsed) = sequential_get(&socket, 5000, "/healthz").await;
+        let n = lat.len();
         report("healthz, sequential (transport floor)", lat, elapsed);
+        report_cpu(&before, &cpu_by_thread(pid), n);
+        let before = cpu_by_thread(pid);
         let (lat, elapsed) = sequential(&socket, 5000, "/v1/evaluate", evaluate.clone()).await;
+        // The audit writers finish their last batch.
+        std::thread::sleep(Duration::from_millis(300));
+        let n = lat.len();
         report("evaluate, embedded, sequential", lat, elapsed);
+        report_cpu(&before, &cpu_by_thread(pid), n);
         let fixed = {
             let (socket, body) = (Arc::clone(&socket), evaluate.clone());
             tokio::task::spawn_blocking(move || fixed_rate(&socket, rate, seconds, body)).await.unwrap()
