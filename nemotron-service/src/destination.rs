@@ -180,14 +180,12 @@ impl DestinationAnalyzer {
                 ),
             };
         }
-        // `#ext-acme`, `#partners-external`: by convention a channel shared with another
-        // organisation.
-        if let Some(name) = lower.strip_prefix('#').filter(|n| {
-            n.starts_with("ext-")
-                || n.starts_with("external-")
-                || n.ends_with("-ext")
-                || n.ends_with("-external")
-        }) {
+        // `#ext-acme`, `#partners-external`, `#kinetic-cloud-shared`, `#ext-vendor-connect`: by
+        // convention a channel shared with another organisation.
+        if let Some(name) = lower
+            .strip_prefix('#')
+            .filter(|n| names_a_shared_channel(n))
+        {
             return DestinationInfo {
                 form: DestinationForm::Channel,
                 domain: name.to_owned(),
@@ -379,6 +377,26 @@ fn host_in_brackets(destination: &str) -> Option<&str> {
     });
     let inner = rest.split_once(')')?.0.trim();
     (record_id && !inner.contains(char::is_whitespace) && names_a_host(inner)).then_some(inner)
+}
+
+/// Whether a channel's name marks it as shared with another organisation: `ext` or `external`
+/// first or last (`ext-acme`, `partners-external`), or a `shared` or `connect` part
+/// (`kinetic-cloud-shared`, `vendor-connect-tracksure`), not the organisation's own shared
+/// services or drives (`finance-shared-services`).
+fn names_a_shared_channel(name: &str) -> bool {
+    let parts: Vec<&str> = name.split(['-', '_']).collect();
+    let outside = |part: Option<&&str>| matches!(part, Some(&"ext" | &"external"));
+    (parts.len() > 1 && (outside(parts.first()) || outside(parts.last())))
+        || parts.iter().enumerate().any(|(i, part)| {
+            *part == "connect"
+                || (*part == "shared"
+                    && !matches!(
+                        parts.get(i + 1),
+                        Some(
+                            &"services" | &"service" | &"drive" | &"drives" | &"inbox" | &"mailbox"
+                        )
+                    ))
+        })
 }
 
 /// The host a destination names first, with a note in brackets after it (`mega.nz (user
@@ -702,7 +720,13 @@ mod tests {
     #[test]
     fn a_channel_named_as_shared_is_outside() {
         let a = DestinationAnalyzer::new(&["company.com".into()]);
-        for name in ["#ext-vendor-brightline", "#partners-external"] {
+        for name in [
+            "#ext-vendor-brightline",
+            "#partners-external",
+            "#kinetic-cloud-shared",
+            "#shared-clientco-facilities",
+            "#vendor-connect-tracksure",
+        ] {
             let shared = a.analyze(name);
             assert_eq!(
                 (shared.form, shared.external),
@@ -712,6 +736,8 @@ mod tests {
         }
         assert!(!a.analyze("#extras").external);
         assert!(!a.analyze("#eng-external-comms").external);
+        assert!(!a.analyze("#finance-shared-services").external);
+        assert!(!a.analyze("#sharepoint-migration").external);
     }
 
     #[test]
