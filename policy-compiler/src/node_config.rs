@@ -239,8 +239,8 @@ pub struct AuditNodeSettings {
     /// and reported once the destination is back.
     pub spool_max_bytes: u64,
     /// The node's local trail (JSON lines) that `openshell audit CONTAINER` reads; every event
-    /// is written here as well as to the policy's destination. `None` (`trail = ""` in the
-    /// file) = no local copy.
+    /// is written here as well as to the policy's destination. An empty path (`trail = ""`)
+    /// keeps no local copy.
     #[serde(deserialize_with = "empty_path_is_none")]
     pub trail: Option<PathBuf>,
     /// Most events sent to a SIEM in one request.
