@@ -357,7 +357,7 @@ pub(crate) fn marked_outside(destination: &str) -> bool {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     RE.get_or_init(|| {
         regex::Regex::new(
-            r"(?i)^\s*(?:vendor|supplier)(?:'s)? (?:support )?(?:ticket|case)\b|^\s*@(?:(?:ext|external|guest|vendor|contractor)[-_.]|\w+[._-](?:ext|external|guest|vendor|contractor)(?:[-_.]|\s*$))|\((?:[^()]{0,40}(?:[,;:]| [-–—]) ?)?(?:including |incl\.? |with |plus )?(?:external|guest|outside|public(?: reply| comment)?)(?: (?:volunteers|members|users|guests|contractors|partners|people|parties))?(?:(?:[,;:]| [-–—] )[^()]{0,40})?\)|\((?:external|guest|shared external|outside) (?:shared )?(?:(?:teams|slack|google|zoom|webex) )?(?:guest |user )?(?:channel|workspace|user|account|contact|dm|guest|org(?:anization)?)(?:[,;][^()]{0,40})?\)|\b(?:whatsapp|telegram|signal|wechat|viber)\b\s*:?\s*[@+]|\+?\d[\d ]{8,}\d\s*\((?:whatsapp|telegram|signal|wechat|viber)\)|\b(?:slack|teams) connect\b|\bcommunity (?:slack|discord|server|workspace|forum)\b|\bdiscord (?:server|channel)\b|\b(?:personal|private|home)[\s_-]*(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega|box)\b|\b(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega)(?:[\s_-]*|:/*(?:[\w.-]*?[._-])?)(?:personal|private|home)\b",
+            r"(?i)^\s*(?:vendor|supplier)(?:'s)? (?:support )?(?:ticket|case)\b|^\s*@(?:(?:ext|external|guest|vendor|contractor)[-_.]|\w+[._-](?:ext|external|guest|vendor|contractor)(?:[-_.]|\s*$))|\((?:[^()]{0,40}(?:[,;:]| [-–—]) ?)?(?:including |incl\.? |with |plus )?(?:external|guest|outside|public(?: reply| comment)?)(?: (?:volunteers|members|users|guests|contractors|partners|people|parties|discord|slack|telegram|channel|server|forum|community|group|page))?(?:(?:[,;:]| [-–—] )[^()]{0,40})?\)|\((?:external|guest|shared external|outside) (?:shared )?(?:(?:teams|slack|google|zoom|webex) )?(?:guest |user )?(?:channel|workspace|user|account|contact|dm|guest|org(?:anization)?)(?:[,;][^()]{0,40})?\)|\b(?:whatsapp|telegram|signal|wechat|viber)\b\s*:?\s*[@+]|\+?\d[\d ]{8,}\d\s*\((?:whatsapp|telegram|signal|wechat|viber)\)|\b(?:slack|teams) connect\b|\bcommunity (?:slack|discord|server|workspace|forum)\b|\bdiscord (?:server|channel)\b|\b(?:personal|private|home)[\s_-]*(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega|box)\b|\b(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega)(?:[\s_-]*|:/*(?:[\w.-]*?[._-])?)(?:personal|private|home)\b",
         )
         .expect("outside-mark pattern")
     })
@@ -692,6 +692,7 @@ mod tests {
             "@tom.h (Guest - Ridgeway Scaffolding)",
             "@sam.w (Ridgeway Scaffolding – guest)",
             "vendor ticket #8812",
+            "#arena-community (public Discord)",
         ] {
             let info = a.analyze(marked);
             assert!(
