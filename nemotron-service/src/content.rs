@@ -35,7 +35,8 @@ pub enum Intent {
     Transfer,
     /// Forward or send everything (`forward all emails`).
     ForwardAll,
-    /// Take data out (`export`, `dump`, `post them to`, `upload … to`).
+    /// Take data out (`export`, `dump`, `post them to`, `upload … to`, `route the calls through
+    /// https://…`).
     Exfiltrate,
     /// Destroy in bulk (`delete all`, `wipe`, `drop the database`, `… including production`,
     /// `unpublish … in all countries`), or take a service down on purpose (`restart it every 5
@@ -141,9 +142,11 @@ pub enum SignalKind {
     Intent(Intent),
     /// A word making the action cover everything (`all`, `every`, `entire`).
     Quantity,
-    /// A party the text calls external (`external user`, `external guest`), or a phone
-    /// number or an account it calls new (`text it to my new number`, `IT had moved to a new
-    /// helpdesk account`): no one the organisation knows.
+    /// A party the text calls external (`external user`, `external guest`), a phone number or
+    /// an account it calls new (`text it to my new number`, `IT had moved to a new helpdesk
+    /// account`), someone who has left (`he was let go today`) or works for another firm (`the
+    /// IT contractor from BrightDesk`), or a messaging app outside the organisation's (`send me
+    /// the password on WhatsApp`): no one the organisation knows.
     ExternalParty,
     /// A branch everyone builds on, named in the text or the destination (`release/2.4`,
     /// `main`): deleting one deletes the organisation's history.
