@@ -782,6 +782,13 @@ mod tests {
         assert!(facts("email.send", "noreply@github.com").external());
         assert!(facts("web.post_form", "https://github.com/login").external());
         assert!(facts("code.push", "github.com/acme/fork (external)").external());
+        assert!(
+            facts(
+                "code.comment",
+                "github.com/company-oss/draw-widget/pull/88 (public repo)"
+            )
+            .external()
+        );
         // A secret itself written there leaves for the host's servers.
         let leaked = ActionRequest {
             action: "code.push".into(),
