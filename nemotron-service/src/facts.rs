@@ -238,15 +238,16 @@ impl ActionFacts {
         // Creating or changing what the text pays for (`book … and pay the £2,400 deposit`,
         // `upgrade my seat to business`) is a payment.
         let purchases = content.intent(Intent::Purchase).is_some();
+        // Whether the text names a party outside (`the outside contractor`, `his new mobile`).
+        let names_outside_party = content
+            .of(|k| *k == SignalKind::ExternalParty)
+            .next()
+            .is_some();
         // Pointing where an account is recovered or reached elsewhere changes who can get in, and
         // so does a credential reset delivered to someone the text calls new or outside (`reset
         // MFA for Richard and send the enrolment link to his new mobile`).
         let redirects_account = content.intent(Intent::ChangeContact).is_some()
-            || (content.intent(Intent::ChangeCredentials).is_some()
-                && content
-                    .of(|k| *k == SignalKind::ExternalParty)
-                    .next()
-                    .is_some());
+            || (content.intent(Intent::ChangeCredentials).is_some() && names_outside_party);
         // Letting someone in while creating or changing something (`create a channel and add
         // the guest account`, `grant admin on the repo`) changes who has access. An invitation
         // to a meeting lets no one in anywhere.
@@ -406,13 +407,7 @@ impl ActionFacts {
         // there all the same, and one that lets someone in (`granting org-wide consent to …`)
         // changes who has access.
         let verb_meaning = verb_meaning.or_else(|| {
-            let for_outside_party = || {
-                content
-                    .of(|k| *k == SignalKind::ExternalParty)
-                    .next()
-                    .is_some()
-            };
-            let (class, reversibility) = if fills_url || publishes || for_outside_party() {
+            let (class, reversibility) = if fills_url || publishes || names_outside_party {
                 (VerbClass::Send, Reversibility::Irreversible)
             } else if invites {
                 (VerbClass::Admin, Reversibility::PartiallyReversible)

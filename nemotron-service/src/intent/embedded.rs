@@ -731,12 +731,12 @@ fn sensitivity(
     }
 }
 
-/// Whether a chat channel is one everyone in the organisation is in (`general`, `random`,
-/// `all-staff`, `company-announcements`).
+/// Whether a chat channel (its name as the destination analysis gives it: lower case, without
+/// the `#`) is one everyone in the organisation is in (`general`, `random`, `all-staff`,
+/// `company-announcements`).
 fn everyone_channel(name: &str) -> bool {
-    let name = name.trim_start_matches('#').to_ascii_lowercase();
     matches!(
-        name.as_str(),
+        name,
         "general" | "random" | "everyone" | "company" | "announcements" | "all" | "allstaff"
     ) || name.starts_with("all-")
         || name.ends_with("-all")
