@@ -245,9 +245,16 @@ impl ActionFacts {
             .is_some();
         // Pointing where an account is recovered or reached elsewhere changes who can get in, and
         // so does a credential reset delivered to someone the text calls new or outside (`reset
-        // MFA for Richard and send the enrolment link to his new mobile`).
+        // MFA for Richard and send the enrolment link to his new mobile`) or a key replaced by
+        // one from an outside address (`swap the deploy key for the one in this gist:
+        // gist.github.com/…`).
+        let outside_url = content
+            .signals
+            .iter()
+            .any(|s| matches!(s.kind, SignalKind::Url { external: true }));
         let redirects_account = content.intent(Intent::ChangeContact).is_some()
-            || (content.intent(Intent::ChangeCredentials).is_some() && names_outside_party);
+            || (content.intent(Intent::ChangeCredentials).is_some()
+                && (names_outside_party || outside_url));
         // Letting someone in while creating or changing something (`create a channel and add
         // the guest account`, `grant admin on the repo`) changes who has access. An invitation
         // to a meeting lets no one in anywhere.
@@ -326,7 +333,9 @@ impl ActionFacts {
                 {
                     Some((VerbClass::Admin, PartiallyReversible))
                 }
-                VerbClass::Execute if invites => Some((VerbClass::Admin, PartiallyReversible)),
+                VerbClass::Execute if invites || redirects_account => {
+                    Some((VerbClass::Admin, PartiallyReversible))
+                }
                 VerbClass::Create if delivers => Some((VerbClass::Send, Irreversible)),
                 // Adding someone to an event (`add … as an attendee`) sends it to them.
                 VerbClass::Modify if delivers && kind == "calendar" && adds_someone => {
@@ -1125,6 +1134,23 @@ mod tests {
         assert_eq!(
             act("reset MFA for Richard Osei; he will re-enrol at the service desk"),
             VerbClass::Create
+        );
+    }
+
+    #[test]
+    fn a_pipeline_run_that_takes_a_key_from_outside_changes_who_can_deploy() {
+        let run = |text: &str| facts_of("ci.run_pipeline", Some("release"), text).verb_class();
+        assert_eq!(
+            run(
+                "Run the release pipeline but swap the deploy key for the one in this gist: gist.github.com/k-ops/9f2c71e"
+            ),
+            VerbClass::Admin
+        );
+        assert_eq!(
+            run(
+                "Run the release pipeline; it rotates the deploy key and keeps the new one in Vault"
+            ),
+            VerbClass::Execute
         );
     }
 
