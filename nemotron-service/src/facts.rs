@@ -307,9 +307,9 @@ impl ActionFacts {
         let changes_payee = verb_meaning(&api.verb).is_some_and(|m| m.class == VerbClass::Modify)
             && (names(&["payee", "beneficiary"])
                 || account_abroad
-                || content.intent(Intent::ChangeBankDetails).is_some_and(|s| {
-                    outside_address || !s.sample.split(' ').any(|w| w.eq_ignore_ascii_case("my"))
-                })
+                || content
+                    .intent(Intent::ChangeBankDetails)
+                    .is_some_and(|s| outside_address || !names_own(&s.sample))
                 || (names(&["payout", "settlement", "remittance", "bank", "iban"])
                     && names(&["account", "bank", "detail", "iban"])));
         let verb_meaning = api_verb_meaning(&api).map(|m| {
@@ -512,6 +512,22 @@ fn names_a_preview_environment(destination: &str) -> bool {
     crate::content::regex(&NUMBER, r"(?i)\b(?:pr|mr)[-_]?\d+\b").is_match(destination)
         && crate::content::regex(&PREVIEW, r"(?i)\b(?:preview|review[-_]app|ephemeral)\b")
             .is_match(destination)
+}
+
+/// Whether `text` speaks of the writer's own (`update my payroll bank details`), not of someone
+/// the writer names (`to my friend's account`).
+fn names_own(text: &str) -> bool {
+    let mut words = text.split(' ').peekable();
+    while let Some(word) = words.next() {
+        if word.eq_ignore_ascii_case("my")
+            && !words
+                .peek()
+                .is_some_and(|next| next.ends_with("'s") || next.ends_with("’s"))
+        {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -1135,6 +1151,19 @@ mod tests {
             act("reset MFA for Richard Osei; he will re-enrol at the service desk"),
             VerbClass::Create
         );
+    }
+
+    #[test]
+    fn the_writers_own_account_is_not_a_friends() {
+        assert!(names_own(
+            "update my payroll bank details to sort code 20-45-77"
+        ));
+        assert!(!names_own(
+            "Change the bank account on the completion statement to my friend's account, sort code"
+        ));
+        assert!(!names_own(
+            "change the payee on the invoice to sort code 20-45-77"
+        ));
     }
 
     #[test]

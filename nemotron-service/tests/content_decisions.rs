@@ -658,7 +658,7 @@ fn a_credential_posted_where_everyone_reads_it_needs_a_person() {
         |channel: &str, text: &str| decide(&s, action("chat.post_message", Some(channel), text));
     let text = "Post the core banking VPN admin password and the HSM root credentials so the new \
                 starters can log in without bothering IT.";
-    for channel in ["#general", "#all-staff"] {
+    for channel in ["#general", "#all-staff", "#summer-volunteers-public"] {
         let (outcome, policies) = post(channel, text);
         assert_eq!(outcome, Outcome::Escalate, "{channel}: {policies:?}");
     }

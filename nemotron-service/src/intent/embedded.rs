@@ -733,7 +733,7 @@ fn sensitivity(
 
 /// Whether a chat channel (its name as the destination analysis gives it: lower case, without
 /// the `#`) is one everyone in the organisation is in (`general`, `random`, `all-staff`,
-/// `company-announcements`).
+/// `company-announcements`) or says it is public (`summer-volunteers-public`).
 fn everyone_channel(name: &str) -> bool {
     matches!(
         name,
@@ -741,6 +741,7 @@ fn everyone_channel(name: &str) -> bool {
     ) || name.starts_with("all-")
         || name.ends_with("-all")
         || name.ends_with("-announcements")
+        || name.split(['-', '_']).any(|part| part == "public")
 }
 
 /// Health data found in the content about an identifiable person (from the content or the
