@@ -14,8 +14,8 @@
 //!   batch; every event carries a unique `id` for de-duplication.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -140,9 +140,16 @@ enum Message {
 
 /// The logger of one destination. Share it with an `Arc`; dropping the last one stops the
 /// writer after a last delivery attempt (bounded by `shutdown_grace`).
+///
+/// The queue is bounded by counting the events in it rather than by a `sync_channel`, which
+/// allocates and touches every slot up front: a short-lived process logging one event would
+/// pay for thousands.
 pub struct AuditLogger {
     destination: Destination,
-    queue: SyncSender<Message>,
+    queue: Sender<Message>,
+    /// Events in the queue, at most `capacity`.
+    queued: Arc<AtomicUsize>,
+    capacity: usize,
     spool: Arc<Spool>,
     overflowed: Arc<AtomicBool>,
     stats: Arc<AuditStats>,
@@ -172,13 +179,15 @@ impl AuditLogger {
                 source,
             },
         )?);
-        let (queue, rx) = mpsc::sync_channel(options.queue_capacity.max(1));
+        let (queue, rx) = mpsc::channel();
+        let queued = Arc::new(AtomicUsize::new(0));
         let overflowed = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(AuditStats::default());
         let (done_tx, done_rx) = mpsc::channel();
         let mut writer = Writer {
             sink: sink::open(&destination, options.request_timeout),
             spool: Arc::clone(&spool),
+            queued: Arc::clone(&queued),
             overflowed: Arc::clone(&overflowed),
             stats: Arc::clone(&stats),
             spool_dirty: true,
@@ -196,6 +205,8 @@ impl AuditLogger {
         Ok(AuditLogger {
             destination,
             queue,
+            queued,
+            capacity: options.queue_capacity.max(1),
             spool,
             overflowed,
             stats,
@@ -224,13 +235,19 @@ impl AuditLogger {
 
     /// [`AuditLogger::log`] for an event other loggers also record.
     pub(crate) fn log_shared(&self, event: Arc<SharedEvent>) -> Result<(), AuditError> {
-        match self.queue.try_send(Message::Event(event)) {
+        if self.queued.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            return self.overflow(&event);
+        }
+        match self.queue.send(Message::Event(event)) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(refused) | TrySendError::Disconnected(refused)) => match refused
-            {
-                Message::Event(event) => self.overflow(&event),
-                Message::Flush(_) | Message::Shutdown => Ok(()),
-            },
+            Err(mpsc::SendError(refused)) => {
+                self.queued.fetch_sub(1, Ordering::AcqRel);
+                match refused {
+                    Message::Event(event) => self.overflow(&event),
+                    Message::Flush(_) | Message::Shutdown => Ok(()),
+                }
+            }
         }
     }
 
@@ -256,28 +273,18 @@ impl AuditLogger {
     /// reports what is still spooled.
     pub fn flush(&self, timeout: Duration) -> Result<FlushReport, AuditError> {
         let (tx, rx) = mpsc::channel();
-        let deadline = Instant::now() + timeout;
-        let mut message = Message::Flush(tx);
-        loop {
-            match self.queue.try_send(message) {
-                Ok(()) => break,
-                Err(TrySendError::Full(m)) if Instant::now() < deadline => {
-                    message = m;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err(_) => return Err(AuditError::FlushTimeout(timeout)),
-            }
-        }
+        self.queue
+            .send(Message::Flush(tx))
+            .map_err(|_| AuditError::FlushTimeout(timeout))?;
         self.writer_thread.unpark();
-        let left = deadline.saturating_duration_since(Instant::now());
-        rx.recv_timeout(left)
+        rx.recv_timeout(timeout)
             .map_err(|_| AuditError::FlushTimeout(timeout))
     }
 }
 
 impl Drop for AuditLogger {
     fn drop(&mut self) {
-        let _ = self.queue.try_send(Message::Shutdown);
+        let _ = self.queue.send(Message::Shutdown);
         self.writer_thread.unpark();
         let writer = self.writer.get_mut().ok().and_then(Option::take);
         if let Some((handle, done)) = writer
@@ -295,6 +302,8 @@ fn serialize(event: &AuditEvent) -> String {
 struct Writer {
     sink: Box<dyn Sink>,
     spool: Arc<Spool>,
+    /// The logger's count of queued events, lowered as they are taken.
+    queued: Arc<AtomicUsize>,
     overflowed: Arc<AtomicBool>,
     stats: Arc<AuditStats>,
     /// The spool may hold segments (true at start: replay).
@@ -319,6 +328,7 @@ impl Writer {
             };
             match rx.recv_timeout(wait) {
                 Ok(Message::Event(event)) => {
+                    self.queued.fetch_sub(1, Ordering::AcqRel);
                     if !self.options.linger.is_zero() {
                         // Unparked early by a flush or shutdown (or spuriously: a shorter batch).
                         std::thread::park_timeout(self.options.linger);
@@ -327,7 +337,10 @@ impl Writer {
                     let mut control = None;
                     while batch.len() < self.options.batch_size {
                         match rx.try_recv() {
-                            Ok(Message::Event(event)) => batch.push(event.line().to_owned()),
+                            Ok(Message::Event(event)) => {
+                                self.queued.fetch_sub(1, Ordering::AcqRel);
+                                batch.push(event.line().to_owned());
+                            }
                             Ok(other) => {
                                 control = Some(other);
                                 break;
