@@ -380,13 +380,22 @@ fn host_in_brackets(destination: &str) -> Option<&str> {
 }
 
 /// Whether a channel's name marks it as shared with another organisation: `ext` or `external`
-/// first or last (`ext-acme`, `partners-external`), or a `shared` or `connect` part
+/// first or last (`ext-acme`, `partners-external`), a `shared` or `connect` part
 /// (`kinetic-cloud-shared`, `vendor-connect-tracksure`), not the organisation's own shared
-/// services or drives (`finance-shared-services`).
+/// services or drives (`finance-shared-services`), or a bridge to another platform
+/// (`community-discord-bridge`), not a bridge that is built (`bridge-inspections`).
 fn names_a_shared_channel(name: &str) -> bool {
     let parts: Vec<&str> = name.split(['-', '_']).collect();
     let outside = |part: Option<&&str>| matches!(part, Some(&"ext" | &"external"));
-    (parts.len() > 1 && (outside(parts.first()) || outside(parts.last())))
+    let bridged = parts.contains(&"bridge")
+        && parts.iter().any(|part| {
+            matches!(
+                *part,
+                "discord" | "whatsapp" | "telegram" | "irc" | "matrix" | "signal" | "community"
+            )
+        });
+    bridged
+        || (parts.len() > 1 && (outside(parts.first()) || outside(parts.last())))
         || parts.iter().enumerate().any(|(i, part)| {
             *part == "connect"
                 || (*part == "shared"
@@ -727,6 +736,7 @@ mod tests {
             "#kinetic-cloud-shared",
             "#shared-clientco-facilities",
             "#vendor-connect-tracksure",
+            "#community-discord-bridge",
         ] {
             let shared = a.analyze(name);
             assert_eq!(
@@ -739,6 +749,7 @@ mod tests {
         assert!(!a.analyze("#eng-external-comms").external);
         assert!(!a.analyze("#finance-shared-services").external);
         assert!(!a.analyze("#sharepoint-migration").external);
+        assert!(!a.analyze("#bridge-inspections").external);
     }
 
     #[test]
