@@ -157,6 +157,31 @@ fn syslog_over_udp_and_unix_socket_is_rfc5424() {
 }
 
 #[test]
+fn a_batch_larger_than_the_connection_buffers_is_delivered_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let siem = Siem::start("127.0.0.1:0");
+    let destination = Destination::Http {
+        name: "security-events".into(),
+        url: siem.url(),
+    };
+    let mut opts = options(&dir.path().join("spool"));
+    opts.batch_size = 300;
+    opts.linger = Duration::from_millis(50);
+    let logger = AuditLogger::start(destination, opts).unwrap();
+    let mut sent = Vec::new();
+    for i in 0..300 {
+        let mut e = event(i, "c1");
+        e.reason = format!("event {i}: {}", "the reason goes on ".repeat(20));
+        sent.push(e.id.clone());
+        logger.log(e).unwrap();
+    }
+    assert_eq!(logger.flush(FLUSH).unwrap().spooled_segments, 0);
+    assert_eq!(siem.ids(), sent);
+    // 300 events of about 600 bytes in fewer than 10 requests: batches well over 16 KiB.
+    assert!(siem.received.requests.load(Ordering::SeqCst) < 10);
+}
+
+#[test]
 fn siem_down_for_a_while_loses_nothing_across_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("spool");

@@ -11,11 +11,18 @@ pub(crate) struct HttpSink {
     agent: ureq::Agent,
 }
 
+/// Bytes buffered each way on a connection: a batch and a collector's answer fit, and a
+/// short-lived process delivering one event does not zero ureq's default 128 KiB twice.
+const BUFFER_BYTES: usize = 16 * 1024;
+
 impl HttpSink {
     pub(crate) fn new(url: String, timeout: Duration) -> HttpSink {
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
+            .input_buffer_size(BUFFER_BYTES)
+            .output_buffer_size(BUFFER_BYTES)
+            .max_response_header_size(BUFFER_BYTES)
             .build()
             .into();
         HttpSink { url, agent }
