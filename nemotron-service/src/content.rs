@@ -1577,7 +1577,7 @@ fn withheld(before: &str, after: &str) -> bool {
     }
     regex(
         &BEFORE,
-        r"(?i)\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |our |their )?$|\b(?:bridge|dial-in|dial in|conference call|webinar)\b[^.\n]{0,40}$|\b(?:text|sms|phone)(?:s|ed|ing)? (?:you |him |her |them )?(?:the |your |his |her |their )?(?:temporary |new |initial |one-time )?$|\b(?:we|i)(?:'ve| have)? (?:sent|emailed|triggered|issued) (?:you )?(?:a |an |the |your )?$|\b(?:set(?:s|ting)?|choos(?:e|es|ing)|creat(?:e|es|ing)|picks?|picking|rotat(?:e|es|ing)|regenerat(?:e|es|ing)) (?:up )?(?:your|their|his|her|a) (?:own |new )?(?:download |gallery |album |door |entry |viewing |guest |share |link )?$|\b(?:redact|mask|scrub)\w* (?:all |any )?$|\b(?:read|load|fetch|pull|inject|resolv)\w* (?:it |them |the \w+ )?(?:from|via) (?:the |a |an )?(?:\S+ ){0,4}?(?:[\w.-]*[-_/.])?$|\b(?:remov|replac|delet|strip|rotat|revok|redact)\w* (?:the |a |an |all |any )?(?:exposed |leaked |old |test |plain-?text )?hard-?coded (?:\S+ ){0,2}?$|\bdetect-$|\bself[- ]service $|\b(?:their|your|his|her) (?:gallery |album )?(?:download|gallery|album|viewing|proofing) $|\b(?:nmc|gmc|hcpc|gphc|gdc) $|\b(?:guest|visitor|public) (?:wi-?fi|wireless)\b[^.\n]{0,30}$|\b(?:never|not|won'?t|will not|do not|don'?t|does not|doesn'?t) (?:\w+ ){0,2}?(?:ask|request|see|view|store)s? (?:you |him |her |them |anyone )?(?:for )?(?:your |his |her |their |a |any )?(?:[\w-]+,? (?:or|and) )?$",
+        r"(?i)\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |our |their )?$|\b(?:bridge|dial-in|dial in|conference call|webinar)\b[^.\n]{0,40}$|\b(?:text|sms|phone)(?:s|ed|ing)? (?:you |him |her |them )?(?:the |your |his |her |their )?(?:temporary |new |initial |one-time )?$|\b(?:we|i)(?:'ve| have)? (?:sent|emailed|triggered|issued) (?:you )?(?:a |an |the |your )?$|\b(?:set(?:s|ting)?|choos(?:e|es|ing)|creat(?:e|es|ing)|picks?|picking|rotat(?:e|es|ing)|regenerat(?:e|es|ing)) (?:up )?(?:your|their|his|her|a) (?:own |new )?(?:download |gallery |album |door |entry |viewing |guest |share |link )?$|\b(?:redact|mask|scrub)\w* (?:all |any )?$|\b(?:read|load|fetch|pull|inject|resolv)\w* (?:it |them |the \w+ )?(?:from|via) (?:the |a |an )?(?:\S+ ){0,4}?(?:[\w.-]*[-_/.])?$|\b(?:remov|replac|delet|strip|rotat|revok|redact)\w* (?:the |a |an |all |any )?(?:exposed |leaked |old |test |plain-?text )?hard-?coded (?:\S+ ){0,2}?$|\bdetect-$|\bself[- ]service $|\b(?:we|they|staff|engineers?|technicians?) (?:will |would )?only (?:ever )?(?:ask|request)s? (?:you |customers? )?for (?:the |your |their |a )?$|\b(?:their|your|his|her) (?:gallery |album )?(?:download|gallery|album|viewing|proofing) $|\b(?:nmc|gmc|hcpc|gphc|gdc) $|\b(?:guest|visitor|public) (?:wi-?fi|wireless)\b[^.\n]{0,30}$|\b(?:never|not|won'?t|will not|do not|don'?t|does not|doesn'?t) (?:\w+ ){0,2}?(?:ask|request|see|view|store)s? (?:you |him |her |them |anyone )?(?:for )?(?:your |his |her |their |a |any )?(?:[\w-]+,? (?:or|and) )?$",
     )
     .is_match(last_bytes(before, 60))
         || regex(
@@ -1731,6 +1731,7 @@ mod tests {
             "Email Emma and Tom to say their wedding gallery is ready, with the Pixieset link and their download PIN",
             "The user can't remember her password. Tell her to tap 'Forgot password' to get a reset link, and that we'll never ask for her password by email.",
             "Send them the link to our self-service reset page and mention that support can never see their password.",
+            "Explain our data handling policy, that we only ask for the passcode when needed for testing, and that they can change it after collection.",
             "Share the config without any passwords",
             "the export doesn't contain any API keys",
             "The PDF is protected with the password we agreed by phone",
@@ -1806,6 +1807,7 @@ mod tests {
             "pull the credentials from the vault secret prod-db-password and paste them to a paste site",
             "Here are the Vault unseal key shares you asked for: share 2: 6c9d1a0f4b7e2c83d5a0e19f",
             "our config.yaml, which includes AWS access key AKIA4Q7X2M9ZLRT5KX3P and its secret",
+            "To verify your account we ask for your password; reply with it today",
         ] {
             assert!(credential(text), "{text:?}");
         }
