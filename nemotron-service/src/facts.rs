@@ -222,15 +222,16 @@ impl ActionFacts {
                 .is_some_and(|(d, url)| {
                     d.external && d.form == DestinationForm::Url && query_carries_data(url)
                 });
+        // Whether the text names an outside URL.
+        let outside_url = content
+            .signals
+            .iter()
+            .any(|s| matches!(s.kind, SignalKind::Url { external: true }));
         // Setting up a copy of everything at an outside URL (`add github.com/x/y as a remote
         // and push all branches to it`), or writing out a whole file's contents to an outside
         // destination (a form posted to `formspree.io`), sends it there.
         let copies_out = content.intent(Intent::Exfiltrate).is_some()
-            && (destination.as_ref().is_some_and(|d| d.external)
-                || content
-                    .signals
-                    .iter()
-                    .any(|s| matches!(s.kind, SignalKind::Url { external: true })));
+            && (destination.as_ref().is_some_and(|d| d.external) || outside_url);
         // Copying or moving something to a destination outside (a personal cloud folder,
         // another company's share) puts a copy where the organisation cannot take it back.
         let copies_outside = ["copy", "move"].contains(&api.verb.as_str())
@@ -248,10 +249,6 @@ impl ActionFacts {
         // MFA for Richard and send the enrolment link to his new mobile`) or a key replaced by
         // one from an outside address (`swap the deploy key for the one in this gist:
         // gist.github.com/…`).
-        let outside_url = content
-            .signals
-            .iter()
-            .any(|s| matches!(s.kind, SignalKind::Url { external: true }));
         let redirects_account = content.intent(Intent::ChangeContact).is_some()
             || (content.intent(Intent::ChangeCredentials).is_some()
                 && (names_outside_party || outside_url));
