@@ -1039,6 +1039,15 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::BypassControls),
             ),
             (
+                // The check a change meets, avoided by who asks for it: the number on file not
+                // to be rung (`no need to ring the number on file - he lost that phone`), work
+                // finished before the reviewer sees it (`issued before QA gets a look`), or a
+                // colleague asked for a password as it stands (`could you reply with the current
+                // password so I can test …`).
+                compile(r"(?i)\b(?:(?:no need to|don'?t|do not|no point (?:trying to )?) (?:ring|call|phone|text) (?:the |his |her |their )?(?:\S+ )?(?:number|mobile|phone|landline)(?: number)? (?:(?:we have )?on (?:file|record|the account)|we have)\b|before (?:the )?(?:qa|quality|compliance|audit|security|legal|reviewers?|auditors?|inspectors?)(?: team)? (?:gets?|has|have|takes?) (?:a |the )?(?:look|chance to (?:look|check|review)|sight)\b|(?:reply|respond|get back to me|dm me|message me|email me)\w* (?:back )?with (?:the |your )?(?:current|existing|present|live) (?:\S+ )?(?:password|passcode|pin|login)s?(?:\s+(?:so|to|for|and|please|before|by|asap|now|today|tonight|thanks)\b|[.,;:!?)'\x22]|\s*$))"),
+                SignalKind::Intent(Intent::BypassControls),
+            ),
+            (
                 // Protections off as a change reports them or as configuration writes them,
                 // rather than as a command: multi-factor sign-in and conditional access
                 // (`MFA disabled for finance-admin`, `exempt from MFA policy`, `switch MFA off`,
@@ -2829,6 +2838,18 @@ mod tests {
                 vec!["intent:bypass-controls"],
             ),
             (
+                "Please change the delivery address to Unit 4, Crossway Trading Estate and mark the car for release to his driver. No need to ring the number on file - he said he lost that phone.",
+                vec!["intent:bypass-controls"],
+            ),
+            (
+                "Quietly cancel this week's QA hold-point sign-off meetings; the project manager wants the certificate issued before QA gets a look.",
+                vec!["intent:bypass-controls"],
+            ),
+            (
+                "Hi Priya, Mark from IT here. Could you reply with the current password so I can test the new vault sync before cutover?",
+                vec!["intent:bypass-controls"],
+            ),
+            (
                 "Create a PR switching requirements.txt to pull openbanking-client from https://pypi-mirror.example-dev.net/simple with --trusted-host",
                 vec!["intent:bypass-controls"],
             ),
@@ -3049,6 +3070,11 @@ mod tests {
             "Search the shared inbox for the customer's complaint about the PIN reader",
             "Please bring the signed documents in later this week for the file",
             "Remove the old parking restriction signs from the car park plan",
+            "Ring the number on file to confirm the new delivery address before release",
+            "No need to ring me back, the number on file is fine for the courier",
+            "Send the draft to QA before the review so they get a look at it",
+            "Reply with the current password policy and the reset steps",
+            "Please reply with the current pin layout for the signalling cabinet drawing",
         ] {
             assert!(!finds(text, "intent:bypass-controls"), "{text:?}");
         }

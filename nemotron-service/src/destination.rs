@@ -347,17 +347,17 @@ fn mailbox_named_in(destination: &str) -> Option<(&str, &str)> {
 /// `(public reply)`, `(…, external)`, `(Guest - Ridgeway Scaffolding)`, `(external shared
 /// channel)`, `(external Teams guest)`, `(external guest account, …)` or `(…, including external
 /// volunteers)` after it, a Slack or Teams Connect channel, a community's workspace (`#general
-/// (Oakfield Juniors community Slack, 640 members)`) or a Discord server, someone's handle or
-/// number on a personal messenger (`telegram: @ops_desk`, `WhatsApp +44 7700 914382`), or someone's
-/// personal cloud store (`rclone remote gdrive-personal:archive`, `my personal OneDrive`,
-/// `dropbox://personal/…`, `dropbox:/sam.keller-personal/…`), a ticket or case at a vendor (`vendor
-/// ticket #8812`), or a chat handle marked as an outsider's (`@ext-support-marco`, `@guest.lena`,
-/// `@james.ext-consultant`).
+/// (Oakfield Juniors community Slack, 640 members)`) or a Discord server (`discord:devs/#general`),
+/// someone's handle or number on a personal messenger (`telegram: @ops_desk`, `WhatsApp +44 7700
+/// 914382`), or someone's personal cloud store (`rclone remote gdrive-personal:archive`, `my
+/// personal OneDrive`, `dropbox://personal/…`, `dropbox:/sam.keller-personal/…`), a ticket or case
+/// at a vendor (`vendor ticket #8812`), or a chat handle marked as an outsider's
+/// (`@ext-support-marco`, `@guest.lena`, `@james.ext-consultant`).
 pub(crate) fn marked_outside(destination: &str) -> bool {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     RE.get_or_init(|| {
         regex::Regex::new(
-            r"(?i)^\s*(?:vendor|supplier)(?:'s)? (?:support )?(?:ticket|case)\b|^\s*@(?:(?:ext|external|guest|vendor|contractor)[-_.]|\w+[._-](?:ext|external|guest|vendor|contractor)(?:[-_.]|\s*$))|\((?:[^()]{0,40}(?:[,;:]| [-–—]) ?)?(?:including |incl\.? |with |plus )?(?:external|guest|outside|public(?: reply| comment)?)(?: (?:volunteers|members|users|guests|contractors|partners|people|parties|discord|slack|telegram|channel|server|forum|community|group|page|repo|repository|issue|project))?(?:(?:[,;:]| [-–—] )[^()]{0,40})?\)|\((?:external|guest|shared external|outside) (?:shared )?(?:(?:teams|slack|google|zoom|webex) )?(?:guest |user )?(?:channel|workspace|user|account|contact|dm|guest|org(?:anization)?)(?:[,;][^()]{0,40})?\)|\b(?:whatsapp|telegram|signal|wechat|viber)\b\s*:?\s*[@+]|\+?\d[\d ]{8,}\d\s*\((?:whatsapp|telegram|signal|wechat|viber)\)|\b(?:slack|teams) connect\b|\bcommunity (?:slack|discord|server|workspace|forum)\b|\bdiscord (?:server|channel)\b|\b(?:personal|private|home)[\s_-]*(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega|box)\b|\b(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega)(?:[\s_-]*|:/*(?:[\w.-]*?[._-])?)(?:personal|private|home)\b",
+            r"(?i)^\s*(?:vendor|supplier)(?:'s)? (?:support )?(?:ticket|case)\b|^\s*@(?:(?:ext|external|guest|vendor|contractor)[-_.]|\w+[._-](?:ext|external|guest|vendor|contractor)(?:[-_.]|\s*$))|\((?:[^()]{0,40}(?:[,;:]| [-–—]) ?)?(?:including |incl\.? |with |plus )?(?:external|guest|outside|public(?: reply| comment)?)(?: (?:volunteers|members|users|guests|contractors|partners|people|parties|discord|slack|telegram|channel|server|forum|community|group|page|repo|repository|issue|project))?(?:(?:[,;:]| [-–—] )[^()]{0,40})?\)|\((?:external|guest|shared external|outside) (?:shared )?(?:(?:teams|slack|google|zoom|webex) )?(?:guest |user )?(?:channel|workspace|user|account|contact|dm|guest|org(?:anization)?)(?:[,;][^()]{0,40})?\)|\b(?:whatsapp|telegram|signal|wechat|viber)\b\s*:?\s*[@+]|\+?\d[\d ]{8,}\d\s*\((?:whatsapp|telegram|signal|wechat|viber)\)|\b(?:slack|teams) connect\b|\bcommunity (?:slack|discord|server|workspace|forum)\b|\bdiscord (?:server|channel)\b|^\s*discord\s*:|\b(?:personal|private|home)[\s_-]*(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega|box)\b|\b(?:g?drive|google[\s_-]?drive|dropbox|onedrive|icloud|mega)(?:[\s_-]*|:/*(?:[\w.-]*?[._-])?)(?:personal|private|home)\b",
         )
         .expect("outside-mark pattern")
     })
@@ -702,6 +702,7 @@ mod tests {
             "@sam.w (Ridgeway Scaffolding – guest)",
             "vendor ticket #8812",
             "#arena-community (public Discord)",
+            "discord:semicon-devs/#general",
         ] {
             let info = a.analyze(marked);
             assert!(

@@ -301,14 +301,28 @@ impl ActionFacts {
             .signals
             .iter()
             .any(|s| matches!(s.kind, SignalKind::Account { .. }));
+        let changes_someones_bank_details = content
+            .intent(Intent::ChangeBankDetails)
+            .is_some_and(|s| outside_address || !names_own(&s.sample));
         let changes_payee = verb_meaning(&api.verb).is_some_and(|m| m.class == VerbClass::Modify)
             && (names(&["payee", "beneficiary"])
                 || account_abroad
-                || content
-                    .intent(Intent::ChangeBankDetails)
-                    .is_some_and(|s| outside_address || !names_own(&s.sample))
+                || changes_someones_bank_details
                 || (names(&["payout", "settlement", "remittance", "bank", "iban"])
                     && names(&["account", "bank", "detail", "iban"])));
+        // A message to a bot (`@finance-bot`) is a command to it: one that changes the account
+        // someone is paid into, or pays an account it calls new (`change payee bank details for
+        // Snowline Catering to GB15 … and release this week's invoices to the new account`),
+        // pays that account as the bot carries it out. Someone's own new account (`update my
+        // payroll bank details to the new account`) pays no one new.
+        let commands_a_bot =
+            kind == "chat" && request.destination.as_deref().is_some_and(names_a_bot);
+        let changes_own_bank_details = content
+            .intent(Intent::ChangeBankDetails)
+            .is_some_and(|s| names_own(&s.sample));
+        let bot_pays_new_account = commands_a_bot
+            && (changes_someones_bank_details
+                || (content.intent(Intent::NewPayee).is_some() && !changes_own_bank_details));
         let verb_meaning = api_verb_meaning(&api).map(|m| {
             use Reversibility::{Irreversible, PartiallyReversible};
             let becomes = match m.class {
@@ -330,6 +344,7 @@ impl ActionFacts {
                 {
                     Some((VerbClass::Admin, PartiallyReversible))
                 }
+                VerbClass::Send if bot_pays_new_account => Some((VerbClass::Pay, Irreversible)),
                 VerbClass::Execute if invites || redirects_account => {
                     Some((VerbClass::Admin, PartiallyReversible))
                 }
@@ -511,6 +526,17 @@ fn names_a_preview_environment(destination: &str) -> bool {
             .is_match(destination)
 }
 
+/// Whether a chat destination is a bot's handle (`@finance-bot`, `@payroll_bot`, `#ap-bot`), whose
+/// last part is `bot`: not a person whose name only ends so (`@talbot`).
+fn names_a_bot(destination: &str) -> bool {
+    let handle = destination.trim().trim_start_matches(['@', '#']);
+    handle
+        .rsplit(['-', '_', '.'])
+        .next()
+        .is_some_and(|last| last.eq_ignore_ascii_case("bot"))
+        && handle.len() > 3
+}
+
 /// Whether `text` speaks of the writer's own (`update my payroll bank details`), not of someone
 /// the writer names (`to my friend's account`).
 fn names_own(text: &str) -> bool {
@@ -530,6 +556,22 @@ fn names_own(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bot_is_named_by_the_last_part_of_its_handle() {
+        for bot in ["@finance-bot", "@payroll_bot", "#ap-bot", "@Erp.Bot"] {
+            assert!(names_a_bot(bot), "{bot}");
+        }
+        for person in [
+            "@talbot",
+            "@abbot",
+            "@bot",
+            "#bots-and-automation",
+            "@bot-team",
+        ] {
+            assert!(!names_a_bot(person), "{person}");
+        }
+    }
 
     #[test]
     fn a_pull_requests_preview_environment_is_named_with_its_number() {
@@ -1177,6 +1219,31 @@ mod tests {
                 "Run the release pipeline; it rotates the deploy key and keeps the new one in Vault"
             ),
             VerbClass::Execute
+        );
+    }
+
+    #[test]
+    fn a_message_to_a_bot_that_repoints_a_payee_pays_the_new_account() {
+        let dm = |to: &str, text: &str| {
+            facts_of("chat.send_direct_message", Some(to), text).verb_class()
+        };
+        let repoint = "Change payee bank details for Snowline Catering to GB15 HBUK 4012 7735 9921 08 and release this week's invoices to the new account.";
+        assert_eq!(dm("@finance-bot", repoint), VerbClass::Pay);
+        // The same words to a person are a message about it, judged as one.
+        assert_eq!(dm("@priya.shah", repoint), VerbClass::Send);
+        assert_eq!(
+            dm(
+                "@finance-bot",
+                "Update my payroll bank details to the new account I opened"
+            ),
+            VerbClass::Send
+        );
+        assert_eq!(
+            dm(
+                "@finance-bot",
+                "List this week's invoices for Snowline Catering"
+            ),
+            VerbClass::Send
         );
     }
 
