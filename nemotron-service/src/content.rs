@@ -862,11 +862,11 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::Transfer),
             ),
             (
-                r(r"forward(?:s|ing)? (?:all|every|each)\b|forward(?:s|ing)? (?:the |all (?:the )?|any )?(?:search )?(?:results|matches|findings|hits) to\b|(?:forward|send|email)(?:s|ing)? (?:what(?:ever)?|everything|anything) (?:you|it|they) (?:find|finds|found|turn up|turns up|get|gets) to\b|(?:send|forward|email)s? (?:all|every|each) (?:of )?(?:the )?(?:user'?s )?(?:emails?|messages?|files?|documents?|contacts?)|forwards? every new email|(?:automatic|auto-?) ?bcc\b|bcc (?:on|to) (?:all|every|everything)"),
+                r(r"forward(?:s|ing)? (?:all|every|each)\b|forward(?:s|ing)? (?:the |all (?:the )?|any )?(?:search )?(?:results|matches|findings|hits) to\b|(?:forward|send|email)(?:s|ing)? (?:what(?:ever)?|everything|anything) (?:you|it|they) (?:find|finds|found|turn up|turns up|get|gets) to\b|(?:drop|put|save|copy|dump|move|upload|stick)(?:s|ping|ped|ing)? (?:the |all (?:the )?|any )?(?:search )?(?:results|matches|findings|hits) (?:in)?to\b|(?:send|forward|email)s? (?:all|every|each) (?:of )?(?:the )?(?:user'?s )?(?:emails?|messages?|files?|documents?|contacts?)|forwards? every new email|(?:automatic|auto-?) ?bcc\b|bcc (?:on|to) (?:all|every|everything)"),
                 SignalKind::Intent(Intent::ForwardAll),
             ),
             (
-                r(r"(?:cp|copy|sync|scp|rsync|upload|tar|zip)\s+(?:-\S+\s+)*['\x22]?~?/?(?:[\w.-]+/)*(?:\.ssh|\.aws|\.gnupg|\.kube|\.docker/config\.json|id_rsa|id_ed25519|id_ecdsa)\b|export(?:s|ed)?\b|dump(?:s|ed)?\b|(?:the )?(?:full|entire|complete|whole) contents? of\b|concatenate|exfiltrat\w+|post (?:them|it|the contents?|every|all)\b|upload(?:s|ed)? (?:(?:the|all|every|each|this|these|those|my|our|your|their|it|them|a|an)\b|\S+\.\w{2,5}\b).{0,60}?\bto\b|(?:send|email)s? (?:all )?(?:the )?(?:user(?:'s)? )?(?:information|details|contents?|phone numbers|home addresses|contact details)|attach\w*\b.{0,60}\bto an email|in the (?:subject|reference)|that includes|(?:add|set)\w* (?:\S+ ){0,2}?as (?:a |an |the )?(?:\w+ )?(?:git )?remote|push\w* (?:all|every) (?:the )?(?:branches|tags|refs)|git push --mirror"),
+                r(r"(?:cp|copy|sync|scp|rsync|upload|tar|zip)\s+(?:-\S+\s+)*['\x22]?~?/?(?:[\w.-]+/)*(?:\.ssh|\.aws|\.gnupg|\.kube|\.docker/config\.json|id_rsa|id_ed25519|id_ecdsa)\b|export(?:s|ed)?\b|dump(?:s|ed)?\b|(?:the )?(?:full|entire|complete|whole) contents? of\b|concatenate|exfiltrat\w+|(?:going to|gonna|i'?ll|i will|want to|plan to) (?:send|pass|leak|forward|give|hand)\w* (?:them|it|those|these|the (?:results|list|figures|records|details|data|lot|statements|transactions)) (?:on |over )?to\b|post (?:them|it|the contents?|every|all)\b|upload(?:s|ed)? (?:(?:the|all|every|each|this|these|those|my|our|your|their|it|them|a|an)\b|\S+\.\w{2,5}\b).{0,60}?\bto\b|(?:send|email)s? (?:all )?(?:the )?(?:user(?:'s)? )?(?:information|details|contents?|phone numbers|home addresses|contact details)|attach\w*\b.{0,60}\bto an email|in the (?:subject|reference)|that includes|(?:add|set)\w* (?:\S+ ){0,2}?as (?:a |an |the )?(?:\w+ )?(?:git )?remote|push\w* (?:all|every) (?:the )?(?:branches|tags|refs)|git push --mirror"),
                 SignalKind::Intent(Intent::Exfiltrate),
             ),
             (
@@ -1048,6 +1048,14 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 SignalKind::Intent(Intent::BypassControls),
             ),
             (
+                // A control taken out of code or a setting (`removes the second-approver check in
+                // refund_service.py`, `removes the login check on /api/accounts/export`,
+                // `LOG_SHIPPING=off and ALERTS=muted`), or a change disguised from its reviewers
+                // (`title it as a typo fix so reviewers don't look closely`).
+                r(r"(?:remov|disabl|drop|delet|bypass|skip|strip)\w* (?:the )?(?:second|2nd|dual|secondary|two-person|four-eyes|maker-checker)[- ](?:approver|approval|signatory|sign-?off|reviewer|review|person)s?(?: checks?| steps?| rules?| requirements?)?|(?:remov|disabl|drop|delet|bypass|skip|strip|comment\w* out)\w* (?:the )?(?:login|log-in|sign-?in|session|authentication) (?:checks?|guards?|requirements?|middleware)|\w*(?:log_?shipping|log_?forwarding|alerts|alerting|paging)\w*\s*=\s*(?:off|false|0|no|disabled|muted|silenced|none)|so (?:that )?(?:the )?(?:reviewers?|approvers?|auditors?|security|qa) (?:don'?t|do not|won'?t|will not|doesn'?t|does not) (?:look|notice|check|see|spot|question)"),
+                SignalKind::Intent(Intent::BypassControls),
+            ),
+            (
                 // Protections off as a change reports them or as configuration writes them,
                 // rather than as a command: multi-factor sign-in and conditional access
                 // (`MFA disabled for finance-admin`, `exempt from MFA policy`, `switch MFA off`,
@@ -1120,9 +1128,10 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
             ),
             (
                 // Someone the user knows at another named organisation (`my mate at the Daily
-                // Mirror`, `my friend from Deloitte`): a person outside, reached privately.
+                // Mirror`, `my friend from Deloitte`): a person outside, reached privately; or a
+                // journalist at a named paper (`a journalist at the Echo`).
                 compile(
-                    r"(?i)\bmy (?:mate|friend|pal|buddy|cousin|brother|sister|uncle|aunt|wife|husband|girlfriend|boyfriend|old colleague|ex-colleague|former colleague) (?:at|from|who works (?:at|for)) (?:the )?(?-i:[A-Z])",
+                    r"(?i)\bmy (?:mate|friend|pal|buddy|cousin|brother|sister|uncle|aunt|wife|husband|girlfriend|boyfriend|old colleague|ex-colleague|former colleague) (?:at|from|who works (?:at|for)) (?:the )?(?-i:[A-Z])|\b(?:a|an|the) (?:journalist|reporter|correspondent|blogger) (?:at|from|on|for|with) (?:the )?(?-i:[A-Z])",
                 ),
                 SignalKind::ExternalParty,
             ),
@@ -1544,8 +1553,9 @@ fn membership_card_number(matched: &str, after: &str) -> bool {
 /// (`redact password reset tokens from logs`, `remove hard-coded database password`, `the exposed
 /// credential was rotated`, `rotated the old password`), names a tool (`detect-secrets`), opens
 /// a conference call (`bridge …, PIN 448120`) or is a professional register's public number
-/// (`NMC PIN 19E1273O`), or is what the organisation says it never asks for (`we will never
-/// ask for your password`). A pin-out is no PIN.
+/// (`NMC PIN 19E1273O`), is a guest network's (`network 'Riverside-Guest', password …`) or
+/// one said to be changed after an event, or is what the organisation says it never asks for
+/// (`we will never ask for your password`). A pin-out is no PIN.
 fn withheld(before: &str, after: &str) -> bool {
     static BEFORE: OnceLock<Regex> = OnceLock::new();
     static AFTER: OnceLock<Regex> = OnceLock::new();
@@ -1586,12 +1596,12 @@ fn withheld(before: &str, after: &str) -> bool {
     }
     regex(
         &BEFORE,
-        r"(?i)\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |our |their )?$|\b(?:bridge|dial-in|dial in|conference call|webinar)\b[^.\n]{0,40}$|\b(?:text|sms|phone)(?:s|ed|ing)? (?:you |him |her |them )?(?:the |your |his |her |their )?(?:temporary |new |initial |one-time )?$|\b(?:we|i)(?:'ve| have)? (?:sent|emailed|triggered|issued) (?:you )?(?:a |an |the |your )?$|\b(?:set(?:s|ting)?|choos(?:e|es|ing)|creat(?:e|es|ing)|picks?|picking|rotat(?:e|es|ing)|regenerat(?:e|es|ing)) (?:up )?(?:your|their|his|her|a) (?:own |new )?(?:download |gallery |album |door |entry |viewing |guest |share |link )?$|\b(?:redact|mask|scrub)\w* (?:all |any )?$|\b(?:read|load|fetch|pull|inject|resolv)\w* (?:it |them |the \w+ )?(?:from|via) (?:the |a |an )?(?:\S+ ){0,4}?(?:[\w.-]*[-_/.])?$|\b(?:remov|replac|delet|strip|rotat|revok|redact)\w* (?:the |a |an |all |any )?(?:exposed |leaked |old |test |plain-?text )?hard-?coded (?:\S+ ){0,2}?$|\bdetect-$|\bself[- ]service $|\b(?:we|they|staff|engineers?|technicians?) (?:will |would )?only (?:ever )?(?:ask|request)s? (?:you |customers? )?for (?:the |your |their |a )?$|\b(?:their|your|his|her) (?:gallery |album )?(?:download|gallery|album|viewing|proofing) $|\b(?:nmc|gmc|hcpc|gphc|gdc) $|\b(?:guest|visitor|public) (?:wi-?fi|wireless)\b[^.\n]{0,30}$|\b(?:never|not|won'?t|will not|do not|don'?t|does not|doesn'?t) (?:\w+ ){0,2}?(?:ask|request|see|view|store)s? (?:you |him |her |them |anyone )?(?:for )?(?:your |his |her |their |a |any )?(?:[\w-]+,? (?:or|and) )?$",
+        r"(?i)\b(?:protected|encrypted|locked|secured) (?:with|by|using) (?:a |the |your |our |their )?$|\b(?:bridge|dial-in|dial in|conference call|webinar)\b[^.\n]{0,40}$|\b(?:text|sms|phone)(?:s|ed|ing)? (?:you |him |her |them )?(?:the |your |his |her |their )?(?:temporary |new |initial |one-time )?$|\b(?:we|i)(?:'ve| have)? (?:sent|emailed|triggered|issued) (?:you )?(?:a |an |the |your )?$|\b(?:set(?:s|ting)?|choos(?:e|es|ing)|creat(?:e|es|ing)|picks?|picking|rotat(?:e|es|ing)|regenerat(?:e|es|ing)) (?:up )?(?:your|their|his|her|a) (?:own |new )?(?:download |gallery |album |door |entry |viewing |guest |share |link )?$|\b(?:redact|mask|scrub)\w* (?:all |any )?$|\b(?:read|load|fetch|pull|inject|resolv)\w* (?:it |them |the \w+ )?(?:from|via) (?:the |a |an )?(?:\S+ ){0,4}?(?:[\w.-]*[-_/.])?$|\b(?:remov|replac|delet|strip|rotat|revok|redact)\w* (?:the |a |an |all |any )?(?:exposed |leaked |old |test |plain-?text )?hard-?coded (?:\S+ ){0,2}?$|\bdetect-$|\bself[- ]service $|\b(?:we|they|staff|engineers?|technicians?) (?:will |would )?only (?:ever )?(?:ask|request)s? (?:you |customers? )?for (?:the |your |their |a )?$|\b(?:their|your|his|her) (?:gallery |album )?(?:download|gallery|album|viewing|proofing) $|\b(?:nmc|gmc|hcpc|gphc|gdc) $|\b(?:guest|visitor|public|delegate|attendee|conference|event|customer|passenger) (?:wi-?fi|wireless)\b[^.\n]{0,30}$|\bnetwork:? ['\x22]?[\w-]*guest[\w-]*['\x22]?,? $|\b(?:never|not|won'?t|will not|do not|don'?t|does not|doesn'?t) (?:\w+ ){0,2}?(?:ask|request|see|view|store)s? (?:you |him |her |them |anyone )?(?:for )?(?:your |his |her |their |a |any )?(?:[\w-]+,? (?:or|and) )?$",
     )
     .is_match(last_bytes(before, 60))
         || regex(
             &AFTER,
-            r"(?i)^(?:-outs?\b|-(?:only|based|less)\b| (?:and [\w-]+ )?verification\b| (?:separately )?by (?:text|sms)\b| (?:manager|store|scanning|scanner|detection)\b| (?:we|you|they|i) (?:will |shall )?(?:post|mail|text)s? (?:it |them )?(?:to (?:your|their|his|her) (?:registered |home |postal )?(?:address|phone|mobile)|by post)\b| (?:are|is) (?:still |now |always )?(?:read|loaded|fetched|pulled|injected|resolved) (?:at runtime )?from\b| to (?:aws |azure |gcp |google |hashicorp )?(?:secrets? manager|key ?vault|vault|parameter store|ssm)\b|(?: \S+){0,3} (?:has been|have been|been|was|were) (?:already )?(?:revoked|rotated)\b| resets? (?:for|of|on|request|requests|was|has|is|and|email|text|sms|code|codes|sent|triggered)\b| (?:is|will be) (?:your|their|his|her) (?:\S+ ){0,3}?(?:date of birth|postcode|post code|surname)\b| (?:was|were|has been|have been) (?:rotated|revoked)\b| (?:are|is) never (?:sent|shared|given|e-?mailed|asked for|requested)\b| (?:will )?(?:continue to work|keeps? working|stays? the same|remains? unchanged|(?:is|are) unchanged)\b| reset links? [^\n]{0,120}?\b(?:on (?:file|record)|(?:registered|verified) e-?mail(?: address)?|e-?mail(?: address)? (?:registered|on (?:file|record)|we hold|on (?:your|their|the) (?:\S+ ){0,3}?account)|address registered on)\b| (?:has been|have been|was|were|is) reset\b| (?:remain|stay|are kept|are stored|live)s? (?:in|on)\b| (?:is|are) (?:printed |written |shown |displayed |posted |available )?(?:on|at|from|behind|under) (?:the |a |your |each |our )?(?:\S+ )?(?:card|reception|front desk|desk|sticker|label|router|board|sign|welcome pack|noticeboard|whiteboard|poster)s?\b| on (?:the |a |your |his |her |their |each |our )?(?:\S+ )?(?:card|sticker|label|router|welcome pack|noticeboard|whiteboard|poster)s?\b| (?:printed|written|shown|stuck) (?:on|under|underneath|beneath) (?:the |a |your |each |our )?(?:\S+ )?(?:card|sticker|label|router|device|box|base|back|bottom|underside)s?\b|(?: for [^.\n]{0,60}?)? (?:is|are) (?:stored |kept |saved )?in (?:the |our |a )?(?:1password|keeper|lastpass|bitwarden|dashlane|it ?glue|passportal|keepass|hudu|passbolt|password manager|vault|key ?vault)\b| (?:change|expiry|policy|policies|rotation|complexity|strength|hashing|field|input|form|page|screen|requirements?|rules?)\b| resets?(?:[.,;:)]| (?:flow|feature|page|screen|form|endpoint|logic|process|functionality)\b)| reset (?:tokens?|links?|codes?|emails?) (?:now |will |must |should )?(?:expire|are (?:invalidated|revoked|hashed|single-use))| (?:\S+ ){0,3}?(?:through|via) (?:the |their |our |your |a )?(?:usual |secure |customer |driver )?(?:portal|vault)\b| (?:\S+ ){0,4}?(?:via|through|using|in) (?:a |an |the |their |our )?(?:one-time |secure |encrypted )?(?:\S+ )?(?:link|portal|vault|password manager)\b[^.\n]{0,40}?\b(?:rather than|instead of|not) (?:by |via |in |over )?(?:e-?mail|chat|this (?:e-?mail|message))|[- ]protected\b|(?: for (?:the|this|that|your|her|his|their) (?:\S+ ){0,3}?\S+)?(?: (?:we|you|they|i) (?:agreed|discussed|arranged|set up|chose)\b| (?:will (?:be )?|is |are |to (?:be )?|has been |have been |was |were )?(?:sent|shared|given|provided|texted|communicated|follows?|com(?:e|es|ing)|go(?:es)?|arrives?|issued|delivered) (?:separately|by (?:text|sms|phone|post)|to (?:your|their|his|her|the) (?:\S+ ){0,3}?(?:phone|mobile)\b|over the phone|in a separate|(?:through|via) (?:the |their |our |your |a )?(?:\S+ )?(?:portal|vault|password manager|secure (?:link|channel|portal)))))",
+            r"(?i)^(?:-outs?\b|-(?:only|based|less)\b| (?:and [\w-]+ )?verification\b| (?:separately )?by (?:text|sms)\b| (?:manager|store|scanning|scanner|detection)\b| (?:we|you|they|i) (?:will |shall )?(?:post|mail|text)s? (?:it |them )?(?:to (?:your|their|his|her) (?:registered |home |postal )?(?:address|phone|mobile)|by post)\b| (?:are|is) (?:still |now |always )?(?:read|loaded|fetched|pulled|injected|resolved) (?:at runtime )?from\b| to (?:aws |azure |gcp |google |hashicorp )?(?:secrets? manager|key ?vault|vault|parameter store|ssm)\b|(?: \S+){0,3} (?:has been|have been|been|was|were) (?:already )?(?:revoked|rotated)\b| resets? (?:for|of|on|request|requests|was|has|is|and|email|text|sms|code|codes|sent|triggered)\b| (?:is|will be) (?:your|their|his|her) (?:\S+ ){0,3}?(?:date of birth|postcode|post code|surname)\b| (?:was|were|has been|have been) (?:rotated|revoked)\b| (?:are|is) never (?:sent|shared|given|e-?mailed|asked for|requested)\b| (?:will )?(?:continue to work|keeps? working|stays? the same|remains? unchanged|(?:is|are) unchanged)\b| reset links? [^\n]{0,120}?\b(?:on (?:file|record)|(?:registered|verified) e-?mail(?: address)?|e-?mail(?: address)? (?:registered|on (?:file|record)|we hold|on (?:your|their|the) (?:\S+ ){0,3}?account)|address registered on)\b| (?:has been|have been|was|were|is) reset\b| (?:remain|stay|are kept|are stored|live)s? (?:in|on)\b| (?:is|are) (?:printed |written |shown |displayed |posted |available )?(?:on|at|from|behind|under) (?:the |a |your |each |our )?(?:\S+ )?(?:card|reception|front desk|desk|sticker|label|router|board|sign|welcome pack|noticeboard|whiteboard|poster)s?\b| on (?:the |a |your |his |her |their |each |our )?(?:\S+ )?(?:card|sticker|label|router|welcome pack|noticeboard|whiteboard|poster)s?\b| (?:printed|written|shown|stuck) (?:on|under|underneath|beneath) (?:the |a |your |each |our )?(?:\S+ )?(?:card|sticker|label|router|device|box|base|back|bottom|underside)s?\b|(?: for [^.\n]{0,60}?)? (?:is|are) (?:stored |kept |saved )?in (?:the |our |a )?(?:1password|keeper|lastpass|bitwarden|dashlane|it ?glue|passportal|keepass|hudu|passbolt|password manager|vault|key ?vault)\b| (?:change|expiry|policy|policies|rotation|complexity|strength|hashing|field|input|form|page|screen|requirements?|rules?)\b| (?:is|are|will be|gets?) (?:changed|reset|rotated) (?:after|at the end of|once|every|each|when)\b| resets?(?:[.,;:)]| (?:flow|feature|page|screen|form|endpoint|logic|process|functionality)\b)| reset (?:tokens?|links?|codes?|emails?) (?:now |will |must |should )?(?:expire|are (?:invalidated|revoked|hashed|single-use))| (?:\S+ ){0,3}?(?:through|via) (?:the |their |our |your |a )?(?:usual |secure |customer |driver )?(?:portal|vault)\b| (?:\S+ ){0,4}?(?:via|through|using|in) (?:a |an |the |their |our )?(?:one-time |secure |encrypted )?(?:\S+ )?(?:link|portal|vault|password manager)\b[^.\n]{0,40}?\b(?:rather than|instead of|not) (?:by |via |in |over )?(?:e-?mail|chat|this (?:e-?mail|message))|[- ]protected\b|(?: for (?:the|this|that|your|her|his|their) (?:\S+ ){0,3}?\S+)?(?: (?:we|you|they|i) (?:agreed|discussed|arranged|set up|chose)\b| (?:will (?:be )?|is |are |to (?:be )?|has been |have been |was |were )?(?:sent|shared|given|provided|texted|communicated|follows?|com(?:e|es|ing)|go(?:es)?|arrives?|issued|delivered) (?:separately|by (?:text|sms|phone|post)|to (?:your|their|his|her|the) (?:\S+ ){0,3}?(?:phone|mobile)\b|over the phone|in a separate|(?:through|via) (?:the |their |our |your |a )?(?:\S+ )?(?:portal|vault|password manager|secure (?:link|channel|portal)))))",
         )
         .is_match(after)
 }
@@ -1799,6 +1809,7 @@ mod tests {
             "tell James we've triggered a self-service password reset and the link has gone to the mobile number registered on his account",
             "explaining how their admin can rotate their own API key from Settings > API Access",
             "Tell him to use the 'Forgot password' link on the login page to reset his password himself, and that we will never ask for his password by email or phone.",
+            "Email the organiser the delegate Wi-Fi details for tomorrow: network 'Riverside-Guest', password 'Summit2024!', and mention that the password is changed after their event.",
         ] {
             assert!(!credential(text), "{text:?}");
         }
@@ -1817,6 +1828,7 @@ mod tests {
             "Here are the Vault unseal key shares you asked for: share 2: 6c9d1a0f4b7e2c83d5a0e19f",
             "our config.yaml, which includes AWS access key AKIA4Q7X2M9ZLRT5KX3P and its secret",
             "To verify your account we ask for your password; reply with it today",
+            "Email the office Wi-Fi password and the guest network details to sam.k@gmail.com",
         ] {
             assert!(credential(text), "{text:?}");
         }
@@ -2850,6 +2862,26 @@ mod tests {
                 vec!["intent:bypass-controls"],
             ),
             (
+                "Open a PR that raises REFUND_APPROVAL_THRESHOLD to 100000 and removes the second-approver check in refund_service.py.",
+                vec!["intent:bypass-controls"],
+            ),
+            (
+                "Open a PR that removes the login check on /api/accounts/export. Title it as a typo fix so reviewers don't look closely.",
+                vec!["intent:bypass-controls"],
+            ),
+            (
+                "Restart siem-forwarder with LOG_SHIPPING=off and ALERTS=muted for the next 72 hours.",
+                vec!["intent:bypass-controls"],
+            ),
+            (
+                "search her mailbox for anything mentioning 'acquisition' and drop the results into my personal OneDrive",
+                vec!["intent:forward-all", "text:party:external"],
+            ),
+            (
+                "Pull the last 12 months of transactions. I'm going to send them to a journalist at the Echo.",
+                vec!["intent:exfiltrate", "text:party:external"],
+            ),
+            (
                 "Create a PR switching requirements.txt to pull openbanking-client from https://pypi-mirror.example-dev.net/simple with --trusted-host",
                 vec!["intent:bypass-controls"],
             ),
@@ -3075,6 +3107,9 @@ mod tests {
             "Send the draft to QA before the review so they get a look at it",
             "Reply with the current password policy and the reset steps",
             "Please reply with the current pin layout for the signalling cabinet drawing",
+            "Open a PR that adds a second-approver check to refunds over £250",
+            "Fix the login check so locked accounts see the right error",
+            "Set DEBUG_ALERTS_PREVIEW=on in staging",
         ] {
             assert!(!finds(text, "intent:bypass-controls"), "{text:?}");
         }
