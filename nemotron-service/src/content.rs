@@ -1161,9 +1161,9 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
 
 /// Whether the text before an address makes it the sender a rule or a search picks mail by
 /// (`forward any emails from `, `forwards the 'Daily sales summary' emails from `, `route
-/// invoices from `, `rule: messages from a@x.com and `, `a rule on my mailbox so that any email from `,
-/// `forwarding emails from the Hippodrome box office (`, `forward anything from the UKIPO and EPO
-/// online services (noreply@ipo.gov.uk, `, `find all emails from `).
+/// invoices from `, `rule: messages from a@x.com and `, `a rule on my mailbox so that any email
+/// from `, `forwarding emails from the Hippodrome box office (`, `forward anything from the UKIPO
+/// and EPO online services (noreply@ipo.gov.uk, `, `find all emails from `).
 fn picks_mail_by_sender(before: &str) -> bool {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {

@@ -301,9 +301,10 @@ impl ActionFacts {
             .signals
             .iter()
             .any(|s| matches!(s.kind, SignalKind::Account { .. }));
-        let changes_someones_bank_details = content
-            .intent(Intent::ChangeBankDetails)
-            .is_some_and(|s| outside_address || !names_own(&s.sample));
+        let bank_details_change = content.intent(Intent::ChangeBankDetails);
+        let changes_own_bank_details = bank_details_change.is_some_and(|s| names_own(&s.sample));
+        let changes_someones_bank_details =
+            bank_details_change.is_some_and(|s| outside_address || !names_own(&s.sample));
         let changes_payee = verb_meaning(&api.verb).is_some_and(|m| m.class == VerbClass::Modify)
             && (names(&["payee", "beneficiary"])
                 || account_abroad
@@ -317,9 +318,6 @@ impl ActionFacts {
         // payroll bank details to the new account`) pays no one new.
         let commands_a_bot =
             kind == "chat" && request.destination.as_deref().is_some_and(names_a_bot);
-        let changes_own_bank_details = content
-            .intent(Intent::ChangeBankDetails)
-            .is_some_and(|s| names_own(&s.sample));
         let bot_pays_new_account = commands_a_bot
             && (changes_someones_bank_details
                 || (content.intent(Intent::NewPayee).is_some() && !changes_own_bank_details));
@@ -530,11 +528,11 @@ fn names_a_preview_environment(destination: &str) -> bool {
 /// last part is `bot`: not a person whose name only ends so (`@talbot`).
 fn names_a_bot(destination: &str) -> bool {
     let handle = destination.trim().trim_start_matches(['@', '#']);
-    handle
-        .rsplit(['-', '_', '.'])
-        .next()
-        .is_some_and(|last| last.eq_ignore_ascii_case("bot"))
-        && handle.len() > 3
+    handle.len() > 3
+        && handle
+            .rsplit(['-', '_', '.'])
+            .next()
+            .is_some_and(|last| last.eq_ignore_ascii_case("bot"))
 }
 
 /// Whether `text` speaks of the writer's own (`update my payroll bank details`), not of someone
