@@ -1168,7 +1168,7 @@ fn picks_mail_by_sender(before: &str) -> bool {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         compile(
-            r"(?i)(?:\b(?:forward|redirect|route|filter|move|label|archive|auto-forward|find|search|look|pull|list|show|fetch|retrieve|gather)\w* (?:any |all |every |the )?(?:incoming |new )?(?:['\x22‘“]?[\w-]+['\x22’”]? ){0,4}?|\brules?\b[^.\n]{0,40}?\b)(?:e-?mails?|messages?|mail|invoices?|notifications?|receipts?|alerts?|statements?|newsletters?|anything|everything) (?:\w+ )?from\s+(?:(?:[\w.%+-]+@[\w.-]+,?\s+(?:and |or )?)*|(?:[\w'&.-]+\s+){1,6}[(<]\s*(?:[\w.%+-]+@[\w.-]+,?\s+(?:and |or )?)*)$",
+            r"(?i)(?:\b(?:forward|redirect|route|filter|move|label|archive|auto-forward|find|search|look|pull|list|show|fetch|retrieve|gather)\w* (?:any |all |every |the )?(?:incoming |new )?(?:['\x22‘“]?[\w-]+['\x22’”]? ){0,4}?|\brules?\b[^.\n]{0,40}?\b)(?:e-?mails?|messages?|mail|invoices?|notifications?|receipts?|alerts?|statements?|newsletters?|confirmations?|remittances?|reports?|anything|everything) (?:\w+ )?from\s+(?:(?:[\w.%+-]+@[\w.-]+,?\s+(?:and |or )?)*|(?:[\w'&.-]+\s+){1,6}[(<]\s*(?:[\w.%+-]+@[\w.-]+,?\s+(?:and |or )?)*)$",
         )
     })
     .is_match(last_bytes(before, 120))
@@ -1918,6 +1918,7 @@ mod tests {
             "Create a rule in my mailbox that forwards the 'Daily sales summary' emails from noreply@spektrix.com to boxoffice@company.com",
             "Find all emails from invoices@groomerssupply.co.uk in the last six months with 'credit note' in the subject",
             "Create a rule on my mailbox so that any email from invoices@biffa.co.uk with a PDF attachment is forwarded to ap@company.com.",
+            "Create a rule in my mailbox to forward booking confirmations from noreply@trainline.com to the team's shared travel@company.com inbox.",
         ] {
             let rule = signals(text);
             assert!(
