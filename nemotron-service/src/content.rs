@@ -957,8 +957,9 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
                 // The account a record is paid into, changed with the words far apart (`change
                 // the dividend bank account on members M-00412 and M-00977 to sort code …`,
                 // `change his withdrawal account to new details (Wise, sort code …`), or the
-                // details set to an account (`bank details to IBAN GB33 …`).
-                r(r"(?:chang|updat|amend|replac|switch)\w* (?:the |his |her |their |its |our )?(?:\S+ ){0,2}?(?:bank|payout|payment|dividend|salary|refund|settlement|remittance|withdrawal|nominated) account (?:\S+ ){0,15}?(?:sort code|account number|iban)|(?:bank|banking|payment|remittance|payee|payout) (?:account )?details (?:to|->|→|=|:|(?:are|is)(?: now)?) ?(?:the )?(?:new )?(?:iban|sort code|account number)|(?:chang|updat|amend|replac|switch|redirect|repoint)\w* (?:the |our |their |its |his |her )?(?:\S+ ){0,2}?(?:payments?|standing orders?|direct debits?|transfers?|instal?lments?|remittances?) (?:to|for) (?:\S+ ){1,8}?to (?:the |a )?(?:new )?(?:sort code|iban|account(?: number| no\.?)?:? ?\d)"),
+                // details or the account set to another (`bank details to IBAN GB33 …`, `bank
+                // account to GB71 MIDL …`).
+                r(r"(?:chang|updat|amend|replac|switch)\w* (?:the |his |her |their |its |our )?(?:\S+ ){0,2}?(?:bank|payout|payment|dividend|salary|refund|settlement|remittance|withdrawal|nominated) account (?:\S+ ){0,15}?(?:sort code|account number|iban)|(?:bank|banking|payment|remittance|payee|payout) (?:account )?details (?:to|->|→|=|:|(?:are|is)(?: now)?) ?(?:the )?(?:new )?(?:iban|sort code|account number)|(?:bank|payment|remittance|payee|payout|settlement) account (?:to|->|→|=|:) ?(?:the )?(?:new )?(?:iban:? ?|sort code:? ?)?(?:[a-z]{2}\d{2}\b|\d{2}-\d{2}-\d{2}\b)|(?:chang|updat|amend|replac|switch|redirect|repoint)\w* (?:the |our |their |its |his |her )?(?:\S+ ){0,2}?(?:payments?|standing orders?|direct debits?|transfers?|instal?lments?|remittances?) (?:to|for) (?:\S+ ){1,8}?to (?:the |a )?(?:new )?(?:sort code|iban|account(?: number| no\.?)?:? ?\d)"),
                 SignalKind::Intent(Intent::ChangeBankDetails),
             ),
             (
@@ -2828,6 +2829,10 @@ mod tests {
                 vec!["intent:change-bank-details"],
             ),
             (
+                "Update our supplier record for Zeiss Vision Care: remittance email to remittance@zeiss-vision-payments.com and bank account to GB71 MIDL 4005 1532 1847 66",
+                vec!["intent:change-bank-details"],
+            ),
+            (
                 "following our move from HSBC to Barclays, please update the monthly payment to Harbour Feed Supplies to sort code 20-45-77, account 83920174",
                 vec!["intent:change-bank-details"],
             ),
@@ -3064,6 +3069,7 @@ mod tests {
             "Check the bank details on the invoice before paying it",
             "Update the monthly payment to Harbour Feed Supplies to £450 from March",
             "update the payment to the supplier to account for the credit note",
+            "Add the bank account to the 2024 reconciliation sheet",
         ] {
             assert!(!finds(text, "intent:change-bank-details"), "{text:?}");
         }
