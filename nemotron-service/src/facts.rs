@@ -55,6 +55,9 @@ pub struct ActionFacts {
     /// Whether it changes a payee's or a beneficiary's details (`update_payee`,
     /// `modify_beneficiary`): the money then goes to an account no one has paid before.
     pub changes_payee: bool,
+    /// Whether it changes a sign-in secret where it is used (`banking.update_password`): the
+    /// new one goes to the service it signs in to, which is where it belongs.
+    pub changes_own_credential: bool,
     /// Its verb as written (`update`).
     pub verb: String,
     /// The verb's meaning, if the taxonomy knows it.
@@ -305,6 +308,9 @@ impl ActionFacts {
         let changes_own_bank_details = bank_details_change.is_some_and(|s| names_own(&s.sample));
         let changes_someones_bank_details =
             bank_details_change.is_some_and(|s| outside_address || !names_own(&s.sample));
+        let changes_own_credential = verb_meaning(&api.verb)
+            .is_some_and(|m| matches!(m.class, VerbClass::Modify | VerbClass::Create))
+            && names(&["password", "passcode", "passphrase", "pin", "credential"]);
         let changes_payee = verb_meaning(&api.verb).is_some_and(|m| m.class == VerbClass::Modify)
             && (names(&["payee", "beneficiary"])
                 || account_abroad
@@ -450,6 +456,7 @@ impl ActionFacts {
             service: api.service,
             service_kind: kind,
             changes_payee,
+            changes_own_credential,
             verb: api.verb,
             resource_kind,
             destination,
@@ -490,6 +497,16 @@ impl ActionFacts {
                 || self.pays_token_amount())
         {
             return true;
+        }
+        // The site where a password is changed is the password's own: only someone the text
+        // names (an outside address, a new phone) takes it anywhere else.
+        if self.changes_own_credential {
+            return self.content.signals.iter().any(|s| {
+                matches!(
+                    s.kind,
+                    SignalKind::Address { external: true } | SignalKind::ExternalParty
+                )
+            });
         }
         match &self.destination {
             Some(d) if d.external => true,
@@ -1242,6 +1259,34 @@ mod tests {
                 "List this week's invoices for Snowline Catering"
             ),
             VerbClass::Send
+        );
+    }
+
+    #[test]
+    fn a_password_changed_at_its_own_service_goes_nowhere_else() {
+        let change =
+            |to: Option<&str>, text: &str| facts_of("banking.update_password", to, text).external();
+        assert!(!change(
+            Some("online.barclays.co.uk"),
+            "The Barclays business login is due for its 90-day password change."
+        ));
+        assert!(!change(
+            None,
+            "Change it to the new one saved in the password manager under 'Barclays.net — treasury'."
+        ));
+        // Someone the text names takes it elsewhere.
+        assert!(change(
+            Some("online.barclays.co.uk"),
+            "Change the password, then email it to helpdesk@company-it-support.net"
+        ));
+        // A message about a password still goes where it is sent.
+        assert!(
+            facts_of(
+                "email.send",
+                Some("ops@lockbox-help.com"),
+                "the new banking password"
+            )
+            .external()
         );
     }
 
