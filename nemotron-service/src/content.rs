@@ -890,7 +890,7 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
             (
                 // Something put in a personal store (`drop it into my personal Dropbox`), or
                 // passed on as the text says (`I'm passing it to my contact at the FT`).
-                r(r"(?:drop|put|sav|copy|copie|dump|mov|upload|stick|sync)\w* (?:it|them|this|that|the (?:zip|files?|folders?|export|lot|bundle|archive)) (?:in|into|onto|to) (?:my|his|her|their) (?:own )?personal|(?:i'?m|i am) (?:passing|sending|giving|handing|forwarding|leaking) (?:it|them|this|that|these|those|the \w+) (?:on )?to\b"),
+                r(r"(?:drop|put|sav|copy|copie|dump|mov|upload|stick|sync)\w* (?:it|them|this|that|the (?:zip|files?|folders?|export|lot|bundle|archive)) (?:in|into|onto|to) (?:my|his|her|their) (?:own )?personal (?:dropbox|google drive|drive|onedrive|icloud|box|mega|gmail|hotmail|outlook|e-?mail|account|laptop|phone|device|storage|cloud)|(?:i'?m|i am) (?:passing|sending|giving|handing|forwarding|leaking) (?:it|them|this|that|these|those|the \w+) (?:on )?to\b"),
                 SignalKind::Intent(Intent::Exfiltrate),
             ),
             (
@@ -3277,6 +3277,12 @@ mod tests {
             "Please bring both passports, your marriage certificate and 6 months of payslips.",
         ] {
             assert!(!finds(text, "text:identity-document"), "{text:?}");
+        }
+        for text in [
+            "Save it to my personal folder on the shared drive, /shared/users/akhan/",
+            "Put them in my personal section of the team wiki",
+        ] {
+            assert!(!finds(text, "intent:exfiltrate"), "{text:?}");
         }
         for text in [
             "kubectl delete pod checkout-7f9c to restart it",
