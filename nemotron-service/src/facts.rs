@@ -178,8 +178,10 @@ impl ActionFacts {
         // An update that names no amount (`update_scheduled_transaction` with a new reference)
         // leaves the amount as it was: only a new payment of unknown size fails closed, and so
         // does a change the text pays for (`upgrade my seat to business`).
+        // The class of the verb as written (`update` in `update_password`).
+        let written_class = verb_meaning(&api.verb).map(|m| m.class);
         let amount_known = amount.is_some()
-            || (verb_meaning(&api.verb).is_some_and(|m| m.class == VerbClass::Modify)
+            || (written_class == Some(VerbClass::Modify)
                 && content.intent(Intent::Purchase).is_none());
         let amount_cents = amount.unwrap_or(0);
         let currency = request
@@ -308,10 +310,10 @@ impl ActionFacts {
         let changes_own_bank_details = bank_details_change.is_some_and(|s| names_own(&s.sample));
         let changes_someones_bank_details =
             bank_details_change.is_some_and(|s| outside_address || !names_own(&s.sample));
-        let changes_own_credential = verb_meaning(&api.verb)
-            .is_some_and(|m| matches!(m.class, VerbClass::Modify | VerbClass::Create))
-            && names(&["password", "passcode", "passphrase", "pin", "credential"]);
-        let changes_payee = verb_meaning(&api.verb).is_some_and(|m| m.class == VerbClass::Modify)
+        let changes_own_credential =
+            matches!(written_class, Some(VerbClass::Modify | VerbClass::Create))
+                && names(&["password", "passcode", "passphrase", "pin", "credential"]);
+        let changes_payee = written_class == Some(VerbClass::Modify)
             && (names(&["payee", "beneficiary"])
                 || account_abroad
                 || changes_someones_bank_details
