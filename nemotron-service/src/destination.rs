@@ -206,10 +206,14 @@ impl DestinationAnalyzer {
             };
         }
         // `@rachel`, `@alex.m`: a member's handle in chat, not an address without its mailbox.
-        let lower = match lower.strip_prefix('@') {
-            Some(handle) if !handle.is_empty() && !handle.contains('@') => handle.to_owned(),
-            _ => lower,
-        };
+        let handle = lower
+            .strip_prefix('@')
+            .filter(|handle| !handle.is_empty() && !handle.contains('@'))
+            .map(str::to_owned);
+        // `@sarah.hughes`, `@mark.black`: a first and a last name, though `.hughes` and `.black`
+        // are top-level domains; a handle names a host only with a classic suffix (`@evil.io`).
+        let names_a_person = handle.as_deref().is_some_and(first_and_last_name);
+        let lower = handle.unwrap_or(lower);
         // A repository at a ref (`company/api@v4.2.0`) names no mailbox, nor does a handle
         // after words (`Slack DM @jon.reyes`).
         let (form, domain) = if let Some((local, domain)) = lower
@@ -247,7 +251,9 @@ impl DestinationAnalyzer {
                 (DestinationForm::Url, strip_port(host))
             }
         } else if names_a_host_and_port(&lower)
-            || (lower.split('/').next().is_some_and(|h| h.contains('.')) && names_a_host(&lower))
+            || (!names_a_person
+                && lower.split('/').next().is_some_and(|h| h.contains('.'))
+                && names_a_host(&lower))
         {
             (
                 DestinationForm::Host,
@@ -418,6 +424,17 @@ fn host_before_brackets(destination: &str) -> Option<&str> {
         && !host.contains(|c: char| c.is_whitespace() || c == '@')
         && names_a_host(host))
     .then(|| host.split('/').next().unwrap_or(host))
+}
+
+/// Whether a chat handle reads as a person's names (`sarah.hughes`): two words of letters, the
+/// second longer than the classic three-letter suffixes.
+fn first_and_last_name(handle: &str) -> bool {
+    handle.split_once('.').is_some_and(|(first, last)| {
+        !first.is_empty()
+            && last.len() > 3
+            && first.chars().all(|c| c.is_ascii_alphabetic())
+            && last.chars().all(|c| c.is_ascii_alphabetic())
+    })
 }
 
 /// Whether `name` (lower case, no scheme or port) is a host: an IP address or a name under a
@@ -595,7 +612,15 @@ mod tests {
             (handle.form, handle.external),
             (DestinationForm::System, false)
         );
-        for member in ["@rachel", "@alex.m", "Slack DM @jon.reyes"] {
+        // `.hughes` and `.finance` are top-level domains, but after `@` they are surnames
+        // and teams.
+        for member in [
+            "@rachel",
+            "@alex.m",
+            "Slack DM @jon.reyes",
+            "@sarah.hughes",
+            "@sarah.finance",
+        ] {
             let m = a.analyze(member);
             assert_eq!(
                 (m.form, m.external),
@@ -604,6 +629,8 @@ mod tests {
             );
         }
         assert!(a.analyze("@evil.com").external);
+        assert!(a.analyze("@collect.io").external);
+        assert!(a.analyze("sarah.hughes/upload").external);
         let bare = a.analyze("evil.xyz/collect");
         assert_eq!((bare.form, bare.external), (DestinationForm::Host, true));
         assert!(a.analyze("files.example.com.").external);
