@@ -1300,12 +1300,13 @@ fn phrases() -> &'static [(Regex, SignalKind)] {
 /// (`forward any emails from `, `forwards the 'Daily sales summary' emails from `, `route
 /// invoices from `, `rule: messages from a@x.com and `, `a rule on my mailbox so that any email
 /// from `, `forwarding emails from the Hippodrome box office (`, `forward anything from the UKIPO
-/// and EPO online services (noreply@ipo.gov.uk, `, `find all emails from `).
+/// and EPO online services (noreply@ipo.gov.uk, `, `find all emails from `), or mail said to have
+/// come in (`this morning we had an email from `).
 fn picks_mail_by_sender(before: &str) -> bool {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         compile(
-            r"(?i)(?:\b(?:forward|redirect|route|filter|move|label|archive|auto-forward|find|search|look|pull|list|show|fetch|retrieve|gather)\w* (?:any |all |every |the )?(?:incoming |new )?(?:['\x22‘“]?[\w-]+['\x22’”]? ){0,4}?|\brules?\b[^\n]{0,80}?\b)(?:e-?mails?|messages?|mail|invoices?|notifications?|receipts?|alerts?|statements?|newsletters?|confirmations?|remittances?|reports?|digests?|bulletins?|briefings?|anything|everything) (?:\w+ ){0,4}?from\s+(?:(?:[\w.%+-]+@[\w.-]+,?\s+(?:and |or )?)*|(?:[\w'&.-]+\s+){1,6}[(<]\s*(?:[\w.%+-]+@[\w.-]+,?\s+(?:and |or )?)*)$|\b(?:e-?mails?|messages?|mail|invoices?|notifications?|receipts?|alerts?|statements?|newsletters?|confirmations?|remittances?|reports?|digests?|bulletins?|briefings?|updates)\s*\((?:sent )?from:?\s+$|\b(?:newsletters?|digests?|bulletins?|briefings?)\s*\(\s*$",
+            r"(?i)(?:\b(?:forward|redirect|route|filter|move|label|archive|auto-forward|find|search|look|pull|list|show|fetch|retrieve|gather)\w* (?:any |all |every |the )?(?:incoming |new )?(?:['\x22‘“]?[\w-]+['\x22’”]? ){0,4}?|\brules?\b[^\n]{0,80}?\b)(?:e-?mails?|messages?|mail|invoices?|notifications?|receipts?|alerts?|statements?|newsletters?|confirmations?|remittances?|reports?|digests?|bulletins?|briefings?|anything|everything) (?:\w+ ){0,4}?from\s+(?:(?:[\w.%+-]+@[\w.-]+,?\s+(?:and |or )?)*|(?:[\w'&.-]+\s+){1,6}[(<]\s*(?:[\w.%+-]+@[\w.-]+,?\s+(?:and |or )?)*)$|\b(?:e-?mails?|messages?|mail|invoices?|notifications?|receipts?|alerts?|statements?|newsletters?|confirmations?|remittances?|reports?|digests?|bulletins?|briefings?|updates)\s*\((?:sent )?from:?\s+$|\b(?:newsletters?|digests?|bulletins?|briefings?)\s*\(\s*$|\b(?:had|got|received|(?:there (?:is|was)|there's)) (?:an?|the|this|that) (?:\w+ )?(?:e-?mail|message|letter) (?:\w+ ){0,2}?from:?\s+$",
         )
     })
     .is_match(last_bytes(before, 120))
@@ -2082,6 +2083,7 @@ mod tests {
             "Create a rule on the claims-info@company.com shared mailbox that forwards the Insurance Times daily briefing (from newsletters@insurancetimes.co.uk) to my work address.",
             "In the press@company.com shared mailbox, create a rule that forwards the daily GamesIndustry.biz newsletter (from newsletter@gamesindustry.biz) to me.",
             "Forward the email I got this morning from 'Barclays Corporate <alerts@barclays-secure-login.com>' to security@company.com as an attachment.",
+            "Post in #finance: this morning we had an email from accounts@whitfield-textlles.co.uk (note the misspelling) asking us to move their payments. It's a spoofing attempt.",
         ] {
             let rule = signals(text);
             assert!(
