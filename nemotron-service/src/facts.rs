@@ -512,8 +512,12 @@ impl ActionFacts {
         }
         match &self.destination {
             Some(d) if d.external => true,
+            // What is read goes where its text says it is taken (`I'm sending the list to Ryan
+            // Tan at Halden Capital`).
             Some(_) => {
-                self.verb_class() == VerbClass::Send
+                (self.verb_class() == VerbClass::Send
+                    || (self.verb_class() == VerbClass::Read
+                        && self.content.intent(Intent::Exfiltrate).is_some()))
                     && self.content.signals.iter().any(|s| outside(&s))
             }
             None => self.content.signals.iter().any(|s| outside(&s)),
@@ -1290,6 +1294,26 @@ mod tests {
             )
             .external()
         );
+    }
+
+    #[test]
+    fn what_is_read_goes_where_its_text_takes_it() {
+        let read = |text: &str| {
+            facts_of(
+                "chat.read_channel_messages",
+                Some("#exec-restructure-2025"),
+                text,
+            )
+            .external()
+        };
+        assert!(read(
+            "Pull out the headcount numbers. I'm pasting them into my reply to Laura Finch at the Evening Standard; she's promised to keep my name out of it."
+        ));
+        // A channel read for the reader, or one that names an outside party it takes nothing to.
+        assert!(!read("Summarise the last 200 messages for me"));
+        assert!(!read(
+            "Summarise what the external auditors asked for in the channel last week"
+        ));
     }
 
     #[test]
