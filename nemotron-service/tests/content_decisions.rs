@@ -214,6 +214,20 @@ fn the_text_decides_what_the_name_cannot() {
             "{text}"
         );
     }
+    // Whoever a file is shared with is where it goes, not personal data shared with them;
+    // another person's address in the same text still is.
+    let files_dir = tempfile::tempdir().unwrap();
+    let files = service_with(
+        files_dir.path(),
+        &POLICY.replace("[banking.*, email.*]", "[banking.*, email.*, files.*]"),
+    );
+    let rates = "/shared/ops/rates/2025-carrier-rates.xlsx";
+    let share = "Share /shared/ops/rates/2025-carrier-rates.xlsx view-only with Karen Holt, our DHL account manager (karen.holt@dhl.com), for the rate review under the logistics agreement.";
+    let d = decide(&files, action("files.share", Some(rates), share));
+    assert_eq!(d.0, Outcome::Allow, "{d:?}");
+    let with_another = format!("{share} Our contact there used to be j.cole@example.net.");
+    let d = decide(&files, action("files.share", Some(rates), &with_another));
+    assert_eq!(d.0, Outcome::Deny, "{d:?}");
     // Someone else's number sent out is still personal data.
     let (outcome, _) = decide(
         &s,

@@ -271,6 +271,9 @@ impl EmbeddedEngine {
                 copied_addresses(data, &mut addressed);
                 listed_attendees(data, &mut addressed);
             }
+            // Whoever a file is shared with (`share … view-only with Karen Holt, our DHL account
+            // manager (karen.holt@dhl.com)`) is where it goes.
+            shared_with(data, &mut addressed);
             // A number given as where to reach the organisation or its staff (`our 24-hour
             // emergency line is …`, `Ms Green can be reached on …`) is its contact point too.
             contact_numbers(data, &mut addressed);
@@ -486,6 +489,17 @@ fn copied_addresses(data: &serde_json::Value, out: &mut Vec<String>) {
         r"(?i)\b(?:b?cc|copy(?:ing)?(?: in)?|copied in)\b[^@\n]{0,40}?\b([a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,})",
     );
     first_groups(data, copied, out);
+}
+
+/// The addresses `data`'s text shares something with (`share the rates sheet view-only with
+/// Karen Holt (karen.holt@dhl.com)`), added to `out`.
+fn shared_with(data: &serde_json::Value, out: &mut Vec<String>) {
+    static SHARED: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let shared = crate::content::regex(
+        &SHARED,
+        r"(?i)\bshar(?:e|es|ed|ing)\b[^@\n]{0,120}?\bwith\b[^@\n]{0,60}?\b([a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,})",
+    );
+    first_groups(data, shared, out);
 }
 
 /// The addresses `data`'s text lists as the attendees of what it sets up (`Attendees:
