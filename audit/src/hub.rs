@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use openshell_policy::node_config::NodeConfig;
 use openshell_policy::wire::AuditEvent;
@@ -105,14 +105,21 @@ impl AuditHub {
             .sum()
     }
 
-    /// Flushes every logger; the first error wins.
+    /// Flushes every logger at once (a process waits for its slowest destination, not for the
+    /// sum of them all), within `timeout` in all; the first error wins.
     pub fn flush(&self, timeout: Duration) -> Result<(), AuditError> {
+        let deadline = Instant::now() + timeout;
         let loggers: Vec<Arc<AuditLogger>> = {
             let map = self.loggers.lock().unwrap_or_else(|p| p.into_inner());
             map.values().cloned().collect()
         };
-        for logger in loggers.iter().chain(self.trail.iter().map(|(_, l)| l)) {
-            logger.flush(timeout)?;
+        let pending: Vec<_> = loggers
+            .iter()
+            .chain(self.trail.iter().map(|(_, l)| l))
+            .map(|logger| logger.start_flush())
+            .collect();
+        for flush in pending {
+            flush.wait_until(deadline, timeout)?;
         }
         Ok(())
     }

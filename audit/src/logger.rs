@@ -272,12 +272,37 @@ impl AuditLogger {
     /// Waits until every event logged before this call is delivered or durably spooled, and
     /// reports what is still spooled.
     pub fn flush(&self, timeout: Duration) -> Result<FlushReport, AuditError> {
+        self.start_flush()
+            .wait_until(Instant::now() + timeout, timeout)
+    }
+
+    /// Asks the writer to flush and returns at once, so that several loggers flush at the same
+    /// time: [`PendingFlush::wait_until`] waits for this one.
+    pub(crate) fn start_flush(&self) -> PendingFlush {
         let (tx, rx) = mpsc::channel();
-        self.queue
-            .send(Message::Flush(tx))
-            .map_err(|_| AuditError::FlushTimeout(timeout))?;
+        let answer = self.queue.send(Message::Flush(tx)).ok().map(|()| rx);
         self.writer_thread.unpark();
-        rx.recv_timeout(timeout)
+        PendingFlush { answer }
+    }
+}
+
+/// A flush asked of a logger's writer ([`AuditLogger::start_flush`]).
+pub(crate) struct PendingFlush {
+    /// Where the writer answers; `None` when it was gone before it was asked.
+    answer: Option<Receiver<FlushReport>>,
+}
+
+impl PendingFlush {
+    /// Waits for the writer's answer until `deadline`; `timeout` is the whole wait the caller
+    /// allowed, named in the error.
+    pub(crate) fn wait_until(
+        self,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<FlushReport, AuditError> {
+        let answer = self.answer.ok_or(AuditError::FlushTimeout(timeout))?;
+        answer
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             .map_err(|_| AuditError::FlushTimeout(timeout))
     }
 }
