@@ -17,7 +17,7 @@
 //! - [`field_meaning`]: what a field name (`ssn`, `diagnosis`, `password`) reveals.
 //!
 //! The scanner is compiled once per process ([`Scanner::global`], a few milliseconds) and shared;
-//! a scan is one `RegexSet` pass plus one Aho-Corasick pass over the text. Measure with
+//! a scan is one multi-pattern regex pass plus one Aho-Corasick pass over the text. Measure with
 //! `cargo bench -p openshell-classifier`.
 //!
 //! ```
