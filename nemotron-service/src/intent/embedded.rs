@@ -497,7 +497,7 @@ fn shared_with(data: &serde_json::Value, out: &mut Vec<String>) {
     static SHARED: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let shared = crate::content::regex(
         &SHARED,
-        r"(?i)\bshar(?:e|es|ed|ing)\b[^@\n]{0,120}?\bwith\b[^@\n]{0,60}?\b([a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,})",
+        r"(?i)\bshar(?:e|es|ed|ing)\b[^@\n]{0,120}?\bwith\b[^@\n.;]{0,60}?\b([a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,})",
     );
     first_groups(data, shared, out);
 }
