@@ -11,7 +11,9 @@
 //!    time, so queueing shows, and from its actual send);
 //! 2. the most decisions/s 16 closed-loop connections get;
 //! 3. `POST /v1/classify` with the model backend answering from its cache (a local
-//!    chat-completions stand-in answers the first call), against the embedded engine.
+//!    chat-completions stand-in answers the first call), against the embedded engine;
+//! 4. phase 0 again with the client and a new daemon pinned to one CPU: the request and its
+//!    answer then pass between processes on the same CPU, where the other phases cross CPUs.
 //!
 //! The client runs on one thread (a current-thread runtime: each request and its connection's
 //! I/O on the same thread, as a blocking client such as the hooks' would), so the figures are
@@ -425,5 +427,43 @@ spec:
         report("classify, model backend, first call (miss)", lat, elapsed);
         let (lat, elapsed) = sequential(&model.socket, 5000, "/v1/classify", classify.clone()).await;
         report("classify, model backend, cache hit", lat, elapsed);
+
+        // The same sequential phases with the client and a new daemon on one CPU: what a
+        // request and its answer cost when neither has to wake the other on another CPU.
+        pin_to_current_cpu();
+        let pinned = start_daemon(dir.path(), "pinned", audit_on, "");
+        let mut s = connect(&pinned.socket).await;
+        let (status, body) = send(&mut s, Method::PUT, "/v1/containers/bench-1", &Bytes::from(registration.to_string())).await;
+        assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+        closed_loop(&pinned.socket, 1, "/v1/evaluate", evaluate.clone()).await;
+        let pid = pinned.child.id();
+        let before = cpu_by_thread(pid);
+        let (lat, elapsed) = sequential_get(&pinned.socket, 5000, "/healthz").await;
+        let n = lat.len();
+        report("healthz, sequential, one CPU", lat, elapsed);
+        report_cpu(&before, &cpu_by_thread(pid), n);
+        let before = cpu_by_thread(pid);
+        let (lat, elapsed) = sequential(&pinned.socket, 5000, "/v1/evaluate", evaluate.clone()).await;
+        std::thread::sleep(Duration::from_millis(300));
+        let n = lat.len();
+        report("evaluate, embedded, sequential, one CPU", lat, elapsed);
+        report_cpu(&before, &cpu_by_thread(pid), n);
     });
+}
+
+/// Pins the calling thread, and so the processes it starts from now on, to the CPU it runs on.
+fn pin_to_current_cpu() {
+    // SAFETY: sched_getcpu reads nothing of ours; the set is a zeroed (empty) cpu_set_t with
+    // one CPU added, which sched_setaffinity only reads.
+    unsafe {
+        let cpu = usize::try_from(libc::sched_getcpu()).expect("sched_getcpu");
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        assert_eq!(
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set),
+            0,
+            "sched_setaffinity: {}",
+            std::io::Error::last_os_error()
+        );
+    }
 }
