@@ -170,6 +170,11 @@ fn the_text_decides_what_the_name_cannot() {
             "l.fenwick@brightwaterdental.co.uk",
             "Quarterly review, Thu 14:00 on Teams. Attendees: l.fenwick@brightwaterdental.co.uk, practice.manager@brightwaterdental.co.uk, a.soto@company.com. Agenda: Q3 incidents.",
         ),
+        // The people it sets a meeting up with.
+        (
+            "joe@emberbikes.co.uk",
+            "Set up a 45-minute 'Campaign launch review' on Thursday at 10:00 with priya.nair@company.com, tom.reid@company.com and the creator, joe@emberbikes.co.uk, with a Teams link.",
+        ),
         // The people it invites.
         (
             "h2-safety@company.com",

@@ -503,14 +503,15 @@ fn shared_with(data: &serde_json::Value, out: &mut Vec<String>) {
 }
 
 /// The addresses `data`'s text lists as the attendees of what it sets up (`Attendees:
-/// l.fenwick@x.co.uk, practice.manager@x.co.uk`) or invites (`invite h2-safety@company.com and
-/// our consultant j.wright@ricardo.com`), added to `out`: they are who it goes to. An invitation
+/// l.fenwick@x.co.uk, practice.manager@x.co.uk`, `Set up a 45-minute review on Thursday with
+/// priya.nair@company.com and joe@emberbikes.co.uk`) or invites (`invite h2-safety@company.com
+/// and our consultant j.wright@ricardo.com`), added to `out`: they are who it goes to. An invitation
 /// the text describes (`Invite: 'VPN renewal' from it@…`) names its sender, not its guests.
 fn listed_attendees(data: &serde_json::Value, out: &mut Vec<String>) {
     static LIST: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let list = crate::content::regex(
         &LIST,
-        r"(?i)\b(?:(?:attendees|participants|invitees|guests)\s*:\s*|invit(?:e|es|ing) +)([^\n:]*?)(?:\.(?:\s|$)|\n|$)",
+        r"(?i)\b(?:(?:attendees|participants|invitees|guests)\s*:\s*|invit(?:e|es|ing) +|(?:set up|schedule|book|arrange|organi[sz]e) (?:a |an |the )?[^\n@]{0,160}?\bwith +)([^\n:]*?)(?:\.(?:\s|$)|\n|$)",
     );
     let mut lists = Vec::new();
     first_groups(data, list, &mut lists);
