@@ -380,15 +380,9 @@ spec:
         .to_string(),
     );
     let socket = Arc::new(embedded.socket.clone());
+    let registration = Bytes::from(registration.to_string());
     runtime.block_on(async {
-        let mut s = connect(&socket).await;
-        let (status, body) = send(&mut s, Method::PUT, "/v1/containers/bench-1", &Bytes::from(registration.to_string())).await;
-        assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
-        let (_, d) = send(&mut s, Method::POST, "/v1/evaluate", &evaluate).await;
-        let d: serde_json::Value = serde_json::from_slice(&d).unwrap();
-        assert_eq!(d["outcome"], "allow", "{d}");
-        // Warm up.
-        closed_loop(&socket, 1, "/v1/evaluate", evaluate.clone()).await;
+        register(&socket, &registration, &evaluate).await;
 
         let pid = embedded.child.id();
         let before = cpu_by_thread(pid);
@@ -432,10 +426,7 @@ spec:
         // request and its answer cost when neither has to wake the other on another CPU.
         pin_to_current_cpu();
         let pinned = start_daemon(dir.path(), "pinned", audit_on, "");
-        let mut s = connect(&pinned.socket).await;
-        let (status, body) = send(&mut s, Method::PUT, "/v1/containers/bench-1", &Bytes::from(registration.to_string())).await;
-        assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
-        closed_loop(&pinned.socket, 1, "/v1/evaluate", evaluate.clone()).await;
+        register(&pinned.socket, &registration, &evaluate).await;
         let pid = pinned.child.id();
         let before = cpu_by_thread(pid);
         let (lat, elapsed) = sequential_get(&pinned.socket, 5000, "/healthz").await;
@@ -449,6 +440,18 @@ spec:
         report("evaluate, embedded, sequential, one CPU", lat, elapsed);
         report_cpu(&before, &cpu_by_thread(pid), n);
     });
+}
+
+/// Registers the bench container with the daemon at `socket`, checks that `evaluate` is allowed,
+/// and warms the daemon up.
+async fn register(socket: &Path, registration: &Bytes, evaluate: &Bytes) {
+    let mut s = connect(socket).await;
+    let (status, body) = send(&mut s, Method::PUT, "/v1/containers/bench-1", registration).await;
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let (_, d) = send(&mut s, Method::POST, "/v1/evaluate", evaluate).await;
+    let d: serde_json::Value = serde_json::from_slice(&d).unwrap();
+    assert_eq!(d["outcome"], "allow", "{d}");
+    closed_loop(socket, 1, "/v1/evaluate", evaluate.clone()).await;
 }
 
 /// Pins the calling thread, and so the processes it starts from now on, to the CPU it runs on.
