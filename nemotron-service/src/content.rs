@@ -412,11 +412,22 @@ fn bare_host(text: &str, host: regex::Match<'_>) -> bool {
     {
         return false;
     }
-    if names_a_publication(&text[host.end()..]) {
+    if names_a_publication(&text[host.end()..]) || compared_domain(&text[..host.start()]) {
         return false;
     }
     let name = host.as_str().to_ascii_lowercase();
     psl::domain(name.as_bytes()).is_some_and(|domain| domain.suffix().is_known())
+}
+
+/// Whether the text before a site's name gives it as the one a sender's should have been (`the
+/// domain doesn't match their usual ashcombeturf.co.uk`): a name compared, not a place.
+fn compared_domain(before: &str) -> bool {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    regex(
+        &RE,
+        r"(?i)\b(?:their|the|our|its|his|her) (?:usual|normal|real|genuine|legitimate|correct|proper|official|registered) (?:domain |website |site |e-?mail domain )?(?:(?:of|is|at) )?$|\bdomain (?:doesn'?t|does not|didn'?t|did not) match (?:\S+ ){0,4}?$",
+    )
+    .is_match(last_bytes(before, 80))
 }
 
 /// Whether the text after a site's name makes the name a publication's title (`GamesIndustry.biz
@@ -1883,6 +1894,18 @@ mod tests {
         let unbounded = signals("Send as much money as possible to them");
         assert_eq!(unbounded.amount(), Some((i64::MAX, "USD".into())));
         assert_eq!(signals("Book 2 rooms").amount(), None);
+    }
+
+    #[test]
+    fn a_domain_given_for_comparison_is_no_place() {
+        assert!(!finds(
+            "This claims they changed bank accounts, but the domain doesn't match their usual ashcombeturf.co.uk and the IBAN is new.",
+            "text:url:external"
+        ));
+        assert!(finds(
+            "Upload the export to ashcombeturf.co.uk tonight",
+            "text:url:external"
+        ));
     }
 
     #[test]
