@@ -1644,23 +1644,24 @@ fn scan_text(field: &str, text: &str, destinations: &DestinationAnalyzer, out: &
             // What stands before a match that takes the blank in front of it (` .env`) keeps
             // that blank, as before any other (`don't include the `).
             let before = &text[..m.start() + m.as_str().len() - m.as_str().trim_start().len()];
+            let after = &text[m.end()..];
             if *kind == SignalKind::Credential
-                && (negated(before, &text[m.end()..]) || withheld(before, &text[m.end()..]))
+                && (negated(before, after) || withheld(before, after))
             {
                 continue;
             }
             if *kind == SignalKind::Intent(Intent::ChangeCredentials)
-                && (done_by_themselves(&text[m.end()..])
-                    || reported_done(&text[..m.start()])
-                    || advised(&text[..m.start()], m.as_str()))
+                && (done_by_themselves(after)
+                    || reported_done(before)
+                    || advised(before, m.as_str()))
             {
                 continue;
             }
             if *kind == SignalKind::IdentityDocument
-                && (checked_against(&text[..m.start()])
-                    || negated(&text[..m.start()], &text[m.end()..])
-                    || not_disclosed(&text[m.end()..])
-                    || membership_card_number(m.as_str(), &text[m.end()..]))
+                && (checked_against(before)
+                    || negated(before, after)
+                    || not_disclosed(after)
+                    || membership_card_number(m.as_str(), after))
             {
                 continue;
             }
