@@ -16,8 +16,8 @@
 //!   and audit events.
 //! - [`field_meaning`]: what a field name (`ssn`, `diagnosis`, `password`) reveals.
 //!
-//! The scanner is compiled once per process ([`Scanner::global`], a few milliseconds) and shared;
-//! a scan is one multi-pattern regex pass plus one Aho-Corasick pass over the text. Measure with
+//! The scanner is compiled once per process ([`Scanner::global`], about a millisecond) and
+//! shared; a scan is one multi-pattern regex pass plus one pass over the text's words. Measure with
 //! `cargo bench -p openshell-classifier`.
 //!
 //! ```

@@ -1,5 +1,5 @@
-//! The scanner: every regex detector in one multi-pattern pass, the vocabularies in one
-//! Aho-Corasick pass, candidates checked by their validators, overlaps resolved.
+//! The scanner: every regex detector in one multi-pattern pass, the vocabularies in one pass
+//! over the words, candidates checked by their validators, overlaps resolved.
 
 use std::sync::OnceLock;
 

@@ -1,6 +1,4 @@
-//! Health and financial vocabularies, matched as whole words with Aho-Corasick.
-
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+//! Health and financial vocabularies, matched as whole words.
 
 use crate::detector::Detector;
 
@@ -232,11 +230,16 @@ pub(crate) struct TermMatch {
     pub(crate) confidence: f32,
 }
 
-/// All vocabularies in one automaton, matched case-insensitively, longest term first.
+/// All vocabularies, indexed by each term's first byte (ASCII lowercase), longest term first
+/// under each, with the second byte to pass over most candidates cheaply. Built in
+/// microseconds, so a short-lived process (the OCI hook redacting one audit event) does not
+/// pay for an automaton: compiling the 204 terms into Aho-Corasick took about 0.45 ms of the
+/// scanner's 1.0 ms build.
 pub(crate) struct Vocabulary {
-    automaton: AhoCorasick,
-    /// Per pattern index: which detector and how confident a match is.
-    meaning: Vec<(Detector, f32)>,
+    /// `(second byte, index into terms)`, by the term's first byte (both ASCII lowercase).
+    by_first_byte: [Vec<(u8, usize)>; 128],
+    /// Every term with its detector and how confident a match is.
+    terms: Vec<(&'static str, Detector, f32)>,
 }
 
 impl Vocabulary {
@@ -247,39 +250,74 @@ impl Vocabulary {
             (CLINICAL, Detector::HealthTerm, 0.6),
             (FINANCIAL, Detector::FinancialTerm, 0.5),
         ];
-        let mut patterns = Vec::new();
-        let mut meaning = Vec::new();
-        for (terms, detector, confidence) in groups {
-            for term in terms {
-                patterns.push(*term);
-                meaning.push((detector, confidence));
-            }
+        let terms: Vec<(&'static str, Detector, f32)> = groups
+            .iter()
+            .flat_map(|(terms, detector, confidence)| {
+                terms
+                    .iter()
+                    .map(move |term| (*term, *detector, *confidence))
+            })
+            .collect();
+        let mut by_first_byte: [Vec<(u8, usize)>; 128] = std::array::from_fn(|_| Vec::new());
+        for (index, (term, _, _)) in terms.iter().enumerate() {
+            let [first, second, ..] = term.to_ascii_lowercase().into_bytes()[..] else {
+                unreachable!("vocabulary terms are at least two bytes long")
+            };
+            by_first_byte[usize::from(first)].push((second, index));
         }
-        let automaton = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&patterns)
-            .expect("vocabulary terms are plain literals");
-        Vocabulary { automaton, meaning }
+        for candidates in &mut by_first_byte {
+            candidates.sort_by_key(|&(_, i)| std::cmp::Reverse(terms[i].0.len()));
+        }
+        Vocabulary {
+            by_first_byte,
+            terms,
+        }
     }
 
-    /// Whole-word matches of any term in `text`.
+    /// Whole-word matches of any term in `text`, case-insensitively (ASCII): at each word
+    /// start, the longest term that ends where a word ends; the next search starts after it.
     pub(crate) fn find(&self, text: &str, out: &mut Vec<TermMatch>) {
         let bytes = text.as_bytes();
-        for m in self.automaton.find_iter(text) {
-            let before = m.start().checked_sub(1).map(|i| bytes[i]);
-            let after = bytes.get(m.end()).copied();
-            if before.is_some_and(is_word_byte) || after.is_some_and(is_word_byte) {
-                continue;
+        let mut at = 0;
+        // `at` is 0 or a non-word byte, so the next word byte is a word's start.
+        while let Some(start) = bytes[at..].iter().position(|&b| is_word_byte(b)) {
+            let start = at + start;
+            match self.longest_at(bytes, start) {
+                Some((end, detector, confidence)) => {
+                    out.push(TermMatch {
+                        detector,
+                        start,
+                        end,
+                        confidence,
+                    });
+                    at = end;
+                }
+                None => {
+                    at = bytes[start..]
+                        .iter()
+                        .position(|&b| !is_word_byte(b))
+                        .map_or(bytes.len(), |len| start + len);
+                }
             }
-            let (detector, confidence) = self.meaning[m.pattern().as_usize()];
-            out.push(TermMatch {
-                detector,
-                start: m.start(),
-                end: m.end(),
-                confidence,
-            });
         }
+    }
+
+    /// The longest term at `at` that a non-word byte (or the end) follows.
+    fn longest_at(&self, bytes: &[u8], at: usize) -> Option<(usize, Detector, f32)> {
+        let candidates = self
+            .by_first_byte
+            .get(usize::from(bytes[at].to_ascii_lowercase()))?;
+        let second = bytes.get(at + 1)?.to_ascii_lowercase();
+        candidates.iter().find_map(|&(term_second, index)| {
+            if term_second != second {
+                return None;
+            }
+            let (term, detector, confidence) = self.terms[index];
+            let end = at + term.len();
+            let whole_word = bytes.get(at..end)?.eq_ignore_ascii_case(term.as_bytes())
+                && !bytes.get(end).copied().is_some_and(is_word_byte);
+            whole_word.then_some((end, detector, confidence))
+        })
     }
 }
 
@@ -312,6 +350,20 @@ mod tests {
         assert_eq!(
             terms("send the routing number"),
             vec![("financial-term", "routing number".to_owned())]
+        );
+    }
+
+    #[test]
+    fn a_longer_term_that_ends_inside_a_word_leaves_the_shorter_one() {
+        // `billing address` ends inside `addresses`: `billing` is still a whole word there.
+        assert_eq!(
+            terms("export their Billing addresses"),
+            vec![("financial-term", "Billing".to_owned())]
+        );
+        assert!(terms("rebilling").is_empty());
+        assert_eq!(
+            terms("x-ray, x-rays"),
+            vec![("health-term", "x-ray".to_owned())]
         );
     }
 }
