@@ -152,6 +152,9 @@ pub struct AuditLogger {
     capacity: usize,
     spool: Arc<Spool>,
     overflowed: Arc<AtomicBool>,
+    /// Flushes and shutdowns sent and not yet taken by the writer, which ends its linger for
+    /// them.
+    controls: Arc<AtomicUsize>,
     stats: Arc<AuditStats>,
     writer: Mutex<Option<(JoinHandle<()>, Receiver<()>)>>,
     /// The writer thread, woken from its linger by flushes and shutdown.
@@ -182,6 +185,7 @@ impl AuditLogger {
         let (queue, rx) = mpsc::channel();
         let queued = Arc::new(AtomicUsize::new(0));
         let overflowed = Arc::new(AtomicBool::new(false));
+        let controls = Arc::new(AtomicUsize::new(0));
         let stats = Arc::new(AuditStats::default());
         let (done_tx, done_rx) = mpsc::channel();
         let mut writer = Writer {
@@ -189,6 +193,7 @@ impl AuditLogger {
             spool: Arc::clone(&spool),
             queued: Arc::clone(&queued),
             overflowed: Arc::clone(&overflowed),
+            controls: Arc::clone(&controls),
             stats: Arc::clone(&stats),
             spool_dirty: true,
             retry_at: None,
@@ -209,6 +214,7 @@ impl AuditLogger {
             capacity: options.queue_capacity.max(1),
             spool,
             overflowed,
+            controls,
             stats,
             writer_thread: handle.thread().clone(),
             writer: Mutex::new(Some((handle, done_rx))),
@@ -280,9 +286,20 @@ impl AuditLogger {
     /// time: [`PendingFlush::wait_until`] waits for this one.
     pub(crate) fn start_flush(&self) -> PendingFlush {
         let (tx, rx) = mpsc::channel();
-        let answer = self.queue.send(Message::Flush(tx)).ok().map(|()| rx);
-        self.writer_thread.unpark();
+        let answer = self.send_control(Message::Flush(tx)).then_some(rx);
         PendingFlush { answer }
+    }
+
+    /// Sends a flush or shutdown and wakes the writer from its linger; false when the writer
+    /// is gone.
+    fn send_control(&self, message: Message) -> bool {
+        self.controls.fetch_add(1, Ordering::AcqRel);
+        let sent = self.queue.send(message).is_ok();
+        if !sent {
+            self.controls.fetch_sub(1, Ordering::AcqRel);
+        }
+        self.writer_thread.unpark();
+        sent
     }
 }
 
@@ -309,8 +326,7 @@ impl PendingFlush {
 
 impl Drop for AuditLogger {
     fn drop(&mut self) {
-        let _ = self.queue.send(Message::Shutdown);
-        self.writer_thread.unpark();
+        self.send_control(Message::Shutdown);
         let writer = self.writer.get_mut().ok().and_then(Option::take);
         if let Some((handle, done)) = writer
             && done.recv_timeout(self.shutdown_grace).is_ok()
@@ -330,6 +346,8 @@ struct Writer {
     /// The logger's count of queued events, lowered as they are taken.
     queued: Arc<AtomicUsize>,
     overflowed: Arc<AtomicBool>,
+    /// Flushes and shutdowns sent and not yet taken.
+    controls: Arc<AtomicUsize>,
     stats: Arc<AuditStats>,
     /// The spool may hold segments (true at start: replay).
     spool_dirty: bool,
@@ -354,10 +372,7 @@ impl Writer {
             match rx.recv_timeout(wait) {
                 Ok(Message::Event(event)) => {
                     self.queued.fetch_sub(1, Ordering::AcqRel);
-                    if !self.options.linger.is_zero() {
-                        // Unparked early by a flush or shutdown (or spuriously: a shorter batch).
-                        std::thread::park_timeout(self.options.linger);
-                    }
+                    self.linger();
                     let mut batch = vec![event.line().to_owned()];
                     let mut control = None;
                     while batch.len() < self.options.batch_size {
@@ -405,8 +420,26 @@ impl Writer {
         }
     }
 
+    /// Waits up to the linger for more events to batch with the first, unless a flush or
+    /// shutdown is waiting or arrives. A wake-up alone cannot end it: wake-ups do not add up,
+    /// so a flush's that comes before the writer has run for the first event is spent with
+    /// that event's, which cost a short-lived process the whole linger.
+    fn linger(&self) {
+        let deadline = Instant::now() + self.options.linger;
+        while self.controls.load(Ordering::Acquire) == 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            std::thread::park_timeout(left);
+        }
+    }
+
     /// Handles a flush or shutdown; false when the writer must stop.
     fn control(&mut self, message: Message) -> bool {
+        if !matches!(message, Message::Event(_)) {
+            self.controls.fetch_sub(1, Ordering::AcqRel);
+        }
         match message {
             Message::Flush(ack) => {
                 if self.overflowed.swap(false, Ordering::AcqRel) {

@@ -117,6 +117,26 @@ fn a_steady_stream_and_an_event_after_a_pause_are_written_without_a_flush() {
 }
 
 #[test]
+fn a_flush_right_after_an_event_does_not_wait_out_the_linger() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let mut opts = options(&dir.path().join("spool"));
+    opts.linger = Duration::from_secs(5);
+    let logger = AuditLogger::start(Destination::File(path.clone()), opts).unwrap();
+    // As a short-lived process does: the writer is idle on its queue, then one event and a
+    // flush follow at once, both waking it before it has run.
+    for i in 0..5 {
+        std::thread::sleep(Duration::from_millis(50));
+        let started = std::time::Instant::now();
+        logger.log(event(i, "c1")).unwrap();
+        logger.flush(FLUSH).unwrap();
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(1), "flush {i} took {took:?}");
+        assert_eq!(lines_within(&path, i + 1), i + 1);
+    }
+}
+
+#[test]
 fn syslog_over_udp_and_unix_socket_is_rfc5424() {
     let dir = tempfile::tempdir().unwrap();
     let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
