@@ -38,7 +38,7 @@ if [ "$quick" = 1 ]; then
 fi
 mkdir -p "$out" "$docs"
 cargo build --profile ci --workspace --bins --locked 2>"$out/build.log"
-scripts/static-hook-client.sh ci 2>>"$out/build.log"
+scripts/static-hooks.sh ci 2>>"$out/build.log"
 export OPENSHELL_MINILM_DIR=${OPENSHELL_MINILM_DIR:-$PWD/target/minilm}
 scripts/fetch-minilm.sh "$OPENSHELL_MINILM_DIR" >/dev/null
 
