@@ -64,9 +64,9 @@ impl PolicyBackend {
     }
 
     /// Starts what auditing a decision here needs, for a hook that will decide: the embedded
-    /// engine audits its decision, and the scanner that redacts the event takes longer to build
-    /// than the rest of the hook, so it is built on the other core from now. The policy service
-    /// audits on its own side.
+    /// engine audits its decision, and the scanner that redacts the event takes over half a
+    /// millisecond to build, so it is built on the other core from now, while the hook does the
+    /// rest of its work. The policy service audits on its own side.
     pub fn prepare_audit(&self) {
         if let PolicyBackend::Embedded(_) = self {
             openshell_audit::prepare_redaction();
