@@ -260,9 +260,7 @@ impl Vocabulary {
             .collect();
         let mut by_first_byte: [Vec<(u8, usize)>; 128] = std::array::from_fn(|_| Vec::new());
         for (index, (term, _, _)) in terms.iter().enumerate() {
-            let [first, second, ..] = term.to_ascii_lowercase().into_bytes()[..] else {
-                unreachable!("vocabulary terms are at least two bytes long")
-            };
+            let [first, second] = [0, 1].map(|i| term.as_bytes()[i].to_ascii_lowercase());
             by_first_byte[usize::from(first)].push((second, index));
         }
         for candidates in &mut by_first_byte {
