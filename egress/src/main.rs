@@ -96,6 +96,7 @@ fn serve(admin_socket: PathBuf, config: Option<PathBuf>) -> anyhow::Result<()> {
         None => EngineConfig::default(),
     };
     let node = NodeConfig::load()?;
+    raise_open_files_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -112,4 +113,20 @@ fn serve(admin_socket: PathBuf, config: Option<PathBuf>) -> anyhow::Result<()> {
         drop(engine);
         Ok(())
     })
+}
+
+/// Raises the soft limit on open descriptors to the hard one, as Go's runtime does for every
+/// program: every proxied connection holds two sockets, so four sandboxes at the engine's
+/// default of 256 connections each would reach the usual soft limit of 1,024.
+fn raise_open_files_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => {
+            if let Err(error) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                tracing::warn!("open files limit stays at {soft}: {error}");
+            }
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!("cannot read the open files limit: {error}"),
+    }
 }

@@ -15,7 +15,8 @@
 //! The internet answers HTTP on port 80 and HTTPS on 443 (a certificate for every name from a
 //! test CA the engine trusts), answers OpenAI chat completions over HTTPS on 203.0.113.30 (a
 //! stand-in cloud model API for the node's privacy router, its certificate naming that
-//! address), echoes TCP on 203.0.113.20:7 and records UDP datagrams on
+//! address), echoes TCP on 203.0.113.20:7 (one line) and on every address's port 7007 (all
+//! it reads, until the client's end, then its own) and records UDP datagrams on
 //! 203.0.113.20:9999. Names resolve through the engine's resolver configuration only;
 //! `webhook.salesforce.com` is the internet's side of the link, for ingress from it to the
 //! engine's ingress listener on the node's side (192.0.2.1:8443).
@@ -24,6 +25,7 @@ use std::collections::HashSet;
 use std::convert::Infallible;
 use std::fs;
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -55,6 +57,8 @@ pub const HOSTS: [(&str, &str); 5] = [
 ];
 /// An internet address no name resolves to (for raw-IP attempts).
 pub const NAMELESS: &str = "203.0.113.20";
+/// The port on which every internet address echoes all it reads, then ends its side.
+pub const STREAM_ECHO_PORT: u16 = 7007;
 /// A stand-in cloud model API: `https://CLOUD_MODEL/v1/chat/completions` answers every request
 /// with one chat completion (the certificate, from the test CA, names this address).
 pub const CLOUD_MODEL: &str = "203.0.113.30";
@@ -217,6 +221,9 @@ async fn serve_internet(
     let http = TcpListener::bind("0.0.0.0:80").await.expect("bind :80");
     let https = TcpListener::bind("0.0.0.0:443").await.expect("bind :443");
     let echo = TcpListener::bind((NAMELESS, 7)).await.expect("bind echo");
+    let stream_echo = TcpListener::bind(("0.0.0.0", STREAM_ECHO_PORT))
+        .await
+        .expect("bind stream echo");
     let sink = UdpSocket::bind((NAMELESS, 9999))
         .await
         .expect("bind udp sink");
@@ -238,6 +245,16 @@ async fn serve_internet(
                 if let Ok(n) = stream.read(&mut line).await {
                     let _ = stream.write_all(b"echo: ").await;
                     let _ = stream.write_all(&line[..n]).await;
+                }
+            });
+        }
+    });
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = stream_echo.accept().await {
+            tokio::spawn(async move {
+                let (mut reader, mut writer) = stream.split();
+                if tokio::io::copy(&mut reader, &mut writer).await.is_ok() {
+                    let _ = tokio::io::AsyncWriteExt::shutdown(&mut writer).await;
                 }
             });
         }
@@ -485,9 +502,19 @@ impl EgressWorld {
             .append(true)
             .open(self.dir.path().join("engine.log"))
             .expect("engine log");
-        let child = self
-            .node
-            .command(crate::binaries::path("openshell-egress"))
+        let mut command = self.node.command(crate::binaries::path("openshell-egress"));
+        // Started as a service usually is, with a soft limit of 1,024 open descriptors (systemd's
+        // default), which the engine raises itself.
+        // SAFETY: the closure only makes two system calls between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                use nix::sys::resource::{Resource, getrlimit, setrlimit};
+                let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+                setrlimit(Resource::RLIMIT_NOFILE, hard.min(1024), hard)?;
+                Ok(())
+            });
+        }
+        let child = command
             .arg("--admin-socket")
             .arg(self.admin_socket())
             .arg("--config")
@@ -510,9 +537,14 @@ impl EgressWorld {
         );
     }
 
+    /// The engine's process id, while it runs.
+    pub fn engine_pid(&self) -> Option<u32> {
+        Some(self.engine.as_ref()?.id())
+    }
+
     /// The engine's resident memory in KiB (`VmRSS`), while it runs.
     pub fn engine_rss_kib(&self) -> Option<u64> {
-        let pid = self.engine.as_ref()?.id();
+        let pid = self.engine_pid()?;
         crate::proc_kib(format!("/proc/{pid}/status"), "VmRSS")
     }
 

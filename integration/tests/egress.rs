@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 
 use openshell_egress::client::block_on;
 use openshell_egress::sandbox::EgressPolicy;
+use openshell_egress::sandbox_net::{setup_sandbox, teardown_sandbox};
 use openshell_integration::egress_world::{
-    EgressWorld, GATEWAY, INGRESS_PORT, NAMELESS, NODE_SIDE, WorldOptions,
+    EgressWorld, GATEWAY, INGRESS_PORT, NAMELESS, NODE_SIDE, STREAM_ECHO_PORT, WorldOptions,
 };
 use openshell_integration::leftovers::assert_clean;
+use openshell_integration::netns::TestNetns;
 use openshell_integration::node_router::NodeRouter;
 use openshell_integration::operator;
 use openshell_integration::runtime::Runtime;
@@ -1420,6 +1422,117 @@ fn in_node<T: Send>(world: &EgressWorld, f: impl FnOnce() -> T + Send) -> T {
             .join()
             .unwrap()
     })
+}
+
+/// The soft and hard limits on open descriptors of process `pid`.
+fn open_files_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .expect("Max open files");
+    let mut fields = line["Max open files".len()..].split_whitespace();
+    (
+        fields.next().unwrap().to_owned(),
+        fields.next().unwrap().to_owned(),
+    )
+}
+
+/// An opaque tunnel through CONNECT relays 16 MiB both ways byte for byte, the bytes sent with
+/// the CONNECT head first, and each side's end reaches the other (the echo server ends its side
+/// only once it has read the sandbox's end). The engine, started with the usual soft limit of
+/// open descriptors, runs with its hard limit.
+#[test]
+fn a_relayed_tunnel_carries_every_byte_both_ways_in_order_and_each_end() {
+    let world = EgressWorld::new();
+    let sandbox = TestNetns::create("osh-relay");
+    let id = unique_id("relay");
+    let policy = openshell_policy::egress_policy(
+        &openshell_policy::PolicySet::parse(
+            "relay.yaml",
+            &format!(
+                "apiVersion: openshell.nvidia.com/v1
+kind: NetworkPolicy
+metadata:
+  name: relay
+spec:
+  egress:
+    allow:
+      - domain: api.hubspot.com
+        ports: [{STREAM_ECHO_PORT}]
+"
+            ),
+        )
+        .unwrap(),
+    );
+    in_node(&world, || {
+        block_on(setup_sandbox(
+            &world.client(),
+            &id,
+            sandbox.path(),
+            policy,
+            None,
+        ))
+        .unwrap()
+        .expect("wire the sandbox")
+    });
+    // Started with a soft limit of 1,024 descriptors, the engine raised it to the hard limit.
+    let (soft, hard) = open_files_limits(world.engine_pid().unwrap());
+    assert_eq!(
+        soft, hard,
+        "the engine's soft open-files limit is its hard one"
+    );
+
+    // 16 MiB that no sniff takes for TLS or HTTP (it starts with a zero byte); its first KiB
+    // goes in the same write as the CONNECT head, so the engine reads it ahead of the tunnel.
+    let data: Vec<u8> = (0..16u32 << 20).map(|i| (i % 251) as u8).collect();
+    let proxy: SocketAddr = format!("{GATEWAY}:3128").parse().unwrap();
+    let mut client = EgressWorld::connect_from(sandbox.path(), proxy).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let authority = format!("api.hubspot.com:{STREAM_ECHO_PORT}");
+    let mut first =
+        format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n").into_bytes();
+    first.extend_from_slice(&data[..1024]);
+    client.write_all(&first).unwrap();
+    let mut writer = client.try_clone().unwrap();
+    let rest = data[1024..].to_vec();
+    let sending = std::thread::spawn(move || {
+        writer.write_all(&rest).unwrap();
+        // The sandbox's end of the stream: the echo server sees it and ends its own.
+        writer.shutdown(std::net::Shutdown::Write).unwrap();
+    });
+
+    let mut received = Vec::with_capacity(data.len() + 256);
+    let mut chunk = vec![0u8; 256 * 1024];
+    loop {
+        let n = client.read(&mut chunk).expect("read the echo");
+        if n == 0 {
+            break;
+        }
+        received.extend_from_slice(&chunk[..n]);
+    }
+    sending.join().unwrap();
+    let end = received
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an answer to the CONNECT");
+    let head = String::from_utf8_lossy(&received[..end]).into_owned();
+    assert!(head.starts_with("HTTP/1.1 200"), "CONNECT answered: {head}");
+    let echoed = &received[end + 4..];
+    assert_eq!(
+        echoed.len(),
+        data.len(),
+        "every byte came back, and no more"
+    );
+    let first_difference = echoed.iter().zip(&data).position(|(a, b)| a != b);
+    assert_eq!(first_difference, None, "the bytes came back in order");
+    in_node(&world, || {
+        block_on(teardown_sandbox(Some(&world.client()), &id))
+            .unwrap()
+            .expect("teardown")
+    });
 }
 
 #[test]
