@@ -16,16 +16,19 @@
 //!    has no `tlsDecrypt`), and through a CONNECT tunnel the engine intercepts (`tlsDecrypt:
 //!    true`: the sandbox's handshake completed with a minted leaf, every request decided and
 //!    audited, re-encrypted upstream).
-//! 4. An API call the catalog names (`payment.process`, a JSON POST under the threshold of
+//! 4. Bulk transfer: the plain HTTP, TLS and tunnel paths (and the relay control) again, each
+//!    request answered with a 1 MiB body, so what is compared is bytes moved a second (an
+//!    undecrypted tunnel is spliced, never copied through the engine's memory).
+//! 5. An API call the catalog names (`payment.process`, a JSON POST under the threshold of
 //!    the policy's approval trigger), decided in line by the engine (the action, its amount
 //!    and destination from the body, the intent classified, the compiled record decided by the
 //!    embedded decision engine, audited) against the same POST sent directly.
 //!
 //! `egress-bench [--sandboxes N] [--seconds S] [--connections C[,C…]] [--rounds R]
 //! [--trail-dir DIR] [--csv FILE]`: every path is measured with one connection (unloaded),
-//! then with each C; `--csv` writes what each path adds at each load to FILE
-//! (`path,connections,direct_rps,engine_rps,ratio,p50_added_ms,p99_added_ms`;
-//! `scripts/bench.sh` plots it)
+//! then with each C, small responses then bulk ones; `--csv` writes what each path adds at
+//! each load to FILE (`path,connections,direct_rps,engine_rps,ratio,p50_added_ms,p99_added_ms`,
+//! a bulk path's name ending in `-bulk`; `scripts/bench.sh` plots the small ones)
 //! (`--trail-dir /dev/shm`: the audit trail on a tmpfs, where the audit library's per-batch
 //! fdatasync costs nothing; by default it is on the world's directory under /tmp)
 //! (build with `cargo build --release -p openshell-egress -p openshell-integration --bins`).
@@ -54,6 +57,19 @@ const RELAY_PORT: u16 = 9000;
 const UPSTREAM: &str = "203.0.113.10";
 const PAYMENTS: &str = "/api/v1/payments";
 const PAYMENT: &str = r#"{"amount": 45, "currency": "usd", "recipient": "acct-77"}"#;
+/// The path the upstream answers with [`BULK_BYTES`] instead of `ok`.
+const BULK: &str = "/bulk";
+/// The size of a bulk response's body.
+const BULK_BYTES: usize = 1 << 20;
+
+/// What each request asks for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Traffic {
+    /// `ok`: the cost of a request, of the proxy's per-request work.
+    Small,
+    /// A 1 MiB body: the cost of moving bytes.
+    Bulk,
+}
 
 /// The client sandbox's policy: `api.hubspot.com` allowed, and `payment.process` catalogued
 /// there, allowed and escalated above 100 USD, so catalogued calls are decided in line.
@@ -240,10 +256,17 @@ async fn answer_ok<S>(io: S)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    static BULK_BODY: std::sync::LazyLock<Bytes> =
+        std::sync::LazyLock::new(|| Bytes::from(vec![b'x'; BULK_BYTES]));
     let service = service_fn(|request: Request<hyper::body::Incoming>| async {
+        let body = if request.uri().path() == BULK {
+            BULK_BODY.clone()
+        } else {
+            Bytes::from_static(b"ok\n")
+        };
         // Read the body, as an API server does, so the connection stays reusable.
         let _ = http_body_util::BodyExt::collect(request.into_body()).await;
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok\n"))))
+        Ok::<_, Infallible>(Response::new(Full::new(body)))
     });
     let _ = http1::Builder::new()
         .serve_connection(TokioIo::new(io), service)
@@ -283,6 +306,12 @@ impl Path {
             Path::Tunnel => "CONNECT tunnel",
             Path::Intercepted => "intercepted TLS",
         }
+    }
+
+    /// Whether the path is measured with bulk responses too (the API calls are small by
+    /// nature).
+    fn carries_bulk(self) -> bool {
+        !matches!(self, Path::DirectApi | Path::DecidedApi)
     }
 }
 
@@ -390,15 +419,20 @@ fn main() {
     ))
     .unwrap()
     .expect("wire the client sandbox");
-    let script = world.dir().join("proxy.lua");
-    std::fs::write(
-        &script,
-        format!(
-            "wrk.path = \"http://api.hubspot.com:{BENCH_PORT}/bench\"\n\
-             wrk.headers[\"Host\"] = \"api.hubspot.com:{BENCH_PORT}\"\n"
-        ),
-    )
-    .expect("write wrk script");
+    let proxy_script = |name: &str, path: &str| {
+        let script = world.dir().join(name);
+        std::fs::write(
+            &script,
+            format!(
+                "wrk.path = \"http://api.hubspot.com:{BENCH_PORT}{path}\"\n\
+                 wrk.headers[\"Host\"] = \"api.hubspot.com:{BENCH_PORT}\"\n"
+            ),
+        )
+        .expect("write wrk script");
+        script.display().to_string()
+    };
+    let script = proxy_script("proxy.lua", "/bench");
+    let bulk_script = proxy_script("proxy-bulk.lua", BULK);
     let payment_lua = |path: &str| {
         format!(
             "wrk.method = \"POST\"\nwrk.path = \"{path}\"\nwrk.body = '{PAYMENT}'\n\
@@ -418,9 +452,9 @@ fn main() {
     let direct_api_script = direct_api_script.display().to_string();
     let direct_api_url = format!("http://{UPSTREAM}:{BENCH_PORT}{PAYMENTS}");
     let direct_url = format!("http://{UPSTREAM}:{BENCH_PORT}/bench");
+    let direct_bulk_url = format!("http://{UPSTREAM}:{BENCH_PORT}{BULK}");
     let proxy_url = format!("http://{GATEWAY}:3128/");
     let duration = format!("{seconds}s");
-    let script = script.display().to_string();
     // Control: a bare TCP relay (socat, a process per connection, no HTTP, no policy) on the
     // node, one hop like the engine, to tell the cost of the extra hop from the engine's own.
     let relay = world
@@ -435,6 +469,7 @@ fn main() {
         .spawn()
         .ok();
     let relay_url = format!("http://{NODE_SIDE}:{RELAY_PORT}/bench");
+    let relay_bulk_url = format!("http://{NODE_SIDE}:{RELAY_PORT}{BULK}");
     // The TLS paths: two more sandboxes, one tunnelling without decryption, one intercepted;
     // the client trusts the test internet's CA (direct) and the engine's (intercepted).
     let tunnel_sandbox = TestNetns::create("osh-bench-tunnel");
@@ -461,28 +496,30 @@ fn main() {
         proxy: format!("{GATEWAY}:3128").parse().unwrap(),
         authority: format!("{TLS_HOST}:{TLS_PORT}"),
     };
-    let tls_load = |netns: &TestNetns, route: Route, connections: usize| Load {
+    let tls_load = |netns: &TestNetns, route: Route, connections: usize, path: &str| Load {
         netns: netns.path().to_owned(),
         route,
         tls: Some(tls.clone()),
-        request: format!("GET /bench HTTP/1.1\r\nHost: {TLS_HOST}:{TLS_PORT}\r\n\r\n").into_bytes(),
+        request: format!("GET {path} HTTP/1.1\r\nHost: {TLS_HOST}:{TLS_PORT}\r\n\r\n").into_bytes(),
         connections,
         duration: Duration::from_secs(seconds),
     };
-    let measure = |path: Path, connections: usize| {
+    let measure = |path: Path, connections: usize, traffic: Traffic| {
         let count = connections.to_string();
         let mut args = vec!["--latency", "-t", "1", "-c", &count, "-d", &duration];
+        let bulk = traffic == Traffic::Bulk;
+        let tls_path = if bulk { BULK } else { "/bench" };
         match path {
             Path::Proxied => {
-                args.extend(["-s", &script, &proxy_url]);
+                args.extend(["-s", if bulk { &bulk_script } else { &script }, &proxy_url]);
                 run_wrk(&sandbox, &args)
             }
             Path::Direct => {
-                args.push(&direct_url);
+                args.push(if bulk { &direct_bulk_url } else { &direct_url });
                 run_wrk(&world.node, &args)
             }
             Path::Relay => {
-                args.push(&relay_url);
+                args.push(if bulk { &relay_bulk_url } else { &relay_url });
                 run_wrk(&world.node, &args)
             }
             Path::DirectApi => {
@@ -495,17 +532,24 @@ fn main() {
             }
             Path::DirectTls => {
                 let server = format!("{UPSTREAM}:{TLS_PORT}").parse().unwrap();
-                http_load::run(&tls_load(&world.node, Route::Direct(server), connections))
+                http_load::run(&tls_load(
+                    &world.node,
+                    Route::Direct(server),
+                    connections,
+                    tls_path,
+                ))
             }
             Path::Tunnel => http_load::run(&tls_load(
                 &tunnel_sandbox,
                 through_proxy.clone(),
                 connections,
+                tls_path,
             )),
             Path::Intercepted => http_load::run(&tls_load(
                 &intercept_sandbox,
                 through_proxy.clone(),
                 connections,
+                tls_path,
             )),
         }
     };
@@ -527,87 +571,122 @@ fn main() {
     println!("host load before (1, 5, 15 min): {}", load_average());
     // Warm every path.
     for path in &paths {
-        measure(*path, 1);
+        measure(*path, 1, Traffic::Small);
     }
-    // One row per path and load; written grouped by path, each path's loads in order.
+    // One row per path, traffic and load; written grouped by path, each path's loads in order.
     let mut csv: Vec<(&str, String)> = Vec::new();
     let loads = std::iter::once(1).chain(connections.into_iter().filter(|c| *c > 1));
     for load in loads {
-        let label = if load == 1 { "unloaded" } else { "loaded" };
-        let mut results: Vec<Vec<Measured>> = paths.iter().map(|_| Vec::new()).collect();
-        for _ in 0..rounds {
-            for (path, results) in paths.iter().zip(&mut results) {
-                results.push(measure(*path, load));
+        for traffic in [Traffic::Small, Traffic::Bulk] {
+            let paths: Vec<Path> = paths
+                .iter()
+                .copied()
+                .filter(|path| traffic == Traffic::Small || path.carries_bulk())
+                .collect();
+            let mut results: Vec<Vec<Measured>> = paths.iter().map(|_| Vec::new()).collect();
+            for _ in 0..rounds {
+                for (path, results) in paths.iter().zip(&mut results) {
+                    results.push(measure(*path, load, traffic));
+                }
             }
-        }
-        let summary = |wanted: Path| {
-            let results = &results[paths.iter().position(|p| *p == wanted).unwrap()];
-            (
-                median(results.iter().map(|r| r.requests_per_second).collect()),
-                median(results.iter().map(|r| r.p50).collect()),
-                median(results.iter().map(|r| r.p99).collect()),
-            )
-        };
-        println!(
-            "proxy vs direct, {label} ({load} connections, {seconds} s x {rounds} rounds, medians):"
-        );
-        for path in &paths {
-            let baseline = match path {
-                Path::Direct | Path::Proxied | Path::Relay => Path::Direct,
-                Path::DirectApi | Path::DecidedApi => Path::DirectApi,
-                Path::DirectTls | Path::Tunnel | Path::Intercepted => Path::DirectTls,
+            let summary = |wanted: Path| {
+                let results = &results[paths.iter().position(|p| *p == wanted).unwrap()];
+                (
+                    median(results.iter().map(|r| r.requests_per_second).collect()),
+                    median(results.iter().map(|r| r.p50).collect()),
+                    median(results.iter().map(|r| r.p99).collect()),
+                )
             };
-            let (rps, p50, p99) = summary(*path);
+            let label = match (load, traffic) {
+                (1, Traffic::Small) => "unloaded".to_owned(),
+                (_, Traffic::Small) => "loaded".to_owned(),
+                (1, Traffic::Bulk) => format!("bulk ({} KiB responses)", BULK_BYTES / 1024),
+                (_, Traffic::Bulk) => {
+                    format!("bulk, loaded ({} KiB responses)", BULK_BYTES / 1024)
+                }
+            };
             println!(
-                "  {:<16} {rps:>10.0} req/s   p50 {p50:>7.3} ms   p99 {p99:>7.3} ms   \
-                 ratio {:.2} (to {})",
-                path.name(),
-                rps / summary(baseline).0,
-                baseline.name(),
+                "proxy vs direct, {label} ({load} connections, {seconds} s x {rounds} rounds, \
+                 medians):"
             );
-        }
-        for (what, key, baseline, path) in [
-            (
-                "plain HTTP (explicit proxy)",
-                "plain-http",
-                Path::Direct,
-                Path::Proxied,
-            ),
-            (
-                "an API call decided in line",
-                "decided-api-call",
-                Path::DirectApi,
-                Path::DecidedApi,
-            ),
-            (
-                "a CONNECT tunnel (TLS relayed)",
-                "connect-tunnel",
-                Path::DirectTls,
-                Path::Tunnel,
-            ),
-            (
-                "intercepted TLS",
-                "intercepted-tls",
-                Path::DirectTls,
-                Path::Intercepted,
-            ),
-        ] {
-            let ((b_rps, b50, b99), (rps, p50, p99)) = (summary(baseline), summary(path));
-            csv.push((
-                key,
-                format!(
-                    "{key},{load},{b_rps:.0},{rps:.0},{:.3},{:.3},{:.3}\n",
-                    rps / b_rps,
-                    p50 - b50,
-                    p99 - b99
+            for path in &paths {
+                let baseline = match path {
+                    Path::Direct | Path::Proxied | Path::Relay => Path::Direct,
+                    Path::DirectApi | Path::DecidedApi => Path::DirectApi,
+                    Path::DirectTls | Path::Tunnel | Path::Intercepted => Path::DirectTls,
+                };
+                let (rps, p50, p99) = summary(*path);
+                let rate = match traffic {
+                    Traffic::Small => format!("{rps:>10.0} req/s"),
+                    Traffic::Bulk => {
+                        format!("{:>8.0} MiB/s", rps * BULK_BYTES as f64 / 1048576.0)
+                    }
+                };
+                println!(
+                    "  {:<16} {rate}   p50 {p50:>7.3} ms   p99 {p99:>7.3} ms   ratio {:.2} (to {})",
+                    path.name(),
+                    rps / summary(baseline).0,
+                    baseline.name(),
+                );
+            }
+            let compared = [
+                (
+                    "plain HTTP (explicit proxy)",
+                    "plain-http",
+                    Path::Direct,
+                    Path::Proxied,
                 ),
-            ));
-            println!(
-                "  added to {what}: p50 {:>7.3} ms   p99 {:>7.3} ms   throughput ratio {:.2}",
-                p50 - b50,
-                p99 - b99,
-                rps / b_rps
-            );
+                (
+                    "an API call decided in line",
+                    "decided-api-call",
+                    Path::DirectApi,
+                    Path::DecidedApi,
+                ),
+                (
+                    "a CONNECT tunnel (TLS relayed)",
+                    "connect-tunnel",
+                    Path::DirectTls,
+                    Path::Tunnel,
+                ),
+                (
+                    "intercepted TLS",
+                    "intercepted-tls",
+                    Path::DirectTls,
+                    Path::Intercepted,
+                ),
+            ];
+            for (what, key, baseline, path) in compared {
+                if !paths.contains(&path) {
+                    continue;
+                }
+                let ((b_rps, b50, b99), (rps, p50, p99)) = (summary(baseline), summary(path));
+                let (key, what) = match traffic {
+                    Traffic::Small => (key, what.to_owned()),
+                    Traffic::Bulk => (
+                        match key {
+                            "plain-http" => "plain-http-bulk",
+                            "connect-tunnel" => "connect-tunnel-bulk",
+                            _ => "intercepted-tls-bulk",
+                        },
+                        format!("{what}, {} KiB responses", BULK_BYTES / 1024),
+                    ),
+                };
+                csv.push((
+                    key,
+                    format!(
+                        "{key},{load},{b_rps:.0},{rps:.0},{:.3},{:.3},{:.3}\n",
+                        rps / b_rps,
+                        p50 - b50,
+                        p99 - b99
+                    ),
+                ));
+                println!(
+                    "  added to {what}: p50 {:>7.3} ms   p99 {:>7.3} ms   throughput ratio {:.2}",
+                    p50 - b50,
+                    p99 - b99,
+                    rps / b_rps
+                );
+            }
         }
     }
     println!("host load after (1, 5, 15 min): {}", load_average());
