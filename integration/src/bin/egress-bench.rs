@@ -17,8 +17,7 @@
 //!    true`: the sandbox's handshake completed with a minted leaf, every request decided and
 //!    audited, re-encrypted upstream).
 //! 4. Bulk transfer: the plain HTTP, TLS and tunnel paths (and the relay control) again, each
-//!    request answered with a 1 MiB body, so what is compared is bytes moved a second (an
-//!    undecrypted tunnel is spliced, never copied through the engine's memory).
+//!    request answered with a 1 MiB body, so what is compared is bytes moved a second.
 //! 5. An API call the catalog names (`payment.process`, a JSON POST under the threshold of
 //!    the policy's approval trigger), decided in line by the engine (the action, its amount
 //!    and destination from the body, the intent classified, the compiled record decided by the
@@ -574,7 +573,7 @@ fn main() {
         measure(*path, 1, Traffic::Small);
     }
     // One row per path, traffic and load; written grouped by path, each path's loads in order.
-    let mut csv: Vec<(&str, String)> = Vec::new();
+    let mut csv: Vec<(String, String)> = Vec::new();
     let loads = std::iter::once(1).chain(connections.into_iter().filter(|c| *c > 1));
     for load in loads {
         for traffic in [Traffic::Small, Traffic::Bulk] {
@@ -661,25 +660,19 @@ fn main() {
                 }
                 let ((b_rps, b50, b99), (rps, p50, p99)) = (summary(baseline), summary(path));
                 let (key, what) = match traffic {
-                    Traffic::Small => (key, what.to_owned()),
+                    Traffic::Small => (key.to_owned(), what.to_owned()),
                     Traffic::Bulk => (
-                        match key {
-                            "plain-http" => "plain-http-bulk",
-                            "connect-tunnel" => "connect-tunnel-bulk",
-                            _ => "intercepted-tls-bulk",
-                        },
+                        format!("{key}-bulk"),
                         format!("{what}, {} KiB responses", BULK_BYTES / 1024),
                     ),
                 };
-                csv.push((
-                    key,
-                    format!(
-                        "{key},{load},{b_rps:.0},{rps:.0},{:.3},{:.3},{:.3}\n",
-                        rps / b_rps,
-                        p50 - b50,
-                        p99 - b99
-                    ),
-                ));
+                let row = format!(
+                    "{key},{load},{b_rps:.0},{rps:.0},{:.3},{:.3},{:.3}\n",
+                    rps / b_rps,
+                    p50 - b50,
+                    p99 - b99
+                );
+                csv.push((key, row));
                 println!(
                     "  added to {what}: p50 {:>7.3} ms   p99 {:>7.3} ms   throughput ratio {:.2}",
                     p50 - b50,
@@ -691,7 +684,7 @@ fn main() {
     }
     println!("host load after (1, 5, 15 min): {}", load_average());
     if let Some(file) = &csv_file {
-        csv.sort_by_key(|(key, _)| *key);
+        csv.sort_by(|(a, _), (b, _)| a.cmp(b));
         let csv: String = std::iter::once(
             "path,connections,direct_rps,engine_rps,ratio,p50_added_ms,p99_added_ms\n",
         )
