@@ -2,7 +2,13 @@
 //! application/json`). 2xx is delivered; 408, 429, 5xx and connection errors are retried;
 //! other 4xx reject the batch for good (it is kept on disk, not resent).
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+
+use ureq::config::Config;
+use ureq::http::Uri;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 use super::{DeliveryError, Sink};
 
@@ -17,16 +23,59 @@ const BUFFER_BYTES: usize = 16 * 1024;
 
 impl HttpSink {
     pub(crate) fn new(url: String, timeout: Duration) -> HttpSink {
-        let agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
             .input_buffer_size(BUFFER_BYTES)
             .output_buffer_size(BUFFER_BYTES)
             .max_response_header_size(BUFFER_BYTES)
-            .build()
-            .into();
+            .build();
+        let agent =
+            ureq::Agent::with_parts(config, DefaultConnector::new(), LiteralFirst::default());
         HttpSink { url, agent }
     }
+}
+
+/// Takes a collector written as an IP address as it is, and resolves any other host name as
+/// ureq does by default. ureq's own resolver looks even an address up on a thread of its own
+/// whenever a timeout is set, and a hook that delivers one event would start that thread, and
+/// wait for it, to learn what the URL already says.
+#[derive(Debug, Default)]
+struct LiteralFirst(DefaultResolver);
+
+impl Resolver for LiteralFirst {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        match literal_address(uri) {
+            Some(address) => {
+                let mut addresses = self.empty();
+                addresses.push(address);
+                Ok(addresses)
+            }
+            None => self.0.resolve(uri, config, timeout),
+        }
+    }
+}
+
+/// The address and port `uri` names when its host is an IP address (IPv6 in brackets).
+fn literal_address(uri: &Uri) -> Option<SocketAddr> {
+    let authority = uri.authority()?;
+    let host = authority.host();
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let ip: IpAddr = host.parse().ok()?;
+    let port = authority.port_u16().or(match uri.scheme_str()? {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    })?;
+    Some(SocketAddr::new(ip, port))
 }
 
 impl Sink for HttpSink {
@@ -58,5 +107,36 @@ impl Sink for HttpSink {
                 self.url
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn literal(uri: &str) -> Option<SocketAddr> {
+        literal_address(&uri.parse().unwrap())
+    }
+
+    #[test]
+    fn addresses_in_the_url_are_taken_as_they_are_and_names_are_left_to_resolve() {
+        assert_eq!(
+            literal("http://127.0.0.1:18999/"),
+            Some("127.0.0.1:18999".parse().unwrap())
+        );
+        assert_eq!(
+            literal("http://10.0.0.7/events"),
+            Some("10.0.0.7:80".parse().unwrap())
+        );
+        assert_eq!(
+            literal("https://10.0.0.7/"),
+            Some("10.0.0.7:443".parse().unwrap())
+        );
+        assert_eq!(
+            literal("https://[::1]:8088/"),
+            Some("[::1]:8088".parse().unwrap())
+        );
+        assert_eq!(literal("https://siem.example.test:8088/"), None);
+        assert_eq!(literal("https://localhost/"), None);
     }
 }
