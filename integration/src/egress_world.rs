@@ -503,8 +503,8 @@ impl EgressWorld {
             .open(self.dir.path().join("engine.log"))
             .expect("engine log");
         let mut command = self.node.command(crate::binaries::path("openshell-egress"));
-        // Started as a service usually is, with a soft limit of 1,024 open descriptors (systemd's
-        // default), which the engine raises itself.
+        // Started with a soft limit of 1,024 open descriptors, what a shell or systemd gives a
+        // process that asks for no more, which the engine raises itself.
         // SAFETY: the closure only makes two system calls between fork and exec.
         unsafe {
             command.pre_exec(|| {
