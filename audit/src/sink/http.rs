@@ -114,29 +114,18 @@ impl Sink for HttpSink {
 mod tests {
     use super::*;
 
-    fn literal(uri: &str) -> Option<SocketAddr> {
-        literal_address(&uri.parse().unwrap())
-    }
-
     #[test]
     fn addresses_in_the_url_are_taken_as_they_are_and_names_are_left_to_resolve() {
-        assert_eq!(
-            literal("http://127.0.0.1:18999/"),
-            Some("127.0.0.1:18999".parse().unwrap())
-        );
-        assert_eq!(
-            literal("http://10.0.0.7/events"),
-            Some("10.0.0.7:80".parse().unwrap())
-        );
-        assert_eq!(
-            literal("https://10.0.0.7/"),
-            Some("10.0.0.7:443".parse().unwrap())
-        );
-        assert_eq!(
-            literal("https://[::1]:8088/"),
-            Some("[::1]:8088".parse().unwrap())
-        );
-        assert_eq!(literal("https://siem.example.test:8088/"), None);
-        assert_eq!(literal("https://localhost/"), None);
+        for (uri, expected) in [
+            ("http://127.0.0.1:18999/", Some("127.0.0.1:18999")),
+            ("http://10.0.0.7/events", Some("10.0.0.7:80")),
+            ("https://10.0.0.7/", Some("10.0.0.7:443")),
+            ("https://[::1]:8088/", Some("[::1]:8088")),
+            ("https://siem.example.test:8088/", None),
+            ("https://localhost/", None),
+        ] {
+            let expected = expected.map(|address| address.parse::<SocketAddr>().unwrap());
+            assert_eq!(literal_address(&uri.parse().unwrap()), expected, "{uri}");
+        }
     }
 }
